@@ -1,0 +1,387 @@
+"""Structure and unstructure hooks for every model class, generated once at import.
+
+Layer: codec. Each class gets a straight-line function built from a small field spec (as attrs
+and cattrs generate ``__init__`` and hooks), so decoding a line costs one dict lookup per block
+and no per-field loop. Objects are built without running ``__init__`` (the converters there
+freeze user input; what the codec builds is frozen already).
+
+Shape errors raise ``_Shape`` carrying the JSON path; the public functions turn it into
+:class:`convo.errors.DecodeError`. Path tracking costs nothing on the happy path: a failing list
+is walked a second time to find the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from convo import model as m
+from convo._json import EMPTY, UNSET, FrozenDict, freeze
+
+__all__ = ["STRUCTURE", "UNSTRUCTURE", "Shape", "register_block"]
+
+
+class Shape(Exception):
+    """A value that is not the shape convo needs, at ``path`` (a list of keys and indices)."""
+
+    def __init__(self, expected: str, path: list[str | int] | None = None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.path: list[str | int] = path or []
+
+    def under(self, part: str | int) -> Shape:
+        self.path.insert(0, part)
+        return self
+
+    def dollar_path(self) -> str:
+        out = "$"
+        for p in self.path:
+            out += f"[{p}]" if isinstance(p, int) else f".{p}"
+        return out
+
+
+def _describe(v: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+# --------------------------------------------------------------------------- dispatch tables
+
+
+class _ByClass(dict[type, Callable[[Any], Any]]):
+    """Unstructure functions by exact class; subclasses resolve through the MRO once."""
+
+    def __missing__(self, cls: type) -> Callable[[Any], Any]:
+        for base in cls.__mro__[1:]:
+            if base in self:
+                fn = self[base]
+                self[cls] = fn
+                return fn
+        raise TypeError(f"convo cannot write a {cls.__name__} as JSON")
+
+
+BLOCKS: dict[str, Callable[[Any], Any]] = {}  # block "type" -> structure function
+SOURCES: dict[str, Callable[[Any], Any]] = {}  # source "type" -> structure function
+STRUCTURE: dict[type, Callable[[Any], Any]] = {}  # class -> structure function
+UNSTRUCTURE = _ByClass()  # class -> unstructure function
+
+
+def structure_block(d: Any) -> Any:
+    if d.__class__ is not dict:
+        raise Shape(f"expected a content block object, got {_describe(d)}")
+    t = d.get("type")
+    fn = BLOCKS.get(t)  # type: ignore[arg-type]
+    if fn is not None:
+        return fn(d)
+    if t.__class__ is str:
+        return _unknown_block(d)
+    raise Shape("expected a string" if t is not None else "missing required key", ["type"])
+
+
+def _unknown_block(d: dict[str, Any]) -> m.UnknownBlock:
+    o = _new(m.UnknownBlock)
+    _SET_TYPE(o, d["type"])
+    _SET_EXTRA(o, FrozenDict({k: freeze(v) for k, v in d.items() if k != "type"}))
+    return o
+
+
+def structure_blocks(v: Any) -> tuple[Any, ...]:
+    if v.__class__ is not list:
+        raise Shape(f"expected an array of content blocks, got {_describe(v)}")
+    try:
+        return tuple([structure_block(b) for b in v])
+    except Shape:
+        for i, b in enumerate(v):
+            try:
+                structure_block(b)
+            except Shape as e:
+                raise e.under(i) from None
+        raise
+
+
+def structure_content(v: Any) -> Any:
+    if v.__class__ is str:
+        return v
+    if v.__class__ is list:
+        return structure_blocks(v)
+    raise Shape(f"expected a string or an array of content blocks, got {_describe(v)}")
+
+
+def structure_source(d: Any) -> Any:
+    if d.__class__ is not dict:
+        raise Shape(f"expected a source object, got {_describe(d)}")
+    t = d.get("type")
+    fn = SOURCES.get(t)  # type: ignore[arg-type]
+    if fn is not None:
+        return fn(d)
+    if t.__class__ is str:
+        o = _new(m.UnknownSource)
+        _SET_SRC_TYPE(o, t)
+        _SET_SRC_EXTRA(o, FrozenDict({k: freeze(v) for k, v in d.items() if k != "type"}))
+        return o
+    raise Shape("expected a string" if t is not None else "missing required key", ["type"])
+
+
+def structure_messages(v: Any) -> tuple[Any, ...]:
+    if v.__class__ is not list:
+        raise Shape(f"expected an array of messages, got {_describe(v)}")
+    fn = STRUCTURE[m.Message]
+    try:
+        return tuple([fn(x) for x in v])
+    except Shape:
+        for i, x in enumerate(v):
+            try:
+                fn(x)
+            except Shape as e:
+                raise e.under(i) from None
+        raise
+
+
+def _ublock(b: Any) -> Any:
+    return UNSTRUCTURE[b.__class__](b)
+
+
+def unstructure_content(v: Any) -> Any:
+    if v.__class__ is str:
+        return v
+    return [UNSTRUCTURE[b.__class__](b) for b in v]
+
+
+def unstructure_blocks(v: Any) -> list[Any]:
+    return [UNSTRUCTURE[b.__class__](b) for b in v]
+
+
+def _unstructure_unknown(o: Any) -> dict[str, Any]:
+    return {**o.extra, "type": o.type}
+
+
+# --------------------------------------------------------------------------- generation
+
+_new = object.__new__
+_SET_TYPE = m.UnknownBlock.type.__set__  # type: ignore[attr-defined]
+_SET_EXTRA = m.UnknownBlock.extra.__set__  # type: ignore[attr-defined]
+_SET_SRC_TYPE = m.UnknownSource.type.__set__  # type: ignore[attr-defined]
+_SET_SRC_EXTRA = m.UnknownSource.extra.__set__  # type: ignore[attr-defined]
+
+# kind -> (structure expression on `v`, unstructure expression on `v`)
+_KINDS = {
+    "raw": ("v", "v"),
+    "json": ("_freeze(v)", "v"),
+    "content": ("_content(v)", "_ucontent(v)"),
+    "blocks": ("_blocks(v)", "_ublocks(v)"),
+    "source": ("_source(v)", "_U[v.__class__](v)"),
+    "messages": ("_messages(v)", "[_um(x) for x in v]"),
+    "stop_details": ("_S_stop(v)", "_U[v.__class__](v)"),
+    "usage": ("_S_usage(v)", "_U[v.__class__](v)"),
+    "conversation": ("_S_conv(v)", "_U[v.__class__](v)"),
+    "response": ("_S_resp(v)", "_U[v.__class__](v)"),
+}
+
+# check -> (condition that is True when v is acceptable, what is expected)
+_CHECKS = {
+    "any": (None, ""),
+    "str": ("v.__class__ is str", "a string"),
+    "int": ("v.__class__ is int", "an integer"),
+    "bool": ("v.__class__ is bool", "a boolean"),
+    "num": ("v.__class__ is int or v.__class__ is float", "a number"),
+    "obj": ("v.__class__ is dict", "an object"),
+    "list": ("v.__class__ is list", "an array"),
+}
+
+
+class F:
+    """One field of a spec: attribute, JSON key, kind, check, required, nullable."""
+
+    def __init__(
+        self, name: str, kind: str = "raw", check: str = "any", *, required: bool = False,
+        null: bool = False, key: str | None = None,
+    ) -> None:
+        self.name, self.kind, self.check = name, kind, check
+        self.required, self.null, self.key = required, null, key or name
+
+
+def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
+    ns: dict[str, Any] = {
+        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze,
+        "_new": _new, "_cls": cls, "Shape": Shape, "_describe": _describe,
+        "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
+        "_messages": structure_messages, "_ucontent": unstructure_content,
+        "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
+    }
+    ns["_S_stop"] = lambda v: STRUCTURE[m.StopDetails](v)
+    ns["_S_usage"] = lambda v: STRUCTURE[m.Usage](v)
+    ns["_S_conv"] = lambda v: STRUCTURE[m.Conversation](v)
+    ns["_S_resp"] = lambda v: STRUCTURE[m.Response](v)
+    ns["_um"] = lambda v: UNSTRUCTURE[m.Message](v)
+    for f in (*fields, F("extra")):
+        ns[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+
+    s = ["def structure(d):"]
+    s.append("    if d.__class__ is not dict: raise Shape('expected an object, got ' + _describe(d))")
+    s.append(f"    k = {1 if type_tag is not None else 0}")
+    u = ["def unstructure(o):"]
+    head = [f"'type': {type_tag!r}"] if type_tag is not None else []
+    for f in fields:
+        if f.required and not f.null and f.kind == "raw":
+            head.append(f"{f.key!r}: o.{f.name}")
+    u.append(f"    d = {{{', '.join(head)}}}")
+    for f in fields:
+        sx, ux = _KINDS[f.kind]
+        cond, what = _CHECKS[f.check]
+        if f.null:
+            cond = f"v is None or ({cond})" if cond else None
+            what = f"{what} or null" if what else ""
+        s.append(f"    v = d.get({f.key!r}, UNSET)")
+        if f.required:
+            s.append(f"    if v is UNSET: raise Shape('missing required key', [{f.key!r}])")
+            s.append("    k += 1")
+        else:
+            s.append("    if v is not UNSET:")
+            s.append("        k += 1")
+        ind = "    " if f.required else "        "
+        if cond:
+            s.append(f"{ind}if not ({cond}): raise Shape('expected {what}, got ' + _describe(v), [{f.key!r}])")
+        if sx != "v":
+            guard = "if v is not None: " if f.null else ""
+            s.append(f"{ind}try:")
+            s.append(f"{ind}    {guard}v = {sx}")
+            s.append(f"{ind}except Shape as e: raise e.under({f.key!r}) from None")
+        s.append(f"    _v_{f.name} = v")
+        # unstructure
+        if f.required and not f.null and f.kind == "raw":
+            continue
+        uguard = "v is not UNSET" if not f.required else "True"
+        u.append(f"    v = o.{f.name}")
+        if ux == "v":
+            u.append(f"    if {uguard}: d[{f.key!r}] = v")
+        else:
+            nul = "None if v is None else " if f.null else ""
+            u.append(f"    if {uguard}: d[{f.key!r}] = {nul}{ux}")
+    s.append("    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) "
+             "if len(d) > k else EMPTY")
+    s.append("    o = _new(_cls)")
+    for f in fields:
+        s.append(f"    _set_{f.name}(o, _v_{f.name})")
+    s.append("    _set_extra(o, e)")
+    s.append("    return o")
+    u.append("    e = o.extra")
+    u.append("    if e: d = {**e, **d}")
+    u.append("    return d")
+    exec(compile("\n".join(s) + "\n" + "\n".join(u), f"<convo hooks for {cls.__name__}>", "exec"), ns)  # noqa: S102 - code built from our own specs, never from data
+    return ns["structure"], ns["unstructure"]
+
+
+def _register(cls: type, fields: list[F], *, tag: str | None = None, table: dict[str, Any] | None = None) -> None:
+    st, un = _gen(cls, fields, tag)
+    STRUCTURE[cls] = st
+    UNSTRUCTURE[cls] = un
+    if table is not None and tag is not None:
+        table[tag] = st
+
+
+def register_block(cls: type, fields: list[F]) -> None:
+    """Teach the codec a new block class (its ``type`` ClassVar is the tag)."""
+    _register(cls, fields, tag=cls.type, table=BLOCKS)  # type: ignore[attr-defined]
+
+
+CC = F("cache_control", "json")
+CALLER = F("caller", "json")
+
+_register(m.Base64Source, [F("media_type", check="str", required=True), F("data", check="str", required=True)], tag="base64", table=SOURCES)
+_register(m.URLSource, [F("url", check="str", required=True)], tag="url", table=SOURCES)
+_register(m.FileSource, [F("file_id", check="str", required=True)], tag="file", table=SOURCES)
+_register(m.TextSource, [F("data", check="str", required=True), F("media_type", check="str")], tag="text", table=SOURCES)
+_register(m.ContentSource, [F("content", "content", required=True)], tag="content", table=SOURCES)
+UNSTRUCTURE[m.UnknownSource] = _unstructure_unknown
+
+register_block(m.Text, [F("text", check="str", required=True), CC, F("citations", "json", "list", null=True)])
+register_block(m.Image, [F("source", "source", required=True), CC])
+register_block(m.Document, [F("source", "source", required=True), CC, F("citations", "json"),
+                            F("context", check="str", null=True), F("title", check="str", null=True)])
+register_block(m.SearchResult, [F("source", check="str", required=True), F("title", check="str", required=True),
+                                F("content", "blocks", required=True), CC, F("citations", "json")])
+register_block(m.ToolUse, [F("id", check="str", required=True), F("name", check="str", required=True),
+                           F("input", "json", required=True), CC, CALLER])
+register_block(m.ServerToolUse, [F("id", check="str", required=True), F("name", check="str", required=True),
+                                 F("input", "json", required=True), CC, CALLER])
+register_block(m.ToolResult, [F("tool_use_id", check="str", required=True), F("content", "content"),
+                              F("is_error", check="bool"), CC])
+register_block(m.Thinking, [F("thinking", check="str", required=True), F("signature", check="str", required=True)])
+register_block(m.RedactedThinking, [F("data", check="str", required=True)])
+for _cls in m.SERVER_TOOL_RESULTS:
+    register_block(_cls, [F("tool_use_id", check="str", required=True), F("content", "json", required=True), CC, CALLER])
+register_block(m.ContainerUpload, [F("file_id", check="str", required=True), CC])
+register_block(m.ToolReference, [F("tool_name", check="str", required=True), CC])
+register_block(m.MidConvSystem, [F("content", "blocks", required=True), CC])
+UNSTRUCTURE[m.UnknownBlock] = _unstructure_unknown
+
+_register(m.Message, [F("role", check="str", required=True), F("content", "content", required=True)])
+_register(m.Conversation, [
+    F("model", check="str"), F("max_tokens", check="int"), F("messages", "messages"),
+    F("system", "content"), F("tools", "json", "list"), F("tool_choice", "json"),
+    F("thinking", "json"), F("output_config", "json"), F("stop_sequences", "json", "list"),
+    F("metadata", "json"), F("temperature", check="num", null=True), F("top_p", check="num", null=True),
+    F("top_k", check="int", null=True), F("stream", check="bool"), F("cache_control", "json"),
+    F("service_tier", check="str"), F("container", "json"), F("inference_geo", check="str"),
+])
+_register(m.StopDetails, [F("type", check="str", required=True), F("category", check="str", null=True),
+                          F("explanation", check="str", null=True)])
+_register(m.Usage, [
+    F("input_tokens", check="int"), F("output_tokens", check="int"),
+    F("cache_creation_input_tokens", check="int", null=True), F("cache_read_input_tokens", check="int", null=True),
+    F("cache_creation", "json"), F("server_tool_use", "json"), F("service_tier", check="str", null=True),
+    F("inference_geo", check="str", null=True), F("output_tokens_details", "json"),
+])
+_register(m.Response, [
+    F("id", check="str"), F("type", check="str"), F("role", check="str"),
+    F("content", "blocks"), F("model", check="str"), F("stop_reason", check="str", null=True),
+    F("stop_sequence", check="str", null=True), F("stop_details", "stop_details", null=True),
+    F("usage", "usage"), F("container", "json"),
+])
+
+_register(m.BatchRequest, [F("custom_id", check="str", required=True), F("params", "conversation", required=True)])
+_register(m.Exchange, [F("id"), F("request", "conversation", required=True), F("response", "response"), F("error", "json")])
+
+
+def _structure_batch_result(d: Any) -> m.BatchResult:
+    if d.__class__ is not dict:
+        raise Shape(f"expected an object, got {_describe(d)}")
+    cid = d.get("custom_id", UNSET)
+    if cid is UNSET:
+        raise Shape("missing required key", ["custom_id"])
+    if cid.__class__ is not str:
+        raise Shape(f"expected a string, got {_describe(cid)}", ["custom_id"])
+    r = d.get("result", UNSET)
+    if r is UNSET:
+        raise Shape("missing required key", ["result"])
+    if r.__class__ is not dict:
+        raise Shape(f"expected an object, got {_describe(r)}", ["result"])
+    rt = r.get("type")
+    if rt.__class__ is not str:
+        raise Shape("expected a string", ["result", "type"])
+    message: Any = UNSET
+    if "message" in r:
+        try:
+            message = STRUCTURE[m.Response](r["message"])
+        except Shape as e:
+            raise e.under("message").under("result") from None
+    error = freeze(r["error"]) if "error" in r else UNSET
+    rest = {k: freeze(v) for k, v in r.items() if k not in ("type", "message", "error")}
+    extra = {k: freeze(v) for k, v in d.items() if k not in ("custom_id", "result")}
+    return m.BatchResult(custom_id=cid, result_type=rt, message=message, error=error,
+                         result_extra=FrozenDict(rest) if rest else EMPTY,
+                         extra=FrozenDict(extra) if extra else EMPTY)
+
+
+def _unstructure_batch_result(o: m.BatchResult) -> dict[str, Any]:
+    r: dict[str, Any] = {**o.result_extra, "type": o.result_type}
+    if o.message is not UNSET:
+        r["message"] = UNSTRUCTURE[m.Response](o.message)
+    if o.error is not UNSET:
+        r["error"] = o.error
+    return {**o.extra, "custom_id": o.custom_id, "result": r}
+
+
+STRUCTURE[m.BatchResult] = _structure_batch_result
+UNSTRUCTURE[m.BatchResult] = _unstructure_batch_result

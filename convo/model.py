@@ -1,0 +1,763 @@
+"""The data model: content blocks, messages, conversations and responses as frozen attrs values.
+
+Layer: above ``errors`` and ``_json``; below everything else. One class per content block type the
+Messages API documents (facts §3.1), ``UnknownBlock`` for any other type, and on every object an
+``extra`` mapping that keeps the keys convo does not model, so a field the API adds next month
+survives a round trip. A field that was absent is :data:`~convo._json.UNSET` (written back as
+absent); ``None`` is JSON ``null``. Collections are tuples and JSON objects are
+:class:`~convo._json.FrozenDict`, so nothing can change after construction: "changing" a value
+means ``attrs.evolve`` or a transform, which returns a new value.
+
+A message's ``content`` is what the API took: a plain string, or a tuple of blocks. A string is
+written back as a string; :attr:`Message.blocks` always gives blocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, Union
+
+import attrs
+from attrs import field, frozen
+
+from convo._images import MEDIA_TYPES, image_size, sniff_media_type
+from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze
+from convo.errors import ImageError
+
+if TYPE_CHECKING:
+    from convo.transforms import Transform
+
+__all__ = [
+    "Base64Source",
+    "BatchRequest",
+    "BatchResult",
+    "Exchange",
+    "BashCodeExecutionToolResult",
+    "Block",
+    "CodeExecutionToolResult",
+    "ContainerUpload",
+    "ContentSource",
+    "Conversation",
+    "Document",
+    "FileSource",
+    "Image",
+    "Message",
+    "MidConvSystem",
+    "RedactedThinking",
+    "Response",
+    "Role",
+    "SearchResult",
+    "ServerToolResult",
+    "ServerToolUse",
+    "Source",
+    "StopDetails",
+    "Text",
+    "TextEditorCodeExecutionToolResult",
+    "TextSource",
+    "Thinking",
+    "ToolReference",
+    "ToolResult",
+    "ToolSearchToolResult",
+    "ToolUse",
+    "URLSource",
+    "UnknownBlock",
+    "UnknownSource",
+    "Usage",
+    "WebFetchToolResult",
+    "WebSearchToolResult",
+    "SAMPLING_PARAMS",
+]
+
+Role: TypeAlias = Literal["user", "assistant", "system"]
+SAMPLING_PARAMS = ("temperature", "top_p", "top_k")
+
+
+def _frozen_extra(value: Mapping[str, Any] | None) -> FrozenDict:
+    if not value:
+        return EMPTY
+    if type(value) is FrozenDict:
+        return value
+    frozen_value: FrozenDict = freeze(dict(value))
+    return frozen_value
+
+
+def _json_field(value: Any) -> Json:
+    return freeze(value)
+
+
+def _extra() -> Any:
+    return field(default=EMPTY, kw_only=True, converter=_frozen_extra, repr=_repr_extra)
+
+
+def _repr_extra(value: FrozenDict) -> str:
+    return repr(dict(value)) if value else "{}"
+
+
+def _opt(**kwargs: Any) -> Any:
+    """An optional JSON-valued field: absent by default, frozen when given."""
+    return field(default=UNSET, kw_only=True, converter=_json_field, **kwargs)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@frozen
+class Base64Source:
+    """``{"type": "base64", "media_type", "data"}``: inline bytes, base64-encoded."""
+
+    media_type: str
+    data: str
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "base64"
+
+    def __repr__(self) -> str:
+        return f"Base64Source(media_type={self.media_type!r}, data=<{len(self.data)} chars>)"
+
+
+@frozen
+class URLSource:
+    """``{"type": "url", "url"}``: an image or PDF the API fetches."""
+
+    url: str
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "url"
+
+
+@frozen
+class FileSource:
+    """``{"type": "file", "file_id"}``: a file uploaded through the Files API (beta)."""
+
+    file_id: str
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "file"
+
+
+@frozen
+class TextSource:
+    """``{"type": "text", "media_type": "text/plain", "data"}``: a plain-text document."""
+
+    data: str
+    media_type: str | Unset = field(default="text/plain", kw_only=True)
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "text"
+
+
+@frozen
+class ContentSource:
+    """``{"type": "content", "content"}``: a custom-content document (string or blocks)."""
+
+    content: str | tuple[Block, ...]
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "content"
+
+
+@frozen
+class UnknownSource:
+    """A source of a type convo does not know, kept verbatim."""
+
+    type: str  # type: ignore[misc]
+    extra: FrozenDict = _extra()
+
+
+Source: TypeAlias = Union[
+    Base64Source, URLSource, FileSource, TextSource, ContentSource, UnknownSource
+]
+
+# --------------------------------------------------------------------------- blocks
+
+
+@frozen
+class Text:
+    """A ``text`` block.
+
+    >>> Text("Hello")
+    Text(text='Hello', cache_control=UNSET, citations=UNSET, extra={})
+    """
+
+    text: str
+    cache_control: Json | Unset = _opt()
+    citations: tuple[Json, ...] | None | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "text"
+
+
+@frozen
+class Image:
+    """An ``image`` block; build one with :meth:`from_path`, :meth:`from_bytes`, :meth:`from_url`
+    or :meth:`from_file_id`.
+
+    >>> Image.from_url("https://example.com/ant.jpg").source
+    URLSource(url='https://example.com/ant.jpg', extra={})
+    """
+
+    source: Source
+    cache_control: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "image"
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = "<bytes>") -> Image:
+        """An inline image; the media type is read from the bytes' magic number.
+
+        >>> Image.from_bytes(b"GIF89a" + bytes(10)).source.media_type
+        'image/gif'
+        >>> Image.from_bytes(b"%PDF-1.4", name="x.pdf")
+        Traceback (most recent call last):
+        ...
+        convo.errors.ImageError: x.pdf is not a jpeg, png, gif or webp image (starts with b'%PDF-1.4')
+        """
+        media_type = sniff_media_type(data)
+        if media_type is None:
+            raise ImageError(
+                f"{name} is not a jpeg, png, gif or webp image (starts with {data[:8]!r})"
+            )
+        return cls(Base64Source(media_type, base64.b64encode(data).decode("ascii")))
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Image:
+        """An inline image read from a file (media type from its bytes, not its name)."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls.from_bytes(data, name=os.fspath(path))
+
+    @classmethod
+    def from_url(cls, url: str) -> Image:
+        """An image the API fetches from *url*."""
+        return cls(URLSource(url))
+
+    @classmethod
+    def from_file_id(cls, file_id: str) -> Image:
+        """An image uploaded through the Files API (needs the ``files-api-2025-04-14`` beta)."""
+        return cls(FileSource(file_id))
+
+    @property
+    def media_type(self) -> str | None:
+        """The declared media type of an inline image, else None."""
+        src = self.source
+        return src.media_type if isinstance(src, Base64Source) else None
+
+    def decoded(self) -> bytes | None:
+        """The raw bytes of an inline (base64) image, or None for url/file sources."""
+        src = self.source
+        if not isinstance(src, Base64Source):
+            return None
+        return base64.b64decode(src.data)
+
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) from the image header of an inline image, or None if unknown."""
+        src = self.source
+        if not isinstance(src, Base64Source):
+            return None
+        # the header is within the first few KB; decode only that much
+        head = src.data[:65536]
+        head = head[: len(head) - len(head) % 4]
+        try:
+            return image_size(base64.b64decode(head))
+        except ValueError:
+            return None
+
+
+@frozen
+class Document:
+    """A ``document`` block (PDF, plain text, custom content, URL or file)."""
+
+    source: Source
+    cache_control: Json | Unset = _opt()
+    citations: Json | Unset = _opt()
+    context: str | None | Unset = field(default=UNSET, kw_only=True)
+    title: str | None | Unset = field(default=UNSET, kw_only=True)
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "document"
+
+
+@frozen
+class SearchResult:
+    """A ``search_result`` block: a source string, a title and text blocks."""
+
+    source: str
+    title: str
+    content: tuple[Text, ...] = field(converter=tuple)
+    cache_control: Json | Unset = _opt()
+    citations: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "search_result"
+
+
+@frozen
+class ToolUse:
+    """A client ``tool_use`` block in an assistant turn."""
+
+    id: str
+    name: str
+    input: Json = field(converter=_json_field)
+    cache_control: Json | Unset = _opt()
+    caller: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "tool_use"
+
+
+@frozen
+class ServerToolUse:
+    """A ``server_tool_use`` block (web search, web fetch, code execution, ...)."""
+
+    id: str
+    name: str
+    input: Json = field(converter=_json_field)
+    cache_control: Json | Unset = _opt()
+    caller: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "server_tool_use"
+
+
+def _content_value(value: Any) -> Any:
+    if type(value) is str or type(value) is tuple or value is UNSET:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    return tuple(value)
+
+
+@frozen
+class ToolResult:
+    """A ``tool_result`` block in a user turn, answering the ``tool_use`` with ``tool_use_id``."""
+
+    tool_use_id: str
+    content: str | tuple[Block, ...] | Unset = field(
+        default=UNSET, kw_only=True, converter=_content_value
+    )
+    is_error: bool | Unset = field(default=UNSET, kw_only=True)
+    cache_control: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "tool_result"
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The content as blocks (a string becomes one ``Text``; absent becomes none)."""
+        c = self.content
+        if c is UNSET:
+            return ()
+        if isinstance(c, str):
+            return (Text(c),) if c else ()
+        return c
+
+
+@frozen
+class Thinking:
+    """A ``thinking`` block; must be sent back byte for byte."""
+
+    thinking: str
+    signature: str
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "thinking"
+
+
+@frozen
+class RedactedThinking:
+    """A ``redacted_thinking`` block: opaque ``data``, sent back unchanged."""
+
+    data: str
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "redacted_thinking"
+
+
+@frozen
+class ServerToolResult:
+    """The result of a server tool; one subclass per documented ``*_tool_result`` type."""
+
+    tool_use_id: str
+    content: Json = field(converter=_json_field)
+    cache_control: Json | Unset = _opt()
+    caller: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "server_tool_result"
+
+
+@frozen
+class WebSearchToolResult(ServerToolResult):
+    """``web_search_tool_result``."""
+
+    type: ClassVar[str] = "web_search_tool_result"
+
+
+@frozen
+class WebFetchToolResult(ServerToolResult):
+    """``web_fetch_tool_result``."""
+
+    type: ClassVar[str] = "web_fetch_tool_result"
+
+
+@frozen
+class CodeExecutionToolResult(ServerToolResult):
+    """``code_execution_tool_result``."""
+
+    type: ClassVar[str] = "code_execution_tool_result"
+
+
+@frozen
+class BashCodeExecutionToolResult(ServerToolResult):
+    """``bash_code_execution_tool_result``."""
+
+    type: ClassVar[str] = "bash_code_execution_tool_result"
+
+
+@frozen
+class TextEditorCodeExecutionToolResult(ServerToolResult):
+    """``text_editor_code_execution_tool_result``."""
+
+    type: ClassVar[str] = "text_editor_code_execution_tool_result"
+
+
+@frozen
+class ToolSearchToolResult(ServerToolResult):
+    """``tool_search_tool_result``."""
+
+    type: ClassVar[str] = "tool_search_tool_result"
+
+
+@frozen
+class ContainerUpload:
+    """``container_upload``: a Files API file placed in the code-execution container."""
+
+    file_id: str
+    cache_control: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "container_upload"
+
+
+@frozen
+class ToolReference:
+    """``tool_reference`` (tool search), found inside ``tool_result`` content."""
+
+    tool_name: str
+    cache_control: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "tool_reference"
+
+
+@frozen
+class MidConvSystem:
+    """``mid_conv_system`` (SDK block type; where the API accepts it is unconfirmed, facts §1.5)."""
+
+    content: tuple[Block, ...] = field(converter=tuple)
+    cache_control: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+    type: ClassVar[str] = "mid_conv_system"
+
+
+@frozen
+class UnknownBlock:
+    """A block of a type convo does not know: its ``type`` and every other key, verbatim.
+
+    >>> UnknownBlock("compaction", extra={"content": "summary"}).extra["content"]
+    'summary'
+    """
+
+    type: str  # type: ignore[misc]
+    extra: FrozenDict = _extra()
+
+
+SERVER_TOOL_RESULTS: tuple[type[ServerToolResult], ...] = (
+    WebSearchToolResult,
+    WebFetchToolResult,
+    CodeExecutionToolResult,
+    BashCodeExecutionToolResult,
+    TextEditorCodeExecutionToolResult,
+    ToolSearchToolResult,
+)
+
+Block: TypeAlias = Union[
+    Text,
+    Image,
+    Document,
+    SearchResult,
+    ToolUse,
+    ServerToolUse,
+    ToolResult,
+    Thinking,
+    RedactedThinking,
+    ServerToolResult,
+    ContainerUpload,
+    ToolReference,
+    MidConvSystem,
+    UnknownBlock,
+]
+
+# --------------------------------------------------------------------------- messages
+
+
+def _to_block(item: Any) -> Block:
+    if isinstance(item, str):
+        return Text(item)
+    if isinstance(item, Block.__args__):  # type: ignore[attr-defined]
+        return item  # type: ignore[no-any-return]
+    raise TypeError(f"expected a string or a content block, got {type(item).__name__}")
+
+
+def _message_content(value: Any) -> str | tuple[Block, ...]:
+    if type(value) is str or type(value) is tuple:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        return str(value)
+    return tuple(value)
+
+
+@frozen
+class Message:
+    """One entry of ``messages``: a role and content (a string, or a tuple of blocks).
+
+    >>> Message("user", "Hi").blocks
+    (Text(text='Hi', cache_control=UNSET, citations=UNSET, extra={}),)
+    """
+
+    role: str
+    content: str | tuple[Block, ...] = field(converter=_message_content)
+    extra: FrozenDict = _extra()
+
+    @classmethod
+    def of(cls, role: str, *parts: str | Block) -> Message:
+        """A message from strings and blocks: one string alone stays a plain string.
+
+        >>> Message.of("user", "Hi").content
+        'Hi'
+        >>> len(Message.of("user", "Look:", Image.from_url("https://x/a.png")).content)
+        2
+        """
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return cls(role, parts[0])
+        return cls(role, tuple(_to_block(p) for p in parts))
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The content as blocks; a plain string becomes one ``Text`` (none if empty)."""
+        c = self.content
+        if isinstance(c, str):
+            return (Text(c),) if c else ()
+        return c
+
+    @property
+    def text(self) -> str:
+        """The text of every ``Text`` block, joined (the string itself for string content)."""
+        c = self.content
+        if isinstance(c, str):
+            return c
+        return "".join(b.text for b in c if isinstance(b, Text))
+
+    def with_blocks(self, blocks: Iterable[Block]) -> Message:
+        """The same message with *blocks* as content."""
+        return attrs.evolve(self, content=tuple(blocks))
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    if type(value) is tuple:
+        return value
+    return tuple(value)
+
+
+def _system_value(value: Any) -> Any:
+    if value is UNSET or type(value) is str or type(value) is tuple:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    return tuple(value)
+
+
+@frozen(kw_only=True)
+class Conversation:
+    """A Messages API request: model, max_tokens, system, messages and every other parameter.
+
+    Built fluently; every method returns a new conversation.
+
+    >>> conv = (Conversation(model="claude-opus-4-8", max_tokens=1024)
+    ...         .with_system("You answer briefly.").user("Hello, Claude").assistant("Hello!"))
+    >>> [m.role for m in conv.messages]
+    ['user', 'assistant']
+    """
+
+    model: str | Unset = UNSET
+    max_tokens: int | Unset = UNSET
+    messages: tuple[Message, ...] = field(default=(), converter=_messages)
+    system: str | tuple[Text, ...] | Unset = field(default=UNSET, converter=_system_value)
+    tools: tuple[Json, ...] | Unset = _opt()
+    tool_choice: Json | Unset = _opt()
+    thinking: Json | Unset = _opt()
+    output_config: Json | Unset = _opt()
+    stop_sequences: tuple[str, ...] | Unset = _opt()
+    metadata: Json | Unset = _opt()
+    temperature: float | None | Unset = UNSET
+    top_p: float | None | Unset = UNSET
+    top_k: int | None | Unset = UNSET
+    stream: bool | Unset = UNSET
+    cache_control: Json | Unset = _opt()
+    service_tier: str | Unset = UNSET
+    container: Json | Unset = _opt()
+    inference_geo: str | Unset = UNSET
+    extra: FrozenDict = _extra()
+
+    # The fluent API: sugar over convo.transforms (imported late: transforms import this module).
+
+    def apply(self, *transforms: Transform) -> Conversation:
+        """Apply transforms left to right."""
+        conv = self
+        for t in transforms:
+            conv = t(conv)
+        return conv
+
+    def user(self, *parts: str | Block) -> Conversation:
+        """Append a user turn (strings and blocks, in order)."""
+        from convo.transforms import append_user
+
+        return append_user(*parts)(self)
+
+    def assistant(self, *parts: str | Block) -> Conversation:
+        """Append an assistant turn (a synthetic one, written by you)."""
+        from convo.transforms import append_assistant
+
+        return append_assistant(*parts)(self)
+
+    def with_system(self, system: str | Iterable[Text]) -> Conversation:
+        """Set the top-level ``system`` field."""
+        from convo.transforms import inject_system
+
+        return inject_system(system if isinstance(system, str) else tuple(system), where="top")(
+            self
+        )
+
+    def system_message(self, text: str) -> Conversation:
+        """Append a mid-conversation ``role: "system"`` message (placement rules apply)."""
+        from convo.transforms import inject_system
+
+        return inject_system(text, where="message")(self)
+
+    def with_image(self, image: Image | str | os.PathLike[str]) -> Conversation:
+        """Attach an image to the last user turn (or a new one): an Image, a path or a URL."""
+        from convo.transforms import attach_image
+
+        return attach_image(image)(self)
+
+    def prefill(self, text: str) -> Conversation:
+        """End with an assistant turn that the model continues (only on models that allow it)."""
+        from convo.transforms import prefill
+
+        return prefill(text)(self)
+
+    def with_params(self, **params: Any) -> Conversation:
+        """Set request parameters (``temperature=0.2``, ``tools=[...]``, any other key)."""
+        from convo.transforms import with_params
+
+        return with_params(**params)(self)
+
+    def with_response(self, response: Response) -> Conversation:
+        """The conversation with *response* appended as an assistant turn."""
+        return attrs.evolve(self, messages=(*self.messages, response.as_message()))
+
+
+# --------------------------------------------------------------------------- response
+
+
+@frozen
+class StopDetails:
+    """Why the model stopped, beyond ``stop_reason`` (a refusal's category and explanation)."""
+
+    type: str  # type: ignore[misc]
+    category: str | None | Unset = field(default=UNSET, kw_only=True)
+    explanation: str | None | Unset = field(default=UNSET, kw_only=True)
+    extra: FrozenDict = _extra()
+
+
+@frozen(kw_only=True)
+class Usage:
+    """Token usage of one response."""
+
+    input_tokens: int | Unset = UNSET
+    output_tokens: int | Unset = UNSET
+    cache_creation_input_tokens: int | None | Unset = UNSET
+    cache_read_input_tokens: int | None | Unset = UNSET
+    cache_creation: Json | Unset = _opt()
+    server_tool_use: Json | Unset = _opt()
+    service_tier: str | None | Unset = UNSET
+    inference_geo: str | None | Unset = UNSET
+    output_tokens_details: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+
+    @property
+    def total_input_tokens(self) -> int:
+        """input + cache creation + cache read tokens (absent and null count as 0)."""
+        return sum(
+            v
+            for v in (
+                self.input_tokens,
+                self.cache_creation_input_tokens,
+                self.cache_read_input_tokens,
+            )
+            if isinstance(v, int)
+        )
+
+
+@frozen(kw_only=True)
+class Response:
+    """A Messages API response (``type: "message"``)."""
+
+    id: str | Unset = UNSET
+    type: str | Unset = "message"  # type: ignore[misc]
+    role: str | Unset = "assistant"
+    content: tuple[Block, ...] = field(default=(), converter=tuple)
+    model: str | Unset = UNSET
+    stop_reason: str | None | Unset = UNSET
+    stop_sequence: str | None | Unset = UNSET
+    stop_details: StopDetails | None | Unset = UNSET
+    usage: Usage | Unset = UNSET
+    container: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
+
+    @property
+    def text(self) -> str:
+        """The text of every ``Text`` block, joined."""
+        return "".join(b.text for b in self.content if isinstance(b, Text))
+
+    def as_message(self) -> Message:
+        """This response as an assistant turn to append to the conversation."""
+        return Message("assistant", self.content)
+
+
+# --------------------------------------------------------------------------- line records
+
+
+@frozen(kw_only=True)
+class BatchRequest:
+    """One request of a Message Batch: ``{"custom_id", "params": {...}}``."""
+
+    custom_id: str
+    params: Conversation
+    extra: FrozenDict = _extra()
+
+
+@frozen(kw_only=True)
+class BatchResult:
+    """One line of a batch's results: ``{"custom_id", "result": {"type", ...}}``.
+
+    ``result_type`` is ``succeeded`` (with ``message``), ``errored`` (with ``error``),
+    ``canceled`` or ``expired`` (or a type convo does not know, kept in ``result_extra``).
+    """
+
+    custom_id: str
+    result_type: str
+    message: Response | Unset = UNSET
+    error: Json | Unset = _opt()
+    result_extra: FrozenDict = field(default=EMPTY, converter=_frozen_extra)
+    extra: FrozenDict = _extra()
+
+
+@frozen(kw_only=True)
+class Exchange:
+    """What ``convo run`` writes per input line: ``{"id", "request", "response"}`` or ``"error"``."""
+
+    id: str | int | Unset = UNSET
+    request: Conversation
+    response: Response | Unset = UNSET
+    error: Json | Unset = _opt()
+    extra: FrozenDict = _extra()
