@@ -1,0 +1,1 @@
+"""Testing aids: the local Messages API emulator and the pytest plugin (layer: top)."""
