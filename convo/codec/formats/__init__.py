@@ -1,0 +1,124 @@
+"""Foreign transcript formats: read them into conversations and write conversations out, saying
+what could not be carried.
+
+Layer: codec. :data:`FORMATS` maps each name to a :class:`Format`; :func:`register` adds one (a new
+format registers itself, it does not grow an ``if`` chain). Every conversion returns the
+converted value and a tuple of :class:`Loss` records: what was dropped or changed, where, and
+why; nothing is dropped silently. Tool-call ids stay paired across formats (an OpenAI
+``tool_call_id`` is the ``tool_use_id``); formats without ids get ids fixed by position.
+
+======================  =====  =====  ====================================================
+name                    read   write  what
+======================  =====  =====  ====================================================
+``anthropic``           yes    yes    Messages API request JSON (lossless, convo's codec)
+``openai``              yes    yes    chat completions bodies, message lists, responses
+``openai-finetune``     yes    yes    OpenAI fine-tuning JSONL lines
+``sharegpt``            yes    yes    ShareGPT ``conversations`` / role-content records
+``hf``                  yes    yes    Hugging Face ``messages`` (TRL, LLaMA-Factory v1)
+``hh``                  yes    yes    ``\\n\\nHuman: / \\n\\nAssistant:`` text (HH-RLHF)
+``inspect``             yes    no     inspect_ai eval logs (``.json``, ``.eval``), per sample
+``claude-code``         yes    no     Claude Code session JSONL, per session
+======================  =====  =====  ====================================================
+
+>>> value, losses = convert({"messages": [{"role": "user", "content": "Hi", "name": "ann"}]},
+...                         from_="openai", to="anthropic")
+>>> value, [str(l) for l in losses]
+({'messages': [{'role': 'user', 'content': 'Hi'}]}, ["$.messages[0].name: name 'ann' (the Messages API has no participant names)"])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from convo.codec.formats import (
+    anthropic,
+    claude_code,
+    hf,
+    hh,
+    inspect_logs,
+    openai,
+    openai_finetune,
+    sharegpt,
+)
+from convo.codec.formats._base import Conversion, Format, ImageLoader, Loss
+
+__all__ = [
+    "FORMATS",
+    "Conversion",
+    "Format",
+    "ImageLoader",
+    "Loss",
+    "convert",
+    "get",
+    "read_file",
+    "register",
+]
+
+FORMATS: dict[str, Format] = {}
+"""Every known format by name."""
+
+
+def register(fmt: Format) -> Format:
+    """Add *fmt* to :data:`FORMATS` (replacing one of the same name) and return it.
+
+    >>> from convo.model import Conversation
+    >>> fmt = register(Format("plain", "one user turn of text",
+    ...                       reader=lambda obj, source=None: Conversion(Conversation().user(obj))))
+    >>> get("plain").read("Hi").conversation.messages[0].content
+    'Hi'
+    >>> del FORMATS["plain"]
+    """
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+for _module in (anthropic, openai, openai_finetune, sharegpt, hf, hh, inspect_logs, claude_code):
+    register(_module.FORMAT)
+
+
+def get(name: str) -> Format:
+    """The format called *name*, or a ValueError listing the known names.
+
+    >>> get("sharegpt").writes, get("inspect").writes
+    (True, False)
+    """
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r} (known: {', '.join(sorted(FORMATS))})") from None
+
+
+def convert(
+    obj: Any,
+    *,
+    from_: str,
+    to: str,
+    read_options: Mapping[str, Any] | None = None,
+    write_options: Mapping[str, Any] | None = None,
+) -> tuple[Any, tuple[Loss, ...]]:
+    """Convert one JSON value from one format to another: the value, and the read losses followed
+    by the write losses (read losses point into *obj*, write losses into the conversation).
+
+    >>> convert({"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello"}, from_="hh", to="openai")[0]
+    {'messages': [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}]}
+    """
+    src, dst = get(from_), get(to)
+    if not dst.writes:
+        raise ValueError(f"format {to!r} can only be read")
+    c = src.read(obj, **dict(read_options or {}))
+    value, wl = dst.write(c.conversation, **dict(write_options or {}))
+    return value, c.losses + wl
+
+
+def read_file(path: str | os.PathLike[str], *, format: str, **options: Any) -> Iterator[Conversion]:
+    """Every conversation in a file of the named format (``.gz`` is read transparently).
+
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "chat.jsonl"
+    >>> _ = p.write_text('{"messages": [{"role": "user", "content": "Hi"}]}\\n')
+    >>> [c.source.endswith("chat.jsonl:1") for c in read_file(p, format="openai-finetune")]
+    [True]
+    """
+    return get(format).read_file(path, **options)

@@ -1,0 +1,760 @@
+"""What every foreign format shares: :class:`Loss`, :class:`Conversion`, :class:`Format`, and the
+helpers the readers and writers use (shape checks, data URLs, tool-call ids, the chat builder).
+
+Layer: codec. A reader turns one foreign value into a :class:`~convo.model.Conversation` and says,
+in :class:`Loss` records, everything it could not carry or had to change; a writer does the same the
+other way. Nothing is dropped without a record. Paths in a reader's losses point into the foreign
+value (``$.messages[2].name``); paths in a writer's losses point into the conversation's Messages
+API JSON (``$.messages[3].content[1]``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, cast
+
+import orjson
+from attrs import field, frozen
+
+from convo._json import UNSET, FrozenDict, Json, Unset, freeze
+from convo.errors import DecodeError
+from convo.model import (
+    Base64Source,
+    Block,
+    Conversation,
+    Image,
+    Message,
+    Text,
+    Thinking,
+    ToolResult,
+    ToolUse,
+    URLSource,
+)
+
+__all__ = [
+    "Conversion",
+    "Format",
+    "Loss",
+    "ImageLoader",
+]
+
+ImageLoader = Callable[[str], Image]
+"""Turns an image reference that is neither a data URL nor an http(s) URL (a local path, usually)
+into an :class:`~convo.model.Image`; the command passes one that reads files next to the input."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@frozen
+class Loss:
+    """One thing a conversion could not carry, or had to change: where, what, and why.
+
+    >>> str(Loss("$.messages[0].name", "name 'alice'", "the Messages API has no message names"))
+    "$.messages[0].name: name 'alice' (the Messages API has no message names)"
+    >>> str(Loss("$.summary", "summary line", "not part of the conversation", line=3))
+    'line 3: $.summary: summary line (not part of the conversation)'
+    """
+
+    path: str
+    what: str
+    why: str
+    line: int | None = field(default=None, kw_only=True)
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.what} ({self.why})"
+
+    @property
+    def key(self) -> str:
+        """The path with its indices generalised: what to count losses by across many lines.
+
+        >>> Loss("$.messages[12].tool_calls[0].view", "view", "bookkeeping").key
+        '$.messages[*].tool_calls[*].view'
+        """
+        return _INDEX.sub("[*]", self.path)
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _losses(value: Iterable[Loss]) -> tuple[Loss, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+@frozen
+class Conversion:
+    """A conversation read from a foreign value, what it could not carry, and where it came from.
+
+    >>> c = Conversion(Conversation(), [Loss("$.id", "id 'x'", "no place for it")], source="a.json[0]")
+    >>> c.losses[0].path, c.source
+    ('$.id', 'a.json[0]')
+    """
+
+    conversation: Conversation
+    losses: tuple[Loss, ...] = field(default=(), converter=_losses)
+    source: str | None = None
+
+
+Reader = Callable[..., Conversion]
+Writer = Callable[..., "tuple[Any, tuple[Loss, ...]]"]
+FileReader = Callable[..., Iterator[Conversion]]
+
+
+@frozen
+class Format:
+    """A foreign transcript format: its name, and how to read and write it.
+
+    Line formats (``openai``, ``sharegpt``, ...) read one JSON value at a time with :meth:`read`;
+    whole-file formats (``inspect``, ``claude-code``) read a file with :meth:`read_file`. Every
+    reading format has :meth:`read_file`; for line formats it reads JSONL or a JSON array.
+
+    >>> fmt = Format("upper", "text in capitals", reader=lambda obj, source=None: Conversion(
+    ...     Conversation().user(obj.upper()), source=source))
+    >>> fmt.reads, fmt.writes, fmt.per_line
+    (True, False, True)
+    >>> fmt.read("hi").conversation.messages[0].content
+    'HI'
+    """
+
+    name: str
+    summary: str
+    reader: Reader | None = field(default=None, kw_only=True, repr=False)
+    writer: Writer | None = field(default=None, kw_only=True, repr=False)
+    file_reader: FileReader | None = field(default=None, kw_only=True, repr=False)
+
+    @property
+    def reads(self) -> bool:
+        """Whether convo can read this format."""
+        return self.reader is not None or self.file_reader is not None
+
+    @property
+    def writes(self) -> bool:
+        """Whether convo can write this format."""
+        return self.writer is not None
+
+    @property
+    def per_line(self) -> bool:
+        """Whether one JSON value (a JSONL line) holds one conversation."""
+        return self.reader is not None and self.file_reader is None
+
+    def read(self, obj: Any, *, source: str | None = None, **options: Any) -> Conversion:
+        """Read one JSON value (dicts and lists, as ``orjson.loads`` gives them)."""
+        if self.reader is None:
+            raise ValueError(f"format {self.name!r} reads whole files: use read_file()")
+        c: Conversion = guarded(self.reader, obj, source=source, **options)
+        return c
+
+    def write(self, conv: Conversation, **options: Any) -> tuple[Any, tuple[Loss, ...]]:
+        """Write *conv* as one JSON value of this format, with what could not be carried.
+
+        The value is JSON-ready as it is (frozen objects are ``dict`` subclasses, arrays may be
+        tuples): ``orjson.dumps`` and ``json.dumps`` write it directly.
+        """
+        if self.writer is None:
+            raise ValueError(f"format {self.name!r} can only be read")
+        return self.writer(conv, **options)
+
+    def read_file(self, path: str | os.PathLike[str], **options: Any) -> Iterator[Conversion]:
+        """Read every conversation in a file (``.gz`` is read transparently)."""
+        if self.file_reader is not None:
+            return self.file_reader(path, **options)
+        if self.reader is None:
+            raise ValueError(f"format {self.name!r} cannot be read")
+        return _read_values(self.reader, path, options)
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open *path* for reading bytes, through gzip when it ends in ``.gz``."""
+    if os.fspath(path).endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")
+
+
+def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str, Any]) -> Iterator[Conversion]:
+    """Each record of a JSONL file, or each element of a file holding one JSON array.
+
+    A file is JSONL when its first line is a whole JSON value and more lines follow; a file that
+    is one array (written over many lines, or alone on one line) holds one record per element,
+    unless it is a single list of chat messages, which is one record.
+    """
+    name = os.fspath(path)
+    with open_binary(path) as f:
+        lines = _numbered(f)
+        first = next(lines, None)
+        if first is None:
+            return
+        n, raw = first
+        try:
+            value: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            if not raw.lstrip().startswith(b"["):
+                raise DecodeError(f"invalid JSON: {e}", file=name, line=n) from None
+            value = UNSET  # an array written over many lines
+        second = next(lines, None)
+        if value is UNSET or (second is None and isinstance(value, list) and not _is_message_list(value)):
+            if value is UNSET:
+                try:
+                    value = orjson.loads(raw + b"".join(r for _, r in ([second] if second else [])) + f.read())
+                except orjson.JSONDecodeError as e:
+                    raise DecodeError(f"invalid JSON: {e}", file=name) from None
+                if _is_message_list(value):
+                    value = [value]
+            for i, item in enumerate(value):
+                try:
+                    yield guarded(reader, item, source=f"{name}[{i}]", **options)
+                except DecodeError as e:
+                    raise DecodeError(e.expected, path=f"$[{i}]{e.path[1:]}", file=name) from None
+            return
+        yield _read_line(reader, value, name, n, options)
+        for n, raw in ([second] if second else []):
+            yield _read_line(reader, _parse_line(raw, name, n), name, n, options)
+        for n, raw in lines:
+            yield _read_line(reader, _parse_line(raw, name, n), name, n, options)
+
+
+def _numbered(f: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for n, raw in enumerate(f, 1):
+        if raw.strip():
+            yield n, raw
+
+
+def _parse_line(raw: bytes, name: str, n: int) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise DecodeError(f"invalid JSON: {e}", file=name, line=n) from None
+
+
+def _read_line(reader: Reader, obj: Any, name: str, n: int, options: dict[str, Any]) -> Conversion:
+    try:
+        c: Conversion = guarded(reader, obj, source=f"{name}:{n}", **options)
+    except DecodeError as e:
+        raise e.located(file=name, line=n) from None
+    return c
+
+
+def _is_message_list(value: Any) -> bool:
+    return bool(value) and all(isinstance(m, dict) and "role" in m for m in value)
+
+
+def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with a value nested too deeply to walk reported as a DecodeError
+    (orjson accepts 1024 levels; walking them recursively can pass Python's recursion limit)."""
+    try:
+        return fn(*args, **kwargs)
+    except RecursionError:
+        raise DecodeError("nested too deeply to read") from None
+
+
+# --------------------------------------------------------------------------- shape checks
+
+
+def describe(v: Any) -> str:
+    """How a JSON value is named in error messages.
+
+    >>> describe([]), describe(None), describe(1.5)
+    ('an array', 'null', 'a number')
+    """
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, list | tuple):
+        return "an array"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a number"
+    if v is None:
+        return "null"
+    return type(v).__name__
+
+
+def fail(expected: str, got: Any, path: str) -> DecodeError:
+    """A :class:`~convo.errors.DecodeError` saying what was expected at *path* and what was there."""
+    return DecodeError(f"expected {expected}, got {describe(got)}", path=path)
+
+
+def need_dict(v: Any, path: str, what: str = "an object") -> dict[str, Any]:
+    """*v* if it is a JSON object, else a DecodeError at *path*."""
+    if isinstance(v, dict):
+        return v
+    raise fail(what, v, path)
+
+
+def need_list(v: Any, path: str, what: str = "an array") -> list[Any]:
+    """*v* if it is a JSON array, else a DecodeError at *path*."""
+    if isinstance(v, list | tuple):
+        return v  # type: ignore[return-value]
+    raise fail(what, v, path)
+
+
+def need_str(v: Any, path: str) -> str:
+    """*v* if it is a string, else a DecodeError at *path*."""
+    if isinstance(v, str):
+        return v
+    raise fail("a string", v, path)
+
+
+def get_str(d: dict[str, Any], key: str, path: str) -> str:
+    """The string at ``d[key]``, or a DecodeError naming ``path.key`` when absent or not a string."""
+    v = d.get(key, UNSET)
+    if v is UNSET:
+        raise DecodeError("missing required key", path=f"{path}.{key}")
+    if isinstance(v, str):
+        return v
+    raise fail("a string", v, f"{path}.{key}")
+
+
+# --------------------------------------------------------------------------- JSON in strings
+
+
+def parse_arguments(raw: Any) -> tuple[Json, bool]:
+    """Tool-call arguments as an object: ``(value, True)`` when *raw* is an object or a JSON string
+    holding one; ``(raw, False)`` otherwise (kept raw, for the caller to report). The value is not
+    frozen here: ``ToolUse`` freezes its input once.
+
+    >>> parse_arguments('{"city": "Paris"}')
+    ({'city': 'Paris'}, True)
+    >>> parse_arguments('{"city": ')
+    ('{"city": ', False)
+    """
+    if isinstance(raw, dict):
+        return raw, True
+    if isinstance(raw, str):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw, False
+        if isinstance(value, dict):
+            return value, True
+    return raw, False
+
+
+def compact_json(value: Any) -> str:
+    """*value* as compact JSON text (OpenAI's ``function.arguments`` shape).
+
+    >>> compact_json({"a": [1, 2]})
+    '{"a":[1,2]}'
+    >>> compact_json({"big": 2**70})
+    '{"big":1180591620717411303424}'
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, which orjson does not write
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def python_json(value: Any) -> str:
+    """*value* as Python's ``json.dumps`` writes it by default (``", "`` and ``": "`` separators,
+    non-ASCII escaped): the shape of the JSON strings inside ShareGPT and LLaMA-Factory datasets,
+    so that writing one back gives the same string.
+
+    >>> python_json({"name": "f", "arguments": {"x": "é"}})
+    '{"name": "f", "arguments": {"x": "\\\\u00e9"}}'
+    """
+    return json.dumps(value)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def parse_data_url(url: str) -> tuple[str, str] | None:
+    """``(media_type, base64 data)`` of a base64 ``data:`` URL, else None.
+
+    >>> parse_data_url("data:image/png;base64,iVBO")
+    ('image/png', 'iVBO')
+    >>> parse_data_url("https://example.com/a.png") is None
+    True
+    """
+    if not url.startswith("data:"):
+        return None
+    header, comma, data = url[5:].partition(",")
+    if not comma:
+        return None
+    params = header.split(";")
+    if "base64" not in params[1:]:
+        return None
+    return params[0] or "application/octet-stream", data
+
+
+def is_web_url(ref: str) -> bool:
+    """Whether *ref* is an http(s) URL the API can fetch."""
+    return ref.startswith(("https://", "http://"))
+
+
+def image_from_ref(
+    ref: str, path: str, losses: list[Loss], loader: ImageLoader | None, origin: str
+) -> Image:
+    """An image from a foreign reference: a data URL, an http(s) URL, or (through *loader*) a path.
+
+    Without a loader, a reference that is neither is kept as a URL source, which the API cannot
+    fetch; a loss says so. The relative path is a relative URL reference, so the value is honest,
+    and writing the conversation back to a foreign format gives the same path.
+    """
+    parsed = parse_data_url(ref)
+    if parsed is not None:
+        return Image(Base64Source(parsed[0], parsed[1]))
+    if is_web_url(ref):
+        return Image(URLSource(ref))
+    if loader is not None:
+        return loader(ref)
+    losses.append(Loss(path, f"image {ref!r}", f"{origin} gives the image as a local path; kept as "
+                       "a URL source the API cannot fetch (pass image_loader= to embed the file)"))
+    return Image(URLSource(ref))
+
+
+def image_ref(img: Image) -> str | None:
+    """The string a foreign format holds for *img*: a data URL or the URL; None for file sources.
+
+    >>> image_ref(Image(Base64Source("image/gif", "R0lG")))
+    'data:image/gif;base64,R0lG'
+    """
+    src = img.source
+    if isinstance(src, Base64Source):
+        return f"data:{src.media_type};base64,{src.data}"
+    if isinstance(src, URLSource):
+        return src.url
+    return None
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def generated_id(turn: int, index: int) -> str:
+    """The id given to a tool call that arrived without one: fixed by its place, so that reading
+    the same value twice gives the same ids and results pair with calls.
+
+    >>> generated_id(3, 0)
+    'call_3_0'
+    """
+    return f"call_{turn}_{index}"
+
+
+_EMPTY_SCHEMA: FrozenDict = freeze({"type": "object", "properties": {}})
+
+
+def tool_from_function(
+    fn: dict[str, Any], path: str, losses: list[Loss], extra_keys: Iterable[str] = ()
+) -> dict[str, Any] | None:
+    """An Anthropic client tool from an OpenAI-style function definition (``{"name",
+    "description", "parameters", "strict"}``), or None when it has no name."""
+    name = fn.get("name")
+    if not isinstance(name, str):
+        losses.append(Loss(path, "tool without a name", "a Messages API tool needs a name"))
+        return None
+    tool: dict[str, Any] = {"name": name}
+    if "description" in fn:
+        tool["description"] = fn["description"]
+    params = fn.get("parameters", UNSET)
+    if params is UNSET or params is None:
+        losses.append(Loss(f"{path}.parameters", "no parameters", "a Messages API tool needs an "
+                           "input_schema; written as an empty object schema"))
+        tool["input_schema"] = _EMPTY_SCHEMA
+    else:
+        tool["input_schema"] = params
+    if "strict" in fn:
+        tool["strict"] = fn["strict"]
+    for k in fn:
+        if k not in ("name", "description", "parameters", "strict") and k not in extra_keys:
+            losses.append(Loss(f"{path}.{k}", f"tool field {k!r}", "the Messages API tool has no such field"))
+    return tool
+
+
+def function_from_tool(tool: Any, path: str, losses: list[Loss]) -> dict[str, Any] | None:
+    """An OpenAI-style function definition from an Anthropic tool, or None for a server tool."""
+    if not isinstance(tool, dict) or "input_schema" not in tool or tool.get("type", "custom") != "custom":
+        kind = tool.get("type", "?") if isinstance(tool, dict) else describe(tool)
+        losses.append(Loss(path, f"tool of type {kind!r}", "only client tools with an input_schema "
+                           "have a function equivalent"))
+        return None
+    fn: dict[str, Any] = {"name": tool.get("name")}
+    if "description" in tool:
+        fn["description"] = tool["description"]
+    fn["parameters"] = tool["input_schema"]
+    if "strict" in tool:
+        fn["strict"] = tool["strict"]
+    for k in tool:
+        if k not in ("name", "description", "input_schema", "strict", "type"):
+            losses.append(Loss(f"{path}.{k}", f"tool field {k!r}", "function definitions have no such field"))
+    return fn
+
+
+def tools_value(raw: Any, path: str, losses: list[Loss]) -> list[Any]:
+    """A ``tools`` value as a list: datasets often hold it as a JSON string."""
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise DecodeError("expected a JSON array of tools in the string", path=path) from None
+    return need_list(raw, path)
+
+
+def anthropic_tools(raw: Any, path: str, losses: list[Loss]) -> tuple[Any, ...]:
+    """Anthropic tools from a foreign ``tools`` value: OpenAI-wrapped (``{"type": "function",
+    "function": {...}}``) or bare function definitions (glaive style)."""
+    items = tools_value(raw, path, losses)
+    tools = []
+    for i, t in enumerate(items):
+        p = f"{path}[{i}]"
+        t = need_dict(t, p)
+        if "function" in t or t.get("type") == "function":
+            if t.get("type", "function") != "function":
+                losses.append(Loss(p, f"tool of type {t.get('type')!r}", "only function tools map to Messages API tools"))
+                continue
+            fn = need_dict(t.get("function"), f"{p}.function")
+            for k in t:
+                if k not in ("type", "function"):
+                    losses.append(Loss(f"{p}.{k}", f"tool field {k!r}", "the Messages API tool has no such field"))
+            tool = tool_from_function(fn, f"{p}.function", losses)
+        elif "name" in t:
+            tool = tool_from_function(t, p, losses)
+        else:
+            losses.append(Loss(p, "tool without a function definition", "only function tools map to Messages API tools"))
+            continue
+        if tool is not None:
+            tools.append(tool)
+    return tuple(tools)
+
+
+# --------------------------------------------------------------------------- reasoning
+
+
+def unsigned_thinking(text: str, path: str, losses: list[Loss], origin: str) -> Thinking:
+    """A thinking block for reasoning text that came without a signature, with a loss saying so."""
+    losses.append(Loss(path, "thinking signature", f"{origin} reasoning has no signature; kept as a "
+                       "thinking block with an empty signature, which the API rejects when it is "
+                       "sent back (strip_thinking() removes it)"))
+    return Thinking(text, "")
+
+
+# --------------------------------------------------------------------------- the chat builder
+
+
+class ChatBuilder:
+    """Builds Messages API turns from a foreign chat, one foreign message at a time.
+
+    It owns the rules every chat-shaped format shares: leading system messages become the
+    top-level ``system``, later ones mid-conversation system messages; consecutive tool results
+    form one user turn; results without ids pair, in order, with the calls of the assistant turn
+    before them; and whatever cannot pair is reported.
+    """
+
+    __slots__ = ("_group", "_leading", "_pending", "_sys_paths", "losses", "messages", "origin")
+
+    def __init__(self, losses: list[Loss], origin: str) -> None:
+        self.losses = losses
+        self.origin = origin
+        self.messages: list[Message] = []
+        self._leading: list[tuple[str | tuple[Block, ...], str]] = []
+        self._sys_paths: dict[int, str] = {}
+        self._pending: list[tuple[str, str, str]] = []  # (id, name, source path) awaiting results
+        self._group: list[Block] | None = None  # the tool results of the user turn being built
+
+    def system(self, content: str | tuple[Block, ...], path: str) -> None:
+        """A system (or developer) message."""
+        if not self.messages:
+            self._leading.append((content, path))
+            return
+        self._close()
+        self._sys_paths[len(self.messages)] = path
+        self.messages.append(Message("system", content))
+
+    def user(self, content: str | tuple[Block, ...]) -> None:
+        """A user message."""
+        self._close()
+        self.messages.append(Message("user", content))
+
+    def assistant(self, content: str | tuple[Block, ...], call_paths: Iterable[str] = ()) -> None:
+        """An assistant message; *call_paths* are the source paths of its tool uses, in order."""
+        self._close()
+        self.messages.append(Message("assistant", content))
+        if not isinstance(content, str):
+            paths = iter(call_paths)
+            for b in content:
+                if isinstance(b, ToolUse):
+                    self._pending.append((b.id, b.name, next(paths, "$")))
+
+    def tool_result(
+        self,
+        tool_use_id: str | None,
+        name: str | None,
+        content: str | tuple[Block, ...] | Unset,
+        path: str,
+        *,
+        is_error: bool | Unset = UNSET,
+    ) -> ToolResult:
+        """A tool result: joins the user turn of results being built, or starts one."""
+        pending = self._pending
+        if tool_use_id is None:
+            k = -1
+            if name is not None:
+                k = next((i for i, p in enumerate(pending) if p[1] == name), -1)
+            if k < 0 and pending:
+                k = 0
+            if k >= 0:
+                tool_use_id = pending[k][0]
+            else:
+                turn = len(self.messages) - (self._group is not None)  # the user turn it joins
+                tool_use_id = f"call_orphan_{turn}_{len(self._group or ())}"
+                self.losses.append(Loss(path, f"tool result without a call (given the id {tool_use_id!r})",
+                                        "no tool call before it to answer; its id pairs with nothing"))
+        else:
+            k = next((i for i, p in enumerate(pending) if p[0] == tool_use_id), -1)
+            if k < 0:
+                self.losses.append(Loss(path, f"tool result for {tool_use_id!r}", "no tool call with "
+                                        "this id comes right before it; the API rejects an unpaired result"))
+        if k >= 0:
+            called = pending.pop(k)[1]
+            if name is not None and name != called:
+                self.losses.append(Loss(path, f"tool name {name!r} on a result for {called!r}",
+                                        "the result answers a call of another name; its name is not kept"))
+        block = ToolResult(tool_use_id, content=content, is_error=is_error)
+        if self._group is None:
+            self._group = [block]
+            self.messages.append(Message("user", (block,)))
+        else:
+            self._group.append(block)
+            self.messages[-1] = Message("user", tuple(self._group))
+        return block
+
+    def _close(self) -> None:
+        if self._pending:
+            for tid, name, p in self._pending:
+                self.losses.append(Loss(p, f"tool call {tid!r} ({name})", "no tool result answers it "
+                                        "before the next turn; the API needs one for every tool_use"))
+            self._pending = []
+        self._group = None
+
+    def finish(self) -> tuple[str | tuple[Text, ...] | Unset, tuple[Message, ...]]:
+        """The top-level system value and the messages; reports misplaced system messages."""
+        system: str | tuple[Text, ...] | Unset = UNSET
+        leading = self._leading
+        if len(leading) == 1 and isinstance(leading[0][0], str):
+            system = leading[0][0]
+        elif leading:
+            texts: list[Text] = []
+            for content, p in leading:
+                if isinstance(content, str):
+                    texts.append(Text(content))
+                    continue
+                for j, b in enumerate(content):
+                    if isinstance(b, Text):
+                        texts.append(b)
+                    else:
+                        self.losses.append(Loss(f"{p}.content[{j}]", f"{type(b).__name__} in a system "
+                                                "message", "the top-level system holds text only"))
+            if len(leading) > 1:
+                self.losses.append(Loss(leading[1][1], f"{len(leading)} leading system messages",
+                                        "joined into one top-level system field, one text block each"))
+            system = tuple(texts)
+        self._check_system_placement()
+        return system, tuple(self.messages)
+
+    def _check_system_placement(self) -> None:
+        msgs = self.messages
+        i, n = 0, len(msgs)
+        while i < n:
+            if msgs[i].role != "system":
+                i += 1
+                continue
+            j = i
+            while j < n and msgs[j].role == "system":
+                j += 1
+            after_user = i > 0 and msgs[i - 1].role == "user"
+            before_ok = j == n or msgs[j].role == "assistant"
+            if not (after_user and before_ok):
+                self.losses.append(Loss(self._sys_paths.get(i, "$"), "mid-conversation system message",
+                                        "kept in place, but the API accepts one only right after a user "
+                                        "turn and before an assistant turn or the end (facts §1.5)"))
+            i = j
+
+
+# --------------------------------------------------------------------------- writer helpers
+
+
+def system_text(conv: Conversation, losses: list[Loss]) -> str | list[str] | None:
+    """The top-level system as one string (string system) or a list of strings (block system)."""
+    s = conv.system
+    if s is UNSET:
+        return None
+    if isinstance(s, str):
+        return s
+    out = []
+    for j, b in enumerate(s):
+        note_block_extras(b, f"$.system[{j}]", losses)
+        out.append(b.text)
+    return out
+
+
+def note_block_extras(b: Any, path: str, losses: list[Loss]) -> None:
+    """Report ``cache_control``, ``citations`` and unknown keys of a block that a foreign format
+    drops."""
+    cc = getattr(b, "cache_control", UNSET)
+    if cc is not UNSET:
+        losses.append(Loss(f"{path}.cache_control", "cache_control", "the format has no prompt caching"))
+    cit = getattr(b, "citations", UNSET)
+    if cit is not UNSET and cit is not None:
+        losses.append(Loss(f"{path}.citations", "citations", "the format has no citations"))
+    if b.extra:
+        for k in b.extra:
+            losses.append(Loss(f"{path}.{k}", f"field {k!r}", "the format has no such field"))
+
+
+def note_message_extras(m: Message, path: str, losses: list[Loss]) -> None:
+    """Report unknown keys on a message."""
+    for k in m.extra:
+        losses.append(Loss(f"{path}.{k}", f"message field {k!r}", "the format has no such field"))
+
+
+def result_text(r: ToolResult, path: str, losses: list[Loss]) -> str | list[str]:
+    """A tool result's content as a string (string content) or a list of text strings."""
+    c = r.content
+    if c is UNSET:
+        return ""
+    if isinstance(c, str):
+        return c
+    out = []
+    for j, b in enumerate(c):
+        if isinstance(b, Text):
+            note_block_extras(b, f"{path}.content[{j}]", losses)
+            out.append(b.text)
+        else:
+            losses.append(Loss(f"{path}.content[{j}]", f"{type(b).__name__} in a tool result",
+                               "the format's tool results hold text only"))
+    return out
+
+
+def block_name(b: Any) -> str:
+    """The Messages API type of a block, for messages."""
+    return str(getattr(b, "type", type(b).__name__))
+
+
+def params_losses(conv: Conversation, keep: Iterable[str], losses: list[Loss]) -> None:
+    """Report every request parameter of *conv* other than ``messages``/``system`` and *keep*."""
+    keep = set(keep) | {"messages", "system", "extra"}
+    for name in _PARAMS:
+        if name in keep:
+            continue
+        v = getattr(conv, name)
+        if v is not UNSET:
+            losses.append(Loss(f"$.{name}", f"{name} {_short(v)}", "the format has no such parameter"))
+    for k, v in conv.extra.items():
+        losses.append(Loss(f"$.{k}", f"{k} {_short(v)}", "the format has no such parameter"))
+
+
+_PARAMS = tuple(
+    a.name for a in Conversation.__attrs_attrs__ if a.name not in ("messages", "system", "extra")
+)
+
+
+def _short(v: Any) -> str:
+    r = repr(v if not isinstance(v, FrozenDict | tuple) else orjson.loads(orjson.dumps(v)))
+    return r if len(r) <= 60 else r[:57] + "..."
