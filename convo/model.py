@@ -595,7 +595,7 @@ class Conversation:
     cache_control: Json | Unset = _opt()
     service_tier: str | Unset = UNSET
     container: Json | Unset = _opt()
-    inference_geo: str | Unset = UNSET
+    inference_geo: str | None | Unset = UNSET  # the spec allows null here
     extra: FrozenDict = _extra()
 
     # The fluent API: sugar over convo.transforms (imported late: transforms import this module).
@@ -623,9 +623,9 @@ class Conversation:
         """Set the top-level ``system`` field."""
         from convo.transforms import inject_system
 
-        return inject_system(system if isinstance(system, str) else tuple(system), where="top")(
-            self
-        )
+        return inject_system(
+            system if isinstance(system, str) else tuple(system), where="top", replace=True
+        )(self)
 
     def system_message(self, text: str) -> Conversation:
         """Append a mid-conversation ``role: "system"`` message (placement rules apply)."""

@@ -15,30 +15,48 @@ and used on every line.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import cattrs
 import orjson
 
 from convo import model as m
-from convo.codec._converter import STRUCTURE, UNSTRUCTURE, Shape, structure_block
+from convo.codec._converter import (
+    STRUCTURE,
+    UNSTRUCTURE,
+    BigNumber,
+    Shape,
+    structure_block,
+    trusting,
+)
 from convo.errors import DecodeError
 
 __all__ = [
     "configure_converter",
     "converter",
+    "dump_json",
     "dumps",
     "dumps_response",
     "loads",
     "loads_response",
     "make_converter",
+    "parse_json",
+    "parse_json_exact",
     "structure",
+    "structure_parsed",
     "unstructure",
 ]
 
 
 def configure_converter(c: cattrs.Converter) -> None:
-    """Register convo's structure and unstructure hooks for every model class on *c*."""
+    """Register convo's structure and unstructure hooks for every model class on *c*.
+
+    >>> c = cattrs.Converter()
+    >>> configure_converter(c)
+    >>> c.unstructure(m.Message("user", "Hi"))
+    {'role': 'user', 'content': 'Hi'}
+    """
     for cls, fn in STRUCTURE.items():
         c.register_structure_hook(cls, _adapt(fn))
     for cls, ufn in list(UNSTRUCTURE.items()):
@@ -51,14 +69,22 @@ def _adapt(fn: Any) -> Any:
 
 
 def _shaped(fn: Any, d: Any) -> Any:
-    try:
-        return fn(d)
-    except Shape as e:
-        raise DecodeError(e.expected, path=e.dollar_path()) from None
+    # Python data handed to a converter: its floats are real floats, not orjson's big integers.
+    with trusting():
+        try:
+            return fn(d)
+        except Shape as e:
+            raise DecodeError(e.expected, path=e.dollar_path()) from None
+        except RecursionError:
+            raise DecodeError(_TOO_DEEP) from None
 
 
 def make_converter() -> cattrs.Converter:
-    """A new cattrs converter configured with convo's hooks."""
+    """A new cattrs converter configured with convo's hooks.
+
+    >>> make_converter().structure({"role": "user", "content": "Hi"}, m.Message).content
+    'Hi'
+    """
     c = cattrs.Converter()
     configure_converter(c)
     return c
@@ -71,43 +97,176 @@ converter = make_converter()
 def structure(data: Any, cls: type[Any]) -> Any:
     """Build a model object of *cls* from decoded JSON (dicts and lists).
 
+    Numbers are taken as given: parse with the standard library (or :func:`loads`) where the JSON
+    may hold integers beyond 64 bits, which orjson turns into floats.
+
     >>> structure({"type": "text", "text": "hi"}, m.Text)
     Text(text='hi', cache_control=UNSET, citations=UNSET, extra={})
+    >>> structure({"type": "text", "text": 1}, m.Text)
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: $.text: expected a string, got an integer
     """
-    fn = STRUCTURE[cls] if cls is not m.Block else structure_block
-    try:
-        return fn(data)
-    except Shape as e:
-        raise DecodeError(e.expected, path=e.dollar_path()) from None
+    with trusting():
+        return _build(data, cls)
 
 
 def unstructure(obj: Any) -> Any:
-    """The JSON-ready form (dicts, lists, frozen values) of a model object."""
+    """The JSON-ready form (dicts, lists, frozen values) of a model object.
+
+    >>> unstructure(m.Text("hi"))
+    {'type': 'text', 'text': 'hi'}
+    """
     return UNSTRUCTURE[obj.__class__](obj)
 
 
-def _parse(data: bytes | bytearray | memoryview | str) -> Any:
+# --------------------------------------------------------------------------- bytes <-> JSON
+
+_BLOCK: Any = m.Block  # a Union: structured by its "type" tag, not by a class's hook
+_TOO_DEEP = ("JSON nested too deeply to decode: building it went past Python's recursion limit "
+             "(real requests nest far less; orjson itself allows 1024 levels)")
+_DEPTH_LIMIT = 1024  # orjson refuses deeper documents [OBS orjson 3.13: "depth limit exceeded"]
+
+
+def _build(obj: Any, cls: type[Any]) -> Any:
+    """STRUCTURE[cls](obj) with shape errors as DecodeError (BigNumber passes through)."""
+    fn = structure_block if cls is _BLOCK else STRUCTURE[cls]
+    try:
+        return fn(obj)
+    except Shape as e:
+        raise DecodeError(e.expected, path=e.dollar_path()) from None
+    except RecursionError:
+        raise DecodeError(_TOO_DEEP) from None
+
+
+def parse_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON text with orjson; every failure is a :class:`DecodeError` that says why.
+
+    >>> parse_json(b'{"a": [1, 2.5, null]}')
+    {'a': [1, 2.5, None]}
+    >>> parse_json(b'{"a": }')
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: $: invalid JSON at column 7: unexpected character, expected a JSON value
+    """
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        raise DecodeError(f"invalid JSON: {e}") from None
+        raise _why_not_json(data, e) from None
+
+
+def _why_not_json(data: bytes | bytearray | memoryview | str, e: orjson.JSONDecodeError) -> DecodeError:
+    # The error path only: find the plainest true description of what is wrong.
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as u:
+            return DecodeError(f"lone surrogate U+{ord(data[u.start]):04X} at character {u.start}: "
+                               "JSON text must be valid Unicode")
+    else:
+        try:
+            bytes(data).decode("utf-8")
+        except UnicodeDecodeError as u:
+            bad = bytes(data)[u.start:u.end]
+            return DecodeError(f"invalid UTF-8 at byte {u.start} ({bad!r}: {u.reason})")
+    msg = e.msg
+    if "surrogate" in msg:
+        return DecodeError(f"lone surrogate in a \\u escape at column {e.colno} ({msg}): "
+                           "JSON text must be valid Unicode, and orjson refuses it")
+    if "depth limit" in msg:
+        return DecodeError(f"JSON nested deeper than {_DEPTH_LIMIT} levels (the decoder's limit)")
+    if "zero-length" in msg:
+        return DecodeError("expected a JSON value, got an empty line")
+    return DecodeError(f"invalid JSON at column {e.colno}: {msg}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise DecodeError(f"invalid JSON: {name} is not a JSON number")
+
+
+def parse_json_exact(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON with the standard library, which keeps integers beyond 64 bits exact.
+
+    Slower than orjson; the codec uses it only for a line that holds such an integer.
+
+    >>> parse_json_exact(b'[123456789012345678901234567890]')
+    [123456789012345678901234567890]
+    """
+    try:
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise DecodeError(_TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError):
+        return parse_json(data)  # orjson tells what is wrong (it is stricter)
+
+
+def structure_parsed(data: bytes | bytearray | memoryview | str, obj: Any, cls: type[Any]) -> Any:
+    """The *cls* object for *obj*, which :func:`parse_json` parsed from *data*.
+
+    Where orjson turned an integer beyond 64 bits into a float, *data* is parsed again exactly.
+
+    >>> data = b'{"messages": [], "metadata": {"n": 123456789012345678901234567890}}'
+    >>> structure_parsed(data, parse_json(data), m.Conversation).metadata["n"]
+    123456789012345678901234567890
+    """
+    try:
+        return _build(obj, cls)
+    except BigNumber:
+        pass
+    exact = parse_json_exact(data)
+    with trusting():
+        return _build(exact, cls)
+
+
+def dump_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON for a JSON-ready value, falling back to the standard library for what
+    orjson refuses but JSON allows (integers beyond 64 bits, nesting deeper than 254 levels).
+
+    >>> dump_json({"n": 2**70, "s": "é"})
+    b'{"n":1180591620717411303424,"s":"\xc3\xa9"}'
+    """
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError as e:
+        try:
+            text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return text.encode("utf-8")
+        except (TypeError, ValueError, RecursionError):
+            raise e from None  # orjson's reason is the one to tell
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> m.Conversation:
-    """A :class:`~convo.model.Conversation` from Messages API request JSON."""
-    return structure(_parse(data), m.Conversation)  # type: ignore[no-any-return]
+    """A :class:`~convo.model.Conversation` from Messages API request JSON.
+
+    >>> loads(b'{"model": "claude-opus-4-8", "max_tokens": 16, "messages": []}').max_tokens
+    16
+    """
+    return structure_parsed(data, parse_json(data), m.Conversation)  # type: ignore[no-any-return]
 
 
 def dumps(conv: m.Conversation) -> bytes:
-    """Messages API request JSON for *conv* (compact UTF-8)."""
-    return orjson.dumps(UNSTRUCTURE[m.Conversation](conv))
+    """Messages API request JSON for *conv* (compact UTF-8).
+
+    >>> dumps(m.Conversation(model="claude-opus-4-8", max_tokens=16))
+    b'{"model":"claude-opus-4-8","max_tokens":16,"messages":[]}'
+    """
+    return dump_json(UNSTRUCTURE[m.Conversation](conv))
 
 
 def loads_response(data: bytes | bytearray | memoryview | str) -> m.Response:
-    """A :class:`~convo.model.Response` from Messages API response JSON."""
-    return structure(_parse(data), m.Response)  # type: ignore[no-any-return]
+    """A :class:`~convo.model.Response` from Messages API response JSON.
+
+    >>> loads_response(b'{"id": "msg_1", "type": "message", "content": []}').id
+    'msg_1'
+    """
+    return structure_parsed(data, parse_json(data), m.Response)  # type: ignore[no-any-return]
 
 
 def dumps_response(resp: m.Response) -> bytes:
-    """Messages API response JSON for *resp*."""
-    return orjson.dumps(UNSTRUCTURE[m.Response](resp))
+    """Messages API response JSON for *resp*.
+
+    >>> dumps_response(m.Response(id="msg_1"))
+    b'{"id":"msg_1","type":"message","role":"assistant","content":[]}'
+    """
+    return dump_json(UNSTRUCTURE[m.Response](resp))

@@ -5,20 +5,39 @@ and cattrs generate ``__init__`` and hooks), so decoding a line costs one dict l
 and no per-field loop. Objects are built without running ``__init__`` (the converters there
 freeze user input; what the codec builds is frozen already).
 
-Shape errors raise ``_Shape`` carrying the JSON path; the public functions turn it into
+Shape errors raise ``Shape`` carrying the JSON path; the public functions turn it into
 :class:`convo.errors.DecodeError`. Path tracking costs nothing on the happy path: a failing list
 is walked a second time to find the index.
+
+Huge integers: orjson parses an integer outside the 64-bit range as a float (observed with orjson
+3.13: ``123456789012345678901234567890`` becomes ``1.2345678901234568e+29``), which would silently
+change the number. Every number the hooks keep passes either through :func:`freeze_json` or a
+typed check, so the hooks notice such a float for free on the way (a float that is integral and at
+or beyond 2**64 or -2**63) and raise :class:`BigNumber`; the codec then parses that one line again
+with the standard library, which keeps big integers exact, and builds it in *trusting* mode
+(:func:`trusting`), where such floats are taken as the floats they really are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
 
-__all__ = ["STRUCTURE", "UNSTRUCTURE", "Shape", "register_block"]
+__all__ = [
+    "STRUCTURE",
+    "UNSTRUCTURE",
+    "BigNumber",
+    "Shape",
+    "describe",
+    "freeze_json",
+    "register_block",
+    "trusting",
+]
 
 
 class Shape(Exception):
@@ -40,7 +59,79 @@ class Shape(Exception):
         return out
 
 
-def _describe(v: Any) -> str:
+class BigNumber(Exception):
+    """orjson gave a float where the JSON text may hold an integer beyond 64 bits."""
+
+
+# orjson parses integers in [-2**63, 2**64) exactly and anything beyond as a float [OBS orjson 3.13];
+# such a float is integral and lies at or beyond these bounds.
+_POS_LIMIT = 18446744073709551616.0  # 2**64
+_NEG_LIMIT = -9223372036854775808.0  # -2**63 (itself parsed exactly, but -2**63 - 1 rounds to it)
+
+_TRUST = threading.local()
+
+
+def _big(v: float) -> None:
+    """Signal a float that may stand for a huge integer, unless the caller trusts its floats."""
+    if not getattr(_TRUST, "on", False):
+        raise BigNumber
+
+
+@contextmanager
+def trusting() -> Iterator[None]:
+    """Within this block, floats are what they say (the data was not parsed by orjson).
+
+    >>> freeze_json([1e30])
+    Traceback (most recent call last):
+    ...
+    convo.codec._converter.BigNumber
+    >>> with trusting():
+    ...     freeze_json([1e30])
+    (1e+30,)
+    """
+    before = getattr(_TRUST, "on", False)
+    _TRUST.on = True
+    try:
+        yield
+    finally:
+        _TRUST.on = before
+
+
+def freeze_json(v: Any) -> Any:
+    """:func:`convo._json.freeze` for data fresh from a JSON parser, watching for huge integers.
+
+    >>> freeze_json({"a": [1, {"b": None}], "c": 2.5})
+    FrozenDict({'a': (1, FrozenDict({'b': None})), 'c': 2.5})
+    """
+    c = v.__class__
+    if c is dict:
+        if not v:
+            return EMPTY
+        return FrozenDict({k: freeze_json(x) for k, x in v.items()})
+    if c is list:
+        return tuple([freeze_json(x) for x in v])
+    if c is str or c is int or c is bool or v is None:
+        return v
+    if c is float:
+        if v >= _POS_LIMIT or v <= _NEG_LIMIT:
+            _big(v)
+        return v
+    return freeze(v)  # tuples, FrozenDicts and subclasses: built in Python, not parsed
+
+
+def _bad(v: Any, what: str, key: str | int | None = None) -> Shape:
+    """The Shape error for a value that failed its check (or BigNumber if it is a huge integer)."""
+    if v.__class__ is float and (v >= _POS_LIMIT or v <= _NEG_LIMIT):
+        _big(v)
+    return Shape(f"{what}, got {describe(v)}", [key] if key is not None else None)
+
+
+def describe(v: Any) -> str:
+    """How an error message names the JSON type of *v* ("an object", "a string", ...).
+
+    >>> describe([]), describe(None), describe(2.5)
+    ('an array', 'null', 'a number')
+    """
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
@@ -68,26 +159,33 @@ UNSTRUCTURE = _ByClass()  # class -> unstructure function
 
 def structure_block(d: Any) -> Any:
     if d.__class__ is not dict:
-        raise Shape(f"expected a content block object, got {_describe(d)}")
+        raise Shape(f"expected a content block object, got {describe(d)}")
     t = d.get("type")
     fn = BLOCKS.get(t)  # type: ignore[arg-type]
     if fn is not None:
         return fn(d)
     if t.__class__ is str:
         return _unknown_block(d)
-    raise Shape("expected a string" if t is not None else "missing required key", ["type"])
+    raise _bad(t, "expected a string", "type") if t is not None else Shape("missing required key", ["type"])
 
 
 def _unknown_block(d: dict[str, Any]) -> m.UnknownBlock:
     o = _new(m.UnknownBlock)
     _SET_TYPE(o, d["type"])
-    _SET_EXTRA(o, FrozenDict({k: freeze(v) for k, v in d.items() if k != "type"}))
+    _SET_EXTRA(o, FrozenDict({k: freeze_json(v) for k, v in d.items() if k != "type"}))
     return o
 
 
 def structure_blocks(v: Any) -> tuple[Any, ...]:
     if v.__class__ is not list:
-        raise Shape(f"expected an array of content blocks, got {_describe(v)}")
+        raise Shape(f"expected an array of content blocks, got {describe(v)}")
+    try:
+        # the fast path: every item an object of a known type (one dict lookup per block)
+        return tuple([BLOCKS[b["type"]](b) for b in v])
+    except (KeyError, TypeError):
+        pass  # an unknown or missing type, or an item that is not an object: the careful path
+    except Shape:
+        pass  # find the index of the bad block below
     try:
         return tuple([structure_block(b) for b in v])
     except Shape:
@@ -104,12 +202,12 @@ def structure_content(v: Any) -> Any:
         return v
     if v.__class__ is list:
         return structure_blocks(v)
-    raise Shape(f"expected a string or an array of content blocks, got {_describe(v)}")
+    raise Shape(f"expected a string or an array of content blocks, got {describe(v)}")
 
 
 def structure_source(d: Any) -> Any:
     if d.__class__ is not dict:
-        raise Shape(f"expected a source object, got {_describe(d)}")
+        raise Shape(f"expected a source object, got {describe(d)}")
     t = d.get("type")
     fn = SOURCES.get(t)  # type: ignore[arg-type]
     if fn is not None:
@@ -117,14 +215,14 @@ def structure_source(d: Any) -> Any:
     if t.__class__ is str:
         o = _new(m.UnknownSource)
         _SET_SRC_TYPE(o, t)
-        _SET_SRC_EXTRA(o, FrozenDict({k: freeze(v) for k, v in d.items() if k != "type"}))
+        _SET_SRC_EXTRA(o, FrozenDict({k: freeze_json(v) for k, v in d.items() if k != "type"}))
         return o
-    raise Shape("expected a string" if t is not None else "missing required key", ["type"])
+    raise _bad(t, "expected a string", "type") if t is not None else Shape("missing required key", ["type"])
 
 
 def structure_messages(v: Any) -> tuple[Any, ...]:
     if v.__class__ is not list:
-        raise Shape(f"expected an array of messages, got {_describe(v)}")
+        raise Shape(f"expected an array of messages, got {describe(v)}")
     fn = STRUCTURE[m.Message]
     try:
         return tuple([fn(x) for x in v])
@@ -144,11 +242,13 @@ def _ublock(b: Any) -> Any:
 def unstructure_content(v: Any) -> Any:
     if v.__class__ is str:
         return v
-    return [UNSTRUCTURE[b.__class__](b) for b in v]
+    u = UNSTRUCTURE
+    return [u[b.__class__](b) for b in v]
 
 
 def unstructure_blocks(v: Any) -> list[Any]:
-    return [UNSTRUCTURE[b.__class__](b) for b in v]
+    u = UNSTRUCTURE
+    return [u[b.__class__](b) for b in v]
 
 
 def _unstructure_unknown(o: Any) -> dict[str, Any]:
@@ -167,7 +267,8 @@ _SET_SRC_EXTRA = m.UnknownSource.extra.__set__  # type: ignore[attr-defined]
 _KINDS = {
     "raw": ("v", "v"),
     "json": ("_freeze(v)", "v"),
-    "content": ("_content(v)", "_ucontent(v)"),
+    # string content (the common case) costs no call
+    "content": ("v if v.__class__ is str else _content(v)", "v if v.__class__ is str else _ublocks(v)"),
     "blocks": ("_blocks(v)", "_ublocks(v)"),
     "source": ("_source(v)", "_U[v.__class__](v)"),
     "messages": ("_messages(v)", "[_um(x) for x in v]"),
@@ -203,23 +304,31 @@ class F:
 def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
-        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze,
-        "_new": _new, "_cls": cls, "Shape": Shape, "_describe": _describe,
+        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
+        "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
+        "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
         "_messages": structure_messages, "_ucontent": unstructure_content,
         "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
     }
-    ns["_S_stop"] = lambda v: STRUCTURE[m.StopDetails](v)
-    ns["_S_usage"] = lambda v: STRUCTURE[m.Usage](v)
-    ns["_S_conv"] = lambda v: STRUCTURE[m.Conversation](v)
-    ns["_S_resp"] = lambda v: STRUCTURE[m.Response](v)
-    ns["_um"] = lambda v: UNSTRUCTURE[m.Message](v)
+    # Hooks of classes registered earlier are bound directly (one call less per object);
+    # the others are looked up when first needed.
+    ns["_S_stop"] = STRUCTURE.get(m.StopDetails) or (lambda v: STRUCTURE[m.StopDetails](v))
+    ns["_S_usage"] = STRUCTURE.get(m.Usage) or (lambda v: STRUCTURE[m.Usage](v))
+    ns["_S_conv"] = STRUCTURE.get(m.Conversation) or (lambda v: STRUCTURE[m.Conversation](v))
+    ns["_S_resp"] = STRUCTURE.get(m.Response) or (lambda v: STRUCTURE[m.Response](v))
+    ns["_um"] = UNSTRUCTURE.get(m.Message) or (lambda v: UNSTRUCTURE[m.Message](v))
     for f in (*fields, F("extra")):
         ns[f"_set_{f.name}"] = getattr(cls, f.name).__set__
 
     s = ["def structure(d):"]
-    s.append("    if d.__class__ is not dict: raise Shape('expected an object, got ' + _describe(d))")
-    s.append(f"    k = {1 if type_tag is not None else 0}")
+    s.append("    if d.__class__ is not dict: raise _bad(d, 'expected an object')")
+    # k counts the keys that are fields, so that extra keys cost nothing when there are none;
+    # when the object has only its required keys, the optional ones are not even looked up.
+    n_required = (1 if type_tag is not None else 0) + sum(1 for f in fields if f.required)
+    s.append(f"    k = {n_required}")
+    if any(not f.required for f in fields):
+        s.append(f"    more = len(d) > {n_required}")
     u = ["def unstructure(o):"]
     head = [f"'type': {type_tag!r}"] if type_tag is not None else []
     for f in fields:
@@ -232,16 +341,18 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         if f.null:
             cond = f"v is None or ({cond})" if cond else None
             what = f"{what} or null" if what else ""
-        s.append(f"    v = d.get({f.key!r}, UNSET)")
         if f.required:
+            s.append(f"    v = d.get({f.key!r}, UNSET)")
             s.append(f"    if v is UNSET: raise Shape('missing required key', [{f.key!r}])")
-            s.append("    k += 1")
         else:
+            s.append(f"    v = d.get({f.key!r}, UNSET) if more else UNSET")
             s.append("    if v is not UNSET:")
             s.append("        k += 1")
         ind = "    " if f.required else "        "
         if cond:
-            s.append(f"{ind}if not ({cond}): raise Shape('expected {what}, got ' + _describe(v), [{f.key!r}])")
+            s.append(f"{ind}if not ({cond}): raise _bad(v, 'expected {what}', {f.key!r})")
+            if f.check == "num":  # a number field keeps floats: look at them for huge integers
+                s.append(f"{ind}if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)")
         if sx != "v":
             guard = "if v is not None: " if f.null else ""
             s.append(f"{ind}try:")
@@ -281,7 +392,11 @@ def _register(cls: type, fields: list[F], *, tag: str | None = None, table: dict
 
 
 def register_block(cls: type, fields: list[F]) -> None:
-    """Teach the codec a new block class (its ``type`` ClassVar is the tag)."""
+    """Teach the codec a new block class (its ``type`` ClassVar is the tag).
+
+    >>> "tool_reference" in BLOCKS  # the built-in blocks are registered this way
+    True
+    """
     _register(cls, fields, tag=cls.type, table=BLOCKS)  # type: ignore[attr-defined]
 
 
@@ -323,7 +438,7 @@ _register(m.Conversation, [
     F("thinking", "json"), F("output_config", "json"), F("stop_sequences", "json", "list"),
     F("metadata", "json"), F("temperature", check="num", null=True), F("top_p", check="num", null=True),
     F("top_k", check="int", null=True), F("stream", check="bool"), F("cache_control", "json"),
-    F("service_tier", check="str"), F("container", "json"), F("inference_geo", check="str"),
+    F("service_tier", check="str"), F("container", "json"), F("inference_geo", check="str", null=True),
 ])
 _register(m.StopDetails, [F("type", check="str", required=True), F("category", check="str", null=True),
                           F("explanation", check="str", null=True)])
@@ -341,34 +456,36 @@ _register(m.Response, [
 ])
 
 _register(m.BatchRequest, [F("custom_id", check="str", required=True), F("params", "conversation", required=True)])
-_register(m.Exchange, [F("id"), F("request", "conversation", required=True), F("response", "response"), F("error", "json")])
+_register(m.Exchange, [F("id", "json"), F("request", "conversation", required=True), F("response", "response"), F("error", "json")])
 
 
 def _structure_batch_result(d: Any) -> m.BatchResult:
     if d.__class__ is not dict:
-        raise Shape(f"expected an object, got {_describe(d)}")
+        raise Shape(f"expected an object, got {describe(d)}")
     cid = d.get("custom_id", UNSET)
     if cid is UNSET:
         raise Shape("missing required key", ["custom_id"])
     if cid.__class__ is not str:
-        raise Shape(f"expected a string, got {_describe(cid)}", ["custom_id"])
+        raise _bad(cid, "expected a string", "custom_id")
     r = d.get("result", UNSET)
     if r is UNSET:
         raise Shape("missing required key", ["result"])
     if r.__class__ is not dict:
-        raise Shape(f"expected an object, got {_describe(r)}", ["result"])
-    rt = r.get("type")
+        raise _bad(r, "expected an object", "result")
+    rt = r.get("type", UNSET)
+    if rt is UNSET:
+        raise Shape("missing required key", ["result", "type"])
     if rt.__class__ is not str:
-        raise Shape("expected a string", ["result", "type"])
+        raise _bad(rt, "expected a string", "type").under("result")
     message: Any = UNSET
     if "message" in r:
         try:
             message = STRUCTURE[m.Response](r["message"])
         except Shape as e:
             raise e.under("message").under("result") from None
-    error = freeze(r["error"]) if "error" in r else UNSET
-    rest = {k: freeze(v) for k, v in r.items() if k not in ("type", "message", "error")}
-    extra = {k: freeze(v) for k, v in d.items() if k not in ("custom_id", "result")}
+    error = freeze_json(r["error"]) if "error" in r else UNSET
+    rest = {k: freeze_json(v) for k, v in r.items() if k not in ("type", "message", "error")}
+    extra = {k: freeze_json(v) for k, v in d.items() if k not in ("custom_id", "result")}
     return m.BatchResult(custom_id=cid, result_type=rt, message=message, error=error,
                          result_extra=FrozenDict(rest) if rest else EMPTY,
                          extra=FrozenDict(extra) if extra else EMPTY)

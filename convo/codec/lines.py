@@ -1,0 +1,175 @@
+"""JSONL line kinds: what one line holds, how to tell, and how to read and write it.
+
+Layer: codec. A transcript line is one of four kinds (DESIGN.md, "Line formats"): a Messages API
+request, a Message Batches request line, a batch result line, or an exchange record that
+``convo run`` writes. :func:`detect_kind` tells them apart by their keys; :func:`decode_line`
+turns one :class:`RawLine` (bytes, file, line number) into a :class:`Record` or raises a
+:class:`~convo.errors.DecodeError` that names the file, the line and the ``$.path``.
+:func:`encode_value` writes any of the four values back as one JSON line.
+
+Decoding is data-only: the keys of a line choose among four fixed classes; nothing in the input
+names a class or a function.
+
+>>> rec = decode_line(RawLine("in.jsonl", 3, b'{"custom_id": "a", "params": {"model": "m", '
+...                                          b'"max_tokens": 8, "messages": []}}'))
+>>> rec.kind, rec.value.custom_id, rec.value.params.model, f"{rec.file}:{rec.line}"
+('batch_request', 'a', 'm', 'in.jsonl:3')
+>>> encode_value(rec.value)
+b'{"custom_id":"a","params":{"model":"m","max_tokens":8,"messages":[]}}'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeAlias, get_args
+
+from attrs import field, frozen
+
+from convo import model as m
+from convo.codec import dump_json, parse_json, structure, structure_parsed
+from convo.codec._converter import UNSTRUCTURE, describe
+from convo.errors import DecodeError
+
+__all__ = [
+    "LINE_KINDS",
+    "LineKind",
+    "RawLine",
+    "Record",
+    "Value",
+    "decode_line",
+    "decode_value",
+    "detect_kind",
+    "encode_value",
+]
+
+LineKind: TypeAlias = Literal["request", "batch_request", "batch_result", "exchange"]
+LINE_KINDS: tuple[LineKind, ...] = get_args(LineKind)
+"""Every line kind, in the order :func:`detect_kind` considers them."""
+
+Value: TypeAlias = m.Conversation | m.BatchRequest | m.BatchResult | m.Exchange
+"""What a line holds once decoded."""
+
+_CLASSES: dict[str, type[Any]] = {
+    "request": m.Conversation,
+    "batch_request": m.BatchRequest,
+    "batch_result": m.BatchResult,
+    "exchange": m.Exchange,
+}
+
+_UNKNOWN_KIND = (
+    "a line convo can read: a request (with \"messages\" or \"model\"), a batch request "
+    "(\"custom_id\" and \"params\"), a batch result (\"custom_id\" and \"result\") or an exchange "
+    "(\"request\" and \"response\", \"error\" or \"id\")"
+)
+
+
+def detect_kind(obj: dict[str, Any]) -> LineKind:
+    """The kind of a decoded JSONL line, told by its keys (raises DecodeError when none fits).
+
+    >>> detect_kind({"model": "claude-opus-4-8", "max_tokens": 8, "messages": []})
+    'request'
+    >>> detect_kind({"custom_id": "r1", "result": {"type": "canceled"}})
+    'batch_result'
+    >>> detect_kind({"id": 7, "request": {}, "response": {}})
+    'exchange'
+    >>> detect_kind({"prompt": "hi"})
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: $: expected a line convo can read: a request (with "messages" or ...
+    """
+    if "messages" in obj or "model" in obj:
+        return "request"
+    if "custom_id" in obj:
+        if "params" in obj:
+            return "batch_request"
+        if "result" in obj:
+            return "batch_result"
+    if "request" in obj and ("response" in obj or "error" in obj or "id" in obj):
+        return "exchange"
+    raise DecodeError(f"expected {_UNKNOWN_KIND}")
+
+
+@frozen
+class RawLine:
+    """One line of input, before decoding: where it came from and its bytes.
+
+    ``line`` is 1-based and counts blank lines. ``error`` is set when the line could not even be
+    read whole (it is longer than the reader's limit, or the file is corrupt); ``data`` then holds
+    at most the first :data:`~convo.codec.jsonl.ERROR_HEAD_BYTES` bytes, for the reader's eyes.
+
+    >>> RawLine("-", 1, b"{}")
+    RawLine(file='-', line=1, data=b'{}', error=None)
+    """
+
+    file: str
+    line: int
+    data: bytes = field(repr=lambda d: repr(d) if len(d) <= 80 else f"<{len(d)} bytes>")
+    error: DecodeError | None = None
+
+
+@frozen
+class Record:
+    """One decoded line: its kind, the value, and where it came from (``raw``: the line's bytes)."""
+
+    kind: LineKind
+    value: Value
+    file: str
+    line: int
+    raw: bytes = field(repr=lambda d: f"<{len(d)} bytes>")
+
+
+def decode_line(raw: RawLine, *, kind: LineKind | None = None) -> Record:
+    """Decode one line into a :class:`Record`; *kind* forces the kind instead of detecting it.
+
+    Every failure is a :class:`~convo.errors.DecodeError` located at ``file:line`` with the
+    ``$.path`` inside the line.
+
+    >>> decode_line(RawLine("a.jsonl", 2, b'{"model": "m", "messages": [{"role": 1}]}'))
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: a.jsonl:2: $.messages[0].role: expected a string, got an integer
+    >>> decode_line(RawLine("a.jsonl", 5, b'{"model": "m"}'), kind="exchange")
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: a.jsonl:5: $.request: missing required key
+    """
+    if raw.error is not None:
+        raise raw.error
+    data = raw.data
+    try:
+        obj = parse_json(data)
+        if obj.__class__ is not dict:
+            raise DecodeError(f"expected a JSON object, got {describe(obj)}")
+        if kind is None:
+            kind = detect_kind(obj)
+        cls = _CLASSES.get(kind)
+        if cls is None:
+            raise DecodeError(f"unknown line kind {kind!r}: expected one of {', '.join(LINE_KINDS)}")
+        value = structure_parsed(data, obj, cls)
+    except DecodeError as e:
+        raise e.located(file=raw.file, line=raw.line) from None
+    return Record(kind, value, raw.file, raw.line, data)
+
+
+def decode_value(obj: Any, kind: LineKind) -> Value:
+    """The value of an already-parsed JSON line of *kind* (numbers are taken as they are).
+
+    >>> decode_value({"id": 1, "request": {"model": "m", "messages": []},
+    ...               "error": {"type": "overloaded_error"}}, "exchange").error["type"]
+    'overloaded_error'
+    """
+    cls = _CLASSES.get(kind)
+    if cls is None:
+        raise DecodeError(f"unknown line kind {kind!r}: expected one of {', '.join(LINE_KINDS)}")
+    if obj.__class__ is not dict:
+        raise DecodeError(f"expected a JSON object, got {describe(obj)}")
+    return structure(obj, cls)  # type: ignore[no-any-return]
+
+
+def encode_value(value: Value | m.Response) -> bytes:
+    """One JSON line (no newline) for a decoded value; for a request it is ``convo.dumps``.
+
+    >>> encode_value(m.BatchResult(custom_id="r1", result_type="expired"))
+    b'{"custom_id":"r1","result":{"type":"expired"}}'
+    """
+    return dump_json(UNSTRUCTURE[value.__class__](value))
+
