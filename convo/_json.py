@@ -54,8 +54,8 @@ class FrozenDict(dict[str, Any]):
         raise TypeError("FrozenDict is immutable")
 
     __setitem__ = __delitem__ = _immutable
-    clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
-    __ior__ = _immutable  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _immutable
+    __ior__ = _immutable
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))

@@ -157,7 +157,7 @@ class ContentSource:
 class UnknownSource:
     """A source of a type convo does not know, kept verbatim."""
 
-    type: str  # type: ignore[misc]
+    type: str
     extra: FrozenDict = _extra()
 
 
@@ -454,7 +454,7 @@ class UnknownBlock:
     'summary'
     """
 
-    type: str  # type: ignore[misc]
+    type: str
     extra: FrozenDict = _extra()
 
 
@@ -497,7 +497,7 @@ def _to_block(item: Any) -> Block:
 
 def _message_content(value: Any) -> str | tuple[Block, ...]:
     if type(value) is str or type(value) is tuple:
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, str):
         return str(value)
     return tuple(value)
@@ -663,7 +663,7 @@ class Conversation:
 class StopDetails:
     """Why the model stopped, beyond ``stop_reason`` (a refusal's category and explanation)."""
 
-    type: str  # type: ignore[misc]
+    type: str
     category: str | None | Unset = field(default=UNSET, kw_only=True)
     explanation: str | None | Unset = field(default=UNSET, kw_only=True)
     extra: FrozenDict = _extra()
@@ -703,7 +703,7 @@ class Response:
     """A Messages API response (``type: "message"``)."""
 
     id: str | Unset = UNSET
-    type: str | Unset = "message"  # type: ignore[misc]
+    type: str | Unset = "message"
     role: str | Unset = "assistant"
     content: tuple[Block, ...] = field(default=(), converter=tuple)
     model: str | Unset = UNSET
@@ -715,13 +715,19 @@ class Response:
     extra: FrozenDict = _extra()
 
     @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The content blocks (none when the response had no ``content`` key)."""
+        c: Any = self.content
+        return () if c is UNSET else c
+
+    @property
     def text(self) -> str:
         """The text of every ``Text`` block, joined."""
-        return "".join(b.text for b in self.content if isinstance(b, Text))
+        return "".join(b.text for b in self.blocks if isinstance(b, Text))
 
     def as_message(self) -> Message:
         """This response as an assistant turn to append to the conversation."""
-        return Message("assistant", self.content)
+        return Message("assistant", self.blocks)
 
 
 # --------------------------------------------------------------------------- line records
