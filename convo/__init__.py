@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from convo import errors
+from convo import errors, transforms
 from convo._json import UNSET, FrozenDict
 from convo.codec import dumps, dumps_response, loads, loads_response
 from convo.errors import ConvoError, DecodeError, TransformError, ValidationError
@@ -47,7 +47,7 @@ from convo.model import (
     URLSource,
     Usage,
 )
-from convo.profiles import Profile, get_profile
+from convo.profiles import Profile, UnknownModelWarning, get_profile
 from convo.rules import Report, Violation, check, validate
 from convo.transforms import pipeline
 
@@ -91,8 +91,10 @@ __all__ = [
     "Violation",
     "Profile",
     "get_profile",
+    "UnknownModelWarning",
     # transforms
     "pipeline",
+    "transforms",
     # codec
     "dumps",
     "loads",

@@ -36,6 +36,9 @@ Unset: TypeAlias = Literal[_Unset.UNSET]
 class FrozenDict(dict[str, Any]):
     """A JSON object that cannot be changed after construction.
 
+    Build one with :func:`freeze`, which freezes nested values too; ``freeze`` takes an existing
+    FrozenDict as already deep-frozen.
+
     It is a real ``dict`` (orjson writes it at full speed, ``json.dumps`` too), but every mutating
     method raises ``TypeError``; it is hashable, so values holding it can be hashed.
 
@@ -85,7 +88,11 @@ def freeze(value: Any) -> Json:
     FrozenDict({'a': (1, FrozenDict({'b': 2}))})
     """
     t = type(value)
-    if t is dict or t is FrozenDict:
+    if t is FrozenDict:
+        # Already frozen: FrozenDicts are built by freeze(), so their values are frozen too. This
+        # keeps attrs.evolve (which re-runs field converters) from re-walking every JSON value.
+        return value
+    if t is dict:
         if not value:
             return EMPTY
         return FrozenDict({k: freeze(v) for k, v in value.items()})

@@ -1,0 +1,106 @@
+"""Text to transforms: ``parse("keep_last_turns(n=8)")``, literals only, never ``eval``.
+
+Layer: transforms. The CLI's ``-t`` options and ``--dry-run`` output go through here: a
+transform's repr is the text that parses back to it. The text is read with :mod:`ast`; the call
+must name a registered transform and every argument must be a literal (string, number,
+True/False/None, or a list, tuple, dict or set of literals), read with ``ast.literal_eval``. A
+name, an attribute, a call, an operator or ``*args`` inside an argument is refused, so nothing in
+the text can run code or look anything up.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from typing import Any
+
+from convo.transforms._base import REGISTRY, Transform, pipeline
+
+__all__ = ["parse", "parse_pipeline"]
+
+_MAX_TEXT = 100_000  # a transform's text is short; this bounds the parser's work on hostile input
+
+
+def _known() -> str:
+    return ", ".join(sorted([*REGISTRY, "pipeline"]))
+
+
+def _literal(node: ast.expr, where: str, text: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        src = ast.get_source_segment(text, node) or ast.dump(node)
+        raise ValueError(
+            f"{where} is not a literal: {src} (arguments may only be strings, numbers, "
+            "True/False/None, or lists, tuples, dicts and sets of those)"
+        ) from None
+
+
+def _call(node: ast.expr, text: str) -> Transform:
+    if not isinstance(node, ast.Call):
+        if isinstance(node, ast.Name) and node.id in REGISTRY:
+            raise ValueError(f"{text!r}: a transform is a call; did you mean {node.id}()?")
+        raise ValueError(f"{text!r} is not a transform call like keep_last_turns(n=8) (known: {_known()})")
+    if not isinstance(node.func, ast.Name):
+        src = ast.get_source_segment(text, node.func) or "?"
+        raise ValueError(f"{text!r}: {src} is not a transform name; use the bare name (known: {_known()})")
+    name = node.func.id
+    if name == "pipeline":
+        if node.keywords:
+            raise ValueError(f"{text!r}: pipeline() takes transforms only, no keywords")
+        return pipeline(*(_call(arg, text) for arg in node.args))
+    factory = REGISTRY.get(name)
+    if factory is None:
+        raise ValueError(f"{text!r}: unknown transform {name!r} (known: {_known()})")
+    args = []
+    for k, arg in enumerate(node.args):
+        if isinstance(arg, ast.Starred):
+            raise ValueError(f"{text!r}: *arguments are not allowed")
+        args.append(_literal(arg, f"argument {k + 1} of {name}()", text))
+    kwargs: dict[str, Any] = {}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ValueError(f"{text!r}: **arguments are not allowed")
+        kwargs[kw.arg] = _literal(kw.value, f"argument {kw.arg}= of {name}()", text)
+    try:
+        return factory(*args, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"{text!r}: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{text!r}: {e}") from None
+
+
+def parse(text: str) -> Transform:
+    """The transform a text like ``keep_last_turns(n=8)`` describes (its repr parses back).
+
+    >>> parse('inject_system("Be terse.", where="top")')
+    inject_system('Be terse.', where='top')
+    >>> parse("pipeline(drop_images(), keep_last_turns(n=8))")
+    pipeline(drop_images(), keep_last_turns(n=8))
+    >>> parse("keep_last_turns(n=N)")
+    Traceback (most recent call last):
+    ...
+    ValueError: argument n= of keep_last_turns() is not a literal: N (arguments may only be strings, numbers, True/False/None, or lists, tuples, dicts and sets of those)
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes a string, got {type(text).__name__}")
+    if len(text) > _MAX_TEXT:
+        raise ValueError(f"a transform's text is at most {_MAX_TEXT} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"cannot parse {text!r} as a transform call: {e.msg}") from None
+    except (MemoryError, RecursionError):
+        raise ValueError(f"cannot parse {text!r}: nested too deeply") from None
+    return _call(tree.body, text.strip())
+
+
+def parse_pipeline(texts: Iterable[str]) -> Transform:
+    """One transform from several texts, applied in order (the CLI's repeated ``-t``).
+
+    >>> parse_pipeline(["drop_images()", "strip_thinking()"])
+    pipeline(drop_images(), strip_thinking())
+    """
+    if isinstance(texts, str):
+        raise TypeError("parse_pipeline() takes a list of texts; use parse() for one")
+    return pipeline(*(parse(t) for t in texts))

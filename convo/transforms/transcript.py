@@ -1,0 +1,678 @@
+"""Transforms for stored transcripts: drop, trim, merge, redact and rewrite what is there.
+
+Layer: transforms. Every one is safe with tool-use pairs: nothing here separates a ``tool_use``
+from the ``tool_result`` that answers it, and nothing edits a ``thinking`` block's signature.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from convo._json import UNSET, FrozenDict
+from convo.errors import TransformError
+from convo.model import (
+    SAMPLING_PARAMS,
+    Block,
+    ContentSource,
+    Conversation,
+    Document,
+    Image,
+    Message,
+    MidConvSystem,
+    RedactedThinking,
+    SearchResult,
+    Text,
+    TextSource,
+    Thinking,
+    ToolResult,
+)
+from convo.transforms._base import (
+    ChangeLog,
+    Transform,
+    _Literal,
+    content_path,
+    msg_path,
+    paused,
+    register,
+    replace,
+    with_content,
+    with_messages,
+)
+from convo.transforms.tokens import estimator
+
+__all__ = [
+    "drop_images",
+    "drop_sampling_params",
+    "keep_last_turns",
+    "map_text",
+    "merge_adjacent_roles",
+    "redact",
+    "strip_prefill",
+    "strip_thinking",
+    "trim_to_tokens",
+]
+
+
+# --------------------------------------------------------------------------- drop_images
+
+
+class _DropImages(Transform):
+    __slots__ = ("placeholder",)
+
+    def __init__(self, placeholder: str | None) -> None:
+        super().__init__("drop_images", **({"placeholder": placeholder} if placeholder is not None else {}))
+        self.placeholder = placeholder
+
+    def _blocks(
+        self, blocks: tuple[Block, ...], path: str, log: ChangeLog
+    ) -> tuple[Block, ...] | None:
+        """*blocks* without images (or with placeholders), or None when there was no image."""
+        out: list[Block] | None = None
+        for j, b in enumerate(blocks):
+            nb: Block | None = b
+            if isinstance(b, Image):
+                nb = Text(self.placeholder) if self.placeholder is not None else None
+                if log.enabled:
+                    what = "replaced an image with a placeholder" if nb is not None else "dropped an image"
+                    log.add(what, f"{path}[{j}]", repr(self))
+            elif isinstance(b, ToolResult) and isinstance(b.content, tuple):
+                inner = self._blocks(b.content, f"{path}[{j}].content", log)
+                if inner is not None:
+                    nb = replace(b, content=inner if inner else UNSET)
+            if nb is not b and out is None:
+                out = list(blocks[:j])
+            if out is not None and nb is not None:
+                out.append(nb)
+        return None if out is None else tuple(out)
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        msgs: list[Message] | None = None
+        for i, m in enumerate(conv.messages):
+            nm: Message | None = m
+            if isinstance(m.content, tuple):
+                blocks = self._blocks(m.content, content_path(i), log)
+                if blocks is not None:
+                    if blocks:
+                        nm = with_content(m, blocks)
+                    elif (why := _needed(conv.messages, i)) is not None:
+                        nm = with_content(m, (Text(IMAGE_PLACEHOLDER),))
+                        if log.enabled:
+                            log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+                    else:
+                        # a turn of images only: an empty turn is a 400 (facts §1.7), so it goes
+                        nm = None
+                        if log.enabled:
+                            log.add("dropped a turn left empty", msg_path(i), "it held only images")
+            if nm is not m and msgs is None:
+                msgs = list(conv.messages[:i])
+            if msgs is not None and nm is not None:
+                msgs.append(nm)
+        return conv if msgs is None else with_messages(conv, msgs)
+
+
+IMAGE_PLACEHOLDER = "[image]"
+"""What ``drop_images()`` leaves in a turn of images only that it cannot drop."""
+
+
+def _needed(messages: tuple[Message, ...], i: int) -> str | None:
+    """Why user turn *i* cannot simply go, or None if it can."""
+    if i + 1 < len(messages) and messages[i + 1].role == "system":
+        return "a system message follows it, and needs a user turn before it (facts §1.5)"
+    if all(m.role == "system" for m in messages[i + 1 :]):
+        return "it is the last turn: without it the reply before it would become a prefill"
+    return None
+
+
+def _after_system(messages: tuple[Message, ...], i: int) -> bool:
+    return i > 0 and messages[i - 1].role == "system"
+
+
+@register
+def drop_images(placeholder: str | None = None) -> Transform:
+    """Remove every image (also inside tool results), or replace each with a text placeholder.
+
+    A turn that held only images is dropped rather than left empty (an empty turn is a 400);
+    that can leave two same-role turns side by side, which the API merges (or use
+    :func:`merge_adjacent_roles`). Two such turns stay, with the text ``"[image]"``: the last
+    turn (without it the reply before would become a prefill) and one a system message follows
+    (which needs a user turn before it, facts §1.5). An image-only ``tool_result`` keeps its
+    block, without content.
+
+    >>> from convo import Conversation, Image
+    >>> conv = Conversation().user("Look:", Image.from_url("https://example.com/a.png"))
+    >>> drop_images()(conv).messages[0].content
+    (Text(text='Look:', cache_control=UNSET, citations=UNSET, extra={}),)
+    >>> drop_images(placeholder="[image]")(conv).messages[0].content[1].text
+    '[image]'
+    """
+    if placeholder is not None and (not isinstance(placeholder, str) or not placeholder.strip()):
+        raise ValueError("drop_images(placeholder=...) must be non-blank text (or None to drop)")
+    return _DropImages(placeholder)
+
+
+# --------------------------------------------------------------------------- strip_thinking
+
+
+class _StripThinking(Transform):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("strip_thinking")
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        latest = _last_index(conv.messages, "assistant")
+        msgs: list[Message] | None = None
+        for i, m in enumerate(conv.messages):
+            nm: Message | None = m
+            if m.role == "assistant" and i != latest and isinstance(m.content, tuple):
+                kept = tuple(b for b in m.content if not isinstance(b, Thinking | RedactedThinking))
+                # a turn of thinking only goes whole, unless a system message before it needs an
+                # assistant turn after it (facts §1.5): then it stays as it is
+                if len(kept) != len(m.content) and (kept or not _after_system(conv.messages, i)):
+                    if log.enabled:
+                        for j, b in enumerate(m.content):
+                            if isinstance(b, Thinking | RedactedThinking):
+                                log.add(f"dropped a {b.type} block", content_path(i, j), "not in the latest assistant turn")
+                    if kept:
+                        nm = with_content(m, kept)
+                    else:
+                        nm = None
+                        if log.enabled:
+                            log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
+            if nm is not m and msgs is None:
+                msgs = list(conv.messages[:i])
+            if msgs is not None and nm is not None:
+                msgs.append(nm)
+        return conv if msgs is None else with_messages(conv, msgs)
+
+
+def _last_index(messages: tuple[Message, ...], role: str) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == role:
+            return i
+    return -1
+
+
+@register
+def strip_thinking() -> Transform:
+    """Remove ``thinking`` and ``redacted_thinking`` blocks, except in the latest assistant turn.
+
+    The latest assistant turn keeps its thinking blocks byte for byte: the API checks exactly
+    those (facts §1.9), and in a tool-use loop it needs them back. Earlier turns' thinking is
+    dropped (an assistant turn of thinking only is dropped whole, unless a system message right
+    before it needs it, facts §1.5, in which case it stays as it is). On models that bind a thinking
+    block to the history before it (Fable 5.1, Opus 5.5, facts §1.9), editing that history can
+    itself make the kept block fail: strip thinking from transcripts you store or convert, not
+    from a live loop on those models.
+
+    >>> from convo import Conversation, Thinking
+    >>> conv = (Conversation().user("Hi").assistant(Thinking("hmm", "sig"), "Hello")
+    ...         .user("Again").assistant(Thinking("so", "sig2"), "Hi again"))
+    >>> [len(m.blocks) for m in strip_thinking()(conv).messages]
+    [1, 1, 1, 2]
+    """
+    return _StripThinking()
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def merge_two(a: Message, b: Message) -> Message:
+    """One turn with *a*'s blocks then *b*'s; in a user turn every tool result goes first.
+
+    >>> merge_two(Message("user", "note"), Message("user", (ToolResult("toolu_1"),))).content
+    (ToolResult(tool_use_id='toolu_1', ...), Text(text='note', ...))
+    """
+    blocks = (*a.blocks, *b.blocks)
+    if a.role == "user":
+        blocks = results_first(blocks)
+    extra = a.extra if not b.extra else FrozenDict({**a.extra, **b.extra})
+    return Message(a.role, blocks, extra=extra)
+
+
+def results_first(blocks: tuple[Block, ...]) -> tuple[Block, ...]:
+    """*blocks* with every ``tool_result`` first, in order (facts §1.8), else the same tuple.
+
+    >>> [b.type for b in results_first((Text("see"), ToolResult("toolu_1")))]
+    ['tool_result', 'text']
+    """
+    seen_other = False
+    for b in blocks:
+        if isinstance(b, ToolResult):
+            if seen_other:
+                return (
+                    *(x for x in blocks if isinstance(x, ToolResult)),
+                    *(x for x in blocks if not isinstance(x, ToolResult)),
+                )
+        else:
+            seen_other = True
+    return blocks
+
+
+class _MergeAdjacentRoles(Transform):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("merge_adjacent_roles")
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        msgs = conv.messages
+        out: list[Message] | None = None
+        for i, m in enumerate(msgs):
+            if i and m.role == msgs[i - 1].role and m.role in ("user", "assistant"):
+                if out is None:
+                    out = list(msgs[:i])
+                out[-1] = merge_two(out[-1], m)
+                if log.enabled:
+                    log.add(f"merged into the {m.role} turn before it", msg_path(i), "consecutive same-role turns (facts §1.3)")
+            elif out is not None:
+                out.append(m)
+        return conv if out is None else with_messages(conv, out)
+
+
+@register
+def merge_adjacent_roles() -> Transform:
+    """Merge consecutive user turns, and consecutive assistant turns, into one.
+
+    The API merges them itself (facts §1.3), other platforms reject them. Content is joined as
+    blocks in order; in a merged user turn every ``tool_result`` moves first (facts §1.8).
+    Consecutive ``system`` messages are left as they are: the API reads them as one section.
+
+    >>> from convo import Conversation
+    >>> conv = Conversation().user("Hello").user("Are you there?")
+    >>> [b.text for b in merge_adjacent_roles()(conv).messages[0].content]
+    ['Hello', 'Are you there?']
+    """
+    return _MergeAdjacentRoles()
+
+
+# --------------------------------------------------------------------------- keep_last_turns / trim
+
+
+def clean_start(m: Message) -> bool:
+    """Whether a conversation may start at *m*: a user turn that answers no tool call.
+
+    >>> clean_start(Message("user", "Hi")), clean_start(Message("user", (ToolResult("toolu_1"),)))
+    (True, False)
+    """
+    if m.role != "user":
+        return False
+    c = m.content
+    return isinstance(c, str) or not any(isinstance(b, ToolResult) for b in c)
+
+
+def _drop_first(conv: Conversation, k: int, log: ChangeLog, why: str) -> Conversation:
+    if k <= 0:
+        return conv
+    if log.enabled:
+        log.add(f"dropped the first {k} message{'s' if k != 1 else ''}", f"$.messages[0:{k}]", why)
+    return with_messages(conv, conv.messages[k:])
+
+
+class _KeepLastTurns(Transform):
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        super().__init__("keep_last_turns", n=n)
+        self.n = n
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        msgs = conv.messages
+        want = len(msgs) - self.n
+        if want <= 0:
+            return conv
+        # the first clean start at or after the cut keeps at most n; failing that, the last one
+        # before it keeps the fewest more than n
+        for s in range(want, len(msgs)):
+            if clean_start(msgs[s]):
+                return _drop_first(conv, s, log, f"{self!r}")
+        for s in range(want - 1, 0, -1):
+            if clean_start(msgs[s]):
+                return _drop_first(conv, s, log, f"{self!r}: no user turn to start on among the last {self.n}")
+        return conv
+
+
+@register
+def keep_last_turns(n: int) -> Transform:
+    """Keep the last *n* messages (at most), cutting only where a conversation may start.
+
+    The kept part always starts on a user turn that carries no ``tool_result`` (so no tool call
+    loses its answer, no answer loses its call, and it never starts on an assistant or system
+    message); when no such turn is among the last *n*, it keeps the fewest more that allow one.
+    The top-level system and every other parameter stay.
+
+    >>> from convo import Conversation
+    >>> conv = Conversation(system="Be brief.").user("1").assistant("2").user("3").assistant("4").user("5")
+    >>> out = keep_last_turns(n=2)(conv)
+    >>> [m.content for m in out.messages], out.system
+    (['5'], 'Be brief.')
+    >>> [m.content for m in keep_last_turns(n=3)(conv).messages]
+    ['3', '4', '5']
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"keep_last_turns(n=...) needs a positive integer, got {n!r}")
+    return _KeepLastTurns(n)
+
+
+class _TrimToTokens(Transform):
+    __slots__ = ("budget",)
+
+    def __init__(self, budget: int) -> None:
+        super().__init__("trim_to_tokens", budget=budget)
+        self.budget = budget
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        est = estimator(conv)
+        msgs = conv.messages
+        sizes = [est.message(m) for m in msgs]
+        total = est.base(conv) + sum(sizes)
+        if total <= self.budget:
+            return conv
+        # walk the cut forward; take the first clean start that fits
+        for s in range(1, len(msgs)):
+            total -= sizes[s - 1]
+            if total <= self.budget and clean_start(msgs[s]):
+                return _drop_first(conv, s, log, f"{self!r}: about {total} tokens remain")
+        raise TransformError(
+            f"{self!r}: cannot fit the conversation in {self.budget} tokens without starting on "
+            "a turn it may not start on (the system, tools and the last user turn alone are "
+            "larger); raise the budget, or drop_images() / strip_thinking() first"
+        )
+
+
+@register
+def trim_to_tokens(budget: int) -> Transform:
+    """Drop the oldest turns until the estimate (:func:`estimate_tokens`) fits in *budget*.
+
+    Cuts only where :func:`keep_last_turns` would (a user turn with no tool result), never drops
+    the top-level system or tools, and raises :class:`~convo.errors.TransformError` when even
+    the shortest such tail does not fit.
+
+    >>> from convo import Conversation
+    >>> conv = Conversation().user("a" * 400).assistant("b" * 400).user("c" * 40)
+    >>> [len(m.content) for m in trim_to_tokens(budget=50)(conv).messages]
+    [40]
+    """
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"trim_to_tokens(budget=...) needs a positive integer, got {budget!r}")
+    return _TrimToTokens(budget)
+
+
+# --------------------------------------------------------------------------- texts
+
+
+class TextMapper:
+    """Applies a ``str -> str`` function to every text a conversation holds, rebuilding only what
+    changed: message text (string content and ``text`` blocks), the top-level system, tool result
+    text, search result text, plain-text and custom-content documents, mid-conversation system
+    blocks, and, when *thinking* is set, the ``thinking`` text of thinking blocks (never their
+    signatures, never redacted thinking).
+
+    ``$.paths`` are built only when the log records (``path`` is None otherwise): formatting one
+    per block cost more than the regex on the batch path."""
+
+    __slots__ = ("fn", "log", "thinking", "why")
+
+    def __init__(self, fn: Callable[[str], str], log: ChangeLog, why: str, *, thinking: bool) -> None:
+        self.fn = fn
+        self.log = log
+        self.why = why
+        self.thinking = thinking
+
+    def text(self, s: str, path: str | None) -> str:
+        new = self.fn(s)
+        if new is s or new == s:
+            return s
+        if not isinstance(new, str):
+            raise TypeError(f"{self.why}: the function returned {type(new).__name__}, not str")
+        if path is not None:
+            self.log.add("rewrote text", path, self.why)
+        return new
+
+    def content(self, c: Any, path: str | None) -> Any:
+        if isinstance(c, str):
+            return self.text(c, path)
+        if isinstance(c, tuple):
+            return self.blocks(c, path)
+        return c
+
+    def blocks(self, blocks: tuple[Any, ...], path: str | None) -> tuple[Any, ...]:
+        out: list[Any] | None = None
+        for j, b in enumerate(blocks):
+            nb = self.block(b, None if path is None else f"{path}[{j}]")
+            if nb is not b and out is None:
+                out = list(blocks[:j])
+            if out is not None:
+                out.append(nb)
+        return blocks if out is None else tuple(out)
+
+    def block(self, b: Any, path: str | None) -> Any:
+        if isinstance(b, Text):
+            t = self.text(b.text, None if path is None else f"{path}.text")
+            return b if t is b.text else replace(b, text=t)
+        if isinstance(b, ToolResult | MidConvSystem):
+            c = self.content(b.content, None if path is None else f"{path}.content")
+            return b if c is b.content else replace(b, content=c)
+        if isinstance(b, SearchResult):
+            c = self.blocks(b.content, None if path is None else f"{path}.content")
+            return b if c is b.content else replace(b, content=c)
+        if isinstance(b, Document):
+            src = b.source
+            if isinstance(src, TextSource):
+                d = self.text(src.data, None if path is None else f"{path}.source.data")
+                return b if d is src.data else replace(b, source=replace(src, data=d))
+            if isinstance(src, ContentSource):
+                c = self.content(src.content, None if path is None else f"{path}.source.content")
+                return b if c is src.content else replace(b, source=replace(src, content=c))
+            return b
+        if isinstance(b, Thinking) and self.thinking:
+            t = self.text(b.thinking, None if path is None else f"{path}.thinking")
+            return b if t is b.thinking else replace(b, thinking=t)
+        return b
+
+    def conversation(self, conv: Conversation) -> Conversation:
+        logging = self.log.enabled
+        system = conv.system
+        if system is not UNSET:
+            system = self.content(system, "$.system" if logging else None)
+        msgs: list[Message] | None = None
+        for i, m in enumerate(conv.messages):
+            c = self.content(m.content, content_path(i) if logging else None)
+            nm = m if c is m.content else with_content(m, c)
+            if nm is not m and msgs is None:
+                msgs = list(conv.messages[:i])
+            if msgs is not None:
+                msgs.append(nm)
+        if msgs is None and system is conv.system:
+            return conv
+        result: Conversation = replace(
+            conv, system=system, messages=conv.messages if msgs is None else tuple(msgs)
+        )
+        return result
+
+
+class _Redact(Transform):
+    __slots__ = ("regex", "replacement")
+
+    def __init__(self, pattern: str, replacement: str) -> None:
+        kwargs = {"replacement": replacement} if replacement != "[REDACTED]" else {}
+        super().__init__("redact", pattern, **kwargs)
+        self.regex = re.compile(pattern)  # once per transform, never per line
+        self.replacement = replacement
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        sub = self.regex.sub
+        repl = self.replacement
+        return TextMapper(lambda s: sub(repl, s), log, repr(self), thinking=True).conversation(conv)
+
+
+@register
+def redact(pattern: str, replacement: str = "[REDACTED]") -> Transform:
+    """Replace every match of the regex *pattern* in every text with *replacement*.
+
+    Every text: message text, the top-level system, tool results, search results, text
+    documents, and thinking text (a redaction that left secrets in the thinking would not be
+    one). Thinking signatures and redacted thinking are opaque and never touched; note that a
+    thinking block whose text changed no longer matches its signature, so the API rejects it if
+    it is in the latest assistant turn (facts §1.9). Tool inputs (JSON) and citations are left
+    as they are. *replacement* may use ``\\1``-style group references.
+
+    >>> from convo import Conversation
+    >>> conv = Conversation(system="Reach me at ann@example.com").user("I am ann@example.com")
+    >>> out = redact(r"[\\w.]+@[\\w.]+")(conv)
+    >>> out.system, out.messages[0].content
+    ('Reach me at [REDACTED]', 'I am [REDACTED]')
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("redact() needs a non-empty regular expression (a string)")
+    if not isinstance(replacement, str):
+        raise ValueError("redact(replacement=...) must be a string")
+    try:
+        return _Redact(pattern, replacement)
+    except re.error as e:
+        raise ValueError(f"redact({pattern!r}): not a valid regular expression: {e}") from None
+
+
+class _MapText(Transform):
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[str], str]) -> None:
+        module = getattr(fn, "__module__", None)
+        qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+        shown = qualname if module in (None, "builtins") else f"{module}.{qualname}"
+        super().__init__("map_text", _Literal(shown))
+        self.fn = fn
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        return TextMapper(self.fn, log, repr(self), thinking=False).conversation(conv)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _MapText) and self.fn == other.fn
+
+    def __hash__(self) -> int:
+        return hash(("map_text", self.fn))
+
+
+@register
+def map_text(fn: Callable[[str], str]) -> Transform:
+    """Apply *fn* to every text: what :func:`redact` rewrites, except thinking (signed) text.
+
+    The repr shows *fn*'s qualified name (``map_text(str.upper)``); it does not parse back,
+    by design: :func:`~convo.transforms.parse` takes literals only and never looks a name up.
+    If *fn* can return an empty string, follow with :func:`normalize`.
+
+    >>> from convo import Conversation
+    >>> map_text(str.upper)(Conversation().user("hello")).messages[0].content
+    'HELLO'
+    >>> map_text(str.upper)
+    map_text(str.upper)
+    """
+    if not callable(fn):
+        raise TypeError(f"map_text() needs a function str -> str, got {type(fn).__name__}")
+    return _MapText(fn)
+
+
+# --------------------------------------------------------------------------- parameters / prefill
+
+
+class _DropSamplingParams(Transform):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("drop_sampling_params")
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        changes = {k: UNSET for k in SAMPLING_PARAMS if getattr(conv, k) is not UNSET}
+        if not changes:
+            return conv
+        if log.enabled:
+            for k in changes:
+                log.add(f"removed {k}", f"$.{k}", "drop_sampling_params()")
+        result: Conversation = replace(conv, **changes)
+        return result
+
+
+@register
+def drop_sampling_params() -> Transform:
+    """Remove ``temperature``, ``top_p`` and ``top_k`` (removed under API version 2026-10-21 and
+    rejected at non-default values by Claude 4.7 and later, facts §2.3, §10).
+
+    >>> from convo import Conversation
+    >>> drop_sampling_params()(Conversation(temperature=0.2, top_k=5)).temperature
+    UNSET
+    """
+    return _DropSamplingParams()
+
+
+def strip_trailing_whitespace(m: Message) -> Message | None:
+    """*m* without trailing whitespace at the end of its content (a final text block left blank
+    goes, and the one before it is stripped in turn); None when nothing is left.
+
+    >>> strip_trailing_whitespace(Message("assistant", (Text("Answer: "), Text(" ")))).content
+    (Text(text='Answer:', ...),)
+    >>> strip_trailing_whitespace(Message("assistant", "  ")) is None
+    True
+    """
+    c = m.content
+    if isinstance(c, str):
+        s = c.rstrip()
+        if s == c:
+            return m
+        return with_content(m, s) if s else None
+    blocks = list(c)
+    while blocks and isinstance(blocks[-1], Text):
+        last = blocks[-1]
+        s = last.text.rstrip()
+        if s == last.text:
+            break
+        if s:
+            blocks[-1] = replace(last, text=s)
+            break
+        blocks.pop()
+    if len(blocks) == len(c) and (not blocks or blocks[-1] is c[-1]):
+        return m
+    return with_content(m, tuple(blocks)) if blocks else None
+
+
+class _StripPrefill(Transform):
+    __slots__ = ("whitespace_only",)
+
+    def __init__(self, whitespace_only: bool) -> None:
+        super().__init__("strip_prefill", **({"whitespace_only": True} if whitespace_only else {}))
+        self.whitespace_only = whitespace_only
+
+    def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        msgs = conv.messages
+        if not msgs or msgs[-1].role != "assistant" or paused(msgs[-1]):
+            return conv
+        i = len(msgs) - 1
+        if not self.whitespace_only:
+            if log.enabled:
+                log.add("removed the final assistant turn (a prefill)", msg_path(i), repr(self))
+            return with_messages(conv, msgs[:-1])
+        stripped = strip_trailing_whitespace(msgs[-1])
+        if stripped is msgs[-1]:
+            return conv
+        if log.enabled:
+            what = "stripped trailing whitespace" if stripped is not None else "removed a blank final assistant turn"
+            log.add(what, msg_path(i), "final assistant content cannot end with trailing whitespace (facts §1.4 [OBS])")
+        return with_messages(conv, (*msgs[:-1], stripped) if stripped is not None else msgs[:-1])
+
+
+@register
+def strip_prefill(*, whitespace_only: bool = False) -> Transform:
+    """Remove a final assistant turn (a prefill), or with ``whitespace_only=True`` only strip its
+    trailing whitespace, which the API rejects (facts §1.4 [OBS]). A paused turn (ending in a
+    server tool block, sent back after ``pause_turn`` so the model continues) is not a prefill and
+    stays.
+
+    >>> from convo import Conversation
+    >>> conv = Conversation().user("Hi").assistant("The answer is ")
+    >>> len(strip_prefill()(conv).messages)
+    1
+    >>> strip_prefill(whitespace_only=True)(conv).messages[-1].content
+    'The answer is'
+    """
+    return _StripPrefill(bool(whitespace_only))
