@@ -1,0 +1,76 @@
+"""The public face of convo: exported names, import weight, and the README's promises."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import convo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED_ALL = {
+    "Conversation", "Message", "Response", "Usage", "StopDetails", "Block", "Text", "Image",
+    "Document", "SearchResult", "ToolUse", "ToolResult", "Thinking", "RedactedThinking",
+    "ServerToolUse", "ServerToolResult", "ContainerUpload", "ToolReference", "MidConvSystem",
+    "UnknownBlock", "Base64Source", "URLSource", "FileSource", "TextSource", "ContentSource",
+    "UnknownSource", "BatchRequest", "BatchResult", "Exchange", "UNSET", "FrozenDict",
+    "validate", "check", "Report", "Violation", "Profile", "get_profile", "UnknownModelWarning",
+    "pipeline", "transforms", "dumps", "loads", "dumps_response", "loads_response", "errors",
+    "ConvoError", "DecodeError", "ValidationError", "TransformError",
+}
+
+
+class TestExports:
+    def test_all_is_pinned(self) -> None:
+        """convo.__all__ is exactly the intended public names, so nothing is exported by accident."""
+        assert set(convo.__all__) == EXPECTED_ALL
+
+    def test_every_exported_name_exists(self) -> None:
+        """Every name in __all__ is an attribute of the package."""
+        missing = [n for n in convo.__all__ if not hasattr(convo, n)]
+        assert missing == []
+
+    def test_design_contract_names(self) -> None:
+        """The names DESIGN.md's public contract uses resolve to the right kinds of objects."""
+        from convo import transforms as t
+
+        conv = convo.Conversation(model="claude-opus-4-8", max_tokens=8).user("Hi")
+        assert isinstance(convo.validate(conv), convo.Report)
+        assert repr(t.keep_last_turns(n=8)) == "keep_last_turns(n=8)"
+        assert convo.loads(convo.dumps(conv)) == conv
+
+
+class TestImportWeight:
+    def test_import_convo_is_light(self) -> None:
+        """`import convo` loads neither httpx nor hypothesis (executors and strategies load on demand)."""
+        code = (
+            "import sys, convo; "
+            "print(sorted(m for m in ('httpx', 'hypothesis', 'anthropic', 'jsonschema') if m in sys.modules))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "[]"
+
+    def test_executor_loads_on_demand(self) -> None:
+        """Importing convo.executor is what brings httpx in."""
+        code = "import sys, convo.executor; print('httpx' in sys.modules)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "True"
+
+
+class TestReadme:
+    def test_ci_runs_the_readme_test_command(self) -> None:
+        """.ci/run runs exactly the test command the README's quickstart gives."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+        commands = re.findall(r"^(python3 -m venv .venv && .*pytest.*)$", readme, re.M)
+        assert len(commands) == 1, commands
+        ci_lines = [line.strip() for line in ci.splitlines() if "pytest" in line and not line.startswith("#")]
+        assert ci_lines == [commands[0].strip()]
+
+    def test_unreleased_section_exists(self) -> None:
+        """The README keeps an Unreleased changes section."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert "## Unreleased" in readme
