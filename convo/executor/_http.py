@@ -1,0 +1,572 @@
+"""The HTTP executors: the Messages API over httpx, with the official SDK's retries and streaming.
+
+Layer: executor, the only code that touches the network. :class:`HttpExecutor` and
+:class:`AsyncHttpExecutor` share everything but the I/O calls: the configuration (key, base URL,
+API version, betas, read from ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` like the SDK, facts
+§6.1 and §10), the request bodies (:func:`convo.dumps`), the check with :func:`convo.validate`
+before anything is sent, the retry decisions (:class:`~convo.executor.RetryPolicy`) and the
+mapping of error statuses to :mod:`convo.errors`.
+
+The API key is held in a ``str`` subclass whose repr is ``'<redacted>'``, so it stays out of
+reprs, tracebacks with locals and log lines; nothing here logs headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from convo import model as m
+from convo._json import UNSET, Unset
+from convo.codec import dumps, loads_response, unstructure
+from convo.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConvoError,
+    StreamError,
+    ValidationError,
+    error_for_status,
+)
+from convo.executor._base import AsyncExecutor, EventCallback, Executor
+from convo.executor._pool import install as install_pool_planner
+from convo.executor._retry import RetryPolicy, SharedBackoff
+from convo.executor._sse import ServerSentEvent, SSEDecoder, StreamAssembler, _to_stream_event
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "AsyncHttpExecutor",
+    "ExecutorStats",
+    "HttpExecutor",
+]
+
+log = logging.getLogger("convo.executor")
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_API_VERSION = "2026-10-21"
+# the SDK's defaults (facts §5.3): 10 minutes, 5 s to connect; a large pool
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+# CreateMessageParams keys that CountMessageTokensParams does not take (spec/; facts §6.2)
+_NOT_COUNTED = (
+    "max_tokens",
+    "stream",
+    "stop_sequences",
+    "temperature",
+    "top_p",
+    "top_k",
+    "metadata",
+    "service_tier",
+    "container",
+    "inference_geo",
+    "user_profile_id",
+)
+
+
+def _user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"convo/{version('convo')}"
+    except Exception:  # not installed as a distribution (a bare checkout): still say who we are
+        return "convo"
+
+
+_USER_AGENT = _user_agent()
+
+
+class _Secret(str):
+    """A string (the key, a header carrying it) whose repr never shows it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+class ExecutorStats:
+    """Counters of an HTTP executor: attempts sent, retries taken (thread-safe).
+
+    >>> s = ExecutorStats(); s.add(requests=3, retries=1); (s.requests, s.retries)
+    (3, 1)
+    """
+
+    __slots__ = ("_lock", "requests", "retries")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+
+    def add(self, *, requests: int = 0, retries: int = 0) -> None:
+        """Count more attempts and retries."""
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+
+    def __repr__(self) -> str:
+        return f"ExecutorStats(requests={self.requests}, retries={self.retries})"
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _deliver(acc: StreamAssembler, sse: ServerSentEvent, callback: EventCallback | None) -> bool:
+    """Feed one event to the assembler, then to the caller; True once the message is complete."""
+    ev = _to_stream_event(sse)
+    acc.feed(ev.data, ev.event)
+    if callback is not None:
+        callback(ev)
+    return acc.done
+
+
+def _error_body(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content.decode("utf-8", "replace")[:500]
+
+
+class _HttpConfig:
+    """What both HTTP executors share: configuration, bodies, checks, retry decisions."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        base_url: str | None,
+        api_version: str,
+        betas: Iterable[str],
+        timeout: float | httpx.Timeout | Unset | None,
+        retry: RetryPolicy,
+        validate: bool,
+        on_event: EventCallback | None,
+        stream: bool,
+        headers: Mapping[str, str] | None,
+        backoff: SharedBackoff | None,
+        owns_client: bool,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY") or None
+        if not key:
+            raise ConvoError(
+                "no API key: pass api_key=... or set the ANTHROPIC_API_KEY environment variable"
+            )
+        self._api_key = _Secret(key)
+        base = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = base.rstrip("/")
+        self.api_version = api_version
+        self.betas = tuple(betas)
+        self.retry = retry
+        self.validate = validate
+        self.on_event = on_event
+        self.stream = stream
+        self.stats = ExecutorStats()
+        self.backoff = backoff if backoff is not None else SharedBackoff(clock=retry.clock)
+        self._timeout = timeout
+        self._owns_client = owns_client
+        h: dict[str, str] = {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "user-agent": _USER_AGENT,
+            "anthropic-version": api_version,
+        }
+        # The 2.x SDK (anthropic-version 2026-10-21) sends the key as a bearer token; the
+        # 2023-06-01 generation sends x-api-key (facts §6.1, §10).
+        if api_version >= "2026-10-21":
+            h["authorization"] = _Secret("Bearer " + key)
+        else:
+            h["x-api-key"] = self._api_key
+        if self.betas:
+            h["anthropic-beta"] = ",".join(self.betas)
+        if headers:
+            h.update(headers)
+        self._headers = h
+        # parsed once: httpx re-parses a string URL on every request
+        self._messages_url = httpx.URL(self.base_url + "/v1/messages")
+        self._count_url = httpx.URL(self.base_url + "/v1/messages/count_tokens")
+
+    def __repr__(self) -> str:
+        parts = [f"base_url={self.base_url!r}", f"api_version={self.api_version!r}"]
+        if self.betas:
+            parts.append(f"betas={self.betas!r}")
+        if self.stream:
+            parts.append("stream=True")
+        parts.append("api_key=<redacted>")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -- requests
+
+    def _check(self, conversation: m.Conversation) -> None:
+        if not self.validate:
+            return
+        from convo import rules  # looked up per call, so the rules module can be swapped in tests
+
+        report = rules.validate(conversation, api_version=self.api_version)
+        if not report.ok:
+            raise ValidationError(report)
+
+    def _streams(self, conversation: m.Conversation) -> bool:
+        return self.stream or conversation.stream is True
+
+    @staticmethod
+    def _body(conversation: m.Conversation, stream: bool) -> bytes:
+        if stream and conversation.stream is not True:
+            d = unstructure(conversation)
+            d["stream"] = True
+            return orjson.dumps(d)
+        return dumps(conversation)
+
+    @staticmethod
+    def _count_body(conversation: m.Conversation) -> bytes:
+        d = unstructure(conversation)
+        for k in _NOT_COUNTED:
+            d.pop(k, None)
+        return orjson.dumps(d)
+
+    def _attempt_headers(self, retries: int) -> dict[str, str]:
+        h = dict(self._headers)
+        h["x-stainless-retry-count"] = str(retries)
+        return h
+
+    def _request_kwargs(self) -> dict[str, Any]:
+        return {} if self._timeout is UNSET else {"timeout": self._timeout}
+
+    # -- responses
+
+    def _retry_status(self, retries: int, response: httpx.Response) -> float | None:
+        """The wait before retrying this error response, or None when it is final."""
+        policy = self.retry
+        if not policy.should_retry(response.status_code, response.headers):
+            return None
+        server_wait = policy.honoured_retry_after(response.headers)
+        if server_wait is not None:
+            # every request of this executor waits with this one, even when this one has no
+            # retries left: the server's limit holds for all of them
+            self.backoff.hold(server_wait)
+        if retries >= policy.max_retries:
+            return None
+        delay = policy.delay(retries, response.headers)
+        log.info(
+            "retrying %s in %.3f s after HTTP %d (retry %d of %d)",
+            response.request.url.path,
+            delay,
+            response.status_code,
+            retries + 1,
+            policy.max_retries,
+        )
+        return delay
+
+    def _retry_error(self, retries: int, err: APIError) -> float | None:
+        policy = self.retry
+        if not policy.connection_errors or retries >= policy.max_retries:
+            return None
+        delay = policy.delay(retries)
+        log.info(
+            "retrying in %.3f s after %s (retry %d of %d)",
+            delay,
+            type(err).__name__,
+            retries + 1,
+            policy.max_retries,
+        )
+        return delay
+
+    @staticmethod
+    def _transport_error(e: httpx.TransportError) -> APIError:
+        if isinstance(e, httpx.TimeoutException):
+            return APITimeoutError(f"request timed out ({_describe(e)})")
+        return APIConnectionError(f"connection error ({_describe(e)})")
+
+    @staticmethod
+    def _status_error(response: httpx.Response, content: bytes) -> APIStatusError:
+        return error_for_status(response.status_code, _error_body(content), response.headers)
+
+    @staticmethod
+    def _count_result(content: bytes) -> int:
+        try:
+            n = orjson.loads(content).get("input_tokens")
+        except (orjson.JSONDecodeError, AttributeError):
+            n = None
+        if type(n) is not int:
+            raise APIError("count_tokens answered without an integer input_tokens")
+        return n
+
+    def _events(self, on_event: EventCallback | None) -> EventCallback | None:
+        if self.on_event is None:
+            return on_event
+        if on_event is None:
+            return self.on_event
+        first, second = self.on_event, on_event
+
+        def both(ev: Any) -> None:
+            first(ev)
+            second(ev)
+
+        return both
+
+
+class HttpExecutor(_HttpConfig, Executor):
+    """Runs conversations against the Messages API (or anything that speaks it) with httpx.
+
+    ``api_key`` and ``base_url`` default to ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``;
+    ``api_version`` is ``"2026-10-21"`` (the key sent as ``Authorization: Bearer``) or
+    ``"2023-06-01"`` (``x-api-key``); ``betas`` become the ``anthropic-beta`` header. An injected
+    ``client`` is used as it is and left open on :meth:`close`. With ``validate`` (the default)
+    a conversation that breaks the API's rules raises :class:`convo.ValidationError` before
+    anything is sent. ``stream=True`` streams every call (the reply is the same).
+
+    >>> ex = HttpExecutor("sk-ant-secret", base_url="http://127.0.0.1:9")
+    >>> ex
+    HttpExecutor(base_url='http://127.0.0.1:9', api_version='2026-10-21', api_key=<redacted>)
+    >>> ex.close()
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        betas: Iterable[str] = (),
+        client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout | Unset | None = UNSET,
+        retry: RetryPolicy | None = None,
+        validate: bool = True,
+        on_event: EventCallback | None = None,
+        stream: bool = False,
+        headers: Mapping[str, str] | None = None,
+        backoff: SharedBackoff | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            api_version=api_version,
+            betas=betas,
+            timeout=timeout,
+            retry=retry if retry is not None else RetryPolicy(),
+            validate=validate,
+            on_event=on_event,
+            stream=stream,
+            headers=headers,
+            backoff=backoff,
+            owns_client=client is None,
+        )
+        if client is None:
+            client = httpx.Client(
+                timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
+            )
+            install_pool_planner(client)
+        self._client = client
+
+    def execute(self, conversation: m.Conversation) -> m.Response:
+        """Send *conversation* and return the reply (streamed on the wire if configured so)."""
+        if self._streams(conversation):
+            return self.execute_stream(conversation)
+        self._check(conversation)
+        response = self._send(self._messages_url, self._body(conversation, False))
+        return loads_response(response.content)
+
+    def execute_stream(
+        self, conversation: m.Conversation, *, on_event: EventCallback | None = None
+    ) -> m.Response:
+        """Send *conversation* with ``stream: true``; *on_event* sees each event as it arrives.
+
+        Returns the same :class:`~convo.model.Response` a non-streaming call returns.
+        """
+        self._check(conversation)
+        callback = self._events(on_event)
+        response = self._send(self._messages_url, self._body(conversation, True), stream=True)
+        acc = StreamAssembler(headers=response.headers)
+        decoder = SSEDecoder()
+        try:
+            try:
+                for chunk in response.iter_bytes():
+                    for sse in decoder.feed(chunk):
+                        if _deliver(acc, sse, callback):
+                            return acc.response()
+                for sse in decoder.flush():
+                    if _deliver(acc, sse, callback):
+                        return acc.response()
+            except httpx.TransportError as e:
+                # events were already delivered: the SDK does not retry a broken stream either
+                raise StreamError(f"the stream broke off ({_describe(e)})") from e
+        finally:
+            response.close()
+        return acc.response()  # raises StreamError: no message_stop
+
+    def count_tokens(self, conversation: m.Conversation) -> int:
+        """Input tokens of *conversation*, from ``POST /v1/messages/count_tokens``."""
+        response = self._send(self._count_url, self._count_body(conversation))
+        return self._count_result(response.content)
+
+    def _send(self, url: httpx.URL, body: bytes, *, stream: bool = False) -> httpx.Response:
+        policy = self.retry
+        retries = 0
+        kwargs = self._request_kwargs()
+        while True:
+            wait = self.backoff.remaining()
+            if wait > 0:
+                policy.sleep(wait)
+            self.stats.add(requests=1)
+            request = self._client.build_request(
+                "POST", url, content=body, headers=self._attempt_headers(retries), **kwargs
+            )
+            try:
+                response = self._client.send(request, stream=stream)
+                if response.is_success:
+                    return response
+                try:
+                    content = response.read()
+                finally:
+                    response.close()
+            except httpx.TransportError as e:
+                err = self._transport_error(e)
+                delay = self._retry_error(retries, err)
+                if delay is None:
+                    raise err from e
+            else:
+                delay = self._retry_status(retries, response)
+                if delay is None:
+                    raise self._status_error(response, content)
+            policy.sleep(delay)
+            retries += 1
+            self.stats.add(retries=1)
+
+    def close(self) -> None:
+        """Close the connection pool (an injected client is left to its owner)."""
+        if self._owns_client:
+            self._client.close()
+
+
+class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
+    """The async twin of :class:`HttpExecutor` (``httpx.AsyncClient``; same arguments).
+
+    >>> import asyncio
+    >>> async def main():
+    ...     async with AsyncHttpExecutor("sk-ant-secret", base_url="http://127.0.0.1:9") as ex:
+    ...         return repr(ex)
+    >>> asyncio.run(main())
+    "AsyncHttpExecutor(base_url='http://127.0.0.1:9', api_version='2026-10-21', api_key=<redacted>)"
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        betas: Iterable[str] = (),
+        client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | Unset | None = UNSET,
+        retry: RetryPolicy | None = None,
+        validate: bool = True,
+        on_event: EventCallback | None = None,
+        stream: bool = False,
+        headers: Mapping[str, str] | None = None,
+        backoff: SharedBackoff | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            api_version=api_version,
+            betas=betas,
+            timeout=timeout,
+            retry=retry if retry is not None else RetryPolicy(),
+            validate=validate,
+            on_event=on_event,
+            stream=stream,
+            headers=headers,
+            backoff=backoff,
+            owns_client=client is None,
+        )
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
+            )
+            install_pool_planner(client)
+        self._client = client
+
+    async def execute(self, conversation: m.Conversation) -> m.Response:
+        """Send *conversation* and return the reply (streamed on the wire if configured so)."""
+        if self._streams(conversation):
+            return await self.execute_stream(conversation)
+        self._check(conversation)
+        response = await self._send(self._messages_url, self._body(conversation, False))
+        return loads_response(response.content)
+
+    async def execute_stream(
+        self, conversation: m.Conversation, *, on_event: EventCallback | None = None
+    ) -> m.Response:
+        """Send *conversation* with ``stream: true``; *on_event* sees each event as it arrives."""
+        self._check(conversation)
+        callback = self._events(on_event)
+        response = await self._send(self._messages_url, self._body(conversation, True), stream=True)
+        acc = StreamAssembler(headers=response.headers)
+        decoder = SSEDecoder()
+        try:
+            try:
+                async for chunk in response.aiter_bytes():
+                    for sse in decoder.feed(chunk):
+                        if _deliver(acc, sse, callback):
+                            return acc.response()
+                for sse in decoder.flush():
+                    if _deliver(acc, sse, callback):
+                        return acc.response()
+            except httpx.TransportError as e:
+                raise StreamError(f"the stream broke off ({_describe(e)})") from e
+        finally:
+            await response.aclose()
+        return acc.response()
+
+    async def count_tokens(self, conversation: m.Conversation) -> int:
+        """Input tokens of *conversation*, from ``POST /v1/messages/count_tokens``."""
+        response = await self._send(self._count_url, self._count_body(conversation))
+        return self._count_result(response.content)
+
+    async def _send(self, url: httpx.URL, body: bytes, *, stream: bool = False) -> httpx.Response:
+        policy = self.retry
+        retries = 0
+        kwargs = self._request_kwargs()
+        while True:
+            wait = self.backoff.remaining()
+            if wait > 0:
+                await policy.async_sleep(wait)
+            self.stats.add(requests=1)
+            request = self._client.build_request(
+                "POST", url, content=body, headers=self._attempt_headers(retries), **kwargs
+            )
+            try:
+                response = await self._client.send(request, stream=stream)
+                if response.is_success:
+                    return response
+                try:
+                    content = await response.aread()
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as e:
+                err = self._transport_error(e)
+                delay = self._retry_error(retries, err)
+                if delay is None:
+                    raise err from e
+            else:
+                delay = self._retry_status(retries, response)
+                if delay is None:
+                    raise self._status_error(response, content)
+            await policy.async_sleep(delay)
+            retries += 1
+            self.stats.add(retries=1)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (an injected client is left to its owner)."""
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,613 @@
+"""Record and replay: cassettes of exchanges, so tests run offline against recorded replies.
+
+Layer: executor. A cassette is a JSONL file, one exchange per line, readable and diffable::
+
+    {"key": "5c0f…", "endpoint": "messages", "request": {…}, "response": {…}}
+    {"key": "9e1a…", "endpoint": "messages", "request": {…}, "events": [{"event": …, "data": …}, …]}
+    {"key": "c2d4…", "endpoint": "messages", "request": {…}, "error": {"status": 429, …}}
+    {"key": "77b0…", "endpoint": "count_tokens", "request": {…}, "response": {"input_tokens": 12}}
+
+``key`` is a hash of the endpoint and the CANONICAL request: the conversation decoded and written
+again with sorted keys and no whitespace (``stream`` left out: a streamed reply assembles to the
+same response), so the formatting and key order of the test's input do not matter. Lines are
+sorted by key (calls with the same key keep their order), so recording the same test again gives
+the same file whatever order concurrent calls finished in. Streamed replies are kept as their
+events. No header is ever stored, and before a line is written every known secret (the inner
+executor's API key, ``ANTHROPIC_API_KEY``, ``ANTHROPIC_AUTH_TOKEN``, anything passed as
+``secrets``, and anything shaped like an Anthropic key) is replaced by ``<redacted>``.
+
+In replay mode a request with no recorded exchange raises :class:`CassetteMissError`, which names
+the nearest recorded request and the JSON paths where the two differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from convo import model as m
+from convo.codec import structure, unstructure
+from convo.errors import APIStatusError, ConvoError, ValidationError, error_for_status
+from convo.executor._base import AsyncExecutor, EventCallback, Executor
+from convo.executor._sse import StreamEvent, assemble, events_from_response
+
+__all__ = [
+    "AsyncReplayExecutor",
+    "Cassette",
+    "CassetteMissError",
+    "Mode",
+    "ReplayExecutor",
+    "json_diff",
+    "load_cassette",
+    "request_key",
+]
+
+Mode = Literal["replay", "record", "once"]
+_MODES = ("replay", "record", "once")
+_REDACTED = b"<redacted>"
+# Anthropic keys and tokens: sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…
+_KEY_SHAPE = re.compile(rb"sk-ant-[A-Za-z0-9_\-]{8,}")
+
+
+class CassetteMissError(ConvoError, LookupError):
+    """A replayed request that no exchange of the cassette answers (the message shows the nearest)."""
+
+
+# --------------------------------------------------------------------------- keys and diffs
+
+
+def _canonical(request: Any) -> bytes:
+    return orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+
+
+def _request_json(conversation: m.Conversation) -> dict[str, Any]:
+    """The request as plain JSON, ``stream`` left out (it does not change the reply)."""
+    d: dict[str, Any] = orjson.loads(orjson.dumps(unstructure(conversation)))
+    d.pop("stream", None)
+    return d
+
+
+def request_key(conversation: m.Conversation, endpoint: str = "messages") -> str:
+    """The cassette key of a request: a hash of the endpoint and the canonical request JSON.
+
+    Key order and formatting of the input do not matter, since the key is computed from the
+    decoded conversation written with sorted keys.
+
+    >>> from convo import loads
+    >>> a = loads(b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}')
+    >>> b = loads(b'{"messages":[{"content":"Hi","role":"user"}],"max_tokens":5,"model":"m"}')
+    >>> request_key(a) == request_key(b), len(request_key(a))
+    (True, 20)
+    """
+    return _key_of(_request_json(conversation), endpoint)
+
+
+def _key_of(request: Any, endpoint: str) -> str:
+    h = hashlib.sha256(endpoint.encode("utf-8") + b"\n" + _canonical(request))
+    return h.hexdigest()[:20]
+
+
+def _show(v: Any) -> str:
+    if v is _ABSENT:
+        return "absent"
+    text = orjson.dumps(v).decode("utf-8")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Absent:
+    pass
+
+
+_ABSENT = _Absent()
+
+
+def _diff(a: Any, b: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(a.keys() | b.keys()):
+            _diff(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{path}.{k}", out)
+    elif isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            _diff(a[i] if i < len(a) else _ABSENT, b[i] if i < len(b) else _ABSENT, f"{path}[{i}]", out)
+    elif a != b or type(a) is not type(b):
+        out.append((path, a, b))
+
+
+def json_diff(recorded: Any, requested: Any, *, limit: int | None = None) -> list[str]:
+    """The JSON paths where two JSON values differ, one line each (``$.path: recorded X != requested Y``).
+
+    >>> json_diff({"max_tokens": 64, "messages": [{"content": "Hello"}]},
+    ...           {"max_tokens": 64, "messages": [{"content": "Hi"}], "top_k": 5})
+    ['$.messages[0].content: recorded "Hello" != requested "Hi"', '$.top_k: recorded absent != requested 5']
+    """
+    out: list[tuple[str, Any, Any]] = []
+    _diff(recorded, requested, "$", out)
+    lines = [f"{p}: recorded {_show(x)} != requested {_show(y)}" for p, x, y in out]
+    if limit is not None and len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+    return lines
+
+
+def _distance(a: Any, b: Any) -> int:
+    out: list[tuple[str, Any, Any]] = []
+    _diff(a, b, "$", out)
+    return len(out)
+
+
+# --------------------------------------------------------------------------- the cassette file
+
+
+class Cassette:
+    """The exchanges of one cassette file, looked up by key; thread-safe.
+
+    Calls with the same key get the recorded exchanges for it in order, then the last one again.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.jsonl")
+    >>> c = Cassette(path)
+    >>> c.add({"key": "k1", "endpoint": "messages", "request": {}, "response": {"content": []}})
+    >>> c.save()
+    >>> Cassette(path).next("k1")["response"]
+    {'content': []}
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, secrets: Iterable[str] = (), load: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._secrets = [s.encode("utf-8") for s in secrets if s]
+        self.entries: list[dict[str, Any]] = []
+        self._by_key: dict[str, list[dict[str, Any]]] = {}
+        self._played: dict[str, int] = {}
+        self._appended = False
+        if load and self.path.exists():  # a recording starts empty: it replaces the file
+            self._load()
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file is there."""
+        return self.path.exists()
+
+    def _load(self) -> None:
+        with self.path.open("rb") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    raise ConvoError(f"{self.path}:{n}: not a cassette line ({e})") from None
+                if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+                    raise ConvoError(f"{self.path}:{n}: a cassette line needs a string 'key'")
+                entry.setdefault("endpoint", "messages")
+                entry["_line"] = n
+                self.entries.append(entry)
+                self._by_key.setdefault(entry["key"], []).append(entry)
+
+    def next(self, key: str) -> dict[str, Any] | None:
+        """The next recorded exchange for *key*, or None when there is none."""
+        with self._lock:
+            found = self._by_key.get(key)
+            if not found:
+                return None
+            i = self._played.get(key, 0)
+            self._played[key] = i + 1
+            return found[min(i, len(found) - 1)]
+
+    def nearest(self, request: Any, endpoint: str) -> dict[str, Any] | None:
+        """The recorded exchange of *endpoint* whose request differs from *request* the least."""
+        best, best_d = None, -1
+        for e in self.entries:
+            if e.get("endpoint") != endpoint:
+                continue
+            rec = e.get("request")
+            if isinstance(rec, dict):
+                rec = {k: v for k, v in rec.items() if k != "stream"}
+            d = _distance(rec, request)
+            if best is None or d < best_d:
+                best, best_d = e, d
+        return best
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """Record one exchange: kept, and appended to the file at once (a crash loses nothing)."""
+        line = self._line(entry)
+        with self._lock:
+            self.entries.append(entry)
+            self._by_key.setdefault(entry["key"], []).append(entry)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # the first exchange of a recording session replaces what the file held before
+            with self.path.open("ab" if self._appended else "wb") as f:
+                f.write(line)
+            self._appended = True
+
+    def _line(self, entry: dict[str, Any]) -> bytes:
+        line = orjson.dumps({k: v for k, v in entry.items() if k != "_line"})
+        for s in self._secrets:
+            line = line.replace(s, _REDACTED)
+        return _KEY_SHAPE.sub(_REDACTED, line) + b"\n"
+
+    def handler(self) -> Callable[[m.Conversation], m.Response]:
+        """A function answering conversations from this cassette (the emulator's ``cassette=``).
+
+        A recorded error is raised as its :mod:`convo.errors` class; a request with no recorded
+        exchange raises a 404 ``not_found_error`` naming the nearest recorded request.
+        """
+
+        def answer(conversation: m.Conversation) -> m.Response:
+            request = _request_json(conversation)
+            key = _key_of(request, "messages")
+            entry = self.next(key)
+            if entry is None:
+                message = _miss_message(self, request, key, "messages")
+                raise error_for_status(404, {"type": "error", "error": {"type": "not_found_error", "message": message}})
+            return _ReplayCore._play(entry, None)
+
+        return answer
+
+    def save(self) -> None:
+        """Write every exchange, sorted by key, atomically (temp file, then rename)."""
+        with self._lock:
+            order = sorted(range(len(self.entries)), key=lambda i: (self.entries[i]["key"], i))
+            data = b"".join(self._line(self.entries[i]) for i in order)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+
+
+def _miss_message(cassette: Cassette, request: Any, key: str, endpoint: str) -> str:
+    """What a replay miss says: the nearest recorded request and the JSON paths that differ."""
+    path = cassette.path
+    if not cassette.exists and not cassette.entries:
+        return (
+            f"cassette {path} does not exist; record it first (pytest --convo-record, "
+            'or mode="record" with an inner executor)'
+        )
+    lines = [f"no exchange in {path} matches this {endpoint} request (key {key})"]
+    near = cassette.nearest(request, endpoint)
+    if near is None:
+        lines.append(f"the cassette holds no {endpoint} request")
+    else:
+        recorded = near.get("request")
+        if isinstance(recorded, dict):
+            recorded = {k: v for k, v in recorded.items() if k != "stream"}
+        where = f", line {near['_line']}" if "_line" in near else ""
+        lines.append(f"nearest recorded request (key {near['key']}{where}) differs at:")
+        lines += ["  " + d for d in json_diff(recorded, request, limit=8)]
+    lines.append('re-record with pytest --convo-record, or mode="record"')
+    return "\n".join(lines)
+
+
+def load_cassette(path: str | os.PathLike[str]) -> Cassette:
+    """Read a cassette file (for the emulator's ``cassette=`` option, or to inspect one).
+
+    >>> import tempfile, os
+    >>> load_cassette(os.path.join(tempfile.mkdtemp(), "none.jsonl")).entries
+    []
+    """
+    return Cassette(path)
+
+
+# --------------------------------------------------------------------------- the executors
+
+
+def _env_secrets() -> list[str]:
+    return [v for v in (os.environ.get("ANTHROPIC_API_KEY"), os.environ.get("ANTHROPIC_AUTH_TOKEN")) if v]
+
+
+class _ReplayCore:
+    """What the sync and async replay executors share: modes, keys, lookups, recording."""
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        mode: Mode,
+        inner: Any,
+        *,
+        validate: bool,
+        api_version: str,
+        secrets: Iterable[str],
+    ) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
+        inner_key = getattr(inner, "_api_key", None)
+        all_secrets = [*secrets, *_env_secrets(), *([str(inner_key)] if inner_key else [])]
+        if mode == "once":
+            mode = "replay" if Path(cassette).exists() else "record"
+        self.cassette = Cassette(cassette, secrets=all_secrets, load=mode == "replay")
+        if mode == "record" and inner is None:
+            raise ValueError("recording needs an inner executor to send the requests (inner=...)")
+        self.mode: Literal["replay", "record"] = mode
+        self.inner = inner
+        self.validate = validate
+        self.api_version = api_version
+        self._dirty = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.cassette.path)!r}, mode={self.mode!r}, inner={self.inner!r})"
+
+    @property
+    def recording(self) -> bool:
+        """Whether requests go to the inner executor and are written down."""
+        return self.mode == "record"
+
+    def _check(self, conversation: m.Conversation) -> None:
+        # in record mode the inner executor checks (with its own settings); replay checks the
+        # same way, so a request the API's rules refuse fails alike in both modes
+        if self.validate and not self.recording:
+            from convo import rules
+
+            report = rules.validate(conversation, api_version=self.api_version)
+            if not report.ok:
+                raise ValidationError(report)
+
+    def _lookup(self, conversation: m.Conversation, endpoint: str) -> dict[str, Any]:
+        request = _request_json(conversation)
+        key = _key_of(request, endpoint)
+        entry = self.cassette.next(key)
+        if entry is not None:
+            return entry
+        raise self._miss(request, key, endpoint)
+
+    def _miss(self, request: Any, key: str, endpoint: str) -> CassetteMissError:
+        return CassetteMissError(_miss_message(self.cassette, request, key, endpoint))
+
+    @staticmethod
+    def _play(entry: dict[str, Any], on_event: EventCallback | None) -> m.Response:
+        if "error" in entry:
+            raise _replayed_error(entry["error"])
+        if "events" in entry:
+            events = [StreamEvent(e["event"], e["data"]) for e in entry["events"]]
+            return assemble(events, on_event=on_event)
+        resp: m.Response = structure(entry["response"], m.Response)
+        if on_event is not None:
+            for ev in events_from_response(resp):
+                on_event(ev)
+        return resp
+
+    @staticmethod
+    def _count(entry: dict[str, Any]) -> int:
+        if "error" in entry:
+            raise _replayed_error(entry["error"])
+        n = entry["response"]["input_tokens"]
+        return int(n)
+
+    def _record(self, conversation: m.Conversation, endpoint: str, **outcome: Any) -> None:
+        request = _request_json(conversation)
+        entry = {"key": _key_of(request, endpoint), "endpoint": endpoint, "request": request, **outcome}
+        self.cassette.add(entry)
+        self._dirty = True
+
+    def _streams(self, conversation: m.Conversation) -> bool:
+        return conversation.stream is True or bool(getattr(self.inner, "stream", False))
+
+    def _save(self) -> None:
+        if self._dirty:
+            self.cassette.save()
+            self._dirty = False
+
+
+def _recorded_error(e: APIStatusError) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": e.status, "type": e.type, "message": e.message}
+    if e.request_id:
+        out["request_id"] = e.request_id
+    if e.body is not None:
+        out["body"] = e.body
+    return out
+
+
+def _replayed_error(err: dict[str, Any]) -> APIStatusError:
+    body = err.get("body")
+    if body is None:
+        body = {"type": "error", "error": {"type": err.get("type"), "message": err.get("message")}}
+    rid = err.get("request_id")
+    return error_for_status(int(err["status"]), body, {"request-id": rid} if rid else None)
+
+
+class _Collector:
+    """Gathers events for the cassette and passes each on to the caller's callback."""
+
+    def __init__(self, then: EventCallback | None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._then = then
+
+    def __call__(self, ev: StreamEvent) -> None:
+        self.events.append({"event": ev.event, "data": ev.data})
+        if self._then is not None:
+            self._then(ev)
+
+
+class ReplayExecutor(_ReplayCore, Executor):
+    """Replays recorded exchanges from a cassette, or records them through an inner executor.
+
+    ``mode="replay"`` answers from the cassette only (a miss raises
+    :class:`CassetteMissError`); ``"record"`` sends every request through ``inner`` and writes
+    the exchanges; ``"once"`` records when the cassette does not exist yet, else replays.
+    In replay mode the request is first checked with :func:`convo.validate` (``validate=False``
+    turns that off), as the HTTP executor checks it when recording.
+
+    >>> import tempfile, os
+    >>> from convo.executor import MockExecutor
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
+    >>> conv = m.Conversation(model="m", max_tokens=8, messages=[m.Message("user", "Hi")])
+    >>> with ReplayExecutor(path, mode="record", inner=MockExecutor(lambda c: "Hello")) as rec:
+    ...     rec.execute(conv).text
+    'Hello'
+    >>> with ReplayExecutor(path, validate=False) as rep:
+    ...     rep.execute(conv).text
+    'Hello'
+    """
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        mode: Mode = "replay",
+        inner: Executor | None = None,
+        *,
+        validate: bool = True,
+        api_version: str = "2026-10-21",
+        secrets: Iterable[str] = (),
+    ) -> None:
+        super().__init__(
+            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets
+        )
+
+    def execute(self, conversation: m.Conversation) -> m.Response:
+        """The recorded reply to *conversation* (or the inner executor's, recorded)."""
+        if self.recording and self._streams(conversation):
+            return self.execute_stream(conversation)
+        return self._run(conversation, None, stream=False)
+
+    def execute_stream(
+        self, conversation: m.Conversation, *, on_event: EventCallback | None = None
+    ) -> m.Response:
+        """The reply with its events: replayed as recorded, or streamed through the inner executor."""
+        return self._run(conversation, on_event, stream=True)
+
+    def _run(self, conversation: m.Conversation, on_event: EventCallback | None, *, stream: bool) -> m.Response:
+        if not self.recording:
+            self._check(conversation)
+            return self._play(self._lookup(conversation, "messages"), on_event)
+        inner = self._inner()
+        try:
+            if stream:
+                collect = _Collector(on_event)
+                resp = inner.execute_stream(conversation, on_event=collect)
+                self._record(conversation, "messages", events=collect.events)
+            else:
+                resp = inner.execute(conversation)
+                self._record(conversation, "messages", response=unstructure(resp))
+        except APIStatusError as e:
+            self._record(conversation, "messages", error=_recorded_error(e))
+            raise
+        return resp
+
+    def _inner(self) -> Executor:
+        assert self.inner is not None
+        inner: Executor = self.inner
+        return inner
+
+    def count_tokens(self, conversation: m.Conversation) -> int:
+        """The recorded token count of *conversation* (or the inner executor's, recorded)."""
+        if not self.recording:
+            return self._count(self._lookup(conversation, "count_tokens"))
+        try:
+            n = self._inner().count_tokens(conversation)
+        except APIStatusError as e:
+            self._record(conversation, "count_tokens", error=_recorded_error(e))
+            raise
+        self._record(conversation, "count_tokens", response={"input_tokens": n})
+        return n
+
+    def save(self) -> None:
+        """Write the cassette now (sorted, atomically); :meth:`close` does it too."""
+        self._save()
+
+    def close(self) -> None:
+        """Write the recorded exchanges and close the inner executor."""
+        self._save()
+        if self.inner is not None:
+            self.inner.close()
+
+
+class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
+    """:class:`ReplayExecutor` for async code: the inner executor is an :class:`AsyncExecutor`.
+
+    >>> import asyncio, tempfile, os
+    >>> from convo.executor import AsyncMockExecutor
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
+    >>> conv = m.Conversation(model="m", max_tokens=8, messages=[m.Message("user", "Hi")])
+    >>> async def main():
+    ...     async with AsyncReplayExecutor(path, "record", AsyncMockExecutor(lambda c: "Yo")) as r:
+    ...         await r.execute(conv)
+    ...     async with AsyncReplayExecutor(path, validate=False) as r:
+    ...         return (await r.execute(conv)).text
+    >>> asyncio.run(main())
+    'Yo'
+    """
+
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        mode: Mode = "replay",
+        inner: AsyncExecutor | None = None,
+        *,
+        validate: bool = True,
+        api_version: str = "2026-10-21",
+        secrets: Iterable[str] = (),
+    ) -> None:
+        super().__init__(
+            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets
+        )
+
+    async def execute(self, conversation: m.Conversation) -> m.Response:
+        """The recorded reply to *conversation* (or the inner executor's, recorded)."""
+        if self.recording and self._streams(conversation):
+            return await self.execute_stream(conversation)
+        return await self._run(conversation, None, stream=False)
+
+    async def execute_stream(
+        self, conversation: m.Conversation, *, on_event: EventCallback | None = None
+    ) -> m.Response:
+        """The reply with its events: replayed as recorded, or streamed through the inner executor."""
+        return await self._run(conversation, on_event, stream=True)
+
+    async def _run(
+        self, conversation: m.Conversation, on_event: EventCallback | None, *, stream: bool
+    ) -> m.Response:
+        if not self.recording:
+            self._check(conversation)
+            return self._play(self._lookup(conversation, "messages"), on_event)
+        inner = self._inner()
+        try:
+            if stream:
+                collect = _Collector(on_event)
+                resp = await inner.execute_stream(conversation, on_event=collect)
+                self._record(conversation, "messages", events=collect.events)
+            else:
+                resp = await inner.execute(conversation)
+                self._record(conversation, "messages", response=unstructure(resp))
+        except APIStatusError as e:
+            self._record(conversation, "messages", error=_recorded_error(e))
+            raise
+        return resp
+
+    def _inner(self) -> AsyncExecutor:
+        assert self.inner is not None
+        inner: AsyncExecutor = self.inner
+        return inner
+
+    async def count_tokens(self, conversation: m.Conversation) -> int:
+        """The recorded token count of *conversation* (or the inner executor's, recorded)."""
+        if not self.recording:
+            return self._count(self._lookup(conversation, "count_tokens"))
+        try:
+            n = await self._inner().count_tokens(conversation)
+        except APIStatusError as e:
+            self._record(conversation, "count_tokens", error=_recorded_error(e))
+            raise
+        self._record(conversation, "count_tokens", response={"input_tokens": n})
+        return n
+
+    def save(self) -> None:
+        """Write the cassette now (sorted, atomically); :meth:`aclose` does it too."""
+        self._save()
+
+    async def aclose(self) -> None:
+        """Write the recorded exchanges and close the inner executor."""
+        self._save()
+        if self.inner is not None:
+            await self.inner.aclose()

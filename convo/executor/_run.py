@@ -1,0 +1,636 @@
+"""Running many conversations: bounded concurrency, input order kept, errors kept as results.
+
+Layer: executor. :func:`run_iter` / :func:`run_many` drive any :class:`~convo.executor.Executor`
+with a pool of threads, and an :class:`~convo.executor.AsyncExecutor` on an event loop;
+:func:`arun_iter` / :func:`arun_many` are the async forms. The input is consumed lazily and at most
+``4 * concurrency`` items are in flight or waiting to be handed back in order, so memory stays
+flat however long the queue. A failure becomes a :class:`Result` with ``error`` set; it never stops
+the rest. The back-off a server asks for (``retry-after``) is shared by every worker through the
+HTTP executor's :class:`~convo.executor.SharedBackoff`.
+
+:func:`run_file` is the engine of ``convo run``: request lines in, one exchange record per line
+out, flushed in input order, resumable after a kill without sending any request twice for a line
+that already has its record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import IO, Any
+
+import orjson
+from attrs import field, frozen
+
+from convo import model as m
+from convo._json import FrozenDict
+from convo.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DecodeError,
+    StreamError,
+    ValidationError,
+)
+from convo.executor._base import AsyncExecutor, Executor
+
+__all__ = [
+    "Progress",
+    "Result",
+    "RunSummary",
+    "arun_iter",
+    "arun_many",
+    "error_record",
+    "run_file",
+    "run_iter",
+    "run_many",
+]
+
+_WINDOW_PER_WORKER = 4  # items in flight or finished-but-waiting per worker: bounds memory
+_END = object()
+
+
+@frozen
+class Result:
+    """The outcome of one conversation: its input position, the reply or the error.
+
+    >>> r = Result(0, m.Conversation(), response=m.Response(content=(m.Text("hi"),)))
+    >>> r.ok, r.unwrap().text
+    (True, 'hi')
+    """
+
+    index: int
+    conversation: m.Conversation = field(repr=False)
+    response: m.Response | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether a reply came back."""
+        return self.error is None
+
+    def unwrap(self) -> m.Response:
+        """The reply; raises the captured error when there is none."""
+        if self.error is not None:
+            raise self.error
+        assert self.response is not None
+        return self.response
+
+
+@frozen
+class Progress:
+    """Where a run stands, handed to ``on_progress`` after each result (in input order).
+
+    ``total`` is known when the input has a length, else None.
+    """
+
+    done: int
+    succeeded: int
+    failed: int
+    total: int | None
+    last: Result = field(repr=False)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _call(executor: Executor, index: int, conv: m.Conversation) -> Result:
+    try:
+        return Result(index, conv, response=executor.execute(conv))
+    except Exception as e:  # captured: one failure never stops the rest
+        return Result(index, conv, error=e)
+
+
+async def _acall(executor: AsyncExecutor, index: int, conv: m.Conversation) -> Result:
+    try:
+        return Result(index, conv, response=await executor.execute(conv))
+    except Exception as e:
+        return Result(index, conv, error=e)
+
+
+def _total(conversations: object) -> int | None:
+    try:
+        return len(conversations)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+class _Tally:
+    __slots__ = ("callback", "done", "failed", "total")
+
+    def __init__(self, callback: ProgressCallback | None, total: int | None) -> None:
+        self.callback = callback
+        self.total = total
+        self.done = 0
+        self.failed = 0
+
+    def __call__(self, result: Result) -> None:
+        self.done += 1
+        if result.error is not None:
+            self.failed += 1
+        if self.callback is not None:
+            self.callback(
+                Progress(self.done, self.done - self.failed, self.failed, self.total, result)
+            )
+
+
+def _check_concurrency(concurrency: int) -> None:
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+
+
+def run_iter(
+    conversations: Iterable[m.Conversation],
+    executor: Executor | AsyncExecutor,
+    *,
+    concurrency: int = 8,
+    on_progress: ProgressCallback | None = None,
+) -> Iterator[Result]:
+    """Run every conversation, yielding a :class:`Result` per input, in input order.
+
+    At most *concurrency* requests run at once (threads for an :class:`Executor`, tasks on a
+    private event loop for an :class:`AsyncExecutor`); the input is read lazily. Closing the
+    iterator early cancels what has not started. (An async executor driven from here binds its
+    connections to that private loop, which ends with the run: from async code, use
+    :func:`arun_iter` instead.)
+
+    >>> from convo.executor import MockExecutor
+    >>> convs = (m.Conversation(messages=[m.Message("user", str(i))]) for i in range(5))
+    >>> [r.response.text for r in run_iter(convs, MockExecutor(lambda c: c.messages[0].text * 2))]
+    ['00', '11', '22', '33', '44']
+    """
+    _check_concurrency(concurrency)
+    from convo.executor._batch import BatchExecutor  # late: that module builds on this one
+
+    if isinstance(executor, BatchExecutor):  # whole batches, not one request per conversation
+        yield from executor.run_iter(conversations, on_progress=on_progress)
+        return
+    tally = _Tally(on_progress, _total(conversations))
+    if isinstance(executor, AsyncExecutor):
+        yield from _run_iter_async(conversations, executor, concurrency, tally)
+        return
+    pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="convo-run")
+    pending: deque[concurrent.futures.Future[Result]] = deque()
+    window = concurrency * _WINDOW_PER_WORKER
+    it = iter(conversations)
+    index = 0
+    try:
+        while True:
+            while len(pending) < window:
+                conv = next(it, _END)
+                if conv is _END:
+                    break
+                pending.append(pool.submit(_call, executor, index, conv))  # type: ignore[arg-type]
+                index += 1
+            if not pending:
+                return
+            result = pending.popleft().result()
+            tally(result)
+            yield result
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_iter_async(
+    conversations: Iterable[m.Conversation],
+    executor: AsyncExecutor,
+    concurrency: int,
+    tally: _Tally,
+) -> Iterator[Result]:
+    # An async executor driven from sync code: its coroutines run on a private event loop in a
+    # thread, handed over as concurrent futures, so the ordering logic is the same as above.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="convo-run-loop", daemon=True)
+    thread.start()
+    sem = asyncio.Semaphore(concurrency)
+
+    async def call(index: int, conv: m.Conversation) -> Result:
+        async with sem:
+            return await _acall(executor, index, conv)
+
+    pending: deque[concurrent.futures.Future[Result]] = deque()
+    window = concurrency * _WINDOW_PER_WORKER
+    it = iter(conversations)
+    index = 0
+    try:
+        while True:
+            while len(pending) < window:
+                conv = next(it, _END)
+                if conv is _END:
+                    break
+                pending.append(asyncio.run_coroutine_threadsafe(call(index, conv), loop))  # type: ignore[arg-type]
+                index += 1
+            if not pending:
+                return
+            result = pending.popleft().result()
+            tally(result)
+            yield result
+    finally:
+        for fut in pending:
+            fut.cancel()
+        for fut in pending:
+            with contextlib.suppress(BaseException):  # cancelled or failed work no longer wanted
+                fut.result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def run_many(
+    conversations: Iterable[m.Conversation],
+    executor: Executor | AsyncExecutor,
+    *,
+    concurrency: int = 8,
+    on_progress: ProgressCallback | None = None,
+) -> list[Result]:
+    """Run every conversation with bounded concurrency; the results in input order.
+
+    >>> from convo.executor import MockExecutor
+    >>> from convo.errors import OverloadedError
+    >>> def handler(conv):
+    ...     if conv.messages[0].text == "b":
+    ...         raise OverloadedError("Overloaded", status=529)
+    ...     return conv.messages[0].text.upper()
+    >>> convs = [m.Conversation(messages=[m.Message("user", x)]) for x in "abc"]
+    >>> [(r.ok, r.response.text if r.ok else type(r.error).__name__)
+    ...  for r in run_many(convs, MockExecutor(handler), concurrency=2)]
+    [(True, 'A'), (False, 'OverloadedError'), (True, 'C')]
+    """
+    return list(
+        run_iter(conversations, executor, concurrency=concurrency, on_progress=on_progress)
+    )
+
+
+async def arun_iter(
+    conversations: Iterable[m.Conversation] | AsyncIterable[m.Conversation],
+    executor: Executor | AsyncExecutor,
+    *,
+    concurrency: int = 8,
+    on_progress: ProgressCallback | None = None,
+) -> AsyncIterator[Result]:
+    """The async form of :func:`run_iter`: an :class:`AsyncExecutor` natively, a sync one in threads.
+
+    >>> import asyncio
+    >>> from convo.executor import AsyncMockExecutor
+    >>> async def main():
+    ...     convs = [m.Conversation(messages=[m.Message("user", x)]) for x in "xyz"]
+    ...     ex = AsyncMockExecutor(lambda c: c.messages[0].text + "!")
+    ...     return [r.response.text async for r in arun_iter(convs, ex, concurrency=2)]
+    >>> asyncio.run(main())
+    ['x!', 'y!', 'z!']
+    """
+    _check_concurrency(concurrency)
+    from convo.executor._batch import BatchExecutor
+
+    if isinstance(executor, BatchExecutor):  # the whole job in a thread, then its results
+        if isinstance(conversations, AsyncIterable):
+            conversations = [c async for c in conversations]
+        convs = conversations
+        results = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: executor.run_many(convs, on_progress=on_progress)
+        )
+        for r in results:
+            yield r
+        return
+    tally = _Tally(on_progress, _total(conversations))
+    pool: concurrent.futures.ThreadPoolExecutor | None = None
+    sem = asyncio.Semaphore(concurrency)
+    loop = asyncio.get_running_loop()
+
+    if isinstance(executor, AsyncExecutor):
+        aexec = executor
+
+        async def call(index: int, conv: m.Conversation) -> Result:
+            async with sem:
+                return await _acall(aexec, index, conv)
+
+    else:
+        sexec = executor
+        pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="convo-run")
+        threads = pool
+
+        async def call(index: int, conv: m.Conversation) -> Result:
+            return await loop.run_in_executor(threads, _call, sexec, index, conv)
+
+    if isinstance(conversations, AsyncIterable):
+        ait = aiter(conversations)
+
+        async def take() -> Any:
+            return await anext(ait, _END)
+
+    else:
+        sit = iter(conversations)
+
+        async def take() -> Any:
+            return next(sit, _END)
+
+    pending: deque[asyncio.Task[Result]] = deque()
+    window = concurrency * _WINDOW_PER_WORKER
+    index = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                conv = await take()
+                if conv is _END:
+                    exhausted = True
+                    break
+                pending.append(asyncio.ensure_future(call(index, conv)))
+                index += 1
+            if not pending:
+                return
+            result = await pending.popleft()
+            tally(result)
+            yield result
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def arun_many(
+    conversations: Iterable[m.Conversation] | AsyncIterable[m.Conversation],
+    executor: Executor | AsyncExecutor,
+    *,
+    concurrency: int = 8,
+    on_progress: ProgressCallback | None = None,
+) -> list[Result]:
+    """The async form of :func:`run_many`.
+
+    >>> import asyncio
+    >>> from convo.executor import AsyncMockExecutor
+    >>> convs = [m.Conversation(messages=[m.Message("user", x)]) for x in "ab"]
+    >>> results = asyncio.run(arun_many(convs, AsyncMockExecutor(lambda c: "ok")))
+    >>> [(r.index, r.response.text) for r in results]
+    [(0, 'ok'), (1, 'ok')]
+    """
+    return [
+        r
+        async for r in arun_iter(
+            conversations, executor, concurrency=concurrency, on_progress=on_progress
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- convo run
+
+
+_ERROR_TYPES: tuple[tuple[type[Exception], str], ...] = (
+    (ValidationError, "validation_error"),
+    (APITimeoutError, "api_timeout_error"),
+    (APIConnectionError, "api_connection_error"),
+    (StreamError, "stream_error"),
+    (DecodeError, "decode_error"),
+)
+
+
+def error_record(error: BaseException) -> dict[str, Any]:
+    """The ``error`` of an exchange record: the API's error shape, plus the status and request id.
+
+    >>> from convo.errors import RateLimitError
+    >>> error_record(RateLimitError("slow down", status=429, type="rate_limit_error", request_id="req_1"))
+    {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'slow down'}, 'status': 429, 'request_id': 'req_1'}
+    """
+    if isinstance(error, APIStatusError):
+        out: dict[str, Any] = {
+            "type": "error",
+            "error": {"type": error.type or "api_error", "message": error.message},
+            "status": error.status,
+        }
+        if error.request_id:
+            out["request_id"] = error.request_id
+        return out
+    kind = next((name for cls, name in _ERROR_TYPES if isinstance(error, cls)), None)
+    if kind is None:
+        kind = "client_error"
+    out = {"type": "error", "error": {"type": kind, "message": str(error)}}
+    if isinstance(error, ValidationError):
+        out["error"]["violations"] = [
+            {"rule": v.rule, "path": v.path, "message": v.message, "hint": v.hint}
+            for v in error.report.errors
+        ]
+    return out
+
+
+@frozen(kw_only=True)
+class RunSummary:
+    """What a :func:`run_file` did: counts that add up, failures by error type, retries, tokens.
+
+    ``total`` = ``succeeded`` + sum of ``failed`` + ``skipped`` (lines that already had a record
+    when resuming); ``rejected`` lines could not be read as requests and are counted apart.
+    """
+
+    total: int = 0
+    succeeded: int = 0
+    failed: Mapping[str, int] = field(factory=dict, converter=FrozenDict)
+    skipped: int = 0
+    rejected: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def failures(self) -> int:
+        """How many lines got an error record in this run."""
+        return sum(self.failed.values())
+
+
+def _line_id(record: Any) -> tuple[str | int, m.Conversation] | None:
+    """(id, conversation) of a decoded input line, or None when it is not a request."""
+    value = record.value
+    if isinstance(value, m.Conversation):
+        return f"{record.file}:{record.line}", value
+    if isinstance(value, m.BatchRequest):
+        return value.custom_id, value.params
+    if isinstance(value, m.Exchange):
+        rid = value.id
+        return (rid if isinstance(rid, str | int) else f"{record.file}:{record.line}"), value.request
+    return None
+
+
+def _stats_of(executor: object) -> Any:
+    seen = 0
+    while executor is not None and seen < 4:  # a replay or wrapper executor keeps its inner one
+        stats = getattr(executor, "stats", None)
+        if stats is not None:
+            return stats
+        executor = getattr(executor, "inner", None)
+        seen += 1
+    return None
+
+
+def _existing(path: str, retry_errors: bool) -> tuple[set[str | int], int]:
+    """Ids that already have a record in *path*; cuts off a torn last line (a killed writer).
+
+    With *retry_errors*, error records are removed (atomically) so their lines run again.
+    Returns the ids and the number of records kept.
+    """
+    done: set[str | int] = set()
+    if not os.path.exists(path):
+        return done, 0
+    with open(path, "rb") as f:
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    kept: list[bytes] = []
+    dropped = False
+    for line in data[:end].splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            dropped = True  # a line torn by a crash in an earlier run: its input runs again
+            continue
+        if not isinstance(rec, dict) or "id" not in rec:
+            kept.append(line)
+            continue
+        if "response" not in rec and retry_errors:
+            dropped = True
+            continue
+        done.add(rec["id"])
+        kept.append(line)
+    if dropped or end != len(data):
+        tmp = f"{path}.resume.tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in kept))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return done, len(kept)
+
+
+def run_file(
+    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    executor: Executor | AsyncExecutor,
+    concurrency: int = 8,
+    resume: bool = False,
+    retry_errors: bool = False,
+    rejects: str | os.PathLike[str] | None = None,
+    on_reject: Callable[[DecodeError, bytes | None], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Execute every request line of *inputs*, writing one exchange record per line to *output*.
+
+    Input lines are requests (id ``"<file>:<line>"``), batch request lines (id: their
+    ``custom_id``) or exchange records (their ``id``). Each output line is
+    ``{"id", "request", "response"}`` or ``{"id", "request", "error"}``, written and flushed in
+    input order as soon as it and every line before it are done. With *resume*, lines whose id
+    already has a record in *output* are skipped (never sent again) and new records are
+    appended; a line torn by a kill is cut off first. *retry_errors* (with *resume*) runs the
+    lines whose record is an error again, replacing those records. Lines that are not requests
+    go to *rejects* (``{"file", "line", "error"}`` per line) and are counted apart. With a
+    :class:`~convo.executor.BatchExecutor` the file runs as a resumable batch job instead
+    (state in ``OUT.batch.json``; see :meth:`~convo.executor.BatchExecutor.run_file`).
+
+    >>> import os, tempfile
+    >>> from convo.executor import MockExecutor
+    >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl"); out = os.path.join(d, "out.jsonl")
+    >>> with open(src, "w") as f:
+    ...     _ = f.write('{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}\\n')
+    >>> s = run_file(src, out, executor=MockExecutor(lambda c: "Hello"))
+    >>> s.succeeded, s.failures, s.output_tokens
+    (1, 0, 2)
+    """
+    from convo.codec.jsonl import read_records
+    from convo.codec.lines import encode_value
+    from convo.executor._batch import BatchExecutor
+
+    if isinstance(executor, BatchExecutor):  # --via batch: a resumable batch job beside OUT
+        return executor.run_file(inputs, output, resume=resume, retry_errors=retry_errors,
+                                 rejects=rejects, on_progress=on_progress)
+    started = time.monotonic()
+    out_path = os.fspath(output)
+    sources: Any = inputs if not isinstance(inputs, str | os.PathLike) else [inputs]
+    done_ids: set[str | int] = set()
+    if resume:
+        done_ids, _ = _existing(out_path, retry_errors)
+    stats = _stats_of(executor)
+    retries_before = stats.retries if stats is not None else 0
+
+    counts: dict[str, Any] = {"skipped": 0, "rejected": 0}
+    ids: deque[str | int] = deque()
+    reject_file: IO[bytes] | None = None
+    if rejects is not None:
+        reject_file = open(rejects, "ab" if resume else "wb")  # noqa: SIM115 - closed in finally
+
+    def requests() -> Iterator[m.Conversation]:
+        for rec in read_records(sources):
+            if isinstance(rec, DecodeError):
+                _reject(rec, None)
+                continue
+            found = _line_id(rec)
+            if found is None:
+                err = DecodeError(f"a {rec.kind} line is not a request", file=rec.file, line=rec.line)
+                _reject(err, rec.raw)
+                continue
+            line_id, conv = found
+            if line_id in done_ids:
+                counts["skipped"] += 1
+                continue
+            ids.append(line_id)
+            yield conv
+
+    def _reject(error: DecodeError, raw: bytes | None) -> None:
+        counts["rejected"] += 1
+        if reject_file is not None:
+            record = {"file": error.file, "line": error.line, "error": str(error)}
+            reject_file.write(orjson.dumps(record) + b"\n")
+            reject_file.flush()
+        if on_reject is not None:
+            on_reject(error, raw)
+
+    succeeded = 0
+    failed: dict[str, int] = {}
+    tokens_in = tokens_out = 0
+    try:
+        with open(out_path, "ab" if resume else "wb") as out:
+            for result in run_iter(
+                requests(), executor, concurrency=concurrency, on_progress=on_progress
+            ):
+                line_id = ids.popleft()
+                if result.error is None:
+                    assert result.response is not None
+                    exchange = m.Exchange(id=line_id, request=result.conversation, response=result.response)
+                    succeeded += 1
+                    usage = result.response.usage
+                    if isinstance(usage, m.Usage):
+                        tokens_in += usage.total_input_tokens
+                        if isinstance(usage.output_tokens, int):
+                            tokens_out += usage.output_tokens
+                else:
+                    err = error_record(result.error)
+                    exchange = m.Exchange(id=line_id, request=result.conversation, error=err)
+                    kind = err["error"]["type"]
+                    failed[kind] = failed.get(kind, 0) + 1
+                out.write(encode_value(exchange) + b"\n")
+                out.flush()  # line by line: a kill loses at most the lines still in flight
+            os.fsync(out.fileno())
+    finally:
+        if reject_file is not None:
+            reject_file.close()
+    retries = (stats.retries - retries_before) if stats is not None else 0
+    return RunSummary(
+        total=succeeded + sum(failed.values()) + counts["skipped"],
+        succeeded=succeeded,
+        failed=failed,
+        skipped=counts["skipped"],
+        rejected=counts["rejected"],
+        retries=retries,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        elapsed=time.monotonic() - started,
+    )
