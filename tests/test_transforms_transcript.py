@@ -474,3 +474,28 @@ class TestEmptiedTurnsNextToSystemMessages:
         out = t.strip_thinking()(conv)
         assert out is conv
         assert validate(out).ok
+
+
+class TestTrailingAssistantRun:
+    def test_strip_prefill_removes_the_whole_trailing_assistant_run(self) -> None:
+        """Consecutive final assistant turns are one prefill (the API merges them), so all go at once."""
+        from convo import Conversation, Message
+        from convo import transforms as t
+
+        conv = Conversation(model="claude-opus-4-8", max_tokens=64, messages=[
+            Message("user", "Hi"), Message("assistant", "A"), Message("assistant", "B")])
+        out, changes = t.strip_prefill().explain(conv)
+        assert [m.role for m in out.messages] == ["user"]
+        assert [c.path for c in changes] == ["$.messages[2]", "$.messages[1]"]
+        assert t.strip_prefill()(out) is out
+
+    def test_migrate_is_a_fixed_point_after_two_trailing_assistant_turns(self) -> None:
+        """migrate leaves nothing for a second pass when the history ends in two assistant turns."""
+        from convo import Conversation, Message
+        from convo import transforms as t
+
+        conv = Conversation(model="claude-opus-4-8", max_tokens=64, messages=[
+            Message("assistant", ()), Message("assistant", ())])
+        once = t.migrate(model="claude-opus-4-8")(conv)
+        assert once.messages == ()
+        assert t.migrate(model="claude-opus-4-8")(once) is once

@@ -11,7 +11,7 @@ pays nothing for explanations it does not want.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
 import attrs
@@ -394,6 +394,16 @@ def paused(m: Message) -> bool:
     if m.role != "assistant" or not isinstance(c, tuple) or not c:
         return False
     return isinstance(c[-1], ServerToolUse) or is_server_result(c[-1])
+
+
+def prefill_start(msgs: Sequence[Message]) -> int:
+    """Where the prefill begins: the trailing run of assistant turns, which the API merges into
+    one final turn (facts §1.3), up to a paused turn (which is a continuation, not a prefill).
+    ``len(msgs)`` when there is none."""
+    i = len(msgs)
+    while i > 0 and msgs[i - 1].role == "assistant" and not paused(msgs[i - 1]):
+        i -= 1
+    return i
 
 
 def thawed(value: Any) -> Any:

@@ -34,6 +34,7 @@ from convo.transforms._base import (
     is_server_result,
     msg_path,
     paused,
+    prefill_start,
     register,
     replace,
     with_content,
@@ -796,8 +797,10 @@ class _Migrate(Transform):
             why = (f"{self.model} rejects a prefill (facts §1.4)" if not p.prefill
                    else "a prefill cannot be used with thinking on (facts §1.4)" if thinking_on
                    else "a prefill cannot be used with JSON outputs (facts §1.4)")
-            note("removed the final assistant turn (a prefill)", msg_path(i), why)
-            return msgs[:-1]
+            start = prefill_start(msgs)
+            for j in range(i, start - 1, -1):
+                note("removed the final assistant turn (a prefill)", msg_path(j), why)
+            return msgs[:start]
         stripped = strip_trailing_whitespace(msgs[-1])
         if stripped is msgs[-1]:
             return msgs

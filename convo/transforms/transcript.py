@@ -35,6 +35,7 @@ from convo.transforms._base import (
     content_path,
     msg_path,
     paused,
+    prefill_start,
     register,
     replace,
     with_content,
@@ -649,9 +650,11 @@ class _StripPrefill(Transform):
             return conv
         i = len(msgs) - 1
         if not self.whitespace_only:
+            start = prefill_start(msgs)
             if log.enabled:
-                log.add("removed the final assistant turn (a prefill)", msg_path(i), repr(self))
-            return with_messages(conv, msgs[:-1])
+                for j in range(i, start - 1, -1):
+                    log.add("removed the final assistant turn (a prefill)", msg_path(j), repr(self))
+            return with_messages(conv, msgs[:start])
         stripped = strip_trailing_whitespace(msgs[-1])
         if stripped is msgs[-1]:
             return conv
