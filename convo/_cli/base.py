@@ -1,0 +1,194 @@
+"""What the engine runs: an :class:`Operation` applied to each line of a :class:`Chunk`.
+
+An operation is built from an :class:`OpSpec` (its registered name and plain-data options), so it
+can be rebuilt in any worker process (spawn-safe: the pipeline travels as the text the command line
+gave, never as pickled functions). :meth:`Operation.process` splits a chunk into lines, skips blank
+ones, rejects lines over the size limit and hands every other line to :meth:`Operation.line`, which
+appends output lines and reject records and says whether the line counts as *out* or *rejected*.
+The :class:`Result` of a chunk carries the joined bytes and the counts, so ``in = out + rejected``
+holds chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+from attrs import define, field, frozen
+
+from convo._cli.rejects import reject, too_long
+from convo._cli.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
+from convo._json import FrozenDict, freeze
+
+__all__ = ["OPERATIONS", "OpSpec", "Operation", "Result", "build_operation", "classify", "register", "reject_error"]
+
+
+@frozen
+class OpSpec:
+    """An operation by name with plain-data options: what a worker process needs to build it.
+
+    >>> OpSpec("stats", {"max_line_bytes": 100}).options["max_line_bytes"]
+    100
+    """
+
+    name: str
+    options: FrozenDict = field(factory=FrozenDict, converter=freeze)
+
+
+@define(slots=True)
+class Result:
+    """What one chunk gave: counts, output bytes, reject bytes, operation statistics."""
+
+    n_in: int = 0
+    n_out: int = 0
+    n_rejected: int = 0
+    n_blank: int = 0
+    n_bytes: int = 0
+    out: bytes = b""
+    rejects: bytes = b""
+    stats: Any = None
+    spool: str | None = None  # an over-long line's reject record, on disk
+
+
+OPERATIONS: dict[str, type[Operation]] = {}
+"""Registered operations, by name."""
+
+
+def register(cls: type[Operation]) -> type[Operation]:
+    """Class decorator: make an operation buildable from an :class:`OpSpec` by its ``name``.
+
+    >>> @register
+    ... class Nothing(Operation):
+    ...     name = "nothing"
+    >>> OPERATIONS.pop("nothing") is Nothing
+    True
+    """
+    OPERATIONS[cls.name] = cls
+    return cls
+
+
+def build_operation(spec: OpSpec) -> Operation:
+    """Build the operation a spec names (importing the built-in operations first).
+
+    >>> build_operation(OpSpec("stats")).name
+    'stats'
+    """
+    import convo._cli.convert
+    import convo._cli.ops  # noqa: F401 - both register the built-in operations
+
+    try:
+        cls = OPERATIONS[spec.name]
+    except KeyError:
+        raise ValueError(f"unknown operation {spec.name!r}") from None
+    return cls(**dict(spec.options))
+
+
+class Operation:
+    """Per-line work. Subclasses set ``name`` and implement :meth:`line`."""
+
+    name: ClassVar[str] = ""
+    lines_in_output: ClassVar[bool] = False  # True when output lines name input line numbers
+
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+
+    # -- statistics, merged in the main process in input order
+    def new_stats(self) -> Any:
+        """A fresh statistics object for one chunk."""
+        return None
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        """*part* added into *total* (returns the merged value)."""
+        return total
+
+    # -- the work
+    def line(
+        self,
+        file: str,
+        lineno: int,
+        raw: bytes,
+        out: list[bytes],
+        rejects: list[bytes],
+        stats: Any,
+    ) -> bool:
+        """Handle one non-blank line: append to *out* / *rejects*; True when it counts as out."""
+        raise NotImplementedError
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        """A line over the size limit (already in memory): by default, a ``too_long`` reject."""
+        rejects.append(too_long(file, lineno, self.max_line_bytes, raw))
+
+    def oversize(self, item: Oversize) -> Result:
+        """The result for a line the reader streamed to a spool file (it is always rejected)."""
+        return Result(n_in=1, n_rejected=1, n_bytes=item.size, spool=item.spool, stats=self.new_stats())
+
+    def process(self, chunk: Chunk) -> Result:
+        """Every line of *chunk*, in order."""
+        out: list[bytes] = []
+        rejects: list[bytes] = []
+        stats = self.new_stats()
+        n_in = n_out = n_blank = 0
+        limit = self.max_line_bytes
+        handle = self.line
+        file = chunk.file
+        data = chunk.data
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the empty piece after the final newline is not a line
+        lineno = chunk.first_line - 1
+        for raw in lines:
+            lineno += 1
+            if not raw or raw.isspace():
+                n_blank += 1
+                continue
+            n_in += 1
+            if len(raw) > limit:
+                self.reject_too_long(file, lineno, raw, out, rejects, stats)
+                continue
+            if handle(file, lineno, raw, out, rejects, stats):
+                n_out += 1
+        return Result(
+            n_in=n_in,
+            n_out=n_out,
+            n_rejected=n_in - n_out,
+            n_blank=n_blank,
+            n_bytes=len(data),
+            out=b"\n".join(out) + b"\n" if out else b"",
+            rejects=b"\n".join(rejects) + b"\n" if rejects else b"",
+            stats=stats,
+        )
+
+
+def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:
+    """The reject record of a line that failed to decode (the code says which way it failed).
+
+    >>> from convo.errors import DecodeError
+    >>> orjson.loads(reject_error("a", 1, b"\\xff", DecodeError("bad")))["code"]
+    'utf8'
+    """
+    path = getattr(error, "path", "$")
+    reason = getattr(error, "expected", None) or str(error)
+    if code is None:
+        code = classify(raw)
+    return reject(file, lineno, code, reason, path, raw)
+
+
+def classify(raw: bytes) -> str:
+    """Why a line did not decode: ``utf8``, ``json`` or (it parsed) ``shape``.
+
+    Runs on the reject path only, so the cost of a second parse does not matter.
+
+    >>> classify(b"\\xff{}"), classify(b'{"a": '), classify(b'{"a": 1}')
+    ('utf8', 'json', 'shape')
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "utf8"
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "json"
+    return "shape"

@@ -1,0 +1,349 @@
+"""``convo convert``: between every format the codec knows, with a loss summary.
+
+Line formats (one conversation per JSON line) run through the engine like any other operation;
+whole-file formats (``inspect`` logs, ``claude-code`` sessions) are read a file at a time. On top
+of :data:`convo.codec.formats.FORMATS` the command knows two envelopes of convo's own line kinds:
+``batch`` (Message Batches request lines, read and written; the ``custom_id`` written is
+``<file stem>-<line>``) and ``exchange`` (what ``convo run`` writes, read only: the request with
+its response appended as the assistant's turn). ``anthropic`` reads and writes with convo's codec,
+so it is lossless (huge integers included).
+
+Losses are counted by place and reason (array indices folded, ``$.messages[*].name``), so a
+summary over a million lines stays a short table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+from attrs import define, field
+
+from convo import model as m
+from convo._cli.base import Operation, OpSpec, classify, register, reject_error
+from convo._cli.ops import Tally, _add, _merge
+from convo._cli.rejects import reject
+from convo._cli.report import RunCounts
+from convo._cli.sinks import Sink
+from convo._cli.sources import Oversize, UsageError, expand
+from convo._json import UNSET
+from convo.codec import dump_json, parse_json
+from convo.codec.lines import RawLine, decode_line, encode_value
+from convo.errors import DecodeError
+
+__all__ = ["ConvertOp", "ConvertTally", "check_formats", "convert_files", "loss_key"]
+
+ENVELOPES = {"batch": (True, True), "exchange": (True, False)}  # name: (reads, writes)
+_INDEX = re.compile(r"\[\d+\]")
+_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def _formats() -> dict[str, Any]:
+    from convo.codec.formats import FORMATS
+
+    return FORMATS
+
+
+def check_formats(from_: str, to: str) -> None:
+    """Raise :class:`UsageError` unless *from_* can be read and *to* written."""
+    formats = _formats()
+    known = sorted({*formats, *ENVELOPES})
+    reads = {n for n, f in formats.items() if f.reads} | {n for n, (r, _) in ENVELOPES.items() if r}
+    writes = {n for n, f in formats.items() if f.writes} | {n for n, (_, w) in ENVELOPES.items() if w}
+    for name in (from_, to):
+        if name not in known:
+            raise UsageError(f"unknown format {name!r} (known: {', '.join(known)})")
+    if from_ not in reads:
+        raise UsageError(f"format {from_!r} cannot be read")
+    if to not in writes:
+        raise UsageError(f"format {to!r} can only be read; writable: {', '.join(sorted(writes))}")
+
+
+def loss_key(side: str, loss: Any) -> str:
+    """How a loss is counted: read/write, its path with indices folded, and why.
+
+    >>> from convo.codec.formats import Loss
+    >>> loss_key("read", Loss("$.messages[3].name", "name 'ann'", "no participant names"))
+    'read $.messages[*].name: no participant names'
+    """
+    return f"{side} {_INDEX.sub('[*]', loss.path)}: {loss.why}"
+
+
+def batch_id(file: str, line: int) -> str:
+    """A valid, deterministic ``custom_id`` for a line: ``<file stem>-<line>``.
+
+    >>> batch_id("logs/2025 June.jsonl", 12)
+    '2025_June-12'
+    """
+    base = os.path.basename(file)
+    for suffix in (".gz", ".jsonl", ".json"):
+        base = base.removesuffix(suffix)
+    tail = f"-{line}"
+    stem = _ID_UNSAFE.sub("_", base)[: 64 - len(tail)] or "line"
+    return stem + tail
+
+
+@define
+class ConvertTally(Tally):
+    """Losses by :func:`loss_key`, and how many conversations lost anything."""
+
+    losses: dict[str, int] = field(factory=dict)
+    lossy: int = 0
+
+    def merge(self, other: Tally) -> None:
+        """Add *other* into this tally."""
+        assert isinstance(other, ConvertTally)
+        super().merge(other)
+        _merge(self.losses, other.losses)
+        self.lossy += other.lossy
+
+
+class _Converter:
+    """Conversation in (from one format), JSON line out (in another), losses counted."""
+
+    def __init__(self, from_: str, to: str, model: str | None, max_tokens: int | None) -> None:
+        formats = _formats()
+        self.from_ = from_
+        self.to = to
+        self.reader = formats.get(from_)
+        self.writer = formats.get(to)
+        self.model = model
+        self.max_tokens = max_tokens
+
+    def fill(self, conv: m.Conversation) -> m.Conversation:
+        changes: dict[str, Any] = {}
+        if self.model and conv.model is UNSET:
+            changes["model"] = self.model
+        if self.max_tokens and conv.max_tokens is UNSET:
+            changes["max_tokens"] = self.max_tokens
+        return attrs.evolve(conv, **changes) if changes else conv
+
+    def write(self, conv: m.Conversation, file: str, line: int, stats: ConvertTally, lost: bool) -> bytes:
+        conv = self.fill(conv)
+        if self.to == "anthropic":
+            data = encode_value(conv)
+        elif self.to == "batch":
+            data = encode_value(m.BatchRequest(custom_id=batch_id(file, line), params=conv))
+        else:
+            assert self.writer is not None  # check_formats made sure
+            value, losses = self.writer.write(conv)
+            for loss in losses:
+                _add(stats.losses, loss_key("write", loss))
+            lost = lost or bool(losses)
+            data = dump_json(value)
+        if lost:
+            stats.lossy += 1
+        return data
+
+
+@register
+class ConvertOp(Operation):
+    """One line in one format to one line in another."""
+
+    name = "convert"
+
+    def __init__(
+        self,
+        *,
+        from_: str,
+        to: str,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.conv = _Converter(from_, to, model, max_tokens)
+        self.kind = {"anthropic": "request", "batch": "batch_request", "exchange": "exchange"}.get(from_)
+
+    def new_stats(self) -> ConvertTally:
+        return ConvertTally()
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        total.merge(part)
+        return total
+
+    def oversize(self, item: Oversize) -> Any:
+        result = super().oversize(item)
+        _add(result.stats.rejects, "too_long")
+        return result
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        super().reject_too_long(file, lineno, raw, out, rejects, stats)
+        _add(stats.rejects, "too_long")
+
+    def _read(self, file: str, lineno: int, raw: bytes, stats: ConvertTally) -> tuple[m.Conversation, bool]:
+        if self.kind is not None:  # convo's own line kinds: the lossless codec
+            value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value  # type: ignore[arg-type]
+            if isinstance(value, m.BatchRequest):
+                return value.params, False
+            if isinstance(value, m.Exchange):
+                conv = value.request
+                if isinstance(value.response, m.Response):
+                    conv = conv.with_response(value.response)
+                return conv, False
+            assert isinstance(value, m.Conversation)
+            return value, False
+        assert self.conv.reader is not None  # check_formats made sure
+        c = self.conv.reader.read(parse_json(raw), source=f"{file}:{lineno}")
+        for loss in c.losses:
+            _add(stats.losses, loss_key("read", loss))
+        return c.conversation, bool(c.losses)
+
+    def line(
+        self,
+        file: str,
+        lineno: int,
+        raw: bytes,
+        out: list[bytes],
+        rejects: list[bytes],
+        stats: Any,
+    ) -> bool:
+        try:
+            conv, lost = self._read(file, lineno, raw, stats)
+        except DecodeError as e:
+            code = classify(raw)
+            if code == "shape" and self.kind is None:
+                code = "format"  # it is JSON; the foreign format's reader refused it
+            rejects.append(reject_error(file, lineno, raw, e, code))
+            _add(stats.rejects, code)
+            return False
+        try:
+            out.append(self.conv.write(conv, file, lineno, stats, lost))
+        except Exception as e:  # a writer that cannot take this conversation: one line, not the run
+            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
+            _add(stats.rejects, "encode")
+            return False
+        return True
+
+
+# --------------------------------------------------------------------------- the command's driver
+
+_WHOLE_FILE_PATTERNS = {"inspect": ("*.json", "*.eval"), "claude-code": ("*.jsonl",)}
+_LINE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json")
+
+
+def _is_json_array(path: str) -> bool:
+    """Whether a file holds one JSON array (ShareGPT datasets often do) rather than JSONL."""
+    if path == "-":
+        return False
+    import gzip
+
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        head = f.read(4096).lstrip()
+    return bool(head.startswith(b"["))
+
+
+def convert_files(
+    args: argparse.Namespace,
+    *,
+    out: Sink,
+    rejects: Sink,
+    run: Callable[..., tuple[RunCounts, Any, list[str]]],
+) -> tuple[RunCounts, ConvertTally, list[str]]:
+    """Convert the inputs of *args* in order: JSONL through the engine (*run*: every bad line
+    rejected, the run goes on), whole files (a format's log files, or a JSON array of records)
+    through the format's file reader. Returns the counts, the tally and file-level problems."""
+    fmt = _formats().get(args.from_)
+    whole_format = fmt is not None and not fmt.per_line
+    if whole_format and (not args.inputs or "-" in args.inputs):
+        raise UsageError(f"--from {args.from_} reads whole files: give paths, not stdin")
+    patterns = _WHOLE_FILE_PATTERNS.get(args.from_, ("*",)) if whole_format else _LINE_PATTERNS
+    files = expand(args.inputs or ["-"], patterns=patterns)
+    if not files:
+        raise UsageError(f"no input files in {', '.join(args.inputs)}")
+    spec = OpSpec(
+        "convert",
+        {
+            "from_": args.from_,
+            "to": args.to,
+            "model": args.model,
+            "max_tokens": args.max_tokens,
+            "max_line_bytes": args.max_line_bytes,
+        },
+    )
+    counts = RunCounts()
+    tally = ConvertTally()
+    problems: list[str] = []
+    group: list[str] = []
+
+    def flush_group() -> None:
+        if group:
+            c, t, found = run(args, spec, list(group), out=out, rejects=rejects)
+            _add_counts(counts, c)
+            tally.merge(t)
+            problems.extend(found)
+            group.clear()
+
+    for path in files:
+        if whole_format or _is_json_array(path):
+            flush_group()
+            c, t = _convert_whole_file(args, path, out=out, rejects=rejects)
+            _add_counts(counts, c)
+            tally.merge(t)
+        else:
+            group.append(path)
+    flush_group()
+    return counts, tally, problems
+
+
+def _add_counts(total: RunCounts, part: RunCounts) -> None:
+    total.lines_in += part.lines_in
+    total.out += part.out
+    total.rejected += part.rejected
+    total.blank += part.blank
+    total.bytes_in += part.bytes_in
+    total.files += part.files
+    total.seconds += part.seconds
+
+
+def _convert_whole_file(
+    args: argparse.Namespace, path: str, *, out: Sink, rejects: Sink
+) -> tuple[RunCounts, ConvertTally]:
+    """One file through its format's file reader: each conversation is a unit ("line")."""
+    import time
+
+    reader_fmt = _formats()[args.from_]
+    conv = _Converter(args.from_, args.to, args.model, args.max_tokens)
+    tally = ConvertTally()
+    counts = RunCounts(files=1, bytes_in=os.path.getsize(path))
+    start = time.perf_counter()
+    index = 0
+    try:
+        for c in reader_fmt.read_file(path):
+            index += 1
+            counts.lines_in += 1
+            for loss in c.losses:
+                _add(tally.losses, loss_key("read", loss))
+            try:
+                line = conv.write(c.conversation, path, index, tally, bool(c.losses))
+            except Exception as e:
+                counts.rejected += 1
+                _add(tally.rejects, "encode")
+                rejects.write_line(orjson.dumps({
+                    "file": path, "line": index, "code": "encode",
+                    "reason": f"{type(e).__name__}: {e}", "path": "$", "raw": None,
+                    "source": c.source,
+                }))
+                continue
+            out.write_line(line)
+            counts.out += 1
+    except DecodeError as e:
+        # the file cannot be read further: one reject names it and the place (it stays on disk)
+        counts.lines_in += 1
+        counts.rejected += 1
+        _add(tally.rejects, "format")
+        rejects.write_line(orjson.dumps({
+            "file": path, "line": e.line if e.line is not None else 0, "code": "format",
+            "reason": e.expected, "path": e.path, "raw": None,
+            "after_conversations": index,
+        }))
+    counts.seconds = time.perf_counter() - start
+    return counts, tally

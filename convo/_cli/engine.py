@@ -1,0 +1,201 @@
+"""The engine: an operation over every chunk of the input, on one process or many, in order.
+
+With one worker the chunks are processed in this process. With N workers a process pool (fork
+server, or spawn) runs them: each worker builds the operation once from its :class:`~convo._cli.base.OpSpec`
+(plain data, so nothing unpicklable ever crosses), chunks are submitted as they are read, and the
+results come back in input order through a bounded window of in-flight chunks, so memory stays
+flat however large the input and the output bytes are the same as with one worker.
+:func:`run_spans` is the range mode of :mod:`convo._cli.ranges` on the same pool machinery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from convo._cli.base import Operation, OpSpec, Result, build_operation
+from convo._cli.ranges import Span, SpanResult, work_span
+from convo._cli.sources import Chunk, Oversize
+
+__all__ = ["run_chunks", "run_spans"]
+
+_WORKER_OP: Operation | None = None
+_SYNC: tuple[Any, Any, Any] | None = None  # range mode: (condition, turn, abort flag)
+_OUT_FDS: dict[str, int] = {}
+
+
+def _init_worker(spec: OpSpec, sync: tuple[Any, Any, Any] | None = None) -> None:
+    # Ctrl-C reaches the whole process group; the main process alone decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from convo.profiles import UnknownModelWarning
+
+    warnings.simplefilter("ignore", UnknownModelWarning)  # as in the main process (convo.cli)
+    global _WORKER_OP, _SYNC
+    _WORKER_OP = build_operation(spec)
+    _SYNC = sync
+
+
+def _work(chunk: Chunk) -> Result:
+    assert _WORKER_OP is not None
+    return _WORKER_OP.process(chunk)
+
+
+def _work_span(task: tuple[int, Span, int, str | None]) -> SpanResult:
+    assert _WORKER_OP is not None
+    index, span, chunk_bytes, out_path = task
+    res, outs = work_span(_WORKER_OP, span, chunk_bytes)
+    if out_path is not None:
+        res.out_bytes = _write_in_turn(index, out_path, outs)
+    return res
+
+
+def _write_in_turn(index: int, path: str, outs: list[bytes]) -> int:
+    """Append *outs* to the output once every span before *index* has been written."""
+    assert _SYNC is not None
+    cond, turn, abort = _SYNC
+    with cond:
+        while turn.value != index:
+            if abort.value:
+                raise RuntimeError("the run was stopped")
+            cond.wait(0.5)
+    fd = _OUT_FDS.get(path)
+    if fd is None:
+        fd = _OUT_FDS[path] = os.open(path, os.O_WRONLY | os.O_APPEND)
+    written = 0
+    for block in outs:
+        view = memoryview(block)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+            written += n
+    with cond:
+        turn.value = index + 1
+        cond.notify_all()
+    return written
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The start method for workers: a fork server where the platform has one, else spawn.
+
+    Both start workers from a clean interpreter (never a fork of this process and its threads),
+    and both pickle what a worker gets, which is why only plain data crosses. A fork server
+    imports convo once and forks each worker from there, so a worker starts in milliseconds
+    instead of re-importing everything as a spawned one does.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["convo._cli.ops", "convo._cli.convert", "convo._cli.pipelines"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _done(result: Result) -> Future[Result]:
+    f: Future[Result] = Future()
+    f.set_result(result)
+    return f
+
+
+def run_chunks(
+    items: Iterable[Chunk | Oversize],
+    spec: OpSpec,
+    *,
+    workers: int = 1,
+    window: int | None = None,
+    operation: Operation | None = None,
+) -> Iterator[Result]:
+    """The :class:`Result` of every item, in input order.
+
+    *operation* (one built from *spec*) is reused for in-process work and for over-long lines;
+    *window* bounds the chunks in flight (default ``4 * workers``).
+
+    >>> from convo._cli.base import OpSpec
+    >>> from convo._cli.sources import Chunk
+    >>> [r.n_in for r in run_chunks([Chunk("a", 1, b"\\n")], OpSpec("stats"))]
+    [0]
+    """
+    op = operation if operation is not None else build_operation(spec)
+    if workers <= 1:
+        for item in items:
+            yield op.oversize(item) if isinstance(item, Oversize) else op.process(item)
+        return
+    limit = window if window is not None else 4 * workers
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(spec,)
+    )
+    pending: deque[Future[Result]] = deque()
+    ok = False
+    try:
+        for item in items:
+            if isinstance(item, Oversize):
+                pending.append(_done(op.oversize(item)))
+            else:
+                pending.append(pool.submit(_work, item))
+            while len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+        ok = True
+    finally:
+        # on an error or an early stop, drop queued work instead of finishing it
+        pool.shutdown(wait=True, cancel_futures=not ok)
+
+
+def run_spans(
+    spans: Iterable[Span],
+    spec: OpSpec,
+    *,
+    workers: int,
+    out_path: str | None,
+    chunk_bytes: int,
+    window: int | None = None,
+) -> Iterator[tuple[Span, SpanResult]]:
+    """Range mode (:mod:`convo._cli.ranges`): each span and its result, in input order.
+
+    Workers append their output to the file at *out_path* themselves, in span order (None: the
+    operation has no output); only small results cross the pipes.
+    """
+    limit = window if window is not None else 4 * workers
+    ctx = _context()
+    cond = ctx.Condition()
+    turn = ctx.RawValue("q", 0)
+    abort = ctx.RawValue("b", 0)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker,
+        initargs=(spec, (cond, turn, abort)),
+    )
+    pending: deque[tuple[Span, Future[SpanResult]]] = deque()
+    ok = False
+    try:
+        for index, span in enumerate(spans):
+            pending.append((span, pool.submit(_work_span, (index, span, chunk_bytes, out_path))))
+            while len(pending) >= limit:
+                s, f = pending.popleft()
+                yield s, f.result()
+        while pending:
+            s, f = pending.popleft()
+            yield s, f.result()
+        ok = True
+    finally:
+        if not ok:  # workers waiting for their turn give up; queued spans are dropped
+            with cond:
+                abort.value = 1
+                cond.notify_all()
+        pool.shutdown(wait=True, cancel_futures=not ok)
+        if not ok:  # spooled over-long lines of results never collected go too
+            for _s, f in pending:
+                if f.done() and not f.cancelled() and f.exception() is None:
+                    _discard(f.result())
+
+
+def _discard(res: SpanResult) -> None:
+    for path in res.rejects:
+        if isinstance(path, str):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)

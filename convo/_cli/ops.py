@@ -1,0 +1,590 @@
+"""The per-line operations of the command: transform, validate and stats (convert: its module).
+
+Each is registered by name and built from plain-data options, in the main process or in a worker
+(see :mod:`convo._cli.base`). Every line is decoded with the codec's :func:`decode_line` (so line
+kinds, huge integers and error paths are the codec's), and every failure becomes a reject record
+with the line's original bytes or a diagnostic: no line is ever dropped. Each operation keeps a
+:class:`Tally` per chunk (reject codes, and what the operation counts), merged in input order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import orjson
+from attrs import define, field
+
+from convo import model as m
+from convo._cli.base import Operation, classify, register, reject_error
+from convo._cli.rejects import reject
+from convo._cli.sources import Oversize
+from convo.codec.lines import LineKind, RawLine, Value, decode_line, encode_value
+from convo.errors import DecodeError
+
+__all__ = [
+    "StatsOp",
+    "StatsTally",
+    "Tally",
+    "TransformOp",
+    "TransformTally",
+    "ValidateOp",
+    "ValidateTally",
+    "conversation_of",
+    "line_path",
+    "with_conversation",
+]
+
+
+def _drop_spool(item: Oversize) -> None:
+    """Delete an over-long line's spool file now (it may be large) when nothing will copy it."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(item.spool)
+
+
+def _add(counts: dict[Any, int], key: Any, n: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + n
+
+
+def _merge(total: dict[Any, int], part: dict[Any, int]) -> None:
+    for k, v in part.items():
+        total[k] = total.get(k, 0) + v
+
+
+@define
+class Tally:
+    """What a chunk counted; :meth:`merge` adds another tally of the same class."""
+
+    rejects: dict[str, int] = field(factory=dict)  # by reject code
+
+    def merge(self, other: Tally) -> None:
+        """Add *other* (a tally of the same operation) into this one."""
+        _merge(self.rejects, other.rejects)
+
+
+# --------------------------------------------------------------------------- conversations in lines
+
+
+def conversation_of(value: Value) -> m.Conversation | None:
+    """The conversation a line holds: the request, a batch line's params, an exchange's request.
+
+    A batch *result* line holds none.
+
+    >>> conversation_of(m.BatchRequest(custom_id="a", params=m.Conversation(model="x"))).model
+    'x'
+    """
+    if isinstance(value, m.Conversation):
+        return value
+    if isinstance(value, m.BatchRequest):
+        return value.params
+    if isinstance(value, m.Exchange):
+        return value.request
+    return None
+
+
+def with_conversation(value: Value, conv: m.Conversation) -> Value:
+    """*value* holding *conv* in place of its conversation (the same object when unchanged).
+
+    >>> line = m.BatchRequest(custom_id="a", params=m.Conversation(model="x"))
+    >>> with_conversation(line, m.Conversation(model="y")).params.model
+    'y'
+    """
+    if isinstance(value, m.Conversation):
+        return conv
+    if isinstance(value, m.BatchRequest):
+        return value if value.params is conv else attrs.evolve(value, params=conv)
+    if isinstance(value, m.Exchange):
+        return value if value.request is conv else attrs.evolve(value, request=conv)
+    return value
+
+
+_PATH_PREFIX: dict[type[Any], str] = {m.BatchRequest: "$.params", m.Exchange: "$.request"}
+
+
+def line_path(value: Value, path: str) -> str:
+    """A ``$.path`` inside a line's conversation, as a path inside the line itself.
+
+    >>> line_path(m.BatchRequest(custom_id="a", params=m.Conversation()), "$.messages[0]")
+    '$.params.messages[0]'
+    """
+    prefix = _PATH_PREFIX.get(type(value))
+    if prefix is None:
+        return path
+    return prefix + path[1:]
+
+
+# --------------------------------------------------------------------------- transform
+
+
+@define
+class TransformTally(Tally):
+    """Changes reported by ``explain()``, by ``"transform: what"``, and lines changed."""
+
+    changes: dict[str, int] = field(factory=dict)
+    changed: int = 0
+    rules: dict[str, int] = field(factory=dict)  # --validate-for rejections, by rule
+
+    def merge(self, other: Tally) -> None:
+        """Add *other* into this tally."""
+        assert isinstance(other, TransformTally)
+        super().merge(other)
+        _merge(self.changes, other.changes)
+        _merge(self.rules, other.rules)
+        self.changed += other.changed
+
+
+@register
+class TransformOp(Operation):
+    """Apply a pipeline to each line's conversation; optionally check it for a target model."""
+
+    name = "transform"
+
+    def __init__(
+        self,
+        *,
+        specs: Sequence[str] = (),
+        pipeline_path: str | None = None,
+        validate_for: str | None = None,
+        api_version: str | None = None,
+        kind: LineKind | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        from convo._cli.pipelines import load_pipeline
+
+        self.transform = load_pipeline(specs, pipeline_path)
+        self.explain = self.transform.explain
+        self.kind = kind
+        self.profile: Any = None
+        self.api_version = api_version or ""
+        if validate_for:
+            from convo.profiles import DEFAULT_API_VERSION, get_profile
+
+            self.profile = get_profile(validate_for)
+            self.api_version = api_version or DEFAULT_API_VERSION
+            from convo.rules import validate
+
+            self._validate = validate
+
+    def new_stats(self) -> TransformTally:
+        return TransformTally()
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        total.merge(part)
+        return total
+
+    def oversize(self, item: Oversize) -> Any:
+        result = super().oversize(item)
+        _add(result.stats.rejects, "too_long")
+        return result
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        super().reject_too_long(file, lineno, raw, out, rejects, stats)
+        _add(stats.rejects, "too_long")
+
+    def line(
+        self,
+        file: str,
+        lineno: int,
+        raw: bytes,
+        out: list[bytes],
+        rejects: list[bytes],
+        stats: Any,
+    ) -> bool:
+        try:
+            value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
+        except DecodeError as e:
+            code = classify(raw)
+            rejects.append(reject_error(file, lineno, raw, e, code))
+            _add(stats.rejects, code)
+            return False
+        conv = conversation_of(value)
+        if conv is not None:
+            try:
+                new, changes = self.explain(conv)
+            except Exception as e:  # a transform that raises costs one line, never the run
+                rejects.append(
+                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", raw)
+                )
+                _add(stats.rejects, "transform")
+                return False
+            if self.profile is not None:
+                report = self._validate(new, profile=self.profile, api_version=self.api_version)
+                if not report.ok:
+                    first = report.errors[0]
+                    more = len(report.errors) - 1
+                    reason = f"{first.rule}: {first.message}" + (f" ({first.hint})" if first.hint else "")
+                    if more:
+                        reason += f" (and {more} more: " + ", ".join(
+                            sorted({v.rule for v in report.errors[1:]})
+                        ) + ")"
+                    rejects.append(
+                        reject(file, lineno, "rule", reason, line_path(value, first.path), raw)
+                    )
+                    _add(stats.rejects, "rule")
+                    for v in report.errors:
+                        _add(stats.rules, v.rule)
+                    return False
+            if new is not conv:
+                value = with_conversation(value, new)
+                stats.changed += 1
+                ch = stats.changes
+                for c in changes:
+                    key = f"{c.transform}: {c.what}"
+                    ch[key] = ch.get(key, 0) + 1
+        try:
+            out.append(encode_value(value))
+        except Exception as e:  # e.g. a user transform put a non-JSON value in `extra`
+            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
+            _add(stats.rejects, "encode")
+            return False
+        return True
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@define
+class ValidateTally(Tally):
+    """Violations by ``(rule, severity)``; lines with errors, with warnings only, skipped."""
+
+    rules: dict[tuple[str, str], int] = field(factory=dict)
+    with_errors: int = 0
+    with_warnings: int = 0
+    skipped: int = 0  # batch result lines: no request to check
+
+    def merge(self, other: Tally) -> None:
+        """Add *other* into this tally."""
+        assert isinstance(other, ValidateTally)
+        super().merge(other)
+        _merge(self.rules, other.rules)
+        self.with_errors += other.with_errors
+        self.with_warnings += other.with_warnings
+        self.skipped += other.skipped
+
+
+DECODE_RULES = {
+    "utf8": "decode.utf8",
+    "json": "decode.json",
+    "shape": "decode.shape",
+    "too_long": "decode.too-long",
+}
+"""The rule id a line gets in ``convo validate`` when it cannot even be decoded."""
+
+
+def diagnostic_text(file: str, line: int, rule: str, severity: str, path: str, message: str, hint: str) -> bytes:
+    """One diagnostic: ``FILE:LINE: RULE $.path message (hint)`` (warnings say so first).
+
+    >>> diagnostic_text("a.jsonl", 3, "prefill.unsupported", "error", "$.messages[1]",
+    ...                 "this model does not accept prefill", "drop the last assistant turn")
+    b'a.jsonl:3: prefill.unsupported $.messages[1] this model does not accept prefill (drop the last assistant turn)'
+    """
+    text = f"{file}:{line}: {rule} {path} "
+    if severity != "error":
+        text += f"{severity}: "
+    text += message
+    if hint:
+        text += f" ({hint})"
+    return text.encode("utf-8", "backslashreplace")
+
+
+def diagnostic_json(file: str, line: int, rule: str, severity: str, path: str, message: str, hint: str) -> bytes:
+    """One diagnostic as a JSON line (``--json``).
+
+    >>> diagnostic_json("a.jsonl", 2, "text.empty", "error", "$.messages[0].content[1]", "empty", "")[:40]
+    b'{"type":"diagnostic","file":"a.jsonl","l'
+    """
+    return orjson.dumps(
+        {
+            "type": "diagnostic",
+            "file": file,
+            "line": line,
+            "rule": rule,
+            "severity": severity,
+            "path": path,
+            "message": message,
+            "hint": hint,
+        }
+    )
+
+
+@register
+class ValidateOp(Operation):
+    """Check each line's conversation against the API's rules; out = diagnostics."""
+
+    name = "validate"
+    lines_in_output = True  # diagnostics are FILE:LINE: ...
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_version: str | None = None,
+        json: bool = False,
+        strict: bool = False,
+        keep_rejects: bool = False,
+        kind: LineKind | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        from convo.profiles import DEFAULT_API_VERSION, get_profile
+        from convo.rules import validate
+
+        self._validate = validate
+        self.profile = get_profile(model) if model else None
+        self.api_version = api_version or DEFAULT_API_VERSION
+        self.fmt = diagnostic_json if json else diagnostic_text
+        self.strict = strict
+        self.keep_rejects = keep_rejects
+        self.kind = kind
+
+    def new_stats(self) -> ValidateTally:
+        return ValidateTally()
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        total.merge(part)
+        return total
+
+    def _undecodable(
+        self, file: str, lineno: int, raw: bytes, code: str, path: str, message: str,
+        out: list[bytes], rejects: list[bytes], stats: ValidateTally,
+    ) -> None:
+        rule = DECODE_RULES[code]
+        out.append(self.fmt(file, lineno, rule, "error", path, message, ""))
+        _add(stats.rules, (rule, "error"))
+        _add(stats.rejects, code)
+        stats.with_errors += 1
+
+    def oversize(self, item: Oversize) -> Any:
+        result = super().oversize(item)
+        stats = result.stats
+        out: list[bytes] = []
+        self._undecodable(
+            item.file, item.line, b"", "too_long", "$",
+            f"line of {item.size} bytes is longer than the limit of {self.max_line_bytes} bytes",
+            out, [], stats,
+        )
+        result.out = b"\n".join(out) + b"\n"
+        if not self.keep_rejects:
+            _drop_spool(item)
+            result.spool = None
+        return result
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        self._undecodable(
+            file, lineno, raw, "too_long", "$",
+            f"line of {len(raw)} bytes is longer than the limit of {self.max_line_bytes} bytes",
+            out, rejects, stats,
+        )
+        if self.keep_rejects:
+            super().reject_too_long(file, lineno, raw, out, rejects, stats)
+
+    def line(
+        self,
+        file: str,
+        lineno: int,
+        raw: bytes,
+        out: list[bytes],
+        rejects: list[bytes],
+        stats: Any,
+    ) -> bool:
+        try:
+            value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
+        except DecodeError as e:
+            code = classify(raw)
+            self._undecodable(file, lineno, raw, code, e.path, e.expected, out, rejects, stats)
+            if self.keep_rejects:
+                rejects.append(reject_error(file, lineno, raw, e, code))
+            return False
+        conv = conversation_of(value)
+        if conv is None:
+            stats.skipped += 1
+            return True
+        report = self._validate(conv, profile=self.profile, api_version=self.api_version)
+        if not report.violations:
+            return True
+        fmt = self.fmt
+        for v in report.violations:
+            out.append(fmt(file, lineno, v.rule, v.severity, line_path(value, v.path), v.message, v.hint))
+            _add(stats.rules, (v.rule, v.severity))
+        bad = bool(report.errors) or (self.strict and bool(report.warnings))
+        if report.errors:
+            stats.with_errors += 1
+        else:
+            stats.with_warnings += 1
+        if bad:
+            _add(stats.rejects, "rule")
+            if self.keep_rejects:
+                first = (report.errors or report.warnings)[0]
+                rejects.append(
+                    reject(file, lineno, "rule", f"{first.rule}: {first.message}",
+                           line_path(value, first.path), raw)
+                )
+        return not bad
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@define
+class StatsTally(Tally):
+    """Counts over conversations: what ``convo stats`` prints."""
+
+    lines: int = 0
+    kinds: dict[str, int] = field(factory=dict)
+    conversations: int = 0
+    turns: int = 0
+    max_turns: int = 0
+    roles: dict[str, int] = field(factory=dict)
+    models: dict[str, int] = field(factory=dict)
+    images: int = 0
+    documents: int = 0
+    tool_calls: int = 0
+    tool_results: int = 0
+    thinking: int = 0
+    with_system: int = 0
+    tokens: int = 0
+    stop_reasons: dict[str, int] = field(factory=dict)
+    results: dict[str, int] = field(factory=dict)  # batch result types, exchange outcomes
+    bytes: int = 0
+
+    def merge(self, other: Tally) -> None:
+        """Add *other* into this tally."""
+        assert isinstance(other, StatsTally)
+        super().merge(other)
+        for name in ("lines", "conversations", "turns", "images", "documents", "tool_calls",
+                     "tool_results", "thinking", "with_system", "tokens", "bytes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.max_turns = max(self.max_turns, other.max_turns)
+        for name in ("kinds", "roles", "models", "stop_reasons", "results"):
+            _merge(getattr(self, name), getattr(other, name))
+
+    def as_json(self) -> dict[str, Any]:
+        """The tally as plain JSON (``convo stats --json``)."""
+        d = attrs.asdict(self)
+        d["mean_turns"] = round(self.turns / self.conversations, 2) if self.conversations else 0
+        return d
+
+
+def _count_blocks(blocks: Sequence[Any], t: StatsTally) -> None:
+    for b in blocks:
+        cls = b.__class__
+        if cls is m.Image:
+            t.images += 1
+        elif cls is m.ToolUse:
+            t.tool_calls += 1
+        elif cls is m.ToolResult:
+            t.tool_results += 1
+            c = b.content
+            if c.__class__ is tuple:
+                _count_blocks(c, t)  # images inside tool results count too (facts §3.3)
+        elif cls is m.Thinking or cls is m.RedactedThinking:
+            t.thinking += 1
+        elif cls is m.Document:
+            t.documents += 1
+        elif cls is m.ServerToolUse:
+            t.tool_calls += 1
+
+
+@register
+class StatsOp(Operation):
+    """Count lines, turns, models, images, tool calls, tokens and stop reasons."""
+
+    name = "stats"
+
+    def __init__(self, *, kind: LineKind | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.kind = kind
+        self._estimate: Callable[[m.Conversation], int] | None = None
+        try:
+            from convo.transforms import estimate_tokens
+        except ImportError:  # pragma: no cover - only while transforms are incomplete
+            pass
+        else:
+            self._estimate = estimate_tokens
+
+    def new_stats(self) -> StatsTally:
+        return StatsTally()
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        total.merge(part)
+        return total
+
+    def oversize(self, item: Oversize) -> Any:
+        result = super().oversize(item)
+        _add(result.stats.rejects, "too_long")
+        _drop_spool(item)
+        result.spool = None
+        return result
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        _add(stats.rejects, "too_long")
+
+    def line(
+        self,
+        file: str,
+        lineno: int,
+        raw: bytes,
+        out: list[bytes],
+        rejects: list[bytes],
+        stats: Any,
+    ) -> bool:
+        t: StatsTally = stats
+        try:
+            rec = decode_line(RawLine(file, lineno, raw), kind=self.kind)
+        except DecodeError:
+            _add(t.rejects, classify(raw))
+            return False
+        t.lines += 1
+        t.bytes += len(raw)
+        _add(t.kinds, rec.kind)
+        value = rec.value
+        if isinstance(value, m.Exchange):
+            resp = value.response
+            if isinstance(resp, m.Response):
+                _add(t.results, "exchange: response")
+                _add(t.stop_reasons, str(resp.stop_reason))
+            else:
+                err = value.error
+                etype = err.get("type") if isinstance(err, dict) else None
+                _add(t.results, f"exchange: error {etype or ''}".rstrip())
+        elif isinstance(value, m.BatchResult):
+            _add(t.results, f"batch: {value.result_type}")
+            if isinstance(value.message, m.Response):
+                _add(t.stop_reasons, str(value.message.stop_reason))
+        conv = conversation_of(value)
+        if conv is None:
+            return True
+        t.conversations += 1
+        n = len(conv.messages)
+        t.turns += n
+        if n > t.max_turns:
+            t.max_turns = n
+        if isinstance(conv.model, str):
+            _add(t.models, conv.model)
+        else:
+            _add(t.models, "(none)")
+        if conv.system:
+            t.with_system += 1
+        for msg in conv.messages:
+            _add(t.roles, msg.role)
+            c = msg.content
+            if c.__class__ is tuple:
+                _count_blocks(c, t)
+        if self._estimate is not None:
+            try:
+                t.tokens += self._estimate(conv)
+            except Exception:  # an estimate is advisory: never lose a line over it
+                t.tokens += len(raw) // 4
+        else:
+            t.tokens += len(raw) // 4
+        return True

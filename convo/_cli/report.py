@@ -1,0 +1,165 @@
+"""What the command tells a person: a progress bar (on a terminal only) and the end-of-run summary.
+
+Everything here writes to the stream it is given (stderr, by the command's choice); nothing here
+decides whether to print. Numbers are grouped (``12,345``), sizes in MB (10^6 bytes), times in s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TextIO
+
+from attrs import define
+
+__all__ = ["Progress", "RunCounts", "counts_table", "mb", "summary_line"]
+
+
+def mb(n: int) -> str:
+    """A byte count in MB.
+
+    >>> mb(1_234_567), mb(0)
+    ('1.2 MB', '0.0 MB')
+    """
+    return f"{n / 1e6:.1f} MB"
+
+
+@define
+class RunCounts:
+    """The totals of a run: ``lines_in == out + rejected`` always."""
+
+    lines_in: int = 0
+    out: int = 0
+    rejected: int = 0
+    blank: int = 0
+    bytes_in: int = 0
+    files: int = 0
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every line read is accounted for."""
+        return self.lines_in == self.out + self.rejected
+
+
+def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_word: str = "rejected") -> str:
+    """The one-line summary: lines in = out + rejected, size, time and throughput.
+
+    >>> print(summary_line("transform", RunCounts(200, 194, 6, 1, 2_500_000, 1, 0.5)))
+    convo transform: 200 lines in = 194 out + 6 rejected (1 blank skipped); 1 file, 2.5 MB in 0.50 s (5.0 MB/s)
+    """
+    rate = c.bytes_in / 1e6 / c.seconds if c.seconds > 0 else 0.0
+    eq = "=" if c.balanced else "!="  # cannot happen; said loudly if it ever does
+    text = (
+        f"convo {command}: {c.lines_in:,} lines in {eq} {c.out:,} {out_word} + "
+        f"{c.rejected:,} {rejected_word}"
+    )
+    if c.blank:
+        text += f" ({c.blank:,} blank skipped)"
+    files = "file" if c.files == 1 else "files"
+    text += f"; {c.files:,} {files}, {mb(c.bytes_in)} in {c.seconds:.2f} s ({rate:.1f} MB/s)"
+    return text
+
+
+def counts_table(title: str, counts: Mapping[str, int], *, limit: int = 30, notes: Mapping[str, str] | None = None) -> list[str]:
+    """Indented ``label  x count`` lines, most frequent first.
+
+    >>> from convo._cli.rejects import CODES
+    >>> for line in counts_table("rejected", {"json": 3, "utf8": 1}, notes=CODES):
+    ...     print(line)
+      rejected:
+        json (not valid JSON)  x 3
+        utf8 (not valid UTF-8) x 1
+    """
+    if not counts:
+        return []
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    labels = [f"{k} ({notes[k]})" if notes and k in notes else k for k, _ in items[:limit]]
+    width = max(len(label) for label in labels)
+    lines = [f"  {title}:"]
+    for label, (_, n) in zip(labels, items[:limit], strict=False):
+        lines.append(f"    {label.ljust(width)} x {n:,}")
+    if len(items) > limit:
+        rest = sum(n for _, n in items[limit:])
+        lines.append(f"    ... {len(items) - limit} more x {rest:,}")
+    return lines
+
+
+def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    """Rows as aligned columns under a header (numbers are right-aligned).
+
+    >>> print("\\n".join(table([("a.rule", "error", "3")], ("rule", "severity", "lines"))))
+    rule    severity  lines
+    a.rule  error         3
+    """
+    rows = [header, *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    out = []
+    for r in rows:
+        cells = []
+        for i, cell in enumerate(r):
+            numeric = cell.replace(",", "").replace(".", "").isdigit()
+            cells.append(cell.rjust(widths[i]) if numeric and r is not header else cell.ljust(widths[i]))
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+class Progress:
+    """A one-line progress bar redrawn in place at most ten times a second; a no-op when off.
+
+    >>> import io
+    >>> p = Progress(io.StringIO(), total=100, enabled=False)
+    >>> p.update(50, 10); p.close()
+    """
+
+    def __init__(self, stream: TextIO, *, total: int | None, enabled: bool, label: str = "") -> None:
+        self.stream = stream
+        self.total = total
+        self.enabled = enabled
+        self.label = label
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int, lines: int) -> None:
+        """Redraw with *done* bytes and *lines* lines processed (throttled)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / 1e6 / elapsed
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(frac * 24)
+            left = (self.total - done) / (done / elapsed) if done else 0.0
+            text = (
+                f"\r{self.label}[{bar:<24}] {frac * 100:5.1f}%  {mb(done)}/{mb(self.total)}  "
+                f"{lines:,} lines  {rate:.1f} MB/s  {int(left) // 60}:{int(left) % 60:02d} left"
+            )
+        else:
+            text = f"\r{self.label}{mb(done)}  {lines:,} lines  {rate:.1f} MB/s"
+        self.stream.write(text + "\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def note(self, text: str) -> None:
+        """Redraw with a free-form status (throttled like :meth:`update`)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1:
+            return
+        self._last = now
+        self.stream.write(f"\r{self.label}{text}  {now - self.start:.0f} s\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """Erase the bar."""
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,192 @@
+"""Outputs of the command: written whole or not at all.
+
+:class:`Sink` writes blocks of newline-terminated lines to a temporary file beside the target,
+fsyncs it and renames it into place on :meth:`Sink.commit`; :meth:`Sink.abort` (or an exception in
+the ``with`` block) removes the temporary file and leaves the target untouched, so an interrupted
+run never leaves half an output. ``-`` writes to stdout (not atomic, by nature); a name ending in
+``.gz`` is gzip-compressed. A sink can be *lazy*: nothing is created until the first write, which
+is how the rejects file appears only when there is something to reject.
+
+This is the block-writing twin of ``convo.codec.jsonl.AtomicWriter`` (same temp-file + rename
+protocol): the engine writes whole chunks and copies spooled records, which a line-at-a-time
+writer would have to split and hold in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from types import TracebackType
+from typing import BinaryIO
+
+__all__ = ["Sink", "rejects_path_for"]
+
+
+def rejects_path_for(output: str) -> str:
+    """The default rejects file of an output: ``OUT.rejects.jsonl`` beside it.
+
+    >>> rejects_path_for("clean.jsonl"), rejects_path_for("out/clean.jsonl.gz")
+    ('clean.rejects.jsonl', 'out/clean.rejects.jsonl')
+    >>> rejects_path_for("-")
+    'convo.rejects.jsonl'
+    """
+    if output == "-":
+        return "convo.rejects.jsonl"
+    base = output
+    for suffix in (".gz", ".jsonl", ".json"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base + ".rejects.jsonl"
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+class Sink:
+    """A target path (or ``-``) written atomically in blocks of lines.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> target = os.path.join(d, "out.jsonl")
+    >>> with Sink(target) as s:
+    ...     s.write(b'{"a":1}\\n')
+    >>> open(target, "rb").read()
+    b'{"a":1}\\n'
+    """
+
+    def __init__(self, path: str, *, compress: bool | None = None, lazy: bool = False) -> None:
+        self.path = path
+        self.compress = path.endswith(".gz") if compress is None else compress
+        self.bytes_written = 0
+        self._tmp: str | None = None
+        self._raw: BinaryIO | None = None
+        self._f: BinaryIO | None = None
+        self._done = False
+        if not lazy:
+            self._open()
+
+    @property
+    def opened(self) -> bool:
+        """Whether anything was (or is being) written."""
+        return self._f is not None or self._done
+
+    def _open(self) -> BinaryIO:
+        if self._f is not None:
+            return self._f
+        if self.path == "-":
+            self._raw = sys.stdout.buffer
+        else:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            fd, self._tmp = tempfile.mkstemp(
+                prefix="." + os.path.basename(self.path) + ".", suffix=".tmp", dir=directory
+            )
+            self._raw = os.fdopen(fd, "wb")
+        if self.compress:
+            # mtime=0 keeps the compressed bytes reproducible run to run
+            self._f = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)  # type: ignore[assignment]
+        else:
+            self._f = self._raw
+        assert self._f is not None
+        return self._f
+
+    def write(self, block: bytes) -> None:
+        """Write *block* (whole lines, each ending in ``\\n``)."""
+        if block:
+            self._open().write(block)
+            self.bytes_written += len(block)
+
+    def write_line(self, line: bytes) -> None:
+        """Write one line and its newline."""
+        f = self._open()
+        f.write(line)
+        f.write(b"\n")
+        self.bytes_written += len(line) + 1
+
+    def copy_from(self, path: str, *, fix_head: Callable[[bytes], bytes] | None = None) -> None:
+        """Append the content of the file at *path* (a spooled record) and a newline.
+
+        *fix_head* may rewrite the record's first bytes (its line number) on the way.
+        """
+        f = self._open()
+        with open(path, "rb") as src:
+            head = src.read(1 << 16)
+            if fix_head is not None:
+                head = fix_head(head)
+            f.write(head)
+            self.bytes_written += len(head)
+            while piece := src.read(1 << 20):
+                f.write(piece)
+                self.bytes_written += len(piece)
+        f.write(b"\n")
+        self.bytes_written += 1
+
+    def shared_path(self) -> str:
+        """The temporary file, for other processes to append to (range mode); the sink itself
+        must then write nothing until :meth:`commit`."""
+        self._open()
+        if self._tmp is None or self.compress:
+            raise ValueError("only a plain, uncompressed output file can be shared")
+        return self._tmp
+
+    def commit(self) -> None:
+        """Flush, fsync and rename the temporary file into place (flush only for stdout)."""
+        if self._done:
+            return
+        self._done = True
+        if self._f is None:
+            return
+        if self._f is not self._raw:
+            self._f.close()  # ends the gzip stream; the raw file stays open
+        assert self._raw is not None
+        self._raw.flush()
+        if self._tmp is None:
+            return
+        os.fsync(self._raw.fileno())
+        os.chmod(self._tmp, _mode_for(self.path))  # mkstemp makes 0600; give what open() would
+        self._raw.close()
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+
+    def abort(self) -> None:
+        """Drop everything written; the target is left as it was."""
+        if self._done:
+            return
+        self._done = True
+        if self._tmp is None:
+            if self._f is not None:
+                with contextlib.suppress(Exception):
+                    self._f.flush()
+            return
+        with contextlib.suppress(Exception):
+            if self._f is not None and self._f is not self._raw:
+                self._f.close()
+        with contextlib.suppress(Exception):
+            if self._raw is not None:
+                self._raw.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+        self._tmp = None
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()

@@ -1,0 +1,321 @@
+"""Inputs of the command: paths, directories and stdin, read in chunks of whole lines.
+
+A :class:`ChunkReader` turns a list of sources into :class:`Chunk` items (a run of complete lines
+of one file, with the number of its first line) that can be handed to any worker as plain bytes;
+the main process does no per-line work, only ``rfind`` and ``count`` on each block. Memory stays
+flat: a chunk is about ``chunk_bytes``, and a line longer than ``max_line_bytes`` is never held
+whole: it is streamed, base64-encoded, into a spool file and handed on as an :class:`Oversize` item
+whose reject record is ready to copy. Line numbers count every line, blank ones included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from attrs import frozen
+
+from convo._cli.rejects import B64Stream, too_long_head, too_long_tail
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_MAX_LINE_BYTES",
+    "STDIN",
+    "STDIN_NAME",
+    "Chunk",
+    "ChunkReader",
+    "Oversize",
+    "UsageError",
+    "display_name",
+    "expand",
+    "open_binary",
+]
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+DEFAULT_CHUNK_BYTES = 1 << 20
+DEFAULT_MAX_LINE_BYTES = 64 << 20  # above the API's 32 MB request limit (facts §6.3)
+JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz")
+
+
+class UsageError(Exception):
+    """A command line that cannot run (a missing file, clashing options): exit status 2."""
+
+
+@frozen
+class Chunk:
+    """Complete lines of one file: ``data`` starts at line ``first_line`` (1-based)."""
+
+    file: str
+    first_line: int
+    data: bytes
+
+
+@frozen
+class Oversize:
+    """A line over the size limit, already written as a reject record into the ``spool`` file."""
+
+    file: str
+    line: int
+    size: int
+    spool: str
+
+
+def display_name(source: str) -> str:
+    """How a source is named in diagnostics and rejects.
+
+    >>> display_name("-"), display_name("data/a.jsonl")
+    ('<stdin>', 'data/a.jsonl')
+    """
+    return STDIN_NAME if source == STDIN else source
+
+
+def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -> list[str]:
+    """The files to read, in order: a directory gives its files matching *patterns*, sorted.
+
+    ``-`` (stdin) is kept as is, at most once. A missing path raises :class:`UsageError`.
+
+    >>> expand(["-"])
+    ['-']
+    """
+    out: list[str] = []
+    for item in inputs:
+        if item == STDIN:
+            if STDIN in out:
+                raise UsageError("stdin ('-') can be read only once")
+            out.append(item)
+            continue
+        p = Path(item)
+        if p.is_dir():
+            found = sorted({str(f) for pat in patterns for f in p.glob(pat) if f.is_file()})
+            out.extend(found)
+        elif p.exists():
+            out.append(item)
+        else:
+            raise UsageError(f"{item}: no such file or directory")
+    return out
+
+
+def open_binary(source: str) -> tuple[BinaryIO, BinaryIO]:
+    """``(stream, underlying file)`` for *source* (``-`` is stdin), gunzipped when it starts
+    with gzip's magic bytes: the bytes decide, not the name, so a ``.gz`` piped in works too.
+    Close the underlying file when done (closing a gzip stream leaves it open).
+
+    >>> import gzip, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "no-suffix")
+    >>> _ = open(path, "wb").write(gzip.compress(b"{}\\n"))
+    >>> stream, raw = open_binary(path)
+    >>> stream.read(), stream is not raw
+    (b'{}\\n', True)
+    >>> raw.close()
+    """
+    raw: BinaryIO
+    if source == STDIN:
+        raw = sys.stdin.buffer
+    else:
+        raw = open(source, "rb")  # noqa: SIM115 - closed by the caller (ChunkReader)
+    if _peek(raw, 2) == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+    return raw, raw
+
+
+def _peek(f: BinaryIO, n: int) -> bytes:
+    peek = getattr(f, "peek", None)
+    if peek is not None:
+        return bytes(peek(n)[:n])
+    return b""
+
+
+class ChunkReader:
+    """Sources read as :class:`Chunk` and :class:`Oversize` items, in input order.
+
+    >>> import io
+    >>> reader = ChunkReader([], chunk_bytes=4, max_line_bytes=8)
+    >>> [(type(i).__name__, getattr(i, "first_line", None)) for i in
+    ...  reader.read_stream("f", io.BytesIO(b"{}\\n" + b"x" * 20 + b"\\n{}\\n"))]
+    [('Chunk', 1), ('Oversize', None), ('Chunk', 3)]
+    >>> reader.cleanup()
+
+    ``bytes_read`` counts the (decompressed) bytes read so far; ``total_bytes`` is the size of the
+    plain files on disk (``None`` when stdin or a gzip file makes the total unknown).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[str],
+        *,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        spool_dir: str | None = None,
+    ) -> None:
+        if chunk_bytes < 1 or max_line_bytes < 1:
+            raise ValueError("chunk_bytes and max_line_bytes must be positive")
+        self.sources = list(sources)
+        self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
+        self.spool_dir = spool_dir
+        self.bytes_read = 0
+        self.files_read = 0
+        self._damaged = False
+        self._spools: list[str] = []
+        self.problems: list[str] = []
+        """File-level problems (a corrupt or truncated gzip stream): the lines before it were read."""
+        self.total_bytes: int | None = self._total()
+
+    def _total(self) -> int | None:
+        total = 0
+        for s in self.sources:
+            if s == STDIN or s.endswith(".gz"):
+                return None
+            try:
+                total += os.path.getsize(s)
+            except OSError:
+                return None
+        return total
+
+    def __iter__(self) -> Iterator[Chunk | Oversize]:
+        for source in self.sources:
+            f, raw = open_binary(source)
+            self._damaged = False
+            try:
+                yield from self._read(display_name(source), f)
+            finally:
+                if f is not raw:
+                    f.close()
+                if source != STDIN:
+                    raw.close()
+            self.files_read += 1
+
+    def cleanup(self) -> None:
+        """Delete the spool files of over-long lines (those not yet consumed, after an error)."""
+        for spool in self._spools:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool)
+        self._spools.clear()
+
+    def read_stream(
+        self, name: str, f: BinaryIO, *, first_line: int = 1, file_start: bool = True
+    ) -> Iterator[Chunk | Oversize]:
+        """The items of one open stream whose first line is number *first_line* (a byte range
+        of a larger file, for instance); *file_start* says whether a byte order mark may lead."""
+        self._damaged = False
+        yield from self._read(name, f, first_line=first_line, file_start=file_start)
+
+    def _read(
+        self, name: str, f: BinaryIO, *, first_line: int = 1, file_start: bool = True
+    ) -> Iterator[Chunk | Oversize]:
+        size = self.chunk_bytes
+        limit = self.max_line_bytes
+        line = first_line
+        parts: list[bytes | memoryview] = []  # the start of a line whose newline has not come yet
+        held = 0
+        first = file_start
+        pending = b""  # what followed an over-long line in the block that ended it
+        while True:
+            if pending:
+                block, pending = pending, b""
+            else:
+                block = self._block(name, f, size)
+                if not block:
+                    break
+                if first:
+                    first = False
+                    if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
+                        block = block[len(BOM) :]
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                parts.append(block)
+                held += len(block)
+                if held > limit:
+                    over, pending = self._oversize(name, line, f, parts, held)
+                    yield over
+                    line += 1
+                    parts, held = [], 0
+                continue
+            end = cut + 1
+            if parts:
+                # one copy: the carried start of a line, then this block up to its last newline
+                parts.append(memoryview(block)[:end])
+                data = b"".join(parts)
+            else:
+                data = block if end == len(block) else block[:end]
+            yield Chunk(name, line, data)
+            line += data.count(b"\n")
+            rest = block[end:]  # no newline in it: the start of the next line
+            parts, held = ([rest], len(rest)) if rest else ([], 0)
+            if held > limit:
+                over, pending = self._oversize(name, line, f, parts, held)
+                yield over
+                line += 1
+                parts, held = [], 0
+        if parts:  # a last line without a newline (or cut short by a damaged stream)
+            yield Chunk(name, line, b"".join(parts))
+
+    def _block(self, name: str, f: BinaryIO, size: int) -> bytes:
+        """The next block of *f*; a damaged stream ends the file (and is noted in ``problems``).
+
+        A gzip stream is read piece by piece (``read1``), so what was decompressed before the
+        damage is kept: ``read(size)`` would raise and lose the whole block.
+        """
+        if self._damaged:
+            return b""
+        parts: list[bytes] = []
+        got = 0
+        try:
+            if isinstance(f, gzip.GzipFile):
+                while got < size:
+                    piece = f.read1(size - got)
+                    if not piece:
+                        break
+                    parts.append(piece)
+                    got += len(piece)
+            else:
+                parts.append(f.read(size))
+        except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            # What came before the damage is handed on; a partial last line goes with it (and
+            # is rejected as broken JSON), so nothing that was read is lost.
+            what = "ends early (truncated)" if isinstance(e, EOFError) else f"is corrupt ({e})"
+            self.problems.append(f"{name}: the stream {what}")
+            self._damaged = True
+        block = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.bytes_read += len(block)
+        return block
+
+    def _oversize(
+        self, name: str, line: int, f: BinaryIO, parts: list[bytes | memoryview], held: int
+    ) -> tuple[Oversize, bytes]:
+        """Stream the rest of an over-long line into a spool file as its reject record."""
+        fd, spool = tempfile.mkstemp(prefix="convo-oversize-", suffix=".jsonl", dir=self.spool_dir)
+        self._spools.append(spool)
+        rest = b""
+        size = held
+        with os.fdopen(fd, "wb") as out:
+            out.write(too_long_head(name, line, self.max_line_bytes))
+            enc = B64Stream(out)
+            for p in parts:
+                enc.write(p)
+            while True:
+                block = self._block(name, f, self.chunk_bytes)
+                if not block:
+                    break
+                nl = block.find(b"\n")
+                if nl < 0:
+                    enc.write(block)
+                    size += len(block)
+                    continue
+                enc.write(block[:nl])
+                size += nl
+                rest = block[nl + 1 :]
+                break
+            enc.close()
+            out.write(too_long_tail(size))
+        return Oversize(name, line, size, spool), rest

@@ -1,0 +1,258 @@
+"""The engine under the command: chunked reading, ordered workers, identical output for any N."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convo
+from convo import Conversation
+from convo._cli import ranges
+from convo._cli.base import Operation, OpSpec, Result
+from convo._cli.engine import run_chunks
+from convo._cli.rejects import original_bytes
+from convo._cli.sources import Chunk, ChunkReader, Oversize
+from convo.cli import main
+from tests._helpers_cli import QUICKSTART, TRANSCRIPTS, corrupted, realworld_lines
+
+
+def split_items(items: list[Chunk | Oversize]) -> list[tuple[int, bytes]]:
+    """(line number, bytes) of every line the reader handed on, blank lines included."""
+    out: list[tuple[int, bytes]] = []
+    for item in items:
+        if isinstance(item, Oversize):
+            rec = orjson.loads(Path(item.spool).read_bytes())
+            assert (rec["line"], rec["size"]) == (item.line, item.size)
+            out.append((item.line, original_bytes(rec)))
+            continue
+        pieces = item.data.split(b"\n")
+        if not pieces[-1]:
+            pieces.pop()
+        out.extend((item.first_line + i, p) for i, p in enumerate(pieces))
+    return out
+
+
+class TestChunkReader:
+    @settings(max_examples=150)
+    @given(
+        lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+        final_newline=st.booleans(),
+        chunk_bytes=st.integers(1, 64),
+        max_line_bytes=st.integers(1, 50),
+    )
+    def test_lines_and_numbers_survive_any_chunking(
+        self, tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], final_newline: bool,
+        chunk_bytes: int, max_line_bytes: int,
+    ) -> None:
+        """Whatever the chunk size and line limit, every line comes out once, whole, numbered."""
+        data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+        if data.startswith((b"\xef\xbb\xbf", b"\x1f\x8b")):
+            data = b"x" + data  # a leading BOM is dropped and gzip magic means gzip, by design
+        path = tmp_path_factory.mktemp("r") / "in.jsonl"
+        path.write_bytes(data)
+        reader = ChunkReader([str(path)], chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes)
+        items = list(reader)
+        expected = data.split(b"\n")
+        if expected and not expected[-1]:
+            expected.pop()
+        got = split_items(items)
+        reader.cleanup()
+        assert got == list(enumerate(expected, 1))
+        assert all(isinstance(i, Chunk) or i.size > max_line_bytes for i in items)
+        assert reader.bytes_read == len(data)
+
+    def test_spool_files_are_removed(self, tmp_path: Path) -> None:
+        """cleanup() deletes the spool files of over-long lines."""
+        src = tmp_path / "in.jsonl"
+        src.write_bytes(b"x" * 100 + b"\n{}\n")
+        reader = ChunkReader([str(src)], chunk_bytes=8, max_line_bytes=10, spool_dir=str(tmp_path))
+        items = list(reader)
+        spools = [i.spool for i in items if isinstance(i, Oversize)]
+        assert len(spools) == 1 and os.path.exists(spools[0])
+        reader.cleanup()
+        assert not os.path.exists(spools[0])
+
+    def test_stream_from_a_later_line(self) -> None:
+        """read_stream numbers lines from the given first line (a block of a larger file)."""
+        reader = ChunkReader([], chunk_bytes=4)
+        items = list(reader.read_stream("f", io.BytesIO(b"a\nbb\n"), first_line=41, file_start=False))
+        assert split_items(items) == [(41, b"a"), (42, b"bb")]
+
+
+class _Echo(Operation):
+    """Counts lines; output = the line numbers (to check order)."""
+
+    name = "_echo_for_tests"
+
+    def line(self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: object) -> bool:
+        out.append(b"%d" % lineno)
+        return True
+
+
+class TestRanges:
+    @settings(max_examples=100)
+    @given(
+        lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=25),
+        final_newline=st.booleans(),
+        chunk=st.integers(1, 40),
+    )
+    def test_spans_cut_after_newlines_and_cover_the_file(
+        self, tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], final_newline: bool, chunk: int
+    ) -> None:
+        """Spans follow each other, start on line starts, and cover every byte once."""
+        data = b"\n".join(lines) + (b"\n" if final_newline else b"")
+        path = tmp_path_factory.mktemp("s") / "f.jsonl"
+        path.write_bytes(data)
+        spans = list(ranges.plan_spans(str(path), "f", chunk))
+        pos = 0
+        for sp in spans:
+            assert sp.start == pos < sp.end
+            assert sp.start == 0 or data[sp.start - 1 : sp.start] == b"\n"
+            pos = sp.end
+        assert pos == len(data)
+
+    def test_shift_line(self) -> None:
+        """Only the record's own line number moves."""
+        rec = orjson.dumps({"file": ',"line":7,', "line": 2, "code": "json", "raw": ',"line":9,'})
+        assert orjson.loads(ranges.shift_line(rec, 40)) == {
+            "file": ',"line":7,', "line": 42, "code": "json", "raw": ',"line":9,'}
+
+    def test_eligible(self, tmp_path: Path) -> None:
+        """Range mode needs regular uncompressed inputs and a plain output file."""
+        plain = tmp_path / "a.jsonl"
+        plain.write_bytes(b"{}\n")
+        packed = tmp_path / "b.jsonl.gz"
+        packed.write_bytes(gzip.compress(b"{}\n"))
+        assert ranges.eligible([str(plain)], str(tmp_path / "o.jsonl"))
+        assert not ranges.eligible([str(plain), str(packed)], str(tmp_path / "o.jsonl"))
+        assert not ranges.eligible([str(plain)], str(tmp_path / "o.jsonl.gz"))
+        assert not ranges.eligible([str(plain)], "-")
+        assert not ranges.eligible(["-"], str(tmp_path / "o.jsonl"))
+
+
+class TestEngine:
+    def test_in_process_keeps_order(self) -> None:
+        """With one worker the results come in input order, one per item."""
+        chunks = [Chunk("f", 1 + 2 * i, b"a\nb\n") for i in range(50)]
+        op = _Echo()
+        outs = b"".join(r.out for r in run_chunks(chunks, OpSpec("stats"), operation=op))
+        assert outs.split() == [b"%d" % n for n in range(1, 101)]
+
+    def test_workers_keep_order_through_a_small_window(self) -> None:
+        """Many chunks through two worker processes and a window of 2 come back in order."""
+        chunks = [Chunk("f", 1 + i, convo.dumps(Conversation(model="m", max_tokens=i)) + b"\n") for i in range(40)]
+        results = list(run_chunks(chunks, OpSpec("stats"), workers=2, window=2))
+        assert [r.n_in for r in results] == [1] * 40
+        assert [r.stats.lines for r in results] == [1] * 40
+
+    def test_oversize_items_take_their_place(self, tmp_path: Path) -> None:
+        """An over-long line's result sits between the chunks around it."""
+        spool = tmp_path / "s"
+        spool.write_bytes(b"{}")
+        items = [Chunk("f", 1, b"{}\n"), Oversize("f", 2, 99, str(spool)), Chunk("f", 3, b"{}\n")]
+        results = list(run_chunks(items, OpSpec("transform", {"specs": ("drop_images()",)}), workers=2))
+        assert [(r.n_in, r.n_rejected, r.spool) for r in results] == [(1, 1, None), (1, 1, str(spool)), (1, 1, None)]
+
+    def test_spec_is_plain_data(self) -> None:
+        """What workers receive is the pipeline's text, never a pickled function."""
+        spec = OpSpec("transform", {"specs": QUICKSTART, "pipeline_path": None, "max_line_bytes": 10})
+        blob = pickle.dumps(spec)
+        assert b"convo.transforms" not in blob
+        assert pickle.loads(blob) == spec  # noqa: S301 - our own bytes, just made
+
+    def test_result_counts_balance(self) -> None:
+        """A chunk's result has in = out + rejected, with blank lines apart."""
+        from convo._cli.base import build_operation
+
+        op = build_operation(OpSpec("transform", {"specs": ("drop_images()",)}))
+        data = convo.dumps(Conversation(model="m").user("x")) + b"\n\n   \n{bad\n"
+        r: Result = op.process(Chunk("f", 1, data))
+        assert (r.n_in, r.n_out, r.n_rejected, r.n_blank) == (2, 1, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Realworld and broken lines, the quickstart transcripts, and over-long lines."""
+    data, _ = corrupted(realworld_lines() * 3, seed=11)
+    path = tmp_path_factory.mktemp("w") / "corpus.jsonl"
+    # over-long lines, caught both by the reader (spooled) and in a worker (in memory)
+    path.write_bytes(data + b"\n" + b'"' + b"z" * 5000 + b'"\n' + TRANSCRIPTS.read_bytes())
+    return path
+
+
+class TestSameOutputForAnyWorkers:
+    @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"], ids=["range-mode", "streaming-pool"])
+    def test_transform(self, corpus: Path, tmp_path: Path, suffix: str) -> None:
+        """Output and rejects are byte-identical with 1, 2 and 3 workers and any chunk size, in
+        range mode (a plain output file) and through the streaming pool (a .gz output)."""
+        runs = []
+        for workers, chunk in ((1, 1 << 20), (2, 3000), (3, 777)):
+            out = tmp_path / f"out{workers}{suffix}"
+            args = ["transform", str(corpus), "-o", str(out), "-q", "--workers", str(workers),
+                    "--chunk-bytes", str(chunk), "--max-line-bytes", "4000"]
+            for s in QUICKSTART:
+                args += ["-t", s]
+            assert main(args) == 0
+            runs.append((out.read_bytes(), (tmp_path / f"out{workers}.rejects.jsonl").read_bytes()))
+        assert runs[0] == runs[1] == runs[2]
+        text = gzip.decompress(runs[0][0]) if suffix.endswith(".gz") else runs[0][0]
+        assert text.count(b"\n") > 500
+        assert b'"code":"too_long"' in runs[0][1]
+
+    def test_stats(self, corpus: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+        """stats counts the same with 1 and 2 workers (range mode)."""
+        outs = []
+        for workers in ("1", "2"):
+            main(["stats", str(corpus), "--json", "-q", "--workers", workers, "--chunk-bytes", "4000"])
+            outs.append(orjson.loads(capsysbinary.readouterr().out))
+        assert outs[0] == outs[1]
+        assert outs[0]["conversations"] > 500
+
+    def test_several_files_number_lines_per_file(self, tmp_path: Path) -> None:
+        """In range mode each file's line numbers start at 1 again (rejects say so)."""
+        a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        good = convo.dumps(Conversation(model="m", max_tokens=1).user("x"))
+        a.write_bytes(b"\n".join([good] * 50 + [b"{bad-a"] + [good] * 50) + b"\n")
+        b.write_bytes(b"\n".join([good] * 7 + [b"{bad-b"]) + b"\n")
+        out = tmp_path / "out.jsonl"
+        assert main(["transform", str(a), str(b), "-t", "drop_images()", "-o", str(out), "-q",
+                     "--workers", "2", "--chunk-bytes", "300"]) == 0
+        recs = [orjson.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_bytes().splitlines()]
+        assert [(r["file"], r["line"]) for r in recs] == [(str(a), 51), (str(b), 8)]
+        assert out.read_bytes().count(b"\n") == 107
+
+    def test_validate(self, corpus: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+        """validate prints the same diagnostics, in the same order, with 1 and 2 workers."""
+        outs = []
+        for workers in ("1", "2"):
+            main(["validate", str(corpus), "--workers", workers, "--chunk-bytes", "5000", "-q",
+                  "--model", "claude-opus-4-8"])
+            outs.append(capsysbinary.readouterr().out)
+        assert outs[0] == outs[1]
+        assert outs[0].count(b"\n") > 100
+
+    def test_pipeline_file_runs_in_the_workers(self, tmp_path: Path) -> None:
+        """A --pipeline file is loaded by each worker process (by path), not pickled."""
+        pfile = tmp_path / "pipe.py"
+        pfile.write_text(
+            "import os, attrs\n"
+            "def tag(conv):\n"
+            "    return attrs.evolve(conv, metadata={'user_id': str(os.getpid())})\n"
+            "PIPELINE = tag\n"
+        )
+        src = tmp_path / "in.jsonl"
+        src.write_bytes(b"".join(convo.dumps(Conversation(model="m", max_tokens=n).user("x")) + b"\n" for n in range(200)))
+        out = tmp_path / "out.jsonl"
+        assert main(["transform", str(src), "--pipeline", str(pfile), "-o", str(out), "-q",
+                     "--workers", "2", "--chunk-bytes", "500"]) == 0
+        pids = {orjson.loads(x)["metadata"]["user_id"] for x in out.read_bytes().splitlines()}
+        assert str(os.getpid()) not in pids
+        assert 1 <= len(pids) <= 2
