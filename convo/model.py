@@ -115,6 +115,10 @@ class Base64Source:
     def __repr__(self) -> str:
         return f"Base64Source(media_type={self.media_type!r}, data=<{len(self.data)} chars>)"
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # Hypothesis and IPython pretty-print attrs classes field by field; keep the data short.
+        p.text(repr(self))
+
 
 @frozen
 class URLSource:
