@@ -55,6 +55,21 @@ the API: they go to the rejects with the reason. So do results ``errored`` with
 (``retry_errored``; expired ones with ``retry_expired``), in new batches, up to
 ``max_retry_rounds`` times; what is still failing then, and every canceled or expired line, gets
 an exchange record whose ``error`` says so. Nothing is dropped: lines in = records + rejects.
+
+>>> import os, tempfile
+>>> from convo.testing import Emulator
+>>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
+>>> with open(src, "w") as f:
+...     for q in ("Hi", "Bye"):
+...         _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 16, '
+...                     '"messages": [{"role": "user", "content": "%s"}]}\\n' % q)
+>>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
+...     status = ex.submit([src], os.path.join(d, "job.json"))
+...     summary = ex.results(os.path.join(d, "job.json"), os.path.join(d, "out.jsonl"))
+>>> [b.requests for b in status.batches], summary.succeeded
+([2], 2)
+>>> import orjson; [orjson.loads(x)["response"]["content"][0]["text"] for x in open(os.path.join(d, "out.jsonl"))]
+['echo: Hi', 'echo: Bye']
 """
 
 from __future__ import annotations
@@ -287,6 +302,9 @@ class BatchInfo:
     ``status`` is the job's view: ``planned`` (not sent), ``submitting`` (sent or about to be;
     unknown whether the server has it), ``uncertain`` (candidates found, to be proven by their
     results), ``submitted``, ``fetched`` (results saved) or ``unsent`` (canceled before sending).
+
+    >>> BatchInfo(n=0, attempt=0, requests=10, status="uncertain", candidates=["msgbatch_1"]).candidates
+    ('msgbatch_1',)
     """
 
     n: int
@@ -715,6 +733,20 @@ class BatchExecutor(_HttpConfig, Executor):
         A connection that broke after the body was sent raises
         :class:`~convo.errors.APIConnectionError` without a retry: the batch may exist, and
         only the list (and later its results) can tell; :meth:`submit` does that for you.
+
+        >>> from convo.testing import Emulator
+        >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
+        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url) as ex:
+        ...     batch = ex.create_batch([m.BatchRequest(custom_id="q1", params=conv)])
+        ...     done = ex.retrieve_batch(batch.id)
+        ...     results = list(ex.iter_results(batch.id))
+        ...     listed = [b.id for b in ex.list_batches()]
+        ...     ex.delete_batch(batch.id)
+        ...     after = list(ex.list_batches())
+        >>> done.ended, done.request_counts["succeeded"], listed == [batch.id], after
+        (True, 1, True, [])
+        >>> results[0].custom_id, results[0].message.text
+        ('q1', 'echo: Hi')
         """
         items = [_item(r.custom_id, dumps(r.params)) for r in requests]
         try:
@@ -723,16 +755,40 @@ class BatchExecutor(_HttpConfig, Executor):
             raise u.error from None
 
     def retrieve_batch(self, batch_id: str) -> MessageBatch:
-        """The batch now (``GET /v1/messages/batches/{id}``; safe to poll)."""
+        """The batch now (``GET /v1/messages/batches/{id}``; safe to poll; see :meth:`create_batch`).
+
+        >>> from convo.testing import Emulator
+        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        ...     ex.retrieve_batch("msgbatch_nope")
+        Traceback (most recent call last):
+        ...
+        convo.errors.NotFoundError: 404 not_found_error: No Message Batch found with id 'msgbatch_nope' ...
+        """
         return MessageBatch.from_json(self._json(self._request("GET", f"/v1/messages/batches/{batch_id}")))
 
     def cancel_batch(self, batch_id: str) -> MessageBatch:
-        """Ask the API to cancel a batch; it is ``canceling`` until it ends."""
+        """Ask the API to cancel a batch; it is ``canceling`` until it ends.
+
+        >>> from convo.testing import Emulator
+        >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
+        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
+        ...     batch = ex.create_batch([m.BatchRequest(custom_id="q1", params=conv)])
+        ...     ex.cancel_batch(batch.id).processing_status
+        'canceling'
+        """
         path = f"/v1/messages/batches/{batch_id}/cancel"
         return MessageBatch.from_json(self._json(self._request("POST", path)))
 
     def delete_batch(self, batch_id: str) -> None:
-        """Delete an ended batch and its results."""
+        """Delete an ended batch and its results (an example is in :meth:`create_batch`).
+
+        >>> from convo.testing import Emulator
+        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        ...     ex.delete_batch("msgbatch_nope")
+        Traceback (most recent call last):
+        ...
+        convo.errors.NotFoundError: 404 not_found_error: No Message Batch found with id 'msgbatch_nope' ...
+        """
         self._request("DELETE", f"/v1/messages/batches/{batch_id}").close()
 
     def list_batches(self, *, since: float | None = None, page_size: int = 100) -> Iterator[MessageBatch]:
@@ -740,6 +796,11 @@ class BatchExecutor(_HttpConfig, Executor):
 
         With *since* (seconds since the epoch) the paging stops after the first batch created
         before it (that one is not yielded).
+
+        >>> from convo.testing import Emulator
+        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        ...     list(ex.list_batches(since=0))
+        []
         """
         query: dict[str, str] = {"limit": str(page_size)}
         while True:
@@ -759,7 +820,18 @@ class BatchExecutor(_HttpConfig, Executor):
             query["after_id"] = last
 
     def iter_results(self, batch_id: str) -> Iterator[m.BatchResult]:
-        """The results of an ended batch as they stream in (in no particular order)."""
+        """The results of an ended batch as they stream in (in no particular order).
+
+        An example is in :meth:`create_batch`; a batch still processing has none yet:
+
+        >>> from convo.testing import Emulator
+        >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
+        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
+        ...     list(ex.iter_results(ex.create_batch([m.BatchRequest(custom_id="a", params=conv)]).id))
+        Traceback (most recent call last):
+        ...
+        convo.errors.BadRequestError: 400 invalid_request_error: Message Batch ... has not finished processing; ...
+        """
         response = self._request(
             "GET", f"/v1/messages/batches/{batch_id}/results", accept="application/binary", stream=True
         )
@@ -872,6 +944,12 @@ class BatchExecutor(_HttpConfig, Executor):
         ``OUT.rejects.jsonl``). *retry_errored* resubmits the lines whose result is another
         error type (and *retry_expired* the expired ones). Without *wait*, returns None at once
         if some batch has not ended. Resumable: results already saved are not fetched again.
+        (The module's example shows submit and results together.)
+
+        >>> BatchExecutor("k", base_url="http://127.0.0.1:9").results("/nonexistent/job.json", "out.jsonl")
+        Traceback (most recent call last):
+        ...
+        convo.errors.ConvoError: no batch job in /nonexistent/job.json: give the input files to start one
         """
         started = time.monotonic()
         with _Job(self, state, on_status=on_status) as job:
@@ -884,7 +962,21 @@ class BatchExecutor(_HttpConfig, Executor):
         return attrs.evolve(summary, elapsed=time.monotonic() - started)
 
     def status(self, state: str | os.PathLike[str], *, refresh: bool = True) -> BatchStatus:
-        """Where the job in *state* stands; with *refresh*, the batches are asked first."""
+        """Where the job in *state* stands; with *refresh*, the batches are asked first.
+
+        >>> import os, tempfile
+        >>> from convo.testing import Emulator
+        >>> src = os.path.join(tempfile.mkdtemp(), "in.jsonl")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []}\\n')
+        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
+        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
+        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
+        ...     _ = ex.submit([src], src + ".job")
+        ...     s = ex.status(src + ".job")
+        >>> s.lines, s.rejected, s.counts["processing"], s.done
+        (2, 1, 1, False)
+        """
         job = _Job(self, state)
         locked = job.try_lock()
         try:
@@ -899,6 +991,20 @@ class BatchExecutor(_HttpConfig, Executor):
         """Cancel the job: its batches still processing are canceled, nothing more is submitted.
 
         The lines that were not processed are reported as ``canceled`` by :meth:`results`.
+
+        >>> import os, tempfile
+        >>> from convo.testing import Emulator
+        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
+        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
+        >>> with Emulator(batch_delay=60, cancel_delay=0) as url, \\
+        ...         BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
+        ...     _ = ex.submit([src], os.path.join(d, "job"))
+        ...     canceled = ex.cancel(os.path.join(d, "job")).canceled
+        ...     summary = ex.results(os.path.join(d, "job"), os.path.join(d, "out.jsonl"))
+        >>> canceled, dict(summary.failed)
+        (True, {'canceled': 1})
         """
         with _Job(self, state) as job:
             job.open(None)
@@ -922,6 +1028,17 @@ class BatchExecutor(_HttpConfig, Executor):
         The state is *state* or ``OUT.batch.json``. With *resume* an earlier state is continued;
         without it, an earlier state is discarded and the run starts over (as ``convo run``
         starts over without ``--resume``; the earlier batches are not canceled).
+
+        >>> import os, tempfile
+        >>> from convo.testing import Emulator
+        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
+        >>> with open(src, "w") as f:
+        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
+        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
+        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
+        ...     s = ex.run_file(src, os.path.join(d, "out.jsonl"))
+        >>> s.succeeded, os.path.exists(os.path.join(d, "out.jsonl.batch.json"))
+        (1, True)
         """
         out = os.fspath(output)
         state_path = os.fspath(state) if state is not None else out + ".batch.json"
@@ -950,6 +1067,13 @@ class BatchExecutor(_HttpConfig, Executor):
         :meth:`submit`). A conversation that breaks the rules gets a
         :class:`~convo.ValidationError` without being sent; an errored result the API's
         exception; a canceled or expired one a :class:`BatchResultError`.
+
+        >>> from convo.testing import Emulator
+        >>> convs = [m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", q)])
+        ...          for q in ("a", "b")]
+        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
+        ...     [r.response.text for r in ex.run_iter(convs)]
+        ['echo: a', 'echo: b']
         """
         from convo import rules  # looked up per call, as the HTTP executors do
 
@@ -1018,7 +1142,14 @@ class BatchExecutor(_HttpConfig, Executor):
         return list(self.run_iter(conversations, on_progress=on_progress))
 
     def execute(self, conversation: m.Conversation) -> m.Response:
-        """The reply to one conversation, sent as a batch of one (it waits until the batch ends)."""
+        """The reply to one conversation, sent as a batch of one (it waits until the batch ends).
+
+        >>> from convo.testing import Emulator
+        >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
+        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
+        ...     ex.execute(conv).usage.service_tier
+        'batch'
+        """
         (result,) = self.run_iter([conversation])
         return result.unwrap()
 
@@ -1104,7 +1235,12 @@ class _Job:
         """Load the state, or start one for *inputs*; resuming checks they are the same inputs."""
         given = None
         if inputs is not None:
-            given = _expand([inputs] if isinstance(inputs, str | os.PathLike) else inputs)
+            named = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+            given = _expand(named)
+            if named and not given:
+                shown = ", ".join(os.fspath(n) for n in named)
+                self._leave()
+                raise ConvoError(f"no *.jsonl or *.jsonl.gz files in {shown}")
         if os.path.exists(self.path):
             self._load()
             if given is not None and given:
@@ -1112,8 +1248,17 @@ class _Job:
             self._check_config()
             return
         if not given:
+            self._leave()
             raise ConvoError(f"no batch job in {self.path}: give the input files to start one")
         self._start(given)
+
+    def _leave(self) -> None:
+        """Remove the lock taken to look at a job that does not exist: leave nothing behind."""
+        if os.path.exists(self.path):
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.dir, "lock"))
+            os.rmdir(self.dir)
 
     def _load(self) -> None:
         try:
@@ -1128,9 +1273,10 @@ class _Job:
         self.state = data
 
     def _check_same(self, given: list[str]) -> None:
-        recorded = [f["name"] for f in self.state["files"]]
-        names = ["<stdin>" if g == "-" else os.path.abspath(g) for g in given]
-        if names != [n if n == "<stdin>" else os.path.abspath(n) for n in recorded]:
+        files = self.state["files"]
+        recorded = [f["name"] for f in files]
+        paths = ["<stdin>" if g == "-" else os.path.abspath(g) for g in given]
+        if paths != ["<stdin>" if f["name"] == "<stdin>" else f["path"] for f in files]:
             raise ConvoError(
                 f"the batch job in {self.path} was started for other inputs "
                 f"({', '.join(recorded)}); use another state file for a new job"
@@ -1478,7 +1624,7 @@ class _Job:
         """Look at the candidates of a batch in doubt; adopt the one whose results are its own."""
         for cid in list(b.get("candidates", ())):
             if b["status"] != "uncertain":
-                return
+                break
             try:
                 info = self.ex.retrieve_batch(cid)
             except NotFoundError:
@@ -1493,7 +1639,14 @@ class _Job:
                 return seen[-1][1] is not None
 
             dest = os.path.join(self.dir, f"{cid}.jsonl")
-            if self.ex._download(cid, dest, accept):
+            if os.path.exists(dest):  # saved whole before a kill: judged again, not fetched again
+                with open(dest, "rb") as f:
+                    ours = accept(f.readline().strip())
+                if not ours:
+                    os.unlink(dest)
+            else:
+                ours = self.ex._download(cid, dest, accept)
+            if ours:
                 o = seen[0][1]
                 assert o is not None
                 self._drop(cid)
