@@ -889,6 +889,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 resume=args.resume, retry_errors=args.retry_errors, rejects=rejects,
                 on_progress=on_progress,
             )
+    except ConvoError as e:
+        # e.g. --resume on inputs that changed since the first run, or a batch job locked by
+        # another process: say so plainly instead of a traceback
+        raise UsageError(str(e)) from None
     finally:
         progress.close()
     lines = [

@@ -37,6 +37,7 @@ CODES: Final = {
     "rule": "breaks a rule of the target model",
     "encode": "the result could not be written as JSON",
     "format": "could not be read in the source format",
+    "api": "the API refused the request (invalid_request_error)",
     "kind": "not a line this command can use",
 }
 """Reject codes and what each means (the summary prints them)."""

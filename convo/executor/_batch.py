@@ -107,7 +107,13 @@ from convo.errors import (
     error_for_status,
 )
 from convo.executor._base import Executor
-from convo.executor._http import DEFAULT_API_VERSION, DEFAULT_LIMITS, DEFAULT_TIMEOUT, _HttpConfig
+from convo.executor._http import (
+    DEFAULT_API_VERSION,
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    _HttpConfig,
+    send_with_retries,
+)
 from convo.executor._retry import RetryPolicy, SharedBackoff
 from convo.executor._run import ProgressCallback, Result, RunSummary, _line_id, _Tally
 
@@ -675,47 +681,18 @@ class BatchExecutor(_HttpConfig, Executor):
     ) -> httpx.Response:
         """One API call with the HTTP executors' headers, retry policy and error mapping.
 
-        It is their ``_send`` loop with a method and a query (they only POST). With *creates*, a
+        It goes through their retry loop (``send_with_retries``). With *creates*, a
         transport error after the request may have been sent raises :class:`_Uncertain` instead
         of being retried: a second create could make a second batch.
         """
-        policy = self.retry
-        retries = 0
-        kwargs = self._request_kwargs()
-        url = self.base_url + path
-        while True:
-            wait = self.backoff.remaining()
-            if wait > 0:
-                policy.sleep(wait)
-            self.stats.add(requests=1)
-            headers = self._attempt_headers(retries)
-            if accept is not None:
-                headers["accept"] = accept
-            request = self._client.build_request(
-                method, url, content=body, params=params, headers=headers, **kwargs
-            )
-            try:
-                response = self._client.send(request, stream=stream)
-                if response.is_success:
-                    return response
-                try:
-                    content = response.read()
-                finally:
-                    response.close()
-            except httpx.TransportError as e:
-                err = self._transport_error(e)
-                if creates and not isinstance(e, _NOT_SENT):
-                    raise _Uncertain(err) from e
-                delay = self._retry_error(retries, err)
-                if delay is None:
-                    raise err from e
-            else:
-                delay = self._retry_status(retries, response)
-                if delay is None:
-                    raise self._status_error(response, content)
-            policy.sleep(delay)
-            retries += 1
-            self.stats.add(retries=1)
+        def maybe_sent(e: httpx.TransportError, err: APIError) -> None:
+            if creates and not isinstance(e, _NOT_SENT):
+                raise _Uncertain(err) from e
+
+        return send_with_retries(
+            self, self._client, method, self.base_url + path, body=body, params=params,
+            accept=accept, stream=stream, on_transport_error=maybe_sent,
+        )
 
     def _json(self, response: httpx.Response) -> Any:
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -315,6 +315,62 @@ class _HttpConfig:
         return both
 
 
+def send_with_retries(
+    config: _HttpConfig,
+    client: httpx.Client,
+    method: str,
+    url: httpx.URL | str,
+    *,
+    body: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+    accept: str | None = None,
+    stream: bool = False,
+    on_transport_error: Callable[[httpx.TransportError, APIError], None] | None = None,
+) -> httpx.Response:
+    """One API call with *config*'s headers, retry policy, shared back-off and error mapping.
+
+    The one synchronous retry loop: :class:`HttpExecutor` and the batch executor both send
+    through it. *on_transport_error* sees a transport failure before the retry decision and may
+    raise instead (a batch create must not be retried blindly once it may have been sent).
+    """
+    policy = config.retry
+    retries = 0
+    kwargs = config._request_kwargs()
+    while True:
+        wait = config.backoff.remaining()
+        if wait > 0:
+            policy.sleep(wait)
+        config.stats.add(requests=1)
+        headers = config._attempt_headers(retries)
+        if accept is not None:
+            headers["accept"] = accept
+        request = client.build_request(
+            method, url, content=body, params=params, headers=headers, **kwargs
+        )
+        try:
+            response = client.send(request, stream=stream)
+            if response.is_success:
+                return response
+            try:
+                content = response.read()
+            finally:
+                response.close()
+        except httpx.TransportError as e:
+            err = config._transport_error(e)
+            if on_transport_error is not None:
+                on_transport_error(e, err)
+            delay = config._retry_error(retries, err)
+            if delay is None:
+                raise err from e
+        else:
+            delay = config._retry_status(retries, response)
+            if delay is None:
+                raise config._status_error(response, content)
+        policy.sleep(delay)
+        retries += 1
+        config.stats.add(retries=1)
+
+
 class HttpExecutor(_HttpConfig, Executor):
     """Runs conversations against the Messages API (or anything that speaks it) with httpx.
 
@@ -410,37 +466,7 @@ class HttpExecutor(_HttpConfig, Executor):
         return self._count_result(response.content)
 
     def _send(self, url: httpx.URL, body: bytes, *, stream: bool = False) -> httpx.Response:
-        policy = self.retry
-        retries = 0
-        kwargs = self._request_kwargs()
-        while True:
-            wait = self.backoff.remaining()
-            if wait > 0:
-                policy.sleep(wait)
-            self.stats.add(requests=1)
-            request = self._client.build_request(
-                "POST", url, content=body, headers=self._attempt_headers(retries), **kwargs
-            )
-            try:
-                response = self._client.send(request, stream=stream)
-                if response.is_success:
-                    return response
-                try:
-                    content = response.read()
-                finally:
-                    response.close()
-            except httpx.TransportError as e:
-                err = self._transport_error(e)
-                delay = self._retry_error(retries, err)
-                if delay is None:
-                    raise err from e
-            else:
-                delay = self._retry_status(retries, response)
-                if delay is None:
-                    raise self._status_error(response, content)
-            policy.sleep(delay)
-            retries += 1
-            self.stats.add(retries=1)
+        return send_with_retries(self, self._client, "POST", url, body=body, stream=stream)
 
     def close(self) -> None:
         """Close the connection pool (an injected client is left to its owner)."""
