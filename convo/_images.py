@@ -1,7 +1,7 @@
 """Image bytes: the media type from magic numbers, width and height from the header.
 
 No imaging library: the four formats the API accepts (facts §3.3) are read by hand, which is all
-convo needs to pick ``media_type`` and to estimate tokens with the ⌈w/28⌉×⌈h/28⌉ rule.
+convo needs to pick ``media_type`` and to estimate tokens with the ceil(w/28) * ceil(h/28) rule.
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import attrs
 from attrs import field, frozen
 
-from convo._images import MEDIA_TYPES, image_size, sniff_media_type
+from convo._images import image_size, sniff_media_type
 from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze
 from convo.errors import ImageError
 
@@ -165,9 +165,7 @@ class UnknownSource:
     extra: FrozenDict = _extra()
 
 
-Source: TypeAlias = Union[
-    Base64Source, URLSource, FileSource, TextSource, ContentSource, UnknownSource
-]
+Source: TypeAlias = Base64Source | URLSource | FileSource | TextSource | ContentSource | UnknownSource
 
 # --------------------------------------------------------------------------- blocks
 
@@ -182,7 +180,7 @@ class Text:
 
     text: str
     cache_control: Json | Unset = _opt()
-    citations: tuple[Json, ...] | None | Unset = _opt()
+    citations: tuple[Json, ...] | Unset | None = _opt()
     extra: FrozenDict = _extra()
     type: ClassVar[str] = "text"
 
@@ -270,8 +268,8 @@ class Document:
     source: Source
     cache_control: Json | Unset = _opt()
     citations: Json | Unset = _opt()
-    context: str | None | Unset = field(default=UNSET, kw_only=True)
-    title: str | None | Unset = field(default=UNSET, kw_only=True)
+    context: str | Unset | None = field(default=UNSET, kw_only=True)
+    title: str | Unset | None = field(default=UNSET, kw_only=True)
     extra: FrozenDict = _extra()
     type: ClassVar[str] = "document"
 
@@ -471,22 +469,7 @@ SERVER_TOOL_RESULTS: tuple[type[ServerToolResult], ...] = (
     ToolSearchToolResult,
 )
 
-Block: TypeAlias = Union[
-    Text,
-    Image,
-    Document,
-    SearchResult,
-    ToolUse,
-    ServerToolUse,
-    ToolResult,
-    Thinking,
-    RedactedThinking,
-    ServerToolResult,
-    ContainerUpload,
-    ToolReference,
-    MidConvSystem,
-    UnknownBlock,
-]
+Block: TypeAlias = Text | Image | Document | SearchResult | ToolUse | ServerToolUse | ToolResult | Thinking | RedactedThinking | ServerToolResult | ContainerUpload | ToolReference | MidConvSystem | UnknownBlock
 
 # --------------------------------------------------------------------------- messages
 
@@ -494,7 +477,7 @@ Block: TypeAlias = Union[
 def _to_block(item: Any) -> Block:
     if isinstance(item, str):
         return Text(item)
-    if isinstance(item, Block.__args__):  # type: ignore[attr-defined]
+    if isinstance(item, Block.__args__):
         return item  # type: ignore[no-any-return]
     raise TypeError(f"expected a string or a content block, got {type(item).__name__}")
 
@@ -592,14 +575,14 @@ class Conversation:
     output_config: Json | Unset = _opt()
     stop_sequences: tuple[str, ...] | Unset = _opt()
     metadata: Json | Unset = _opt()
-    temperature: float | None | Unset = UNSET
-    top_p: float | None | Unset = UNSET
-    top_k: int | None | Unset = UNSET
+    temperature: float | Unset | None = UNSET
+    top_p: float | Unset | None = UNSET
+    top_k: int | Unset | None = UNSET
     stream: bool | Unset = UNSET
     cache_control: Json | Unset = _opt()
     service_tier: str | Unset = UNSET
     container: Json | Unset = _opt()
-    inference_geo: str | None | Unset = UNSET  # the spec allows null here
+    inference_geo: str | Unset | None = UNSET  # the spec allows null here
     extra: FrozenDict = _extra()
 
     # The fluent API: sugar over convo.transforms (imported late: transforms import this module).
@@ -668,8 +651,8 @@ class StopDetails:
     """Why the model stopped, beyond ``stop_reason`` (a refusal's category and explanation)."""
 
     type: str
-    category: str | None | Unset = field(default=UNSET, kw_only=True)
-    explanation: str | None | Unset = field(default=UNSET, kw_only=True)
+    category: str | Unset | None = field(default=UNSET, kw_only=True)
+    explanation: str | Unset | None = field(default=UNSET, kw_only=True)
     extra: FrozenDict = _extra()
 
 
@@ -679,12 +662,12 @@ class Usage:
 
     input_tokens: int | Unset = UNSET
     output_tokens: int | Unset = UNSET
-    cache_creation_input_tokens: int | None | Unset = UNSET
-    cache_read_input_tokens: int | None | Unset = UNSET
+    cache_creation_input_tokens: int | Unset | None = UNSET
+    cache_read_input_tokens: int | Unset | None = UNSET
     cache_creation: Json | Unset = _opt()
     server_tool_use: Json | Unset = _opt()
-    service_tier: str | None | Unset = UNSET
-    inference_geo: str | None | Unset = UNSET
+    service_tier: str | Unset | None = UNSET
+    inference_geo: str | Unset | None = UNSET
     output_tokens_details: Json | Unset = _opt()
     extra: FrozenDict = _extra()
 
@@ -711,9 +694,9 @@ class Response:
     role: str | Unset = "assistant"
     content: tuple[Block, ...] = field(default=(), converter=tuple)
     model: str | Unset = UNSET
-    stop_reason: str | None | Unset = UNSET
-    stop_sequence: str | None | Unset = UNSET
-    stop_details: StopDetails | None | Unset = UNSET
+    stop_reason: str | Unset | None = UNSET
+    stop_sequence: str | Unset | None = UNSET
+    stop_details: StopDetails | Unset | None = UNSET
     usage: Usage | Unset = UNSET
     container: Json | Unset = _opt()
     extra: FrozenDict = _extra()
