@@ -8,9 +8,7 @@ tests/test_batch_kill.py; the command's in tests/test_batch_cli.py.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,20 +37,7 @@ from convo.executor import (
 )
 from convo.executor._batch import custom_id_for, parse_custom_id
 from convo.testing import Emulator
-
-
-def _load_helpers() -> Any:
-    name = "_helpers_batch"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load_helpers()
+from tests import _helpers_batch as H
 
 
 @pytest.fixture

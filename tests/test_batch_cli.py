@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from convo.cli import main
 from convo.testing import Emulator
+from tests import _helpers_batch as H
 
-
-def _load_helpers() -> Any:
-    name = "_helpers_batch"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load_helpers()
 FAST = ["--poll-interval", "0.05", "--max-poll-interval", "0.1", "--settle", "0.5"]
 
 

@@ -6,7 +6,6 @@ that is killed with SIGKILL at a random point and then run again with the same s
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import signal
@@ -25,18 +24,10 @@ from convo.testing import Emulator
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
 
-def _load_helpers() -> Any:
-    name = "_helpers_batch"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
-H = _load_helpers()
+from tests import _helpers_batch as H  # noqa: E402 - after the imports it needs
+
 BATCH_DELAY = 1.5
 SEED = int(os.environ.get("CONVO_KILL_SEED", str(random.SystemRandom().randrange(10**6))))
 POLL = ["--poll-interval", "0.1", "--max-poll-interval", "0.25", "-q"]

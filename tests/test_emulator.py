@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -10,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,20 +26,8 @@ from convo.testing._replies import (
     estimate_tokens,
     stream_events,
 )
+from tests import _helpers_emulator as h
 
-
-def _load_helpers() -> Any:
-    name = "_helpers_emulator"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _load_helpers()
 H26, H23, KEY, body_of = h.H26, h.H23, h.KEY, h.request_body
 WEATHER_TOOL = {
     "name": "get_weather",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -13,20 +10,8 @@ import httpx
 import pytest
 
 from convo.testing import Emulator
+from tests import _helpers_emulator as h
 
-
-def _load_helpers() -> Any:
-    name = "_helpers_emulator"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _load_helpers()
 KEY = h.KEY
 MODEL = "claude-opus-4-8"
 HELLO = [{"role": "user", "content": "Hello from the SDK"}]

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -26,20 +23,8 @@ from convo.errors import (
 )
 from convo.executor import AsyncHttpExecutor, HttpExecutor, RetryPolicy, arun_many
 from convo.testing import Emulator
+from tests import _helpers_executor as H
 
-
-def _load_helpers() -> Any:
-    name = "_helpers_executor"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load_helpers()
 KEY = H.KEY
 FAST = RetryPolicy(base=0.01, cap=0.05)  # the SDK's schedule, scaled down so tests stay quick
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-import sys
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -45,20 +42,8 @@ from convo.executor import (
     events_from_response,
     iter_events,
 )
+from tests import _helpers_executor as H
 
-
-def _load_helpers() -> Any:
-    name = "_helpers_executor"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load_helpers()
 KEY = H.KEY
 BASE = "http://api.test"
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +25,7 @@ from convo.executor import (
     iter_sse,
     parse_partial_json,
 )
-
-
-def _load_helpers() -> Any:
-    name = "_helpers_executor"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load_helpers()
+from tests import _helpers_executor as H
 
 
 def _assembled(path: Path) -> m.Response:

@@ -109,9 +109,8 @@ from convo.errors import (
 from convo.executor._base import Executor
 from convo.executor._http import (
     DEFAULT_API_VERSION,
-    DEFAULT_LIMITS,
-    DEFAULT_TIMEOUT,
     _HttpConfig,
+    default_client,
     send_with_retries,
 )
 from convo.executor._retry import RetryPolicy, SharedBackoff
@@ -637,11 +636,7 @@ class BatchExecutor(_HttpConfig, Executor):
             backoff=backoff,
             owns_client=client is None,
         )
-        if client is None:
-            client = httpx.Client(
-                timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
-            )
-        self._client = client
+        self._client = client if client is not None else default_client(timeout)
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self.poll_interval = poll_interval

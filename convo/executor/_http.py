@@ -315,6 +315,16 @@ class _HttpConfig:
         return both
 
 
+def default_client(timeout: float | httpx.Timeout | Unset | None = UNSET) -> httpx.Client:
+    """The httpx client convo builds when none is injected: the SDK's timeout and pool limits,
+    and the linear-time pool planner (see ``_pool``)."""
+    client = httpx.Client(
+        timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
+    )
+    install_pool_planner(client)
+    return client
+
+
 def send_with_retries(
     config: _HttpConfig,
     client: httpx.Client,
@@ -417,12 +427,7 @@ class HttpExecutor(_HttpConfig, Executor):
             backoff=backoff,
             owns_client=client is None,
         )
-        if client is None:
-            client = httpx.Client(
-                timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
-            )
-            install_pool_planner(client)
-        self._client = client
+        self._client = client if client is not None else default_client(timeout)
 
     def execute(self, conversation: m.Conversation) -> m.Response:
         """Send *conversation* and return the reply (streamed on the wire if configured so)."""
