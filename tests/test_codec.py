@@ -408,6 +408,17 @@ class TestConverter:
         assert conv.messages[0].content == "hi"
         assert c.unstructure(conv) == {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
+    def test_configure_converter_teaches_a_users_own_converter(self) -> None:
+        """configure_converter adds convo's hooks to any cattrs converter (here cattrs' orjson preset)."""
+        from cattrs.preconf.orjson import make_converter as make_orjson_converter
+
+        c = make_orjson_converter()
+        codec.configure_converter(c)
+        raw = b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "x": 1}]}]}'
+        conv = c.loads(raw, m.Conversation)
+        assert conv.messages[0].content[0].extra == {"x": 1}
+        assert orjson.loads(c.dumps(conv)) == orjson.loads(raw)
+
     def test_converter_errors_are_decode_errors(self) -> None:
         """Shape errors through the cattrs converter are DecodeErrors with a path."""
         with pytest.raises(DecodeError) as e:
