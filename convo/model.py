@@ -175,7 +175,7 @@ class Text:
     """A ``text`` block.
 
     >>> Text("Hello")
-    Text(text='Hello', cache_control=UNSET, citations=UNSET, extra={})
+    Text(text='Hello')
     """
 
     text: str
@@ -191,7 +191,7 @@ class Image:
     or :meth:`from_file_id`.
 
     >>> Image.from_url("https://example.com/ant.jpg").source
-    URLSource(url='https://example.com/ant.jpg', extra={})
+    URLSource(url='https://example.com/ant.jpg')
     """
 
     source: Source
@@ -495,7 +495,7 @@ class Message:
     """One entry of ``messages``: a role and content (a string, or a tuple of blocks).
 
     >>> Message("user", "Hi").blocks
-    (Text(text='Hi', cache_control=UNSET, citations=UNSET, extra={}),)
+    (Text(text='Hi'),)
     """
 
     role: str
@@ -754,3 +754,28 @@ class Exchange:
     response: Response | Unset = UNSET
     error: Json | Unset = _opt()
     extra: FrozenDict = _extra()
+
+
+# --------------------------------------------------------------------------- reprs
+
+
+def _compact_repr(self: Any) -> str:
+    """``Name(field=value, ...)`` with absent fields and an empty ``extra`` left out."""
+    parts = []
+    for a in attrs.fields(type(self)):
+        v = getattr(self, a.name)
+        if v is UNSET or (a.name == "extra" and not v):
+            continue
+        parts.append(f"{a.name}={_repr_extra(v) if a.name == 'extra' else repr(v)}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
+for _cls in list(globals().values()):
+    # every attrs class of this module, except those with a hand-written __repr__ (Base64Source)
+    if (
+        isinstance(_cls, type)
+        and attrs.has(_cls)
+        and _cls.__module__ == __name__
+        and _cls.__repr__.__code__.co_filename != __file__
+    ):
+        _cls.__repr__ = _compact_repr  # type: ignore[method-assign]

@@ -101,7 +101,7 @@ def structure(data: Any, cls: type[Any]) -> Any:
     may hold integers beyond 64 bits, which orjson turns into floats.
 
     >>> structure({"type": "text", "text": "hi"}, m.Text)
-    Text(text='hi', cache_control=UNSET, citations=UNSET, extra={})
+    Text(text='hi')
     >>> structure({"type": "text", "text": 1}, m.Text)
     Traceback (most recent call last):
     ...

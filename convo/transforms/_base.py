@@ -326,7 +326,7 @@ def replace(obj: Any, **changes: Any) -> Any:
 
     >>> from convo.model import Text
     >>> replace(Text("a"), text="b")
-    Text(text='b', cache_control=UNSET, citations=UNSET, extra={})
+    Text(text='b')
     """
     cls = type(obj)
     fn = _REPLACERS.get(cls)

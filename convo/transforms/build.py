@@ -72,7 +72,7 @@ def append_user(*parts: str | Block) -> Transform:
 
     >>> from convo import Conversation
     >>> append_user("Hello, Claude")(Conversation()).messages
-    (Message(role='user', content='Hello, Claude', extra={}),)
+    (Message(role='user', content='Hello, Claude'),)
     """
     return _Append("append_user", "user", parts)
 
@@ -84,7 +84,7 @@ def append_assistant(*parts: str | Block) -> Transform:
     >>> from convo import Conversation
     >>> conv = Conversation().user("Hello, Claude")
     >>> append_assistant("Hello!")(conv).messages[-1]
-    Message(role='assistant', content='Hello!', extra={})
+    Message(role='assistant', content='Hello!')
     """
     return _Append("append_assistant", "assistant", parts)
 
@@ -198,7 +198,7 @@ def inject_system(
     >>> from convo import Conversation
     >>> conv = Conversation(model="claude-opus-4-8", max_tokens=64).user("Hi")
     >>> inject_system("Be terse.")(conv).messages[-1]
-    Message(role='system', content='Be terse.', extra={})
+    Message(role='system', content='Be terse.')
     >>> inject_system("Be terse.", where="top")(conv).system
     'Be terse.'
     >>> inject_system("Be terse.", where="message")(conv.assistant("Hello!"))

@@ -144,7 +144,7 @@ def drop_images(placeholder: str | None = None) -> Transform:
     >>> from convo import Conversation, Image
     >>> conv = Conversation().user("Look:", Image.from_url("https://example.com/a.png"))
     >>> drop_images()(conv).messages[0].content
-    (Text(text='Look:', cache_control=UNSET, citations=UNSET, extra={}),)
+    (Text(text='Look:'),)
     >>> drop_images(placeholder="[image]")(conv).messages[0].content[1].text
     '[image]'
     """
@@ -224,7 +224,7 @@ def merge_two(a: Message, b: Message) -> Message:
     """One turn with *a*'s blocks then *b*'s; in a user turn every tool result goes first.
 
     >>> merge_two(Message("user", "note"), Message("user", (ToolResult("toolu_1"),))).content
-    (ToolResult(tool_use_id='toolu_1', ...), Text(text='note', ...))
+    (ToolResult(tool_use_id='toolu_1'), Text(text='note'))
     """
     blocks = (*a.blocks, *b.blocks)
     if a.role == "user":
@@ -612,7 +612,7 @@ def strip_trailing_whitespace(m: Message) -> Message | None:
     goes, and the one before it is stripped in turn); None when nothing is left.
 
     >>> strip_trailing_whitespace(Message("assistant", (Text("Answer: "), Text(" ")))).content
-    (Text(text='Answer:', ...),)
+    (Text(text='Answer:'),)
     >>> strip_trailing_whitespace(Message("assistant", "  ")) is None
     True
     """

@@ -64,7 +64,7 @@ def read(obj: Any, *, source: str | None = None) -> Conversion:
     """One session from a list of line objects or a ``{"loglines": [...]}`` export.
 
     >>> read({"loglines": [{"type": "user", "message": {"role": "user", "content": "Hi"}}]}).conversation.messages
-    (Message(role='user', content='Hi', extra={}),)
+    (Message(role='user', content='Hi'),)
     """
     if isinstance(obj, dict):
         if "loglines" not in obj:
