@@ -68,8 +68,8 @@ class TestImmutability:
     def test_values_are_hashable_and_picklable(self) -> None:
         """Frozen values hash and survive pickling (what --workers relies on)."""
         conv = Conversation(model="m", max_tokens=5, tools=[{"name": "t"}]).user("Hi")
-        assert hash(conv) == hash(pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes, pickled a line above)
-        assert pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes, pickled a line above == conv
+        back = pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes, pickled right here
+        assert back == conv and hash(back) == hash(conv)
 
 
 class TestImages:
