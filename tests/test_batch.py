@@ -633,6 +633,31 @@ class TestState:
         ids = [item["custom_id"] for item in H.creates(emu)[0].body["requests"]]
         assert ids == [f"{status.run}-0-{n}" for n in (1, 3, 5)]
 
+    def test_state_is_replaced_whole_keeping_its_mode(self, emu: Emulator, clock: Any,
+                                                      tmp_path: Path) -> None:
+        """Every save renames a complete file into place: no temporary file stays, the mode is kept."""
+        src = H.write_requests(tmp_path / "in.jsonl", 2)
+        with H.executor(emu, clock) as ex:
+            ex.submit([src], job(tmp_path))
+            os.chmod(tmp_path / "job.json", 0o600)
+            ex.results(job(tmp_path), tmp_path / "out.jsonl")
+        state = orjson.loads((tmp_path / "job.json").read_bytes())
+        assert state["output"]["records"] == 2  # the last save (after the output) is the one read
+        assert (tmp_path / "job.json").stat().st_mode & 0o777 == 0o600
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "in.jsonl", "job.json", "job.json.d", "out.jsonl", "out.rejects.jsonl"]
+
+    def test_rejects_default_beside_a_gzip_output(self, emu: Emulator, clock: Any,
+                                                  tmp_path: Path) -> None:
+        """Without a rejects path, a ``.jsonl.gz`` output gets ``OUT.rejects.jsonl`` beside it."""
+        src = H.write_lines(tmp_path / "in.jsonl", [H.request("a"), "oops"])
+        with H.executor(emu, clock) as ex:
+            ex.submit([src], job(tmp_path))
+            summary = ex.results(job(tmp_path), tmp_path / "out.jsonl.gz")
+        assert summary is not None and (summary.succeeded, summary.rejected) == (1, 1)
+        (rej,) = H.read_jsonl(tmp_path / "out.rejects.jsonl")
+        assert (rej["line"], rej["code"], rej["raw"]) == (2, "json", "oops")
+
     def test_changed_input_is_refused(self, emu: Emulator, clock: Any, tmp_path: Path) -> None:
         """An input edited after submission is caught before results are joined to the wrong lines."""
         src = H.write_requests(tmp_path / "in.jsonl", 3)

@@ -333,9 +333,12 @@ class TestRunFile:
         assert summary.output_tokens == 4 and summary.input_tokens > 0  # "re x": one token each
         rejected = _records(rej)
         assert [r["line"] for r in rejected] == [4, 6]
-        assert "batch_result line is not a request" in rejected[1]["error"]
+        assert [r["code"] for r in rejected] == ["json", "kind"]
+        assert "batch_result line is not a request" in rejected[1]["reason"]
+        # nothing is lost: each reject keeps the line's original bytes
+        assert [r["raw"] for r in rejected] == ["{not json", '{"custom_id": "x", "result": {"type": "canceled"}}']
         assert [(e.line, raw) for e, raw in seen] == [
-            (4, None), (6, b'{"custom_id": "x", "result": {"type": "canceled"}}')]
+            (4, b"{not json"), (6, b'{"custom_id": "x", "result": {"type": "canceled"}}')]
         assert seen[0][0].file == str(src)
 
     def test_errors_are_records_counted_by_type(self, tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import attrs
 import httpx
@@ -96,8 +96,9 @@ from attrs import field, frozen
 from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, Unset, freeze, thaw
 from convo.codec import dumps
-from convo.codec.jsonl import AtomicWriter, iter_lines
+from convo.codec.jsonl import AtomicWriter, _expand, _fsync_dir, iter_lines
 from convo.codec.lines import RawLine, decode_line, encode_value
+from convo.codec.rejects import classify, reject, rejects_path_for
 from convo.errors import (
     APIError,
     ConvoError,
@@ -415,12 +416,11 @@ class _Uncertain(Exception):
 class _Line:
     """One input line ready for a batch: where it is, its exchange id, the request."""
 
-    __slots__ = ("conv", "kind", "line_id", "params")
+    __slots__ = ("conv", "line_id", "params")
 
-    def __init__(self, line_id: str | int, conv: m.Conversation, kind: str, params: bytes) -> None:
+    def __init__(self, line_id: str | int, conv: m.Conversation, params: bytes) -> None:
         self.line_id = line_id
         self.conv = conv
-        self.kind = kind
         self.params = params
 
 
@@ -463,83 +463,6 @@ def _item(custom_id: str, params: bytes) -> bytes:
 
 def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-def _reject_record(file: str, line: int, code: str, reason: str, path: str, raw: bytes,
-                   **more: Any) -> bytes:
-    """A rejects line in the command's format: file, line, code, reason, ``$.path``, the bytes."""
-    rec: dict[str, Any] = {"file": file, "line": line, "code": code, "reason": reason, "path": path}
-    try:
-        rec["raw"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        import base64
-
-        rec["raw_base64"] = base64.b64encode(raw).decode("ascii")
-    rec.update(more)
-    return orjson.dumps(rec)
-
-
-def _decode_code(data: bytes) -> str:
-    """The reject code of a line that did not decode: not UTF-8, not JSON, or a wrong shape."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "utf8"
-    try:
-        orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return "json"
-    return "shape"
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Write *path* all at once: a temporary file beside it, fsync, rename, fsync the directory."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # directories cannot be opened everywhere (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _expand(inputs: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Paths as given; a directory stands for its ``*.jsonl`` / ``*.jsonl.gz`` files, sorted."""
-    out: list[str] = []
-    for src in inputs:
-        path = os.fspath(src)
-        if path != "-" and os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if n.endswith((".jsonl", ".jsonl.gz")))
-            out.extend(os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n)))
-        else:
-            out.append(path)
-    return out
-
-
-def default_rejects_path(output: str) -> str:
-    """Where the rejects go when no path is given: ``OUT.rejects.jsonl`` beside the output.
-
-    >>> default_rejects_path("out/exchanges.jsonl.gz")
-    'out/exchanges.rejects.jsonl'
-    """
-    base = output
-    for suffix in (".gz", ".jsonl", ".json"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    return base + ".rejects.jsonl"
 
 
 def _exception_for(error: Any) -> Exception:
@@ -628,10 +551,8 @@ class BatchExecutor(_HttpConfig, Executor):
             api_version=api_version,
             betas=betas,
             timeout=timeout,
-            retry=retry if retry is not None else RetryPolicy(),
+            retry=retry,
             validate=validate,
-            on_event=None,
-            stream=False,
             headers=headers,
             backoff=backoff,
             owns_client=client is None,
@@ -929,7 +850,7 @@ class BatchExecutor(_HttpConfig, Executor):
             if not job.collect(wait=wait, retry_errored=retry_errored, retry_expired=retry_expired):
                 return None
             out = os.fspath(output)
-            rej = os.fspath(rejects) if rejects is not None else default_rejects_path(out)
+            rej = os.fspath(rejects) if rejects is not None else rejects_path_for(out)
             summary = job.write(out, rej, on_progress=on_progress)
         return attrs.evolve(summary, elapsed=time.monotonic() - started)
 
@@ -1201,14 +1122,16 @@ class _Job:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def save(self) -> None:
-        _write_atomic(self.path, orjson.dumps(self.state, option=orjson.OPT_INDENT_2))
+        with AtomicWriter(self.path, compress=False) as w:
+            w.write(orjson.dumps(self.state, option=orjson.OPT_INDENT_2))
 
     def open(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None) -> None:
         """Load the state, or start one for *inputs*; resuming checks they are the same inputs."""
         given = None
         if inputs is not None:
             named = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
-            given = _expand(named)
+            # names only (no file objects), so every source _expand gives back is a path
+            given = [os.fspath(cast("str | os.PathLike[str]", p)) for p in _expand(named)]
             if named and not given:
                 shown = ", ".join(os.fspath(n) for n in named)
                 self._leave()
@@ -1334,19 +1257,19 @@ class _Job:
         if raw.error is not None:
             err = raw.error.located(file=name)
             code = "too_long" if "longer than the limit" in err.expected else "shape"
-            return _reject_record(name, raw.line, code, err.expected, err.path, raw.data)
+            return reject(name, raw.line, code, err.expected, err.path, raw.data)
         try:
             rec = decode_line(RawLine(name, raw.line, raw.data))
         except DecodeError as e:
-            return _reject_record(name, raw.line, _decode_code(raw.data), e.expected, e.path, raw.data)
+            return reject(name, raw.line, classify(raw.data), e.expected, e.path, raw.data)
         found = _line_id(rec)
         if found is None:
-            return _reject_record(name, raw.line, "kind", f"a {rec.kind} line is not a request",
+            return reject(name, raw.line, "kind", f"a {rec.kind} line is not a request",
                                   "$", raw.data)
         line_id, conv = found
         problem = _batch_problem(conv) if check else None
         if problem is not None:
-            return _reject_record(name, raw.line, "rule", f"{problem.rule}: {problem.message}",
+            return reject(name, raw.line, "rule", f"{problem.rule}: {problem.message}",
                                   problem.path, raw.data)
         if check and self.state["validate"]:
             from convo import rules  # looked up per call, as the HTTP executors do
@@ -1354,10 +1277,10 @@ class _Job:
             errors = rules.validate(conv, api_version=self.state["api_version"]).errors
             if errors:
                 reason = "; ".join(f"{v.rule} {v.path}: {v.message}" for v in errors)
-                return _reject_record(name, raw.line, "rule", reason, errors[0].path, raw.data)
+                return reject(name, raw.line, "rule", reason, errors[0].path, raw.data)
         # a request line is sent as it was written (lossless, and no re-encoding per line)
         params = raw.data if rec.kind == "request" else dumps(conv)
-        return _Line(line_id, conv, rec.kind, params)
+        return _Line(line_id, conv, params)
 
     def _changed(self, what: str) -> ConvoError:
         return ConvoError(f"the input of the batch job {self.path} changed since it was "
@@ -1397,7 +1320,7 @@ class _Job:
             if isinstance(p, _Line):
                 item = _item(custom_id_for(run, fi, raw.line), p.params)
                 if len(_OPEN) + len(item) + len(_CLOSE) > max_bytes:
-                    p = _reject_record(
+                    p = reject(
                         st["files"][fi]["name"], raw.line, "rule",
                         f"batch.too-large: the request alone ({len(item):,} bytes) is over the "
                         f"batch size limit of {max_bytes:,} bytes", "$", raw.data)
@@ -1518,9 +1441,7 @@ class _Job:
             rec = where.get((fi, raw.line))
             if rec is None:
                 continue
-            p = self._prepare(fi, raw, check=False)
-            if not isinstance(p, _Line):
-                raise self._changed(f"{self.state['files'][fi]['name']}:{raw.line} is no longer a valid request")
+            p = self._prepare_known(fi, raw)
             item = _item(custom_id_for(run, fi, raw.line, rec["attempt"]), p.params)
             chunks[rec["n"]].add(fi, raw.line, item)
         out: dict[int, bytes] = {}
@@ -1742,9 +1663,7 @@ class _Job:
             if (fi, raw.line) not in want:
                 chunk.broken = True
                 continue
-            p = self._prepare(fi, raw, check=False)
-            if not isinstance(p, _Line):
-                raise self._changed(f"{st['files'][fi]['name']}:{raw.line} is no longer a valid request")
+            p = self._prepare_known(fi, raw)
             item = _item(custom_id_for(run, fi, raw.line, r + 1), p.params)
             if chunk.items and not chunk.fits(item, max_requests, max_bytes):
                 chunks.append(chunk)
@@ -1892,7 +1811,7 @@ class _Job:
                     inner = error.get("error") or {}
                     kind = str(inner.get("type"))
                     if result == "errored" and kind == _RETRYABLE_NEVER:
-                        rej.write(_reject_record(
+                        rej.write(reject(
                             st["files"][fi]["name"], raw.line, "api", str(inner.get("message")), "$",
                             raw.data, error_type=kind, request_id=error.get("request_id"),
                             batch_id=b.get("batch_id")))

@@ -149,13 +149,13 @@ class _HttpConfig:
         api_version: str,
         betas: Iterable[str],
         timeout: float | httpx.Timeout | Unset | None,
-        retry: RetryPolicy,
+        retry: RetryPolicy | None,
         validate: bool,
-        on_event: EventCallback | None,
-        stream: bool,
         headers: Mapping[str, str] | None,
         backoff: SharedBackoff | None,
         owns_client: bool,
+        on_event: EventCallback | None = None,
+        stream: bool = False,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY") or None
         if not key:
@@ -167,12 +167,12 @@ class _HttpConfig:
         self.base_url = base.rstrip("/")
         self.api_version = api_version
         self.betas = tuple(betas)
-        self.retry = retry
+        self.retry = retry if retry is not None else RetryPolicy()
         self.validate = validate
         self.on_event = on_event
         self.stream = stream
         self.stats = ExecutorStats()
-        self.backoff = backoff if backoff is not None else SharedBackoff(clock=retry.clock)
+        self.backoff = backoff if backoff is not None else SharedBackoff(clock=self.retry.clock)
         self._timeout = timeout
         self._owns_client = owns_client
         h: dict[str, str] = {
@@ -419,7 +419,7 @@ class HttpExecutor(_HttpConfig, Executor):
             api_version=api_version,
             betas=betas,
             timeout=timeout,
-            retry=retry if retry is not None else RetryPolicy(),
+            retry=retry,
             validate=validate,
             on_event=on_event,
             stream=stream,
@@ -512,7 +512,7 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             api_version=api_version,
             betas=betas,
             timeout=timeout,
-            retry=retry if retry is not None else RetryPolicy(),
+            retry=retry,
             validate=validate,
             on_event=on_event,
             stream=stream,

@@ -520,7 +520,7 @@ def run_file(
     resume: bool = False,
     retry_errors: bool = False,
     rejects: str | os.PathLike[str] | None = None,
-    on_reject: Callable[[DecodeError, bytes | None], None] | None = None,
+    on_reject: Callable[[DecodeError, bytes], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> RunSummary:
     """Execute every request line of *inputs*, writing one exchange record per line to *output*.
@@ -532,7 +532,8 @@ def run_file(
     already has a record in *output* are skipped (never sent again) and new records are
     appended; a line torn by a kill is cut off first. *retry_errors* (with *resume*) runs the
     lines whose record is an error again, replacing those records. Lines that are not requests
-    go to *rejects* (``{"file", "line", "error"}`` per line) and are counted apart. With a
+    go to *rejects* (the records of :mod:`convo.codec.rejects`: file, line, code, reason,
+    ``$.path`` and the original bytes) and are counted apart. With a
     :class:`~convo.executor.BatchExecutor` the file runs as a resumable batch job instead
     (state in ``OUT.batch.json``; see :meth:`~convo.executor.BatchExecutor.run_file`).
 
@@ -545,8 +546,9 @@ def run_file(
     >>> s.succeeded, s.failures, s.output_tokens
     (1, 0, 2)
     """
-    from convo.codec.jsonl import read_records
-    from convo.codec.lines import encode_value
+    from convo.codec.jsonl import _expand, iter_lines
+    from convo.codec.lines import decode_line, encode_value
+    from convo.codec.rejects import classify, reject
     from convo.executor._batch import BatchExecutor
 
     if isinstance(executor, BatchExecutor):  # --via batch: a resumable batch job beside OUT
@@ -568,27 +570,32 @@ def run_file(
         reject_file = open(rejects, "ab" if resume else "wb")  # noqa: SIM115 - closed in finally
 
     def requests() -> Iterator[m.Conversation]:
-        for rec in read_records(sources):
-            if isinstance(rec, DecodeError):
-                _reject(rec, None)
-                continue
-            found = _line_id(rec)
-            if found is None:
-                err = DecodeError(f"a {rec.kind} line is not a request", file=rec.file, line=rec.line)
-                _reject(err, rec.raw)
-                continue
-            line_id, conv = found
-            if line_id in done_ids:
-                counts["skipped"] += 1
-                continue
-            ids.append(line_id)
-            yield conv
+        # iter_lines + decode_line rather than read_records: a bad line's bytes go to the rejects
+        for src in _expand(sources):
+            for raw in iter_lines(src):
+                try:
+                    rec = decode_line(raw)
+                except DecodeError as e:
+                    _reject(e, raw.data, "too_long" if raw.error is not None else classify(raw.data))
+                    continue
+                found = _line_id(rec)
+                if found is None:
+                    err = DecodeError(f"a {rec.kind} line is not a request", file=rec.file, line=rec.line)
+                    _reject(err, rec.raw, "kind")
+                    continue
+                line_id, conv = found
+                if line_id in done_ids:
+                    counts["skipped"] += 1
+                    continue
+                ids.append(line_id)
+                yield conv
 
-    def _reject(error: DecodeError, raw: bytes | None) -> None:
+    def _reject(error: DecodeError, raw: bytes, code: str) -> None:
         counts["rejected"] += 1
         if reject_file is not None:
-            record = {"file": error.file, "line": error.line, "error": str(error)}
-            reject_file.write(orjson.dumps(record) + b"\n")
+            reject_file.write(
+                reject(error.file or "", error.line or 0, code, error.expected, error.path, raw) + b"\n"
+            )
             reject_file.flush()
         if on_reject is not None:
             on_reject(error, raw)
