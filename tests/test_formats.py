@@ -147,6 +147,22 @@ class TestReadFile:
             list(read_file(p, format="openai"))
         assert e.value.file == str(p) and e.value.line == 2
 
+    def test_crlf_bom_and_gzip_told_by_magic(self, tmp_path: Path) -> None:
+        """A gzipped JSONL file with a BOM and CRLF endings reads, whatever its name."""
+        p = tmp_path / "a.data"
+        p.write_bytes(gzip.compress(b'\xef\xbb\xbf{"messages": [{"role": "user", "content": "one"}]}\r\n'
+                                    b'{"messages": [{"role": "user", "content": "two"}]}\r\n'))
+        got = list(read_file(p, format="openai"))
+        assert [(c.source, c.conversation.messages[0].content) for c in got] == [(f"{p}:1", "one"), (f"{p}:2", "two")]
+
+    def test_bad_multiline_array_names_file(self, tmp_path: Path) -> None:
+        """A JSON array over many lines that does not parse raises a DecodeError naming the file."""
+        p = tmp_path / "bad.json"
+        p.write_text('[\n  {"messages": []},\n  {"messages": \n')
+        with pytest.raises(DecodeError, match="invalid JSON") as e:
+            list(read_file(p, format="openai"))
+        assert e.value.file == str(p) and e.value.path == "$"
+
     def test_shape_errors_name_file_line_and_path(self, tmp_path: Path) -> None:
         """A record of the wrong shape raises a DecodeError with its line and $.path."""
         p = tmp_path / "bad.jsonl"

@@ -8,11 +8,21 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from convo._json import UNSET
+from convo._json import UNSET, FrozenDict
 from convo.codec.formats import Loss
 from convo.codec.formats.hf import read, write
 from convo.errors import DecodeError
-from convo.model import Conversation, Image, Message, Text, Thinking, ToolResult, ToolUse, URLSource
+from convo.model import (
+    Conversation,
+    FileSource,
+    Image,
+    Message,
+    Text,
+    Thinking,
+    ToolResult,
+    ToolUse,
+    URLSource,
+)
 from tests._helpers_formats import (
     REALWORLD,
     assert_round_trip,
@@ -217,6 +227,17 @@ class TestWrite:
         assert plain(written)["messages"][1]["content"] == [{"type": "tool_call", "value": '{"name": "f", "arguments": {}}'}]
         assert whats(losses) == ["$.messages[1]: tool_use ids", "$.messages[2].content[0].tool_use_id: tool_use id"]
         assert write(conv, style="llamafactory", ids=False)[1] == ()
+
+    def test_files_api_images_are_losses(self) -> None:
+        """A Files API image cannot be referred to and is reported; a URL image keeps its
+        cache_control only as a loss."""
+        cc = FrozenDict({"type": "ephemeral"})
+        conv = Conversation().user(Image(FileSource("file_1")), Image(URLSource("https://x/a.png"), cache_control=cc))
+        written, losses = write(conv)
+        assert plain(written)["messages"] == [{"role": "user", "content": [{"type": "image", "url": "https://x/a.png"}]}]
+        assert [str(loss) for loss in losses] == [
+            "$.messages[0].content[0]: image from the Files API (chat messages cannot refer to it)",
+            "$.messages[0].content[1].cache_control: cache_control (the format has no prompt caching)"]
 
     @settings(max_examples=60, deadline=None)
     @given(chat_conversations())

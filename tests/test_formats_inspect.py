@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class TestRealLogs:
         img = user.content[1]
         assert isinstance(img, Image) and isinstance(img.source, Base64Source)
         assert img.source.media_type == "image/png" and img.decoded()[:4] == b"\x89PNG"
-        assert img.size() is not None
+        assert img.size() == struct.unpack(">II", img.decoded()[16:24])  # the PNG IHDR's width, height
 
     def test_errored_tool_messages(self) -> None:
         """Tool messages with an error become is_error results; unpaired ids and error types are reported."""
@@ -189,6 +190,6 @@ class TestMalformed:
         """A .json log that is not JSON raises DecodeError naming the file."""
         p = tmp_path / "log.json"
         p.write_text("{not json")
-        with pytest.raises(DecodeError) as e:
+        with pytest.raises(DecodeError, match="invalid JSON at column 2") as e:
             list(read_file(p))
-        assert e.value.file == str(p)
+        assert e.value.file == str(p) and e.value.path == "$"

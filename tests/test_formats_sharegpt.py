@@ -15,6 +15,7 @@ from convo.errors import DecodeError
 from convo.model import (
     Base64Source,
     Conversation,
+    FileSource,
     Image,
     Message,
     Text,
@@ -192,6 +193,14 @@ class TestWrite:
         assert [t["value"] for t in written["conversations"][3:]] == ["F", "G"]
         assert whats(losses) == ["$.messages[2].content[0].is_error: is_error", "$.messages: 2 tool_use ids",
                                  "$.model: model 'm'"]
+
+    def test_files_api_images_are_losses(self) -> None:
+        """A Files API image is reported and gets no placeholder; a URL image becomes one."""
+        conv = Conversation().user(Image(FileSource("file_1")), Image(URLSource("https://x/a.png")), Text("Who?"))
+        written, losses = write(conv)
+        assert written == {"conversations": [{"from": "human", "value": "<image>Who?"}], "images": ["https://x/a.png"]}
+        assert [str(loss) for loss in losses] == [
+            "$.messages[0].content[0]: image from the Files API (ShareGPT cannot refer to it)"]
 
     @settings(max_examples=60, deadline=None)
     @given(chat_conversations())

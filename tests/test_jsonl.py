@@ -245,8 +245,8 @@ class TestReadRecords:
     def test_too_long_lines_become_errors(self) -> None:
         """A line over the limit is a DecodeError in the record stream."""
         got = list(read_records(io.BytesIO(b"x" * 500 + b"\n" + REQ), max_line_bytes=len(REQ)))
-        assert isinstance(got[0], DecodeError) and "limit" in got[0].expected
-        assert isinstance(got[1], Record)
+        assert isinstance(got[0], DecodeError) and "limit" in got[0].expected and got[0].line == 1
+        assert isinstance(got[1], Record) and (got[1].line, got[1].raw) == (2, REQ)
 
 
 class TestAtomicWriter:

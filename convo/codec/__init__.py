@@ -57,26 +57,16 @@ def configure_converter(c: cattrs.Converter) -> None:
     >>> c.unstructure(m.Message("user", "Hi"))
     {'role': 'user', 'content': 'Hi'}
     """
-    for cls, fn in STRUCTURE.items():
-        c.register_structure_hook(cls, _adapt(fn))
+    # Python data handed to a converter: structure() takes its floats as real floats.
+    for cls in STRUCTURE:
+        c.register_structure_hook(cls, _hook(cls))
     for cls, ufn in list(UNSTRUCTURE.items()):
         c.register_unstructure_hook(cls, ufn)
-    c.register_structure_hook_func(lambda t: t is m.Block, lambda d, _: _shaped(structure_block, d))
+    c.register_structure_hook_func(lambda t: t is m.Block, _hook(m.Block))
 
 
-def _adapt(fn: Any) -> Any:
-    return lambda d, _: _shaped(fn, d)
-
-
-def _shaped(fn: Any, d: Any) -> Any:
-    # Python data handed to a converter: its floats are real floats, not orjson's big integers.
-    with trusting():
-        try:
-            return fn(d)
-        except Shape as e:
-            raise DecodeError(e.expected, path=e.dollar_path()) from None
-        except RecursionError:
-            raise DecodeError(_TOO_DEEP) from None
+def _hook(cls: Any) -> Any:
+    return lambda d, _: structure(d, cls)
 
 
 def make_converter() -> cattrs.Converter:
@@ -181,7 +171,8 @@ def _why_not_json(data: bytes | bytearray | memoryview | str, e: orjson.JSONDeco
 
 
 def _reject_constant(name: str) -> Any:
-    raise DecodeError(f"invalid JSON: {name} is not a JSON number")
+    # NaN and Infinity are not JSON; parse_json_exact then lets orjson say what is wrong.
+    raise ValueError(name)
 
 
 def parse_json_exact(data: bytes | bytearray | memoryview | str) -> Any:

@@ -235,17 +235,6 @@ def structure_messages(v: Any) -> tuple[Any, ...]:
         raise
 
 
-def _ublock(b: Any) -> Any:
-    return UNSTRUCTURE[b.__class__](b)
-
-
-def unstructure_content(v: Any) -> Any:
-    if v.__class__ is str:
-        return v
-    u = UNSTRUCTURE
-    return [u[b.__class__](b) for b in v]
-
-
 def unstructure_blocks(v: Any) -> list[Any]:
     u = UNSTRUCTURE
     return [u[b.__class__](b) for b in v]
@@ -308,8 +297,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
-        "_messages": structure_messages, "_ucontent": unstructure_content,
-        "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
+        "_messages": structure_messages, "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
     }
     # Hooks of classes registered earlier are bound directly (one call less per object);
     # the others are looked up when first needed.

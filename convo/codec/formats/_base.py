@@ -11,16 +11,21 @@ API JSON (``$.messages[3].content[1]``).
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, cast
 
 import orjson
 from attrs import field, frozen
 
-from convo._json import UNSET, FrozenDict, Json, Unset, freeze
+from convo._json import UNSET, FrozenDict, Json, Unset, freeze, thaw
+from convo.codec import dump_json, parse_json
+from convo.codec.jsonl import iter_lines
+from convo.codec.lines import RawLine
 from convo.errors import DecodeError
 from convo.model import (
     Base64Source,
@@ -180,54 +185,51 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
 
     A file is JSONL when its first line is a whole JSON value and more lines follow; a file that
     is one array (written over many lines, or alone on one line) holds one record per element,
-    unless it is a single list of chat messages, which is one record.
+    unless it is a single list of chat messages, which is one record. Lines come from
+    :func:`~convo.codec.jsonl.iter_lines` (gzip told by its magic bytes, CRLF, a BOM) with no size
+    limit: a one-line array may be a whole dataset.
     """
     name = os.fspath(path)
-    with open_binary(path) as f:
-        lines = _numbered(f)
-        first = next(lines, None)
-        if first is None:
-            return
-        n, raw = first
-        try:
-            value: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            if not raw.lstrip().startswith(b"["):
-                raise DecodeError(f"invalid JSON: {e}", file=name, line=n) from None
-            value = UNSET  # an array written over many lines
-        second = next(lines, None)
-        if value is UNSET or (second is None and isinstance(value, list) and not _is_message_list(value)):
-            if value is UNSET:
-                try:
-                    value = orjson.loads(raw + b"".join(r for _, r in ([second] if second else [])) + f.read())
-                except orjson.JSONDecodeError as e:
-                    raise DecodeError(f"invalid JSON: {e}", file=name) from None
-                if _is_message_list(value):
-                    value = [value]
-            for i, item in enumerate(value):
-                try:
-                    yield guarded(reader, item, source=f"{name}[{i}]", **options)
-                except DecodeError as e:
-                    raise DecodeError(e.expected, path=f"$[{i}]{e.path[1:]}", file=name) from None
-            return
-        yield _read_line(reader, value, name, n, options)
-        for n, raw in ([second] if second else []):
-            yield _read_line(reader, _parse_line(raw, name, n), name, n, options)
-        for n, raw in lines:
-            yield _read_line(reader, _parse_line(raw, name, n), name, n, options)
-
-
-def _numbered(f: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for n, raw in enumerate(f, 1):
-        if raw.strip():
-            yield n, raw
-
-
-def _parse_line(raw: bytes, name: str, n: int) -> Any:
+    lines = iter_lines(path, max_line_bytes=sys.maxsize)
+    first = next(lines, None)
+    if first is None:
+        return
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise DecodeError(f"invalid JSON: {e}", file=name, line=n) from None
+        value: Any = parse_json(_data(first))
+    except DecodeError as e:
+        if not first.data.lstrip().startswith(b"["):
+            raise e.located(file=name, line=first.line) from None
+        value = UNSET  # an array written over many lines
+    second = next(lines, None)
+    if value is UNSET or (second is None and isinstance(value, list) and not _is_message_list(value)):
+        if value is UNSET:
+            rest = (_data(r) for r in itertools.chain([first], [second] if second else [], lines))
+            try:
+                value = parse_json(b"\n".join(rest))
+            except DecodeError as e:
+                raise e.located(file=name) from None
+            if _is_message_list(value):
+                value = [value]
+        for i, item in enumerate(value):
+            try:
+                yield guarded(reader, item, source=f"{name}[{i}]", **options)
+            except DecodeError as e:
+                raise DecodeError(e.expected, path=f"$[{i}]{e.path[1:]}", file=name) from None
+        return
+    yield _read_line(reader, value, name, first.line, options)
+    for raw in itertools.chain([second] if second else [], lines):
+        try:
+            obj = parse_json(_data(raw))
+        except DecodeError as e:
+            raise e.located(file=name, line=raw.line) from None
+        yield _read_line(reader, obj, name, raw.line, options)
+
+
+def _data(raw: RawLine) -> bytes:
+    """The bytes of a line; a stream that broke (corrupt gzip) raises its located error."""
+    if raw.error is not None:
+        raise raw.error
+    return raw.data
 
 
 def _read_line(reader: Reader, obj: Any, name: str, n: int, options: dict[str, Any]) -> Conversion:
@@ -339,17 +341,15 @@ def parse_arguments(raw: Any) -> tuple[Json, bool]:
 
 
 def compact_json(value: Any) -> str:
-    """*value* as compact JSON text (OpenAI's ``function.arguments`` shape).
+    """*value* as compact JSON text (OpenAI's ``function.arguments`` shape); integers beyond 64
+    bits are written exactly (:func:`convo.codec.dump_json`).
 
     >>> compact_json({"a": [1, 2]})
     '{"a":[1,2]}'
     >>> compact_json({"big": 2**70})
     '{"big":1180591620717411303424}'
     """
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits, which orjson does not write
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return dump_json(value).decode()
 
 
 def python_json(value: Any) -> str:
@@ -423,6 +423,22 @@ def image_ref(img: Image) -> str | None:
     if isinstance(src, URLSource):
         return src.url
     return None
+
+
+def written_image_ref(img: Image, path: str, losses: list[Loss], who: str) -> str | None:
+    """:func:`image_ref` for a writer: None, with a loss saying *who* cannot refer to it, for an
+    image from the Files API; otherwise the reference, with the block's dropped keys reported.
+
+    >>> losses = []
+    >>> written_image_ref(Image(URLSource("https://x/a.png")), "$.messages[0].content[0]", losses, "ShareGPT")
+    'https://x/a.png'
+    """
+    ref = image_ref(img)
+    if ref is None:
+        losses.append(Loss(path, "image from the Files API", f"{who} cannot refer to it"))
+        return None
+    note_block_extras(img, path, losses)
+    return ref
 
 
 # --------------------------------------------------------------------------- tools
@@ -756,5 +772,5 @@ _PARAMS = tuple(
 
 
 def _short(v: Any) -> str:
-    r = repr(v if not isinstance(v, FrozenDict | tuple) else orjson.loads(orjson.dumps(v)))
+    r = repr(thaw(v) if isinstance(v, FrozenDict | tuple) else v)
     return r if len(r) <= 60 else r[:57] + "..."

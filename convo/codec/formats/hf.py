@@ -55,7 +55,6 @@ from convo.codec.formats._base import (
     generated_id,
     get_str,
     image_from_ref,
-    image_ref,
     need_dict,
     need_list,
     note_block_extras,
@@ -66,6 +65,7 @@ from convo.codec.formats._base import (
     result_text,
     system_text,
     unsigned_thinking,
+    written_image_ref,
 )
 from convo.errors import DecodeError
 from convo.model import Block, Conversation, Image, Message, Text, Thinking, ToolResult, ToolUse
@@ -407,11 +407,9 @@ def write(
                 note_block_extras(blk, bp, losses)
                 parts.append(_text(blk.text, v1))
             elif isinstance(blk, Image) and m.role == "user":
-                ref = image_ref(blk)
+                ref = written_image_ref(blk, bp, losses, "chat messages")
                 if ref is None:
-                    losses.append(Loss(bp, "image from the Files API", "chat messages cannot refer to it"))
                     continue
-                note_block_extras(blk, bp, losses)
                 parts.append({"type": "image_url", "value": ref} if v1 else {"type": "image", "url": ref})
             else:
                 losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat messages have no equivalent"))

@@ -37,10 +37,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from convo._json import UNSET
-from convo.codec import structure
+from convo.codec import parse_json, structure
 from convo.codec.formats._base import (
     ChatBuilder,
     Conversion,
@@ -146,9 +144,9 @@ def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None 
     with open_binary(name) as f:
         data = f.read()
     try:
-        log = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise DecodeError(f"invalid JSON: {e}", file=name) from None
+        log = parse_json(data)
+    except DecodeError as e:
+        raise e.located(file=name) from None
     yield from read_log(log, source=name, image_loader=image_loader)
 
 
@@ -172,9 +170,9 @@ def _read_eval(name: str, image_loader: ImageLoader | None) -> Iterator[Conversi
 
 def _load(z: zipfile.ZipFile, name: str, member: str) -> Any:
     try:
-        return orjson.loads(z.read(member))
-    except orjson.JSONDecodeError as e:
-        raise DecodeError(f"invalid JSON: {e}", file=f"{name}:{member}") from None
+        return parse_json(z.read(member))
+    except DecodeError as e:
+        raise e.located(file=f"{name}:{member}") from None
 
 
 def _natural(member: str) -> list[Any]:

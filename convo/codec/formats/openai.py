@@ -68,7 +68,6 @@ from convo.codec.formats._base import (
     generated_id,
     get_str,
     image_from_ref,
-    image_ref,
     need_dict,
     need_list,
     note_block_extras,
@@ -79,6 +78,7 @@ from convo.codec.formats._base import (
     system_text,
     tool_from_function,
     unsigned_thinking,
+    written_image_ref,
 )
 from convo.errors import DecodeError
 from convo.model import (
@@ -762,12 +762,8 @@ def _write_part(blk: Block, bp: str, losses: list[Loss]) -> dict[str, Any] | Non
         note_block_extras(blk, bp, losses)
         return {"type": "text", "text": blk.text}
     if isinstance(blk, Image):
-        ref = image_ref(blk)
-        if ref is None:
-            losses.append(Loss(bp, "image from the Files API", "chat completions cannot refer to it"))
-            return None
-        note_block_extras(blk, bp, losses)
-        return {"type": "image_url", "image_url": {"url": ref}}
+        ref = written_image_ref(blk, bp, losses, "chat completions")
+        return None if ref is None else {"type": "image_url", "image_url": {"url": ref}}
     losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat completions messages have no equivalent"))
     return None
 

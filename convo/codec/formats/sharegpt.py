@@ -49,7 +49,6 @@ from convo.codec.formats._base import (
     function_from_tool,
     generated_id,
     image_from_ref,
-    image_ref,
     need_dict,
     need_list,
     note_block_extras,
@@ -58,6 +57,7 @@ from convo.codec.formats._base import (
     python_json,
     result_text,
     system_text,
+    written_image_ref,
 )
 from convo.errors import DecodeError
 from convo.model import Block, Conversation, Image, Text, ToolResult, ToolUse
@@ -281,11 +281,9 @@ def write(
                 note_block_extras(blk, bp, losses)
                 texts.append(blk.text)
             elif isinstance(blk, Image) and role == "user":
-                ref = image_ref(blk)
+                ref = written_image_ref(blk, bp, losses, "ShareGPT")
                 if ref is None:
-                    losses.append(Loss(bp, "image from the Files API", "ShareGPT cannot refer to it"))
                     continue
-                note_block_extras(blk, bp, losses)
                 images.append(ref)
                 texts.append(PLACEHOLDER)
             elif isinstance(blk, ToolResult) and role == "user":
