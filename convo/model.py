@@ -288,8 +288,10 @@ class SearchResult:
 
 
 @frozen
-class ToolUse:
-    """A client ``tool_use`` block in an assistant turn."""
+class _ToolCall:
+    """The fields a tool call has, client or server. Private: ToolUse and ServerToolUse are
+    siblings, so ``isinstance(server_block, ToolUse)`` stays False and the pairing rules, which
+    concern client calls only, cannot mistake one for the other."""
 
     id: str
     name: str
@@ -297,19 +299,19 @@ class ToolUse:
     cache_control: Json | Unset = _opt()
     caller: Json | Unset = _opt()
     extra: FrozenDict = _extra()
+
+
+@frozen
+class ToolUse(_ToolCall):
+    """A client ``tool_use`` block in an assistant turn."""
+
     type: ClassVar[str] = "tool_use"
 
 
 @frozen
-class ServerToolUse:
+class ServerToolUse(_ToolCall):
     """A ``server_tool_use`` block (web search, web fetch, code execution, ...)."""
 
-    id: str
-    name: str
-    input: Json = field(converter=_json_field)
-    cache_control: Json | Unset = _opt()
-    caller: Json | Unset = _opt()
-    extra: FrozenDict = _extra()
     type: ClassVar[str] = "server_tool_use"
 
 

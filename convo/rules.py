@@ -34,6 +34,7 @@ from convo._images import MEDIA_TYPES, sniff_media_type
 from convo._json import UNSET
 from convo.errors import ValidationError
 from convo.model import (
+    SAMPLING_PARAMS,
     Base64Source,
     ContentSource,
     Conversation,
@@ -341,7 +342,6 @@ _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _MAX_MESSAGES = 100_000
 _MAX_BREAKPOINTS = 4
 _THINKING_ON = frozenset(("enabled", "adaptive"))
-_SAMPLING_FIELDS = ("temperature", "top_p", "top_k")
 _INTERLEAVED_BETA = "interleaved-thinking-2025-05-14"
 
 
@@ -356,19 +356,62 @@ def _is_number(v: Any) -> bool:
     return (type(v) is int or type(v) is float) and v == v  # NaN is no number for the API
 
 
-def _is_server_result(b: Any) -> bool:
+# --- predicates the rules are made of, shared with the transforms (convo.transforms._base, build,
+# repair import them), so that a repair and the check it must satisfy cannot drift apart
+
+
+def is_server_result(b: Any) -> bool:
     """A server tool's result block (documented ones, or a new ``*_tool_result`` type)."""
     if isinstance(b, ServerToolResult):
         return True
     return type(b) is UnknownBlock and b.type.endswith("_tool_result")
 
 
-def _paused_turn(content: Any) -> bool:
-    """An assistant turn ending in a server tool block: a ``pause_turn`` reply sent back to continue."""
-    if type(content) is not tuple or not content:
+def paused(m: Message) -> bool:
+    """An assistant turn ending in a server tool block: a ``pause_turn`` reply sent back so the
+    model continues (facts §4), which is not a prefill."""
+    content = m.content
+    if m.role != "assistant" or type(content) is not tuple or not content:
         return False
     last = content[-1]
-    return type(last) is ServerToolUse or _is_server_result(last)
+    return type(last) is ServerToolUse or is_server_result(last)
+
+
+def system_may_follow(m: Message) -> bool:
+    """Whether a system section with content may come right after *m* (facts §1.5 rule 2): a
+    user turn (tool results included), or an assistant turn ending in a server tool result.
+
+    >>> system_may_follow(Message("user", "Hi")), system_may_follow(Message("assistant", "Hello"))
+    (True, False)
+    """
+    if m.role == "user":
+        return True
+    content = m.content
+    return m.role == "assistant" and type(content) is tuple and bool(content) and is_server_result(content[-1])
+
+
+def effort_only(m: Message) -> bool:
+    """A system message with no content and an ``output_config`` (beta): it renders nothing and
+    is accepted anywhere (facts §1.5 rule 6)."""
+    return m.role == "system" and not m.content and "output_config" in m.extra
+
+
+def sampling_off_default(name: str, value: Any) -> bool:
+    """Whether a model that takes only the default sampling refuses *name* = *value* (facts §2.3):
+    any top_k, a temperature other than 1, a top_p below 0.99."""
+    return name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.99)
+
+
+def sampling_off_thinking(name: str, value: Any) -> bool:
+    """Whether *name* = *value* is refused while thinking is on (facts §2.3): any top_k, a
+    temperature other than 1, a top_p below 0.95."""
+    return name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.95)
+
+
+def interleaved(conv: Conversation) -> bool:
+    """Whether the interleaved-thinking beta is on, which lets budget_tokens exceed max_tokens."""
+    betas = conv.extra.get("betas")
+    return isinstance(betas, tuple) and _INTERLEAVED_BETA in betas
 
 
 def _cache_ttl(cc: Any) -> str | None:
@@ -508,7 +551,7 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
               f"max_tokens {max_tokens} is above {p.model or 'the model'}'s max output {p.max_output}")
 
     thinking_on = thinking_type in _THINKING_ON
-    for name in _SAMPLING_FIELDS:
+    for name in SAMPLING_PARAMS:
         value = getattr(conv, name)
         if value is UNSET:
             continue
@@ -525,15 +568,11 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
         if not ok_range:
             s.add("sampling.range", path,
                   f"{name} {value!r} is out of range ({'an integer >= 0' if name == 'top_k' else '0..1'})")
-        elif p.sampling == "default_only" and (
-            name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.99)
-        ):
+        elif p.sampling == "default_only" and sampling_off_default(name, value):
             s.add("sampling.unsupported", path,
                   f"{p.model} takes only the default {name} "
                   f"({'none' if name == 'top_k' else '1.0' if name == 'temperature' else '>= 0.99'})")
-        elif thinking_on and (
-            name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.95)
-        ):
+        elif thinking_on and sampling_off_thinking(name, value):
             s.add("sampling.with-thinking", path, f"{name} {value!r} cannot be changed while thinking is on")
 
     thinking = conv.thinking
@@ -559,7 +598,7 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
             elif type(budget) is not int or budget < 1024:
                 s.add("thinking.budget", "$.thinking.budget_tokens",
                       f"budget_tokens {budget!r} is below the minimum 1024")
-            elif type(max_tokens) is int and budget >= max_tokens and not _interleaved(conv):
+            elif type(max_tokens) is int and budget >= max_tokens and not interleaved(conv):
                 s.add("thinking.budget", "$.thinking.budget_tokens",
                       f"budget_tokens {budget} must be below max_tokens {max_tokens}")
 
@@ -596,11 +635,6 @@ def _effort_message(p: Profile, effort: Any) -> str:
     if not p.effort_levels:
         return f"{p.model} does not accept an effort level"
     return f"{p.model} does not accept effort {effort!r} (accepts: {', '.join(p.effort_levels)})"
-
-
-def _interleaved(conv: Conversation) -> bool:
-    betas = conv.extra.get("betas")
-    return isinstance(betas, tuple) and _INTERLEAVED_BETA in betas
 
 
 def _check_system(conv: Conversation, s: _Pass) -> None:
@@ -681,7 +715,7 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
 
         # --- empty content and text: all [OBS] (facts §1.7): observed 400s, not in the docs
         if not content:
-            if not final_assistant and not (role == "system" and "output_config" in msg.extra):
+            if not final_assistant and not effort_only(msg):
                 add("message.empty-content", f"$.messages[{i}].content",
                     "empty content; only the final assistant message may be empty")
         elif is_str and not final_assistant and content.isspace():
@@ -779,7 +813,7 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
     final = msgs[last]
     # a paused turn (stop_reason pause_turn) is sent back as it is to let the model go on: the
     # docs' own flow, so it is no prefill even on models that reject prefill
-    if final.role == "assistant" and not _paused_turn(final.content):
+    if final.role == "assistant" and not paused(final):
         where = f"$.messages[{last}]"
         if not p.prefill:
             add("prefill.unsupported", where,
@@ -819,10 +853,7 @@ def _check_section(msgs: tuple[Message, ...], start: int, end: int, after: Messa
             add("system-message.between-tool-use", path,
                 "a system message sits between a tool_use and its tool_result")
             return
-    if before.role != "user" and not (
-        before.role == "assistant" and type(before.content) is tuple and before.content
-        and _is_server_result(before.content[-1])
-    ):
+    if not system_may_follow(before):
         add("system-message.not-after-user", path,
             f"a system message must follow a user turn (it follows {before.role!r})")
     if after is not None and after.role != "assistant":

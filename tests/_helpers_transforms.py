@@ -24,7 +24,6 @@ from convo import (
     ToolUse,
 )
 from convo import transforms as t
-from convo.model import ServerToolUse, WebSearchToolResult
 from convo.rules import validate
 
 # Rules every model shares (facts §1): what normalize promises to leave unbroken.
@@ -162,7 +161,8 @@ def parseable_transforms() -> list[t.Transform]:
 
 
 def stored_transcript_transforms() -> list[t.Transform]:
-    """Every built-in that rewrites what is there (none raises on rich_conversation())."""
+    """Every built-in that rewrites what is there, with arguments that make it do something
+    (none raises on rich_conversation()); the example tests and the property tests share it."""
     return [
         t.drop_images(),
         t.drop_images(placeholder="[image]"),
@@ -292,8 +292,6 @@ def valid_agent_transcripts() -> st.SearchStrategy[Conversation]:
 __all__ = [
     "STRUCTURAL",
     "URL_IMAGE",
-    "ServerToolUse",
-    "WebSearchToolResult",
     "agent_transcript",
     "broken_histories",
     "near_valid_conversations",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import pickle
 import struct
-import zlib
 from pathlib import Path
 
 import attrs
@@ -15,15 +14,7 @@ import convo
 from convo import UNSET, Conversation, FrozenDict, Image, Message, Response, Text, ToolUse
 from convo._images import image_size, sniff_media_type
 from convo.errors import ImageError
-
-
-def png(width: int, height: int) -> bytes:
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+from tests._helpers_transforms import png
 
 
 def gif(width: int, height: int) -> bytes:
@@ -70,6 +61,21 @@ class TestImmutability:
         conv = Conversation(model="m", max_tokens=5, tools=[{"name": "t"}]).user("Hi")
         back = pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes, pickled right here
         assert back == conv and hash(back) == hash(conv)
+
+
+class TestToolCalls:
+    def test_client_and_server_calls_are_distinct_types(self) -> None:
+        """ToolUse and ServerToolUse share their fields but neither is the other: the pairing
+        rules concern client calls only, and equal fields do not make the blocks equal."""
+        client = ToolUse("toolu_1", "search", {"q": "x"})
+        server = convo.ServerToolUse("toolu_1", "search", {"q": "x"})
+        assert not isinstance(server, ToolUse) and not isinstance(client, convo.ServerToolUse)
+        assert client != server
+        assert (client.type, server.type) == ("tool_use", "server_tool_use")
+        assert [a.name for a in attrs.fields(convo.ServerToolUse)] == [a.name for a in attrs.fields(ToolUse)]
+        assert repr(server) == "ServerToolUse(id='toolu_1', name='search', input=FrozenDict({'q': 'x'}))"
+        blocks = convo.loads(convo.dumps(Conversation(messages=[Message("assistant", (client, server))]))).messages[0].content
+        assert blocks == (client, server) and [type(b) for b in blocks] == [ToolUse, convo.ServerToolUse]
 
 
 class TestImages:

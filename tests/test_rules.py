@@ -928,19 +928,22 @@ class TestRealWorld:
 
 
 class TestEdgeShapes:
-    @pytest.mark.parametrize("make", [
-        lambda: conv(U("Hi"), thinking="enabled"),
-        lambda: conv(U("Hi"), thinking={"type": "enabled", "budget_tokens": "many"}),
-        lambda: conv(U("Hi"), tool_choice=["any"], output_config="max"),
-        lambda: conv(U("Hi"), tools=[None, 3, {"name": None}]),
-        lambda: conv(U("Hi"), system=(UnknownBlock("thing", extra={"cache_control": {}}),)),
-        lambda: conv(U(UnknownBlock("compaction", extra={"content": "s"})), cache_control="yes"),
-        lambda: conv(U(Image(UnknownSource("weird"))), A(Document(TextSource("d"), cache_control=cc("1h")))),
+    @pytest.mark.parametrize(("make", "expected"), [
+        (lambda: conv(U("Hi"), thinking="enabled"), [("thinking.unsupported-mode", "$.thinking")]),
+        (lambda: conv(U("Hi"), thinking={"type": "enabled", "budget_tokens": "many"}),
+         [("thinking.budget", "$.thinking.budget_tokens")]),
+        (lambda: conv(U("Hi"), tool_choice=["any"], output_config="max"), []),
+        (lambda: conv(U("Hi"), tools=[None, 3, {"name": None}]), [("tools.name", "$.tools[2].name")]),
+        (lambda: conv(U("Hi"), system=(UnknownBlock("thing", extra={"cache_control": {}}),)), []),
+        (lambda: conv(U(UnknownBlock("compaction", extra={"content": "s"})), cache_control="yes"), []),
+        (lambda: conv(U(Image(UnknownSource("weird"))), A(Document(TextSource("d"), cache_control=cc("1h")))), []),
     ])
-    def test_odd_shapes_never_crash(self, make: Callable[[], Conversation]) -> None:
-        """Values of unexpected shapes are reported or ignored, never crashed on."""
+    def test_odd_shapes_never_crash(self, make: Callable[[], Conversation], expected: list[tuple[str, str]]) -> None:
+        """Values of unexpected shapes are reported where a rule covers them and ignored otherwise,
+        never crashed on."""
         report = validate(make(), api_version=OLD)
         assert isinstance(report, Report)
+        assert [(v.rule, v.path) for v in report] == expected
 
     def test_decoded_odd_request(self) -> None:
         """A request decoded from JSON with unknown blocks and sources validates."""

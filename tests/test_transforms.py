@@ -346,6 +346,18 @@ class TestInjectSystem:
         )
         out = t.inject_system("Be brief.", where="message")(conv)
         assert out.messages[-1].role == "system"
+        assert validate(out).ok, validate(out).errors
+
+    def test_message_after_a_turn_ending_in_a_server_tool_call_is_refused(self) -> None:
+        """A turn ending in server_tool_use (no result yet) does not count: only a result does, as
+        validate() checks, so where='message' refuses and auto goes to the top level."""
+        conv = base().user("Search").assistant(convo.ServerToolUse("srvtoolu_1", "web_search", {"query": "x"}))
+        assert validate(conv).ok
+        with pytest.raises(TransformError, match=r"the last turn here is an assistant turn \(facts §1.5\)"):
+            t.inject_system("Be brief.", where="message")(conv)
+        out = t.inject_system("Be brief.")(conv)
+        assert out.system == "Be brief." and out.messages == conv.messages
+        assert validate(out).ok, validate(out).errors
 
     def test_message_on_a_model_without_them_says_why_and_what_to_do(self) -> None:
         """Sonnet 4.5 has no mid-conversation system messages: the error names the fix."""

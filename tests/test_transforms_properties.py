@@ -14,29 +14,10 @@ from convo import Conversation, Image, TransformError
 from convo import transforms as t
 from convo.rules import validate
 from convo.strategies import conversations
-from tests._helpers_transforms import broken_histories
+from tests._helpers_transforms import broken_histories, stored_transcript_transforms
 
-# every built-in that rewrites a stored transcript, with parameters that make it do something
-TRANSCRIPT_TRANSFORMS = [
-    t.drop_images(),
-    t.drop_images(placeholder="[image]"),
-    t.strip_thinking(),
-    t.merge_adjacent_roles(),
-    t.keep_last_turns(n=3),
-    t.trim_to_tokens(budget=2000),
-    t.redact(r"[aeiou]"),
-    t.map_text(str.swapcase),
-    t.drop_sampling_params(),
-    t.strip_prefill(),
-    t.strip_prefill(whitespace_only=True),
-    t.normalize(),
-    t.normalize(dangling="drop", orphans="drop"),
-    t.migrate(model="claude-opus-4-8"),
-    t.migrate(model="claude-sonnet-4-5", api_version="2023-06-01"),
-    t.set_model("claude-haiku-4-5"),
-    t.with_params(temperature=0.5, speed="fast"),
-    t.inject_system("Extra rule.", where="top"),
-]
+# every built-in that rewrites a stored transcript (the list the example tests use too)
+TRANSCRIPT_TRANSFORMS = stored_transcript_transforms()
 
 # applying one of these to its own output changes nothing: the second call returns its input
 IDEMPOTENT = [

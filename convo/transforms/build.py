@@ -12,20 +12,19 @@ from typing import Any, Literal
 
 import attrs
 
-from convo._json import EMPTY, UNSET, FrozenDict, freeze
+from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
 from convo.errors import TransformError
 from convo.model import Block, Conversation, Image, Message, Text
 from convo.profiles import get_profile
+from convo.rules import system_may_follow
 from convo.transforms._base import (
     ChangeLog,
     Transform,
     _Literal,
     append_system,
     msg_path,
-    paused,
     register,
     replace,
-    thawed,
     with_messages,
 )
 
@@ -117,7 +116,7 @@ def _message_refusal(conv: Conversation) -> tuple[str, str] | None:
             "a system message cannot be the first message",
             "use where='top', or add the first user turn before it",
         )
-    if before.role == "user" or (before.role == "assistant" and paused(before)):
+    if system_may_follow(before):  # the rule validate() checks (system-message.not-after-user)
         return None
     article = "an" if before.role[:1] in "aeiou" else "a"
     return (
@@ -418,7 +417,7 @@ def with_params(**params: Any) -> Transform:
             isinstance(v, list | tuple) and all(isinstance(b, Text) for b in v)
         )):
             raise ValueError("with_params(system=...) takes a string or Text blocks; or use inject_system()")
-        shown[k] = _Literal("UNSET") if v is UNSET else thawed(v)
+        shown[k] = _Literal("UNSET") if v is UNSET else thaw(v)
         a = _FIELDS.get(k)
         if a is None:
             extras[k] = v if v is UNSET else freeze(v)

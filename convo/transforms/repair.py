@@ -26,14 +26,20 @@ from convo.model import (
     ToolResult,
     ToolUse,
 )
-from convo.profiles import DEFAULT_API_VERSION, EFFORT_LEVELS, Profile, get_profile
+from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, EFFORT_LEVELS, Profile, get_profile
+from convo.rules import (
+    effort_only,
+    interleaved,
+    paused,
+    sampling_off_default,
+    sampling_off_thinking,
+    system_may_follow,
+)
 from convo.transforms._base import (
     ChangeLog,
     Transform,
     append_system,
-    is_server_result,
     msg_path,
-    paused,
     prefill_start,
     register,
     replace,
@@ -50,15 +56,8 @@ CONTINUED = "(continued)"
 """The text of the user turn :func:`normalize` puts before a conversation that starts with an
 assistant turn."""
 
-_API_VERSIONS = ("2023-06-01", "2026-10-21")
-
 
 # --------------------------------------------------------------------------- shared predicates
-
-
-def _effort_only(m: Message) -> bool:
-    """A system message with no content and an ``output_config`` (beta): accepted anywhere."""
-    return m.role == "system" and not m.content and "output_config" in m.extra
 
 
 def _text_only(content: str | tuple[Block, ...]) -> bool:
@@ -144,7 +143,7 @@ class _Normalizer:
         out: list[_Slot] = []
         for slot in self.slots:
             m = slot.msg
-            if _effort_only(m):
+            if effort_only(m):
                 out.append(slot)
                 continue
             new = self._clean_message(m, slot.origin)
@@ -228,11 +227,7 @@ class _Normalizer:
             return "a system message cannot be the first message (facts §1.5)"
         before = slots[i - 1].msg
         after = slots[j + 1].msg if j + 1 < len(slots) else None
-        if before.role == "user":
-            ok_before = True
-        else:
-            ok_before = before.role == "assistant" and isinstance(before.content, tuple) and bool(before.content) and is_server_result(before.content[-1])
-        if not ok_before:
+        if not system_may_follow(before):
             return f"a system message must immediately follow a user turn, not an {before.role} turn (facts §1.5)"
         if after is not None and after.role != "assistant":
             return f"a system message must be last or followed by an assistant turn, not a {after.role} turn (facts §1.5)"
@@ -400,7 +395,7 @@ def _may_need_repair(conv: Conversation) -> bool:
         c = m.content
         # -- clean: empty / blank content, empty text blocks (also inside tool results)
         if not c:
-            if role == "system" and "output_config" in m.extra:
+            if effort_only(m):
                 prev_role = role  # effort-only: accepted anywhere, kept as it is
                 continue
             return True
@@ -429,11 +424,7 @@ def _may_need_repair(conv: Conversation) -> bool:
             start = i
             while start > 0 and msgs[start - 1].role == "system":
                 start -= 1
-            before = msgs[start - 1]  # start > 0: msgs[0] is a user turn
-            if before.role != "user" and not (
-                before.role == "assistant" and isinstance(before.content, tuple)
-                and before.content and is_server_result(before.content[-1])
-            ):
+            if not system_may_follow(msgs[start - 1]):  # start > 0: msgs[0] is a user turn
                 return True
             end = i
             while end < last and msgs[end + 1].role == "system":
@@ -650,7 +641,7 @@ class _Migrate(Transform):
             note("removed thinking 'disabled'", "$.thinking", f"{target} cannot turn thinking off at effort {effective_effort!r} (facts §2.5)")
         if _json_type(new_thinking) == "enabled" and isinstance(max_tokens, int):
             budget = new_thinking.get("budget_tokens")
-            if isinstance(budget, int) and budget >= max_tokens and max_tokens > 1024 and not _interleaved(conv):
+            if isinstance(budget, int) and budget >= max_tokens and max_tokens > 1024 and not interleaved(conv):
                 new_thinking = FrozenDict({**new_thinking, "budget_tokens": max_tokens - 1})
                 note(f"budget_tokens {budget} -> {max_tokens - 1}", "$.thinking.budget_tokens", "budget_tokens must be below max_tokens")
         if new_thinking is not thinking:
@@ -665,13 +656,9 @@ class _Migrate(Transform):
                 why = "sampling parameters are removed under API 2026-10-21 (facts §10)"
             elif value is None:
                 continue
-            elif p.sampling == "default_only" and (
-                name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.99)
-            ):
+            elif p.sampling == "default_only" and sampling_off_default(name, value):
                 why = f"{target} takes only the default {name} (facts §2.3)"
-            elif thinking_on and (
-                name == "top_k" or (name == "temperature" and value != 1) or (name == "top_p" and value < 0.95)
-            ):
+            elif thinking_on and sampling_off_thinking(name, value):
                 why = f"{name} {value!r} cannot be changed while thinking is on (facts §2.3)"
             else:
                 continue
@@ -828,12 +815,6 @@ def _ignore(*args: Any) -> None:
     pass
 
 
-def _interleaved(conv: Conversation) -> bool:
-    """Whether the interleaved-thinking beta is on, which lets budget_tokens exceed max_tokens."""
-    betas = conv.extra.get("betas")
-    return isinstance(betas, tuple) and "interleaved-thinking-2025-05-14" in betas
-
-
 def _strip_citations(blocks: tuple[Any, ...], path: str, note: Any) -> tuple[Any, ...]:
     """*blocks* with every text block's non-empty ``citations`` removed, nested ones too."""
     out: list[Any] | None = None
@@ -887,7 +868,7 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
     """
     if not isinstance(model, str) or not model:
         raise ValueError("migrate(model=...) needs a model id")
-    if api_version not in _API_VERSIONS:
-        raise ValueError(f"migrate(api_version=...) must be one of {', '.join(_API_VERSIONS)}, got {api_version!r}")
+    if api_version not in API_VERSIONS:
+        raise ValueError(f"migrate(api_version=...) must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
     return _Migrate(model, api_version)
 

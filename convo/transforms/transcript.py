@@ -28,13 +28,13 @@ from convo.model import (
     Thinking,
     ToolResult,
 )
+from convo.rules import paused
 from convo.transforms._base import (
     ChangeLog,
     Transform,
     _Literal,
     content_path,
     msg_path,
-    paused,
     prefill_start,
     register,
     replace,
