@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convo import model as m
+from convo._json import thaw
 from convo.codec import structure, unstructure
 from convo.errors import APIStatusError, OverloadedError, RateLimitError, StreamError
 from convo.executor import (
@@ -237,10 +237,6 @@ def _rel(path: Path) -> str:
     return path.relative_to(H.REALWORLD).as_posix()
 
 
-def _thawed(v: Any) -> Any:
-    return orjson.loads(orjson.dumps(v))
-
-
 class TestRecordedStreams:
     def test_every_sse_file_has_expectations(self) -> None:
         """Each of the 16 recorded .sse files is covered by the table (a new file must be added)."""
@@ -267,7 +263,7 @@ class TestRecordedStreams:
             assert texts[-1].text.endswith(want["text_end"])
         tools = [b for b in r.content if isinstance(b, m.ToolUse | m.ServerToolUse)]
         if "tool" in want:
-            assert _thawed(tools[0].input) == want["tool"]
+            assert thaw(tools[0].input) == want["tool"]
         else:
             assert tools == []
         thinking = [b for b in r.content if isinstance(b, m.Thinking)]
@@ -288,7 +284,7 @@ class TestRecordedStreams:
             assert isinstance(block, m.UnknownBlock)
             assert (block.extra["content"], block.extra["encrypted_content"]) == want["compaction"]
         if "fallback_credit" in want:
-            assert _thawed(r.usage.extra["fallback_credit"]) == want["fallback_credit"]
+            assert thaw(r.usage.extra["fallback_credit"]) == want["fallback_credit"]
         if "search_results" in want:
             results = [b for b in r.content if isinstance(b, m.WebSearchToolResult)]
             assert len(results[0].content) == want["search_results"]
@@ -311,7 +307,7 @@ class TestRecordedStreams:
 
     @staticmethod
     def _compare(r: m.Response, sdk: dict[str, Any]) -> None:
-        mine = _thawed(unstructure(r))
+        mine = thaw(unstructure(r))
         assert mine["model"] == sdk["model"]
         assert mine["stop_reason"] == sdk["stop_reason"]
         assert mine.get("stop_sequence") == sdk["stop_sequence"]
@@ -417,14 +413,14 @@ class TestStreamAssembler:
         text = r.content[1]
         assert isinstance(text, m.Text)
         assert text.text == "Quoted"
-        assert _thawed(text.citations) == [c1, c2]
+        assert thaw(text.citations) == [c1, c2]
 
     def test_server_tool_result_arrives_whole(self) -> None:
         """A server tool result block comes complete in content_block_start and is kept as it came."""
         result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
                   "content": [{"type": "web_search_result", "url": "u", "title": "t", "encrypted_content": "e"}]}
         r = assemble([_start(), _block(0, result), _stop(0), *_end()])
-        assert _thawed(unstructure(r.content[0])) == result
+        assert thaw(unstructure(r.content[0])) == result
 
     def test_usage_is_cumulative(self) -> None:
         """message_delta counts replace the earlier ones; omitted or null counts keep message_start's."""
@@ -530,7 +526,7 @@ class TestStreamAssembler:
                    _delta(0, type="input_json_delta", partial_json='{"city": "Paris", "days": [1, 2')]:
             acc.feed(ev)
         snap = acc.snapshot()
-        assert _thawed(snap.content[0].input) == {"city": "Paris", "days": [1, 2]}  # type: ignore[union-attr]
+        assert thaw(snap.content[0].input) == {"city": "Paris", "days": [1, 2]}  # type: ignore[union-attr]
         with pytest.raises(StreamError):
             acc.response()
 
