@@ -438,10 +438,7 @@ def _run(
     start = time.perf_counter()
     try:
         for r in run_chunks(reader, spec, workers=workers, operation=op):
-            counts.lines_in += r.n_in
-            counts.out += r.n_out
-            counts.rejected += r.n_rejected
-            counts.blank += r.n_blank
+            counts.count(r)
             if r.out and out is not None:
                 out.write(r.out)
             if rejects is not None:
@@ -486,10 +483,7 @@ def _run_ranges(
                                    chunk_bytes=args.chunk_bytes):
             shift = before.get(span.name, 0)
             before[span.name] = shift + res.n_lines
-            counts.lines_in += res.n_in
-            counts.out += res.n_out
-            counts.rejected += res.n_rejected
-            counts.blank += res.n_blank
+            counts.count(res)
             counts.bytes_in += res.n_bytes
             for piece in res.rejects:
                 if isinstance(piece, bytes):
@@ -500,7 +494,7 @@ def _run_ranges(
                     continue
                 # a spooled over-long line: its line number is in the head of the record
                 if rejects is not None:
-                    rejects.copy_from(piece, fix_head=functools.partial(_shifted, by=shift))
+                    rejects.copy_from(piece, fix_head=functools.partial(ranges.shift_line, offset=shift))
                 os.unlink(piece)
             stats = op.merge_stats(stats, res.stats)
             problems.extend(res.problems)
@@ -509,10 +503,6 @@ def _run_ranges(
         progress.close()
     counts.seconds = time.perf_counter() - start
     return counts, stats, problems
-
-
-def _shifted(head: bytes, *, by: int) -> bytes:
-    return ranges.shift_line(head, by)
 
 
 def _rejects_sink(args: argparse.Namespace, output: str) -> Sink:
@@ -704,7 +694,6 @@ def _transform_dask(args: argparse.Namespace) -> int:
     inputs = args.inputs or []
     if not inputs or STDIN in inputs:
         raise UsageError("--dask reads files or URLs, not stdin")
-    start = time.perf_counter()
     summary = convo_dask.transform(
         inputs,
         args.output,
@@ -717,9 +706,7 @@ def _transform_dask(args: argparse.Namespace) -> int:
         rejects=args.rejects,
         address=args.dask,
     )
-    counts = RunCounts(summary.lines_in, summary.out, summary.rejected, summary.blank,
-                       summary.bytes_in, summary.files, time.perf_counter() - start)
-    lines = [summary_line("transform", counts), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
+    lines = [summary_line("transform", summary), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
     if summary.rejected:
         lines.append(f"  rejects: {summary.rejects_dir}")
         lines.extend(counts_table("rejected", summary.reject_codes, notes=CODES))

@@ -26,10 +26,10 @@ every block its exact first line number and its start on a line boundary; the se
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import posixpath
 import re
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
@@ -37,15 +37,12 @@ import dask.bag as db
 import fsspec
 from attrs import define, field, frozen
 
-from convo._cli.base import Operation, OpSpec, Result, build_operation
+from convo._cli.base import Operation, OpSpec, build_operation
 from convo._cli.ops import TransformTally
-from convo._cli.sources import (
-    DEFAULT_CHUNK_BYTES,
-    DEFAULT_MAX_LINE_BYTES,
-    GZIP_MAGIC,
-    ChunkReader,
-    Oversize,
-)
+from convo._cli.ranges import ByteRange
+from convo._cli.report import RunCounts
+from convo._cli.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, ChunkReader
+from convo.codec.jsonl import sniff_gzip
 
 __all__ = ["Block", "DaskSummary", "plan_blocks", "transform"]
 
@@ -72,15 +69,9 @@ class Block:
 
 
 @define
-class DaskSummary:
-    """Totals of a Dask run (``lines_in == out + rejected``)."""
+class DaskSummary(RunCounts):
+    """Totals of a Dask run (``lines_in == out + rejected``), and where its parts went."""
 
-    lines_in: int = 0
-    out: int = 0
-    rejected: int = 0
-    blank: int = 0
-    bytes_in: int = 0
-    files: int = 0
     parts: int = 0
     changed: int = 0
     changes: dict[str, int] = field(factory=dict)
@@ -117,7 +108,7 @@ def _display(url: str, p: str, base: str) -> str:
 
 def _is_gzip(fs: Any, path: str) -> bool:
     with fs.open(path, "rb") as f:
-        return bool(f.read(2) == GZIP_MAGIC)
+        return sniff_gzip(f)[0]
 
 
 def _scan(task: tuple[str, int, int, dict[str, Any]]) -> tuple[int, int | None]:
@@ -206,28 +197,6 @@ def _compute(bag: Any, scheduler: Any) -> list[Any]:
 # --------------------------------------------------------------------------- the work on a worker
 
 
-class _Range(io.RawIOBase):
-    """At most *length* bytes of *f* (from where it is)."""
-
-    def __init__(self, f: BinaryIO, length: int | None) -> None:
-        self._f = f
-        self._left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        if self._left is None:
-            return self._f.read(n)
-        if self._left <= 0:
-            return b""
-        if n < 0 or n > self._left:
-            n = self._left
-        data = self._f.read(n)
-        self._left -= len(data)
-        return data
-
-
 _OPS: dict[OpSpec, Operation] = {}
 
 
@@ -302,9 +271,9 @@ def _run_block(task: _Task) -> _PartResult:
             if not b.gzip:
                 raw.seek(b.start)
             length = None if b.end is None else b.end - b.start
-            stream = _Range(raw, length)
-            for item in reader.read_stream(b.name, stream, first_line=b.first_line, file_start=b.start == 0):  # type: ignore[arg-type]
-                r: Result = op.oversize(item) if isinstance(item, Oversize) else op.process(item)
+            stream = ByteRange(raw, length)
+            for item in reader.read_stream(b.name, stream, first_line=b.first_line, file_start=b.start == 0):
+                r = op.run(item)
                 res.n_in += r.n_in
                 res.n_out += r.n_out
                 res.n_rejected += r.n_rejected
@@ -383,6 +352,7 @@ def transform(
         },
     )
     build_operation(spec)  # fail here, not on a worker, for a bad spec
+    start = time.perf_counter()
     opts = dict(storage_options or {})
     rejects_dir = rejects or posixpath.join(output.rstrip("/"), "rejects")
     with contextlib.ExitStack() as stack:
@@ -415,10 +385,7 @@ def transform(
     summary.files = len({b.url for b in blocks})
     tally = TransformTally()
     for r in results:
-        summary.lines_in += r.n_in
-        summary.out += r.n_out
-        summary.rejected += r.n_rejected
-        summary.blank += r.n_blank
+        summary.count(r)
         summary.bytes_in += r.n_bytes
         tally.merge(r.tally)
     summary.changed = tally.changed
@@ -429,6 +396,7 @@ def transform(
     with_rejects = {r.index for r in results if r.n_rejected}
     if rej_fs.exists(rej_dir):
         _remove_stale(rej_fs, rej_dir, 0, keep_rejects=with_rejects)
+    summary.seconds = time.perf_counter() - start
     return summary
 
 

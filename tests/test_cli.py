@@ -121,8 +121,10 @@ class TestParser:
         assert "-t SPEC" in r.err
 
     def test_workers_must_be_positive(self, cli: Any) -> None:
-        """--workers 0 is refused."""
-        assert cli("stats", "--workers", "0").code == 2
+        """--workers 0 is refused, naming the option."""
+        r = cli("stats", "--workers", "0")
+        assert r.code == 2
+        assert "--workers" in r.err
 
     def test_batch_has_a_place_in_the_parser(self) -> None:
         """`convo batch` is a registered command (its subcommands land separately)."""
@@ -422,7 +424,10 @@ class TestTransform:
         """--rejects naming the output file is bad usage."""
         src = write_lines(tmp_path / "in.jsonl", [opus()])
         out = tmp_path / "o.jsonl"
-        assert cli("transform", src, "-t", "drop_images()", "-o", out, "--rejects", out).code == 2
+        r = cli("transform", src, "-t", "drop_images()", "-o", out, "--rejects", out)
+        assert r.code == 2
+        assert "the rejects file cannot be the output file" in r.err
+        assert not out.exists()
 
 
 def _fields(c: Conversation) -> dict[str, Any]:
@@ -567,7 +572,9 @@ class TestSummaryAndStdio:
     def test_quiet(self, cli: Any, tmp_path: Path) -> None:
         """-q prints nothing on stderr."""
         src = write_lines(tmp_path / "in.jsonl", [opus()])
-        assert cli("transform", src, "-t", "drop_images()", "-o", tmp_path / "o.jsonl", "-q").err == ""
+        r = cli("transform", src, "-t", "drop_images()", "-o", tmp_path / "o.jsonl", "-q")
+        assert (r.code, r.err) == (0, "")
+        assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 1  # the work was still done
 
     def test_no_progress_bar_when_not_a_terminal(self, tmp_path: Path) -> None:
         """With stderr a pipe there is no progress bar (no carriage returns)."""

@@ -52,6 +52,20 @@ class TestLineFormats:
         assert "lost or changed:" in err
         assert "read $.images[*]:" in err
 
+    def test_gzipped_json_array_without_a_gz_name(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """A gzip file holding a JSON array is told by its bytes, not its name, like any input."""
+        import gzip
+
+        orig = sorted((REALWORLD / "sharegpt").glob("*.json"))[0]
+        src = tmp_path / "records.json"
+        src.write_bytes(gzip.compress(orig.read_bytes()))
+        out = tmp_path / "out.jsonl"
+        code, err = run(capsys, "convert", src, "--from", "sharegpt", "--to", "openai", "-o", out)
+        total = len(orjson.loads(orig.read_bytes()))
+        assert code == 0, err
+        assert len(out.read_bytes().splitlines()) == total
+        assert f"{total} lines in = {total} out + 0 rejected" in err
+
     def test_round_trip_through_anthropic(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         """hh -> anthropic -> hh gives back the chosen conversations."""
         src = REALWORLD / "hh-rlhf" / "harmless-base-test.sample.jsonl"

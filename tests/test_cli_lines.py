@@ -223,6 +223,23 @@ class TestAtomicOutput:
             time.sleep(0.02)
         pytest.fail("no temporary output appeared")
 
+    def test_output_permissions(self, tmp_path: Path) -> None:
+        """A new output gets what open() would give it (not the temp file's 0600); a replaced
+        output keeps its own mode."""
+        src = tmp_path / "in.jsonl"
+        src.write_bytes(convo.dumps(Conversation(model="m", max_tokens=1).user("x")) + b"\n")
+        mask = os.umask(0o022)
+        os.umask(mask)
+        new = tmp_path / "new.jsonl"
+        assert transform(src, new, specs=("drop_images()",)) == 0
+        assert new.stat().st_mode & 0o777 == 0o666 & ~mask
+        old = tmp_path / "old.jsonl"
+        old.write_bytes(b"{}\n")
+        old.chmod(0o640)
+        assert transform(src, old, specs=("drop_images()",)) == 0
+        assert old.stat().st_mode & 0o777 == 0o640
+        assert old.read_bytes() == new.read_bytes() != b"{}\n"
+
     def test_killed_run_leaves_the_old_output(self, tmp_path: Path) -> None:
         """A SIGKILLed run leaves the previous output untouched (never half of a new one)."""
         src = self._big_input(tmp_path)

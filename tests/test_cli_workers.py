@@ -7,6 +7,7 @@ import io
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -79,6 +80,28 @@ class TestChunkReader:
         assert len(spools) == 1 and os.path.exists(spools[0])
         reader.cleanup()
         assert not os.path.exists(spools[0])
+
+    def test_gzip_on_stdin_that_trickles(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Gzip on stdin is recognised even when the pipe hands over one byte at a time."""
+
+        class Trickle(io.RawIOBase):
+            def __init__(self, data: bytes) -> None:
+                self.data = data
+
+            def readable(self) -> bool:
+                return True
+
+            def readinto(self, b: Any) -> int:
+                n = min(1, len(self.data))
+                b[:n] = self.data[:n]
+                self.data = self.data[n:]
+                return n
+
+        stdin = io.TextIOWrapper(io.BufferedReader(Trickle(gzip.compress(b'{"a":1}\n{"b":2}\n'))))
+        monkeypatch.setattr("sys.stdin", stdin)
+        reader = ChunkReader(["-"], chunk_bytes=4)
+        assert split_items(list(reader)) == [(1, b'{"a":1}'), (2, b'{"b":2}')]
+        assert reader.problems == []
 
     def test_stream_from_a_later_line(self) -> None:
         """read_stream numbers lines from the given first line (a block of a larger file)."""

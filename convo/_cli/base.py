@@ -124,6 +124,14 @@ class Operation:
         """The result for a line the reader streamed to a spool file (it is always rejected)."""
         return Result(n_in=1, n_rejected=1, n_bytes=item.size, spool=item.spool, stats=self.new_stats())
 
+    def run(self, item: Chunk | Oversize) -> Result:
+        """The result of one item of a :class:`~convo._cli.sources.ChunkReader`.
+
+        >>> Operation().run(Chunk("a", 1, b"\\n  \\n")).n_blank
+        2
+        """
+        return self.oversize(item) if isinstance(item, Oversize) else self.process(item)
+
     def process(self, chunk: Chunk) -> Result:
         """Every line of *chunk*, in order."""
         out: list[bytes] = []

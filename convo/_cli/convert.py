@@ -25,12 +25,12 @@ import orjson
 from attrs import define, field
 
 from convo import model as m
-from convo._cli.base import Operation, OpSpec, classify, register, reject_error
-from convo._cli.ops import Tally, _add, _merge
+from convo._cli.base import OpSpec, classify, register
+from convo._cli.ops import Tally, TallyOp, _add, _merge
 from convo._cli.rejects import reject
 from convo._cli.report import RunCounts
 from convo._cli.sinks import Sink
-from convo._cli.sources import Oversize, UsageError, expand
+from convo._cli.sources import UsageError, expand, open_binary
 from convo._json import UNSET
 from convo.codec import dump_json, parse_json
 from convo.codec.lines import RawLine, decode_line, encode_value
@@ -142,10 +142,11 @@ class _Converter:
 
 
 @register
-class ConvertOp(Operation):
+class ConvertOp(TallyOp):
     """One line in one format to one line in another."""
 
     name = "convert"
+    tally = ConvertTally
 
     def __init__(
         self,
@@ -159,24 +160,6 @@ class ConvertOp(Operation):
         super().__init__(**kw)
         self.conv = _Converter(from_, to, model, max_tokens)
         self.kind = {"anthropic": "request", "batch": "batch_request", "exchange": "exchange"}.get(from_)
-
-    def new_stats(self) -> ConvertTally:
-        return ConvertTally()
-
-    def merge_stats(self, total: Any, part: Any) -> Any:
-        total.merge(part)
-        return total
-
-    def oversize(self, item: Oversize) -> Any:
-        result = super().oversize(item)
-        _add(result.stats.rejects, "too_long")
-        return result
-
-    def reject_too_long(
-        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
-    ) -> None:
-        super().reject_too_long(file, lineno, raw, out, rejects, stats)
-        _add(stats.rejects, "too_long")
 
     def _read(self, file: str, lineno: int, raw: bytes, stats: ConvertTally) -> tuple[m.Conversation, bool]:
         if self.kind is not None:  # convo's own line kinds: the lossless codec
@@ -211,8 +194,7 @@ class ConvertOp(Operation):
             code = classify(raw)
             if code == "shape" and self.kind is None:
                 code = "format"  # it is JSON; the foreign format's reader refused it
-            rejects.append(reject_error(file, lineno, raw, e, code))
-            _add(stats.rejects, code)
+            self.reject_undecodable(file, lineno, raw, e, code, rejects, stats)
             return False
         try:
             out.append(self.conv.write(conv, file, lineno, stats, lost))
@@ -233,12 +215,13 @@ def _is_json_array(path: str) -> bool:
     """Whether a file holds one JSON array (ShareGPT datasets often do) rather than JSONL."""
     if path == "-":
         return False
-    import gzip
-
-    opener: Any = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
+    f, raw = open_binary(path)  # gzip told by its magic bytes, as the engine reads it
+    try:
         head = f.read(4096).lstrip()
-    return bool(head.startswith(b"["))
+    finally:
+        f.close()
+        raw.close()
+    return head.startswith(b"[")
 
 
 def convert_files(
@@ -277,7 +260,7 @@ def convert_files(
     def flush_group() -> None:
         if group:
             c, t, found = run(args, spec, list(group), out=out, rejects=rejects)
-            _add_counts(counts, c)
+            counts.add(c)
             tally.merge(t)
             problems.extend(found)
             group.clear()
@@ -286,22 +269,12 @@ def convert_files(
         if whole_format or _is_json_array(path):
             flush_group()
             c, t = _convert_whole_file(args, path, out=out, rejects=rejects)
-            _add_counts(counts, c)
+            counts.add(c)
             tally.merge(t)
         else:
             group.append(path)
     flush_group()
     return counts, tally, problems
-
-
-def _add_counts(total: RunCounts, part: RunCounts) -> None:
-    total.lines_in += part.lines_in
-    total.out += part.out
-    total.rejected += part.rejected
-    total.blank += part.blank
-    total.bytes_in += part.bytes_in
-    total.files += part.files
-    total.seconds += part.seconds
 
 
 def _convert_whole_file(

@@ -123,7 +123,7 @@ def run_chunks(
     op = operation if operation is not None else build_operation(spec)
     if workers <= 1:
         for item in items:
-            yield op.oversize(item) if isinstance(item, Oversize) else op.process(item)
+            yield op.run(item)
         return
     limit = window if window is not None else 4 * workers
     pool = ProcessPoolExecutor(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import orjson
@@ -29,6 +29,7 @@ __all__ = [
     "StatsOp",
     "StatsTally",
     "Tally",
+    "TallyOp",
     "TransformOp",
     "TransformTally",
     "ValidateOp",
@@ -63,6 +64,41 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add *other* (a tally of the same operation) into this one."""
         _merge(self.rejects, other.rejects)
+
+
+class TallyOp(Operation):
+    """An operation whose statistics are a :class:`Tally` (its ``tally`` class), merged in order.
+
+    A line over the size limit gets the base's ``too_long`` reject and is counted by that code.
+    """
+
+    tally: ClassVar[type[Tally]] = Tally
+
+    def new_stats(self) -> Tally:
+        return self.tally()
+
+    def merge_stats(self, total: Any, part: Any) -> Any:
+        total.merge(part)
+        return total
+
+    def oversize(self, item: Oversize) -> Any:
+        result = super().oversize(item)
+        _add(result.stats.rejects, "too_long")
+        return result
+
+    def reject_too_long(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> None:
+        super().reject_too_long(file, lineno, raw, out, rejects, stats)
+        _add(stats.rejects, "too_long")
+
+    def reject_undecodable(
+        self, file: str, lineno: int, raw: bytes, error: DecodeError, code: str,
+        rejects: list[bytes], stats: Any,
+    ) -> None:
+        """Reject a line that did not decode, by *code* (see :func:`~convo._cli.base.classify`)."""
+        rejects.append(reject_error(file, lineno, raw, error, code))
+        _add(stats.rejects, code)
 
 
 # --------------------------------------------------------------------------- conversations in lines
@@ -137,10 +173,11 @@ class TransformTally(Tally):
 
 
 @register
-class TransformOp(Operation):
+class TransformOp(TallyOp):
     """Apply a pipeline to each line's conversation; optionally check it for a target model."""
 
     name = "transform"
+    tally = TransformTally
 
     def __init__(
         self,
@@ -169,24 +206,6 @@ class TransformOp(Operation):
 
             self._validate = validate
 
-    def new_stats(self) -> TransformTally:
-        return TransformTally()
-
-    def merge_stats(self, total: Any, part: Any) -> Any:
-        total.merge(part)
-        return total
-
-    def oversize(self, item: Oversize) -> Any:
-        result = super().oversize(item)
-        _add(result.stats.rejects, "too_long")
-        return result
-
-    def reject_too_long(
-        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
-    ) -> None:
-        super().reject_too_long(file, lineno, raw, out, rejects, stats)
-        _add(stats.rejects, "too_long")
-
     def line(
         self,
         file: str,
@@ -199,9 +218,7 @@ class TransformOp(Operation):
         try:
             value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
         except DecodeError as e:
-            code = classify(raw)
-            rejects.append(reject_error(file, lineno, raw, e, code))
-            _add(stats.rejects, code)
+            self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
         conv = conversation_of(value)
         if conv is not None:
@@ -314,10 +331,11 @@ def diagnostic_json(file: str, line: int, rule: str, severity: str, path: str, m
 
 
 @register
-class ValidateOp(Operation):
+class ValidateOp(TallyOp):
     """Check each line's conversation against the API's rules; out = diagnostics."""
 
     name = "validate"
+    tally = ValidateTally
     lines_in_output = True  # diagnostics are FILE:LINE: ...
 
     def __init__(
@@ -343,13 +361,6 @@ class ValidateOp(Operation):
         self.keep_rejects = keep_rejects
         self.kind = kind
 
-    def new_stats(self) -> ValidateTally:
-        return ValidateTally()
-
-    def merge_stats(self, total: Any, part: Any) -> Any:
-        total.merge(part)
-        return total
-
     def _undecodable(
         self, file: str, lineno: int, raw: bytes, code: str, path: str, message: str,
         out: list[bytes], rejects: list[bytes], stats: ValidateTally,
@@ -361,7 +372,7 @@ class ValidateOp(Operation):
         stats.with_errors += 1
 
     def oversize(self, item: Oversize) -> Any:
-        result = super().oversize(item)
+        result = Operation.oversize(self, item)  # the diagnostic below counts the line
         stats = result.stats
         out: list[bytes] = []
         self._undecodable(
@@ -383,8 +394,8 @@ class ValidateOp(Operation):
             f"line of {len(raw)} bytes is longer than the limit of {self.max_line_bytes} bytes",
             out, rejects, stats,
         )
-        if self.keep_rejects:
-            super().reject_too_long(file, lineno, raw, out, rejects, stats)
+        if self.keep_rejects:  # the record only: the diagnostic above counted the line
+            Operation.reject_too_long(self, file, lineno, raw, out, rejects, stats)
 
     def line(
         self,
@@ -494,10 +505,11 @@ def _count_blocks(blocks: Sequence[Any], t: StatsTally) -> None:
 
 
 @register
-class StatsOp(Operation):
+class StatsOp(TallyOp):
     """Count lines, turns, models, images, tool calls, tokens and stop reasons."""
 
     name = "stats"
+    tally = StatsTally
 
     def __init__(self, *, kind: LineKind | None = None, **kw: Any) -> None:
         super().__init__(**kw)
@@ -510,16 +522,8 @@ class StatsOp(Operation):
         else:
             self._estimate = estimate_tokens
 
-    def new_stats(self) -> StatsTally:
-        return StatsTally()
-
-    def merge_stats(self, total: Any, part: Any) -> Any:
-        total.merge(part)
-        return total
-
     def oversize(self, item: Oversize) -> Any:
         result = super().oversize(item)
-        _add(result.stats.rejects, "too_long")
         _drop_spool(item)
         result.spool = None
         return result
@@ -527,7 +531,7 @@ class StatsOp(Operation):
     def reject_too_long(
         self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
     ) -> None:
-        _add(stats.rejects, "too_long")
+        _add(stats.rejects, "too_long")  # counted only: stats writes no rejects
 
     def line(
         self,

@@ -17,6 +17,7 @@ counts are the same as the streaming engine's, whatever the number of workers (t
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -24,10 +25,11 @@ from typing import Any, BinaryIO
 
 from attrs import define, field, frozen
 
-from convo._cli.base import Operation, Result
-from convo._cli.sources import GZIP_MAGIC, STDIN, ChunkReader, Oversize
+from convo._cli.base import Operation
+from convo._cli.sources import STDIN, ChunkReader
+from convo.codec.jsonl import sniff_gzip
 
-__all__ = ["Span", "SpanResult", "eligible", "plan_spans", "shift_line", "work_span"]
+__all__ = ["ByteRange", "Span", "SpanResult", "eligible", "plan_spans", "shift_line", "work_span"]
 
 _WINDOW = 64 << 10  # bytes read before a cut to find the last newline
 _LINE = re.compile(rb',"line":(\d+),')
@@ -71,7 +73,7 @@ def eligible(sources: list[str], output: str) -> bool:
         if s == STDIN or not os.path.isfile(s):
             return False
         with open(s, "rb") as f:
-            if f.read(2) == GZIP_MAGIC:
+            if sniff_gzip(f)[0]:
                 return False
     return True
 
@@ -136,14 +138,29 @@ def shift_line(record: bytes, offset: int) -> bytes:
     return record[: m.start(1)] + b"%d" % (int(m.group(1)) + offset) + record[m.end(1) :]
 
 
-class _Range:
-    """At most *length* bytes of *f*, from where it is."""
+class ByteRange(io.RawIOBase):
+    """A reader of at most *length* bytes of *f*, from where it is (None: to its end).
 
-    def __init__(self, f: BinaryIO, length: int) -> None:
+    What a worker reads its span through (here, and a block in :mod:`convo.dask`).
+
+    >>> import io
+    >>> f = io.BytesIO(b"0123456789")
+    >>> _ = f.seek(2)
+    >>> r = ByteRange(f, 5)
+    >>> r.read(3), r.read(), r.read()
+    (b'234', b'56', b'')
+    """
+
+    def __init__(self, f: BinaryIO, length: int | None) -> None:
         self._f = f
         self._left = length
 
+    def readable(self) -> bool:
+        return True
+
     def read(self, n: int = -1) -> bytes:
+        if self._left is None:
+            return self._f.read(n)
         if self._left <= 0:
             return b""
         if n < 0 or n > self._left:
@@ -161,10 +178,10 @@ def work_span(op: Operation, span: Span, chunk_bytes: int) -> tuple[SpanResult, 
     try:
         with open(span.path, "rb") as f:
             f.seek(span.start)
-            stream = _Range(f, span.end - span.start)
-            items = reader.read_stream(span.name, stream, first_line=1, file_start=span.start == 0)  # type: ignore[arg-type]
+            stream = ByteRange(f, span.end - span.start)
+            items = reader.read_stream(span.name, stream, first_line=1, file_start=span.start == 0)
             for item in items:
-                r: Result = op.oversize(item) if isinstance(item, Oversize) else op.process(item)
+                r = op.run(item)
                 res.n_in += r.n_in
                 res.n_out += r.n_out
                 res.n_rejected += r.n_rejected

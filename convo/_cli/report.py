@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from attrs import define
 
@@ -22,6 +22,15 @@ def mb(n: int) -> str:
     ('1.2 MB', '0.0 MB')
     """
     return f"{n / 1e6:.1f} MB"
+
+
+class Counted(Protocol):
+    """What a piece of work reports: the engine's ``Result``, a span's or a Dask part's result."""
+
+    n_in: int
+    n_out: int
+    n_rejected: int
+    n_blank: int
 
 
 @define
@@ -40,6 +49,29 @@ class RunCounts:
     def balanced(self) -> bool:
         """Whether every line read is accounted for."""
         return self.lines_in == self.out + self.rejected
+
+    def count(self, part: Counted) -> None:
+        """Add the line counts of one piece of work (bytes, files and time are the caller's).
+
+        >>> from convo._cli.base import Result
+        >>> c = RunCounts()
+        >>> c.count(Result(n_in=3, n_out=2, n_rejected=1, n_blank=1)); c.balanced, c.blank
+        (True, 1)
+        """
+        self.lines_in += part.n_in
+        self.out += part.n_out
+        self.rejected += part.n_rejected
+        self.blank += part.n_blank
+
+    def add(self, other: RunCounts) -> None:
+        """Add the totals of another run (a group of inputs run separately)."""
+        self.lines_in += other.lines_in
+        self.out += other.out
+        self.rejected += other.rejected
+        self.blank += other.blank
+        self.bytes_in += other.bytes_in
+        self.files += other.files
+        self.seconds += other.seconds
 
 
 def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_word: str = "rejected") -> str:

@@ -7,9 +7,10 @@ run never leaves half an output. ``-`` writes to stdout (not atomic, by nature);
 ``.gz`` is gzip-compressed. A sink can be *lazy*: nothing is created until the first write, which
 is how the rejects file appears only when there is something to reject.
 
-This is the block-writing twin of ``convo.codec.jsonl.AtomicWriter`` (same temp-file + rename
-protocol): the engine writes whole chunks and copies spooled records, which a line-at-a-time
-writer would have to split and hold in memory.
+This is the block-writing twin of ``convo.codec.jsonl.AtomicWriter``, and shares its temp-file +
+fsync + rename protocol (:func:`~convo.codec.jsonl.temp_beside`, :func:`~convo.codec.jsonl.commit_temp`):
+the engine writes whole chunks, copies spooled records, opens lazily and lets range-mode workers
+append to the temporary file, none of which a line-at-a-time writer does.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import contextlib
 import gzip
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from convo.codec.jsonl import commit_temp, temp_beside
 
 __all__ = ["Sink", "rejects_path_for"]
 
@@ -41,15 +43,6 @@ def rejects_path_for(output: str) -> str:
         if base.endswith(suffix):
             base = base[: -len(suffix)]
     return base + ".rejects.jsonl"
-
-
-def _mode_for(path: str) -> int:
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 class Sink:
@@ -86,11 +79,8 @@ class Sink:
         if self.path == "-":
             self._raw = sys.stdout.buffer
         else:
-            directory = os.path.dirname(os.path.abspath(self.path))
-            fd, self._tmp = tempfile.mkstemp(
-                prefix="." + os.path.basename(self.path) + ".", suffix=".tmp", dir=directory
-            )
-            self._raw = os.fdopen(fd, "wb")
+            self._tmp, raw = temp_beside(self.path)
+            self._raw = cast(BinaryIO, raw)
         if self.compress:
             # mtime=0 keeps the compressed bytes reproducible run to run
             self._f = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0)  # type: ignore[assignment]
@@ -148,13 +138,10 @@ class Sink:
         if self._f is not self._raw:
             self._f.close()  # ends the gzip stream; the raw file stays open
         assert self._raw is not None
-        self._raw.flush()
         if self._tmp is None:
+            self._raw.flush()
             return
-        os.fsync(self._raw.fileno())
-        os.chmod(self._tmp, _mode_for(self.path))  # mkstemp makes 0600; give what open() would
-        self._raw.close()
-        os.replace(self._tmp, self.path)
+        commit_temp(self._raw, self._tmp, self.path)
         self._tmp = None
 
     def abort(self) -> None:

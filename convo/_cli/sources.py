@@ -18,11 +18,12 @@ import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from attrs import frozen
 
 from convo._cli.rejects import B64Stream, too_long_head, too_long_tail
+from convo.codec.jsonl import CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, sniff_gzip
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -40,11 +41,15 @@ __all__ = [
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
-DEFAULT_CHUNK_BYTES = 1 << 20
-DEFAULT_MAX_LINE_BYTES = 64 << 20  # above the API's 32 MB request limit (facts §6.3)
+DEFAULT_CHUNK_BYTES = CHUNK_BYTES  # the codec's reading defaults (line limit: facts §6.3)
 JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz")
+
+
+class Readable(Protocol):
+    """What the reader needs of a stream: ``read(n)`` (a file, a gzip stream, a byte range)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class UsageError(Exception):
@@ -107,8 +112,9 @@ def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -
 
 def open_binary(source: str) -> tuple[BinaryIO, BinaryIO]:
     """``(stream, underlying file)`` for *source* (``-`` is stdin), gunzipped when it starts
-    with gzip's magic bytes: the bytes decide, not the name, so a ``.gz`` piped in works too.
-    Close the underlying file when done (closing a gzip stream leaves it open).
+    with gzip's magic bytes (:func:`~convo.codec.jsonl.sniff_gzip`): the bytes decide, not the
+    name, so a ``.gz`` piped in works too. Close the stream, then the underlying file, when done
+    (closing the stream leaves the underlying file open).
 
     >>> import gzip, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "no-suffix")
@@ -123,16 +129,10 @@ def open_binary(source: str) -> tuple[BinaryIO, BinaryIO]:
         raw = sys.stdin.buffer
     else:
         raw = open(source, "rb")  # noqa: SIM115 - closed by the caller (ChunkReader)
-    if _peek(raw, 2) == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
-    return raw, raw
-
-
-def _peek(f: BinaryIO, n: int) -> bytes:
-    peek = getattr(f, "peek", None)
-    if peek is not None:
-        return bytes(peek(n)[:n])
-    return b""
+    is_gzip, f = sniff_gzip(raw)
+    if is_gzip:
+        return gzip.GzipFile(fileobj=f, mode="rb"), raw  # type: ignore[return-value]
+    return f, raw  # type: ignore[return-value]
 
 
 class ChunkReader:
@@ -203,7 +203,7 @@ class ChunkReader:
         self._spools.clear()
 
     def read_stream(
-        self, name: str, f: BinaryIO, *, first_line: int = 1, file_start: bool = True
+        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
     ) -> Iterator[Chunk | Oversize]:
         """The items of one open stream whose first line is number *first_line* (a byte range
         of a larger file, for instance); *file_start* says whether a byte order mark may lead."""
@@ -211,7 +211,7 @@ class ChunkReader:
         yield from self._read(name, f, first_line=first_line, file_start=file_start)
 
     def _read(
-        self, name: str, f: BinaryIO, *, first_line: int = 1, file_start: bool = True
+        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
     ) -> Iterator[Chunk | Oversize]:
         size = self.chunk_bytes
         limit = self.max_line_bytes
@@ -260,7 +260,7 @@ class ChunkReader:
         if parts:  # a last line without a newline (or cut short by a damaged stream)
             yield Chunk(name, line, b"".join(parts))
 
-    def _block(self, name: str, f: BinaryIO, size: int) -> bytes:
+    def _block(self, name: str, f: Readable, size: int) -> bytes:
         """The next block of *f*; a damaged stream ends the file (and is noted in ``problems``).
 
         A gzip stream is read piece by piece (``read1``), so what was decompressed before the
@@ -291,7 +291,7 @@ class ChunkReader:
         return block
 
     def _oversize(
-        self, name: str, line: int, f: BinaryIO, parts: list[bytes | memoryview], held: int
+        self, name: str, line: int, f: Readable, parts: list[bytes | memoryview], held: int
     ) -> tuple[Oversize, bytes]:
         """Stream the rest of an over-long line into a spool file as its reject record."""
         fd, spool = tempfile.mkstemp(prefix="convo-oversize-", suffix=".jsonl", dir=self.spool_dir)

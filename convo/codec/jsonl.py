@@ -33,8 +33,11 @@ __all__ = [
     "ERROR_HEAD_BYTES",
     "AtomicWriter",
     "Source",
+    "commit_temp",
     "iter_lines",
     "read_records",
+    "sniff_gzip",
+    "temp_beside",
 ]
 
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -97,10 +100,24 @@ def _open_source(source: Source) -> tuple[str, IO[bytes], bool]:
     return (name if isinstance(name, str) else "<stream>"), source, False
 
 
+def sniff_gzip(f: IO[bytes]) -> tuple[bool, IO[bytes]]:
+    """Whether *f* starts with gzip's magic bytes, and a file that reads *f* from where it was.
+
+    Nothing is consumed from a buffered or seekable file (the same file comes back); a bare
+    pipe is wrapped, so the bytes looked at are read again. Close the original when done.
+
+    >>> import gzip, io
+    >>> sniff_gzip(io.BytesIO(gzip.compress(b"{}")))[0], sniff_gzip(io.BytesIO(b"{}"))[0]
+    (True, False)
+    """
+    head, rest = _peek(f, len(_GZIP_MAGIC))
+    return head.startswith(_GZIP_MAGIC), rest
+
+
 def _chunks(f: IO[bytes], size: int) -> Iterator[bytes]:
     """Chunks of the decompressed content of *f* (gzip or not, told by the magic bytes)."""
-    first, rest = _peek(f, len(_GZIP_MAGIC))
-    if first.startswith(_GZIP_MAGIC):
+    is_gzip, rest = sniff_gzip(f)
+    if is_gzip:
         # GzipFile reads every member, tolerates zero padding, and bounds each read's output
         # (a small compressed chunk can hold a huge run: never decompress it all at once).
         gz = gzip.GzipFile(fileobj=rest, mode="rb")
@@ -324,11 +341,7 @@ class AtomicWriter:
         if self.path == "-":
             self._out = sys.stdout.buffer
         else:
-            directory = os.path.dirname(os.path.abspath(self.path))
-            fd, self._tmp = tempfile.mkstemp(
-                prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory
-            )
-            self._out = os.fdopen(fd, "wb", buffering=CHUNK_BYTES)
+            self._tmp, self._out = temp_beside(self.path, buffering=CHUNK_BYTES)
         if self.compress:
             # wbits 31: a gzip wrapper with no file name and mtime 0 (reproducible output)
             self._z = zlib.compressobj(self.level, zlib.DEFLATED, 31)
@@ -376,17 +389,48 @@ class AtomicWriter:
             out.flush()
             if tmp is None:  # stdout: nothing to rename
                 return
-            os.fsync(out.fileno())
-            os.chmod(tmp, _mode_for(self.path))
-            out.close()
-            os.replace(tmp, self.path)
+            commit_temp(out, tmp, self.path)
         except BaseException:
             if tmp is not None:
                 out.close()
                 if os.path.exists(tmp):
                     os.unlink(tmp)
             raise
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+
+
+def temp_beside(path: str, *, buffering: int = -1) -> tuple[str, IO[bytes]]:
+    """A new hidden temporary file in *path*'s directory: its name and the file, open to write.
+
+    Beside the target, so :func:`commit_temp` can rename it over *path* (a rename within one
+    file system is atomic). :class:`AtomicWriter` and the command's output files both use it.
+
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.jsonl")
+    >>> tmp, f = temp_beside(target)
+    >>> _ = f.write(b"{}\\n")
+    >>> commit_temp(f, tmp, target)
+    >>> open(target, "rb").read(), os.path.exists(tmp)
+    (b'{}\\n', False)
+    """
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path))
+    )
+    return tmp, os.fdopen(fd, "wb", buffering=buffering)
+
+
+def commit_temp(out: IO[bytes], tmp: str, path: str) -> None:
+    """Put the temporary file *tmp* (open as *out*, all written) in place of *path*, durably.
+
+    Flushes and fsyncs it, gives it the permission bits *path* has (or what ``open()`` would
+    give a new file: mkstemp makes it 0600), closes it, renames it over *path* and fsyncs the
+    directory. On an error the temporary file is left for the caller to remove.
+    """
+    out.flush()
+    os.fsync(out.fileno())
+    os.chmod(tmp, _mode_for(path))
+    out.close()
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def _mode_for(path: str) -> int:
