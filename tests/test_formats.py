@@ -310,3 +310,20 @@ class TestRobustness:
         """Loss.key replaces every index with [*], so losses can be counted across lines."""
         assert Loss("$.messages[3].content[12].detail", "d", "w").key == "$.messages[*].content[*].detail"
         assert Loss("$.id", "d", "w").key == "$.id"
+
+
+class TestOpenBinary:
+    def test_gzip_is_told_by_its_bytes_not_its_name(self, tmp_path: Path) -> None:
+        """A gzipped file without a .gz name, and a plain file named .gz, both read as their bytes are."""
+        import gzip
+
+        from convo.codec.formats._base import open_binary
+
+        hidden = tmp_path / "log.json"
+        hidden.write_bytes(gzip.compress(b'{"a": 1}'))
+        plain = tmp_path / "plain.json.gz"
+        plain.write_bytes(b'{"b": 2}')
+        with open_binary(hidden) as f:
+            assert f.read() == b'{"a": 1}'
+        with open_binary(plain) as f:
+            assert f.read() == b'{"b": 2}'

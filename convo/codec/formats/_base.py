@@ -24,7 +24,7 @@ from attrs import field, frozen
 
 from convo._json import UNSET, FrozenDict, Json, Unset, freeze, thaw
 from convo.codec import dump_json, parse_json
-from convo.codec.jsonl import iter_lines
+from convo.codec.jsonl import iter_lines, sniff_gzip
 from convo.codec.lines import RawLine
 from convo.errors import DecodeError
 from convo.model import (
@@ -174,8 +174,10 @@ class Format:
 
 
 def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open *path* for reading bytes, through gzip when it ends in ``.gz``."""
-    if os.fspath(path).endswith(".gz"):
+    """Open *path* for reading bytes, through gzip when its bytes are gzip (as every reader decides)."""
+    with open(path, "rb") as f:
+        is_gzip, _ = sniff_gzip(f)
+    if is_gzip:
         return cast(IO[bytes], gzip.open(path, "rb"))
     return open(path, "rb")
 
