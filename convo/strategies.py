@@ -25,8 +25,6 @@ from __future__ import annotations
 import base64
 import functools
 import string
-import struct
-import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -35,6 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from convo._json import UNSET, FrozenDict
+from convo._samples import gif, png
 from convo.model import (
     Base64Source,
     Block,
@@ -160,60 +159,6 @@ _TEXTS = texts()
 
 # --------------------------------------------------------------------------- images
 
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-
-def _png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A complete, decodable 8-bit RGB PNG of one colour (rows of filter byte 0 + pixels)."""
-    raw = (b"\x00" + bytes(rgb) * width) * height
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        _PNG_MAGIC
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(raw))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _gif_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A complete, decodable GIF89a of one colour.
-
-    The pixel data uses the "uncompressed LZW" trick: with a minimum code size of 2 every code is
-    3 bits wide as long as a clear code follows every second pixel (the decoder's table then never
-    grows to 8 entries), so no real LZW encoder is needed.
-    """
-    clear, end = 4, 5
-    codes: list[int] = []
-    for i in range(width * height):
-        if i % 2 == 0:
-            codes.append(clear)
-        codes.append(0)
-    codes.append(end)
-    acc = nbits = 0
-    packed = bytearray()
-    for code in codes:
-        acc |= code << nbits
-        nbits += 3
-        while nbits >= 8:
-            packed.append(acc & 0xFF)
-            acc >>= 8
-            nbits -= 8
-    if nbits:
-        packed.append(acc & 0xFF)
-    sub_blocks = b"".join(
-        bytes([len(packed[i : i + 255])]) + bytes(packed[i : i + 255])
-        for i in range(0, len(packed), 255)
-    )
-    screen = struct.pack("<HHBBB", width, height, 0x80, 0, 0)  # global colour table of 2 entries
-    palette = bytes(rgb) + b"\x00\x00\x00"
-    descriptor = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
-    return b"GIF89a" + screen + palette + descriptor + b"\x02" + sub_blocks + b"\x00;"
-
-
 _RGB = st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
 _URL_HOSTS = ("https://example.com", "https://images.example.org", "https://cdn.example.net")
 _URL_NAMES = st.text(st.sampled_from(string.ascii_lowercase + string.digits + "-_"), min_size=1, max_size=16)
@@ -224,7 +169,7 @@ def _inline_images(draw: st.DrawFn, kinds: tuple[str, ...], max_side: int) -> Im
     kind = draw(st.sampled_from(kinds))
     width = draw(st.integers(1, max_side))
     height = draw(st.integers(1, max_side))
-    make = _png_bytes if kind == "png" else _gif_bytes
+    make = png if kind == "png" else gif
     return Image.from_bytes(make(width, height, draw(_RGB)))
 
 
@@ -1497,9 +1442,9 @@ def _too_many_images(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversa
 @functools.cache
 def _oversized_data(limit: int) -> str:
     """Base64 of a real PNG followed by zero bytes: its length is just over *limit*."""
-    png = _png_bytes(2, 2, (255, 0, 0))
-    png += b"\x00" * (-len(png) % 3)  # no padding, so "A"s (zero bytes) can follow
-    head = base64.b64encode(png).decode("ascii")
+    data = png(2, 2, (255, 0, 0))
+    data += b"\x00" * (-len(data) % 3)  # no padding, so "A"s (zero bytes) can follow
+    head = base64.b64encode(data).decode("ascii")
     filler = limit + 1 - len(head)
     return head + "A" * (filler + (-filler % 4))
 
@@ -1521,13 +1466,13 @@ def _too_big_image(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversati
         # one side over the absolute cap
         side = draw(st.integers(prof.max_image_px + 1, prof.max_image_px + 500))
         width, height = draw(st.sampled_from(((side, 1), (1, side))))
-        return _add_to_user(draw, conv, Image.from_bytes(_png_bytes(width, height, (0, 0, 0))))
+        return _add_to_user(draw, conv, Image.from_bytes(png(width, height, (0, 0, 0))))
     # more images than the many-image threshold, one of them over the many-image cap
     side = draw(st.integers(prof.many_images_px + 1, min(prof.max_image_px, prof.many_images_px + 200)))
     width, height = draw(st.sampled_from(((side, 1), (1, side))))
     small = draw(_inline_images(("png", "gif"), 8))
     count = prof.many_images_threshold + draw(st.integers(1, 3))
-    images_ = [small] * (count - 1) + [Image.from_bytes(_png_bytes(width, height, (0, 0, 0)))]
+    images_ = [small] * (count - 1) + [Image.from_bytes(png(width, height, (0, 0, 0)))]
     order = draw(st.permutations(images_))
     return _add_to_user(draw, conv, *order)
 

@@ -17,6 +17,7 @@ __all__ = [
     "ApiError",
     "dotted",
     "error_body",
+    "error_json",
     "new_request_id",
     "paginate",
     "rfc3339",
@@ -47,15 +48,25 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-def error_body(error_type: str, message: str, request_id: str | None) -> bytes:
-    """The API's error JSON (facts §5.1).
+def error_json(error_type: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """The API's error object (facts §5.1); without *request_id*, an SSE ``error`` event's data (§8).
+
+    >>> error_json("overloaded_error", "Overloaded")
+    {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}
+    """
+    out: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+    if request_id is not None:
+        out["request_id"] = request_id
+    return out
+
+
+def error_body(error_type: str, message: str, request_id: str) -> bytes:
+    """The API's error JSON of an HTTP error answer (facts §5.1).
 
     >>> error_body("overloaded_error", "Overloaded", "req_1")
     b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}'
     """
-    return orjson.dumps(
-        {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
-    )
+    return orjson.dumps(error_json(error_type, message, request_id))
 
 
 def dotted(path: str) -> str:

@@ -76,10 +76,17 @@ from convo.testing._replies import (
     build_response,
     default_reply,
     estimate_input_tokens,
-    request_digest,
     stream_events,
 )
-from convo.testing._wire import ApiError, error_body, located, new_request_id, now, paginate
+from convo.testing._wire import (
+    ApiError,
+    error_body,
+    error_json,
+    located,
+    new_request_id,
+    now,
+    paginate,
+)
 
 __all__ = [
     "Emulator",
@@ -495,7 +502,7 @@ class Emulator:
             raise ApiError(500, "api_error",
                            f"the emulator's handler returned a {type(out).__name__}, "
                            "not a Response or a string")
-        return build_response(conv, out, digest=request_digest(conv), service_tier=service_tier)
+        return build_response(conv, out, service_tier=service_tier)
 
     def _create_message(self, ctx: _Context) -> _Reply:
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
@@ -605,11 +612,7 @@ class Emulator:
             resp = self._answer(conv, "batch")
             return {"type": "succeeded", "message": unstructure(resp)}
         except ApiError as e:
-            return {"type": "errored", "error": {
-                "type": "error",
-                "error": {"type": e.type, "message": e.message},
-                "request_id": new_request_id(),
-            }}
+            return {"type": "errored", "error": error_json(e.type, e.message, new_request_id())}
 
 
 @define
@@ -849,7 +852,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             frames = frames[: max(0, min(after, last))]
             if kind == "sse-error":
                 etype, message = fault.body_error()
-                frames.append(_frame("error", _error_event(etype, message)))
+                # facts §8: an SSE error event's data is the error body without a request_id
+                frames.append(_frame("error", orjson.dumps(error_json(etype, message))))
         chunked = self.request_version != "HTTP/1.0"
         if chunked:
             headers.append(("transfer-encoding", "chunked"))
@@ -872,11 +876,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if chunked:
             out.append(b"0\r\n\r\n")
         self.wfile.write(b"".join(out))
-
-
-def _error_event(error_type: str, message: str) -> bytes:
-    # facts §8: the data of an SSE error event is the error body without a request_id
-    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
 
 
 # --------------------------------------------------------------------------- convo serve
