@@ -3,8 +3,6 @@ of broken histories (the kind normalize exists to repair)."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Any
 
 from hypothesis import strategies as st
@@ -24,6 +22,7 @@ from convo import (
     ToolUse,
 )
 from convo import transforms as t
+from convo._samples import png
 from convo.rules import validate
 
 # Rules every model shares (facts §1): what normalize promises to leave unbroken.
@@ -49,17 +48,6 @@ STRUCTURAL = frozenset(
 def structural_violations(conv: Conversation) -> list[str]:
     """The structural rule ids *conv* breaks (with their paths), per convo.rules."""
     return [f"{v.rule} {v.path}" for v in validate(conv).violations if v.rule in STRUCTURAL]
-
-
-def png(width: int, height: int) -> bytes:
-    """A real (tiny-payload) PNG of the given size: enough for the header reader and the sniffer."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def png_image(width: int = 56, height: int = 28) -> Image:

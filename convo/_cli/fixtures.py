@@ -20,8 +20,6 @@ from __future__ import annotations
 import base64
 import random
 import string
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +27,7 @@ import attrs
 
 from convo import model as m
 from convo._json import UNSET, freeze
+from convo._samples import png, png_chunk
 from convo.profiles import DEFAULT_API_VERSION, Profile, get_profile
 
 __all__ = [
@@ -121,37 +120,6 @@ _TOOLS: tuple[dict[str, Any], ...] = (
 )
 _CITIES = ("Paris", "東京", "São Paulo", "Zürich", "Reykjavík", "Nairobi", "Montréal")
 _ALNUM = string.ascii_letters + string.digits
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int] = (0, 0, 0), noise: bytes = b"") -> bytes:
-    """A real PNG file (8-bit RGB): a solid colour, or *noise* bytes repeated as pixels.
-
-    >>> data = png(3, 2)
-    >>> data[:8], struct.unpack(">II", data[16:24])
-    (b'\\x89PNG\\r\\n\\x1a\\n', (3, 2))
-    """
-    row_len = width * 3
-    if noise:
-        pixels = (noise * (row_len * height // max(len(noise), 1) + 1))[: row_len * height]
-        rows = b"".join(b"\x00" + pixels[r * row_len : (r + 1) * row_len] for r in range(height))
-    else:
-        rows = (b"\x00" + bytes(rgb) * width) * height
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
-        + chunk(b"IEND", b"")
-    )
 
 
 class Draw:
@@ -716,7 +684,7 @@ def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
     # a real PNG padded with an ancillary chunk, so the base64 is just over the limit
     body = png(8, 8)
     pad = p.max_image_bytes * 3 // 4 + 16
-    extra = struct.pack(">I", pad) + b"tEXt" + b"\0" * pad + struct.pack(">I", zlib.crc32(b"tEXt" + b"\0" * pad) & 0xFFFFFFFF)
+    extra = png_chunk(b"tEXt", b"\0" * pad)
     data = body[:-12] + extra + body[-12:]
     big = m.Image(m.Base64Source("image/png", base64.b64encode(data).decode("ascii")))
     return _ev(conv, messages=_msgs(conv, m.Message("assistant", "Send it."), _image_message([big])))
