@@ -35,6 +35,7 @@ from hypothesis.errors import InvalidArgument
 from convo._json import UNSET, FrozenDict
 from convo._samples import gif, png
 from convo.model import (
+    SAMPLING_PARAMS,
     Base64Source,
     Block,
     Conversation,
@@ -1295,7 +1296,7 @@ def _bad_tool_name(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversati
     api_versions=(_OLD_API,),
 )
 def _sampling_unsupported(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
-    name = draw(st.sampled_from(("temperature", "top_p", "top_k")))
+    name = draw(st.sampled_from(SAMPLING_PARAMS))
     if name == "temperature":
         value: Any = draw(st.integers(0, 99)) / 100  # in range, but not the default 1.0
     elif name == "top_p":
@@ -1326,7 +1327,7 @@ def _sampling_removed(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Convers
     api_versions=(_OLD_API,),
 )
 def _sampling_range(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
-    name = draw(st.sampled_from(("temperature", "top_p", "top_k")))
+    name = draw(st.sampled_from(SAMPLING_PARAMS))
     if name == "top_k":
         return attrs.evolve(conv, top_k=draw(st.integers(-1000, -1)))
     value: Any = draw(st.one_of(st.integers(101, 1000), st.integers(-1000, -1))) / 100
@@ -1343,7 +1344,7 @@ def _sampling_range(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversat
 def _sampling_thinking(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
     # values in range that the model takes without thinking (facts §2.3: temperature and top_k
     # cannot change, top_p stays within 0.95..1 while thinking is on)
-    name = draw(st.sampled_from(("temperature", "top_p", "top_k")))
+    name = draw(st.sampled_from(SAMPLING_PARAMS))
     if name == "temperature":
         value: Any = draw(st.integers(0, 99)) / 100
     elif name == "top_p":
