@@ -1339,14 +1339,24 @@ class TestReplies:
         assert default_reply(long) == "echo: " + "y" * 500
 
     def test_estimates(self):
-        """Token estimates are about four characters a token, images priced by size."""
+        """Input tokens are convo's own estimate (four characters a token, images by their pixels,
+        an image of unknown size at the model's cap) plus four per message."""
+        from convo._samples import png
+        from convo.transforms import estimate_tokens as convo_estimate
+
         assert estimate_tokens("abcd" * 10) == 10
-        conv = m.Conversation(model="x", max_tokens=5, messages=[m.Message("user", "a" * 400)])
+        conv = m.Conversation(model="claude-opus-4-8", max_tokens=5, messages=[m.Message("user", "a" * 400)])
         assert estimate_input_tokens(conv) == 100 + 4
-        img = m.Image.from_url("https://example.com/a.png")
-        with_img = m.Conversation(model="x", max_tokens=5,
-                                  messages=[m.Message("user", (m.Text("a" * 400), img))])
-        assert estimate_input_tokens(with_img) == 100 + 4 + 1600
+        url = m.Image.from_url("https://example.com/a.png")
+        with_url = m.Conversation(model="claude-opus-4-8", max_tokens=5,
+                                  messages=[m.Message("user", (m.Text("a" * 400), url))])
+        assert estimate_input_tokens(with_url) == 100 + 4 + 4784  # the 4.7-and-later cap (facts §3.3)
+        sized = m.Image.from_bytes(png(280, 56))
+        with_png = m.Conversation(model="claude-opus-4-8", max_tokens=5,
+                                  messages=[m.Message("user", (m.Text("a" * 400), sized))])
+        assert estimate_input_tokens(with_png) == 100 + 4 + 10 * 2  # ceil(280/28) * ceil(56/28)
+        for c in (conv, with_url, with_png):
+            assert estimate_input_tokens(c) == convo_estimate(c) + 4 * len(c.messages)
 
     def test_max_tokens_zero_gives_no_text(self):
         """max_tokens 0 (a cache pre-warm) gives empty content, still reporting one output token."""

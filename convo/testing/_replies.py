@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import orjson
 
 from convo import model as m
+from convo import transforms
 from convo._json import UNSET, FrozenDict, freeze
 from convo.codec import unstructure
+from convo.transforms.tokens import estimator
 
 __all__ = [
     "build_response",
@@ -34,8 +36,6 @@ __all__ = [
 ]
 
 MAX_ECHO = 500
-IMAGE_TOKENS = 1_600  # an image of unknown size: about a 1,000 x 1,000 px picture
-DOCUMENT_TOKENS = 1_500  # a PDF or URL document: about one page
 PER_MESSAGE_TOKENS = 4
 TEXT_CHUNK, JSON_CHUNK, THINKING_CHUNK = 16, 12, 32  # characters per SSE delta
 PING_EVERY = 16  # deltas between two ping events
@@ -50,75 +50,16 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def _json_len(value: Any) -> int:
-    return len(orjson.dumps(value))
-
-
-def _image_tokens(block: m.Image) -> int:
-    size = block.size()
-    if size is None:
-        return IMAGE_TOKENS
-    w, h = size
-    return max(1, -(-w // 28) * -(-h // 28))  # the Sep-2026 rule: ceil(w/28) * ceil(h/28)
-
-
-def _block_cost(block: Any) -> tuple[int, int]:
-    """(characters, extra tokens) that one request block adds to the input."""
-    if isinstance(block, m.Text):
-        return len(block.text), 0
-    if isinstance(block, m.Image):
-        return 0, _image_tokens(block)
-    if isinstance(block, m.ToolResult):
-        chars = tokens = 0
-        if isinstance(block.content, str):
-            return len(block.content), 0
-        for inner in block.blocks:
-            c, t = _block_cost(inner)
-            chars, tokens = chars + c, tokens + t
-        return chars, tokens
-    if isinstance(block, m.ToolUse | m.ServerToolUse):
-        return len(block.name) + _json_len(block.input), 0
-    if isinstance(block, m.Thinking):
-        return len(block.thinking), 0
-    if isinstance(block, m.Document):
-        src = block.source
-        if isinstance(src, m.TextSource):
-            return len(src.data), 0
-        if isinstance(src, m.ContentSource):
-            return _content_cost(src.content)
-        return 0, DOCUMENT_TOKENS
-    if isinstance(block, m.SearchResult):
-        return len(block.source) + len(block.title) + sum(len(t.text) for t in block.content), 0
-    return _json_len(unstructure(block)), 0
-
-
-def _content_cost(content: str | Iterable[Any]) -> tuple[int, int]:
-    if isinstance(content, str):
-        return len(content), 0
-    chars = tokens = 0
-    for block in content:
-        c, t = _block_cost(block)
-        chars, tokens = chars + c, tokens + t
-    return chars, tokens
-
-
 def estimate_input_tokens(conv: m.Conversation) -> int:
-    """A plausible ``input_tokens`` for a request (the same figure count_tokens answers).
+    """A plausible ``input_tokens`` for a request (the same figure count_tokens answers): convo's
+    own estimate (:func:`convo.transforms.estimate_tokens`) plus a few tokens per message.
 
     >>> conv = m.Conversation(model="claude-opus-4-8", max_tokens=64,
     ...                messages=[m.Message("user", "Hello, Claude")])
     >>> estimate_input_tokens(conv)
     8
     """
-    chars = tokens = 0
-    if conv.system is not UNSET:
-        chars, tokens = _content_cost(conv.system)
-    if conv.tools is not UNSET:
-        chars += _json_len(conv.tools)
-    for msg in conv.messages:
-        c, t = _content_cost(msg.content)
-        chars, tokens = chars + c, tokens + t + PER_MESSAGE_TOKENS
-    return max(1, (chars + 3) // 4 + tokens)
+    return max(1, transforms.estimate_tokens(conv) + PER_MESSAGE_TOKENS * len(conv.messages))
 
 
 def request_digest(conv: m.Conversation) -> str:
@@ -285,8 +226,7 @@ def _complete(conv: m.Conversation, resp: m.Response, digest: str, service_tier:
     content: tuple[Any, ...] = tuple(_complete_block(b) for b in resp.content)
     usage = resp.usage
     if usage is UNSET or usage.input_tokens is UNSET or usage.output_tokens is UNSET:
-        out_chars = sum(_block_cost(b)[0] for b in content)
-        base = _usage(conv, (out_chars + 3) // 4, service_tier)
+        base = _usage(conv, estimator(conv).content(content), service_tier)
         if usage is not UNSET:  # keep what the handler said, estimate the rest
             given = {a.name: getattr(usage, a.name) for a in attrs.fields(m.Usage)}
             base = attrs.evolve(base, **{k: v for k, v in given.items() if v is not UNSET})
