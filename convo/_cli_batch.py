@@ -174,12 +174,13 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 def _job_config(state: str) -> dict[str, Any]:
     """The API version and base URL a job was submitted with ({} when there is no state yet)."""
+    from convo.errors import ConvoError
+    from convo.executor._batch import read_state
+
     try:
-        with open(state, "rb") as f:
-            data = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError):
+        return read_state(state)
+    except ConvoError:  # no job yet, or not a state file: the executor says so when it opens it
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _executor(args: argparse.Namespace, state: str) -> Any:

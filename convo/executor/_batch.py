@@ -1067,6 +1067,20 @@ def _batch_problem(conv: m.Conversation) -> Any:
 # --------------------------------------------------------------------------- the job
 
 
+def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The batch job state saved at *path*, checked for its format and version (ConvoError if not)."""
+    try:
+        with open(path, "rb") as f:
+            data = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise ConvoError(f"cannot read the batch state {os.fspath(path)}: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
+        raise ConvoError(f"{os.fspath(path)} is not a convo batch state file")
+    if data.get("version") != _STATE_VERSION:
+        raise ConvoError(f"{os.fspath(path)}: state version {data.get('version')!r} is not supported")
+    return data
+
+
 class _Job:
     """One state file and the work it records (see the module docs)."""
 
@@ -1156,16 +1170,7 @@ class _Job:
             os.rmdir(self.dir)
 
     def _load(self) -> None:
-        try:
-            with open(self.path, "rb") as f:
-                data = orjson.loads(f.read())
-        except (OSError, orjson.JSONDecodeError) as e:
-            raise ConvoError(f"cannot read the batch state {self.path}: {e}") from None
-        if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
-            raise ConvoError(f"{self.path} is not a convo batch state file")
-        if data.get("version") != _STATE_VERSION:
-            raise ConvoError(f"{self.path}: state version {data.get('version')!r} is not supported")
-        self.state = data
+        self.state = read_state(self.path)
 
     def _check_same(self, given: list[str]) -> None:
         files = self.state["files"]
