@@ -248,7 +248,7 @@ class TestAtomicOutput:
         p = self._start(src, out)
         self._wait_for_temp(tmp_path, p)
         p.send_signal(signal.SIGKILL)
-        p.wait()
+        p.communicate()  # reaps it and closes its pipes
         assert out.read_bytes() == b'{"old": true}\n'
 
     def test_interrupted_run_writes_nothing(self, tmp_path: Path) -> None:

@@ -104,6 +104,7 @@ class TestServe:
                 time.sleep(0.05)
             if p.poll() is None:
                 p.kill()
+            p.communicate()  # reaps it and closes the stderr pipe
         assert p.returncode == 0
 
     def test_loopback_only(self, capsys: pytest.CaptureFixture[str]) -> None:
