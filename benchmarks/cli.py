@@ -248,6 +248,14 @@ def main() -> int:
         print(f"pipeline: {', '.join(PIPELINE)}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
 
+        # Bytecode as an installed package has it (pip compiles it): without it, every run would
+        # first compile convo's sources (about 50 ms) wherever PYTHONDONTWRITEBYTECODE is set.
+        import compileall
+
+        import convo
+
+        compileall.compile_dir(str(Path(convo.__file__).parent), quiet=1)
+
         plain_py = work / "plain.py"
         plain_py.write_text(PLAIN_SCRIPT)
         results: dict[str, Measure] = {}

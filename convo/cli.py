@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         epilog="Run `convo COMMAND --help` for a command's options and examples.",
     )
-    parser.add_argument("--version", action="version", version=f"convo {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help: str, epilog: str) -> argparse.ArgumentParser:
@@ -324,6 +324,18 @@ def _add_batch(sub: Any) -> None:
 def _unavailable(what: str) -> int:
     print(f"convo {what}: not available in this build", file=sys.stderr)
     return EXIT_USAGE
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (importlib.metadata is slow
+    to import, and every run would pay for it)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit", **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(f"convo {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
@@ -645,7 +657,7 @@ def _dry_run(args: argparse.Namespace, transform: Any) -> int:
             if not isinstance(item, Chunk):
                 continue  # an over-long line: nothing to show
             lineno = item.first_line - 1
-            for raw in item.data.split(b"\n"):
+            for raw in item.lines:
                 lineno += 1
                 if not raw.strip():
                     continue

@@ -34,10 +34,9 @@ def split_items(items: list[Chunk | Oversize]) -> list[tuple[int, bytes]]:
             assert (rec["line"], rec["size"]) == (item.line, item.size)
             out.append((item.line, original_bytes(rec)))
             continue
-        pieces = item.data.split(b"\n")
-        if not pieces[-1]:
-            pieces.pop()
-        out.extend((item.first_line + i, p) for i, p in enumerate(pieces))
+        full = sum(len(p) + 1 for p in item.lines)
+        assert item.size in (full, full - 1)  # less the newline a file's last line may lack
+        out.extend((item.first_line + i, p) for i, p in enumerate(item.lines))
     return out
 
 
@@ -164,14 +163,14 @@ class TestRanges:
 class TestEngine:
     def test_in_process_keeps_order(self) -> None:
         """With one worker the results come in input order, one per item."""
-        chunks = [Chunk("f", 1 + 2 * i, b"a\nb\n") for i in range(50)]
+        chunks = [Chunk.of("f", 1 + 2 * i, b"a\nb\n") for i in range(50)]
         op = _Echo()
         outs = b"".join(r.out for r in run_chunks(chunks, OpSpec("stats"), operation=op))
         assert outs.split() == [b"%d" % n for n in range(1, 101)]
 
     def test_workers_keep_order_through_a_small_window(self) -> None:
         """Many chunks through two worker processes and a window of 2 come back in order."""
-        chunks = [Chunk("f", 1 + i, convo.dumps(Conversation(model="m", max_tokens=i)) + b"\n") for i in range(40)]
+        chunks = [Chunk.of("f", 1 + i, convo.dumps(Conversation(model="m", max_tokens=i)) + b"\n") for i in range(40)]
         results = list(run_chunks(chunks, OpSpec("stats"), workers=2, window=2))
         assert [r.n_in for r in results] == [1] * 40
         assert [r.stats.lines for r in results] == [1] * 40
@@ -180,7 +179,7 @@ class TestEngine:
         """An over-long line's result sits between the chunks around it."""
         spool = tmp_path / "s"
         spool.write_bytes(b"{}")
-        items = [Chunk("f", 1, b"{}\n"), Oversize("f", 2, 99, str(spool)), Chunk("f", 3, b"{}\n")]
+        items = [Chunk.of("f", 1, b"{}\n"), Oversize("f", 2, 99, str(spool)), Chunk.of("f", 3, b"{}\n")]
         results = list(run_chunks(items, OpSpec("transform", {"specs": ("drop_images()",)}), workers=2))
         assert [(r.n_in, r.n_rejected, r.spool) for r in results] == [(1, 1, None), (1, 1, str(spool)), (1, 1, None)]
 
@@ -197,7 +196,7 @@ class TestEngine:
 
         op = build_operation(OpSpec("transform", {"specs": ("drop_images()",)}))
         data = convo.dumps(Conversation(model="m").user("x")) + b"\n\n   \n{bad\n"
-        r: Result = op.process(Chunk("f", 1, data))
+        r: Result = op.process(Chunk.of("f", 1, data))
         assert (r.n_in, r.n_out, r.n_rejected, r.n_blank) == (2, 1, 1, 2)
 
 

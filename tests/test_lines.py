@@ -15,13 +15,17 @@ from convo.codec.lines import (
     LINE_KINDS,
     RawLine,
     Record,
+    decode_json_line,
     decode_line,
     decode_value,
     detect_kind,
     encode_value,
 )
 from convo.errors import DecodeError
+from convo.strategies import conversations
+from convo.transforms import Transform, drop_images, map_text
 from tests._helpers_codec import exact
+from tests._helpers_transforms import stored_transcript_transforms
 
 REQUEST = {"model": "claude-opus-4-8", "max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]}
 RESPONSE = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-4-8",
@@ -199,6 +203,76 @@ class TestEncodeValue:
             line = {**REQUEST, "messages": [{"role": "user", "content": text}], "max_tokens": n}
         rec = decode_line(RawLine("f", 1, dump_json(line)))
         assert exact(encode_value(rec.value)) == line
+
+
+def _wrap(kind: str, request: object) -> object:
+    return {"request": request, "batch_request": {"custom_id": "c", "params": request},
+            "exchange": {"id": 3, "request": request, "error": {"type": "overloaded_error"}}}[kind]
+
+
+class TestEncodeWithBase:
+    """encode_value(new, base=(value, parsed)) writes the turns a transform left alone from the
+    parsed line: the same JSON as building them again, with their keys in input order."""
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        conv=conversations(images=True, tools=True, thinking=True),
+        kind=st.sampled_from(["request", "batch_request", "exchange"]),
+        transform=st.sampled_from(stored_transcript_transforms()),
+        reverse_keys=st.booleans(),
+    )
+    def test_same_json_as_building_every_turn_again(
+        self, conv: m.Conversation, kind: str, transform: Transform, reverse_keys: bool
+    ) -> None:
+        request = orjson.loads(convo.dumps(conv))
+        if reverse_keys:  # keys in an order convo would never write them
+            request["messages"] = [dict(reversed(list(x.items()))) for x in request["messages"]]
+        value, parsed = decode_json_line(_raw(_wrap(kind, request)))
+        before = decode_line(_raw(_wrap(kind, request))).value
+        conv_in = value.params if isinstance(value, m.BatchRequest) else (
+            value.request if isinstance(value, m.Exchange) else value)
+        try:
+            new_conv = transform(conv_in)
+        except convo.errors.ConvoError:
+            return  # a transform may refuse a conversation; nothing to encode
+        new = (attrs.evolve(value, params=new_conv) if isinstance(value, m.BatchRequest) else
+               attrs.evolve(value, request=new_conv) if isinstance(value, m.Exchange) else new_conv)
+        reused = encode_value(new, base=(value, parsed))
+        assert exact(reused) == exact(encode_value(new))
+        assert decode_line(RawLine("f", 1, reused)).value == new
+        assert value == before  # the parsed JSON was only read
+
+    def test_untouched_turns_keep_their_key_order_and_changed_ones_are_rebuilt(self) -> None:
+        line = (b'{"messages": [{"content": "a", "role": "user"}, {"content": "b", "role": "assistant"}, '
+                b'{"content": "c", "role": "user"}], "model": "m"}')
+        value, parsed = decode_json_line(RawLine("f", 1, line))
+        upper_last = map_text(lambda s: s.upper() if s == "c" else s)
+        assert encode_value(upper_last(value), base=(value, parsed)) == (
+            b'{"model":"m","messages":[{"content":"a","role":"user"},{"content":"b","role":"assistant"},'
+            b'{"role":"user","content":"C"}]}')
+
+    def test_turns_dropped_before_others_are_matched_by_identity(self) -> None:
+        image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+        line = orjson.dumps({"messages": [
+            {"content": [image], "role": "user"}, {"content": "ok", "role": "assistant"},
+            {"content": "next", "role": "user"}]})
+        value, parsed = decode_json_line(RawLine("f", 1, line))
+        new = drop_images()(value)
+        assert len(new.messages) == 2  # the image-only turn went
+        assert encode_value(new, base=(value, parsed)) == (
+            b'{"messages":[{"content":"ok","role":"assistant"},{"content":"next","role":"user"}]}')
+
+    def test_a_line_with_a_huge_integer_reuses_the_exact_parse(self) -> None:
+        """orjson turns 2**70 into a float; the turn is written from the exact parse instead."""
+        line = b'{"messages": [{"content": "a", "role": "user", "n": 1180591620717411303424}]}'
+        value, parsed = decode_json_line(RawLine("f", 1, line))
+        out = encode_value(drop_images()(value).with_params(model="m"), base=(value, parsed))
+        assert out == b'{"model":"m","messages":[{"content":"a","role":"user","n":1180591620717411303424}]}'
+
+    def test_a_value_without_turns_or_a_batch_result_encodes_plainly(self) -> None:
+        for obj in ({"model": "m"}, LINES["batch_result"]):
+            value, parsed = decode_json_line(_raw(obj))
+            assert encode_value(value, base=(value, parsed)) == encode_value(value)
 
 
 class TestReprs:

@@ -127,7 +127,7 @@ class Operation:
     def run(self, item: Chunk | Oversize) -> Result:
         """The result of one item of a :class:`~convo._cli.sources.ChunkReader`.
 
-        >>> Operation().run(Chunk("a", 1, b"\\n  \\n")).n_blank
+        >>> Operation().run(Chunk.of("a", 1, b"\\n  \\n")).n_blank
         2
         """
         return self.oversize(item) if isinstance(item, Oversize) else self.process(item)
@@ -141,12 +141,8 @@ class Operation:
         limit = self.max_line_bytes
         handle = self.line
         file = chunk.file
-        data = chunk.data
-        lines = data.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()  # the empty piece after the final newline is not a line
         lineno = chunk.first_line - 1
-        for raw in lines:
+        for raw in chunk.lines:
             lineno += 1
             if not raw or raw.isspace():
                 n_blank += 1
@@ -162,7 +158,7 @@ class Operation:
             n_out=n_out,
             n_rejected=n_in - n_out,
             n_blank=n_blank,
-            n_bytes=len(data),
+            n_bytes=chunk.size,
             out=b"\n".join(out) + b"\n" if out else b"",
             rejects=b"\n".join(rejects) + b"\n" if rejects else b"",
             stats=stats,

@@ -11,18 +11,22 @@ flat however large the input and the output bytes are the same as with one worke
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
+import sys
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convo._cli.base import Operation, OpSpec, Result, build_operation
 from convo._cli.ranges import Span, SpanResult, work_span
 from convo._cli.sources import Chunk, Oversize
+
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when workers start
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = ["run_chunks", "run_spans"]
 
@@ -82,21 +86,40 @@ def _write_in_turn(index: int, path: str, outs: list[bytes]) -> int:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """The start method for workers: a fork server where the platform has one, else spawn.
+    """The start method for workers: fork where that is safe, else a fork server, else spawn.
 
-    Both start workers from a clean interpreter (never a fork of this process and its threads),
-    and both pickle what a worker gets, which is why only plain data crosses. A fork server
-    imports convo once and forks each worker from there, so a worker starts in milliseconds
-    instead of re-importing everything as a spawned one does.
+    Fork (on Linux, while this process runs a single thread) starts a worker in about a
+    millisecond with convo already imported; a fork server or a spawned interpreter would first
+    import convo again, which costs as much CPU as a tenth of a second of work (measured with
+    ``benchmarks/cli.py``). Fork is never used with other threads running (a fork copies locks
+    held by them) nor on macOS, whose system libraries are not fork-safe. Every start method
+    pickles what a worker gets, which is why only plain data crosses.
     """
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["convo._cli.ops", "convo._cli.convert", "convo._cli.pipelines"])
         return ctx
     return multiprocessing.get_context("spawn")
 
 
+def _pool(workers: int, ctx: multiprocessing.context.BaseContext, initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
+    # A forked worker flushes the standard streams it inherited when it exits: empty them first.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+
+
 def _done(result: Result) -> Future[Result]:
+    from concurrent.futures import Future
+
     f: Future[Result] = Future()
     f.set_result(result)
     return f
@@ -117,7 +140,7 @@ def run_chunks(
 
     >>> from convo._cli.base import OpSpec
     >>> from convo._cli.sources import Chunk
-    >>> [r.n_in for r in run_chunks([Chunk("a", 1, b"\\n")], OpSpec("stats"))]
+    >>> [r.n_in for r in run_chunks([Chunk.of("a", 1, b"\\n")], OpSpec("stats"))]
     [0]
     """
     op = operation if operation is not None else build_operation(spec)
@@ -126,9 +149,7 @@ def run_chunks(
             yield op.run(item)
         return
     limit = window if window is not None else 4 * workers
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(spec,)
-    )
+    pool = _pool(workers, _context(), (spec,))
     pending: deque[Future[Result]] = deque()
     ok = False
     try:
@@ -166,10 +187,7 @@ def run_spans(
     cond = ctx.Condition()
     turn = ctx.RawValue("q", 0)
     abort = ctx.RawValue("b", 0)
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(spec, (cond, turn, abort)),
-    )
+    pool = _pool(workers, ctx, (spec, (cond, turn, abort)))
     pending: deque[tuple[Span, Future[SpanResult]]] = deque()
     ok = False
     try:

@@ -22,7 +22,7 @@ from convo import model as m
 from convo._cli.base import Operation, classify, register, reject_error
 from convo._cli.rejects import reject
 from convo._cli.sources import Oversize
-from convo.codec.lines import LineKind, RawLine, Value, decode_line, encode_value
+from convo.codec.lines import LineKind, RawLine, Value, decode_json_line, decode_line, encode_value
 from convo.errors import DecodeError
 
 __all__ = [
@@ -216,10 +216,11 @@ class TransformOp(TallyOp):
         stats: Any,
     ) -> bool:
         try:
-            value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
+            value, parsed = decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError as e:
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
+        before = value
         conv = conversation_of(value)
         if conv is not None:
             try:
@@ -255,7 +256,8 @@ class TransformOp(TallyOp):
                     key = f"{c.transform}: {c.what}"
                     ch[key] = ch.get(key, 0) + 1
         try:
-            out.append(encode_value(value))
+            # the turns a transform left alone are written from the parsed line, not built again
+            out.append(encode_value(value, base=(before, parsed)))
         except Exception as e:  # e.g. a user transform put a non-JSON value in `extra`
             rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
             _add(stats.rejects, "encode")

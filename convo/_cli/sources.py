@@ -2,7 +2,8 @@
 
 A :class:`ChunkReader` turns a list of sources into :class:`Chunk` items (a run of complete lines
 of one file, with the number of its first line) that can be handed to any worker as plain bytes;
-the main process does no per-line work, only ``rfind`` and ``count`` on each block. Memory stays
+the reader splits each block it reads into lines once (the only copy of the data it makes), so
+line numbers cost nothing and no worker splits again. Memory stays
 flat: a chunk is about ``chunk_bytes``, and a line longer than ``max_line_bytes`` is never held
 whole: it is streamed, base64-encoded, into a spool file and handed on as an :class:`Oversize` item
 whose reject record is ready to copy. Line numbers count every line, blank ones included.
@@ -58,11 +59,25 @@ class UsageError(Exception):
 
 @frozen
 class Chunk:
-    """Complete lines of one file: ``data`` starts at line ``first_line`` (1-based)."""
+    """Complete lines of one file (without their newlines), the first of them line ``first_line``
+    (1-based); ``size`` counts their bytes with the newlines.
+
+    >>> Chunk.of("a.jsonl", 3, b'{}\\n\\n{"a": 1}\\n')
+    Chunk(file='a.jsonl', first_line=3, lines=[b'{}', b'', b'{"a": 1}'], size=13)
+    """
 
     file: str
     first_line: int
-    data: bytes
+    lines: list[bytes]
+    size: int
+
+    @classmethod
+    def of(cls, file: str, first_line: int, data: bytes) -> Chunk:
+        """The chunk of *data*: complete lines (a final newline ends the last one)."""
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the empty piece after the final newline is not a line
+        return cls(file, first_line, lines, len(data))
 
 
 @frozen
@@ -216,7 +231,7 @@ class ChunkReader:
         size = self.chunk_bytes
         limit = self.max_line_bytes
         line = first_line
-        parts: list[bytes | memoryview] = []  # the start of a line whose newline has not come yet
+        parts: list[bytes] = []  # the start of a line whose newline has not come yet
         held = 0
         first = file_start
         pending = b""  # what followed an over-long line in the block that ended it
@@ -231,8 +246,8 @@ class ChunkReader:
                     first = False
                     if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
                         block = block[len(BOM) :]
-            cut = block.rfind(b"\n")
-            if cut < 0:
+            lines = block.split(b"\n")
+            if len(lines) == 1:  # no newline: all of it belongs to a line still going on
                 parts.append(block)
                 held += len(block)
                 if held > limit:
@@ -241,16 +256,12 @@ class ChunkReader:
                     line += 1
                     parts, held = [], 0
                 continue
-            end = cut + 1
-            if parts:
-                # one copy: the carried start of a line, then this block up to its last newline
-                parts.append(memoryview(block)[:end])
-                data = b"".join(parts)
-            else:
-                data = block if end == len(block) else block[:end]
-            yield Chunk(name, line, data)
-            line += data.count(b"\n")
-            rest = block[end:]  # no newline in it: the start of the next line
+            rest = lines.pop()  # after the last newline: the start of the next line
+            if parts:  # the carried start of a line, then its end in this block
+                parts.append(lines[0])
+                lines[0] = b"".join(parts)
+            yield Chunk(name, line, lines, held + len(block) - len(rest))
+            line += len(lines)
             parts, held = ([rest], len(rest)) if rest else ([], 0)
             if held > limit:
                 over, pending = self._oversize(name, line, f, parts, held)
@@ -258,7 +269,8 @@ class ChunkReader:
                 line += 1
                 parts, held = [], 0
         if parts:  # a last line without a newline (or cut short by a damaged stream)
-            yield Chunk(name, line, b"".join(parts))
+            last = b"".join(parts)
+            yield Chunk(name, line, [last], len(last))
 
     def _block(self, name: str, f: Readable, size: int) -> bytes:
         """The next block of *f*; a damaged stream ends the file (and is noted in ``problems``).
@@ -291,7 +303,7 @@ class ChunkReader:
         return block
 
     def _oversize(
-        self, name: str, line: int, f: Readable, parts: list[bytes | memoryview], held: int
+        self, name: str, line: int, f: Readable, parts: list[bytes], held: int
     ) -> tuple[Oversize, bytes]:
         """Stream the rest of an over-long line into a spool file as its reject record."""
         fd, spool = tempfile.mkstemp(prefix="convo-oversize-", suffix=".jsonl", dir=self.spool_dir)

@@ -44,6 +44,7 @@ __all__ = [
     "parse_json",
     "parse_json_exact",
     "structure",
+    "structure_exactly",
     "structure_parsed",
     "unstructure",
 ]
@@ -201,13 +202,24 @@ def structure_parsed(data: bytes | bytearray | memoryview | str, obj: Any, cls: 
     >>> structure_parsed(data, parse_json(data), m.Conversation).metadata["n"]
     123456789012345678901234567890
     """
+    return structure_exactly(data, obj, cls)[0]
+
+
+def structure_exactly(data: bytes | bytearray | memoryview | str, obj: Any, cls: type[Any]) -> tuple[Any, Any]:
+    """:func:`structure_parsed`, and the JSON the object was built from: *obj*, or *data* parsed
+    again where *obj* lost an integer beyond 64 bits.
+
+    >>> data = b'{"metadata": {"n": 123456789012345678901234567890}}'
+    >>> structure_exactly(data, parse_json(data), m.Conversation)[1]["metadata"]["n"]
+    123456789012345678901234567890
+    """
     try:
-        return _build(obj, cls)
+        return _build(obj, cls), obj
     except BigNumber:
         pass
     exact = parse_json_exact(data)
     with trusting():
-        return _build(exact, cls)
+        return _build(exact, cls), exact
 
 
 def dump_json(obj: Any) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from convo import model as m
@@ -36,6 +37,7 @@ __all__ = [
     "describe",
     "freeze_json",
     "register_block",
+    "REUSE",
     "trusting",
 ]
 
@@ -235,6 +237,43 @@ def structure_messages(v: Any) -> tuple[Any, ...]:
         raise
 
 
+REUSE: ContextVar[tuple[tuple[Any, ...], list[Any]] | None] = ContextVar("convo_reuse", default=None)
+"""While set to ``(before, parsed)`` (the messages of a decoded conversation and the parsed JSON
+they were built from, in order), unstructuring a conversation takes the parsed JSON of each message
+that is still one of *before* instead of building it again, so a transform that leaves most turns
+alone pays only for those it changed. Whoever sets it holds *before* (its objects stay alive) and
+does not let *parsed* change. See :func:`convo.codec.lines.encode_value`."""
+
+
+def unstructure_messages(v: Any) -> list[Any]:
+    """The JSON of a tuple of messages, reusing parsed JSON while :data:`REUSE` is set.
+
+    >>> msgs = [{"content": "hi", "role": "user"}]
+    >>> conv = STRUCTURE[m.Conversation]({"messages": msgs})
+    >>> unstructure_messages(conv.messages)[0] is msgs[0]
+    False
+    >>> token = REUSE.set((conv.messages, msgs))
+    >>> unstructure_messages(conv.messages)[0] is msgs[0]
+    True
+    >>> REUSE.reset(token)
+    """
+    um = UNSTRUCTURE[m.Message]
+    base = REUSE.get()
+    if base is None:
+        return [um(x) for x in v]
+    before, parsed = base
+    if len(v) == len(before):  # the common case: turns edited in place, or not at all
+        return [p if x is b else um(x) for x, b, p in zip(v, before, parsed, strict=True)]
+    # turns were added or dropped: find the unchanged ones by identity; every object of *before*
+    # is alive (the caller holds it), so no new message can have the id of one of them
+    by_id = {id(b): p for b, p in zip(before, parsed, strict=True)}
+    out = []
+    for x in v:
+        p = by_id.get(id(x))
+        out.append(um(x) if p is None else p)
+    return out
+
+
 def unstructure_blocks(v: Any) -> list[Any]:
     u = UNSTRUCTURE
     return [u[b.__class__](b) for b in v]
@@ -260,7 +299,7 @@ _KINDS = {
     "content": ("v if v.__class__ is str else _content(v)", "v if v.__class__ is str else _ublocks(v)"),
     "blocks": ("_blocks(v)", "_ublocks(v)"),
     "source": ("_source(v)", "_U[v.__class__](v)"),
-    "messages": ("_messages(v)", "[_um(x) for x in v]"),
+    "messages": ("_messages(v)", "_umessages(v)"),
     "stop_details": ("_S_stop(v)", "_U[v.__class__](v)"),
     "usage": ("_S_usage(v)", "_U[v.__class__](v)"),
     "conversation": ("_S_conv(v)", "_U[v.__class__](v)"),
@@ -297,7 +336,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
-        "_messages": structure_messages, "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
+        "_messages": structure_messages, "_umessages": unstructure_messages, "_ublocks": unstructure_blocks, "_U": UNSTRUCTURE, "_KNOWN": frozenset(known),
     }
     # Hooks of classes registered earlier are bound directly (one call less per object);
     # the others are looked up when first needed.
@@ -305,7 +344,6 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
     ns["_S_usage"] = STRUCTURE.get(m.Usage) or (lambda v: STRUCTURE[m.Usage](v))
     ns["_S_conv"] = STRUCTURE.get(m.Conversation) or (lambda v: STRUCTURE[m.Conversation](v))
     ns["_S_resp"] = STRUCTURE.get(m.Response) or (lambda v: STRUCTURE[m.Response](v))
-    ns["_um"] = UNSTRUCTURE.get(m.Message) or (lambda v: UNSTRUCTURE[m.Message](v))
     for f in (*fields, F("extra")):
         ns[f"_set_{f.name}"] = getattr(cls, f.name).__set__
 

@@ -25,8 +25,8 @@ from typing import Any, Literal, TypeAlias, get_args
 from attrs import field, frozen
 
 from convo import model as m
-from convo.codec import dump_json, parse_json, structure, structure_parsed
-from convo.codec._converter import UNSTRUCTURE, describe
+from convo.codec import dump_json, parse_json, structure, structure_exactly
+from convo.codec._converter import REUSE, UNSTRUCTURE, describe
 from convo.errors import DecodeError
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RawLine",
     "Record",
     "Value",
+    "decode_json_line",
     "decode_line",
     "decode_value",
     "detect_kind",
@@ -132,6 +133,27 @@ def decode_line(raw: RawLine, *, kind: LineKind | None = None) -> Record:
     ...
     convo.errors.DecodeError: a.jsonl:5: $.request: missing required key
     """
+    kind, value, _ = _decode(raw, kind)
+    return Record(kind, value, raw.file, raw.line, raw.data)
+
+
+def decode_json_line(raw: RawLine, *, kind: LineKind | None = None) -> tuple[Value, Any]:
+    """:func:`decode_line`'s value and the parsed JSON it was built from, for
+    ``encode_value(new, base=(value, parsed))``: the turns of the line's conversation that are
+    unchanged in *new* are then written from that JSON as they were read, not built again.
+
+    >>> value, parsed = decode_json_line(RawLine("a.jsonl", 1, b'{"messages": [{"content": "hi", '
+    ...                                                       b'"role": "user"}], "model": "m"}'))
+    >>> encode_value(value.with_params(model="n"), base=(value, parsed))
+    b'{"model":"n","messages":[{"content":"hi","role":"user"}]}'
+    >>> encode_value(value.with_params(model="n"))
+    b'{"model":"n","messages":[{"role":"user","content":"hi"}]}'
+    """
+    _, value, parsed = _decode(raw, kind)
+    return value, parsed
+
+
+def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
     if raw.error is not None:
         raise raw.error
     data = raw.data
@@ -144,10 +166,10 @@ def decode_line(raw: RawLine, *, kind: LineKind | None = None) -> Record:
         cls = _CLASSES.get(kind)
         if cls is None:
             raise DecodeError(f"unknown line kind {kind!r}: expected one of {', '.join(LINE_KINDS)}")
-        value = structure_parsed(data, obj, cls)
+        value, obj = structure_exactly(data, obj, cls)
     except DecodeError as e:
         raise e.located(file=raw.file, line=raw.line) from None
-    return Record(kind, value, raw.file, raw.line, data)
+    return kind, value, obj
 
 
 def decode_value(obj: Any, kind: LineKind) -> Value:
@@ -165,11 +187,41 @@ def decode_value(obj: Any, kind: LineKind) -> Value:
     return structure(obj, cls)  # type: ignore[no-any-return]
 
 
-def encode_value(value: Value | m.Response) -> bytes:
+def encode_value(value: Value | m.Response, *, base: tuple[Value, Any] | None = None) -> bytes:
     """One JSON line (no newline) for a decoded value; for a request it is ``convo.dumps``.
+
+    *base* is ``(value, parsed)`` from :func:`decode_json_line` for the line *value* came from
+    (through transforms): each turn still unchanged is written from *parsed*, with its keys in the
+    order they were read, which is the same JSON and costs nothing to build.
 
     >>> encode_value(m.BatchResult(custom_id="r1", result_type="expired"))
     b'{"custom_id":"r1","result":{"type":"expired"}}'
     """
+    if base is not None:
+        reuse = _reusable(*base)
+        if reuse is not None:
+            token = REUSE.set(reuse)
+            try:
+                return dump_json(UNSTRUCTURE[value.__class__](value))
+            finally:
+                REUSE.reset(token)
     return dump_json(UNSTRUCTURE[value.__class__](value))
 
+
+def _reusable(before: Value, parsed: Any) -> tuple[tuple[m.Message, ...], list[Any]] | None:
+    """The messages of *before*'s conversation and the parsed JSON of each (None: no turns)."""
+    if before.__class__ is m.Conversation:
+        conv, req = before, parsed
+    elif before.__class__ is m.BatchRequest:
+        conv, req = before.params, parsed.get("params")
+    elif before.__class__ is m.Exchange:
+        conv, req = before.request, parsed.get("request")
+    else:
+        return None
+    msgs = conv.messages
+    if msgs.__class__ is not tuple or req.__class__ is not dict:  # no "messages" key: UNSET
+        return None
+    js = req.get("messages")
+    if js.__class__ is not list or len(js) != len(msgs):
+        return None
+    return msgs, js

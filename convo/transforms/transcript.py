@@ -60,26 +60,30 @@ __all__ = [
 
 
 class _DropImages(Transform):
-    __slots__ = ("placeholder",)
+    __slots__ = ("_repr", "_text", "_what", "placeholder")
 
     def __init__(self, placeholder: str | None) -> None:
         super().__init__("drop_images", **({"placeholder": placeholder} if placeholder is not None else {}))
         self.placeholder = placeholder
+        # one placeholder block for every image (blocks are immutable values, so it can be shared)
+        self._text = Text(placeholder) if placeholder is not None else None
+        self._what = "replaced an image with a placeholder" if placeholder is not None else "dropped an image"
+        self._repr = repr(self)
 
     def _blocks(
-        self, blocks: tuple[Block, ...], path: str, log: ChangeLog
+        self, blocks: tuple[Block, ...], log: ChangeLog, i: int, trail: tuple[int, ...] = ()
     ) -> tuple[Block, ...] | None:
-        """*blocks* without images (or with placeholders), or None when there was no image."""
+        """*blocks* (of message *i*, inside the tool results at *trail*) without images, or with
+        placeholders; None when there was no image. Paths are only built for a log that records."""
         out: list[Block] | None = None
         for j, b in enumerate(blocks):
             nb: Block | None = b
             if isinstance(b, Image):
-                nb = Text(self.placeholder) if self.placeholder is not None else None
+                nb = self._text
                 if log.enabled:
-                    what = "replaced an image with a placeholder" if nb is not None else "dropped an image"
-                    log.add(what, f"{path}[{j}]", repr(self))
+                    log.add(self._what, _inner_path(i, trail, j), self._repr)
             elif isinstance(b, ToolResult) and isinstance(b.content, tuple):
-                inner = self._blocks(b.content, f"{path}[{j}].content", log)
+                inner = self._blocks(b.content, log, i, (*trail, j))
                 if inner is not None:
                     nb = replace(b, content=inner if inner else UNSET)
             if nb is not b and out is None:
@@ -92,8 +96,8 @@ class _DropImages(Transform):
         msgs: list[Message] | None = None
         for i, m in enumerate(conv.messages):
             nm: Message | None = m
-            if isinstance(m.content, tuple):
-                blocks = self._blocks(m.content, content_path(i), log)
+            if m.content.__class__ is not str:
+                blocks = self._blocks(m.content, log, i)  # type: ignore[arg-type]
                 if blocks is not None:
                     if blocks:
                         nm = with_content(m, blocks)
@@ -111,6 +115,15 @@ class _DropImages(Transform):
             if msgs is not None and nm is not None:
                 msgs.append(nm)
         return conv if msgs is None else with_messages(conv, msgs)
+
+
+def _inner_path(i: int, trail: tuple[int, ...], j: int) -> str:
+    """The path of block *j* of message *i*, inside the tool results at *trail*.
+
+    >>> _inner_path(2, (0,), 1)
+    '$.messages[2].content[0].content[1]'
+    """
+    return content_path(i) + "".join(f"[{t}].content" for t in trail) + f"[{j}]"
 
 
 IMAGE_PLACEHOLDER = "[image]"
