@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -158,39 +159,46 @@ def _children(pid: int) -> list[int]:
 
 
 def measure(argv: list[str]) -> Measure:
-    """Run *argv*, sampling the peak RSS of it and its descendants from /proc every 50 ms."""
+    """Run *argv*: its wall time (taken the moment it exits), its CPU seconds, and the peak RSS
+    and CPU of it and its descendants, sampled from /proc every 20 ms by a thread."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    rss_main = 0.0
-    cpu_main = 0.0
-    kids: dict[int, float] = {}
-    kid_cpu: dict[int, float] = {}
-    while p.poll() is None:
-        hwm = _status_hwm(p.pid)
-        if hwm is not None:
-            rss_main = max(rss_main, hwm)
-        c = _cpu_of(p.pid)
-        if c is not None:
-            cpu_main = c
-        stack = _children(p.pid)
-        while stack:
-            kid = stack.pop()
-            h = _status_hwm(kid)
-            if h is not None:
-                kids[kid] = max(kids.get(kid, 0.0), h)
-            c = _cpu_of(kid)
+    m = Measure(0.0, 0.0)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            hwm = _status_hwm(p.pid)
+            if hwm is not None:
+                m.rss_main = max(m.rss_main, hwm)
+            c = _cpu_of(p.pid)
             if c is not None:
-                kid_cpu[kid] = c
-            stack.extend(_children(kid))
-        time.sleep(0.05)
-    wall = time.perf_counter() - start
+                m.cpu_main = c
+            stack = _children(p.pid)
+            while stack:
+                kid = stack.pop()
+                h = _status_hwm(kid)
+                if h is not None:
+                    m.rss_children[kid] = max(m.rss_children.get(kid, 0.0), h)
+                c = _cpu_of(kid)
+                if c is not None:
+                    m.cpu_children[kid] = c
+                stack.extend(_children(kid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     err = p.stderr.read() if p.stderr else b""
+    p.wait()
+    m.wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({p.returncode}):\n{err.decode()}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Measure(wall, cpu, rss_main, kids, cpu_main, kid_cpu)
+    m.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return m
 
 
 def make_corpus(path: Path, size: int, seed: str) -> int:

@@ -34,7 +34,6 @@ from typing import Any, NoReturn
 
 import orjson
 
-from convo._cli import ranges
 from convo._cli.base import OpSpec, build_operation
 from convo._cli.engine import run_chunks, run_spans
 from convo._cli.rejects import CODES
@@ -436,12 +435,11 @@ def _run(
     """
     op = build_operation(spec)
     workers = getattr(args, "workers", 1)
-    if (
-        workers > 1
-        and not op.lines_in_output
-        and ranges.eligible(list(sources), out.path if out is not None else "")
-    ):
-        return _run_ranges(args, spec, op, sources, out=out, rejects=rejects)
+    if workers > 1 and not op.lines_in_output:
+        from convo._cli import ranges
+
+        if ranges.eligible(list(sources), out.path if out is not None else ""):
+            return _run_ranges(args, spec, op, sources, out=out, rejects=rejects)
     reader = ChunkReader(sources, chunk_bytes=args.chunk_bytes, max_line_bytes=args.max_line_bytes)
     progress = Progress(sys.stderr, total=reader.total_bytes, enabled=_show_progress(args),
                         label=f"{spec.name} ")
@@ -481,6 +479,8 @@ def _run_ranges(
     rejects: Sink | None,
 ) -> tuple[RunCounts, Any, list[str]]:
     """Range mode (:mod:`convo._cli.ranges`): workers read their spans and append the output."""
+    from convo._cli import ranges
+
     out_path = out.shared_path() if out is not None else None
     total = sum(os.path.getsize(s) for s in sources)
     progress = Progress(sys.stderr, total=total, enabled=_show_progress(args), label=f"{spec.name} ")
@@ -632,7 +632,7 @@ def _cmd_transform(args: argparse.Namespace) -> int:
         lines.extend(counts_table("rejected", tally.rejects, notes=CODES))
         lines.extend(counts_table("rules broken (--validate-for)", tally.rules))
     lines.append(f"  lines changed: {tally.changed:,} of {counts.out + counts.rejected:,}")
-    lines.extend(counts_table("changes", tally.changes))
+    lines.extend(counts_table("changes", tally.changes_by_text()))
     lines.extend(_problems(problems))
     _say(args, lines)
     if problems or (args.fail_on_reject and counts.rejected):

@@ -389,7 +389,7 @@ def transform(
         summary.bytes_in += r.n_bytes
         tally.merge(r.tally)
     summary.changed = tally.changed
-    summary.changes = tally.changes
+    summary.changes = tally.changes_by_text()
     summary.reject_codes = tally.rejects
     _remove_stale(out_fs, out_dir, len(results), keep_rejects=set())
     rej_fs, rej_dir = fsspec.core.url_to_fs(rejects_dir, **opts)

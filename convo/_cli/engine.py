@@ -21,12 +21,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from convo._cli.base import Operation, OpSpec, Result, build_operation
-from convo._cli.ranges import Span, SpanResult, work_span
 from convo._cli.sources import Chunk, Oversize
+from convo.codec.jsonl import start_writeback
 
 if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when workers start
     import multiprocessing.context
     from concurrent.futures import Future, ProcessPoolExecutor
+
+    from convo._cli.ranges import Span, SpanResult
 
 __all__ = ["run_chunks", "run_spans"]
 
@@ -53,6 +55,8 @@ def _work(chunk: Chunk) -> Result:
 
 def _work_span(task: tuple[int, Span, int, str | None]) -> SpanResult:
     assert _WORKER_OP is not None
+    from convo._cli.ranges import work_span
+
     index, span, chunk_bytes, out_path = task
     res, outs = work_span(_WORKER_OP, span, chunk_bytes)
     if out_path is not None:
@@ -79,6 +83,8 @@ def _write_in_turn(index: int, path: str, outs: list[bytes]) -> int:
             n = os.write(fd, view)
             view = view[n:]
             written += n
+    end = os.lseek(fd, 0, os.SEEK_CUR)
+    start_writeback(fd, end - written, end)  # the commit's fsync then finds little left to write
     with cond:
         turn.value = index + 1
         cond.notify_all()

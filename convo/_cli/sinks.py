@@ -23,7 +23,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import BinaryIO, cast
 
-from convo.codec.jsonl import commit_temp, temp_beside
+from convo.codec.jsonl import WRITEBACK_BYTES, commit_temp, start_writeback, temp_beside
 
 __all__ = ["Sink", "rejects_path_for"]
 
@@ -61,6 +61,8 @@ class Sink:
         self.path = path
         self.compress = path.endswith(".gz") if compress is None else compress
         self.bytes_written = 0
+        self._pending = 0  # bytes written since the last early writeback
+        self._synced = 0  # the file offset where that writeback ended
         self._tmp: str | None = None
         self._raw: BinaryIO | None = None
         self._f: BinaryIO | None = None
@@ -94,6 +96,19 @@ class Sink:
         if block:
             self._open().write(block)
             self.bytes_written += len(block)
+            self._pending += len(block)
+            if self._pending >= WRITEBACK_BYTES:
+                self._writeback()
+
+    def _writeback(self) -> None:
+        """Start writing what is in the page cache, so that the final fsync has little to wait for."""
+        self._pending = 0
+        if self._tmp is None or self._raw is None:
+            return  # stdout: nothing to commit
+        self._raw.flush()
+        end = self._raw.tell()
+        start_writeback(self._raw.fileno(), self._synced, end)
+        self._synced = end
 
     def write_line(self, line: bytes) -> None:
         """Write one line and its newline."""

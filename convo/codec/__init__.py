@@ -16,9 +16,8 @@ and used on every line.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cattrs
 import orjson
 
 from convo import model as m
@@ -31,6 +30,9 @@ from convo.codec._converter import (
     trusting,
 )
 from convo.errors import DecodeError
+
+if TYPE_CHECKING:  # cattrs is imported when a converter is first asked for (it costs ~8 ms)
+    import cattrs
 
 __all__ = [
     "configure_converter",
@@ -76,13 +78,24 @@ def make_converter() -> cattrs.Converter:
     >>> make_converter().structure({"role": "user", "content": "Hi"}, m.Message).content
     'Hi'
     """
+    import cattrs
+
     c = cattrs.Converter()
     configure_converter(c)
     return c
 
 
-converter = make_converter()
-"""The process-wide converter (built once)."""
+_CONVERTER: list[cattrs.Converter] = []
+
+
+def __getattr__(name: str) -> Any:
+    # ``converter``: the process-wide converter, built once, when first used (the codec's own
+    # functions never need it, so the command does not pay for importing cattrs)
+    if name == "converter":
+        if not _CONVERTER:
+            _CONVERTER.append(make_converter())
+        return _CONVERTER[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(data: Any, cls: type[Any]) -> Any:

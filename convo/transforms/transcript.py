@@ -75,8 +75,16 @@ class _DropImages(Transform):
     ) -> tuple[Block, ...] | None:
         """*blocks* (of message *i*, inside the tool results at *trail*) without images, or with
         placeholders; None when there was no image. Paths are only built for a log that records."""
+        first = next(  # most turns hold no image: look before copying anything
+            (j for j, b in enumerate(blocks)
+             if isinstance(b, Image) or (isinstance(b, ToolResult) and b.content.__class__ is tuple)),
+            None,
+        )
+        if first is None:
+            return None
         out: list[Block] | None = None
-        for j, b in enumerate(blocks):
+        for j in range(first, len(blocks)):
+            b = blocks[j]
             nb: Block | None = b
             if isinstance(b, Image):
                 nb = self._text
@@ -93,25 +101,30 @@ class _DropImages(Transform):
         return None if out is None else tuple(out)
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        messages = conv.messages
         msgs: list[Message] | None = None
-        for i, m in enumerate(conv.messages):
+        for i, m in enumerate(messages):
+            c = m.content
+            if c.__class__ is str:
+                if msgs is not None:
+                    msgs.append(m)
+                continue
             nm: Message | None = m
-            if m.content.__class__ is not str:
-                blocks = self._blocks(m.content, log, i)  # type: ignore[arg-type]
-                if blocks is not None:
-                    if blocks:
-                        nm = with_content(m, blocks)
-                    elif (why := _needed(conv.messages, i)) is not None:
-                        nm = with_content(m, (Text(IMAGE_PLACEHOLDER),))
-                        if log.enabled:
-                            log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
-                    else:
-                        # a turn of images only: an empty turn is a 400 (facts §1.7), so it goes
-                        nm = None
-                        if log.enabled:
-                            log.add("dropped a turn left empty", msg_path(i), "it held only images")
+            blocks = self._blocks(c, log, i)  # type: ignore[arg-type]
+            if blocks is not None:
+                if blocks:
+                    nm = with_content(m, blocks)
+                elif (why := _needed(messages, i)) is not None:
+                    nm = with_content(m, (Text(IMAGE_PLACEHOLDER),))
+                    if log.enabled:
+                        log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+                else:
+                    # a turn of images only: an empty turn is a 400 (facts §1.7), so it goes
+                    nm = None
+                    if log.enabled:
+                        log.add("dropped a turn left empty", msg_path(i), "it held only images")
             if nm is not m and msgs is None:
-                msgs = list(conv.messages[:i])
+                msgs = list(messages[:i])
             if msgs is not None and nm is not None:
                 msgs.append(nm)
         return conv if msgs is None else with_messages(conv, msgs)
