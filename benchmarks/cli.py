@@ -313,6 +313,11 @@ def main() -> int:
             gb = big.stat().st_size / 1e9
             print()
             print(f"peak RSS on a {gb:.2f} GB input (the corpus repeated):")
+            out = work / "big-out.jsonl"
+            floor = measure([sys.executable, str(plain_py), str(big), str(out)])
+            print(f"  plain orjson on dicts: {gb * 1e3 / floor.wall:.1f} MB/s over {floor.wall:.1f} s, peak RSS "
+                  f"{floor.rss_main:.0f} MB")
+            out.unlink()
             runs = {}
             for workers in (1, 2):
                 out = work / "big-out.jsonl"
@@ -321,6 +326,7 @@ def main() -> int:
                 print(f"  {workers} worker(s): main {m.rss_main:.0f} MB{kids}; all processes {m.rss_total:.0f} MB; "
                       f"{gb * 1e3 / m.wall:.1f} MB/s over {m.wall:.1f} s, {m.cpu_all:.1f} CPU s (target: under 200 MB)")
                 out.unlink()
+            print(f"  1 worker / floor on this input: {floor.wall / runs[1].wall:.2f}x wall")
             print(f"  2 workers / 1 on this input: {runs[1].wall / runs[2].wall:.2f}x wall; on idle cores "
                   f"{runs[1].ideal_wall / runs[2].ideal_wall:.2f}x (main process {runs[2].cpu_main:.1f} CPU s)")
             big.unlink()

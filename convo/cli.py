@@ -488,7 +488,8 @@ def _run_ranges(
     stats = op.new_stats()
     problems: list[str] = []
     before: dict[str, int] = {}  # lines of each file in the spans already written
-    spans = (sp for src in sources for sp in ranges.plan_spans(src, display_name(src), args.chunk_bytes))
+    size = ranges.span_bytes(total, args.workers, args.chunk_bytes)
+    spans = (sp for src in sources for sp in ranges.plan_spans(src, display_name(src), size))
     start = time.perf_counter()
     try:
         for span, res in run_spans(spans, spec, workers=args.workers, out_path=out_path,

@@ -22,6 +22,7 @@ from convo import model as m
 from convo._cli.base import Operation, classify, register, reject_error
 from convo._cli.rejects import reject
 from convo._cli.sources import Oversize
+from convo.codec._converter import STRUCTURE
 from convo.codec.lines import LineKind, RawLine, Value, decode_json_line, decode_line, encode_value
 from convo.errors import DecodeError
 from convo.transforms import ChangeLog
@@ -155,23 +156,32 @@ def line_path(value: Value, path: str) -> str:
 
 # --------------------------------------------------------------------------- transform
 
+_STRUCTURE_REQUEST = STRUCTURE[m.Conversation]
+
 
 class _CountingLog(ChangeLog):
     """A change log that only counts, by ``(transform, what)``: what the summary reports, without
-    a :class:`~convo.transforms.Change` record per change (about 4% of a line's time)."""
+    a :class:`~convo.transforms.Change` record per change (about 4% of a line's time). The counts
+    go into ``cell[0]`` (the caller puts a fresh dict there for each line), so one log and its
+    sub-logs serve every line."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("_subs", "cell")
 
-    def __init__(self, transform: str, counts: dict[tuple[str, str], int]) -> None:
+    def __init__(self, transform: str, cell: list[dict[tuple[str, str], int]]) -> None:
         super().__init__(transform)
-        self.counts = counts
+        self.cell = cell
+        self._subs: dict[str, _CountingLog] = {}
 
     def add(self, what: str, path: str, why: str) -> None:
+        counts = self.cell[0]
         key = (self.transform, what)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        counts[key] = counts.get(key, 0) + 1
 
     def sub(self, transform: str) -> ChangeLog:
-        return _CountingLog(transform, self.counts)
+        log = self._subs.get(transform)
+        if log is None:
+            log = self._subs[transform] = _CountingLog(transform, self.cell)
+        return log
 
 
 @define
@@ -220,6 +230,9 @@ class TransformOp(TallyOp):
         from convo._cli.pipelines import load_pipeline
 
         self.transform = load_pipeline(specs, pipeline_path)
+        self._cell: list[dict[tuple[str, str], int]] = [{}]
+        self._log = _CountingLog(self.transform.name, self._cell)
+        self._requests = kind in (None, "request")
         self.kind = kind
         self.profile: Any = None
         self.api_version = api_version or ""
@@ -232,6 +245,23 @@ class TransformOp(TallyOp):
 
             self._validate = validate
 
+    def _decode(self, file: str, lineno: int, raw: bytes) -> tuple[Value, Any]:
+        """:func:`~convo.codec.lines.decode_json_line`, with its common case taken directly: a
+        request line that orjson parses and the codec builds without a complaint. Anything else
+        (bad JSON, a wrong shape, an integer beyond 64 bits, another kind) takes the careful path,
+        which says what is wrong and where."""
+        if self._requests:
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj.__class__ is dict and (self.kind == "request" or "messages" in obj or "model" in obj):
+                try:
+                    return _STRUCTURE_REQUEST(obj), obj
+                except Exception:  # noqa: S110 - Shape, BigNumber, RecursionError: see below
+                    pass
+        return decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
+
     def line(
         self,
         file: str,
@@ -242,7 +272,7 @@ class TransformOp(TallyOp):
         stats: Any,
     ) -> bool:
         try:
-            value, parsed = decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
+            value, parsed = self._decode(file, lineno, raw)
         except DecodeError as e:
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
@@ -250,8 +280,9 @@ class TransformOp(TallyOp):
         conv = conversation_of(value)
         if conv is not None:
             changes: dict[tuple[str, str], int] = {}
+            self._cell[0] = changes
             try:
-                new = self.transform.apply(conv, _CountingLog(self.transform.name, changes))
+                new = self.transform.apply(conv, self._log)
             except Exception as e:  # a transform that raises costs one line, never the run
                 rejects.append(
                     reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", raw)

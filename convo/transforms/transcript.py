@@ -75,12 +75,8 @@ class _DropImages(Transform):
     ) -> tuple[Block, ...] | None:
         """*blocks* (of message *i*, inside the tool results at *trail*) without images, or with
         placeholders; None when there was no image. Paths are only built for a log that records."""
-        first = next(  # most turns hold no image: look before copying anything
-            (j for j, b in enumerate(blocks)
-             if isinstance(b, Image) or (isinstance(b, ToolResult) and b.content.__class__ is tuple)),
-            None,
-        )
-        if first is None:
+        first = _first_image(blocks)  # most turns hold no image: look before copying anything
+        if first < 0:
             return None
         out: list[Block] | None = None
         for j in range(first, len(blocks)):
@@ -128,6 +124,14 @@ class _DropImages(Transform):
             if msgs is not None and nm is not None:
                 msgs.append(nm)
         return conv if msgs is None else with_messages(conv, msgs)
+
+
+def _first_image(blocks: tuple[Block, ...]) -> int:
+    """The index of the first image, or tool result with blocks, in *blocks* (-1: none)."""
+    for j, b in enumerate(blocks):
+        if isinstance(b, Image) or (isinstance(b, ToolResult) and b.content.__class__ is tuple):
+            return j
+    return -1
 
 
 def _inner_path(i: int, trail: tuple[int, ...], j: int) -> str:
