@@ -1360,7 +1360,7 @@ class TestReplies:
 
     def test_max_tokens_zero_gives_no_text(self):
         """max_tokens 0 (a cache pre-warm) gives empty content, still reporting one output token."""
-        conv = m.Conversation(model="x", max_tokens=0, messages=[m.Message("user", "Hi")])
+        conv = m.Conversation(model="claude-opus-4-8", max_tokens=0, messages=[m.Message("user", "Hi")])
         resp = build_response(conv, "echo: Hi")
         assert resp.content == () and resp.stop_reason == "max_tokens"
         assert resp.usage.output_tokens == 1

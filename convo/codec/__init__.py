@@ -55,6 +55,7 @@ __all__ = [
 def configure_converter(c: cattrs.Converter) -> None:
     """Register convo's structure and unstructure hooks for every model class on *c*.
 
+    >>> import cattrs
     >>> c = cattrs.Converter()
     >>> configure_converter(c)
     >>> c.unstructure(m.Message("user", "Hi"))
