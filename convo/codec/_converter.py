@@ -355,6 +355,27 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
     s.append(f"    k = {n_required}")
     if any(not f.required for f in fields):
         s.append(f"    more = len(d) > {n_required}")
+    # Required fields first; then, when the object holds nothing else (the common case), it is
+    # built at once, without looking up a single optional field.
+    for f in [f for f in fields if f.required]:
+        s.extend(_structure_field(f))
+    if n_required < len(fields) + (1 if type_tag is not None else 0):
+        s.append("    if not more:")
+        s.append("        o = _new(_cls)")
+        for f in fields:
+            s.append(f"        _set_{f.name}(o, {f'_v_{f.name}' if f.required else 'UNSET'})")
+        s.append("        _set_extra(o, EMPTY)")
+        s.append("        return o")
+    for f in [f for f in fields if not f.required]:
+        s.extend(_structure_field(f))
+    s.append("    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) "
+             "if len(d) > k else EMPTY")
+    s.append("    o = _new(_cls)")
+    for f in fields:
+        s.append(f"    _set_{f.name}(o, _v_{f.name})")
+    s.append("    _set_extra(o, e)")
+    s.append("    return o")
+
     u = ["def unstructure(o):"]
     head = [f"'type': {type_tag!r}"] if type_tag is not None else []
     for f in fields:
@@ -362,30 +383,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
             head.append(f"{f.key!r}: o.{f.name}")
     u.append(f"    d = {{{', '.join(head)}}}")
     for f in fields:
-        sx, ux = _KINDS[f.kind]
-        cond, what = _CHECKS[f.check]
-        if f.null:
-            cond = f"v is None or ({cond})" if cond else None
-            what = f"{what} or null" if what else ""
-        if f.required:
-            s.append(f"    v = d.get({f.key!r}, UNSET)")
-            s.append(f"    if v is UNSET: raise Shape('missing required key', [{f.key!r}])")
-        else:
-            s.append(f"    v = d.get({f.key!r}, UNSET) if more else UNSET")
-            s.append("    if v is not UNSET:")
-            s.append("        k += 1")
-        ind = "    " if f.required else "        "
-        if cond:
-            s.append(f"{ind}if not ({cond}): raise _bad(v, 'expected {what}', {f.key!r})")
-            if f.check == "num":  # a number field keeps floats: look at them for huge integers
-                s.append(f"{ind}if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)")
-        if sx != "v":
-            guard = "if v is not None: " if f.null else ""
-            s.append(f"{ind}try:")
-            s.append(f"{ind}    {guard}v = {sx}")
-            s.append(f"{ind}except Shape as e: raise e.under({f.key!r}) from None")
-        s.append(f"    _v_{f.name} = v")
-        # unstructure
+        ux = _KINDS[f.kind][1]
         if f.required and not f.null and f.kind == "raw":
             continue
         uguard = "v is not UNSET" if not f.required else "True"
@@ -395,18 +393,37 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         else:
             nul = "None if v is None else " if f.null else ""
             u.append(f"    if {uguard}: d[{f.key!r}] = {nul}{ux}")
-    s.append("    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) "
-             "if len(d) > k else EMPTY")
-    s.append("    o = _new(_cls)")
-    for f in fields:
-        s.append(f"    _set_{f.name}(o, _v_{f.name})")
-    s.append("    _set_extra(o, e)")
-    s.append("    return o")
     u.append("    e = o.extra")
     u.append("    if e: d = {**e, **d}")
     u.append("    return d")
     exec(compile("\n".join(s) + "\n" + "\n".join(u), f"<convo hooks for {cls.__name__}>", "exec"), ns)  # noqa: S102 - code built from our own specs, never from data
     return ns["structure"], ns["unstructure"]
+
+
+def _structure_field(f: F) -> list[str]:
+    """The lines of a structure hook that read, check and convert field *f* into ``_v_<name>``."""
+    sx = _KINDS[f.kind][0]
+    cond, what = _CHECKS[f.check]
+    if f.null:
+        cond = f"v is None or ({cond})" if cond else None
+        what = f"{what} or null" if what else ""
+    if f.required:
+        s = [f"    try: v = d[{f.key!r}]",
+             f"    except KeyError: raise Shape('missing required key', [{f.key!r}]) from None"]
+    else:
+        s = [f"    v = d.get({f.key!r}, UNSET)", "    if v is not UNSET:", "        k += 1"]
+    ind = "    " if f.required else "        "
+    if cond:
+        s.append(f"{ind}if not ({cond}): raise _bad(v, 'expected {what}', {f.key!r})")
+        if f.check == "num":  # a number field keeps floats: look at them for huge integers
+            s.append(f"{ind}if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)")
+    if sx != "v":
+        guard = "if v is not None: " if f.null else ""
+        s.append(f"{ind}try:")
+        s.append(f"{ind}    {guard}v = {sx}")
+        s.append(f"{ind}except Shape as e: raise e.under({f.key!r}) from None")
+    s.append(f"    _v_{f.name} = v")
+    return s
 
 
 def _register(cls: type, fields: list[F], *, tag: str | None = None, table: dict[str, Any] | None = None) -> None:
