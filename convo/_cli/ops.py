@@ -169,6 +169,7 @@ class _CountingLog(ChangeLog):
 
     def __init__(self, transform: str, cell: list[dict[tuple[str, str], int]]) -> None:
         super().__init__(transform)
+        self.paths = False  # only counted: transforms need not build them
         self.cell = cell
         self._subs: dict[str, _CountingLog] = {}
 

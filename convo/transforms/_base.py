@@ -51,7 +51,8 @@ class ChangeLog:
     """Collects the :class:`Change` records of one :meth:`Transform.explain` call.
 
     ``enabled`` is False on the log a plain call passes, so code can skip building messages
-    nobody will read.
+    nobody will read; ``paths`` is False on a log that only counts changes (the command's), so
+    code that builds a path for each change may pass ``""`` instead.
 
     >>> log = ChangeLog("normalize")
     >>> log.add("dropped an empty text block", "$.messages[0].content[1]", "text blocks must be non-empty")
@@ -59,12 +60,13 @@ class ChangeLog:
     'normalize'
     """
 
-    __slots__ = ("changes", "enabled", "transform")
+    __slots__ = ("changes", "enabled", "paths", "transform")
 
     def __init__(self, transform: str, changes: list[Change] | None = None) -> None:
         self.transform = transform
         self.changes: list[Change] = [] if changes is None else changes
         self.enabled = True
+        self.paths = True
 
     def add(self, what: str, path: str, why: str) -> None:
         """Record one change."""
@@ -81,6 +83,7 @@ class _NullLog(ChangeLog):
     def __init__(self) -> None:
         super().__init__("")
         self.enabled = False
+        self.paths = False
 
     def add(self, what: str, path: str, why: str) -> None:
         pass

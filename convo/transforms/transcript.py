@@ -85,7 +85,7 @@ class _DropImages(Transform):
             if isinstance(b, Image):
                 nb = self._text
                 if log.enabled:
-                    log.add(self._what, _inner_path(i, trail, j), self._repr)
+                    log.add(self._what, _inner_path(i, trail, j) if log.paths else "", self._repr)
             elif isinstance(b, ToolResult) and isinstance(b.content, tuple):
                 inner = self._blocks(b.content, log, i, (*trail, j))
                 if inner is not None:
@@ -102,6 +102,13 @@ class _DropImages(Transform):
         for i, m in enumerate(messages):
             c = m.content
             if c.__class__ is str:
+                if msgs is not None:
+                    msgs.append(m)
+                continue
+            for b in c:  # most turns hold no image: a look (inline, it is the hot loop) and on
+                if isinstance(b, Image) or (isinstance(b, ToolResult) and b.content.__class__ is tuple):
+                    break
+            else:
                 if msgs is not None:
                     msgs.append(m)
                 continue
