@@ -440,7 +440,9 @@ def _run(
 
         if ranges.eligible(list(sources), out.path if out is not None else ""):
             return _run_ranges(args, spec, op, sources, out=out, rejects=rejects)
-    reader = ChunkReader(sources, chunk_bytes=args.chunk_bytes, max_line_bytes=args.max_line_bytes)
+    # lines read for work in this process come as views of the blocks read (no copy)
+    reader = ChunkReader(sources, chunk_bytes=args.chunk_bytes, max_line_bytes=args.max_line_bytes,
+                         views=workers <= 1 and op.takes_views)
     progress = Progress(sys.stderr, total=reader.total_bytes, enabled=_show_progress(args),
                         label=f"{spec.name} ")
     counts = RunCounts()
@@ -658,7 +660,8 @@ def _dry_run(args: argparse.Namespace, transform: Any) -> int:
             if not isinstance(item, Chunk):
                 continue  # an over-long line: nothing to show
             lineno = item.first_line - 1
-            for raw in item.lines:
+            for line in item.lines:
+                raw = bytes(line)  # (this reader makes no views: no copy)
                 lineno += 1
                 if not raw.strip():
                     continue

@@ -36,7 +36,7 @@ def split_items(items: list[Chunk | Oversize]) -> list[tuple[int, bytes]]:
             continue
         full = sum(len(p) + 1 for p in item.lines)
         assert item.size in (full, full - 1)  # less the newline a file's last line may lack
-        out.extend((item.first_line + i, p) for i, p in enumerate(item.lines))
+        out.extend((item.first_line + i, bytes(p)) for i, p in enumerate(item.lines))
     return out
 
 
@@ -47,19 +47,23 @@ class TestChunkReader:
         final_newline=st.booleans(),
         chunk_bytes=st.integers(1, 64),
         max_line_bytes=st.integers(1, 50),
+        views=st.booleans(),
     )
     def test_lines_and_numbers_survive_any_chunking(
         self, tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], final_newline: bool,
-        chunk_bytes: int, max_line_bytes: int,
+        chunk_bytes: int, max_line_bytes: int, views: bool,
     ) -> None:
-        """Whatever the chunk size and line limit, every line comes out once, whole, numbered."""
+        """Whatever the chunk size and line limit, every line comes out once, whole, numbered
+        (as bytes, or as views of the blocks read when asked)."""
         data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
         if data.startswith((b"\xef\xbb\xbf", b"\x1f\x8b")):
             data = b"x" + data  # a leading BOM is dropped and gzip magic means gzip, by design
         path = tmp_path_factory.mktemp("r") / "in.jsonl"
         path.write_bytes(data)
-        reader = ChunkReader([str(path)], chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes)
+        reader = ChunkReader([str(path)], chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes, views=views)
         items = list(reader)
+        if not views:
+            assert all(type(p) is bytes for i in items if isinstance(i, Chunk) for p in i.lines)
         expected = data.split(b"\n")
         if expected and not expected[-1]:
             expected.pop()
@@ -198,6 +202,29 @@ class TestEngine:
         data = convo.dumps(Conversation(model="m").user("x")) + b"\n\n   \n{bad\n"
         r: Result = op.process(Chunk.of("f", 1, data))
         assert (r.n_in, r.n_out, r.n_rejected, r.n_blank) == (2, 1, 1, 2)
+
+    @pytest.mark.parametrize("name", ["transform", "validate", "stats"])
+    def test_lines_as_views_give_the_same_result_as_bytes(self, name: str) -> None:
+        """A chunk of memoryviews (what a reader asked for views gives) is handled exactly as
+        the same lines as bytes: counts, output, and rejects holding the original bytes."""
+        from convo._cli.base import build_operation
+
+        good = convo.dumps(Conversation(model="claude-opus-4-8", max_tokens=8, temperature=0.5).user("x"))
+        lines = [good, b"", b" \t", b"{bad", b"\xff\xfe", b'"' + b"z" * 300 + b'"', b'{"model": 3}', good]
+        block = b"\n".join(lines)
+        options = {"specs": ("drop_sampling_params()",)} if name == "transform" else {}
+        op = build_operation(OpSpec(name, {**options, "max_line_bytes": 200}))
+        as_bytes = op.process(Chunk("f", 1, list(lines), len(block)))
+        view = memoryview(block)
+        starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+        views: list[bytes | memoryview] = [view[a : a + len(x)] for a, x in zip(starts, lines, strict=True)]
+        as_views = op.process(Chunk("f", 1, views, len(block)))
+        assert (as_views.n_in, as_views.n_out, as_views.n_blank) == (as_bytes.n_in, as_bytes.n_out, 2)
+        assert (as_views.out, as_views.rejects) == (as_bytes.out, as_bytes.rejects)
+        assert as_views.n_rejected == as_bytes.n_rejected
+        if name == "transform":
+            assert as_views.n_rejected == 4
+            assert as_views.rejects.count(b"\n") == 4 and as_views.out.count(b"\n") == 2
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,9 @@ class Operation:
 
     name: ClassVar[str] = ""
     lines_in_output: ClassVar[bool] = False  # True when output lines name input line numbers
+    takes_views: ClassVar[bool] = False
+    """True when :meth:`line` accepts a memoryview as *raw* (see ``ChunkReader(views=True)``);
+    it must then make bytes of it for anything it keeps, such as a reject record."""
 
     def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.max_line_bytes = max_line_bytes
@@ -145,16 +148,20 @@ class Operation:
         handle = self.line
         file = chunk.file
         lineno = chunk.first_line - 1
+        to_bytes = not self.takes_views
         for raw in chunk.lines:
             lineno += 1
-            if not raw or raw.isspace():
+            # blank: empty or all whitespace (a line that starts with none is not: the common case)
+            if not raw or (raw[0] in _SPACE and bytes(raw).isspace()):
                 n_blank += 1
                 continue
             n_in += 1
+            if raw.__class__ is memoryview and (to_bytes or len(raw) > limit):
+                raw = bytes(raw)  # an operation that keeps lines as they are gets bytes
             if len(raw) > limit:
-                self.reject_too_long(file, lineno, raw, out, rejects, stats)
+                self.reject_too_long(file, lineno, raw, out, rejects, stats)  # type: ignore[arg-type]
                 continue
-            if handle(file, lineno, raw, out, rejects, stats):
+            if handle(file, lineno, raw, out, rejects, stats):  # type: ignore[arg-type]
                 n_out += 1
         if out:
             out.append(b"")  # a newline after the last line too, in the same single copy
@@ -170,6 +177,9 @@ class Operation:
             rejects=b"\n".join(rejects),
             stats=stats,
         )
+
+
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() calls whitespace
 
 
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:

@@ -216,6 +216,7 @@ class TransformOp(TallyOp):
 
     name = "transform"
     tally = TransformTally
+    takes_views = True  # orjson reads a view as it reads bytes; rejects make bytes of it
 
     def __init__(
         self,
@@ -261,7 +262,7 @@ class TransformOp(TallyOp):
                     return _STRUCTURE_REQUEST(obj), obj
                 except Exception:  # noqa: S110 - Shape, BigNumber, RecursionError: see below
                     pass
-        return decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
+        return decode_json_line(RawLine(file, lineno, bytes(raw)), kind=self.kind)
 
     def line(
         self,
@@ -275,6 +276,7 @@ class TransformOp(TallyOp):
         try:
             value, parsed = self._decode(file, lineno, raw)
         except DecodeError as e:
+            raw = bytes(raw)
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
         before = value
@@ -286,7 +288,7 @@ class TransformOp(TallyOp):
                 new = self.transform.apply(conv, self._log)
             except Exception as e:  # a transform that raises costs one line, never the run
                 rejects.append(
-                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", raw)
+                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", bytes(raw))
                 )
                 _add(stats.rejects, "transform")
                 return False
@@ -301,7 +303,7 @@ class TransformOp(TallyOp):
                             sorted({v.rule for v in report.errors[1:]})
                         ) + ")"
                     rejects.append(
-                        reject(file, lineno, "rule", reason, line_path(value, first.path), raw)
+                        reject(file, lineno, "rule", reason, line_path(value, first.path), bytes(raw))
                     )
                     _add(stats.rejects, "rule")
                     for v in report.errors:
@@ -315,7 +317,7 @@ class TransformOp(TallyOp):
             # the turns a transform left alone are written from the parsed line, not built again
             out.append(encode_value(value, base=(before, parsed)))
         except Exception as e:  # e.g. a user transform put a non-JSON value in `extra`
-            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
+            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", bytes(raw)))
             _add(stats.rejects, "encode")
             return False
         return True

@@ -188,7 +188,7 @@ class ByteRange(io.RawIOBase):
 def work_span(op: Operation, span: Span, chunk_bytes: int) -> tuple[SpanResult, list[bytes]]:
     """Run *op* over one span: its result (rejects with span line numbers) and its output blocks."""
     res = SpanResult(stats=op.new_stats())
-    reader = ChunkReader([], chunk_bytes=chunk_bytes, max_line_bytes=op.max_line_bytes)
+    reader = ChunkReader([], chunk_bytes=chunk_bytes, max_line_bytes=op.max_line_bytes, views=op.takes_views)
     outs: list[bytes] = []
     try:
         with open(span.path, "rb") as f:

@@ -68,7 +68,7 @@ class Chunk:
 
     file: str
     first_line: int
-    lines: list[bytes]
+    lines: list[bytes] | list[bytes | memoryview]  # views: from a reader asked for them
     size: int
 
     @classmethod
@@ -78,6 +78,23 @@ class Chunk:
         if lines and not lines[-1]:
             lines.pop()  # the empty piece after the final newline is not a line
         return cls(file, first_line, lines, len(data))
+
+
+def _views(block: bytes) -> list[bytes | memoryview]:
+    """``block.split(b"\\n")`` as views of *block*: no copy of the data.
+
+    >>> [bytes(v) for v in _views(b"a\\n\\nbc\\nd")]
+    [b'a', b'', b'bc', b'd']
+    """
+    view = memoryview(block)
+    find = block.find
+    out: list[bytes | memoryview] = []
+    pos = 0
+    while (nl := find(b"\n", pos)) >= 0:
+        out.append(view[pos:nl])
+        pos = nl + 1
+    out.append(view[pos:])
+    return out
 
 
 @frozen
@@ -171,9 +188,13 @@ class ChunkReader:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         spool_dir: str | None = None,
+        views: bool = False,
     ) -> None:
         if chunk_bytes < 1 or max_line_bytes < 1:
             raise ValueError("chunk_bytes and max_line_bytes must be positive")
+        self.views = views
+        """Lines within one block come as memoryviews of it, not copies (for work done in this
+        process: a view cannot be pickled to a worker); a line that spans blocks is bytes."""
         self.sources = list(sources)
         self.chunk_bytes = chunk_bytes
         self.max_line_bytes = max_line_bytes
@@ -246,7 +267,7 @@ class ChunkReader:
                     first = False
                     if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
                         block = block[len(BOM) :]
-            lines = block.split(b"\n")
+            lines = _views(block) if self.views else block.split(b"\n")
             if len(lines) == 1:  # no newline: all of it belongs to a line still going on
                 parts.append(block)
                 held += len(block)
@@ -256,9 +277,9 @@ class ChunkReader:
                     line += 1
                     parts, held = [], 0
                 continue
-            rest = lines.pop()  # after the last newline: the start of the next line
+            rest = bytes(lines.pop())  # after the last newline: the start of the next line
             if parts:  # the carried start of a line, then its end in this block
-                parts.append(lines[0])
+                parts.append(lines[0])  # type: ignore[arg-type]
                 lines[0] = b"".join(parts)
             yield Chunk(name, line, lines, held + len(block) - len(rest))
             line += len(lines)
