@@ -296,7 +296,8 @@ _KINDS = {
     "raw": ("v", "v"),
     "json": ("_freeze(v)", "v"),
     # string content (the common case) costs no call
-    "content": ("v if v.__class__ is str else _content(v)", "v if v.__class__ is str else _ublocks(v)"),
+    "content": ("v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)",
+                "v if v.__class__ is str else _ublocks(v)"),
     "blocks": ("_blocks(v)", "_ublocks(v)"),
     "source": ("_source(v)", "_U[v.__class__](v)"),
     "messages": ("_messages(v)", "_umessages(v)"),
