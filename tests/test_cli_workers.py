@@ -6,6 +6,8 @@ import gzip
 import io
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +307,34 @@ class TestSameOutputForAnyWorkers:
         pids = {orjson.loads(x)["metadata"]["user_id"] for x in out.read_bytes().splitlines()}
         assert str(os.getpid()) not in pids
         assert 1 <= len(pids) <= 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is only chosen on Linux")
+class TestForkedWorkers:
+    """Workers are forked from the command's process when it runs a single thread (a fork server
+    otherwise). pytest may run threads of its own, so these run the command as a subprocess."""
+
+    def test_fork_only_while_single_threaded(self) -> None:
+        code = ("import threading, time\n"
+                "from convo._cli.engine import _context\n"
+                "print(_context().get_start_method())\n"
+                "t = threading.Thread(target=time.sleep, args=(0.3,)); t.start()\n"
+                "print(_context().get_start_method()); t.join()\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["fork", "forkserver"]
+
+    def test_forked_workers_write_what_one_process_writes(self, corpus: Path, tmp_path: Path) -> None:
+        """Range mode (a file), and the streaming pool (stdin to stdout, where a forked worker
+        must not flush a copy of what the parent had buffered): the same bytes as one worker."""
+        specs = [x for s in QUICKSTART for x in ("-t", s)]
+        cmd = [sys.executable, "-m", "convo.cli", "transform", "-q", "--max-line-bytes", "4000", *specs]
+        one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+        subprocess.run([*cmd, str(corpus), "-o", str(one)], check=True, capture_output=True)
+        subprocess.run([*cmd, str(corpus), "-o", str(two), "--workers", "2", "--chunk-bytes", "5000"],
+                       check=True, capture_output=True)
+        piped = subprocess.run([*cmd, "-", "-o", "-", "--workers", "2", "--chunk-bytes", "5000",
+                                "--rejects", str(tmp_path / "piped.rejects.jsonl")],
+                               input=corpus.read_bytes(), check=True, capture_output=True)
+        assert one.read_bytes().count(b"\n") > 500
+        assert two.read_bytes() == one.read_bytes() == piped.stdout
+        assert (tmp_path / "two.rejects.jsonl").read_bytes() == (tmp_path / "one.rejects.jsonl").read_bytes()
