@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from convo._cli.base import seconds as _seconds
+
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_DONE = 0, 1, 2, 3
@@ -78,16 +80,6 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
     return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if s < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
-    return s
 
 
 def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> None:

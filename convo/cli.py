@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from convo._cli.base import OpSpec, build_operation
+from convo._cli.base import OpSpec, build_operation, seconds
 from convo._cli.engine import run_chunks, run_spans
 from convo._cli.rejects import CODES
 from convo._cli.report import Progress, RunCounts, counts_table, summary_line, table
@@ -288,7 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", metavar="URL", help="the API's base URL (default: $ANTHROPIC_BASE_URL or the API)")
     p.add_argument("--via", choices=("http", "batch"), default="http",
                    help="http: one request per line (default); batch: the Message Batches API, half "
-                   "the price, results within 24 h (resumable state in OUT.batch.json)")
+                   "the price, results within 24 h (resumable state in OUT.batch.json); "
+                   "--concurrency is for http only")
+    p.add_argument("--poll-interval", type=seconds, default=10.0, metavar="S",
+                   help="--via batch: first wait between polls; it grows by half each time (default 10)")
+    p.add_argument("--max-poll-interval", type=seconds, default=60.0, metavar="S",
+                   help="--via batch: longest wait between polls (default 60)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
 
@@ -875,7 +880,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from convo.executor import BatchExecutor
 
             executor: HttpExecutor | BatchExecutor = BatchExecutor(
-                base_url=args.base_url, api_version=args.api_version)
+                base_url=args.base_url, api_version=args.api_version,
+                poll_interval=max(args.poll_interval, 0.01),
+                max_poll_interval=max(args.max_poll_interval, args.poll_interval, 0.01))
         else:
             executor = HttpExecutor(base_url=args.base_url, api_version=args.api_version)
     except ConvoError as e:

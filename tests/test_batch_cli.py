@@ -177,3 +177,17 @@ class TestRunVia:
         assert rej["line"] == 5
         assert main(["run", "in.jsonl", "-o", "out.jsonl", "--via", "batch", "--resume", "-q"]) == 0
         assert len(emu.batches.ids()) == 1  # resumed: nothing sent again
+
+    def test_run_via_batch_polls_at_the_given_interval(self, emu: Emulator, here: Path) -> None:
+        """--poll-interval sets the first wait: a batch that takes 0.3 s is seen done within
+        about a second (the default first wait is 10 s)."""
+        import time
+
+        emu.batches.delay = 0.3
+        H.write_lines(here / "in.jsonl", [H.request("p0"), H.request("p1")])
+        start = time.perf_counter()
+        assert main(["run", "in.jsonl", "-o", "out.jsonl", "--via", "batch", "-q",
+                     "--poll-interval", "0.1", "--max-poll-interval", "0.2"]) == 0
+        assert time.perf_counter() - start < 5
+        assert [r.response.text for r in H.exchanges(here / "out.jsonl")] == ["echo: p0", "echo: p1"]
+        assert main(["run", "in.jsonl", "-o", "o2.jsonl", "--via", "batch", "--poll-interval", "x"]) == 2

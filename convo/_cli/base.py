@@ -182,6 +182,23 @@ class Operation:
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() calls whitespace
 
 
+def seconds(text: str) -> float:
+    """An ``argparse`` type: a number of seconds, zero or more.
+
+    >>> seconds("2.5")
+    2.5
+    """
+    import argparse
+
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not s >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
+    return s
+
+
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:
     """The reject record of a line that failed to decode (the code says which way it failed).
 
