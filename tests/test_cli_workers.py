@@ -75,6 +75,17 @@ class TestChunkReader:
         assert all(isinstance(i, Chunk) or i.size > max_line_bytes for i in items)
         assert reader.bytes_read == len(data)
 
+    @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 4, 64])
+    def test_a_byte_order_mark_goes_whatever_the_chunk_size(self, tmp_path: Path, chunk_bytes: int) -> None:
+        """A UTF-8 BOM before line 1 is dropped even when blocks are shorter than the BOM."""
+        src = tmp_path / "bom.jsonl"
+        src.write_bytes(b"\xef\xbb\xbf" + b'{"a":1}\n{"b":2}\n')
+        reader = ChunkReader([str(src)], chunk_bytes=chunk_bytes)
+        assert split_items(list(reader)) == [(1, b'{"a":1}'), (2, b'{"b":2}')]
+        (tmp_path / "bom-only.jsonl").write_bytes(b"\xef\xbb")  # a BOM's start is not one: kept
+        reader = ChunkReader([str(tmp_path / "bom-only.jsonl")], chunk_bytes=chunk_bytes)
+        assert split_items(list(reader)) == [(1, b"\xef\xbb")]
+
     def test_spool_files_are_removed(self, tmp_path: Path) -> None:
         """cleanup() deletes the spool files of over-long lines."""
         src = tmp_path / "in.jsonl"

@@ -265,6 +265,11 @@ class ChunkReader:
                     break
                 if first:
                     first = False
+                    while len(block) < len(BOM) and BOM.startswith(block):  # tiny blocks
+                        more = self._block(name, f, size)
+                        if not more:
+                            break
+                        block += more
                     if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
                         block = block[len(BOM) :]
             lines = _views(block) if self.views else block.split(b"\n")
