@@ -137,6 +137,22 @@ class TestParser:
 # --------------------------------------------------------------------------- validate
 
 
+class TestEntry:
+    def test_the_program_exits_with_mains_status_and_freezes_what_it_imported(self) -> None:
+        """``convo`` (cli.entry) exits with main()'s status, having frozen the collector's view
+        of its imports; main() called from Python does not freeze anything."""
+        code = ("import atexit, gc, sys\n"
+                "from convo.cli import entry, main\n"
+                "assert main(['stats', '--workers', '0']) == 2 and gc.get_freeze_count() == 0\n"
+                "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 1000))\n"
+                "sys.argv = ['convo', 'stats', '--workers', '0']\n"
+                "entry()\n")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert p.returncode == 2
+        assert p.stdout.strip() == "frozen True"
+        assert "--workers" in p.stderr
+
+
 class TestValidate:
     def test_valid_file_exits_0(self, cli: Any, tmp_path: Path) -> None:
         """A file of valid conversations exits 0 and prints no diagnostic."""
