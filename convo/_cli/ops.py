@@ -397,6 +397,7 @@ class ValidateOp(TallyOp):
     name = "validate"
     tally = ValidateTally
     lines_in_output = True  # diagnostics are FILE:LINE: ...
+    takes_views = True  # only decoded; what is kept (a reject record) is made of bytes
 
     def __init__(
         self,
@@ -469,6 +470,7 @@ class ValidateOp(TallyOp):
         try:
             value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
         except DecodeError as e:
+            raw = bytes(raw)
             code = classify(raw)
             self._undecodable(file, lineno, raw, code, e.path, e.expected, out, rejects, stats)
             if self.keep_rejects:
@@ -496,7 +498,7 @@ class ValidateOp(TallyOp):
                 first = (report.errors or report.warnings)[0]
                 rejects.append(
                     reject(file, lineno, "rule", f"{first.rule}: {first.message}",
-                           line_path(value, first.path), raw)
+                           line_path(value, first.path), bytes(raw))
                 )
         return not bad
 
@@ -570,6 +572,7 @@ class StatsOp(TallyOp):
 
     name = "stats"
     tally = StatsTally
+    takes_views = True  # only decoded and measured
 
     def __init__(self, *, kind: LineKind | None = None, **kw: Any) -> None:
         super().__init__(**kw)
@@ -606,7 +609,7 @@ class StatsOp(TallyOp):
         try:
             rec = decode_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError:
-            _add(t.rejects, classify(raw))
+            _add(t.rejects, classify(bytes(raw)))
             return False
         t.lines += 1
         t.bytes += len(raw)
