@@ -13,13 +13,13 @@ numbers and the original bytes) go to ``REJECTS/part-NNNNN.rejects.jsonl``.
 Two passes: the first counts the newlines of each byte range (cheap: no decoding), which gives
 every block its exact first line number and its start on a line boundary; the second transforms.
 
->>> import tempfile, os, convo
+>>> import tempfile, os, convo, pathlib
 >>> d = tempfile.mkdtemp()
 >>> src = os.path.join(d, "in.jsonl")
 >>> with open(src, "wb") as f:
 ...     _ = f.write(convo.dumps(convo.Conversation(model="m", max_tokens=8, temperature=0.5).user("Hi")) + b"\\n")
 >>> s = transform([src], os.path.join(d, "out"), specs=["drop_sampling_params()"], scheduler="sync")
->>> (s.lines_in, s.out, s.rejected, s.parts), b"temperature" in open(os.path.join(d, "out", "part-00000.jsonl"), "rb").read()
+>>> (s.lines_in, s.out, s.rejected, s.parts), b"temperature" in pathlib.Path(d, "out", "part-00000.jsonl").read_bytes()
 ((1, 1, 0, 1), False)
 """
 
@@ -141,9 +141,9 @@ def plan_blocks(
 ) -> list[Block]:
     """The blocks of *inputs*, in order: each on line boundaries and knowing its first line number.
 
-    >>> import tempfile, os
+    >>> import tempfile, os, pathlib
     >>> p = os.path.join(tempfile.mkdtemp(), "a.jsonl")
-    >>> _ = open(p, "wb").write(b"{}\\n" * 10)
+    >>> _ = pathlib.Path(p).write_bytes(b"{}\\n" * 10)
     >>> [(b.start, b.end, b.first_line) for b in plan_blocks([p], block_bytes=10, scheduler="sync")]
     [(0, 9, 1), (9, 18, 4), (18, 30, 7)]
     """

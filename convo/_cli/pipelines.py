@@ -21,9 +21,9 @@ def load_pipeline_file(path: str) -> Transform:
     It must bind ``PIPELINE`` (or ``pipeline``) to a Transform, or to a plain
     ``Conversation -> Conversation`` function (reported as one change per line it changes).
 
-    >>> import os, tempfile
+    >>> import os, tempfile, pathlib
     >>> path = os.path.join(tempfile.mkdtemp(), "pipe.py")
-    >>> _ = open(path, "w").write("from convo import transforms as t\\nPIPELINE = t.strip_thinking()\\n")
+    >>> _ = pathlib.Path(path).write_text("from convo import transforms as t\\nPIPELINE = t.strip_thinking()\\n")
     >>> load_pipeline_file(path)
     strip_thinking()
     """

@@ -95,9 +95,9 @@ def span_bytes(total: int, workers: int, chunk_bytes: int) -> int:
 def plan_spans(path: str, name: str, chunk_bytes: int) -> Iterator[Span]:
     """Spans of about *chunk_bytes* covering the file, each cut just after a newline.
 
-    >>> import os, tempfile
+    >>> import os, tempfile, pathlib
     >>> p = os.path.join(tempfile.mkdtemp(), "a.jsonl")
-    >>> _ = open(p, "wb").write(b"{}\\n" * 10)
+    >>> _ = pathlib.Path(p).write_bytes(b"{}\\n" * 10)
     >>> [(s.start, s.end) for s in plan_spans(p, "a.jsonl", 10)]
     [(0, 9), (9, 18), (18, 27), (27, 30)]
     """

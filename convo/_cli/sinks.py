@@ -48,12 +48,12 @@ def rejects_path_for(output: str) -> str:
 class Sink:
     """A target path (or ``-``) written atomically in blocks of lines.
 
-    >>> import tempfile, os
+    >>> import tempfile, os, pathlib
     >>> d = tempfile.mkdtemp()
     >>> target = os.path.join(d, "out.jsonl")
     >>> with Sink(target) as s:
     ...     s.write(b'{"a":1}\\n')
-    >>> open(target, "rb").read()
+    >>> pathlib.Path(target).read_bytes()
     b'{"a":1}\\n'
     """
 

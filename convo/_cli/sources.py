@@ -148,9 +148,9 @@ def open_binary(source: str) -> tuple[BinaryIO, BinaryIO]:
     name, so a ``.gz`` piped in works too. Close the stream, then the underlying file, when done
     (closing the stream leaves the underlying file open).
 
-    >>> import gzip, os, tempfile
+    >>> import gzip, os, tempfile, pathlib
     >>> path = os.path.join(tempfile.mkdtemp(), "no-suffix")
-    >>> _ = open(path, "wb").write(gzip.compress(b"{}\\n"))
+    >>> _ = pathlib.Path(path).write_bytes(gzip.compress(b"{}\\n"))
     >>> stream, raw = open_binary(path)
     >>> stream.read(), stream is not raw
     (b'{}\\n', True)

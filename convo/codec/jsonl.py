@@ -311,12 +311,12 @@ class AtomicWriter:
     file and leaves *path* as it was. *compress* gzips the output (default: when *path* ends in
     ``.gz``). The gzip stream carries no name or time, so equal lines give equal bytes.
 
-    >>> import os, tempfile
+    >>> import os, tempfile, pathlib
     >>> path = os.path.join(tempfile.mkdtemp(), "out.jsonl")
     >>> with AtomicWriter(path) as w:
     ...     w.write(b'{"a":1}')
     ...     w.write(b'{"b":2}')
-    >>> w.count, open(path, "rb").read()
+    >>> w.count, pathlib.Path(path).read_bytes()
     (2, b'{"a":1}\\n{"b":2}\\n')
     """
 
@@ -406,12 +406,12 @@ def temp_beside(path: str, *, buffering: int = -1) -> tuple[str, IO[bytes]]:
     Beside the target, so :func:`commit_temp` can rename it over *path* (a rename within one
     file system is atomic). :class:`AtomicWriter` and the command's output files both use it.
 
-    >>> import os, tempfile
+    >>> import os, tempfile, pathlib
     >>> target = os.path.join(tempfile.mkdtemp(), "out.jsonl")
     >>> tmp, f = temp_beside(target)
     >>> _ = f.write(b"{}\\n")
     >>> commit_temp(f, tmp, target)
-    >>> open(target, "rb").read(), os.path.exists(tmp)
+    >>> pathlib.Path(target).read_bytes(), os.path.exists(tmp)
     (b'{}\\n', False)
     """
     fd, tmp = tempfile.mkstemp(

@@ -68,7 +68,8 @@ an exchange record whose ``error`` says so. Nothing is dropped: lines in = recor
 ...     summary = ex.results(os.path.join(d, "job.json"), os.path.join(d, "out.jsonl"))
 >>> [b.requests for b in status.batches], summary.succeeded
 ([2], 2)
->>> import orjson; [orjson.loads(x)["response"]["content"][0]["text"] for x in open(os.path.join(d, "out.jsonl"))]
+>>> import orjson, pathlib
+>>> [orjson.loads(x)["response"]["content"][0]["text"] for x in pathlib.Path(d, "out.jsonl").read_bytes().splitlines()]
 ['echo: Hi', 'echo: Bye']
 """
 
