@@ -1302,19 +1302,20 @@ class TestServer:
 
     def test_main_in_a_subprocess(self):
         """python -m convo.testing.emulator serves with faults and prints its URL on stderr."""
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, "-m", "convo.testing.emulator", "--faults", "529", "--port", "0"],
-            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        try:
-            assert proc.stderr is not None
-            line = proc.stderr.readline()
-            url = line.strip().rsplit(" ", 1)[-1]
-            assert url.startswith("http://127.0.0.1:")
-            assert httpx.post(f"{url}/v1/messages", headers=H26, json=body_of()).status_code == 529
-            assert httpx.post(f"{url}/v1/messages", headers=H26, json=body_of()).status_code == 200
-        finally:
-            proc.terminate()
-            proc.wait(10)
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        ) as proc:  # the pipe is closed on the way out
+            try:
+                assert proc.stderr is not None
+                line = proc.stderr.readline()
+                url = line.strip().rsplit(" ", 1)[-1]
+                assert url.startswith("http://127.0.0.1:")
+                assert httpx.post(f"{url}/v1/messages", headers=H26, json=body_of()).status_code == 529
+                assert httpx.post(f"{url}/v1/messages", headers=H26, json=body_of()).status_code == 200
+            finally:
+                proc.terminate()
+                proc.wait(10)
 
     def test_main_rejects_a_bad_fault_spec(self):
         """A bad --faults is a usage error (exit 2) naming the problem."""

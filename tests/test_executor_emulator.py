@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 
 from convo import model as m
@@ -250,6 +251,36 @@ class TestAsync:
 
         with pytest.raises(OverloadedError):
             asyncio.run(main())
+
+
+    def test_one_executor_under_several_event_loops(self, emu: Emulator) -> None:
+        """An executor used by several asyncio.run calls answers every time, and each loop's
+        connections are closed with it (the suite fails on any unclosed socket); with httpx's
+        own client the second call would fail with "Event loop is closed"."""
+        ex = AsyncHttpExecutor(KEY, base_url=emu.base_url, retry=FAST)
+        assert asyncio.run(ex.execute(H.conv("one"))).text == "echo: one"
+        first = ex._client
+        assert asyncio.run(ex.execute(H.conv("two"))).text == "echo: two"
+        assert first.is_closed and ex._client is not first
+
+        async def several() -> list[str]:
+            async with ex:
+                return [r.text for r in await asyncio.gather(*(ex.execute(H.conv(f"c{i}")) for i in range(4)))]
+
+        assert asyncio.run(several()) == [f"echo: c{i}" for i in range(4)]
+        assert len(emu.log) == 6
+
+    def test_an_injected_client_is_left_to_its_owner(self, emu: Emulator) -> None:
+        """With client=..., the executor neither replaces nor closes it at a loop's end."""
+
+        async def main() -> tuple[str, bool]:
+            async with httpx.AsyncClient() as client:
+                ex = AsyncHttpExecutor(KEY, base_url=emu.base_url, client=client)
+                text = (await ex.execute(H.conv("mine"))).text
+                await ex.aclose()
+                return text, ex._client is client and not client.is_closed
+
+        assert asyncio.run(main()) == ("echo: mine", True)
 
 
 class TestPoolPlanner:

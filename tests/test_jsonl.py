@@ -360,15 +360,15 @@ class TestAtomicWriter:
                 sys.stdout.flush()
                 time.sleep(60)
         """)
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
-        try:
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == b"halfway\n"
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO) as proc:
+            try:
+                assert proc.stdout is not None
+                assert proc.stdout.readline() == b"halfway\n"
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
         assert proc.returncode == -signal.SIGKILL
         if existing:
             assert path.read_bytes() == b"old\n"

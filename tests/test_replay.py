@@ -300,8 +300,7 @@ class TestCassetteObject:
         _record(path, H.conv("recorded question"), handler=lambda c: "recorded answer")
         cassette = load_cassette(path)
         assert isinstance(cassette, Cassette) and len(cassette.entries) == 1
-        with Emulator(cassette=str(path)) as url:
-            ex = HttpExecutor(KEY, base_url=url, retry=RetryPolicy(max_retries=0))
+        with Emulator(cassette=str(path)) as url, HttpExecutor(KEY, base_url=url, retry=RetryPolicy(max_retries=0)) as ex:
             assert ex.execute(H.conv("recorded question")).text == "recorded answer"
             with pytest.raises(NotFoundError, match="nearest recorded request"):
                 ex.execute(H.conv("never recorded"))

@@ -13,10 +13,11 @@ reprs, tracebacks with locals and log lines; nothing here logs headers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -520,12 +521,49 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             backoff=backoff,
             owns_client=client is None,
         )
-        if client is None:
-            client = httpx.AsyncClient(
-                timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
-            )
-            install_pool_planner(client)
-        self._client = client
+        self._timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT
+        if timeout is not UNSET:
+            self._timeout = timeout
+        self._client = client if client is not None else self._new_client()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the owned client serves
+        self._guard: AsyncIterator[None] | None = None
+
+    def _new_client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(timeout=self._timeout, limits=DEFAULT_LIMITS)
+        install_pool_planner(client)
+        return client
+
+    async def _current_client(self) -> httpx.AsyncClient:
+        """The client for the running event loop.
+
+        Pooled connections belong to the loop they were opened in, so an executor used under
+        several loops (``asyncio.run`` called again, say) gets a client per loop: the owned
+        client is closed when its loop shuts down (``asyncio.run`` ends by closing the loop's
+        async generators, one of which closes it), and the next loop gets a new one. Reusing the
+        old one would fail with "Event loop is closed" [OBS httpx 0.28, Python 3.11]. An injected
+        client is used as it is: its owner decides.
+        """
+        if not self._owns_client:
+            return self._client
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:  # used under a loop that is gone or elsewhere: start anew
+                self._client = self._new_client()
+            self._loop = loop
+            guard = self._close_with_loop(self._client)
+            await guard.__anext__()  # started in this loop: asyncio.run closes it before the loop
+            self._guard = guard
+        return self._client
+
+    async def _close_with_loop(self, client: httpx.AsyncClient) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # the loop is shutting down, and still runs: close its connections cleanly
+            if self._client is client:
+                self._loop = None
+                self._guard = None
+                self._client = self._new_client()
+            await client.aclose()
 
     async def execute(self, conversation: m.Conversation) -> m.Response:
         """Send *conversation* and return the reply (streamed on the wire if configured so)."""
@@ -568,16 +606,17 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
         policy = self.retry
         retries = 0
         kwargs = self._request_kwargs()
+        client = await self._current_client()
         while True:
             wait = self.backoff.remaining()
             if wait > 0:
                 await policy.async_sleep(wait)
             self.stats.add(requests=1)
-            request = self._client.build_request(
+            request = client.build_request(
                 "POST", url, content=body, headers=self._attempt_headers(retries), **kwargs
             )
             try:
-                response = await self._client.send(request, stream=stream)
+                response = await client.send(request, stream=stream)
                 if response.is_success:
                     return response
                 try:
