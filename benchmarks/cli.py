@@ -297,6 +297,13 @@ def main() -> int:
               f"{one.ideal_wall / two.ideal_wall:.2f}x (CPU s: main {two.cpu_main:.2f}, workers "
               f"{', '.join(f'{c:.2f}' for c in sorted(two.cpu_children.values(), reverse=True))})")
         print(f"same JSON as the floor: {same}; 2-worker output byte-identical to 1 worker: {identical}")
+        empty = work / "empty.jsonl"
+        empty.write_bytes(b"")
+        fixed = {w: best([measure(convo_argv(empty, work / "empty-out.jsonl", w)) for _ in range(args.repeat)]).wall
+                 for w in (1, 2)}
+        print(f"fixed cost, the same command on an empty input: {fixed[1]:.3f} s (1 worker), {fixed[2]:.3f} s "
+              f"(2 workers, no worker is started for no data); the floor script: "
+              f"{best([measure([sys.executable, str(plain_py), str(empty), str(work / 'e.jsonl')]) for _ in range(args.repeat)]).wall:.3f} s")
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         for out in outs.values():
             out.unlink()

@@ -252,13 +252,21 @@ class Image:
         src = self.source
         if not isinstance(src, Base64Source):
             return None
-        # the header is within the first few KB; decode only that much
-        head = src.data[:65536]
-        head = head[: len(head) - len(head) % 4]
-        try:
-            return image_size(base64.b64decode(head))
-        except ValueError:
-            return None
+        # Decode only the header: PNG, GIF and WebP give their size within the first 30 bytes; a
+        # JPEG's frame header may come after its metadata, so more is decoded for a JPEG only.
+        data = src.data
+        size = None
+        for n in (64, 4096, 65536):
+            head = data[:n]
+            head = head[: len(head) - len(head) % 4]
+            try:
+                raw = base64.b64decode(head)
+            except ValueError:
+                return None
+            size = image_size(raw)
+            if size is not None or len(head) < n - 3 or not raw.startswith(b"\xff\xd8\xff"):
+                return size
+        return size
 
 
 @frozen

@@ -21,10 +21,12 @@ def gif(width: int, height: int) -> bytes:
     return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00;"
 
 
-def jpeg(width: int, height: int) -> bytes:
+def jpeg(width: int, height: int, metadata: int = 0) -> bytes:
+    """A minimal JPEG; *metadata* bytes of an APP1 segment (EXIF, say) before its frame header."""
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    app1 = b"\xff\xe1" + struct.pack(">H", metadata + 2) + bytes(metadata) if metadata else b""
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
+    return b"\xff\xd8" + app0 + app1 + sof0 + b"\xff\xd9"
 
 
 def webp_vp8x(width: int, height: int) -> bytes:
@@ -92,6 +94,13 @@ class TestImages:
         assert image.media_type == media_type
         assert image.size() == size
         assert image.decoded() == data
+
+    @pytest.mark.parametrize("metadata", [0, 100, 3000, 40_000])
+    def test_a_jpeg_frame_header_after_metadata_is_found(self, metadata: int) -> None:
+        """size() decodes only a header's worth of base64, more for a JPEG whose frame header
+        comes after kilobytes of metadata (up to 48 KB of image)."""
+        image = Image.from_bytes(jpeg(800, 600, metadata) + bytes(100_000))
+        assert image.size() == (800, 600)
 
     def test_from_path_reads_the_file_not_the_name(self, tmp_path: Path) -> None:
         """A PNG saved as .jpg is still image/png."""
