@@ -262,7 +262,7 @@ def _run_block(task: _Task) -> _PartResult:
     part = posixpath.join(out_dir, f"part-{task.index:05d}{suffix}")
     rej_part = posixpath.join(rej_dir, f"part-{task.index:05d}.rejects.jsonl")
     res = _PartResult(task.index, tally=op.new_stats())
-    reader = ChunkReader([], chunk_bytes=task.chunk_bytes, max_line_bytes=op.max_line_bytes)
+    reader = ChunkReader([], chunk_bytes=task.chunk_bytes, max_line_bytes=op.max_line_bytes, views=op.takes_views)
     rej_cm: Any = None
     rej_f: BinaryIO | None = None
     try:
