@@ -469,7 +469,8 @@ class TestKillAndResume:
         assert sorted(ids) == sorted(f"{src}:{i}" for i in range(1, n + 1))  # exactly one record each
         assert all(r["response"]["content"][0]["text"].startswith("done item") for r in recs)
         assert summary.skipped == len(done_before)
-        texts = [r.body["messages"][0]["content"] for r in emu.log]
+        # a request the kill cut off mid-body is logged without one: it was never answered
+        texts = [r.body["messages"][0]["content"] for r in emu.log if r.body is not None]
         for rid in done_before:
             line = int(str(rid).rsplit(":", 1)[1])
             assert texts.count(f"item {line - 1}") == 1, rid  # recorded before the kill: sent once only
