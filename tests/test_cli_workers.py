@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convo
-from convo import Conversation
+from convo import UNSET, Conversation
 from convo._cli import ranges
 from convo._cli.base import Operation, OpSpec, Result
 from convo._cli.engine import run_chunks
@@ -215,6 +215,36 @@ class TestEngine:
         data = convo.dumps(Conversation(model="m").user("x")) + b"\n\n   \n{bad\n"
         r: Result = op.process(Chunk.of("f", 1, data))
         assert (r.n_in, r.n_out, r.n_rejected, r.n_blank) == (2, 1, 1, 2)
+
+    def test_one_operation_shared_by_threads_counts_each_chunk_alone(self) -> None:
+        """convo.dask shares an operation among a worker's threads: each chunk's change counts
+        are its own however the threads interleave."""
+        import sys
+        import threading
+
+        from convo._cli.base import build_operation
+
+        op = build_operation(OpSpec("transform", {"specs": ("drop_sampling_params()", "drop_images()")}))
+        chunks = []
+        for k in range(6):  # chunk k: 300 lines, of which k * 50 have a temperature to remove
+            lines = [convo.dumps(Conversation(model="m", temperature=0.5 if i < k * 50 else UNSET).user("x"))
+                     for i in range(300)]
+            chunks.append(Chunk("f", 1, lines, 0))
+        want = [op.process(c).stats.changes for c in chunks]
+        got: dict[int, Any] = {}
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible
+        try:
+            threads = [threading.Thread(target=lambda k=k: got.__setitem__(k, op.process(chunks[k]).stats.changes))
+                       for k in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert [got[k] for k in range(6)] == want
+        assert [sum(w.values()) for w in want] == [k * 50 for k in range(6)]
 
     @pytest.mark.parametrize("name", ["transform", "validate", "stats"])
     def test_lines_as_views_give_the_same_result_as_bytes(self, name: str) -> None:

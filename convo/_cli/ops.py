@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -232,8 +233,7 @@ class TransformOp(TallyOp):
         from convo._cli.pipelines import load_pipeline
 
         self.transform = load_pipeline(specs, pipeline_path)
-        self._cell: list[dict[tuple[str, str], int]] = [{}]
-        self._log = _CountingLog(self.transform.name, self._cell)
+        self._local = threading.local()  # one counting log per thread (convo.dask shares ops)
         self._requests = kind in (None, "request")
         self.kind = kind
         self.profile: Any = None
@@ -283,9 +283,13 @@ class TransformOp(TallyOp):
         conv = conversation_of(value)
         if conv is not None:
             changes: dict[tuple[str, str], int] = {}
-            self._cell[0] = changes
+            local = self._local
+            log = getattr(local, "log", None)
+            if log is None:
+                log = local.log = _CountingLog(self.transform.name, [changes])
+            log.cell[0] = changes
             try:
-                new = self.transform.apply(conv, self._log)
+                new = self.transform.apply(conv, log)
             except Exception as e:  # a transform that raises costs one line, never the run
                 rejects.append(
                     reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", bytes(raw))
