@@ -527,6 +527,7 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
         self._client = client if client is not None else self._new_client()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the owned client serves
         self._guard: AsyncIterator[None] | None = None
+        self._closed_with_loop = False  # the owned client was closed as its loop ended
 
     def _new_client(self) -> httpx.AsyncClient:
         client = httpx.AsyncClient(timeout=self._timeout, limits=DEFAULT_LIMITS)
@@ -547,8 +548,11 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             return self._client
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            if self._loop is not None:  # used under a loop that is gone or elsewhere: start anew
+            # used under a loop that is gone (or runs elsewhere), or closed with one: start anew
+            # (built only now: a client costs ~20 ms, most of it the TLS context)
+            if self._loop is not None or self._closed_with_loop:
                 self._client = self._new_client()
+                self._closed_with_loop = False
             self._loop = loop
             guard = self._close_with_loop(self._client)
             await guard.__anext__()  # started in this loop: asyncio.run closes it before the loop
@@ -562,7 +566,7 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             if self._client is client:
                 self._loop = None
                 self._guard = None
-                self._client = self._new_client()
+                self._closed_with_loop = True
             await client.aclose()
 
     async def execute(self, conversation: m.Conversation) -> m.Response:
