@@ -164,7 +164,7 @@ class _CountingLog(ChangeLog):
     """A change log that only counts, by ``(transform, what)``: what the summary reports, without
     a :class:`~convo.transforms.Change` record per change (about 4% of a line's time). The counts
     go into ``cell[0]`` (the caller puts a fresh dict there for each line), so one log and its
-    sub-logs serve every line."""
+    sub-logs serve every line of a thread."""
 
     __slots__ = ("_subs", "cell")
 
