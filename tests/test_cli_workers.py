@@ -379,3 +379,25 @@ class TestForkedWorkers:
         assert one.read_bytes().count(b"\n") > 500
         assert two.read_bytes() == one.read_bytes() == piped.stdout
         assert (tmp_path / "two.rejects.jsonl").read_bytes() == (tmp_path / "one.rejects.jsonl").read_bytes()
+
+
+class TestSmallInputs:
+    def test_a_small_input_is_worked_in_one_process(self, corpus: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """Under 8 chunks of input no worker starts, whatever --workers says, and the output is
+        the same; with smaller chunks the same input goes to workers."""
+        from convo._cli import engine
+
+        pools: list[int] = []
+        real_pool = engine._pool
+        monkeypatch.setattr(engine, "_pool", lambda workers, *a: pools.append(workers) or real_pool(workers, *a))
+        specs = [x for s in QUICKSTART for x in ("-t", s)]
+        size = corpus.stat().st_size
+        outs = []
+        for workers, chunk in ((1, 1 << 20), (2, size // 8 + 1), (2, size // 8 - 1)):
+            out = tmp_path / f"out-{workers}-{chunk}.jsonl"
+            assert main(["transform", str(corpus), "-o", str(out), "-q", "--workers", str(workers),
+                         "--chunk-bytes", str(chunk), "--max-line-bytes", "4000", *specs]) == 0
+            outs.append(out.read_bytes())
+        assert pools == [2]  # only the last run, whose input is more than 8 of its chunks
+        assert outs[0] == outs[1] == outs[2]
