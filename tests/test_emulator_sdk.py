@@ -23,16 +23,25 @@ WEATHER_TOOL = {
 }
 
 
+_CLIENTS: list[anthropic.Anthropic] = []  # closed after each test, so no socket is left open
+
+
 @pytest.fixture
 def emu():
     e = Emulator(batch_delay=0.2, api_keys={KEY})
     e.start()
-    yield e
-    e.stop()
+    try:
+        yield e
+    finally:
+        while _CLIENTS:
+            _CLIENTS.pop().close()
+        e.stop()
 
 
-def sdk(emu: Emulator, **kw: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, **kw)
+def sdk(emu: Emulator, *, api_key: str = KEY, **kw: Any) -> anthropic.Anthropic:
+    client = anthropic.Anthropic(api_key=api_key, base_url=emu.base_url, **kw)
+    _CLIENTS.append(client)
+    return client
 
 
 class TestMessages:
@@ -102,7 +111,7 @@ class TestMessages:
 
     def test_wrong_key_is_an_authentication_error(self, emu):
         """A key the emulator does not know raises AuthenticationError."""
-        client = anthropic.Anthropic(api_key="sk-wrong", base_url=emu.base_url)
+        client = sdk(emu, api_key="sk-wrong")
         with pytest.raises(anthropic.AuthenticationError):
             client.messages.create(model=MODEL, max_tokens=64, messages=HELLO)
 
