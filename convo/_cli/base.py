@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import orjson
 from attrs import define, field, frozen
 
 from convo._cli.rejects import reject, too_long
 from convo._cli.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
 from convo._json import FrozenDict, freeze
+from convo.codec.rejects import classify
 
 __all__ = ["OPERATIONS", "OpSpec", "Operation", "Result", "build_operation", "classify", "register", "reject_error"]
 
@@ -202,6 +202,7 @@ def seconds(text: str) -> float:
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:
     """The reject record of a line that failed to decode (the code says which way it failed).
 
+    >>> import orjson
     >>> from convo.errors import DecodeError
     >>> orjson.loads(reject_error("a", 1, b"\\xff", DecodeError("bad")))["code"]
     'utf8'
@@ -211,22 +212,3 @@ def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str
     if code is None:
         code = classify(raw)
     return reject(file, lineno, code, reason, path, raw)
-
-
-def classify(raw: bytes) -> str:
-    """Why a line did not decode: ``utf8``, ``json`` or (it parsed) ``shape``.
-
-    Runs on the reject path only, so the cost of a second parse does not matter.
-
-    >>> classify(b"\\xff{}"), classify(b'{"a": '), classify(b'{"a": 1}')
-    ('utf8', 'json', 'shape')
-    """
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "utf8"
-    try:
-        orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return "json"
-    return "shape"

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO
 
 import orjson
+
+from convo.codec.rejects import CODES, reject  # the one record format (codec layer); re-exported
 
 __all__ = [
     "CODES",
@@ -27,47 +29,6 @@ __all__ = [
     "too_long_head",
     "too_long_tail",
 ]
-
-CODES: Final = {
-    "utf8": "not valid UTF-8",
-    "json": "not valid JSON",
-    "shape": "not the shape of a conversation line",
-    "too_long": "over the line-size limit",
-    "transform": "a transform raised",
-    "rule": "breaks a rule of the target model",
-    "encode": "the result could not be written as JSON",
-    "format": "could not be read in the source format",
-    "api": "the API refused the request (invalid_request_error)",
-    "kind": "not a line this command can use",
-}
-"""Reject codes and what each means (the summary prints them)."""
-
-
-def reject(file: str, line: int, code: str, reason: str, path: str, raw: bytes) -> bytes:
-    """The reject record for one line, as a JSON line without its newline.
-
-    >>> reject("a.jsonl", 3, "json", "unexpected end of input", "$", b'{"model": ')
-    b'{"file":"a.jsonl","line":3,"code":"json","reason":"unexpected end of input","path":"$","raw":"{\\\\"model\\\\": "}'
-    >>> reject("a.jsonl", 4, "utf8", "invalid UTF-8", "$", b"\\xff")[-20:]
-    b'"raw_base64":"/w=="}'
-    """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return orjson.dumps(
-            {
-                "file": file,
-                "line": line,
-                "code": code,
-                "reason": reason,
-                "path": path,
-                "raw_base64": base64.b64encode(raw).decode("ascii"),
-            }
-        )
-    return orjson.dumps(
-        {"file": file, "line": line, "code": code, "reason": reason, "path": path, "raw": text}
-    )
-
 
 def too_long_head(file: str, line: int, limit: int) -> bytes:
     """The start of a too-long line's record, up to the opening quote of ``raw_base64``."""

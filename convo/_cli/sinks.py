@@ -24,25 +24,9 @@ from types import TracebackType
 from typing import BinaryIO, cast
 
 from convo.codec.jsonl import WRITEBACK_BYTES, commit_temp, start_writeback, temp_beside
+from convo.codec.rejects import rejects_path_for  # re-exported: the command's default
 
 __all__ = ["Sink", "rejects_path_for"]
-
-
-def rejects_path_for(output: str) -> str:
-    """The default rejects file of an output: ``OUT.rejects.jsonl`` beside it.
-
-    >>> rejects_path_for("clean.jsonl"), rejects_path_for("out/clean.jsonl.gz")
-    ('clean.rejects.jsonl', 'out/clean.rejects.jsonl')
-    >>> rejects_path_for("-")
-    'convo.rejects.jsonl'
-    """
-    if output == "-":
-        return "convo.rejects.jsonl"
-    base = output
-    for suffix in (".gz", ".jsonl", ".json"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    return base + ".rejects.jsonl"
 
 
 class Sink:
