@@ -326,6 +326,15 @@ def default_client(timeout: float | httpx.Timeout | Unset | None = UNSET) -> htt
     return client
 
 
+def default_async_client(timeout: float | httpx.Timeout | Unset | None = UNSET) -> httpx.AsyncClient:
+    """:func:`default_client` for async code."""
+    client = httpx.AsyncClient(
+        timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
+    )
+    install_pool_planner(client)
+    return client
+
+
 def send_with_retries(
     config: _HttpConfig,
     client: httpx.Client,
@@ -521,18 +530,11 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             backoff=backoff,
             owns_client=client is None,
         )
-        self._timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT
-        if timeout is not UNSET:
-            self._timeout = timeout
-        self._client = client if client is not None else self._new_client()
+        self._timeout = timeout
+        self._client = client if client is not None else default_async_client(timeout)
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the owned client serves
         self._guard: AsyncIterator[None] | None = None
         self._closed_with_loop = False  # the owned client was closed as its loop ended
-
-    def _new_client(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(timeout=self._timeout, limits=DEFAULT_LIMITS)
-        install_pool_planner(client)
-        return client
 
     async def _current_client(self) -> httpx.AsyncClient:
         """The client for the running event loop.
@@ -551,7 +553,7 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
             # used under a loop that is gone (or runs elsewhere), or closed with one: start anew
             # (built only now: a client costs ~20 ms, most of it the TLS context)
             if self._loop is not None or self._closed_with_loop:
-                self._client = self._new_client()
+                self._client = default_async_client(self._timeout)
                 self._closed_with_loop = False
             self._loop = loop
             guard = self._close_with_loop(self._client)
