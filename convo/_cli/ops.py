@@ -23,7 +23,6 @@ from convo import model as m
 from convo._cli.base import Operation, classify, register, reject_error
 from convo._cli.rejects import reject
 from convo._cli.sources import Oversize
-from convo.codec._converter import STRUCTURE
 from convo.codec.lines import LineKind, RawLine, Value, decode_json_line, decode_line, encode_value
 from convo.errors import DecodeError
 from convo.transforms import ChangeLog
@@ -157,7 +156,6 @@ def line_path(value: Value, path: str) -> str:
 
 # --------------------------------------------------------------------------- transform
 
-_STRUCTURE_REQUEST = STRUCTURE[m.Conversation]
 
 
 class _CountingLog(ChangeLog):
@@ -234,7 +232,6 @@ class TransformOp(TallyOp):
 
         self.transform = load_pipeline(specs, pipeline_path)
         self._local = threading.local()  # one counting log per thread (convo.dask shares ops)
-        self._requests = kind in (None, "request")
         self.kind = kind
         self.profile: Any = None
         self.api_version = api_version or ""
@@ -247,23 +244,6 @@ class TransformOp(TallyOp):
 
             self._validate = validate
 
-    def _decode(self, file: str, lineno: int, raw: bytes) -> tuple[Value, Any]:
-        """:func:`~convo.codec.lines.decode_json_line`, with its common case taken directly: a
-        request line that orjson parses and the codec builds without a complaint. Anything else
-        (bad JSON, a wrong shape, an integer beyond 64 bits, another kind) takes the careful path,
-        which says what is wrong and where."""
-        if self._requests:
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                obj = None
-            if obj.__class__ is dict and (self.kind == "request" or "messages" in obj or "model" in obj):
-                try:
-                    return _STRUCTURE_REQUEST(obj), obj
-                except Exception:  # noqa: S110 - Shape, BigNumber, RecursionError: see below
-                    pass
-        return decode_json_line(RawLine(file, lineno, bytes(raw)), kind=self.kind)
-
     def line(
         self,
         file: str,
@@ -274,7 +254,7 @@ class TransformOp(TallyOp):
         stats: Any,
     ) -> bool:
         try:
-            value, parsed = self._decode(file, lineno, raw)
+            value, parsed = decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError as e:
             raw = bytes(raw)
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
