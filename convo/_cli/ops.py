@@ -23,7 +23,16 @@ from convo import model as m
 from convo._cli.base import Operation, classify, register, reject_error
 from convo._cli.rejects import reject
 from convo._cli.sources import Oversize
-from convo.codec.lines import LineKind, RawLine, Value, decode_json_line, decode_line, encode_value
+from convo.codec.lines import (
+    REQUEST_FIELDS,
+    LineKind,
+    RawLine,
+    Value,
+    conversation_of,
+    decode_json_line,
+    decode_line,
+    encode_value,
+)
 from convo.errors import DecodeError
 from convo.transforms import ChangeLog
 
@@ -106,23 +115,6 @@ class TallyOp(Operation):
 # --------------------------------------------------------------------------- conversations in lines
 
 
-def conversation_of(value: Value) -> m.Conversation | None:
-    """The conversation a line holds: the request, a batch line's params, an exchange's request.
-
-    A batch *result* line holds none.
-
-    >>> conversation_of(m.BatchRequest(custom_id="a", params=m.Conversation(model="x"))).model
-    'x'
-    """
-    if isinstance(value, m.Conversation):
-        return value
-    if isinstance(value, m.BatchRequest):
-        return value.params
-    if isinstance(value, m.Exchange):
-        return value.request
-    return None
-
-
 def with_conversation(value: Value, conv: m.Conversation) -> Value:
     """*value* holding *conv* in place of its conversation (the same object when unchanged).
 
@@ -132,14 +124,14 @@ def with_conversation(value: Value, conv: m.Conversation) -> Value:
     """
     if isinstance(value, m.Conversation):
         return conv
-    if isinstance(value, m.BatchRequest):
-        return value if value.params is conv else attrs.evolve(value, params=conv)
-    if isinstance(value, m.Exchange):
-        return value if value.request is conv else attrs.evolve(value, request=conv)
+    for cls, key in REQUEST_FIELDS.items():
+        if isinstance(value, cls):
+            new: Value = value if getattr(value, key) is conv else attrs.evolve(value, **{key: conv})
+            return new
     return value
 
 
-_PATH_PREFIX: dict[type[Any], str] = {m.BatchRequest: "$.params", m.Exchange: "$.request"}
+_PATH_PREFIX: dict[type[Any], str] = {cls: f"$.{key}" for cls, key in REQUEST_FIELDS.items()}
 
 
 def line_path(value: Value, path: str) -> str:
@@ -173,9 +165,7 @@ class _CountingLog(ChangeLog):
         self._subs: dict[str, _CountingLog] = {}
 
     def add(self, what: str, path: str, why: str) -> None:
-        counts = self.cell[0]
-        key = (self.transform, what)
-        counts[key] = counts.get(key, 0) + 1
+        _add(self.cell[0], (self.transform, what))
 
     def sub(self, transform: str) -> ChangeLog:
         log = self._subs.get(transform)

@@ -31,10 +31,12 @@ from convo.errors import DecodeError
 
 __all__ = [
     "LINE_KINDS",
+    "REQUEST_FIELDS",
     "LineKind",
     "RawLine",
     "Record",
     "Value",
+    "conversation_of",
     "decode_json_line",
     "decode_line",
     "decode_value",
@@ -208,16 +210,35 @@ def encode_value(value: Value | m.Response, *, base: tuple[Value, Any] | None = 
     return dump_json(UNSTRUCTURE[value.__class__](value))
 
 
+REQUEST_FIELDS: dict[type[Any], str] = {m.BatchRequest: "params", m.Exchange: "request"}
+"""Where a batch request line and an exchange hold their request (attribute and JSON key)."""
+
+
+def conversation_of(value: Value) -> m.Conversation | None:
+    """The conversation a line holds: the request, a batch line's params, an exchange's request.
+
+    A batch *result* line holds none.
+
+    >>> conversation_of(m.BatchRequest(custom_id="a", params=m.Conversation(model="x"))).model
+    'x'
+    """
+    if isinstance(value, m.Conversation):
+        return value
+    for cls, key in REQUEST_FIELDS.items():
+        if isinstance(value, cls):
+            return getattr(value, key)  # type: ignore[no-any-return]
+    return None
+
+
 def _reusable(before: Value, parsed: Any) -> tuple[tuple[m.Message, ...], list[Any]] | None:
     """The messages of *before*'s conversation and the parsed JSON of each (None: no turns)."""
-    if before.__class__ is m.Conversation:
+    if isinstance(before, m.Conversation):
         conv, req = before, parsed
-    elif before.__class__ is m.BatchRequest:
-        conv, req = before.params, parsed.get("params")
-    elif before.__class__ is m.Exchange:
-        conv, req = before.request, parsed.get("request")
     else:
-        return None
+        key = next((k for cls, k in REQUEST_FIELDS.items() if isinstance(before, cls)), None)
+        if key is None:  # a batch result line: no request
+            return None
+        conv, req = getattr(before, key), parsed.get(key)
     msgs = conv.messages
     if msgs.__class__ is not tuple or req.__class__ is not dict:  # no "messages" key: UNSET
         return None
