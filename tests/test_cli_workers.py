@@ -255,7 +255,8 @@ class TestEngine:
         good = convo.dumps(Conversation(model="claude-opus-4-8", max_tokens=8, temperature=0.5).user("x"))
         lines = [good, b"", b" \t", b"{bad", b"\xff\xfe", b'"' + b"z" * 300 + b'"', b'{"model": 3}', good]
         block = b"\n".join(lines)
-        options = {"specs": ("drop_sampling_params()",)} if name == "transform" else {}
+        options: dict[str, Any] = ({"specs": ("drop_sampling_params()",)} if name == "transform" else
+                                   {"keep_rejects": True} if name == "validate" else {})
         op = build_operation(OpSpec(name, {**options, "max_line_bytes": 200}))
         as_bytes = op.process(Chunk("f", 1, list(lines), len(block)))
         view = memoryview(block)
@@ -265,6 +266,9 @@ class TestEngine:
         assert (as_views.n_in, as_views.n_out, as_views.n_blank) == (as_bytes.n_in, as_bytes.n_out, 2)
         assert (as_views.out, as_views.rejects) == (as_bytes.out, as_bytes.rejects)
         assert as_views.n_rejected == as_bytes.n_rejected
+        if name == "validate":  # every line breaks something here; each record holds its bytes
+            assert [original_bytes(orjson.loads(r)) for r in as_views.rejects.splitlines()] == [
+                x for x in lines if x.strip()]
         if name == "transform":
             assert as_views.n_rejected == 4
             assert as_views.rejects.count(b"\n") == 4 and as_views.out.count(b"\n") == 2

@@ -93,7 +93,7 @@ class Operation:
     lines_in_output: ClassVar[bool] = False  # True when output lines name input line numbers
     takes_views: ClassVar[bool] = False
     """True when :meth:`line` accepts a memoryview as *raw* (see ``ChunkReader(views=True)``);
-    it must then make bytes of it for anything it keeps, such as a reject record."""
+    it must then make bytes of it for anything it keeps (reject records do so themselves)."""
 
     def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.max_line_bytes = max_line_bytes
@@ -156,7 +156,7 @@ class Operation:
                 n_blank += 1
                 continue
             n_in += 1
-            if raw.__class__ is memoryview and (to_bytes or len(raw) > limit):
+            if to_bytes and raw.__class__ is memoryview:
                 raw = bytes(raw)  # an operation that keeps lines as they are gets bytes
             if len(raw) > limit:
                 self.reject_too_long(file, lineno, raw, out, rejects, stats)  # type: ignore[arg-type]

@@ -205,7 +205,7 @@ class TransformOp(TallyOp):
 
     name = "transform"
     tally = TransformTally
-    takes_views = True  # orjson reads a view as it reads bytes; rejects make bytes of it
+    takes_views = True  # orjson reads a view as it reads bytes, and so do reject records
 
     def __init__(
         self,
@@ -246,7 +246,6 @@ class TransformOp(TallyOp):
         try:
             value, parsed = decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError as e:
-            raw = bytes(raw)
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
         before = value
@@ -262,7 +261,7 @@ class TransformOp(TallyOp):
                 new = self.transform.apply(conv, log)
             except Exception as e:  # a transform that raises costs one line, never the run
                 rejects.append(
-                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", bytes(raw))
+                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", raw)
                 )
                 _add(stats.rejects, "transform")
                 return False
@@ -277,7 +276,7 @@ class TransformOp(TallyOp):
                             sorted({v.rule for v in report.errors[1:]})
                         ) + ")"
                     rejects.append(
-                        reject(file, lineno, "rule", reason, line_path(value, first.path), bytes(raw))
+                        reject(file, lineno, "rule", reason, line_path(value, first.path), raw)
                     )
                     _add(stats.rejects, "rule")
                     for v in report.errors:
@@ -291,7 +290,7 @@ class TransformOp(TallyOp):
             # the turns a transform left alone are written from the parsed line, not built again
             out.append(encode_value(value, base=(before, parsed)))
         except Exception as e:  # e.g. a user transform put a non-JSON value in `extra`
-            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", bytes(raw)))
+            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
             _add(stats.rejects, "encode")
             return False
         return True
@@ -371,7 +370,7 @@ class ValidateOp(TallyOp):
     name = "validate"
     tally = ValidateTally
     lines_in_output = True  # diagnostics are FILE:LINE: ...
-    takes_views = True  # only decoded; what is kept (a reject record) is made of bytes
+    takes_views = True  # only decoded, or copied into a reject record
 
     def __init__(
         self,
@@ -444,7 +443,6 @@ class ValidateOp(TallyOp):
         try:
             value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
         except DecodeError as e:
-            raw = bytes(raw)
             code = classify(raw)
             self._undecodable(file, lineno, raw, code, e.path, e.expected, out, rejects, stats)
             if self.keep_rejects:
@@ -472,7 +470,7 @@ class ValidateOp(TallyOp):
                 first = (report.errors or report.warnings)[0]
                 rejects.append(
                     reject(file, lineno, "rule", f"{first.rule}: {first.message}",
-                           line_path(value, first.path), bytes(raw))
+                           line_path(value, first.path), raw)
                 )
         return not bad
 
@@ -583,7 +581,7 @@ class StatsOp(TallyOp):
         try:
             rec = decode_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError:
-            _add(t.rejects, classify(bytes(raw)))
+            _add(t.rejects, classify(raw))
             return False
         t.lines += 1
         t.bytes += len(raw)

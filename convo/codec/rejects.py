@@ -30,8 +30,11 @@ CODES: Final = {
 """Reject codes and what each means (the summaries print them)."""
 
 
-def reject(file: str, line: int, code: str, reason: str, path: str, raw: bytes, **more: Any) -> bytes:
+def reject(
+    file: str, line: int, code: str, reason: str, path: str, raw: bytes | memoryview, **more: Any
+) -> bytes:
     """The reject record for one line, as a JSON line without its newline (*more*: extra keys).
+    *raw* may be a view of the bytes read (the command reads lines so).
 
     >>> reject("a.jsonl", 3, "json", "unexpected end of input", "$", b'{"model": ')
     b'{"file":"a.jsonl","line":3,"code":"json","reason":"unexpected end of input","path":"$","raw":"{\\\\"model\\\\": "}'
@@ -39,6 +42,7 @@ def reject(file: str, line: int, code: str, reason: str, path: str, raw: bytes, 
     b'"raw_base64":"/w=="}'
     """
     rec: dict[str, Any] = {"file": file, "line": line, "code": code, "reason": reason, "path": path}
+    raw = bytes(raw)  # (no copy of bytes)
     try:
         rec["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -48,16 +52,16 @@ def reject(file: str, line: int, code: str, reason: str, path: str, raw: bytes, 
     return orjson.dumps(rec)
 
 
-def classify(raw: bytes) -> str:
+def classify(raw: bytes | memoryview) -> str:
     """Why a line did not decode: ``utf8``, ``json`` or (it parsed) ``shape``.
 
     Runs on the reject path only, so the cost of a second parse does not matter.
 
-    >>> classify(b"\\xff{}"), classify(b'{"a": '), classify(b'{"a": 1}')
+    >>> classify(b"\\xff{}"), classify(b'{"a": '), classify(memoryview(b'{"a": 1}'))
     ('utf8', 'json', 'shape')
     """
     try:
-        raw.decode("utf-8")
+        bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         return "utf8"
     try:
