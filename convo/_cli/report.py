@@ -153,14 +153,26 @@ class Progress:
         self._last = 0.0
         self._drawn = False
 
-    def update(self, done: int, lines: int) -> None:
-        """Redraw with *done* bytes and *lines* lines processed (throttled)."""
+    def _due(self) -> float | None:
+        """The time now, when the bar is on and was last drawn 0.1 s ago or more; else None."""
         if not self.enabled:
-            return
+            return None
         now = time.monotonic()
         if now - self._last < 0.1:
-            return
+            return None
         self._last = now
+        return now
+
+    def _draw(self, text: str) -> None:
+        self.stream.write(f"\r{self.label}{text}\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def update(self, done: int, lines: int) -> None:
+        """Redraw with *done* bytes and *lines* lines processed (throttled)."""
+        now = self._due()
+        if now is None:
+            return
         elapsed = max(now - self.start, 1e-9)
         rate = done / 1e6 / elapsed
         if self.total:
@@ -168,26 +180,18 @@ class Progress:
             bar = "#" * int(frac * 24)
             left = (self.total - done) / (done / elapsed) if done else 0.0
             text = (
-                f"\r{self.label}[{bar:<24}] {frac * 100:5.1f}%  {mb(done)}/{mb(self.total)}  "
+                f"[{bar:<24}] {frac * 100:5.1f}%  {mb(done)}/{mb(self.total)}  "
                 f"{lines:,} lines  {rate:.1f} MB/s  {int(left) // 60}:{int(left) % 60:02d} left"
             )
         else:
-            text = f"\r{self.label}{mb(done)}  {lines:,} lines  {rate:.1f} MB/s"
-        self.stream.write(text + "\x1b[K")
-        self.stream.flush()
-        self._drawn = True
+            text = f"{mb(done)}  {lines:,} lines  {rate:.1f} MB/s"
+        self._draw(text)
 
     def note(self, text: str) -> None:
         """Redraw with a free-form status (throttled like :meth:`update`)."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1:
-            return
-        self._last = now
-        self.stream.write(f"\r{self.label}{text}  {now - self.start:.0f} s\x1b[K")
-        self.stream.flush()
-        self._drawn = True
+        now = self._due()
+        if now is not None:
+            self._draw(f"{text}  {now - self.start:.0f} s")
 
     def close(self) -> None:
         """Erase the bar."""
