@@ -38,6 +38,7 @@ __all__ = [
     "display_name",
     "expand",
     "open_binary",
+    "total_size",
 ]
 
 STDIN = "-"
@@ -95,6 +96,24 @@ def _views(block: bytes) -> list[bytes | memoryview]:
         pos = nl + 1
     out.append(view[pos:])
     return out
+
+
+def total_size(sources: Sequence[str]) -> int | None:
+    """The bytes of *sources* on disk; None when one is stdin, a ``.gz`` file (its size says
+    nothing of what it holds) or cannot be read.
+
+    >>> total_size(["-"]) is None
+    True
+    """
+    total = 0
+    for s in sources:
+        if s == STDIN or s.endswith(".gz"):
+            return None
+        try:
+            total += os.path.getsize(s)
+        except OSError:
+            return None
+    return total
 
 
 @frozen
@@ -205,18 +224,8 @@ class ChunkReader:
         self._spools: list[str] = []
         self.problems: list[str] = []
         """File-level problems (a corrupt or truncated gzip stream): the lines before it were read."""
-        self.total_bytes: int | None = self._total()
+        self.total_bytes: int | None = total_size(self.sources)
 
-    def _total(self) -> int | None:
-        total = 0
-        for s in self.sources:
-            if s == STDIN or s.endswith(".gz"):
-                return None
-            try:
-                total += os.path.getsize(s)
-            except OSError:
-                return None
-        return total
 
     def __iter__(self) -> Iterator[Chunk | Oversize]:
         for source in self.sources:
