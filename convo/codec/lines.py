@@ -224,10 +224,16 @@ def conversation_of(value: Value) -> m.Conversation | None:
     """
     if isinstance(value, m.Conversation):
         return value
-    for cls, key in REQUEST_FIELDS.items():
-        if isinstance(value, cls):
-            return getattr(value, key)  # type: ignore[no-any-return]
-    return None
+    key = _request_field(value)
+    return None if key is None else getattr(value, key)
+
+
+def _request_field(value: Value) -> str | None:
+    """The :data:`REQUEST_FIELDS` entry of *value*'s class (or of the class it derives from)."""
+    key = REQUEST_FIELDS.get(value.__class__)
+    if key is None:
+        key = next((k for cls, k in REQUEST_FIELDS.items() if isinstance(value, cls)), None)
+    return key
 
 
 def _reusable(before: Value, parsed: Any) -> tuple[tuple[m.Message, ...], list[Any]] | None:
@@ -235,7 +241,7 @@ def _reusable(before: Value, parsed: Any) -> tuple[tuple[m.Message, ...], list[A
     if isinstance(before, m.Conversation):
         conv, req = before, parsed
     else:
-        key = next((k for cls, k in REQUEST_FIELDS.items() if isinstance(before, cls)), None)
+        key = _request_field(before)
         if key is None:  # a batch result line: no request
             return None
         conv, req = getattr(before, key), parsed.get(key)
