@@ -46,7 +46,7 @@ import orjson
 from attrs import define, field
 
 from convo import dumps
-from convo._cli.fixtures import logged_conversations
+from convo.testing.fixtures import logged_conversations
 
 PIPELINE = (
     "drop_sampling_params()",

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from convo import dumps
-from convo._cli.fixtures import logged_conversations
+from convo.testing.fixtures import logged_conversations
 
 SEED = "readme-quickstart"
 TARGET = Path(__file__).resolve().parents[1] / "fixtures" / "transcripts.jsonl"

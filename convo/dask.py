@@ -37,12 +37,13 @@ import dask.bag as db
 import fsspec
 from attrs import define, field, frozen
 
-from convo._cli.base import Operation, OpSpec, build_operation
-from convo._cli.ops import TransformTally
-from convo._cli.ranges import ByteRange
-from convo._cli.report import RunCounts
-from convo._cli.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, ChunkReader
 from convo.codec.jsonl import sniff_gzip
+from convo.stream.counts import RunCounts
+from convo.stream.engine import build_operation
+from convo.stream.operation import Operation, OpSpec
+from convo.stream.ops import TransformTally
+from convo.stream.ranges import ByteRange
+from convo.stream.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, ChunkReader
 
 __all__ = ["Block", "DaskSummary", "plan_blocks", "transform"]
 

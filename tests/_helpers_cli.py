@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 from attrs import frozen
 
-from convo._cli.ops import conversation_of, with_conversation
-from convo._cli.pipelines import load_pipeline
 from convo.codec.lines import RawLine, decode_line, encode_value
 from convo.errors import DecodeError
+from convo.stream.ops import conversation_of, with_conversation
+from convo.stream.pipelines import load_pipeline
 
 SHARED = Path(__file__).parents[1].parent / "shared"
 REALWORLD = SHARED / "realworld"

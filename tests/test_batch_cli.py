@@ -1,4 +1,4 @@
-"""Tests for ``convo batch submit|status|results|cancel`` and ``convo run --via batch`` (convo._cli_batch)."""
+"""Tests for ``convo batch submit|status|results|cancel`` and ``convo run --via batch`` (convo.cli.batch)."""
 
 from __future__ import annotations
 

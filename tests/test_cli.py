@@ -15,9 +15,9 @@ import pytest
 
 import convo
 from convo import Conversation
-from convo._cli.fixtures import BREAKERS, FixtureError, conversations
 from convo.cli import build_parser, main
 from convo.rules import validate
+from convo.testing.fixtures import BREAKERS, FixtureError, conversations
 from tests._helpers_cli import QUICKSTART, TRANSCRIPTS, read_rejects
 
 CONVO = [sys.executable, "-m", "convo.cli"]

@@ -11,9 +11,9 @@ import pytest
 
 import convo
 from convo import Conversation
-from convo._cli.convert import batch_id
 from convo.cli import main
 from convo.codec.formats import FORMATS
+from convo.stream.convert import batch_id
 from tests._helpers_cli import REALWORLD, TRANSCRIPTS, read_rejects
 
 

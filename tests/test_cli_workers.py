@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 import convo
 from convo import UNSET, Conversation
-from convo._cli import ranges
-from convo._cli.base import Operation, OpSpec, Result
-from convo._cli.engine import run_chunks
-from convo._cli.rejects import original_bytes
-from convo._cli.sources import Chunk, ChunkReader, Oversize
 from convo.cli import main
+from convo.stream import ranges
+from convo.stream.engine import run_chunks
+from convo.stream.operation import Operation, OpSpec, Result
+from convo.stream.rejects import original_bytes
+from convo.stream.sources import Chunk, ChunkReader, Oversize
 from tests._helpers_cli import QUICKSTART, TRANSCRIPTS, corrupted, realworld_lines
 
 
@@ -209,7 +209,7 @@ class TestEngine:
 
     def test_result_counts_balance(self) -> None:
         """A chunk's result has in = out + rejected, with blank lines apart."""
-        from convo._cli.base import build_operation
+        from convo.stream.engine import build_operation
 
         op = build_operation(OpSpec("transform", {"specs": ("drop_images()",)}))
         data = convo.dumps(Conversation(model="m").user("x")) + b"\n\n   \n{bad\n"
@@ -222,7 +222,7 @@ class TestEngine:
         import sys
         import threading
 
-        from convo._cli.base import build_operation
+        from convo.stream.engine import build_operation
 
         op = build_operation(OpSpec("transform", {"specs": ("drop_sampling_params()", "drop_images()")}))
         chunks = []
@@ -250,7 +250,7 @@ class TestEngine:
     def test_lines_as_views_give_the_same_result_as_bytes(self, name: str) -> None:
         """A chunk of memoryviews (what a reader asked for views gives) is handled exactly as
         the same lines as bytes: counts, output, and rejects holding the original bytes."""
-        from convo._cli.base import build_operation
+        from convo.stream.engine import build_operation
 
         good = convo.dumps(Conversation(model="claude-opus-4-8", max_tokens=8, temperature=0.5).user("x"))
         lines = [good, b"", b" \t", b"{bad", b"\xff\xfe", b'"' + b"z" * 300 + b'"', b'{"model": 3}', good]
@@ -361,7 +361,7 @@ class TestForkedWorkers:
 
     def test_fork_only_while_single_threaded(self) -> None:
         code = ("import threading, time\n"
-                "from convo._cli.engine import _context\n"
+                "from convo.stream.engine import _context\n"
                 "print(_context().get_start_method())\n"
                 "t = threading.Thread(target=time.sleep, args=(0.3,)); t.start()\n"
                 "print(_context().get_start_method()); t.join()\n")
@@ -390,7 +390,7 @@ class TestSmallInputs:
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
         """Under 8 chunks of input no worker starts, whatever --workers says, and the output is
         the same; with smaller chunks the same input goes to workers."""
-        from convo._cli import engine
+        from convo.stream import engine
 
         pools: list[int] = []
         real_pool = engine._pool

@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 
 from attrs import define, field, frozen
 
-from convo._cli.rejects import reject, too_long
-from convo._cli.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
 from convo._json import FrozenDict, freeze
 from convo.codec.rejects import classify
+from convo.stream.rejects import reject, too_long
+from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
 
-__all__ = ["OPERATIONS", "OpSpec", "Operation", "Result", "build_operation", "classify", "register", "reject_error"]
+__all__ = ["OPERATIONS", "OpSpec", "Operation", "Result", "classify", "register", "reject_error"]
 
 
 @frozen
@@ -55,7 +55,8 @@ OPERATIONS: dict[str, type[Operation]] = {}
 
 
 def register(cls: type[Operation]) -> type[Operation]:
-    """Class decorator: make an operation buildable from an :class:`OpSpec` by its ``name``.
+    """Class decorator: make an operation buildable from an :class:`OpSpec` by its ``name``
+    (:func:`convo.stream.engine.build_operation`).
 
     >>> @register
     ... class Nothing(Operation):
@@ -65,25 +66,6 @@ def register(cls: type[Operation]) -> type[Operation]:
     """
     OPERATIONS[cls.name] = cls
     return cls
-
-
-def build_operation(spec: OpSpec) -> Operation:
-    """Build the operation a spec names (importing the built-in operations first).
-
-    >>> build_operation(OpSpec("stats")).name
-    'stats'
-    """
-    import convo._cli.ops  # registers transform, validate and stats
-
-    cls = OPERATIONS.get(spec.name)
-    if cls is None:
-        import convo._cli.convert  # noqa: F401 - registers convert (its formats cost ~6 ms to import)
-
-        try:
-            cls = OPERATIONS[spec.name]
-        except KeyError:
-            raise ValueError(f"unknown operation {spec.name!r}") from None
-    return cls(**dict(spec.options))
 
 
 class Operation:
@@ -131,7 +113,7 @@ class Operation:
         return Result(n_in=1, n_rejected=1, n_bytes=item.size, spool=item.spool, stats=self.new_stats())
 
     def run(self, item: Chunk | Oversize) -> Result:
-        """The result of one item of a :class:`~convo._cli.sources.ChunkReader`.
+        """The result of one item of a :class:`~convo.stream.sources.ChunkReader`.
 
         >>> Operation().run(Chunk.of("a", 1, b"\\n  \\n")).n_blank
         2
@@ -180,23 +162,6 @@ class Operation:
 
 
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() calls whitespace
-
-
-def seconds(text: str) -> float:
-    """An ``argparse`` type: a number of seconds, zero or more.
-
-    >>> seconds("2.5")
-    2.5
-    """
-    import argparse
-
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not s >= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
-    return s
 
 
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:

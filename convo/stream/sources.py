@@ -23,8 +23,8 @@ from typing import BinaryIO, Protocol
 
 from attrs import frozen
 
-from convo._cli.rejects import B64Stream, too_long_head, too_long_tail
 from convo.codec.jsonl import CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, sniff_gzip
+from convo.stream.rejects import B64Stream, too_long_head, too_long_tail
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -34,7 +34,7 @@ __all__ = [
     "Chunk",
     "ChunkReader",
     "Oversize",
-    "UsageError",
+    "InputError",
     "display_name",
     "expand",
     "open_binary",
@@ -54,8 +54,9 @@ class Readable(Protocol):
     def read(self, n: int = -1, /) -> bytes: ...
 
 
-class UsageError(Exception):
-    """A command line that cannot run (a missing file, clashing options): exit status 2."""
+class InputError(ValueError):
+    """Inputs that cannot be read as asked (a missing path, stdin named twice, a format that
+    cannot be read): nothing was read. The command reports it as bad usage (exit status 2)."""
 
 
 @frozen
@@ -138,7 +139,7 @@ def display_name(source: str) -> str:
 def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -> list[str]:
     """The files to read, in order: a directory gives its files matching *patterns*, sorted.
 
-    ``-`` (stdin) is kept as is, at most once. A missing path raises :class:`UsageError`.
+    ``-`` (stdin) is kept as is, at most once. A missing path raises :class:`InputError`.
 
     >>> expand(["-"])
     ['-']
@@ -147,7 +148,7 @@ def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -
     for item in inputs:
         if item == STDIN:
             if STDIN in out:
-                raise UsageError("stdin ('-') can be read only once")
+                raise InputError("stdin ('-') can be read only once")
             out.append(item)
             continue
         p = Path(item)
@@ -157,7 +158,7 @@ def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -
         elif p.exists():
             out.append(item)
         else:
-            raise UsageError(f"{item}: no such file or directory")
+            raise InputError(f"{item}: no such file or directory")
     return out
 
 

@@ -1,4 +1,6 @@
-"""``convo convert``: between every format the codec knows, with a loss summary.
+"""The convert operation: between every format the codec knows, with a loss summary.
+
+Layer: stream (the command ``convo convert`` drives it).
 
 Line formats (one conversation per JSON line) run through the engine like any other operation;
 whole-file formats (``inspect`` logs, ``claude-code`` sessions) are read a file at a time. On top
@@ -14,27 +16,26 @@ summary over a million lines stays a short table.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import attrs
 import orjson
 from attrs import define, field
 
 from convo import model as m
-from convo._cli.base import OpSpec, classify, register
-from convo._cli.ops import Tally, TallyOp, _add, _merge
-from convo._cli.rejects import reject
-from convo._cli.report import RunCounts
-from convo._cli.sinks import Sink
-from convo._cli.sources import UsageError, expand, open_binary
 from convo._json import UNSET
 from convo.codec import dump_json, parse_json
 from convo.codec.lines import RawLine, decode_line, encode_value
 from convo.errors import DecodeError
+from convo.stream.counts import RunCounts
+from convo.stream.operation import OpSpec, classify, register
+from convo.stream.ops import Tally, TallyOp, _add, _merge
+from convo.stream.rejects import reject
+from convo.stream.sinks import Sink
+from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, InputError, expand, open_binary
 
 __all__ = ["ConvertOp", "ConvertTally", "check_formats", "convert_files", "loss_key"]
 
@@ -50,18 +51,18 @@ def _formats() -> dict[str, Any]:
 
 
 def check_formats(from_: str, to: str) -> None:
-    """Raise :class:`UsageError` unless *from_* can be read and *to* written."""
+    """Raise :class:`InputError` unless *from_* can be read and *to* written."""
     formats = _formats()
     known = sorted({*formats, *ENVELOPES})
     reads = {n for n, f in formats.items() if f.reads} | {n for n, (r, _) in ENVELOPES.items() if r}
     writes = {n for n, f in formats.items() if f.writes} | {n for n, (_, w) in ENVELOPES.items() if w}
     for name in (from_, to):
         if name not in known:
-            raise UsageError(f"unknown format {name!r} (known: {', '.join(known)})")
+            raise InputError(f"unknown format {name!r} (known: {', '.join(known)})")
     if from_ not in reads:
-        raise UsageError(f"format {from_!r} cannot be read")
+        raise InputError(f"format {from_!r} cannot be read")
     if to not in writes:
-        raise UsageError(f"format {to!r} can only be read; writable: {', '.join(sorted(writes))}")
+        raise InputError(f"format {to!r} can only be read; writable: {', '.join(sorted(writes))}")
 
 
 def loss_key(side: str, loss: Any) -> str:
@@ -224,33 +225,41 @@ def _is_json_array(path: str) -> bool:
     return head.startswith(b"[")
 
 
+class RunFn(Protocol):
+    """How :func:`convert_files` runs the engine over a group of JSONL files (the caller's, so
+    that it can show progress): :func:`convo.stream.runner.run_operation` with its settings."""
+
+    def __call__(
+        self, spec: OpSpec, sources: Sequence[str], *, out: Sink | None, rejects: Sink | None
+    ) -> tuple[RunCounts, Any, list[str]]: ...
+
+
 def convert_files(
-    args: argparse.Namespace,
+    inputs: Sequence[str],
     *,
+    from_: str,
+    to: str,
+    model: str | None = None,
+    max_tokens: int | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     out: Sink,
     rejects: Sink,
-    run: Callable[..., tuple[RunCounts, Any, list[str]]],
+    run: RunFn,
 ) -> tuple[RunCounts, ConvertTally, list[str]]:
-    """Convert the inputs of *args* in order: JSONL through the engine (*run*: every bad line
-    rejected, the run goes on), whole files (a format's log files, or a JSON array of records)
-    through the format's file reader. Returns the counts, the tally and file-level problems."""
-    fmt = _formats().get(args.from_)
+    """Convert *inputs* in order: JSONL through the engine (*run*: every bad line rejected, the
+    run goes on), whole files (a format's log files, or a JSON array of records) through the
+    format's file reader. Returns the counts, the tally and file-level problems."""
+    fmt = _formats().get(from_)
     whole_format = fmt is not None and not fmt.per_line
-    if whole_format and (not args.inputs or "-" in args.inputs):
-        raise UsageError(f"--from {args.from_} reads whole files: give paths, not stdin")
-    patterns = _WHOLE_FILE_PATTERNS.get(args.from_, ("*",)) if whole_format else _LINE_PATTERNS
-    files = expand(args.inputs or ["-"], patterns=patterns)
+    if whole_format and (not inputs or "-" in inputs):
+        raise InputError(f"--from {from_} reads whole files: give paths, not stdin")
+    patterns = _WHOLE_FILE_PATTERNS.get(from_, ("*",)) if whole_format else _LINE_PATTERNS
+    files = expand(list(inputs) or ["-"], patterns=patterns)
     if not files:
-        raise UsageError(f"no input files in {', '.join(args.inputs)}")
+        raise InputError(f"no input files in {', '.join(inputs)}")
     spec = OpSpec(
         "convert",
-        {
-            "from_": args.from_,
-            "to": args.to,
-            "model": args.model,
-            "max_tokens": args.max_tokens,
-            "max_line_bytes": args.max_line_bytes,
-        },
+        {"from_": from_, "to": to, "model": model, "max_tokens": max_tokens, "max_line_bytes": max_line_bytes},
     )
     counts = RunCounts()
     tally = ConvertTally()
@@ -259,7 +268,7 @@ def convert_files(
 
     def flush_group() -> None:
         if group:
-            c, t, found = run(args, spec, list(group), out=out, rejects=rejects)
+            c, t, found = run(spec, list(group), out=out, rejects=rejects)
             counts.add(c)
             tally.merge(t)
             problems.extend(found)
@@ -268,7 +277,8 @@ def convert_files(
     for path in files:
         if whole_format or _is_json_array(path):
             flush_group()
-            c, t = _convert_whole_file(args, path, out=out, rejects=rejects)
+            c, t = _convert_whole_file(path, _Converter(from_, to, model, max_tokens), from_,
+                                       out=out, rejects=rejects)
             counts.add(c)
             tally.merge(t)
         else:
@@ -278,13 +288,12 @@ def convert_files(
 
 
 def _convert_whole_file(
-    args: argparse.Namespace, path: str, *, out: Sink, rejects: Sink
+    path: str, conv: _Converter, from_: str, *, out: Sink, rejects: Sink
 ) -> tuple[RunCounts, ConvertTally]:
     """One file through its format's file reader: each conversation is a unit ("line")."""
     import time
 
-    reader_fmt = _formats()[args.from_]
-    conv = _Converter(args.from_, args.to, args.model, args.max_tokens)
+    reader_fmt = _formats()[from_]
     tally = ConvertTally()
     counts = RunCounts(files=1, bytes_in=os.path.getsize(path))
     start = time.perf_counter()

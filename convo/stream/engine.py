@@ -1,11 +1,11 @@
 """The engine: an operation over every chunk of the input, on one process or many, in order.
 
 With one worker the chunks are processed in this process. With N workers a process pool (fork
-server, or spawn) runs them: each worker builds the operation once from its :class:`~convo._cli.base.OpSpec`
+server, or spawn) runs them: each worker builds the operation once from its :class:`~convo.stream.operation.OpSpec`
 (plain data, so nothing unpicklable ever crosses), chunks are submitted as they are read, and the
 results come back in input order through a bounded window of in-flight chunks, so memory stays
 flat however large the input and the output bytes are the same as with one worker.
-:func:`run_spans` is the range mode of :mod:`convo._cli.ranges` on the same pool machinery.
+:func:`run_spans` is the range mode of :mod:`convo.stream.ranges` on the same pool machinery.
 """
 
 from __future__ import annotations
@@ -20,17 +20,36 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from convo._cli.base import Operation, OpSpec, Result, build_operation
-from convo._cli.sources import Chunk, Oversize
 from convo.codec.jsonl import start_writeback
+from convo.stream.operation import OPERATIONS, Operation, OpSpec, Result
+from convo.stream.sources import Chunk, Oversize
 
 if TYPE_CHECKING:  # multiprocessing and concurrent.futures are imported when workers start
     import multiprocessing.context
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from convo._cli.ranges import Span, SpanResult
+    from convo.stream.ranges import Span, SpanResult
 
-__all__ = ["run_chunks", "run_spans"]
+__all__ = ["build_operation", "run_chunks", "run_spans"]
+
+def build_operation(spec: OpSpec) -> Operation:
+    """Build the operation a spec names (importing the built-in operations first).
+
+    >>> build_operation(OpSpec("stats")).name
+    'stats'
+    """
+    import convo.stream.ops
+
+    cls = OPERATIONS.get(spec.name)
+    if cls is None:
+        import convo.stream.convert  # noqa: F401 - registers convert (its formats cost ~6 ms to import)
+
+        try:
+            cls = OPERATIONS[spec.name]
+        except KeyError:
+            raise ValueError(f"unknown operation {spec.name!r}") from None
+    return cls(**dict(spec.options))
+
 
 _WORKER_OP: Operation | None = None
 _SYNC: tuple[Any, Any, Any] | None = None  # range mode: (condition, turn, abort flag)
@@ -55,7 +74,7 @@ def _work(chunk: Chunk) -> Result:
 
 def _work_span(task: tuple[int, Span, int, str | None]) -> SpanResult:
     assert _WORKER_OP is not None
-    from convo._cli.ranges import work_span
+    from convo.stream.ranges import work_span
 
     index, span, chunk_bytes, out_path = task
     res, outs = work_span(_WORKER_OP, span, chunk_bytes)
@@ -108,7 +127,7 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["convo._cli.ops", "convo._cli.convert", "convo._cli.pipelines"])
+        ctx.set_forkserver_preload(["convo.stream.ops", "convo.stream.convert", "convo.stream.pipelines"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -144,8 +163,8 @@ def run_chunks(
     *operation* (one built from *spec*) is reused for in-process work and for over-long lines;
     *window* bounds the chunks in flight (default ``4 * workers``).
 
-    >>> from convo._cli.base import OpSpec
-    >>> from convo._cli.sources import Chunk
+    >>> from convo.stream.operation import OpSpec
+    >>> from convo.stream.sources import Chunk
     >>> [r.n_in for r in run_chunks([Chunk.of("a", 1, b"\\n")], OpSpec("stats"))]
     [0]
     """
@@ -183,7 +202,7 @@ def run_spans(
     chunk_bytes: int,
     window: int | None = None,
 ) -> Iterator[tuple[Span, SpanResult]]:
-    """Range mode (:mod:`convo._cli.ranges`): each span and its result, in input order.
+    """Range mode (:mod:`convo.stream.ranges`): each span and its result, in input order.
 
     Workers append their output to the file at *out_path* themselves, in span order (None: the
     operation has no output); only small results cross the pipes.

@@ -1,7 +1,7 @@
 """The per-line operations of the command: transform, validate and stats (convert: its module).
 
 Each is registered by name and built from plain-data options, in the main process or in a worker
-(see :mod:`convo._cli.base`). Every line is decoded with the codec's :func:`decode_line` (so line
+(see :mod:`convo.stream.operation`). Every line is decoded with the codec's :func:`decode_line` (so line
 kinds, huge integers and error paths are the codec's), and every failure becomes a reject record
 with the line's original bytes or a diagnostic: no line is ever dropped. Each operation keeps a
 :class:`Tally` per chunk (reject codes, and what the operation counts), merged in input order.
@@ -20,9 +20,6 @@ import orjson
 from attrs import define, field
 
 from convo import model as m
-from convo._cli.base import Operation, classify, register, reject_error
-from convo._cli.rejects import reject
-from convo._cli.sources import Oversize
 from convo.codec.lines import (
     REQUEST_FIELDS,
     LineKind,
@@ -34,6 +31,9 @@ from convo.codec.lines import (
     encode_value,
 )
 from convo.errors import DecodeError
+from convo.stream.operation import Operation, classify, register, reject_error
+from convo.stream.rejects import reject
+from convo.stream.sources import Oversize
 from convo.transforms import ChangeLog
 
 __all__ = [
@@ -107,7 +107,7 @@ class TallyOp(Operation):
         self, file: str, lineno: int, raw: bytes, error: DecodeError, code: str,
         rejects: list[bytes], stats: Any,
     ) -> None:
-        """Reject a line that did not decode, by *code* (see :func:`~convo._cli.base.classify`)."""
+        """Reject a line that did not decode, by *code* (see :func:`~convo.stream.operation.classify`)."""
         rejects.append(reject_error(file, lineno, raw, error, code))
         _add(stats.rejects, code)
 
@@ -218,7 +218,7 @@ class TransformOp(TallyOp):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        from convo._cli.pipelines import load_pipeline
+        from convo.stream.pipelines import load_pipeline
 
         self.transform = load_pipeline(specs, pipeline_path)
         self._local = threading.local()  # one counting log per thread (convo.dask shares ops)

@@ -25,9 +25,9 @@ from typing import Any, BinaryIO
 
 from attrs import define, field, frozen
 
-from convo._cli.base import Operation
-from convo._cli.sources import STDIN, ChunkReader
 from convo.codec.jsonl import sniff_gzip
+from convo.stream.operation import Operation
+from convo.stream.sources import STDIN, ChunkReader
 
 __all__ = ["ByteRange", "Span", "SpanResult", "eligible", "plan_spans", "shift_line", "span_bytes", "work_span"]
 

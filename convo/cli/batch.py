@@ -1,7 +1,7 @@
 """``convo batch submit|status|results|cancel``: the Message Batches API from the command line.
 
-Layer: the top, with :mod:`convo.cli` (which registers these subcommands through
-:func:`add_parser`). The work is :class:`convo.executor.BatchExecutor`'s; this module reads the
+Layer: cli (:mod:`convo.cli` registers these subcommands through :func:`add_parser`). The work
+is :class:`convo.executor.BatchExecutor`'s; this module reads the
 arguments and the environment (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``), shows progress on
 a terminal and prints the summaries. Every step can be interrupted and run again: the state file
 (``-o STATE`` of ``submit``) records what was done, so nothing is submitted twice and no result
@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from convo._cli.base import seconds as _seconds
+from convo.cli._common import UsageError
+from convo.cli._common import seconds as _seconds
 
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
 
@@ -176,7 +177,6 @@ def _job_config(state: str) -> dict[str, Any]:
 
 
 def _executor(args: argparse.Namespace, state: str) -> Any:
-    from convo._cli.sources import UsageError
     from convo.errors import ConvoError
     from convo.executor import BatchExecutor
 
@@ -208,7 +208,7 @@ def _say(args: argparse.Namespace, lines: Sequence[str]) -> None:
 
 
 def _progress(args: argparse.Namespace, label: str) -> Any:
-    from convo._cli.report import Progress
+    from convo.cli._report import Progress
 
     return Progress(sys.stderr, total=None, enabled=not args.quiet and sys.stderr.isatty(), label=label)
 
@@ -227,7 +227,6 @@ class _APIFailure(Exception):
 def _run(args: argparse.Namespace, fn: Any) -> Any:
     """Call *fn*; a ConvoError (a bad state, a changed input) is a usage error, an API error a
     failure. Either way the state file holds every step done, so the step can be run again."""
-    from convo._cli.sources import UsageError
     from convo.errors import APIError, ConvoError
 
     try:
@@ -296,7 +295,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(status.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
         return EXIT_OK
-    from convo._cli.report import table
+    from convo.cli._report import table
 
     rows = []
     for b in status.batches:
@@ -327,12 +326,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 @_failing
 def cmd_results(args: argparse.Namespace) -> int:
     """``convo batch results``."""
-    from convo._cli.report import counts_table
-    from convo._cli.sinks import rejects_path_for
+    from convo.cli._report import counts_table
+    from convo.stream.sinks import rejects_path_for
 
     if args.output == "-":
-        from convo._cli.sources import UsageError
-
         raise UsageError("convo batch results writes a file (-o OUT)")
     ex = _executor(args, args.state)
     rejects = args.rejects or rejects_path_for(args.output)

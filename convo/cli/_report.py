@@ -1,5 +1,6 @@
 """What the command tells a person: a progress bar (on a terminal only) and the end-of-run summary.
 
+Layer: cli.
 Everything here writes to the stream it is given (stderr, by the command's choice); nothing here
 decides whether to print. Numbers are grouped (``12,345``), sizes in MB (10^6 bytes), times in s.
 """
@@ -8,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Protocol, TextIO
+from typing import TextIO
 
-from attrs import define
+from convo.stream.counts import RunCounts
 
-__all__ = ["Progress", "RunCounts", "counts_table", "mb", "summary_line"]
+__all__ = ["Progress", "counts_table", "mb", "summary_line", "table"]
 
 
 def mb(n: int) -> str:
@@ -22,56 +23,6 @@ def mb(n: int) -> str:
     ('1.2 MB', '0.0 MB')
     """
     return f"{n / 1e6:.1f} MB"
-
-
-class Counted(Protocol):
-    """What a piece of work reports: the engine's ``Result``, a span's or a Dask part's result."""
-
-    n_in: int
-    n_out: int
-    n_rejected: int
-    n_blank: int
-
-
-@define
-class RunCounts:
-    """The totals of a run: ``lines_in == out + rejected`` always."""
-
-    lines_in: int = 0
-    out: int = 0
-    rejected: int = 0
-    blank: int = 0
-    bytes_in: int = 0
-    files: int = 0
-    seconds: float = 0.0
-
-    @property
-    def balanced(self) -> bool:
-        """Whether every line read is accounted for."""
-        return self.lines_in == self.out + self.rejected
-
-    def count(self, part: Counted) -> None:
-        """Add the line counts of one piece of work (bytes, files and time are the caller's).
-
-        >>> from convo._cli.base import Result
-        >>> c = RunCounts()
-        >>> c.count(Result(n_in=3, n_out=2, n_rejected=1, n_blank=1)); c.balanced, c.blank
-        (True, 1)
-        """
-        self.lines_in += part.n_in
-        self.out += part.n_out
-        self.rejected += part.n_rejected
-        self.blank += part.n_blank
-
-    def add(self, other: RunCounts) -> None:
-        """Add the totals of another run (a group of inputs run separately)."""
-        self.lines_in += other.lines_in
-        self.out += other.out
-        self.rejected += other.rejected
-        self.blank += other.blank
-        self.bytes_in += other.bytes_in
-        self.files += other.files
-        self.seconds += other.seconds
 
 
 def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_word: str = "rejected") -> str:
@@ -96,7 +47,7 @@ def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_
 def counts_table(title: str, counts: Mapping[str, int], *, limit: int = 30, notes: Mapping[str, str] | None = None) -> list[str]:
     """Indented ``label  x count`` lines, most frequent first.
 
-    >>> from convo._cli.rejects import CODES
+    >>> from convo.codec.rejects import CODES
     >>> for line in counts_table("rejected", {"json": 3, "utf8": 1}, notes=CODES):
     ...     print(line)
       rejected:

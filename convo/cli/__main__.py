@@ -1,0 +1,5 @@
+"""``python -m convo.cli``: the ``convo`` program."""
+
+from convo.cli import entry
+
+entry()

@@ -1,0 +1,202 @@
+"""What every command shares: the parser's pieces, the exit statuses, reading inputs, running an
+operation with a progress bar, and saying things on stderr.
+
+Layer: cli. Argument values become plain values here or in the command's module; nothing below
+``convo.cli`` sees an ``argparse.Namespace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from convo.cli._report import Progress
+from convo.codec.lines import LINE_KINDS
+from convo.stream.counts import RunCounts
+from convo.stream.operation import OpSpec
+from convo.stream.sinks import Sink, rejects_path_for
+from convo.stream.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, STDIN, expand
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "LINE_KINDS",
+    "Formatter",
+    "Parser",
+    "UsageError",
+    "add_api_version",
+    "add_common",
+    "command_parser",
+    "inputs_of",
+    "positive",
+    "problems_text",
+    "rejects_sink",
+    "run_op",
+    "say",
+    "seconds",
+    "show_progress",
+]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A command line that cannot run (a missing file, clashing options): exit status 2."""
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples in epilogs as written."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise instead of exiting (``main`` decides the status)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def command_parser(sub: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """A command's parser on the ``convo`` subparsers *sub*, its help as its description."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=help, epilog=epilog, formatter_class=Formatter
+    )
+    return parser
+
+
+def positive(text: str) -> int:
+    """An ``argparse`` type: a whole number, 1 or more.
+
+    >>> positive("3")
+    3
+    """
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def seconds(text: str) -> float:
+    """An ``argparse`` type: a number of seconds, zero or more.
+
+    >>> seconds("2.5")
+    2.5
+    """
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not s >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text}")
+    return s
+
+
+def add_common(p: argparse.ArgumentParser, *, workers: bool = True, inputs: bool = True) -> None:
+    """The options of every line-reading command: inputs, line limit, line kind, workers, quiet."""
+    if inputs:
+        p.add_argument(
+            "inputs", nargs="*", metavar="FILE",
+            help="JSONL files or directories (their *.jsonl and *.jsonl.gz); '-' or nothing: stdin",
+        )
+        p.add_argument(
+            "--max-line-bytes", type=positive, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+            help="reject longer lines without reading them into memory (default: 64 MiB)",
+        )
+        p.add_argument(
+            "--format", dest="kind", choices=LINE_KINDS, default=None,
+            help="the kind of every line (default: detected per line)",
+        )
+        # Undocumented: smaller chunks exercise the chunk machinery in tests.
+        p.add_argument("--chunk-bytes", type=positive, default=DEFAULT_CHUNK_BYTES, help=argparse.SUPPRESS)
+    if workers:
+        p.add_argument(
+            "-j", "--workers", type=positive, default=1, metavar="N",
+            help="worker processes (default 1); output is identical for any N. Inputs under 8 MiB "
+            "are worked in one process: workers would cost more than they save",
+        )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+
+def add_api_version(p: argparse.ArgumentParser) -> None:
+    """``--api-version``, with the newest as the default."""
+    from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION
+
+    p.add_argument(
+        "--api-version", choices=API_VERSIONS, default=DEFAULT_API_VERSION,
+        help=f"the API version the requests will be sent under (default {DEFAULT_API_VERSION}); "
+        "2026-10-21 removed temperature/top_p/top_k",
+    )
+
+
+def inputs_of(args: argparse.Namespace) -> list[str]:
+    """The files the command's FILE arguments name (stdin when none)."""
+    given = args.inputs or [STDIN]
+    sources = expand(given)
+    if not sources:
+        raise UsageError(f"no *.jsonl or *.jsonl.gz files in {', '.join(given)}")
+    return sources
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether to draw a progress bar: on a terminal, unless ``-q``."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def say(args: argparse.Namespace, lines: Sequence[str] | str) -> None:
+    """Print a summary on stderr (unless ``-q``)."""
+    if args.quiet:
+        return
+    text = lines if isinstance(lines, str) else "\n".join(lines)
+    if text:
+        print(text, file=sys.stderr)
+
+
+def run_op(
+    args: argparse.Namespace,
+    spec: OpSpec,
+    sources: Sequence[str],
+    *,
+    out: Sink | None,
+    rejects: Sink | None,
+) -> tuple[RunCounts, Any, list[str]]:
+    """:func:`convo.stream.runner.run_operation` with the command's settings and a progress bar."""
+    from convo.stream.runner import run_operation
+
+    progress = Progress(sys.stderr, total=None, enabled=show_progress(args), label=f"{spec.name} ")
+
+    def on_total(total: int | None) -> None:
+        progress.total = total
+
+    try:
+        return run_operation(
+            spec, sources, out=out, rejects=rejects,
+            workers=getattr(args, "workers", 1),
+            chunk_bytes=args.chunk_bytes,
+            max_line_bytes=args.max_line_bytes,
+            on_progress=progress.update,
+            on_total=on_total,
+        )
+    finally:
+        progress.close()
+
+
+def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
+    """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
+    path = args.rejects or rejects_path_for(output)
+    if output != "-" and os.path.abspath(path) == os.path.abspath(output):
+        raise UsageError("the rejects file cannot be the output file")
+    # Beside a file output the rejects file is always written (empty when nothing was rejected),
+    # so a stale one from an earlier run never lingers; after stdout output, only when needed.
+    return Sink(path, lazy=output == "-" and not args.rejects)
+
+
+def problems_text(problems: Sequence[str]) -> list[str]:
+    """The summary's lines for file-level problems (a truncated gzip file, say)."""
+    return [f"  warning: {p}; the lines before it were read" for p in problems]

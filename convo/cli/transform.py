@@ -1,0 +1,217 @@
+"""``convo transform``: transforms over every conversation, on one process, several, or Dask.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import orjson
+
+from convo.cli._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    UsageError,
+    add_api_version,
+    add_common,
+    command_parser,
+    inputs_of,
+    problems_text,
+    rejects_sink,
+    run_op,
+    say,
+)
+from convo.cli._report import counts_table, summary_line
+from convo.codec.lines import LineKind
+from convo.codec.rejects import CODES
+from convo.stream.operation import OpSpec
+from convo.stream.sinks import Sink
+from convo.stream.sources import STDIN, Chunk, ChunkReader
+
+__all__ = ["add_parser", "command"]
+
+EPILOG = """\
+Each -t is a transform's repr, parsed with literals only (never eval): for example
+drop_images(placeholder="[image removed]"), keep_last_turns(n=8), migrate(model="claude-opus-4-8"),
+inject_system("Be terse.", where="top"), redact("sk-[A-Za-z0-9]+"). They run left to right.
+--pipeline FILE.py RUNS THAT FILE AS PYTHON CODE (trust it as you would any script): it must bind
+PIPELINE (or pipeline) to a transform, e.g.  PIPELINE = pipeline(t.strip_thinking(), t.drop_images()).
+
+Lines that cannot be used (invalid JSON or UTF-8, a wrong shape, over the size limit, a transform
+that raised, a rule broken with --validate-for) go to the rejects file (default OUT.rejects.jsonl)
+with file, line, reason, $.path and the original bytes; the run goes on. in = out + rejected.
+
+examples:
+  convo transform fixtures/transcripts.jsonl -o migrated.jsonl \\
+      -t 'migrate(model="claude-opus-4-8")' -t 'drop_images(placeholder="[image removed]")'
+  convo transform logs/ -t 'strip_thinking()' -t 'keep_last_turns(n=8)' -o out.jsonl.gz --workers 4
+  convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
+  zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
+  convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
+"""
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``convo transform`` on the ``convo`` subparsers *sub*."""
+    p = command_parser(sub, "transform", "apply transforms to every conversation", EPILOG)
+    add_common(p)
+    p.add_argument("-t", "--transform", dest="specs", action="append", default=[], metavar="SPEC",
+                   help="a transform, as its repr (repeat; applied left to right)")
+    p.add_argument("--pipeline", metavar="FILE.py",
+                   help="a Python file binding PIPELINE (runs it: trusted code only); before any -t")
+    p.add_argument("-o", "--output", default="-", metavar="OUT",
+                   help="output JSONL ('-': stdout; .gz: compressed); written atomically")
+    p.add_argument("--rejects", metavar="R", help="rejects file (default OUT.rejects.jsonl)")
+    p.add_argument("--validate-for", metavar="MODEL",
+                   help="reject outputs MODEL would refuse (under --api-version)")
+    add_api_version(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the parsed pipeline and the first changed line as a diff; write nothing")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster (scheduler address, or 'local'); OUT is a directory "
+                   "(or fsspec URL) of part-NNNNN.jsonl files")
+    p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
+    p.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """``convo transform``."""
+    from convo.stream.pipelines import load_pipeline
+
+    try:
+        transform = load_pipeline(args.specs, args.pipeline)
+        if args.validate_for:
+            from convo.profiles import get_profile
+
+            get_profile(args.validate_for)
+    except (ValueError, TypeError, OSError, SyntaxError) as e:
+        raise UsageError(str(e)) from None
+    if not args.specs and not args.pipeline:
+        raise UsageError("no transforms: give -t SPEC (repeatable) or --pipeline FILE.py")
+    if args.dry_run:
+        return _dry_run(inputs_of(args), transform, kind=args.kind, chunk_bytes=args.chunk_bytes,
+                        max_line_bytes=args.max_line_bytes)
+    if args.dask:
+        return _transform_dask(args)
+    sources = inputs_of(args)
+    spec = OpSpec(
+        "transform",
+        {
+            "specs": tuple(args.specs),
+            "pipeline_path": os.path.abspath(args.pipeline) if args.pipeline else None,
+            "validate_for": args.validate_for,
+            "api_version": args.api_version,
+            "kind": args.kind,
+            "max_line_bytes": args.max_line_bytes,
+        },
+    )
+    rejects = rejects_sink(args, args.output)
+    with Sink(args.output) as out, rejects:
+        counts, tally, problems = run_op(args, spec, sources, out=out, rejects=rejects)
+    lines = [summary_line("transform", counts), f"  pipeline: {transform!r}"]
+    if args.output != "-":
+        lines.append(f"  output: {args.output}")
+    if counts.rejected:
+        lines.append(f"  rejects: {rejects.path} (original bytes; see --help)")
+        lines.extend(counts_table("rejected", tally.rejects, notes=CODES))
+        lines.extend(counts_table("rules broken (--validate-for)", tally.rules))
+    lines.append(f"  lines changed: {tally.changed:,} of {counts.out + counts.rejected:,}")
+    lines.extend(counts_table("changes", tally.changes_by_text()))
+    lines.extend(problems_text(problems))
+    say(args, lines)
+    if problems or (args.fail_on_reject and counts.rejected):
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk_bytes: int,
+             max_line_bytes: int) -> int:
+    """Print the pipeline and the first line it changes, as a unified diff of pretty JSON."""
+    import difflib
+
+    from convo.codec.lines import RawLine, decode_line, encode_value
+    from convo.errors import DecodeError
+    from convo.stream.ops import conversation_of, with_conversation
+
+    print(f"pipeline: {transform!r}")
+    reader = ChunkReader(sources, chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes)
+    seen = 0
+    try:
+        for item in reader:
+            if not isinstance(item, Chunk):
+                continue  # an over-long line: nothing to show
+            lineno = item.first_line - 1
+            for line in item.lines:
+                raw = bytes(line)  # (this reader makes no views: no copy)
+                lineno += 1
+                if not raw.strip():
+                    continue
+                seen += 1
+                try:
+                    value = decode_line(RawLine(item.file, lineno, raw), kind=kind).value
+                except DecodeError:
+                    continue
+                conv = conversation_of(value)
+                if conv is None:
+                    continue
+                try:
+                    new, changes = transform.explain(conv)
+                except Exception as e:
+                    print(f"{item.file}:{lineno}: the pipeline raised {type(e).__name__}: {e}")
+                    continue
+                if new is conv:
+                    continue
+                before = orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2).decode()
+                after_value = encode_value(with_conversation(value, new))
+                after = orjson.dumps(orjson.loads(after_value), option=orjson.OPT_INDENT_2).decode()
+                print(f"first changed line: {item.file}:{lineno}")
+                for c in changes:
+                    print(f"  {c.transform}: {c.what} at {c.path}")
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        before.splitlines(keepends=True), after.splitlines(keepends=True),
+                        f"{item.file}:{lineno} (before)", f"{item.file}:{lineno} (after)",
+                    )
+                )
+                print()
+                return EXIT_OK
+    finally:
+        reader.cleanup()
+    print(f"no line changed ({seen:,} lines read)")
+    return EXIT_OK
+
+
+def _transform_dask(args: argparse.Namespace) -> int:
+    try:
+        from convo import dask as convo_dask
+    except ImportError as e:
+        raise UsageError(f"--dask needs the dask extra: pip install 'convo[dask]' ({e})") from None
+    if args.output == "-":
+        raise UsageError("--dask writes a directory of part files: give -o DIR (or a URL)")
+    inputs = args.inputs or []
+    if not inputs or STDIN in inputs:
+        raise UsageError("--dask reads files or URLs, not stdin")
+    summary = convo_dask.transform(
+        inputs,
+        args.output,
+        specs=tuple(args.specs),
+        pipeline_path=os.path.abspath(args.pipeline) if args.pipeline else None,
+        validate_for=args.validate_for,
+        api_version=args.api_version,
+        kind=args.kind,
+        max_line_bytes=args.max_line_bytes,
+        rejects=args.rejects,
+        address=args.dask,
+    )
+    lines = [summary_line("transform", summary), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
+    if summary.rejected:
+        lines.append(f"  rejects: {summary.rejects_dir}")
+        lines.extend(counts_table("rejected", summary.reject_codes, notes=CODES))
+    lines.append(f"  lines changed: {summary.changed:,}")
+    lines.extend(counts_table("changes", summary.changes))
+    say(args, lines)
+    return EXIT_FAIL if args.fail_on_reject and summary.rejected else EXIT_OK
