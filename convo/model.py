@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 from attrs import field, frozen
@@ -25,9 +25,6 @@ from attrs import field, frozen
 from convo._images import image_size, sniff_media_type
 from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze
 from convo.errors import ImageError
-
-if TYPE_CHECKING:
-    from convo.transforms import Transform
 
 __all__ = [
     "Base64Source",
@@ -68,6 +65,7 @@ __all__ = [
     "WebFetchToolResult",
     "WebSearchToolResult",
     "SAMPLING_PARAMS",
+    "builder",
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system"]
@@ -563,6 +561,26 @@ def _system_value(value: Any) -> Any:
     return tuple(value)
 
 
+_BUILDERS: dict[str, Callable[..., Conversation]] = {}
+"""The implementations of :class:`Conversation`'s fluent methods, by method name. The builders
+of :mod:`convo.transforms` register them (``import convo`` imports both layers), so that the model
+layer never imports the layer above it."""
+
+
+def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., Conversation]]:
+    """Register the implementation of the fluent method *name* (used by :mod:`convo.transforms`).
+
+    >>> sorted(_BUILDERS)
+    ['assistant', 'prefill', 'system_message', 'user', 'with_image', 'with_params', 'with_system']
+    """
+
+    def register(fn: Callable[..., Conversation]) -> Callable[..., Conversation]:
+        _BUILDERS[name] = fn
+        return fn
+
+    return register
+
+
 @frozen(kw_only=True)
 class Conversation:
     """A Messages API request: model, max_tokens, system, messages and every other parameter.
@@ -595,9 +613,10 @@ class Conversation:
     inference_geo: str | Unset | None = UNSET  # the spec allows null here
     extra: FrozenDict = _extra()
 
-    # The fluent API: sugar over convo.transforms (imported late: transforms import this module).
+    # The fluent API: sugar over the builders of convo.transforms, which register themselves
+    # here (:func:`builder`): this layer knows nothing of the layers above it.
 
-    def apply(self, *transforms: Transform) -> Conversation:
+    def apply(self, *transforms: Callable[[Conversation], Conversation]) -> Conversation:
         """Apply transforms left to right."""
         conv = self
         for t in transforms:
@@ -606,47 +625,31 @@ class Conversation:
 
     def user(self, *parts: str | Block) -> Conversation:
         """Append a user turn (strings and blocks, in order)."""
-        from convo.transforms import append_user
-
-        return append_user(*parts)(self)
+        return _BUILDERS["user"](self, *parts)
 
     def assistant(self, *parts: str | Block) -> Conversation:
         """Append an assistant turn (a synthetic one, written by you)."""
-        from convo.transforms import append_assistant
-
-        return append_assistant(*parts)(self)
+        return _BUILDERS["assistant"](self, *parts)
 
     def with_system(self, system: str | Iterable[Text]) -> Conversation:
         """Set the top-level ``system`` field."""
-        from convo.transforms import inject_system
-
-        return inject_system(
-            system if isinstance(system, str) else tuple(system), where="top", replace=True
-        )(self)
+        return _BUILDERS["with_system"](self, system)
 
     def system_message(self, text: str) -> Conversation:
         """Append a mid-conversation ``role: "system"`` message (placement rules apply)."""
-        from convo.transforms import inject_system
-
-        return inject_system(text, where="message")(self)
+        return _BUILDERS["system_message"](self, text)
 
     def with_image(self, image: Image | str | os.PathLike[str]) -> Conversation:
         """Attach an image to the last user turn (or a new one): an Image, a path or a URL."""
-        from convo.transforms import attach_image
-
-        return attach_image(image)(self)
+        return _BUILDERS["with_image"](self, image)
 
     def prefill(self, text: str) -> Conversation:
         """End with an assistant turn that the model continues (only on models that allow it)."""
-        from convo.transforms import prefill
-
-        return prefill(text)(self)
+        return _BUILDERS["prefill"](self, text)
 
     def with_params(self, **params: Any) -> Conversation:
         """Set request parameters (``temperature=0.2``, ``tools=[...]``, any other key)."""
-        from convo.transforms import with_params
-
-        return with_params(**params)(self)
+        return _BUILDERS["with_params"](self, **params)
 
     def with_response(self, response: Response) -> Conversation:
         """The conversation with *response* appended as an assistant turn."""

@@ -1,4 +1,4 @@
-"""Tests for convo.executor._batch: BatchExecutor against the local emulator over real sockets.
+"""Tests for convo.jobs.batch: BatchExecutor against the local emulator over real sockets.
 
 Time is a fake clock shared by the emulator's batches and the executor's waits, so polling,
 settling and expiry are exact and instant. The kill-and-resume tests with real processes are in
@@ -604,7 +604,7 @@ class TestNeverTwice:
     def test_a_second_process_cannot_work_on_the_same_job(self, emu: Emulator, clock: Any,
                                                           tmp_path: Path) -> None:
         """While one process holds a job's lock, another is refused instead of racing it."""
-        from convo.executor._batch import _Job
+        from convo.jobs.batch import _Job
 
         src = H.write_requests(tmp_path / "in.jsonl", 1)
         with H.executor(emu, clock) as ex:

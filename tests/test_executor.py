@@ -33,7 +33,7 @@ class TestPublicFace:
             "Executor", "AsyncExecutor", "EventCallback",
             "HttpExecutor", "AsyncHttpExecutor", "RetryPolicy", "SharedBackoff", "ExecutorStats",
             "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT",
-            "BatchExecutor", "BatchInfo", "BatchResultError", "BatchStatus", "MessageBatch",
+            "BatchClient", "BatchExecutor", "BatchInfo", "BatchResultError", "BatchStatus", "MessageBatch",
             "MockExecutor", "AsyncMockExecutor", "reply",
             "ReplayExecutor", "AsyncReplayExecutor", "Cassette", "CassetteMissError", "request_key",
             "json_diff", "load_cassette",
@@ -44,6 +44,20 @@ class TestPublicFace:
         }
         for name in ex_pkg.__all__:
             assert hasattr(ex_pkg, name), name
+
+    def test_job_names_are_the_jobs_layers(self) -> None:
+        """BatchExecutor, run_file and friends are importable from convo.executor as before, and
+        are the very objects of convo.jobs, which the executor package loads only when asked."""
+        import convo.jobs
+
+        for name in ("BatchExecutor", "BatchInfo", "BatchStatus", "RunSummary", "run_file"):
+            assert getattr(ex_pkg, name) is getattr(convo.jobs, name)
+        assert issubclass(convo.jobs.BatchExecutor, ex_pkg.BatchClient)
+        code = "import sys, convo.executor; print('convo.jobs' in sys.modules)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert out.stdout.strip() == "False", out.stderr
+        with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+            ex_pkg.Nope  # noqa: B018
 
     def test_import_convo_does_not_load_httpx(self) -> None:
         """`import convo` loads neither httpx nor convo.executor; importing the executors does."""

@@ -1,4 +1,4 @@
-"""Tests for convo.executor._run: run_many / run_iter and their async forms, and run_file (convo run)."""
+"""Tests for convo.executor._run (run_many / run_iter and their async forms) and convo.jobs.run (run_file, convo run)."""
 
 from __future__ import annotations
 

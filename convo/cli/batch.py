@@ -1,7 +1,7 @@
 """``convo batch submit|status|results|cancel``: the Message Batches API from the command line.
 
 Layer: cli (:mod:`convo.cli` registers these subcommands through :func:`add_parser`). The work
-is :class:`convo.executor.BatchExecutor`'s; this module reads the
+is :class:`convo.jobs.BatchExecutor`'s; this module reads the
 arguments and the environment (``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``), shows progress on
 a terminal and prints the summaries. Every step can be interrupted and run again: the state file
 (``-o STATE`` of ``submit``) records what was done, so nothing is submitted twice and no result
@@ -168,7 +168,7 @@ def _usage(p: argparse.ArgumentParser) -> int:
 def _job_config(state: str) -> dict[str, Any]:
     """The API version and base URL a job was submitted with ({} when there is no state yet)."""
     from convo.errors import ConvoError
-    from convo.executor._batch import read_state
+    from convo.jobs.batch import read_state
 
     try:
         return read_state(state)
@@ -178,7 +178,7 @@ def _job_config(state: str) -> dict[str, Any]:
 
 def _executor(args: argparse.Namespace, state: str) -> Any:
     from convo.errors import ConvoError
-    from convo.executor import BatchExecutor
+    from convo.jobs import BatchExecutor
 
     job = _job_config(state)
     version = args.api_version or job.get("api_version")

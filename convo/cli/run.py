@@ -1,6 +1,6 @@
 """``convo run``: every request line sent to the API, one exchange record per line, resumable.
 
-Layer: cli (the work is :func:`convo.executor.run_file`'s, or the Message Batches job's with
+Layer: cli (the work is :func:`convo.jobs.run_file`'s, or the Message Batches job's with
 ``--via batch``).
 """
 
@@ -66,7 +66,8 @@ def add_parser(sub: Any) -> None:
 def command(args: argparse.Namespace) -> int:
     """``convo run``: each request line through the executor, one exchange record per line."""
     try:
-        from convo.executor import HttpExecutor, run_file
+        from convo.executor import HttpExecutor
+        from convo.jobs import run_file
     except ImportError as e:
         raise UsageError(f"convo run is not available in this build ({e})") from None
     from convo.errors import ConvoError
@@ -78,7 +79,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         # the key and base URL come from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL, as in the SDK
         if args.via == "batch":
-            from convo.executor import BatchExecutor
+            from convo.jobs import BatchExecutor
 
             executor: HttpExecutor | BatchExecutor = BatchExecutor(
                 base_url=args.base_url, api_version=args.api_version,

@@ -10,18 +10,19 @@ conversation: ``conversation.with_response(response)`` appends the reply.
 >>> convs = [Conversation(model="m", max_tokens=8, messages=[Message("user", q)]) for q in ("a", "b")]
 >>> [r.response.text for r in run_many(convs, MockExecutor(lambda c: c.messages[-1].text * 3))]
 ['aaa', 'bbb']
+
+The Message Batches *client* (:class:`BatchClient`: create, retrieve, list, cancel, results) is
+here; running files or conversations through batches with a resumable state file is a job
+(:mod:`convo.jobs`). ``BatchExecutor``, ``BatchInfo``, ``BatchStatus``, ``run_file`` and
+``RunSummary`` are importable from here as before: they are :mod:`convo.jobs`'s, loaded on first use.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
-from convo.executor._batch import (
-    BatchExecutor,
-    BatchInfo,
-    BatchResultError,
-    BatchStatus,
-    MessageBatch,
-)
+from convo.executor._batch import BatchClient, BatchResultError, MessageBatch
 from convo.executor._http import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -43,11 +44,9 @@ from convo.executor._retry import RetryPolicy, SharedBackoff
 from convo.executor._run import (
     Progress,
     Result,
-    RunSummary,
     arun_iter,
     arun_many,
     error_record,
-    run_file,
     run_iter,
     run_many,
 )
@@ -78,6 +77,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     # Message Batches
+    "BatchClient",
     "BatchExecutor",
     "BatchInfo",
     "BatchResultError",
@@ -116,3 +116,15 @@ __all__ = [
     "events_from_response",
     "parse_partial_json",
 ]
+
+_FROM_JOBS = frozenset({"BatchExecutor", "BatchInfo", "BatchStatus", "RunSummary", "run_file"})
+
+
+def __getattr__(name: str) -> Any:
+    """The job-layer names users know from here (``from convo.executor import BatchExecutor``),
+    loaded on first use so that the executor layer itself never imports the jobs layer."""
+    if name in _FROM_JOBS:
+        import convo.jobs
+
+        return getattr(convo.jobs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

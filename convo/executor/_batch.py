@@ -1,114 +1,32 @@
-"""Message Batches: submit thousands of conversations at half the price, resumably.
+"""The Message Batches API client: create, retrieve, list, cancel and delete batches, read results.
 
 Layer: executor (the network, through the HTTP executors' configuration, retry policy and error
-mapping). :class:`BatchExecutor` speaks the batch endpoints (facts §6.2, §6.4) and runs whole
-files through them: the input is split into batches under both limits (100,000 requests and
-256 MB of JSON per create body, both parameters), each line gets a ``custom_id`` derived from
-its file and line, the batches are polled with back-off, their results (which come in no
-particular order) are saved as they end, and one exchange record per input line is written in
-input order, as ``convo run`` writes them.
+mapping). :class:`BatchClient` speaks the batch endpoints (facts §6.2, §6.4) and nothing more: it
+opens no file. Running whole files (or conversations in memory) through batches, resumably, with a
+state file, is the job engine's: :class:`convo.jobs.batch.BatchExecutor`, which builds on this
+client (``convo.executor.BatchExecutor`` is the same class).
 
-The state file
---------------
-Every step is recorded in a JSON state file, written atomically (temporary file, fsync, rename)
-after each step, with a directory beside it (``STATE.d/``) holding the saved results of each
-batch (``<batch id>.jsonl``, renamed into place only once complete), the lines rejected before
-submission (``rejects.jsonl``) and a lock. A process killed at any point resumes from it:
-
-- The input files are listed in the state with their sizes, and each batch with the lines it
-  holds (as ranges of ``[file, first line, last line]``), its request count and the SHA-256 of its
-  create body, so that a resumed process proves the input did not change before it sends or
-  joins anything.
-- ``custom_id`` is ``<run>-<file>-<line>`` (``-r<N>`` appended for the N-th resubmission of
-  errored lines), where ``<run>`` is a random marker chosen once per state file. The mapping back
-  to file and line is that formula plus the state's list of files.
-- Results already saved are never fetched again; a download cut off by a kill is fetched again
-  whole (the endpoint has no ranges).
-
-How a line is never submitted twice
------------------------------------
-Before a create call the batch's record is saved with ``status: "submitting"`` and the time
-(the intent); after it, with the batch id. A kill (or a connection that breaks after the body was
-sent) between the two leaves a batch that may or may not exist on the server. The create call
-is therefore never retried blindly (the official SDK would retry it); instead it is reconciled:
-
-1. ``GET /v1/messages/batches`` is paged (newest first) back to the intent time, less a margin
-   for clock skew. Batches the state already knows are left out; those whose request count is the
-   count of the batch in doubt are its *candidates*.
-2. A candidate is only proven to be ours by its results: they are the only place the API shows
-   ``custom_id`` values. Once a candidate ends, the first line of its results is read; if its
-   ``custom_id`` carries this state's run marker and a line of the batch in doubt, the batch is
-   adopted (and its results saved); otherwise the candidate is dropped.
-3. Only when no candidate is left, and ``settle`` seconds have passed since the intent (time for a
-   create that was still in flight to appear in the list), is the batch sent again -- with the same
-   ``custom_id`` values, since the first create provably did not happen.
-
-A create that failed with an HTTP error status did not create a batch (the API's error is the
-answer), so it is retried per the retry policy; only a transport error after the request may
-have been sent leads to the reconciliation above. A connection that could not even be opened is
-retried like any other request.
-
-Lines that break the rules for their model (:func:`convo.validate`, under the executor's API
-version) or the batch rules (``stream``, ``max_tokens: 0``, ``speed``; facts §6.4) never reach
-the API: they go to the rejects with the reason. So do results ``errored`` with
-``invalid_request_error`` (with the API's message). Other errored results can be resubmitted
-(``retry_errored``; expired ones with ``retry_expired``), in new batches, up to
-``max_retry_rounds`` times; what is still failing then, and every canceled or expired line, gets
-an exchange record whose ``error`` says so. Nothing is dropped: lines in = records + rejects.
-
->>> import os, tempfile
->>> from convo.testing import Emulator
->>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
->>> with open(src, "w") as f:
-...     for q in ("Hi", "Bye"):
-...         _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 16, '
-...                     '"messages": [{"role": "user", "content": "%s"}]}\\n' % q)
->>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
-...     status = ex.submit([src], os.path.join(d, "job.json"))
-...     summary = ex.results(os.path.join(d, "job.json"), os.path.join(d, "out.jsonl"))
->>> [b.requests for b in status.batches], summary.succeeded
-([2], 2)
->>> import orjson, pathlib
->>> [orjson.loads(x)["response"]["content"][0]["text"] for x in pathlib.Path(d, "out.jsonl").read_bytes().splitlines()]
-['echo: Hi', 'echo: Bye']
+A create call is never retried blindly after its body may have been sent (the official SDK would
+retry it): a second create could make a second batch. :meth:`BatchClient.create_batch` raises
+instead, and the job engine reconciles (see :mod:`convo.jobs.batch`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import os
-import secrets
-import shutil
-import string
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import IO, Any, cast
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
 
-import attrs
 import httpx
 import orjson
 from attrs import field, frozen
 
 from convo import model as m
-from convo._json import EMPTY, UNSET, FrozenDict, Unset, freeze, thaw
+from convo._json import EMPTY, UNSET, FrozenDict, Unset, freeze
 from convo.codec import dumps
-from convo.codec.jsonl import AtomicWriter, _expand, _fsync_dir, iter_lines
-from convo.codec.lines import RawLine, decode_line, encode_value
-from convo.codec.rejects import classify, reject, rejects_path_for
-from convo.errors import (
-    APIError,
-    ConvoError,
-    DecodeError,
-    NotFoundError,
-    ValidationError,
-    error_for_status,
-)
-from convo.executor._base import Executor
+from convo.codec.lines import RawLine, decode_line
+from convo.errors import APIError
 from convo.executor._http import (
     DEFAULT_API_VERSION,
     _HttpConfig,
@@ -116,23 +34,21 @@ from convo.executor._http import (
     send_with_retries,
 )
 from convo.executor._retry import RetryPolicy, SharedBackoff
-from convo.executor._run import ProgressCallback, Result, RunSummary, _line_id, _Tally
-
-try:  # POSIX: a lock on the state directory keeps two processes off the same job
-    import fcntl
-except ImportError:  # pragma: no cover - Windows has no fcntl; the lock is skipped there
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BATCH_REQUESTS",
-    "BatchExecutor",
-    "BatchInfo",
+    "BODY_CLOSE",
+    "BODY_OPEN",
+    "BODY_SEP",
+    "BatchClient",
     "BatchResultError",
-    "BatchStatus",
     "MessageBatch",
+    "UncertainCreate",
+    "batch_item",
     "custom_id_for",
     "parse_custom_id",
+    "request_counts_of",
 ]
 
 log = logging.getLogger("convo.executor")
@@ -144,30 +60,9 @@ MAX_BATCH_BYTES = 256_000_000
 """Bytes of JSON per create body, at most. The docs say "256 MB" (facts §6.3, §6.4); read as
 decimal megabytes it is the smaller number, so it is safe under either reading."""
 
-_STATE_FORMAT = "convo-batch-state"
-_STATE_VERSION = 1
-_RUN_ALPHABET = string.ascii_lowercase + string.digits
-_RUN_LENGTH = 8
-_OPEN, _CLOSE, _SEP = b'{"requests":[', b"]}", b","
+BODY_OPEN, BODY_CLOSE, BODY_SEP = b'{"requests":[', b"]}", b","
+"""How a create body frames its items: ``BODY_OPEN + BODY_SEP.join(items) + BODY_CLOSE``."""
 _ID_PREFIX = b'{"custom_id":"'
-_RETRYABLE_NEVER = "invalid_request_error"  # facts §6.4: fix the body; any other type may be retried
-_NO_REPLY = ("canceled", "expired", "missing_result")
-
-# The HTTP status the API gives each error type (facts §5.1), to rebuild an exception for an
-# errored batch result, which carries the type but no status.
-_STATUS_OF_TYPE = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "conflict_error": 409,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
 
 # Connection failures where nothing was sent: a create that failed so cannot have made a batch.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -241,7 +136,8 @@ def _epoch(text: Any) -> float | None:
         return None
 
 
-def _counts(value: Any) -> FrozenDict:
+def request_counts_of(value: Any) -> FrozenDict:
+    """A batch's ``request_counts`` as a frozen mapping of whole numbers (anything else dropped)."""
     if not isinstance(value, Mapping):
         return EMPTY
     frozen_counts: FrozenDict = freeze({str(k): v for k, v in value.items() if type(v) is int})
@@ -261,7 +157,7 @@ class MessageBatch:
 
     id: str
     processing_status: str
-    request_counts: FrozenDict = field(factory=FrozenDict, converter=_counts)
+    request_counts: FrozenDict = field(factory=FrozenDict, converter=request_counts_of)
     created_at: str | None = None
     ended_at: str | None = None
     expires_at: str | None = None
@@ -302,111 +198,7 @@ class MessageBatch:
         return _epoch(self.created_at)
 
 
-@frozen(kw_only=True)
-class BatchInfo:
-    """One batch of a job, as the state file knows it.
-
-    ``status`` is the job's view: ``planned`` (not sent), ``submitting`` (sent or about to be;
-    unknown whether the server has it), ``uncertain`` (candidates found, to be proven by their
-    results), ``submitted``, ``fetched`` (results saved) or ``unsent`` (canceled before sending).
-
-    >>> BatchInfo(n=0, attempt=0, requests=10, status="uncertain", candidates=["msgbatch_1"]).candidates
-    ('msgbatch_1',)
-    """
-
-    n: int
-    attempt: int
-    requests: int
-    status: str
-    batch_id: str | None = None
-    processing_status: str | None = None
-    request_counts: FrozenDict = field(factory=FrozenDict, converter=_counts)
-    candidates: tuple[str, ...] = field(default=(), converter=tuple)
-
-
-def _info(b: Mapping[str, Any]) -> BatchInfo:
-    return BatchInfo(
-        n=b["n"],
-        attempt=b["attempt"],
-        requests=b["count"],
-        status=b["status"],
-        batch_id=b.get("batch_id"),
-        processing_status=b.get("processing_status"),
-        request_counts=b.get("request_counts"),
-        candidates=b.get("candidates", ()),
-    )
-
-
-@frozen(kw_only=True)
-class BatchStatus:
-    """Where a batch job stands: its lines, its batches and their request counts.
-
-    >>> s = BatchStatus(state="s.json", run="abc", lines=3, rejected=1, submitted=True,
-    ...                 batches=(BatchInfo(n=0, attempt=0, requests=2, status="fetched",
-    ...                          request_counts={"succeeded": 2}),))
-    >>> s.done, s.counts["succeeded"], s.pending
-    (True, 2, 0)
-    """
-
-    state: str
-    run: str
-    lines: int
-    rejected: int
-    submitted: bool
-    batches: tuple[BatchInfo, ...] = ()
-    canceled: bool = False
-    api_version: str = DEFAULT_API_VERSION
-    output: str | None = None
-
-    @property
-    def pending(self) -> int:
-        """Batches whose results are not saved yet."""
-        return sum(1 for b in self.batches if b.status not in ("fetched", "unsent"))
-
-    @property
-    def done(self) -> bool:
-        """Whether every line was submitted (or the job canceled) and every result saved."""
-        return (self.submitted or self.canceled) and self.pending == 0
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """The request counts of every batch added up (the latest the API reported)."""
-        out = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
-        for b in self.batches:
-            for k, v in b.request_counts.items():
-                out[k] = out.get(k, 0) + v
-        return out
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``convo batch status --json``)."""
-        return {
-            "state": self.state,
-            "run": self.run,
-            "api_version": self.api_version,
-            "lines": self.lines,
-            "rejected": self.rejected,
-            "submitted": self.submitted,
-            "canceled": self.canceled,
-            "done": self.done,
-            "counts": self.counts,
-            "output": self.output,
-            "batches": [
-                {
-                    "n": b.n,
-                    "attempt": b.attempt,
-                    "requests": b.requests,
-                    "status": b.status,
-                    "batch_id": b.batch_id,
-                    "processing_status": b.processing_status,
-                    "request_counts": dict(b.request_counts),
-                    "candidates": list(b.candidates),
-                }
-                for b in self.batches
-            ],
-        }
-
-
-class _Uncertain(Exception):
+class UncertainCreate(Exception):
     """A create call that broke after its body may have reached the server."""
 
     def __init__(self, error: APIError) -> None:
@@ -414,107 +206,25 @@ class _Uncertain(Exception):
         self.error = error
 
 
-class _Line:
-    """One input line ready for a batch: where it is, its exchange id, the request."""
-
-    __slots__ = ("conv", "line_id", "params")
-
-    def __init__(self, line_id: str | int, conv: m.Conversation, params: bytes) -> None:
-        self.line_id = line_id
-        self.conv = conv
-        self.params = params
 
 
-class _Chunk:
-    """A batch being filled: its create-body items, size, and the line ranges it covers."""
-
-    __slots__ = ("broken", "items", "lines", "ranges", "size")
-
-    def __init__(self) -> None:
-        self.items: list[bytes] = []
-        self.size = len(_OPEN) + len(_CLOSE)
-        self.ranges: list[list[int]] = []
-        self.broken = False  # a line that is not in this batch came since the last one added
-        self.lines = 0  # input lines read up to the last one added (for the state)
-
-    def fits(self, item: bytes, max_requests: int, max_bytes: int) -> bool:
-        return len(self.items) < max_requests and self.size + len(item) + 1 <= max_bytes
-
-    def add(self, file: int, line: int, item: bytes) -> None:
-        self.size += len(item) + (1 if self.items else 0)
-        self.items.append(item)
-        r = self.ranges
-        if r and not self.broken and r[-1][0] == file:
-            r[-1][2] = line
-        else:
-            r.append([file, line, line])
-        self.broken = False
-
-    def body(self) -> bytes:
-        return _OPEN + _SEP.join(self.items) + _CLOSE
-
-    @property
-    def last(self) -> tuple[int, int]:
-        return self.ranges[-1][0], self.ranges[-1][2]
-
-
-def _item(custom_id: str, params: bytes) -> bytes:
+def batch_item(custom_id: str, params: bytes) -> bytes:
+    """One item of a create body: the custom id and the request JSON, as bytes."""
     return _ID_PREFIX + custom_id.encode("ascii") + b'","params":' + params + b"}"
 
 
-def _digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
-def _exception_for(error: Any) -> Exception:
-    """The exception an exchange record's ``error`` stands for (for :meth:`run_iter`)."""
-    inner = error.get("error") if isinstance(error, Mapping) else None
-    kind = inner.get("type") if isinstance(inner, Mapping) else None
-    message = inner.get("message") if isinstance(inner, Mapping) else None
-    if kind in _NO_REPLY:
-        return BatchResultError(str(message or kind), result_type=str(kind))
-    return error_for_status(_STATUS_OF_TYPE.get(str(kind), 500), thaw(error))
-
-
-def _no_reply(kind: str, message: str, batch_id: str | None) -> dict[str, Any]:
-    err: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
-    if batch_id:
-        err["batch_id"] = batch_id
-    return err
-
-
-_NO_REPLY_MESSAGES = {
-    "canceled": "the batch was canceled before this request was processed",
-    "expired": "the batch expired (24 hours) before this request was processed",
-    "missing_result": "the batch's results had no line for this request",
-    "unsent": "not submitted: the job was canceled first",
-}
-
-
-# --------------------------------------------------------------------------- the executor
-
-
-class BatchExecutor(_HttpConfig, Executor):
-    """Runs conversations through the Message Batches API: 50 % of the price, results in hours.
+class BatchClient(_HttpConfig):
+    """The Message Batches endpoints, with the HTTP executors' configuration and retries.
 
     Takes :class:`~convo.executor.HttpExecutor`'s arguments (key and base URL from
     ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL``, ``api_version``, ``betas``, ``client``,
-    ``retry``, ``validate``, ``headers``) and the batch settings: ``max_requests`` and
-    ``max_bytes`` per batch (the API's limits by default), ``poll_interval`` (the first wait
-    between polls, growing by half each time up to ``max_poll_interval``), ``settle`` (how long
-    after an interrupted create a batch may still appear in the list before the create is
-    trusted not to have happened), ``clock_skew`` (how far the server's clock may be from ours),
-    ``max_retry_rounds`` (resubmissions of errored lines), and ``sleep`` / ``clock`` for tests.
+    ``retry``, ``validate``, ``headers``, ``backoff``). Use it as a context manager, or call
+    :meth:`close`.
 
-    Files go through :meth:`submit`, :meth:`results`, :meth:`status` and :meth:`cancel` with a
-    state file (resumable; see the module docs), or :meth:`run_file` for all of it at once.
-    :meth:`run_many` and :meth:`execute` run conversations held in memory (in a temporary state
-    directory); :func:`convo.executor.run_many` hands them here.
-
-    >>> ex = BatchExecutor("sk-ant-secret", base_url="http://127.0.0.1:9", max_requests=500)
-    >>> ex
-    BatchExecutor(base_url='http://127.0.0.1:9', api_version='2026-10-21', max_requests=500, api_key=<redacted>)
-    >>> ex.close()
+    >>> BatchClient("sk-ant-secret", base_url="http://127.0.0.1:9")
+    BatchClient(base_url='http://127.0.0.1:9', api_version='2026-10-21', api_key=<redacted>)
     """
 
     def __init__(
@@ -530,22 +240,7 @@ class BatchExecutor(_HttpConfig, Executor):
         validate: bool = True,
         headers: Mapping[str, str] | None = None,
         backoff: SharedBackoff | None = None,
-        max_requests: int = MAX_BATCH_REQUESTS,
-        max_bytes: int = MAX_BATCH_BYTES,
-        poll_interval: float = 10.0,
-        max_poll_interval: float = 60.0,
-        settle: float = 60.0,
-        clock_skew: float = 300.0,
-        max_retry_rounds: int = 3,
-        sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_requests < 1:
-            raise ValueError(f"max_requests must be at least 1, got {max_requests}")
-        if max_bytes < 64:
-            raise ValueError(f"max_bytes must be at least 64, got {max_bytes}")
-        if poll_interval <= 0 or max_poll_interval < poll_interval:
-            raise ValueError("need 0 < poll_interval <= max_poll_interval")
         super().__init__(
             api_key,
             base_url=base_url,
@@ -559,24 +254,18 @@ class BatchExecutor(_HttpConfig, Executor):
             owns_client=client is None,
         )
         self._client = client if client is not None else default_client(timeout)
-        self.max_requests = max_requests
-        self.max_bytes = max_bytes
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.settle = settle
-        self.clock_skew = clock_skew
-        self.max_retry_rounds = max_retry_rounds
-        self.sleep = sleep if sleep is not None else self.retry.sleep
-        self.clock = clock
+
+    def _repr_parts(self) -> list[str]:
+        return [f"base_url={self.base_url!r}", f"api_version={self.api_version!r}"]
 
     def __repr__(self) -> str:
-        parts = [f"base_url={self.base_url!r}", f"api_version={self.api_version!r}"]
-        if self.max_requests != MAX_BATCH_REQUESTS:
-            parts.append(f"max_requests={self.max_requests}")
-        if self.max_bytes != MAX_BATCH_BYTES:
-            parts.append(f"max_bytes={self.max_bytes}")
-        parts.append("api_key=<redacted>")
-        return f"{type(self).__name__}({', '.join(parts)})"
+        return f"{type(self).__name__}({', '.join([*self._repr_parts(), 'api_key=<redacted>'])})"
+
+    def __enter__(self) -> BatchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the connection pool (an injected client is left to its owner)."""
@@ -599,12 +288,12 @@ class BatchExecutor(_HttpConfig, Executor):
         """One API call with the HTTP executors' headers, retry policy and error mapping.
 
         It goes through their retry loop (``send_with_retries``). With *creates*, a
-        transport error after the request may have been sent raises :class:`_Uncertain` instead
+        transport error after the request may have been sent raises :class:`UncertainCreate` instead
         of being retried: a second create could make a second batch.
         """
         def maybe_sent(e: httpx.TransportError, err: APIError) -> None:
             if creates and not isinstance(e, _NOT_SENT):
-                raise _Uncertain(err) from e
+                raise UncertainCreate(err) from e
 
         return send_with_retries(
             self, self._client, method, self.base_url + path, body=body, params=params,
@@ -626,11 +315,11 @@ class BatchExecutor(_HttpConfig, Executor):
 
         A connection that broke after the body was sent raises
         :class:`~convo.errors.APIConnectionError` without a retry: the batch may exist, and
-        only the list (and later its results) can tell; :meth:`submit` does that for you.
+        only the list (and later its results) can tell; :class:`convo.jobs.batch.BatchExecutor` does that for you.
 
         >>> from convo.testing import Emulator
         >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
-        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator(batch_delay=0) as url, BatchClient("k", base_url=url) as ex:
         ...     batch = ex.create_batch([m.BatchRequest(custom_id="q1", params=conv)])
         ...     done = ex.retrieve_batch(batch.id)
         ...     results = list(ex.iter_results(batch.id))
@@ -642,17 +331,17 @@ class BatchExecutor(_HttpConfig, Executor):
         >>> results[0].custom_id, results[0].message.text
         ('q1', 'echo: Hi')
         """
-        items = [_item(r.custom_id, dumps(r.params)) for r in requests]
+        items = [batch_item(r.custom_id, dumps(r.params)) for r in requests]
         try:
-            return self._create(_OPEN + _SEP.join(items) + _CLOSE)
-        except _Uncertain as u:
+            return self._create(BODY_OPEN + BODY_SEP.join(items) + BODY_CLOSE)
+        except UncertainCreate as u:
             raise u.error from None
 
     def retrieve_batch(self, batch_id: str) -> MessageBatch:
         """The batch now (``GET /v1/messages/batches/{id}``; safe to poll; see :meth:`create_batch`).
 
         >>> from convo.testing import Emulator
-        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator() as url, BatchClient("k", base_url=url) as ex:
         ...     ex.retrieve_batch("msgbatch_nope")
         Traceback (most recent call last):
         ...
@@ -665,7 +354,7 @@ class BatchExecutor(_HttpConfig, Executor):
 
         >>> from convo.testing import Emulator
         >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
-        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator(batch_delay=60) as url, BatchClient("k", base_url=url) as ex:
         ...     batch = ex.create_batch([m.BatchRequest(custom_id="q1", params=conv)])
         ...     ex.cancel_batch(batch.id).processing_status
         'canceling'
@@ -677,7 +366,7 @@ class BatchExecutor(_HttpConfig, Executor):
         """Delete an ended batch and its results (an example is in :meth:`create_batch`).
 
         >>> from convo.testing import Emulator
-        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator() as url, BatchClient("k", base_url=url) as ex:
         ...     ex.delete_batch("msgbatch_nope")
         Traceback (most recent call last):
         ...
@@ -692,7 +381,7 @@ class BatchExecutor(_HttpConfig, Executor):
         before it (that one is not yielded).
 
         >>> from convo.testing import Emulator
-        >>> with Emulator() as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator() as url, BatchClient("k", base_url=url) as ex:
         ...     list(ex.list_batches(since=0))
         []
         """
@@ -720,7 +409,7 @@ class BatchExecutor(_HttpConfig, Executor):
 
         >>> from convo.testing import Emulator
         >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
-        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
+        >>> with Emulator(batch_delay=60) as url, BatchClient("k", base_url=url) as ex:
         ...     list(ex.iter_results(ex.create_batch([m.BatchRequest(custom_id="a", params=conv)]).id))
         Traceback (most recent call last):
         ...
@@ -737,1203 +426,3 @@ class BatchExecutor(_HttpConfig, Executor):
                     yield rec.value
         finally:
             response.close()
-
-    def _download(self, batch_id: str, dest: str, accept_first: Callable[[bytes], bool] | None = None) -> bool:
-        """Save the results of *batch_id* to *dest* (whole, or not at all).
-
-        *accept_first* sees the first line before the rest is read; False stops the download
-        (nothing is saved) and returns False. A stream cut off is fetched again from the start.
-        """
-        tmp = dest + ".part"
-        attempts = 0
-        while True:
-            response = self._request(
-                "GET", f"/v1/messages/batches/{batch_id}/results", accept="application/binary", stream=True
-            )
-            try:
-                with open(tmp, "wb") as f:
-                    head = b"" if accept_first is not None else None
-                    last = b"\n"
-                    for chunk in response.iter_bytes():
-                        if not chunk:
-                            continue
-                        if head is not None:
-                            head += chunk
-                            if b"\n" not in head:
-                                continue
-                            if not accept_first(head.split(b"\n", 1)[0].strip()):  # type: ignore[misc]
-                                f.close()
-                                os.unlink(tmp)
-                                return False
-                            chunk, head = head, None
-                        f.write(chunk)
-                        last = chunk[-1:]
-                    if head is not None:  # one line without a newline, or nothing at all
-                        if not head.strip() or not accept_first(head.strip()):  # type: ignore[misc]
-                            f.close()
-                            os.unlink(tmp)
-                            return False
-                        f.write(head)
-                        last = head[-1:]
-                    if last != b"\n":
-                        f.write(b"\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-            except httpx.TransportError as e:
-                err = self._transport_error(e)
-                delay = self._retry_error(attempts, err)
-                if delay is None:
-                    raise err from e
-                self.retry.sleep(delay)
-                attempts += 1
-                continue
-            finally:
-                response.close()
-            os.replace(tmp, dest)
-            _fsync_dir(os.path.dirname(dest))
-            return True
-
-    # ------------------------------------------------------------------ files, resumably
-
-    def submit(
-        self,
-        inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None,
-        state: str | os.PathLike[str],
-        *,
-        on_status: Callable[[BatchStatus], None] | None = None,
-    ) -> BatchStatus:
-        """Submit every request line of *inputs* in batches, recording each step in *state*.
-
-        Run it again with the same state (and the same inputs, or ``None``) to resume an
-        interrupted submission: nothing is submitted twice. Lines that break the rules are
-        rejected here (they are written out by :meth:`results`).
-
-        >>> ex = BatchExecutor("k", base_url="http://127.0.0.1:9")
-        >>> ex.submit(None, "/nonexistent/state.json")
-        Traceback (most recent call last):
-        ...
-        convo.errors.ConvoError: no batch job in /nonexistent/state.json: give the input files to start one
-        """
-        with _Job(self, state, on_status=on_status) as job:
-            job.open(inputs)
-            job.submit()
-            return job.status()
-
-    def results(
-        self,
-        state: str | os.PathLike[str],
-        output: str | os.PathLike[str],
-        *,
-        rejects: str | os.PathLike[str] | None = None,
-        retry_errored: bool = False,
-        retry_expired: bool = False,
-        wait: bool = True,
-        on_status: Callable[[BatchStatus], None] | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> RunSummary | None:
-        """Wait for the job's batches, save their results, write one exchange record per line.
-
-        Records go to *output* in input order (written atomically); lines rejected before
-        submission or by the API (``invalid_request_error``) go to *rejects* (default
-        ``OUT.rejects.jsonl``). *retry_errored* resubmits the lines whose result is another
-        error type (and *retry_expired* the expired ones). Without *wait*, returns None at once
-        if some batch has not ended. Resumable: results already saved are not fetched again.
-        (The module's example shows submit and results together.)
-
-        >>> BatchExecutor("k", base_url="http://127.0.0.1:9").results("/nonexistent/job.json", "out.jsonl")
-        Traceback (most recent call last):
-        ...
-        convo.errors.ConvoError: no batch job in /nonexistent/job.json: give the input files to start one
-        """
-        started = time.monotonic()
-        with _Job(self, state, on_status=on_status) as job:
-            job.open(None)
-            if not job.collect(wait=wait, retry_errored=retry_errored, retry_expired=retry_expired):
-                return None
-            out = os.fspath(output)
-            rej = os.fspath(rejects) if rejects is not None else rejects_path_for(out)
-            summary = job.write(out, rej, on_progress=on_progress)
-        return attrs.evolve(summary, elapsed=time.monotonic() - started)
-
-    def status(self, state: str | os.PathLike[str], *, refresh: bool = True) -> BatchStatus:
-        """Where the job in *state* stands; with *refresh*, the batches are asked first.
-
-        >>> import os, tempfile
-        >>> from convo.testing import Emulator
-        >>> src = os.path.join(tempfile.mkdtemp(), "in.jsonl")
-        >>> with open(src, "w") as f:
-        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": []}\\n')
-        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
-        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
-        >>> with Emulator(batch_delay=60) as url, BatchExecutor("k", base_url=url) as ex:
-        ...     _ = ex.submit([src], src + ".job")
-        ...     s = ex.status(src + ".job")
-        >>> s.lines, s.rejected, s.counts["processing"], s.done
-        (2, 1, 1, False)
-        """
-        job = _Job(self, state)
-        locked = job.try_lock()
-        try:
-            job.open(None)
-            if refresh:
-                job.refresh(save=locked)
-            return job.status()
-        finally:
-            job.unlock()
-
-    def cancel(self, state: str | os.PathLike[str]) -> BatchStatus:
-        """Cancel the job: its batches still processing are canceled, nothing more is submitted.
-
-        The lines that were not processed are reported as ``canceled`` by :meth:`results`.
-
-        >>> import os, tempfile
-        >>> from convo.testing import Emulator
-        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
-        >>> with open(src, "w") as f:
-        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
-        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
-        >>> with Emulator(batch_delay=60, cancel_delay=0) as url, \\
-        ...         BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
-        ...     _ = ex.submit([src], os.path.join(d, "job"))
-        ...     canceled = ex.cancel(os.path.join(d, "job")).canceled
-        ...     summary = ex.results(os.path.join(d, "job"), os.path.join(d, "out.jsonl"))
-        >>> canceled, dict(summary.failed)
-        (True, {'canceled': 1})
-        """
-        with _Job(self, state) as job:
-            job.open(None)
-            job.cancel()
-            return job.status()
-
-    def run_file(
-        self,
-        inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-        output: str | os.PathLike[str],
-        *,
-        state: str | os.PathLike[str] | None = None,
-        resume: bool = False,
-        retry_errors: bool = False,
-        rejects: str | os.PathLike[str] | None = None,
-        on_progress: ProgressCallback | None = None,
-        on_status: Callable[[BatchStatus], None] | None = None,
-    ) -> RunSummary:
-        """:meth:`submit` then :meth:`results`: what ``convo run --via batch`` does.
-
-        The state is *state* or ``OUT.batch.json``. With *resume* an earlier state is continued;
-        without it, an earlier state is discarded and the run starts over (as ``convo run``
-        starts over without ``--resume``; the earlier batches are not canceled).
-
-        >>> import os, tempfile
-        >>> from convo.testing import Emulator
-        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
-        >>> with open(src, "w") as f:
-        ...     _ = f.write('{"model": "claude-sonnet-4-5", "max_tokens": 8, '
-        ...                 '"messages": [{"role": "user", "content": "Hi"}]}\\n')
-        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
-        ...     s = ex.run_file(src, os.path.join(d, "out.jsonl"))
-        >>> s.succeeded, os.path.exists(os.path.join(d, "out.jsonl.batch.json"))
-        (1, True)
-        """
-        out = os.fspath(output)
-        state_path = os.fspath(state) if state is not None else out + ".batch.json"
-        if not resume:
-            _Job(self, state_path).discard()
-        self.submit(inputs, state_path, on_status=on_status)
-        summary = self.results(
-            state_path, out, rejects=rejects, retry_errored=retry_errors,
-            on_status=on_status, on_progress=on_progress,
-        )
-        assert summary is not None  # waited
-        return summary
-
-    # ------------------------------------------------------------------ in memory
-
-    def run_iter(
-        self,
-        conversations: Iterable[m.Conversation],
-        *,
-        on_progress: ProgressCallback | None = None,
-    ) -> Iterator[Result]:
-        """Run every conversation in batches; a :class:`Result` per input, in input order.
-
-        The conversations are held in memory and the job's state lives in a temporary
-        directory (so it does not survive the process: for resumable work use files and
-        :meth:`submit`). A conversation that breaks the rules gets a
-        :class:`~convo.ValidationError` without being sent; an errored result the API's
-        exception; a canceled or expired one a :class:`BatchResultError`.
-
-        >>> from convo.testing import Emulator
-        >>> convs = [m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", q)])
-        ...          for q in ("a", "b")]
-        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
-        ...     [r.response.text for r in ex.run_iter(convs)]
-        ['echo: a', 'echo: b']
-        """
-        from convo import rules  # looked up per call, as the HTTP executors do
-
-        convs = list(conversations)
-        tally = _Tally(on_progress, len(convs))
-        errors: dict[int, Exception] = {}
-        lines: list[int] = []  # input index of each line written
-        with tempfile.TemporaryDirectory(prefix="convo-batch-") as d:
-            src = os.path.join(d, "requests.jsonl")
-            with open(src, "wb") as f:
-                for i, conv in enumerate(convs):
-                    problem = _batch_problem(conv)
-                    if problem is not None:
-                        errors[i] = ValidationError(rules.Report([problem]))
-                        continue
-                    if self.validate:
-                        report = rules.validate(conv, api_version=self.api_version)
-                        if not report.ok:
-                            errors[i] = ValidationError(report)
-                            continue
-                    f.write(dumps(conv) + b"\n")
-                    lines.append(i)
-            replies: dict[int, m.Response | Exception] = {}
-            if lines:
-                state = os.path.join(d, "state.json")
-                out = os.path.join(d, "out.jsonl")
-                rej = os.path.join(d, "rejects.jsonl")
-                with _Job(self, state, validate=False) as job:
-                    job.open([src])
-                    job.submit()
-                    job.collect(wait=True, retry_errored=False, retry_expired=False)
-                    job.write(out, rej)
-                prefix = f"{src}:"
-                for raw in iter_lines(out):
-                    rec = decode_line(raw, kind="exchange").value
-                    assert isinstance(rec, m.Exchange) and isinstance(rec.id, str)
-                    i = lines[int(rec.id[len(prefix):]) - 1]
-                    if isinstance(rec.response, m.Response):
-                        replies[i] = rec.response
-                    else:
-                        replies[i] = _exception_for(rec.error)
-                for raw in iter_lines(rej):
-                    r = orjson.loads(raw.data)
-                    replies[lines[r["line"] - 1]] = error_for_status(
-                        400, {"error": {"type": r.get("error_type", "invalid_request_error"),
-                                        "message": r["reason"]}, "request_id": r.get("request_id")},
-                    )
-        for i, conv in enumerate(convs):
-            got = errors.get(i) or replies.get(i)
-            if isinstance(got, m.Response):
-                result = Result(i, conv, response=got)
-            else:
-                result = Result(i, conv, error=got or BatchResultError(
-                    "no result came back for this request", result_type="missing_result"))
-            tally(result)
-            yield result
-
-    def run_many(
-        self, conversations: Iterable[m.Conversation], *, on_progress: ProgressCallback | None = None
-    ) -> list[Result]:
-        """:meth:`run_iter` as a list.
-
-        >>> BatchExecutor("k", base_url="http://127.0.0.1:9").run_many([])
-        []
-        """
-        return list(self.run_iter(conversations, on_progress=on_progress))
-
-    def execute(self, conversation: m.Conversation) -> m.Response:
-        """The reply to one conversation, sent as a batch of one (it waits until the batch ends).
-
-        >>> from convo.testing import Emulator
-        >>> conv = m.Conversation(model="claude-sonnet-4-5", max_tokens=8, messages=[m.Message("user", "Hi")])
-        >>> with Emulator(batch_delay=0) as url, BatchExecutor("k", base_url=url, poll_interval=0.01) as ex:
-        ...     ex.execute(conv).usage.service_tier
-        'batch'
-        """
-        (result,) = self.run_iter([conversation])
-        return result.unwrap()
-
-
-def _batch_problem(conv: m.Conversation) -> Any:
-    """The first batch-only rule *conv* breaks (facts §6.4), as a Violation, or None."""
-    from convo.rules import Violation
-
-    if conv.stream is True:
-        return Violation("batch.stream", "error", "$.stream",
-                         "stream: true is not allowed in a Message Batch", "Remove `stream`.")
-    if type(conv.max_tokens) is int and conv.max_tokens == 0:
-        return Violation("batch.max-tokens-zero", "error", "$.max_tokens",
-                         "max_tokens: 0 (cache pre-warming) is not allowed in a Message Batch",
-                         "Set max_tokens to at least 1.")
-    if "speed" in conv.extra:
-        return Violation("batch.speed", "error", "$.speed",
-                         "speed (fast mode) is not allowed in a Message Batch", "Remove `speed`.")
-    return None
-
-
-# --------------------------------------------------------------------------- the job
-
-
-def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The batch job state saved at *path*, checked for its format and version (ConvoError if not)."""
-    try:
-        with open(path, "rb") as f:
-            data = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError) as e:
-        raise ConvoError(f"cannot read the batch state {os.fspath(path)}: {e}") from None
-    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
-        raise ConvoError(f"{os.fspath(path)} is not a convo batch state file")
-    if data.get("version") != _STATE_VERSION:
-        raise ConvoError(f"{os.fspath(path)}: state version {data.get('version')!r} is not supported")
-    return data
-
-
-class _Job:
-    """One state file and the work it records (see the module docs)."""
-
-    def __init__(
-        self,
-        ex: BatchExecutor,
-        state: str | os.PathLike[str],
-        *,
-        on_status: Callable[[BatchStatus], None] | None = None,
-        validate: bool | None = None,
-    ) -> None:
-        self.ex = ex
-        self.path = os.path.abspath(os.fspath(state))
-        self.dir = self.path + ".d"
-        self.on_status = on_status
-        self.validate = ex.validate if validate is None else validate
-        self.state: dict[str, Any] = {}
-        self._lock_fd: int | None = None
-
-    # ------------------------------------------------------------------ lock, load, save
-
-    def __enter__(self) -> _Job:
-        if not self.try_lock():
-            raise ConvoError(f"another process is working on the batch job {self.path}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.unlock()
-
-    def try_lock(self) -> bool:
-        """Take the job's lock; False when another process holds it. (A killed process's lock
-        goes with it: the kernel releases flock locks when a process dies.)"""
-        os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                return False
-        self._lock_fd = fd
-        return True
-
-    def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def discard(self) -> None:
-        """Remove the state file and its directory (a run that starts over)."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def save(self) -> None:
-        with AtomicWriter(self.path, compress=False) as w:
-            w.write(orjson.dumps(self.state, option=orjson.OPT_INDENT_2))
-
-    def open(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None) -> None:
-        """Load the state, or start one for *inputs*; resuming checks they are the same inputs."""
-        given = None
-        if inputs is not None:
-            named = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
-            # names only (no file objects), so every source _expand gives back is a path
-            given = [os.fspath(cast("str | os.PathLike[str]", p)) for p in _expand(named)]
-            if named and not given:
-                shown = ", ".join(os.fspath(n) for n in named)
-                self._leave()
-                raise ConvoError(f"no *.jsonl or *.jsonl.gz files in {shown}")
-        if os.path.exists(self.path):
-            self._load()
-            if given is not None and given:
-                self._check_same(given)
-            self._check_config()
-            return
-        if not given:
-            self._leave()
-            raise ConvoError(f"no batch job in {self.path}: give the input files to start one")
-        self._start(given)
-
-    def _leave(self) -> None:
-        """Remove the lock taken to look at a job that does not exist: leave nothing behind."""
-        if os.path.exists(self.path):
-            return
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(self.dir, "lock"))
-            os.rmdir(self.dir)
-
-    def _load(self) -> None:
-        self.state = read_state(self.path)
-
-    def _check_same(self, given: list[str]) -> None:
-        files = self.state["files"]
-        recorded = [f["name"] for f in files]
-        paths = ["<stdin>" if g == "-" else os.path.abspath(g) for g in given]
-        if paths != ["<stdin>" if f["name"] == "<stdin>" else f["path"] for f in files]:
-            raise ConvoError(
-                f"the batch job in {self.path} was started for other inputs "
-                f"({', '.join(recorded)}); use another state file for a new job"
-            )
-
-    def _check_config(self) -> None:
-        st = self.state
-        if st["base_url"] != self.ex.base_url:
-            raise ConvoError(
-                f"the batch job in {self.path} was submitted to {st['base_url']}, "
-                f"not {self.ex.base_url} (batches live in one workspace)"
-            )
-        for f in st["files"]:
-            try:
-                size = os.path.getsize(f["path"])
-            except OSError as e:
-                raise ConvoError(f"input {f['name']} of the batch job is gone: {e}") from None
-            if size != f["size"]:
-                raise ConvoError(f"input {f['name']} changed since it was submitted "
-                                 f"({f['size']:,} bytes then, {size:,} now)")
-
-    def _start(self, given: list[str]) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        files = []
-        seen: set[str] = set()
-        for name in given:
-            if name == "-":
-                if "<stdin>" in seen:
-                    raise ConvoError("stdin ('-') can be read only once")
-                path = os.path.join(self.dir, "stdin.jsonl")
-                # stdin cannot be read twice, and the results are joined to it later: keep a copy
-                with open(path, "wb") as f:
-                    shutil.copyfileobj(sys.stdin.buffer, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                name = "<stdin>"
-            else:
-                path = os.path.abspath(name)
-                if not os.path.isfile(path):
-                    raise ConvoError(f"no such input file: {name}")
-            if path in seen:
-                raise ConvoError(f"input {name} is given twice")
-            seen.add(path)
-            seen.add(name)
-            files.append({"name": name, "path": path, "size": os.path.getsize(path),
-                          "mtime_ns": os.stat(path).st_mtime_ns})
-        self.state = {
-            "format": _STATE_FORMAT,
-            "version": _STATE_VERSION,
-            "run": "".join(secrets.choice(_RUN_ALPHABET) for _ in range(_RUN_LENGTH)),
-            "custom_id": "{run}-{file}-{line}, with -r{attempt} for a resubmission",
-            "created_at": datetime.fromtimestamp(self.ex.clock(), UTC).isoformat(),
-            "api_version": self.ex.api_version,
-            "base_url": self.ex.base_url,
-            "limits": {"max_requests": self.ex.max_requests, "max_bytes": self.ex.max_bytes},
-            "validate": self.validate,
-            "files": files,
-            "submit": {"done": False, "sealed": [0, 0], "lines": 0, "rejected": 0,
-                       "rejects_bytes": 0},
-            "batches": [],
-            "retry_round": 0,
-            "canceled_at": None,
-            "output": None,
-        }
-        with open(os.path.join(self.dir, "rejects.jsonl"), "wb"):
-            pass
-        self.save()
-
-    # ------------------------------------------------------------------ reading the input
-
-    def _walk(self) -> Iterator[tuple[int, RawLine]]:
-        for fi, f in enumerate(self.state["files"]):
-            for raw in iter_lines(f["path"]):
-                yield fi, raw
-
-    def _prepare(self, fi: int, raw: RawLine, *, check: bool = True) -> _Line | bytes:
-        """The line ready for a batch, or its reject record.
-
-        Without *check*, the rules are not run: a line already checked at submission is proven
-        unchanged by its batch's digest, and rules updated since must not reject it now.
-        """
-        name = self.state["files"][fi]["name"]
-        if raw.error is not None:
-            err = raw.error.located(file=name)
-            code = "too_long" if "longer than the limit" in err.expected else "shape"
-            return reject(name, raw.line, code, err.expected, err.path, raw.data)
-        try:
-            rec = decode_line(RawLine(name, raw.line, raw.data))
-        except DecodeError as e:
-            return reject(name, raw.line, classify(raw.data), e.expected, e.path, raw.data)
-        found = _line_id(rec)
-        if found is None:
-            return reject(name, raw.line, "kind", f"a {rec.kind} line is not a request",
-                                  "$", raw.data)
-        line_id, conv = found
-        problem = _batch_problem(conv) if check else None
-        if problem is not None:
-            return reject(name, raw.line, "rule", f"{problem.rule}: {problem.message}",
-                                  problem.path, raw.data)
-        if check and self.state["validate"]:
-            from convo import rules  # looked up per call, as the HTTP executors do
-
-            errors = rules.validate(conv, api_version=self.state["api_version"]).errors
-            if errors:
-                reason = "; ".join(f"{v.rule} {v.path}: {v.message}" for v in errors)
-                return reject(name, raw.line, "rule", reason, errors[0].path, raw.data)
-        # a request line is sent as it was written (lossless, and no re-encoding per line)
-        params = raw.data if rec.kind == "request" else dumps(conv)
-        return _Line(line_id, conv, params)
-
-    def _changed(self, what: str) -> ConvoError:
-        return ConvoError(f"the input of the batch job {self.path} changed since it was "
-                          f"submitted ({what}); start a new job with another state file")
-
-    # ------------------------------------------------------------------ submitting
-
-    def submit(self) -> None:
-        st = self.state
-        if st["canceled_at"] is not None:
-            raise ConvoError(f"the batch job {self.path} was canceled; start a new job with "
-                             "another state file")
-        self._settle(wait=True)
-        self._send_planned()
-        if not st["submit"]["done"]:
-            self._submit_rest()
-        self._tell()
-
-    def _submit_rest(self) -> None:
-        st = self.state
-        sub = st["submit"]
-        sealed = tuple(sub["sealed"])
-        run = st["run"]
-        max_requests, max_bytes = st["limits"]["max_requests"], st["limits"]["max_bytes"]
-        spool = os.path.join(self.dir, "rejects.jsonl")
-        with open(spool, "ab") as f:  # cut off what a kill left after the last recorded step
-            f.truncate(sub["rejects_bytes"])
-        pending: list[tuple[tuple[int, int], bytes]] = []  # rejects not yet in a sealed region
-        chunk = _Chunk()
-        lines = sub["lines"]
-        for fi, raw in self._walk():
-            pos = (fi, raw.line)
-            if pos <= sealed:
-                continue
-            lines += 1
-            p = self._prepare(fi, raw)
-            if isinstance(p, _Line):
-                item = _item(custom_id_for(run, fi, raw.line), p.params)
-                if len(_OPEN) + len(item) + len(_CLOSE) > max_bytes:
-                    p = reject(
-                        st["files"][fi]["name"], raw.line, "rule",
-                        f"batch.too-large: the request alone ({len(item):,} bytes) is over the "
-                        f"batch size limit of {max_bytes:,} bytes", "$", raw.data)
-            if not isinstance(p, _Line):
-                pending.append((pos, p))
-                chunk.broken = True
-                continue
-            if chunk.items and not chunk.fits(item, max_requests, max_bytes):
-                pending = self._seal(chunk, pending)
-                chunk = _Chunk()
-            chunk.add(fi, raw.line, item)
-            chunk.lines = lines
-        if chunk.items:
-            pending = self._seal(chunk, pending)
-        self._write_rejects([r for _, r in pending])
-        sub["lines"] = lines
-        sub["done"] = True
-        self.save()
-
-    def _write_rejects(self, records: list[bytes]) -> None:
-        sub = self.state["submit"]
-        if records:
-            with open(os.path.join(self.dir, "rejects.jsonl"), "ab") as f:
-                f.write(b"".join(r + b"\n" for r in records))
-                f.flush()
-                os.fsync(f.fileno())
-                sub["rejects_bytes"] = f.tell()
-            sub["rejected"] += len(records)
-
-    def _seal(self, chunk: _Chunk, pending: list[tuple[tuple[int, int], bytes]]
-              ) -> list[tuple[tuple[int, int], bytes]]:
-        """Record a full batch (with the rejects before its last line) and send it."""
-        last = chunk.last
-        self._write_rejects([r for pos, r in pending if pos < last])
-        sub = self.state["submit"]
-        sub["sealed"] = list(last)
-        sub["lines"] = chunk.lines
-        body = chunk.body()
-        b = self._record(chunk, 0, _digest(body))
-        self._send(b, body)
-        return [(pos, r) for pos, r in pending if pos > last]
-
-    def _record(self, chunk: _Chunk, attempt: int, digest: str) -> dict[str, Any]:
-        batches = self.state["batches"]
-        b: dict[str, Any] = {
-            "n": len(batches),
-            "attempt": attempt,
-            "count": len(chunk.items),
-            "bytes": chunk.size,
-            "digest": digest,
-            "ranges": chunk.ranges,
-            "status": "planned",
-            "tries": 0,
-        }
-        batches.append(b)
-        return b
-
-    def _send(self, b: dict[str, Any], body: bytes) -> None:
-        """Create the batch for record *b*, never twice (see the module docs)."""
-        while True:
-            if self.state["canceled_at"] is not None:
-                b["status"] = "unsent"
-                self.save()
-                return
-            b["status"] = "submitting"
-            b["intent_at"] = self.ex.clock()
-            b["tries"] = b.get("tries", 0) + 1
-            self.save()  # the intent, before the call
-            try:
-                info = self.ex._create(body)
-            except _Uncertain as u:
-                log.warning("batch %d: the create call broke off (%s); reconciling with the "
-                            "list of batches before anything is sent again", b["n"], u.error)
-                self._settle(wait=True, only=[b])
-                if b["status"] == "planned":
-                    if b["tries"] > self.ex.retry.max_retries:
-                        raise u.error from None
-                    continue
-                return  # uncertain: its candidates are proven when they end
-            except APIError:
-                b["status"] = "planned"  # the API answered: no batch was made
-                self.save()
-                raise
-            b["batch_id"] = info.id
-            b["status"] = "submitted"
-            self._note(b, info)
-            self.save()
-            log.info("batch %d: %s, %d requests", b["n"], info.id, b["count"])
-            self._tell()
-            return
-
-    def _send_planned(self, bodies: dict[int, bytes] | None = None) -> None:
-        planned = [b for b in self.state["batches"] if b["status"] == "planned"]
-        if not planned:
-            return
-        if self.state["canceled_at"] is not None:
-            for b in planned:
-                b["status"] = "unsent"
-            self.save()
-            return
-        bodies = dict(bodies or {})
-        missing = [b for b in planned if b["n"] not in bodies]
-        if missing:
-            bodies.update(self._bodies(missing))
-        for b in planned:
-            self._send(b, bodies[b["n"]])
-
-    def _bodies(self, records: list[dict[str, Any]]) -> dict[int, bytes]:
-        """The create bodies of recorded batches, rebuilt from the input and checked."""
-        where: dict[tuple[int, int], dict[str, Any]] = {}
-        for b in records:
-            for fi, first, last in b["ranges"]:
-                for line in range(first, last + 1):
-                    where[(fi, line)] = b
-        chunks = {b["n"]: _Chunk() for b in records}
-        run = self.state["run"]
-        for fi, raw in self._walk():
-            rec = where.get((fi, raw.line))
-            if rec is None:
-                continue
-            p = self._prepare_known(fi, raw)
-            item = _item(custom_id_for(run, fi, raw.line, rec["attempt"]), p.params)
-            chunks[rec["n"]].add(fi, raw.line, item)
-        out: dict[int, bytes] = {}
-        for b in records:
-            body = chunks[b["n"]].body()
-            if len(chunks[b["n"]].items) != b["count"] or _digest(body) != b["digest"]:
-                raise self._changed(f"the lines of batch {b['n']} differ")
-            out[b["n"]] = body
-        return out
-
-    # ------------------------------------------------------------------ reconciling
-
-    def _settle(self, *, wait: bool, only: list[dict[str, Any]] | None = None) -> None:
-        """Decide every batch left ``submitting``: ours on the server (candidates), or not sent.
-
-        With *wait*, sleeps until each is decided (at most ``settle`` seconds after its intent).
-        """
-        while True:
-            pending = [b for b in (only or self.state["batches"]) if b["status"] == "submitting"]
-            if not pending:
-                return
-            self._reconcile(pending)
-            still = [b for b in pending if b["status"] == "submitting"]
-            if not still or not wait:
-                return
-            until = min(b["intent_at"] for b in still) + self.ex.settle
-            self.ex.sleep(max(until - self.ex.clock(), 0.05))
-
-    def _reconcile(self, pending: list[dict[str, Any]]) -> None:
-        skew = self.ex.clock_skew
-        known = {b["batch_id"] for b in self.state["batches"] if b.get("batch_id")}
-        known.update(self.state.get("excluded", ()))
-        since = min(b["intent_at"] for b in pending) - skew
-        listed = [x for x in self.ex.list_batches(since=since) if x.id not in known]
-        now = self.ex.clock()
-        for b in pending:
-            found = [
-                x.id for x in listed
-                if x.total == b["count"]
-                and (x.created is None or x.created >= b["intent_at"] - skew)
-            ]
-            if found:
-                b["status"] = "uncertain"
-                b["candidates"] = found
-                log.info("batch %d: %d candidate(s) on the server: %s", b["n"], len(found), found)
-            elif now - b["intent_at"] >= self.ex.settle:
-                # not in the list long after the intent: the create never reached the server
-                b["status"] = "unsent" if self.state["canceled_at"] is not None else "planned"
-                log.info("batch %d: not on the server; it will be sent", b["n"])
-        self.save()
-
-    def _owner(self, first_line: bytes) -> tuple[bool, dict[str, Any] | None]:
-        """Whether a results line is one of this job's, and the batch record it belongs to.
-
-        The record is one whose batch id is not known yet (in doubt, or even one decided not
-        sent, should the server have made it after all); None when the line is this job's but
-        its record already has a batch (which would be a duplicate, never adopted twice).
-        """
-        cid = _custom_id_of(first_line)
-        parsed = parse_custom_id(cid) if cid is not None else None
-        if parsed is None or parsed[0] != self.state["run"]:
-            return False, None
-        _, fi, line, attempt = parsed
-        for b in self.state["batches"]:
-            if b["attempt"] == attempt and any(
-                f == fi and first <= line <= last for f, first, last in b["ranges"]
-            ):
-                unknown = not b.get("batch_id") and b["status"] in ("uncertain", "submitting", "planned")
-                return True, (b if unknown else None)
-        return True, None
-
-    def _prove(self, b: dict[str, Any]) -> None:
-        """Look at the candidates of a batch in doubt; adopt the one whose results are its own."""
-        for cid in list(b.get("candidates", ())):
-            if b["status"] != "uncertain":
-                break
-            try:
-                info = self.ex.retrieve_batch(cid)
-            except NotFoundError:
-                self._drop(cid)
-                continue
-            if not info.ended:
-                continue  # only its results can tell; wait for them
-            seen: list[tuple[bool, dict[str, Any] | None]] = []
-
-            def accept(line: bytes, seen: list[tuple[bool, dict[str, Any] | None]] = seen) -> bool:
-                seen.append(self._owner(line))
-                return seen[-1][1] is not None
-
-            dest = os.path.join(self.dir, f"{cid}.jsonl")
-            if os.path.exists(dest):  # saved whole before a kill: judged again, not fetched again
-                with open(dest, "rb") as f:
-                    ours = accept(f.readline().strip())
-                if not ours:
-                    os.unlink(dest)
-            else:
-                ours = self.ex._download(cid, dest, accept)
-            if ours:
-                o = seen[0][1]
-                assert o is not None
-                self._drop(cid)
-                o["batch_id"] = cid
-                o["candidates"] = []
-                o["results"] = os.path.basename(dest)
-                o["status"] = "fetched"
-                self._note(o, info)
-                log.info("batch %d: %s proven ours by its results", o["n"], cid)
-            else:
-                if seen and seen[0][0]:
-                    log.warning("batch %s holds lines of this job that already have a batch", cid)
-                self._drop(cid)
-        if b["status"] == "uncertain" and not b.get("candidates"):
-            # none was ours: decide again (a batch that appeared since is a new candidate)
-            b["status"] = "submitting"
-        self.save()
-
-    def _drop(self, cid: str) -> None:
-        """No longer a candidate of any record, and never again one (adopted, or not ours)."""
-        for b in self.state["batches"]:
-            if cid in b.get("candidates", ()):
-                b["candidates"] = [c for c in b["candidates"] if c != cid]
-        excluded = self.state.setdefault("excluded", [])
-        if cid not in excluded:
-            excluded.append(cid)
-
-    # ------------------------------------------------------------------ collecting
-
-    def collect(self, *, wait: bool, retry_errored: bool, retry_expired: bool) -> bool:
-        """Poll, save results, resubmit what is asked; True once every result is saved."""
-        st = self.state
-        if not st["submit"]["done"] and st["canceled_at"] is None:
-            raise ConvoError(f"the batch job {self.path} is not fully submitted: run submit again "
-                             "with the same state file to finish it")
-        interval = self.ex.poll_interval
-        while True:
-            self._settle(wait=False)
-            self._send_planned()
-            self._poll()
-            self._tell()
-            if all(b["status"] in ("fetched", "unsent") for b in st["batches"]):
-                if (retry_errored or retry_expired) and st["canceled_at"] is None \
-                        and st["retry_round"] < self.ex.max_retry_rounds \
-                        and self._plan_retries(retry_errored, retry_expired):
-                    interval = self.ex.poll_interval
-                    continue
-                return True
-            if not wait:
-                return False
-            self.ex.sleep(interval)
-            interval = min(interval * 1.5, self.ex.max_poll_interval)
-
-    def _note(self, b: dict[str, Any], info: MessageBatch) -> bool:
-        """Record what the API says of a batch; True when it changed."""
-        new = {"processing_status": info.processing_status,
-               "request_counts": dict(info.request_counts), "ended_at": info.ended_at}
-        changed = any(b.get(k) != v for k, v in new.items())
-        b.update(new)
-        return changed
-
-    def _poll(self) -> None:
-        canceled = self.state["canceled_at"] is not None
-        for b in self.state["batches"]:
-            if b["status"] == "submitted":
-                info = self.ex.retrieve_batch(b["batch_id"])
-                changed = self._note(b, info)
-                if info.ended:
-                    self._fetch(b)
-                    continue
-                if canceled and info.processing_status == "in_progress" and not b.get("cancel_sent"):
-                    self._note(b, self.ex.cancel_batch(b["batch_id"]))
-                    b["cancel_sent"] = True
-                    changed = True
-                if changed:
-                    self.save()
-            elif b["status"] == "uncertain":
-                self._prove(b)
-
-    def _fetch(self, b: dict[str, Any]) -> None:
-        name = f"{b['batch_id']}.jsonl"
-        dest = os.path.join(self.dir, name)
-        if not os.path.exists(dest):  # saved whole before a kill: not fetched again
-            self.ex._download(b["batch_id"], dest)
-        b["results"] = name
-        b["status"] = "fetched"
-        self.save()
-        log.info("batch %d: results saved (%s)", b["n"], name)
-
-    def _plan_retries(self, retry_errored: bool, retry_expired: bool) -> bool:
-        """Put the lines whose last result is a retryable failure into new batches and send them."""
-        st = self.state
-        r = st["retry_round"]
-        want: set[tuple[int, int]] = set()
-        for b in st["batches"]:
-            if b["attempt"] != r or b["status"] != "fetched":
-                continue
-            with open(os.path.join(self.dir, b["results"]), "rb") as f:
-                for data in f:
-                    if not data.strip():
-                        continue
-                    rec = orjson.loads(data)
-                    result = rec.get("result") or {}
-                    kind = result.get("type")
-                    retry = False
-                    if kind == "errored" and retry_errored:
-                        inner = (result.get("error") or {}).get("error") or {}
-                        retry = inner.get("type") != _RETRYABLE_NEVER
-                    elif kind == "expired" and retry_expired:
-                        retry = True
-                    parsed = parse_custom_id(str(rec.get("custom_id")))
-                    if retry and parsed is not None and parsed[0] == st["run"]:
-                        want.add((parsed[1], parsed[2]))
-        if not want:
-            return False
-        run = st["run"]
-        max_requests, max_bytes = st["limits"]["max_requests"], st["limits"]["max_bytes"]
-        chunks: list[_Chunk] = []
-        chunk = _Chunk()
-        for fi, raw in self._walk():
-            if (fi, raw.line) not in want:
-                chunk.broken = True
-                continue
-            p = self._prepare_known(fi, raw)
-            item = _item(custom_id_for(run, fi, raw.line, r + 1), p.params)
-            if chunk.items and not chunk.fits(item, max_requests, max_bytes):
-                chunks.append(chunk)
-                chunk = _Chunk()
-            chunk.add(fi, raw.line, item)
-        if chunk.items:
-            chunks.append(chunk)
-        bodies: dict[int, bytes] = {}
-        for c in chunks:  # every new batch recorded in one step, then sent
-            body = c.body()
-            bodies[self._record(c, r + 1, _digest(body))["n"]] = body
-        st["retry_round"] = r + 1
-        self.save()
-        log.info("retry round %d: %d lines in %d batches", r + 1, len(want), len(chunks))
-        self._send_planned(bodies)
-        return True
-
-    # ------------------------------------------------------------------ status, cancel
-
-    def refresh(self, *, save: bool) -> None:
-        changed = False
-        for b in self.state["batches"]:
-            if b["status"] == "submitted":
-                changed |= self._note(b, self.ex.retrieve_batch(b["batch_id"]))
-        if changed and save:
-            self.save()
-
-    def cancel(self) -> None:
-        st = self.state
-        if st["canceled_at"] is None:
-            st["canceled_at"] = datetime.fromtimestamp(self.ex.clock(), UTC).isoformat()
-        for b in st["batches"]:
-            if b["status"] == "planned":
-                b["status"] = "unsent"
-        self.save()
-        for b in st["batches"]:
-            if b["status"] == "submitted" and b.get("processing_status") != "ended":
-                self._note(b, self.ex.cancel_batch(b["batch_id"]))
-                b["cancel_sent"] = True
-                self.save()
-
-    def status(self) -> BatchStatus:
-        st = self.state
-        out = st.get("output") or {}
-        return BatchStatus(
-            state=self.path,
-            run=st["run"],
-            api_version=st["api_version"],
-            lines=st["submit"]["lines"],
-            rejected=st["submit"]["rejected"],
-            submitted=st["submit"]["done"],
-            batches=tuple(_info(b) for b in st["batches"]),
-            canceled=st["canceled_at"] is not None,
-            output=out.get("path"),
-        )
-
-    def _tell(self) -> None:
-        if self.on_status is not None:
-            self.on_status(self.status())
-
-    # ------------------------------------------------------------------ writing the output
-
-    def write(self, output: str, rejects: str, *, on_progress: ProgressCallback | None = None) -> RunSummary:
-        """Join the saved results to the input: one record per line, in input order."""
-        started = time.monotonic()
-        st = self.state
-        batches = st["batches"]
-        run = st["run"]
-        base: list[tuple[int, int, int, dict[str, Any]]] = sorted(
-            ((fi, first, last, b) for b in batches if b["attempt"] == 0
-             for fi, first, last in b["ranges"]),
-            key=lambda t: (t[0], t[1]),
-        )
-        latest: dict[tuple[int, int], dict[str, Any]] = {}
-        for b in sorted((b for b in batches if b["attempt"] > 0), key=lambda b: b["n"]):
-            for fi, first, last in b["ranges"]:
-                for line in range(first, last + 1):
-                    latest[(fi, line)] = b
-        # each first batch's create body is hashed again from the input: the same digest proves
-        # the lines joined to its results are the lines that were sent
-        hashers = {b["n"]: hashlib.sha256(_OPEN) for b in batches if b["attempt"] == 0}
-        hashed = dict.fromkeys(hashers, 0)
-        names = {f["name"]: i for i, f in enumerate(st["files"])}
-        sub = st["submit"]
-        sealed = (sys.maxsize, sys.maxsize) if sub["done"] else tuple(sub["sealed"])
-        spools: dict[int, _Spool] = {}
-        tally = _Tally(on_progress, None)
-        succeeded = rejected = 0
-        failed: dict[str, int] = {}
-        tokens_in = tokens_out = 0
-        k = 0  # index into base
-        current_base: int | None = None
-        submit_rejects = _rejects_reader(os.path.join(self.dir, "rejects.jsonl"), sub["rejects_bytes"], names)
-        next_reject = next(submit_rejects, None)
-        try:
-            with AtomicWriter(output) as out, AtomicWriter(rejects) as rej:
-                for fi, raw in self._walk():
-                    pos = (fi, raw.line)
-                    while k < len(base) and (base[k][0], base[k][2]) < pos:
-                        k += 1
-                    b0 = base[k][3] if k < len(base) and (base[k][0], base[k][1]) <= pos else None
-                    if b0 is None:
-                        if pos <= sealed:  # rejected before submission: its record was saved
-                            if next_reject is None or next_reject[0] != pos:
-                                raise self._changed(f"{st['files'][fi]['name']}:{raw.line} was not "
-                                                    "a request when it was submitted")
-                            rej.write(next_reject[1])
-                            rejected += 1
-                            next_reject = next(submit_rejects, None)
-                            continue
-                        # canceled before this part of the input was read
-                        p = self._prepare(fi, raw)
-                        if not isinstance(p, _Line):
-                            rej.write(p)
-                            rejected += 1
-                            continue
-                        ex_rec = m.Exchange(id=p.line_id, request=p.conv,
-                                            error=_no_reply("canceled", _NO_REPLY_MESSAGES["unsent"], None))
-                        out.write(encode_value(ex_rec))
-                        failed["canceled"] = failed.get("canceled", 0) + 1
-                        tally(Result(tally.done, p.conv, error=_exception_for(ex_rec.error)))
-                        continue
-                    if current_base != b0["n"]:  # the results of the batch before are done with
-                        if current_base is not None and current_base in spools:
-                            spools.pop(current_base).close()
-                        current_base = b0["n"]
-                    p = self._prepare_known(fi, raw)
-                    n0 = b0["n"]
-                    item = _item(custom_id_for(run, fi, raw.line), p.params)
-                    hashers[n0].update(_SEP + item if hashed[n0] else item)
-                    hashed[n0] += 1
-                    b = latest.get(pos, b0)
-                    result, reply, error = self._outcome(b, fi, raw.line, spools)
-                    if reply is not None:
-                        out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, response=reply)))
-                        succeeded += 1
-                        usage = reply.usage
-                        if isinstance(usage, m.Usage):
-                            tokens_in += usage.total_input_tokens
-                            if isinstance(usage.output_tokens, int):
-                                tokens_out += usage.output_tokens
-                        tally(Result(tally.done, p.conv, response=reply))
-                        continue
-                    assert error is not None
-                    inner = error.get("error") or {}
-                    kind = str(inner.get("type"))
-                    if result == "errored" and kind == _RETRYABLE_NEVER:
-                        rej.write(reject(
-                            st["files"][fi]["name"], raw.line, "api", str(inner.get("message")), "$",
-                            raw.data, error_type=kind, request_id=error.get("request_id"),
-                            batch_id=b.get("batch_id")))
-                        rejected += 1
-                        continue
-                    out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, error=error)))
-                    failed[kind] = failed.get(kind, 0) + 1
-                    tally(Result(tally.done, p.conv, error=_exception_for(error)))
-                for b in batches:
-                    if b["attempt"] != 0:
-                        continue
-                    h = hashers[b["n"]]
-                    h.update(_CLOSE)
-                    if hashed[b["n"]] != b["count"] or h.hexdigest() != b["digest"]:
-                        raise self._changed(f"the lines of batch {b['n']} differ")
-        finally:
-            for s in spools.values():
-                s.close()
-        total = succeeded + sum(failed.values())
-        st["output"] = {"path": os.path.abspath(output), "rejects": os.path.abspath(rejects),
-                        "records": total, "rejected": rejected}
-        self.save()
-        return RunSummary(
-            total=total,
-            succeeded=succeeded,
-            failed=failed,
-            rejected=rejected,
-            retries=sum(b["count"] for b in batches if b["attempt"] > 0),
-            input_tokens=tokens_in,
-            output_tokens=tokens_out,
-            elapsed=time.monotonic() - started,
-        )
-
-    def _prepare_known(self, fi: int, raw: RawLine) -> _Line:
-        p = self._prepare(fi, raw, check=False)
-        if not isinstance(p, _Line):
-            raise self._changed(f"{self.state['files'][fi]['name']}:{raw.line} is no longer a valid request")
-        return p
-
-    def _outcome(self, b: dict[str, Any], fi: int, line: int, spools: dict[int, _Spool]
-                 ) -> tuple[str, m.Response | None, Any]:
-        """(result type, reply or None, error record or None) of a line in batch record *b*."""
-        if b["status"] == "unsent":
-            return "canceled", None, _no_reply("canceled", _NO_REPLY_MESSAGES["unsent"], None)
-        spool = spools.get(b["n"])
-        if spool is None:
-            spool = spools[b["n"]] = _Spool(os.path.join(self.dir, b["results"]))
-        data = spool.get(custom_id_for(self.state["run"], fi, line, b["attempt"]))
-        if data is None:
-            return "missing_result", None, _no_reply(
-                "missing_result", _NO_REPLY_MESSAGES["missing_result"], b.get("batch_id"))
-        try:
-            value = decode_line(RawLine(spool.path, 0, data), kind="batch_result").value
-        except DecodeError as e:
-            return "errored", None, {"type": "error", "error": {"type": "decode_error", "message": str(e)}}
-        assert isinstance(value, m.BatchResult)
-        kind = value.result_type
-        if kind == "succeeded" and isinstance(value.message, m.Response):
-            return kind, value.message, None
-        if kind == "errored" and isinstance(value.error, Mapping):
-            return kind, None, value.error
-        if kind in ("canceled", "expired"):
-            return kind, None, _no_reply(kind, _NO_REPLY_MESSAGES[kind], b.get("batch_id"))
-        return kind, None, _no_reply(kind, f"a result of type {kind!r} carries no reply",
-                                     b.get("batch_id"))
-
-
-class _Spool:
-    """The saved results of one batch, read by ``custom_id`` (an index of line offsets)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._f: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._offsets: dict[str, int] = {}
-        offset = 0
-        for data in self._f:
-            cid = _custom_id_of(data)
-            if cid is not None:
-                self._offsets[cid] = offset
-            offset += len(data)
-
-    def get(self, custom_id: str) -> bytes | None:
-        offset = self._offsets.get(custom_id)
-        if offset is None:
-            return None
-        self._f.seek(offset)
-        return self._f.readline().rstrip(b"\r\n")
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def _custom_id_of(data: bytes) -> str | None:
-    """The ``custom_id`` of a results line, without parsing it whole when it comes first."""
-    if data.startswith(_ID_PREFIX):
-        end = data.find(b'"', len(_ID_PREFIX))  # a custom_id has no quotes or escapes
-        if end > 0:
-            return data[len(_ID_PREFIX):end].decode("ascii", "replace")
-    if not data.strip():
-        return None
-    try:
-        cid = orjson.loads(data).get("custom_id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return cid if isinstance(cid, str) else None
-
-
-def _rejects_reader(path: str, size: int, names: Mapping[str, int]
-                    ) -> Iterator[tuple[tuple[int, int], bytes]]:
-    """The rejects saved at submission: ((file index, line), record), in input order."""
-    if not os.path.exists(path):
-        return
-    with open(path, "rb") as f:
-        data = f.read(size)
-    for line in data.splitlines():
-        if line.strip():
-            rec = orjson.loads(line)
-            yield (names[rec["file"]], rec["line"]), line
-

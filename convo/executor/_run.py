@@ -18,18 +18,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import os
 import threading
-import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import IO, Any
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, Protocol
 
-import orjson
 from attrs import field, frozen
 
 from convo import model as m
-from convo._json import FrozenDict
 from convo.errors import (
     APIConnectionError,
     APIStatusError,
@@ -42,12 +38,13 @@ from convo.executor._base import AsyncExecutor, Executor
 
 __all__ = [
     "Progress",
+    "ProgressCallback",
+    "ProgressCounter",
+    "QueueRunner",
     "Result",
-    "RunSummary",
     "arun_iter",
     "arun_many",
     "error_record",
-    "run_file",
     "run_iter",
     "run_many",
 ]
@@ -121,7 +118,9 @@ def _total(conversations: object) -> int | None:
         return None
 
 
-class _Tally:
+class ProgressCounter:
+    """Counts results as they are handed back and tells *callback* where the run stands."""
+
     __slots__ = ("callback", "done", "failed", "total")
 
     def __init__(self, callback: ProgressCallback | None, total: int | None) -> None:
@@ -138,6 +137,25 @@ class _Tally:
             self.callback(
                 Progress(self.done, self.done - self.failed, self.failed, self.total, result)
             )
+
+
+class QueueRunner(Protocol):
+    """An executor that runs a whole queue itself (:class:`~convo.executor.BatchExecutor`: batches,
+    not one request per conversation): :func:`run_iter` and :func:`arun_iter` hand it the queue."""
+
+    def run_iter(
+        self, conversations: Iterable[m.Conversation], *, on_progress: ProgressCallback | None = None
+    ) -> Iterator[Result]: ...
+
+    def run_many(
+        self, conversations: Iterable[m.Conversation], *, on_progress: ProgressCallback | None = None
+    ) -> list[Result]: ...
+
+
+def _runs_whole_queue(executor: object) -> QueueRunner | None:
+    if callable(getattr(executor, "run_iter", None)) and callable(getattr(executor, "run_many", None)):
+        return executor  # type: ignore[return-value]
+    return None
 
 
 def _check_concurrency(concurrency: int) -> None:
@@ -166,12 +184,11 @@ def run_iter(
     ['00', '11', '22', '33', '44']
     """
     _check_concurrency(concurrency)
-    from convo.executor._batch import BatchExecutor  # late: that module builds on this one
-
-    if isinstance(executor, BatchExecutor):  # whole batches, not one request per conversation
-        yield from executor.run_iter(conversations, on_progress=on_progress)
+    whole = _runs_whole_queue(executor)
+    if whole is not None:  # whole batches, not one request per conversation
+        yield from whole.run_iter(conversations, on_progress=on_progress)
         return
-    tally = _Tally(on_progress, _total(conversations))
+    tally = ProgressCounter(on_progress, _total(conversations))
     if isinstance(executor, AsyncExecutor):
         yield from _run_iter_async(conversations, executor, concurrency, tally)
         return
@@ -203,7 +220,7 @@ def _run_iter_async(
     conversations: Iterable[m.Conversation],
     executor: AsyncExecutor,
     concurrency: int,
-    tally: _Tally,
+    tally: ProgressCounter,
 ) -> Iterator[Result]:
     # An async executor driven from sync code: its coroutines run on a private event loop in a
     # thread, handed over as concurrent futures, so the ordering logic is the same as above.
@@ -288,19 +305,18 @@ async def arun_iter(
     ['x!', 'y!', 'z!']
     """
     _check_concurrency(concurrency)
-    from convo.executor._batch import BatchExecutor
-
-    if isinstance(executor, BatchExecutor):  # the whole job in a thread, then its results
+    whole = _runs_whole_queue(executor)
+    if whole is not None:  # the whole job in a thread, then its results
         if isinstance(conversations, AsyncIterable):
             conversations = [c async for c in conversations]
         convs = conversations
         results = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: executor.run_many(convs, on_progress=on_progress)
+            None, lambda: whole.run_many(convs, on_progress=on_progress)
         )
         for r in results:
             yield r
         return
-    tally = _Tally(on_progress, _total(conversations))
+    tally = ProgressCounter(on_progress, _total(conversations))
     pool: concurrent.futures.ThreadPoolExecutor | None = None
     sem = asyncio.Semaphore(concurrency)
     loop = asyncio.get_running_loop()
@@ -421,223 +437,3 @@ def error_record(error: BaseException) -> dict[str, Any]:
             for v in error.report.errors
         ]
     return out
-
-
-@frozen(kw_only=True)
-class RunSummary:
-    """What a :func:`run_file` did: counts that add up, failures by error type, retries, tokens.
-
-    ``total`` = ``succeeded`` + sum of ``failed`` + ``skipped`` (lines that already had a record
-    when resuming); ``rejected`` lines could not be read as requests and are counted apart.
-    """
-
-    total: int = 0
-    succeeded: int = 0
-    failed: Mapping[str, int] = field(factory=dict, converter=FrozenDict)
-    skipped: int = 0
-    rejected: int = 0
-    retries: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def failures(self) -> int:
-        """How many lines got an error record in this run."""
-        return sum(self.failed.values())
-
-
-def _line_id(record: Any) -> tuple[str | int, m.Conversation] | None:
-    """(id, conversation) of a decoded input line, or None when it is not a request."""
-    value = record.value
-    if isinstance(value, m.Conversation):
-        return f"{record.file}:{record.line}", value
-    if isinstance(value, m.BatchRequest):
-        return value.custom_id, value.params
-    if isinstance(value, m.Exchange):
-        rid = value.id
-        return (rid if isinstance(rid, str | int) else f"{record.file}:{record.line}"), value.request
-    return None
-
-
-def _stats_of(executor: object) -> Any:
-    seen = 0
-    while executor is not None and seen < 4:  # a replay or wrapper executor keeps its inner one
-        stats = getattr(executor, "stats", None)
-        if stats is not None:
-            return stats
-        executor = getattr(executor, "inner", None)
-        seen += 1
-    return None
-
-
-def _existing(path: str, retry_errors: bool) -> tuple[set[str | int], int]:
-    """Ids that already have a record in *path*; cuts off a torn last line (a killed writer).
-
-    With *retry_errors*, error records are removed (atomically) so their lines run again.
-    Returns the ids and the number of records kept.
-    """
-    done: set[str | int] = set()
-    if not os.path.exists(path):
-        return done, 0
-    with open(path, "rb") as f:
-        data = f.read()
-    end = data.rfind(b"\n") + 1
-    kept: list[bytes] = []
-    dropped = False
-    for line in data[:end].splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            dropped = True  # a line torn by a crash in an earlier run: its input runs again
-            continue
-        if not isinstance(rec, dict) or "id" not in rec:
-            kept.append(line)
-            continue
-        if "response" not in rec and retry_errors:
-            dropped = True
-            continue
-        done.add(rec["id"])
-        kept.append(line)
-    if dropped or end != len(data):
-        tmp = f"{path}.resume.tmp"
-        with open(tmp, "wb") as f:
-            f.write(b"".join(line + b"\n" for line in kept))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    return done, len(kept)
-
-
-def run_file(
-    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    output: str | os.PathLike[str],
-    *,
-    executor: Executor | AsyncExecutor,
-    concurrency: int = 8,
-    resume: bool = False,
-    retry_errors: bool = False,
-    rejects: str | os.PathLike[str] | None = None,
-    on_reject: Callable[[DecodeError, bytes], None] | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> RunSummary:
-    """Execute every request line of *inputs*, writing one exchange record per line to *output*.
-
-    Input lines are requests (id ``"<file>:<line>"``), batch request lines (id: their
-    ``custom_id``) or exchange records (their ``id``). Each output line is
-    ``{"id", "request", "response"}`` or ``{"id", "request", "error"}``, written and flushed in
-    input order as soon as it and every line before it are done. With *resume*, lines whose id
-    already has a record in *output* are skipped (never sent again) and new records are
-    appended; a line torn by a kill is cut off first. *retry_errors* (with *resume*) runs the
-    lines whose record is an error again, replacing those records. Lines that are not requests
-    go to *rejects* (the records of :mod:`convo.codec.rejects`: file, line, code, reason,
-    ``$.path`` and the original bytes) and are counted apart. With a
-    :class:`~convo.executor.BatchExecutor` the file runs as a resumable batch job instead
-    (state in ``OUT.batch.json``; see :meth:`~convo.executor.BatchExecutor.run_file`).
-
-    >>> import os, tempfile
-    >>> from convo.executor import MockExecutor
-    >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl"); out = os.path.join(d, "out.jsonl")
-    >>> with open(src, "w") as f:
-    ...     _ = f.write('{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}\\n')
-    >>> s = run_file(src, out, executor=MockExecutor(lambda c: "Hello"))
-    >>> s.succeeded, s.failures, s.output_tokens
-    (1, 0, 2)
-    """
-    from convo.codec.jsonl import _expand, iter_lines
-    from convo.codec.lines import decode_line, encode_value
-    from convo.codec.rejects import classify, reject
-    from convo.executor._batch import BatchExecutor
-
-    if isinstance(executor, BatchExecutor):  # --via batch: a resumable batch job beside OUT
-        return executor.run_file(inputs, output, resume=resume, retry_errors=retry_errors,
-                                 rejects=rejects, on_progress=on_progress)
-    started = time.monotonic()
-    out_path = os.fspath(output)
-    sources: Any = inputs if not isinstance(inputs, str | os.PathLike) else [inputs]
-    done_ids: set[str | int] = set()
-    if resume:
-        done_ids, _ = _existing(out_path, retry_errors)
-    stats = _stats_of(executor)
-    retries_before = stats.retries if stats is not None else 0
-
-    counts: dict[str, Any] = {"skipped": 0, "rejected": 0}
-    ids: deque[str | int] = deque()
-    reject_file: IO[bytes] | None = None
-    if rejects is not None:
-        reject_file = open(rejects, "ab" if resume else "wb")  # noqa: SIM115 - closed in finally
-
-    def requests() -> Iterator[m.Conversation]:
-        # iter_lines + decode_line rather than read_records: a bad line's bytes go to the rejects
-        for src in _expand(sources):
-            for raw in iter_lines(src):
-                try:
-                    rec = decode_line(raw)
-                except DecodeError as e:
-                    _reject(e, raw.data, "too_long" if raw.error is not None else classify(raw.data))
-                    continue
-                found = _line_id(rec)
-                if found is None:
-                    err = DecodeError(f"a {rec.kind} line is not a request", file=rec.file, line=rec.line)
-                    _reject(err, rec.raw, "kind")
-                    continue
-                line_id, conv = found
-                if line_id in done_ids:
-                    counts["skipped"] += 1
-                    continue
-                ids.append(line_id)
-                yield conv
-
-    def _reject(error: DecodeError, raw: bytes, code: str) -> None:
-        counts["rejected"] += 1
-        if reject_file is not None:
-            reject_file.write(
-                reject(error.file or "", error.line or 0, code, error.expected, error.path, raw) + b"\n"
-            )
-            reject_file.flush()
-        if on_reject is not None:
-            on_reject(error, raw)
-
-    succeeded = 0
-    failed: dict[str, int] = {}
-    tokens_in = tokens_out = 0
-    try:
-        with open(out_path, "ab" if resume else "wb") as out:
-            for result in run_iter(
-                requests(), executor, concurrency=concurrency, on_progress=on_progress
-            ):
-                line_id = ids.popleft()
-                if result.error is None:
-                    assert result.response is not None
-                    exchange = m.Exchange(id=line_id, request=result.conversation, response=result.response)
-                    succeeded += 1
-                    usage = result.response.usage
-                    if isinstance(usage, m.Usage):
-                        tokens_in += usage.total_input_tokens
-                        if isinstance(usage.output_tokens, int):
-                            tokens_out += usage.output_tokens
-                else:
-                    err = error_record(result.error)
-                    exchange = m.Exchange(id=line_id, request=result.conversation, error=err)
-                    kind = err["error"]["type"]
-                    failed[kind] = failed.get(kind, 0) + 1
-                out.write(encode_value(exchange) + b"\n")
-                out.flush()  # line by line: a kill loses at most the lines still in flight
-            os.fsync(out.fileno())
-    finally:
-        if reject_file is not None:
-            reject_file.close()
-    retries = (stats.retries - retries_before) if stats is not None else 0
-    return RunSummary(
-        total=succeeded + sum(failed.values()) + counts["skipped"],
-        succeeded=succeeded,
-        failed=failed,
-        skipped=counts["skipped"],
-        rejected=counts["rejected"],
-        retries=retries,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        elapsed=time.monotonic() - started,
-    )

@@ -2,19 +2,21 @@
 
 Layer: transforms. The fluent methods of :class:`~convo.model.Conversation` (``user``,
 ``assistant``, ``with_system``, ``system_message``, ``with_image``, ``prefill``,
-``with_params``) call these.
+``with_params``) are these builders: they are registered with :func:`convo.model.builder` at the
+end of this module.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import attrs
 
 from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
 from convo.errors import TransformError
-from convo.model import Block, Conversation, Image, Message, Text
+from convo.model import Block, Conversation, Image, Message, Text, builder
 from convo.profiles import get_profile
 from convo.rules import system_may_follow
 from convo.transforms._base import (
@@ -465,3 +467,41 @@ def set_model(model: str) -> Transform:
     if not isinstance(model, str) or not model:
         raise ValueError("set_model() needs a model id")
     return _SetModel(model)
+
+
+# --------------------------------------------------------------------------- the fluent methods
+
+
+@builder("user")
+def _user(conv: Conversation, *parts: str | Block) -> Conversation:
+    return append_user(*parts)(conv)
+
+
+@builder("assistant")
+def _assistant(conv: Conversation, *parts: str | Block) -> Conversation:
+    return append_assistant(*parts)(conv)
+
+
+@builder("with_system")
+def _with_system(conv: Conversation, system: str | Iterable[Text]) -> Conversation:
+    return inject_system(system if isinstance(system, str) else tuple(system), where="top", replace=True)(conv)
+
+
+@builder("system_message")
+def _system_message(conv: Conversation, text: str) -> Conversation:
+    return inject_system(text, where="message")(conv)
+
+
+@builder("with_image")
+def _with_image(conv: Conversation, image: Image | str | os.PathLike[str]) -> Conversation:
+    return attach_image(image)(conv)
+
+
+@builder("prefill")
+def _prefill(conv: Conversation, text: str) -> Conversation:
+    return prefill(text)(conv)
+
+
+@builder("with_params")
+def _with_params(conv: Conversation, **params: Any) -> Conversation:
+    return with_params(**params)(conv)
