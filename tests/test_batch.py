@@ -556,7 +556,7 @@ class TestNeverTwice:
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
         """Killed while saving the second batch's results, the resumed run fetches only what was missing."""
         src = H.write_requests(tmp_path / "in.jsonl", 9)
-        real = BatchExecutor._download
+        real = BatchExecutor.download_results
         seen: list[str] = []
 
         def dies_on_second(self: BatchExecutor, batch_id: str, dest: str, accept: Any = None) -> bool:
@@ -567,10 +567,10 @@ class TestNeverTwice:
 
         with H.executor(emu, clock, max_requests=3) as ex:
             ex.submit([src], job(tmp_path))
-            monkeypatch.setattr(BatchExecutor, "_download", dies_on_second)
+            monkeypatch.setattr(BatchExecutor, "download_results", dies_on_second)
             with pytest.raises(SystemExit):
                 ex.results(job(tmp_path), tmp_path / "out.jsonl")
-            monkeypatch.setattr(BatchExecutor, "_download", real)
+            monkeypatch.setattr(BatchExecutor, "download_results", real)
             summary = ex.results(job(tmp_path), tmp_path / "out.jsonl")
         assert summary is not None and summary.succeeded == 9
         assert H.results_fetches(emu) == dict.fromkeys(emu.batches.ids(), 1)
@@ -583,7 +583,7 @@ class TestNeverTwice:
         if proving:  # the create's answer is lost: the batch is a candidate, proven by its results
             emu.faults = "truncate@POST /v1/messages/batches"
         src = H.write_requests(tmp_path / "in.jsonl", 4)
-        real = BatchExecutor._download
+        real = BatchExecutor.download_results
 
         def saved_then_killed(self: BatchExecutor, batch_id: str, dest: str, accept: Any = None) -> bool:
             assert real(self, batch_id, dest, accept)
@@ -592,10 +592,10 @@ class TestNeverTwice:
         with H.executor(emu, clock) as ex:
             status = ex.submit([src], job(tmp_path))
             assert status.batches[0].status == ("uncertain" if proving else "submitted")
-            monkeypatch.setattr(BatchExecutor, "_download", saved_then_killed)
+            monkeypatch.setattr(BatchExecutor, "download_results", saved_then_killed)
             with pytest.raises(SystemExit):
                 ex.results(job(tmp_path), tmp_path / "out.jsonl")
-            monkeypatch.setattr(BatchExecutor, "_download", real)
+            monkeypatch.setattr(BatchExecutor, "download_results", real)
             summary = ex.results(job(tmp_path), tmp_path / "out.jsonl")
         assert summary is not None and summary.succeeded == 4
         assert H.results_fetches(emu) == dict.fromkeys(emu.batches.ids(), 1)
