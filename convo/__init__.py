@@ -8,6 +8,25 @@ sending, a lossless codec, pluggable executors, and a ``convo`` command for JSON
 >>> conv = convo.Conversation(model="claude-opus-4-8", max_tokens=1024).user("Hello, Claude")
 >>> convo.loads(convo.dumps(conv)) == conv
 True
+
+The package, one layer per line; each imports only from the lines above it (side-by-side layers
+not from each other), which ``tests/test_layers.py`` checks on every module::
+
+    convo.errors, convo._json        the exception tree; frozen JSON values, UNSET
+    convo.model                      content blocks, Message, Conversation, Response (attrs, frozen)
+    convo.profiles, convo.rules      what each model accepts; validate() -> Report
+    convo.transforms                 pure transforms, pipeline(), the registry the command parses
+    convo.codec                      JSON in and out, losslessly; JSONL lines; foreign formats
+    convo.strategies                 Hypothesis strategies (needs hypothesis)
+    convo.executor                   sending conversations: HTTP, retry, SSE, mock, replay, batch API
+    convo.jobs | convo.stream        resumable file runs and batch jobs | the chunked, parallel line engine
+    convo.testing                    the local API emulator, the pytest plugin, seeded fixtures
+    convo.dask                       the line engine on a Dask cluster (needs dask)
+    convo.cli                        the ``convo`` command: one module per command
+
+Here, at the top: the values (:class:`Conversation`, :class:`Message`, the blocks), the rules
+(:func:`validate`, :func:`check`), :func:`pipeline` and :mod:`convo.transforms`, the codec
+(:func:`dumps`, :func:`loads`, :func:`loads_response`, :func:`dumps_response`) and the errors.
 """
 
 from __future__ import annotations
