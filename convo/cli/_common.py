@@ -29,7 +29,9 @@ __all__ = [
     "Formatter",
     "Parser",
     "UsageError",
+    "add_allow_unknown_model",
     "add_api_version",
+    "check_target_model",
     "add_common",
     "command_parser",
     "inputs_of",
@@ -133,6 +135,27 @@ def add_api_version(p: argparse.ArgumentParser) -> None:
         help=f"the API version the requests will be sent under (default {DEFAULT_API_VERSION}); "
         "2026-10-21 removed temperature/top_p/top_k",
     )
+
+
+def add_allow_unknown_model(p: argparse.ArgumentParser) -> None:
+    """``--allow-unknown-model``: take a target model id no profile knows as intended."""
+    p.add_argument("--allow-unknown-model", action="store_true",
+                   help="a target model id no profile knows is taken as intended (checked with "
+                   "the permissive default) instead of refused as a likely typo")
+
+
+def check_target_model(args: argparse.Namespace, model: str | None, option: str) -> None:
+    """Refuse a target model id no profile knows (a typo, most often), naming the closest ids,
+    unless ``--allow-unknown-model``."""
+    if not model:
+        return
+    from convo.errors import UnknownModelError
+    from convo.profiles import require_known
+
+    try:
+        require_known(model, what=option, allow_unknown=args.allow_unknown_model)
+    except UnknownModelError as e:
+        raise UsageError(str(e).replace("allow unknown models", "give --allow-unknown-model")) from None
 
 
 def inputs_of(args: argparse.Namespace) -> list[str]:

@@ -12,8 +12,10 @@ from typing import Any
 from convo.cli._common import (
     EXIT_OK,
     UsageError,
+    add_allow_unknown_model,
     add_api_version,
     add_common,
+    check_target_model,
     command_parser,
     positive,
     say,
@@ -43,6 +45,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", required=True, metavar="S", help="any integer or word")
     p.add_argument("--model", default="claude-opus-4-8", metavar="M")
     add_api_version(p)
+    add_allow_unknown_model(p)
     p.add_argument("--invalid", metavar="RULE", help="break exactly this rule (see `convo validate`'s rule ids)")
     p.add_argument("--images", action="store_true", help="include base64 PNG images")
     p.add_argument("--tools", action="store_true", help="include tools and tool_use/tool_result pairs")
@@ -67,9 +70,7 @@ def command(args: argparse.Namespace) -> int:
             raise UsageError("--logged makes its own mix; it takes no --invalid/--images/--tools/--thinking")
         convs = logged_conversations(args.count, args.seed, max_turns=args.max_turns)
     else:
-        from convo.profiles import get_profile
-
-        get_profile(args.model)
+        check_target_model(args, args.model, "--model")
         try:
             convs = conversations(
                 args.count, args.seed, model=args.model, api_version=args.api_version,

@@ -16,8 +16,10 @@ from convo.cli._common import (
     EXIT_FAIL,
     EXIT_OK,
     UsageError,
+    add_allow_unknown_model,
     add_api_version,
     add_common,
+    check_target_model,
     command_parser,
     inputs_of,
     problems_text,
@@ -69,6 +71,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--validate-for", metavar="MODEL",
                    help="reject outputs MODEL would refuse (under --api-version)")
     add_api_version(p)
+    add_allow_unknown_model(p)
     p.add_argument("--dry-run", action="store_true",
                    help="print the parsed pipeline and the first changed line as a diff; write nothing")
     p.add_argument("--dask", metavar="ADDRESS",
@@ -84,12 +87,9 @@ def command(args: argparse.Namespace) -> int:
 
     try:
         transform = load_pipeline(args.specs, args.pipeline)
-        if args.validate_for:
-            from convo.profiles import get_profile
-
-            get_profile(args.validate_for)
     except (ValueError, TypeError, OSError, SyntaxError) as e:
         raise UsageError(str(e)) from None
+    check_target_model(args, args.validate_for, "--validate-for")
     if not args.specs and not args.pipeline:
         raise UsageError("no transforms: give -t SPEC (repeatable) or --pipeline FILE.py")
     if args.dry_run:

@@ -15,8 +15,10 @@ import orjson
 from convo.cli._common import (
     EXIT_FAIL,
     EXIT_OK,
+    add_allow_unknown_model,
     add_api_version,
     add_common,
+    check_target_model,
     command_parser,
     inputs_of,
     problems_text,
@@ -47,6 +49,7 @@ def add_parser(sub: Any) -> None:
     add_common(p)
     p.add_argument("--model", metavar="M", help="check every line for model M (default: the line's own model)")
     add_api_version(p)
+    add_allow_unknown_model(p)
     p.add_argument("--json", action="store_true", help="JSON lines: one per diagnostic, then a summary")
     p.add_argument("--strict", action="store_true", help="warnings make a line invalid too")
     p.add_argument("--rejects", metavar="R", help="also copy invalid lines (with the reason) to R")
@@ -55,6 +58,7 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``convo validate``."""
+    check_target_model(args, args.model, "--model")
     sources = inputs_of(args)
     spec = OpSpec(
         "validate",

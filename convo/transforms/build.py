@@ -17,7 +17,7 @@ import attrs
 from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
 from convo.errors import TransformError
 from convo.model import Block, Conversation, Image, Message, Text, builder
-from convo.profiles import get_profile
+from convo.profiles import get_profile, require_known
 from convo.rules import system_may_follow
 from convo.transforms._base import (
     ChangeLog,
@@ -442,8 +442,8 @@ def with_params(**params: Any) -> Transform:
 class _SetModel(Transform):
     __slots__ = ("model",)
 
-    def __init__(self, model: str) -> None:
-        super().__init__("set_model", model)
+    def __init__(self, model: str, allow_unknown: bool) -> None:
+        super().__init__("set_model", model, **({"allow_unknown": True} if allow_unknown else {}))
         self.model = model
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
@@ -456,9 +456,10 @@ class _SetModel(Transform):
 
 
 @register
-def set_model(model: str) -> Transform:
+def set_model(model: str, *, allow_unknown: bool = False) -> Transform:
     """Set the ``model`` field (nothing else: :func:`~convo.transforms.migrate` also rewrites
-    what the new model would reject).
+    what the new model would reject). A model no profile knows raises
+    :class:`~convo.errors.UnknownModelError` with the closest ids, unless ``allow_unknown=True``.
 
     >>> from convo import Conversation
     >>> set_model("claude-sonnet-4-5")(Conversation(model="claude-opus-4-8")).model
@@ -466,7 +467,8 @@ def set_model(model: str) -> Transform:
     """
     if not isinstance(model, str) or not model:
         raise ValueError("set_model() needs a model id")
-    return _SetModel(model)
+    require_known(model, what="set_model()", allow_unknown=allow_unknown)
+    return _SetModel(model, allow_unknown)
 
 
 # --------------------------------------------------------------------------- the fluent methods

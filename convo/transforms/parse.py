@@ -11,6 +11,7 @@ the text can run code or look anything up.
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,13 @@ _MAX_TEXT = 100_000  # a transform's text is short; this bounds the parser's wor
 
 def _known() -> str:
     return ", ".join(sorted([*REGISTRY, "pipeline"]))
+
+
+def _unknown(text: str, name: str) -> ValueError:
+    """The error for a call of a name no transform has: the closest names first, then the list."""
+    close = difflib.get_close_matches(name, [*REGISTRY, "pipeline"], n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(f'{c}()' for c in close)}?" if close else ""
+    return ValueError(f"{text!r}: unknown transform {name!r}{hint} (known: {_known()})")
 
 
 def _literal(node: ast.expr, where: str, text: str) -> Any:
@@ -51,7 +59,7 @@ def _call(node: ast.expr, text: str) -> Transform:
         return pipeline(*(_call(arg, text) for arg in node.args))
     factory = REGISTRY.get(name)
     if factory is None:
-        raise ValueError(f"{text!r}: unknown transform {name!r} (known: {_known()})")
+        raise _unknown(text, name)
     args = []
     for k, arg in enumerate(node.args):
         if isinstance(arg, ast.Starred):
@@ -81,6 +89,10 @@ def parse(text: str) -> Transform:
     Traceback (most recent call last):
     ...
     ValueError: argument n= of keep_last_turns() is not a literal: N (arguments may only be strings, numbers, True/False/None, or lists, tuples, dicts and sets of those)
+    >>> parse("drop_image()")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'drop_image()': unknown transform 'drop_image'; did you mean drop_images()? (known: ...)
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a string, got {type(text).__name__}")

@@ -26,7 +26,13 @@ from convo.model import (
     ToolResult,
     ToolUse,
 )
-from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, EFFORT_LEVELS, Profile, get_profile
+from convo.profiles import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
+    EFFORT_LEVELS,
+    Profile,
+    require_known,
+)
 from convo.rules import (
     effort_only,
     interleaved,
@@ -577,18 +583,21 @@ def _without(d: Any, *keys: str) -> FrozenDict:
 
 
 class _Migrate(Transform):
-    __slots__ = ("api_version", "model")
+    __slots__ = ("api_version", "model", "profile")
 
-    def __init__(self, model: str, api_version: str) -> None:
+    def __init__(self, model: str, api_version: str, profile: Profile, allow_unknown: bool) -> None:
         kwargs: dict[str, Any] = {"model": model}
         if api_version != DEFAULT_API_VERSION:
             kwargs["api_version"] = api_version
+        if allow_unknown:
+            kwargs["allow_unknown"] = True
         super().__init__("migrate", **kwargs)
         self.model = model
         self.api_version = api_version
+        self.profile = profile
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        p = get_profile(self.model)
+        p = self.profile
         ch: dict[str, Any] = {}
         note = log.add if log.enabled else _ignore
         target = f"{self.model}"
@@ -841,7 +850,7 @@ def _strip_citations(blocks: tuple[Any, ...], path: str, note: Any) -> tuple[Any
 
 
 @register
-def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
+def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown: bool = False) -> Transform:
     """Rewrite a conversation so that *model* accepts it under *api_version*, reporting each edit.
 
     It sets ``model``; drops sampling parameters the target rejects (all of them under
@@ -855,7 +864,10 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
     JSON output) rejects and strips one's trailing whitespace; and under 2026-10-21 moves
     documents out of assistant turns (to the user turn before) and removes citations from user
     text. A conversation valid for its own model comes out valid for *model*; one with more
-    images than *model* takes raises :class:`~convo.errors.TransformError`.
+    images than *model* takes raises :class:`~convo.errors.TransformError`. A *model* no profile
+    knows raises :class:`~convo.errors.UnknownModelError` naming the closest ids (a typo would
+    otherwise rewrite every line to a model that does not exist); ``allow_unknown=True`` takes it
+    as intended, with the permissive default profile.
 
     >>> from convo import Conversation
     >>> conv = (Conversation(model="claude-sonnet-4-5", max_tokens=1, temperature=0.2, top_k=5)
@@ -870,5 +882,6 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
         raise ValueError("migrate(model=...) needs a model id")
     if api_version not in API_VERSIONS:
         raise ValueError(f"migrate(api_version=...) must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
-    return _Migrate(model, api_version)
+    profile = require_known(model, what="migrate(model=...)", allow_unknown=allow_unknown)
+    return _Migrate(model, api_version, profile, allow_unknown)
 

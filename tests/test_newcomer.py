@@ -1,0 +1,133 @@
+"""A newcomer's first hour (issue 13): typos caught with the closest ids, help that runs as
+written, messages that name what the user typed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import convo
+from convo import transforms as t
+from convo.cli import main
+from convo.errors import UnknownModelError
+from convo.profiles import require_known, suggest_models
+
+CONVO = [sys.executable, "-m", "convo.cli"]
+
+
+@pytest.fixture
+def fx(tmp_path: Path) -> Path:
+    out = tmp_path / "fx.jsonl"
+    assert main(["fixtures", "--count", "4", "--seed", "1", "-q", "-o", str(out)]) == 0
+    return out
+
+
+class TestModelTypos:
+    def test_migrate_to_a_typo_is_refused_with_the_closest_id(self):
+        """migrate(model="claude-opus-48") raises, naming claude-opus-4-8; it used to rewrite every line."""
+        with pytest.raises(UnknownModelError, match="did you mean claude-opus-4-8\\?") as e:
+            t.migrate(model="claude-opus-48")
+        assert e.value.model == "claude-opus-48" and e.value.suggestions == ("claude-opus-4-8",)
+
+    def test_allow_unknown_takes_the_id_and_parses_back(self):
+        """allow_unknown=True is the way to say the id is intended; the repr keeps it."""
+        tr = t.migrate(model="claude-opus-9-1", allow_unknown=True)
+        assert repr(tr) == "migrate(model='claude-opus-9-1', allow_unknown=True)"
+        assert repr(t.parse(repr(tr))) == repr(tr)
+        conv = convo.Conversation(model="claude-opus-4-8", max_tokens=8).user("Hi")
+        assert tr(conv).model == "claude-opus-9-1"
+        assert t.set_model("claude-opus-9-1", allow_unknown=True)(conv).model == "claude-opus-9-1"
+
+    def test_set_model_typo(self):
+        """set_model() refuses a typo the same way."""
+        with pytest.raises(UnknownModelError, match="claude-sonnet-4-5"):
+            t.set_model("claude-sonet-4-5")
+
+    def test_dated_builds_and_aliases_are_known(self):
+        """A dated build of a known model is not a typo."""
+        assert require_known("claude-haiku-4-5-20251001", what="x").model == "claude-haiku-4-5"
+
+    @pytest.mark.parametrize(
+        ("typed", "meant"),
+        [("claude-opus-4.8", "claude-opus-4-8"), ("claude-opus-48", "claude-opus-4-8"),
+         ("claude-sonet-4-5", "claude-sonnet-4-5")],
+    )
+    def test_suggestions(self, typed, meant):
+        """The closest known id comes first, alone when it is clearly the one."""
+        assert suggest_models(typed) == (meant,)
+
+    def test_nothing_close_suggests_nothing(self):
+        """An id like no other gets no suggestion, and still an error."""
+        assert suggest_models("gpt-4o") == ()
+        with pytest.raises(UnknownModelError, match="no profile knows 'gpt-4o' \\("):
+            require_known("gpt-4o", what="--model")
+
+    def test_command_refuses_a_migrate_typo(self, fx, tmp_path, capsys):
+        """The issue's command: exit 2, nothing written, the typo and the id named."""
+        out = tmp_path / "m.jsonl"
+        status = main(["transform", str(fx), "-t", 'migrate(model="claude-opus-48")', "-o", str(out)])
+        err = capsys.readouterr().err
+        assert status == 2 and not out.exists()
+        assert "'claude-opus-48'" in err and "did you mean claude-opus-4-8?" in err
+
+    def test_validate_model_typo_names_the_typo(self, fx, capsys):
+        """--model claude-opus-4.8 names what was typed, not the conversation's own model."""
+        assert main(["validate", str(fx), "--model", "claude-opus-4.8"]) == 2
+        err = capsys.readouterr().err
+        assert "'claude-opus-4.8'" in err and "did you mean claude-opus-4-8?" in err
+        assert "--allow-unknown-model" in err
+
+    def test_validate_for_typo(self, fx, tmp_path, capsys):
+        """--validate-for with a typo is refused before any line is read."""
+        status = main(["transform", str(fx), "-t", "drop_images()", "--validate-for", "claude-opus-48",
+                       "-o", str(tmp_path / "o.jsonl")])
+        assert status == 2 and "did you mean claude-opus-4-8?" in capsys.readouterr().err
+
+    def test_allow_unknown_model_flag(self, fx):
+        """--allow-unknown-model takes an unknown target as intended."""
+        assert main(["validate", str(fx), "--model", "claude-opus-9-1", "--allow-unknown-model", "-q"]) == 0
+
+    def test_fixtures_model_typo(self, tmp_path, capsys):
+        """convo fixtures --model with a typo is refused too."""
+        assert main(["fixtures", "--count", "1", "--seed", "1", "--model", "claude-opus-48", "-o",
+                     str(tmp_path / "f.jsonl")]) == 2
+        assert "claude-opus-4-8" in capsys.readouterr().err
+
+
+class TestWarningsPointAtTheCaller:
+    def test_unknown_model_warning_names_the_callers_line(self):
+        """UnknownModelWarning points at the user's line, however deep inside convo it is raised."""
+        conv = convo.Conversation(model="claude-nobody-1", max_tokens=5).user("Hi")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            convo.validate(conv)
+        (w,) = [w for w in caught if w.category is convo.UnknownModelWarning]
+        assert w.filename == __file__
+
+
+class TestTransformNames:
+    def test_a_near_miss_gets_did_you_mean(self):
+        """t.parse("drop_image()") suggests drop_images(), as other typos do."""
+        with pytest.raises(ValueError, match="did you mean drop_images\\(\\)\\?"):
+            t.parse("drop_image()")
+
+    def test_the_help_pipeline_file_runs_as_written(self, fx, tmp_path):
+        """The --help example file, exactly `PIPELINE = pipeline(t.strip_thinking(), t.drop_images())`,
+        runs (it raised NameError: name 'pipeline' is not defined)."""
+        from convo.cli.transform import EPILOG
+
+        line = next(x for x in EPILOG.splitlines() if "PIPELINE = " in x).split("e.g.", 1)[1].strip()
+        line = line.removesuffix(".")  # the sentence's full stop
+        assert line == "PIPELINE = pipeline(t.strip_thinking(), t.drop_images())"
+        pipe = tmp_path / "pipe.py"
+        pipe.write_text(line + "\n")
+        out = tmp_path / "o.jsonl"
+        proc = subprocess.run([*CONVO, "transform", str(fx), "--pipeline", str(pipe), "-o", str(out)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert "pipeline(strip_thinking(), drop_images())" in proc.stderr
+        assert len(out.read_bytes().splitlines()) == 4
