@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping

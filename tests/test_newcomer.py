@@ -131,3 +131,40 @@ class TestTransformNames:
         assert proc.returncode == 0, proc.stderr
         assert "pipeline(strip_thinking(), drop_images())" in proc.stderr
         assert len(out.read_bytes().splitlines()) == 4
+
+
+class TestHonestSummaries:
+    def test_convert_that_wrote_nothing_is_not_a_success(self, tmp_path, capsys):
+        """25 lines in = 0 out + 25 rejected used to say "nothing lost" and exit 0."""
+        src = tmp_path / "in.jsonl"
+        src.write_text("".join('{"not": "an openai chat"}\n' for _ in range(5)))
+        status = main(["convert", str(src), "--from", "openai", "--to", "anthropic", "-o", str(tmp_path / "o.jsonl")])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert "5 lines in = 0 out + 5 rejected" in err
+        assert "nothing lost" not in err and "nothing was written" in err
+
+    def test_convert_with_rejects_does_not_claim_nothing_lost(self, tmp_path, capsys):
+        """With some lines rejected, "nothing lost" speaks only of the lines written."""
+        src = tmp_path / "in.jsonl"
+        src.write_text('{"messages": [{"role": "user", "content": "Hi"}]}\n{"nope": 1}\n')
+        status = main(["convert", str(src), "--from", "openai", "--to", "anthropic", "-o", str(tmp_path / "o.jsonl")])
+        err = capsys.readouterr().err
+        assert status == 0
+        assert "\n  nothing lost\n" not in err + "\n" and "nothing lost in the 1 lines written" in err
+        assert main(["convert", str(src), "--from", "openai", "--to", "anthropic", "-o",
+                     str(tmp_path / "o.jsonl"), "--fail-on-reject", "-q"]) == 1
+
+    @pytest.mark.parametrize("command", ["validate", "transform", "convert", "stats"])
+    def test_every_line_command_states_the_exit_rule(self, command, capsys):
+        """One exit-code rule, written in every line command's --help."""
+        assert main([command, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "exit status (every command)" in out and "--fail-on-reject" in out
+
+    def test_stats_fail_on_reject(self, fx, tmp_path):
+        """stats takes --fail-on-reject like every command that rejects lines."""
+        src = tmp_path / "mixed.jsonl"
+        src.write_bytes(fx.read_bytes() + b"{broken\n")
+        assert main(["stats", str(src), "-q"]) == 0
+        assert main(["stats", str(src), "-q", "--fail-on-reject"]) == 1

@@ -33,6 +33,9 @@ __all__ = [
     "add_api_version",
     "check_target_model",
     "add_common",
+    "add_fail_on_reject",
+    "exit_status",
+    "EXIT_RULE",
     "command_parser",
     "inputs_of",
     "positive",
@@ -215,9 +218,35 @@ def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     path = args.rejects or rejects_path_for(output)
     if output != "-" and os.path.abspath(path) == os.path.abspath(output):
         raise UsageError("the rejects file cannot be the output file")
-    # Beside a file output the rejects file is always written (empty when nothing was rejected),
-    # so a stale one from an earlier run never lingers; after stdout output, only when needed.
-    return Sink(path, lazy=output == "-" and not args.rejects)
+    # Written only when a line is rejected; when none is, a rejects file an earlier run left at
+    # that path is removed, so it never passes for this run's.
+    return Sink(path, lazy=True, replaces=True)
+
+
+EXIT_RULE = """\
+exit status (every command): 0 done; 1 the command's failure (see above), a damaged input file,
+lines read but none written out, or any rejected line with --fail-on-reject; 2 bad usage (nothing
+was read); 130 interrupted (nothing was written). Rejected lines are never lost: each is in the
+rejects file with its file, line, reason, $.path and original bytes (they may hold whatever the
+input held, secrets included: the rejects file is for you, not for sharing)."""
+
+
+def add_fail_on_reject(p: argparse.ArgumentParser) -> None:
+    """``--fail-on-reject``: exit 1 when any line was rejected."""
+    p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
+
+
+def exit_status(args: argparse.Namespace, counts: RunCounts, problems: Sequence[str], *,
+                failed: bool = False) -> int:
+    """The one exit rule (:data:`EXIT_RULE`): 1 for the command's own failure (*failed*), a
+    damaged input, lines read but none out, or a rejected line with ``--fail-on-reject``."""
+    if failed or problems:
+        return EXIT_FAIL
+    if counts.lines_in and not counts.out:
+        return EXIT_FAIL  # something came in and nothing usable went out: not a success
+    if getattr(args, "fail_on_reject", False) and counts.rejected:
+        return EXIT_FAIL
+    return EXIT_OK
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from convo.stream.counts import RunCounts
 
-__all__ = ["Progress", "counts_table", "mb", "summary_line", "table"]
+__all__ = ["RATE_MIN_SECONDS", "Progress", "counts_table", "mb", "summary_line", "table"]
 
 
 def mb(n: int) -> str:
@@ -25,13 +25,20 @@ def mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+RATE_MIN_SECONDS = 1.0
+"""A run shorter than this gets no MB/s in its summary: on a small input the figure is mostly
+start-up and says nothing of the throughput."""
+
+
 def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_word: str = "rejected") -> str:
-    """The one-line summary: lines in = out + rejected, size, time and throughput.
+    """The one-line summary: lines in = out + rejected, size, time, and the throughput of a run
+    long enough for it to mean something (:data:`RATE_MIN_SECONDS`).
 
     >>> print(summary_line("transform", RunCounts(200, 194, 6, 1, 2_500_000, 1, 0.5)))
-    convo transform: 200 lines in = 194 out + 6 rejected (1 blank skipped); 1 file, 2.5 MB in 0.50 s (5.0 MB/s)
+    convo transform: 200 lines in = 194 out + 6 rejected (1 blank skipped); 1 file, 2.5 MB in 0.50 s
+    >>> print(summary_line("transform", RunCounts(9_000, 9_000, 0, 0, 140_000_000, 2, 1.25)))
+    convo transform: 9,000 lines in = 9,000 out + 0 rejected; 2 files, 140.0 MB in 1.25 s (112.0 MB/s)
     """
-    rate = c.bytes_in / 1e6 / c.seconds if c.seconds > 0 else 0.0
     eq = "=" if c.balanced else "!="  # cannot happen; said loudly if it ever does
     text = (
         f"convo {command}: {c.lines_in:,} lines in {eq} {c.out:,} {out_word} + "
@@ -40,7 +47,9 @@ def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_
     if c.blank:
         text += f" ({c.blank:,} blank skipped)"
     files = "file" if c.files == 1 else "files"
-    text += f"; {c.files:,} {files}, {mb(c.bytes_in)} in {c.seconds:.2f} s ({rate:.1f} MB/s)"
+    text += f"; {c.files:,} {files}, {mb(c.bytes_in)} in {c.seconds:.2f} s"
+    if c.seconds >= RATE_MIN_SECONDS:
+        text += f" ({c.bytes_in / 1e6 / c.seconds:.1f} MB/s)"
     return text
 
 

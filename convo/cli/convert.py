@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from convo.cli._common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_RULE,
     add_common,
+    add_fail_on_reject,
     command_parser,
+    exit_status,
     positive,
     rejects_sink,
     run_op,
@@ -37,7 +38,8 @@ examples:
   convo convert chats.jsonl --from openai --to anthropic -o requests.jsonl --model claude-opus-4-8 --max-tokens 1024
   convo convert sharegpt.json --from sharegpt --to openai-finetune -o train.jsonl
   convo convert logs/*.eval --from inspect --to anthropic -o requests.jsonl
-"""
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
@@ -50,6 +52,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--rejects", metavar="R", help="rejects file (default OUT.rejects.jsonl)")
     p.add_argument("--model", metavar="M", help="set the model where the input has none")
     p.add_argument("--max-tokens", type=positive, metavar="N", help="set max_tokens where the input has none")
+    add_fail_on_reject(p)
     p.set_defaults(func=command)
 
 
@@ -79,8 +82,12 @@ def command(args: argparse.Namespace) -> int:
     if tally.losses:
         lines.append(f"  lines with losses: {tally.lossy:,} of {counts.out:,}")
         lines.extend(counts_table("lost or changed", tally.losses))
-    else:
+    elif counts.out and not counts.rejected:
         lines.append("  nothing lost")
+    elif counts.out:
+        lines.append(f"  nothing lost in the {counts.out:,} lines written")
+    if counts.lines_in and not counts.out:
+        lines.append(f"  nothing was written: no line could be read as {args.from_} (see the rejects)")
     lines.extend(f"  warning: {p}" for p in problems)
     say(args, lines)
-    return EXIT_FAIL if problems else EXIT_OK
+    return exit_status(args, counts, problems)

@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 
 from convo.cli._common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_RULE,
     add_common,
+    add_fail_on_reject,
     command_parser,
+    exit_status,
     inputs_of,
     problems_text,
     run_op,
@@ -31,7 +32,8 @@ EPILOG = """\
 examples:
   convo stats transcripts.jsonl
   convo stats logs/ --json --workers 2
-"""
+
+""" + EXIT_RULE.replace("--fail-on-reject", "--fail-on-reject (undecodable lines)")
 
 
 def add_parser(sub: Any) -> None:
@@ -39,6 +41,7 @@ def add_parser(sub: Any) -> None:
     p = command_parser(sub, "stats", "count lines, turns, models, images, tool calls, tokens, stop reasons", EPILOG)
     add_common(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_fail_on_reject(p)
     p.set_defaults(func=command)
 
 
@@ -56,7 +59,7 @@ def command(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     say(args, [summary_line("stats", counts, out_word="read", rejected_word="undecodable"),
                *problems_text(problems)])
-    return EXIT_FAIL if problems else EXIT_OK
+    return exit_status(args, counts, problems)
 
 
 def stats_text(counts: RunCounts, t: Any) -> str:

@@ -13,14 +13,16 @@ from typing import Any
 import orjson
 
 from convo.cli._common import (
-    EXIT_FAIL,
     EXIT_OK,
+    EXIT_RULE,
     UsageError,
     add_allow_unknown_model,
     add_api_version,
     add_common,
+    add_fail_on_reject,
     check_target_model,
     command_parser,
+    exit_status,
     inputs_of,
     problems_text,
     rejects_sink,
@@ -54,7 +56,8 @@ examples:
   convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
-"""
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
@@ -77,7 +80,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); OUT is a directory "
                    "(or fsspec URL) of part-NNNNN.jsonl files")
-    p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
+    add_fail_on_reject(p)
     p.set_defaults(func=command)
 
 
@@ -123,9 +126,7 @@ def command(args: argparse.Namespace) -> int:
     lines.extend(counts_table("changes", tally.changes_by_text()))
     lines.extend(problems_text(problems))
     say(args, lines)
-    if problems or (args.fail_on_reject and counts.rejected):
-        return EXIT_FAIL
-    return EXIT_OK
+    return exit_status(args, counts, problems)
 
 
 def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk_bytes: int,
@@ -214,4 +215,4 @@ def _transform_dask(args: argparse.Namespace) -> int:
     lines.append(f"  lines changed: {summary.changed:,}")
     lines.extend(counts_table("changes", summary.changes))
     say(args, lines)
-    return EXIT_FAIL if args.fail_on_reject and summary.rejected else EXIT_OK
+    return exit_status(args, summary, [])
