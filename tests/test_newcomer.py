@@ -168,3 +168,140 @@ class TestHonestSummaries:
         src.write_bytes(fx.read_bytes() + b"{broken\n")
         assert main(["stats", str(src), "-q"]) == 0
         assert main(["stats", str(src), "-q", "--fail-on-reject"]) == 1
+
+
+class TestTransformList:
+    def test_list_shows_every_transform(self, capsys):
+        """`convo transform --list` names every registered transform with its parameters and summary."""
+        from convo.transforms import REGISTRY
+
+        assert main(["transform", "--list"]) == 0
+        out = capsys.readouterr().out
+        for name in REGISTRY:
+            assert f"\n{name}(" in "\n" + out, name
+        assert "keep_last_turns(n: int)\n    Keep the last *n* messages" in out
+        assert "facts §" not in out
+
+    def test_readme_lists_the_same(self):
+        """README.md between the transforms markers is exactly catalog_markdown()."""
+        from convo.transforms.parse import catalog_markdown
+
+        readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+        start, end = "<!-- transforms:start -->", "<!-- transforms:end -->"
+        assert readme[readme.index(start) + len(start): readme.index(end)].strip() == catalog_markdown()
+
+    def test_every_spec_in_the_list_parses(self):
+        """Every transform -t can take parses from the text its catalog entry suggests."""
+        from convo.transforms.parse import catalog
+
+        examples = {"keep_last_turns": "keep_last_turns(n=8)", "trim_to_tokens": "trim_to_tokens(budget=1000)",
+                    "migrate": 'migrate(model="claude-opus-4-8")', "set_model": 'set_model("claude-opus-4-8")',
+                    "redact": 'redact("x")', "prefill": 'prefill("The")', "inject_system": 'inject_system("Be terse.")',
+                    "append_user": 'append_user("Hi")', "append_assistant": 'append_assistant("Hi")',
+                    "attach_image": 'attach_image("https://example.com/a.png")', "with_params": "with_params(speed=\"fast\")"}
+        for info in catalog():
+            if info.from_text:
+                text = examples.get(info.name, f"{info.name}()")
+                assert repr(t.parse(text)).startswith(info.name), text
+
+
+def _actions(parser, prefix=()):
+    import argparse
+
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _actions(sub, (*prefix, name))
+        else:
+            yield prefix, a
+
+
+class TestHelpThatTeaches:
+    def test_every_option_has_help(self):
+        """Every option and argument of every command says what it is (11 had no help at all)."""
+        import argparse
+
+        from convo.cli import build_parser
+
+        missing = [f"{' '.join(p)} {a.option_strings or a.dest}" for p, a in _actions(build_parser())
+                   if not a.help and not isinstance(a, argparse._HelpAction)]
+        assert missing == []
+
+    def test_every_subcommand_has_examples(self):
+        """Every command and batch step shows examples in its --help."""
+        import argparse
+
+        from convo.cli import build_parser
+
+        def parsers(parser, prefix=()):
+            for a in parser._actions:
+                if isinstance(a, argparse._SubParsersAction):
+                    for name, sub in a.choices.items():
+                        yield (*prefix, name), sub
+                        yield from parsers(sub, (*prefix, name))
+
+        lacking = [" ".join(p) for p, sub in parsers(build_parser()) if "examples:" not in (sub.epilog or "")]
+        assert lacking == []
+
+    def test_status_and_cancel_list_only_what_applies(self, capsys):
+        """batch status and cancel do not wait, so they offer no polling options."""
+        for step in ("status", "cancel"):
+            assert main(["batch", step, "--help"]) == 0
+            out = capsys.readouterr().out
+            assert "--poll-interval" not in out and "--settle" not in out and "examples:" in out
+
+    def test_serve_help_has_the_fault_syntax(self, capsys):
+        """convo serve --help gives the --faults syntax instead of "see the emulator's docs"."""
+        assert main(["serve", "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "see the emulator's docs" not in out
+        for word in ("SPEC   := ENTRY", "retry-after=SECONDS", "sse-cut", "@GET /v1/messages/batches/*"):
+            assert word in out
+
+    def test_convert_offers_from_and_to_only(self, capsys):
+        """convert --help no longer offers the line-kind --format next to --from/--to, and says it
+        reads more than JSONL (its example reads a .json file)."""
+        assert main(["convert", "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "--format" not in out and "JSON array" in out
+
+    def test_fixtures_refuses_a_terminal(self, tmp_path):
+        """convo fixtures without -o on a terminal says how to write them instead of pouring them out."""
+        import os
+        import pty
+
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: stdout is the terminal
+            os.execv(sys.executable, [sys.executable, "-m", "convo.cli", "fixtures", "--count", "50", "--seed", "1"])  # noqa: S606 - the test runs the command it names
+        out = b""
+        while True:
+            try:
+                piece = os.read(fd, 65536)
+            except OSError:
+                break
+            if not piece:
+                break
+            out += piece
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 2
+        assert b"give -o FILE" in out and b'"messages"' not in out
+
+    def test_serve_api_key(self, tmp_path):
+        """convo serve --api-key restricts the keys, as the emulator's own entry point did."""
+        import httpx
+
+        proc = subprocess.Popen([*CONVO, "serve", "--port", "0", "--api-key", "right"],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stderr.readline()
+            url = line.split("listening on ", 1)[1].split()[0]
+            body = {"model": "claude-opus-4-8", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}]}
+            headers = {"anthropic-version": "2023-06-01"}
+            with httpx.Client() as c:
+                bad = c.post(url + "/v1/messages", json=body, headers={**headers, "x-api-key": "wrong"})
+                good = c.post(url + "/v1/messages", json=body, headers={**headers, "x-api-key": "right"})
+            assert (bad.status_code, good.status_code) == (401, 200)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            proc.stderr.close()

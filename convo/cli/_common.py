@@ -103,21 +103,26 @@ def seconds(text: str) -> float:
     return s
 
 
-def add_common(p: argparse.ArgumentParser, *, workers: bool = True, inputs: bool = True) -> None:
+def add_common(
+    p: argparse.ArgumentParser,
+    *,
+    workers: bool = True,
+    inputs: bool = True,
+    kinds: bool = True,
+    inputs_help: str = "JSONL files or directories (their *.jsonl and *.jsonl.gz); '-' or nothing: stdin",
+) -> None:
     """The options of every line-reading command: inputs, line limit, line kind, workers, quiet."""
     if inputs:
-        p.add_argument(
-            "inputs", nargs="*", metavar="FILE",
-            help="JSONL files or directories (their *.jsonl and *.jsonl.gz); '-' or nothing: stdin",
-        )
+        p.add_argument("inputs", nargs="*", metavar="FILE", help=inputs_help)
         p.add_argument(
             "--max-line-bytes", type=positive, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
             help="reject longer lines without reading them into memory (default: 64 MiB)",
         )
-        p.add_argument(
-            "--format", dest="kind", choices=LINE_KINDS, default=None,
-            help="the kind of every line (default: detected per line)",
-        )
+        if kinds:
+            p.add_argument(
+                "--format", dest="kind", choices=LINE_KINDS, default=None,
+                help="the kind of every line (default: detected per line)",
+            )
         # Undocumented: smaller chunks exercise the chunk machinery in tests.
         p.add_argument("--chunk-bytes", type=positive, default=DEFAULT_CHUNK_BYTES, help=argparse.SUPPRESS)
     if workers:

@@ -73,6 +73,26 @@ examples:
 """
 
 
+STATUS_EPILOG = """\
+Asks the API where each batch stands (--no-refresh: only what the state file says) and prints a
+table of the batches and their request counts. Changes nothing but the state file's view.
+
+examples:
+  convo batch status job.json
+  convo batch status job.json --json | jq '.counts'
+  convo batch status job.json --no-refresh
+"""
+
+CANCEL_EPILOG = """\
+Batches still processing are canceled; nothing more is submitted. `results` then writes every
+line, the unprocessed ones with a `canceled` error record.
+
+examples:
+  convo batch cancel job.json
+  convo batch cancel job.json && convo batch results job.json -o exchanges.jsonl
+"""
+
+
 def _positive_int(text: str) -> int:
     try:
         n = int(text.replace("_", ""))
@@ -83,7 +103,8 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> None:
+def _connection(p: argparse.ArgumentParser, *, version_default: str | None, polls: bool = True) -> None:
+    """The options that say where the API is and, for the steps that wait (*polls*), how to poll."""
     from convo.profiles import API_VERSIONS
 
     p.add_argument(
@@ -93,6 +114,9 @@ def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> N
     )
     p.add_argument("--base-url", metavar="URL",
                    help="the API's base URL (default: $ANTHROPIC_BASE_URL, else the job's, else the API)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    if not polls:
+        return
     p.add_argument("--poll-interval", type=_seconds, default=10.0, metavar="S",
                    help="first wait between polls; it grows by half each time (default 10)")
     p.add_argument("--max-poll-interval", type=_seconds, default=60.0, metavar="S",
@@ -100,7 +124,6 @@ def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> N
     p.add_argument("--settle", type=_seconds, default=60.0, metavar="S",
                    help="after an interrupted create, how long a batch may take to appear in the "
                    "list before the create is trusted not to have happened (default 60)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
 
 
 def add_parser(sub: Any) -> None:
@@ -126,18 +149,19 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(func=cmd_submit)
 
     s = steps.add_parser("status", help="where the job's batches stand",
-                         description="Where the job's batches stand.", formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
+                         description="Where the job's batches stand.", epilog=STATUS_EPILOG,
+                         formatter_class=fmt)
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
     s.add_argument("--json", action="store_true", help="one JSON object")
     s.add_argument("--no-refresh", dest="refresh", action="store_false",
                    help="what the state file says, without asking the API")
-    _connection(s, version_default=None)
+    _connection(s, version_default=None, polls=False)
     s.set_defaults(func=cmd_status)
 
     s = steps.add_parser("results", help="wait, save the results, write exchange records",
                          description="Wait for the batches, then write one exchange record per line.",
                          epilog=RESULTS_EPILOG, formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
     s.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="exchange records, one per input line in input order (written atomically)")
     s.add_argument("--rejects", metavar="R", help="rejected lines (default OUT.rejects.jsonl)")
@@ -151,9 +175,10 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(func=cmd_results)
 
     s = steps.add_parser("cancel", help="cancel the batches still processing",
-                         description="Cancel the job: nothing more is submitted.", formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
-    _connection(s, version_default=None)
+                         description="Cancel the job: nothing more is submitted.", epilog=CANCEL_EPILOG,
+                         formatter_class=fmt)
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
+    _connection(s, version_default=None, polls=False)
     s.set_defaults(func=cmd_cancel)
 
 
@@ -190,14 +215,12 @@ def _executor(args: argparse.Namespace, state: str) -> Any:
         kwargs["max_bytes"] = args.max_bytes
     if version:
         kwargs["api_version"] = version
+    if hasattr(args, "poll_interval"):  # the steps that wait (status and cancel do not)
+        kwargs["poll_interval"] = max(args.poll_interval, 0.01)
+        kwargs["max_poll_interval"] = max(args.max_poll_interval, args.poll_interval, 0.01)
+        kwargs["settle"] = args.settle
     try:
-        return BatchExecutor(
-            base_url=base_url,
-            poll_interval=max(args.poll_interval, 0.01),
-            max_poll_interval=max(args.max_poll_interval, args.poll_interval, 0.01),
-            settle=args.settle,
-            **kwargs,
-        )
+        return BatchExecutor(base_url=base_url, **kwargs)
     except (ConvoError, ValueError) as e:
         raise UsageError(str(e)) from None
 

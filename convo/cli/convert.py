@@ -45,7 +45,8 @@ examples:
 def add_parser(sub: Any) -> None:
     """Register ``convo convert`` on the ``convo`` subparsers *sub*."""
     p = command_parser(sub, "convert", "convert between transcript formats", EPILOG)
-    add_common(p)
+    add_common(p, kinds=False, inputs_help="files or directories in the --from format (JSONL, or a JSON "
+               "array of records, or a format's own files); '-' or nothing: stdin")
     p.add_argument("--from", dest="from_", required=True, metavar="FORMAT", help="the input format")
     p.add_argument("--to", required=True, metavar="FORMAT", help="the output format")
     p.add_argument("-o", "--output", default="-", metavar="OUT", help="output ('-': stdout; .gz: compressed)")

@@ -65,7 +65,9 @@ def add_parser(sub: Any) -> None:
     p = command_parser(sub, "transform", "apply transforms to every conversation", EPILOG)
     add_common(p)
     p.add_argument("-t", "--transform", dest="specs", action="append", default=[], metavar="SPEC",
-                   help="a transform, as its repr (repeat; applied left to right)")
+                   help="a transform, as its repr (repeat; applied left to right; --list shows them all)")
+    p.add_argument("--list", action="store_true",
+                   help="list the transforms -t takes (name, parameters, what each does) and exit")
     p.add_argument("--pipeline", metavar="FILE.py",
                    help="a Python file binding PIPELINE (runs it: trusted code only); before any -t")
     p.add_argument("-o", "--output", default="-", metavar="OUT",
@@ -86,6 +88,8 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``convo transform``."""
+    if args.list:
+        return _list()
     from convo.stream.pipelines import load_pipeline
 
     try:
@@ -127,6 +131,19 @@ def command(args: argparse.Namespace) -> int:
     lines.extend(problems_text(problems))
     say(args, lines)
     return exit_status(args, counts, problems)
+
+
+def _list() -> int:
+    """Print every transform -t takes, with its parameters and what it does."""
+    from convo.transforms.parse import catalog
+
+    infos = catalog()
+    for info in infos:
+        print(info.parameters)
+        note = "" if info.from_text else " (library only: -t cannot give it a function)"
+        print(f"    {info.summary}{note}")
+    print("\nA -t SPEC is a call with literal arguments, e.g. -t 'keep_last_turns(n=8)'.")
+    return EXIT_OK
 
 
 def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk_bytes: int,

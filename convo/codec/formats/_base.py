@@ -691,7 +691,7 @@ class ChatBuilder:
             if not (after_user and before_ok):
                 self.losses.append(Loss(self._sys_paths.get(i, "$"), "mid-conversation system message",
                                         "kept in place, but the API accepts one only right after a user "
-                                        "turn and before an assistant turn or the end (facts §1.5)"))
+                                        "turn and before an assistant turn or the end (rule system-message.not-after-user)"))
             i = j
 
 
