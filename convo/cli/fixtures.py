@@ -33,9 +33,11 @@ for exactly that rule to be broken. --logged writes transcripts as stored for ol
 
 examples:
   convo fixtures --count 100 --seed 1 -o tests/data/convs.jsonl
-  convo fixtures --count 20 --seed 7 --model claude-sonnet-4-5 --images --tools --thinking
-  convo fixtures --count 5 --seed 1 --invalid tool-use.missing-result
+  convo fixtures --count 20 --seed 7 --model claude-sonnet-4-5 --images --tools --thinking -o rich.jsonl
+  convo fixtures --count 5 --seed 1 --invalid tool-use.missing-result | convo validate -
   convo fixtures --count 200 --seed 3 --logged -o old-transcripts.jsonl
+
+Without -o they go to stdout (never onto a terminal: pipe them on).
 """
 
 

@@ -33,7 +33,9 @@ examples:
   convo stats transcripts.jsonl
   convo stats logs/ --json --workers 2
 
-""" + EXIT_RULE.replace("--fail-on-reject", "--fail-on-reject (undecodable lines)")
+Here the rejected lines are the undecodable ones (counted, not written anywhere).
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
