@@ -12,6 +12,7 @@ they name without defining (``raw_bytes``, ``openai_body``, ``convs``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import os
 import shutil
@@ -33,8 +34,7 @@ REALWORLD = ROOT.parent / "shared" / "realworld"
 BIN = Path(sys.executable).parent
 
 # What a command's examples assume was done before them (a batch step needs a submitted job).
-PRELUDE = {step: "convo batch submit requests.jsonl -o job.json -q"
-           for step in ("batch status", "batch results", "batch cancel")}
+PRELUDE = dict.fromkeys(("batch status", "batch results", "batch cancel"), "convo batch submit requests.jsonl -o job.json -q")
 
 LEFT_OUT = {
     "s3://": "needs an object store (the Dask path is tested on a local cluster in test_dask.py)",
@@ -125,10 +125,8 @@ def _run(line: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, str]:
             except subprocess.TimeoutExpired:
                 status = None
     finally:
-        try:  # the example's whole process group, servers started with & included
+        with contextlib.suppress(ProcessLookupError):  # the whole group, `serve ... &` included
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         proc.wait(10)
     return status, (cwd / ".stderr").read_text(errors="replace")
 
