@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import orjson
 import pytest
 
 import convo
@@ -305,3 +306,27 @@ class TestHelpThatTeaches:
             proc.terminate()
             proc.wait(10)
             proc.stderr.close()
+
+
+class TestOneTokenEstimate:
+    def test_estimate_mock_and_emulator_agree(self):
+        """One conversation, one figure: estimate_tokens, a MockExecutor reply's usage, the
+        emulator's usage and its count_tokens (they said 16, 250 and 24 for one conversation)."""
+        import httpx
+
+        from convo import Image
+        from convo._samples import png
+        from convo.executor import HttpExecutor, MockExecutor
+        from convo.testing import Emulator
+
+        conv = (convo.Conversation(model="claude-opus-4-8", max_tokens=64)
+                .user("What is in this image?", Image.from_bytes(png(120, 80, (10, 20, 30)))))
+        expected = t.estimate_tokens(conv)
+        assert MockExecutor(lambda c: "A square.").execute(conv).usage.input_tokens == expected
+        with Emulator() as url:
+            with HttpExecutor(api_key="k", base_url=url) as ex:
+                assert ex.execute(conv).usage.input_tokens == expected
+            body = {k: v for k, v in orjson.loads(convo.dumps(conv)).items() if k != "max_tokens"}
+            counted = httpx.post(url + "/v1/messages/count_tokens", json=body,
+                                 headers={"x-api-key": "k", "anthropic-version": "2023-06-01"})
+        assert counted.json()["input_tokens"] == expected
