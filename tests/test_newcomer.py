@@ -330,3 +330,17 @@ class TestOneTokenEstimate:
             counted = httpx.post(url + "/v1/messages/count_tokens", json=body,
                                  headers={"x-api-key": "k", "anthropic-version": "2023-06-01"})
         assert counted.json()["input_tokens"] == expected
+
+
+class TestLooksReleased:
+    def test_installed_metadata(self):
+        """`pip install .` gives a licence, an author and classifiers (they were empty)."""
+        from importlib.metadata import metadata
+
+        md = metadata("convo")
+        assert md["License-Expression"] == "MIT"
+        assert "LICENSE" in (md.get_all("License-File") or [])
+        assert md["Author"]
+        assert "Typing :: Typed" in (md.get_all("Classifier") or [])
+        license_text = (Path(__file__).parents[1] / "LICENSE").read_text()
+        assert license_text.startswith("MIT License")
