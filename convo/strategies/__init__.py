@@ -2,7 +2,8 @@
 
 Layer: above the model and profiles (it reads :func:`convo.profiles.get_profile` to know what a
 model accepts, and nothing of rules or transforms). This package imports Hypothesis, so
-``import convo`` never imports it; import ``convo.strategies`` yourself.
+``import convo`` never imports it; import ``convo.strategies`` yourself, with Hypothesis
+installed (``pip install 'convo[strategies]'``).
 
 - :func:`conversations` generates requests that the named model accepts under the named API
   version: roles alternate starting with ``user``; text is non-empty, never whitespace only, and
@@ -28,6 +29,14 @@ Where each lives (the modules are private; import from ``convo.strategies``):
 """
 
 from __future__ import annotations
+
+try:
+    import hypothesis  # noqa: F401  # imported first only to name the extra when it is missing
+except ImportError as exc:
+    raise ImportError(
+        "convo.strategies needs Hypothesis, which is not installed: pip install 'convo[strategies]'",
+        name=exc.name,
+    ) from exc
 
 from convo.strategies._conversations import conversations
 from convo.strategies._invalid import invalid_conversations, rule_ids
