@@ -29,9 +29,9 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
     model = conv.model
     if not isinstance(model, str) or not model:
         s.add("request.model-missing", "$.model", "the request names no model")
-    elif not p.known:
+    elif not p.known:  # the profile asked for (validate(profile=...), --model), not always conv's own model
         s.add("model.unknown", "$.model",
-              f"no profile for {model!r}: model-specific rules use the permissive default")
+              f"no profile for {p.model or model!r}: model-specific rules use the permissive default")
 
     max_tokens = conv.max_tokens
     if max_tokens is UNSET or max_tokens is None:

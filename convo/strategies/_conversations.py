@@ -119,13 +119,13 @@ def _make_spec(
     if mid_system and not prof.mid_conversation_system:
         raise InvalidArgument(
             f"mid_system=True, but {model_id} does not accept mid-conversation system messages "
-            "(facts §1.5); use the top-level system instead"
+            "(rule system-message.unsupported-model); use the top-level system instead"
         )
     if thinking and not _usable_thinking_modes(prof):
         raise InvalidArgument(f"thinking=True, but {model_id} has neither enabled nor adaptive thinking")
     prefill_possible = prof.prefill and not thinking
     if prefill and not prof.prefill:
-        raise InvalidArgument(f"prefill=True, but {model_id} rejects assistant prefill (facts §1.4)")
+        raise InvalidArgument(f"prefill=True, but {model_id} rejects assistant prefill (rule prefill.unsupported)")
     if prefill and thinking:
         raise InvalidArgument("prefill=True with thinking=True: prefill is rejected while thinking is on")
     counts = range(min_turns, max_turns + 1)
