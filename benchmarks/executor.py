@@ -2,7 +2,7 @@
 the memory of run_many over long queues.
 
 Run: ``python benchmarks/executor.py [--quick] [--concurrency 1,16,64,128] [--requests N]
-[--stacks stock,patch,httpx2] [--repeat N] [--validate-off] [--no-memory]``. Prints two tables.
+[--stacks stock,default,httpx2] [--repeat N] [--validate-off] [--no-memory]``. Prints two tables.
 
 **Throughput and client overhead.** The local emulator (``python -m convo.testing.emulator``)
 runs in its own process, so the client's CPU time (``time.process_time`` of this process) is the
@@ -14,8 +14,8 @@ about 1.5 KB) through ``POST /v1/messages`` at concurrency 1, 16, 64 and 128, in
   as ``client=``:
 
   - ``stock``: ``httpx.AsyncClient`` as httpx builds it (httpcore 1.x's own pool);
-  - ``patch``: :func:`convo.executor._http.default_async_client`, what convo builds when no
-    client is given (with httpcore 1.x, the linear pool planner of ``_pool`` when it installs);
+  - ``default``: :func:`convo.executor._http.default_async_client`, what convo builds when no
+    client is given (httpx over httpcore2's pool, ``convo/executor/_pool.py``);
   - ``httpx2``: ``httpx2.AsyncClient`` (httpx2/httpcore2, the fork the SDK 2.17 ships), with the
     SDK's timeout and limits;
 
@@ -110,7 +110,7 @@ class EmulatorProcess:
 
 STACKS = {  # --stacks name: the label of its rows
     "stock": "httpx, its own pool",
-    "patch": "httpx + planner patch (default)",
+    "default": "default: httpx over httpcore2",
     "httpx2": "httpx2",
 }
 
@@ -119,7 +119,7 @@ def stack_client(stack: str) -> Any:
     """A fresh async client of *stack* (see the module docstring), with the SDK's timeout and limits."""
     from convo.executor import _http
 
-    if stack == "patch":
+    if stack == "default":
         return _http.default_async_client()
     if stack == "stock":
         import httpx
@@ -134,7 +134,7 @@ def stack_client(stack: str) -> Any:
 
 
 async def run_convo(url: str, params: list[dict[str, Any]], concurrency: int, validate: bool,
-                    stack: str = "patch") -> int:
+                    stack: str = "default") -> int:
     import convo
     from convo.executor import AsyncHttpExecutor, arun_many
 
@@ -187,9 +187,9 @@ def throughput_table(url: str, levels: list[int], counts: dict[int, int], repeat
 
     clients: list[tuple[str, Make]] = [(f"convo [{STACKS[s]}]", convo_client(s)) for s in stacks]
     if validate_off:
-        clients.append(("convo [convo default], validate=False", convo_client("patch", False)))
+        clients.append((f"convo [{STACKS['default']}], validate=False", convo_client("default", False)))
     clients.append((SDK, lambda p, c: lambda: run_sdk(url, p, c)))
-    default = f"convo [{STACKS['patch']}]" if "patch" in stacks else None
+    default = f"convo [{STACKS['default']}]" if "default" in stacks else None
     # warm up imports, connections and the emulator's code paths
     warm = requests(20, seed=99)
     for _, make in clients:

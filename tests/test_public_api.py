@@ -45,10 +45,10 @@ class TestExports:
 
 class TestImportWeight:
     def test_import_convo_is_light(self) -> None:
-        """`import convo` loads neither httpx nor hypothesis (executors and strategies load on demand)."""
+        """`import convo` loads neither httpx (nor httpcore2) nor hypothesis (executors and strategies load on demand)."""
         code = (
             "import sys, convo; "
-            "print(sorted(m for m in ('httpx', 'hypothesis', 'anthropic', 'jsonschema') if m in sys.modules))"
+            "print(sorted(m for m in ('httpx', 'httpcore2', 'hypothesis', 'anthropic', 'jsonschema') if m in sys.modules))"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "[]"
