@@ -59,6 +59,15 @@ class TestImportWeight:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "True"
 
+    def test_httpcore2_loads_with_the_first_client(self) -> None:
+        """httpcore2 (the pool under convo's own clients) loads when convo builds one, not before."""
+        code = (
+            "import sys, convo.executor; print('httpcore2' in sys.modules); "
+            "convo.executor.HttpExecutor('k').close(); print('httpcore2' in sys.modules)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["False", "True"]
+
 
 class TestReadme:
     def test_ci_runs_the_readme_test_command(self) -> None:
