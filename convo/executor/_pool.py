@@ -15,7 +15,8 @@ interleaved runs, ratio to the SDK's ``AsyncAnthropic``; 2 CPUs, load 4-7 from o
 concurrency 1 / 16 / 64 / 128: httpx's own pool 0.83 / 1.14 / 2.15 / 1.54; the patch of httpcore
 1.x's private planner that this replaces 0.92 / 0.60 / 0.97 / 0.88 (it ported the linear pass but
 kept the per-pass poll: 36 % of client CPU at 128 under py-spy); this adapter 0.76 / 0.52 / 0.73 /
-0.59; ``httpx2`` itself 0.64 / 0.47 / 0.64 / 0.58. ``httpx2`` cannot be convo's client: its
+0.59; ``httpx2`` itself 0.64 / 0.47 / 0.64 / 0.58 (a second run, load 10-15: this adapter 0.67 /
+0.62 / 0.59 / 0.60, ``httpx2`` 0.51 / 0.65 / 0.46 / 0.55). ``httpx2`` cannot be convo's client: its
 ``URL``, ``Timeout``, exceptions and ``MockTransport`` are other classes than httpx's, so injected
 httpx clients and ``except httpx.TransportError`` would break.
 
