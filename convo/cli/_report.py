@@ -99,6 +99,10 @@ def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]
 class Progress:
     """A one-line progress bar redrawn in place at most ten times a second; a no-op when off.
 
+    Hand-written: against tqdm and rich.progress (``benchmarks/handwritten.py``, load 11) it
+    imports in 1.9 ms (theirs 268, 233 ms), an update costs 265 ns (1.7x, 7.2x) and a redraw 6.8 us
+    (13x, 150x).
+
     >>> import io
     >>> p = Progress(io.StringIO(), total=100, enabled=False)
     >>> p.update(50, 10); p.close()
