@@ -95,14 +95,28 @@ def _losses(value: Iterable[Loss]) -> tuple[Loss, ...]:
 class Conversion:
     """A conversation read from a foreign value, what it could not carry, and where it came from.
 
+    A preference record reads as a pair that stays paired: *conversation* is the chosen side and
+    *rejected* the other (TRL and LLaMA-Factory DPO, HH-RLHF); a KTO record has a *label* (whether
+    the completion is desirable). *meta* says where the conversation sits among others (a Claude
+    Code subagent's ``session_id``, ``agent_id`` and the ``parent_tool_use_id`` that started it) and
+    how the record was written, so that a writer of the same format can write it the same way.
+
     >>> c = Conversion(Conversation(), [Loss("$.id", "id 'x'", "no place for it")], source="a.json[0]")
-    >>> c.losses[0].path, c.source
-    ('$.id', 'a.json[0]')
+    >>> c.losses[0].path, c.source, c.rejected, c.label, c.meta
+    ('$.id', 'a.json[0]', None, None, {})
     """
 
     conversation: Conversation
     losses: tuple[Loss, ...] = field(default=(), converter=_losses)
     source: str | None = None
+    rejected: Conversation | None = field(default=None, kw_only=True)
+    label: bool | None = field(default=None, kw_only=True)
+    meta: dict[str, Any] = field(factory=dict, kw_only=True, eq=False)
+
+    @property
+    def paired(self) -> bool:
+        """Whether this is a preference record: a rejected side, or a KTO label."""
+        return self.rejected is not None or self.label is not None
 
 
 Reader = Callable[..., Conversion]
@@ -131,6 +145,8 @@ class Format:
     reader: Reader | None = field(default=None, kw_only=True, repr=False)
     writer: Writer | None = field(default=None, kw_only=True, repr=False)
     file_reader: FileReader | None = field(default=None, kw_only=True, repr=False)
+    pairs: bool = field(default=False, kw_only=True)
+    """Whether the writer takes a preference pair (``rejected=``, ``label=``, ``meta=``)."""
 
     @property
     def reads(self) -> bool:
@@ -164,6 +180,32 @@ class Format:
             raise ValueError(f"format {self.name!r} can only be read")
         return self.writer(conv, **options)
 
+    def write_conversion(self, c: Conversion, **options: Any) -> tuple[Any, tuple[Loss, ...]]:
+        """Write what was read, pair and all: a format that holds preference pairs writes both
+        sides (and a KTO label); any other writes the chosen side and reports the rest.
+
+        >>> from convo.codec.formats import get
+        >>> pair = Conversion(Conversation().user("Hi").assistant("Hello"),
+        ...                   rejected=Conversation().user("Hi").assistant("Go away"))
+        >>> get("hh").write_conversion(pair)[0]["rejected"]
+        '\\n\\nHuman: Hi\\n\\nAssistant: Go away'
+        >>> [loss.path for loss in get("openai").write_conversion(pair)[1]]
+        ['$.rejected']
+        """
+        if self.writer is None:
+            raise ValueError(f"format {self.name!r} can only be read")
+        if self.pairs:
+            return self.writer(c.conversation, rejected=c.rejected, label=c.label, meta=c.meta, **options)
+        value, losses = self.writer(c.conversation, **options)
+        extra: list[Loss] = []
+        if c.rejected is not None:
+            extra.append(Loss("$.rejected", "the rejected side of a preference pair", f"{self.name} holds "
+                              "one conversation per line; the chosen side is written (write hh, hf or "
+                              "sharegpt to keep the pair)"))
+        if c.label is not None:
+            extra.append(Loss("$.label", f"the KTO label {c.label!r}", f"{self.name} has no place for it"))
+        return value, (*losses, *extra) if extra else losses
+
     def read_file(self, path: str | os.PathLike[str], **options: Any) -> Iterator[Conversion]:
         """Read every conversation in a file (``.gz`` is read transparently)."""
         if self.file_reader is not None:
@@ -183,11 +225,13 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
 
 
 def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str, Any]) -> Iterator[Conversion]:
-    """Each record of a JSONL file, or each element of a file holding one JSON array.
+    """Each record of a JSONL file, of a file holding one JSON array, or of a file holding one JSON
+    document, told apart by content, not by the file's name.
 
     A file is JSONL when its first line is a whole JSON value and more lines follow; a file that
     is one array (written over many lines, or alone on one line) holds one record per element,
-    unless it is a single list of chat messages, which is one record. Lines come from
+    unless it is a single list of chat messages, which is one record; a file that is one object
+    written over many lines is one record. Lines come from
     :func:`~convo.codec.jsonl.iter_lines` (gzip told by its magic bytes, CRLF, a BOM) with no size
     limit: a one-line array may be a whole dataset.
     """
@@ -199,9 +243,9 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
     try:
         value: Any = parse_json(_data(first))
     except DecodeError as e:
-        if not first.data.lstrip().startswith(b"["):
+        if not first.data.lstrip().startswith((b"[", b"{")):
             raise e.located(file=name, line=first.line) from None
-        value = UNSET  # an array written over many lines
+        value = UNSET  # an array or one object written over many lines
     second = next(lines, None)
     if value is UNSET or (second is None and isinstance(value, list) and not _is_message_list(value)):
         if value is UNSET:
@@ -210,8 +254,8 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
                 value = parse_json(b"\n".join(rest))
             except DecodeError as e:
                 raise e.located(file=name) from None
-            if _is_message_list(value):
-                value = [value]
+            if _is_message_list(value) or not isinstance(value, list):
+                value = [value]  # one pretty-printed record is one record
         for i, item in enumerate(value):
             try:
                 yield guarded(reader, item, source=f"{name}[{i}]", **options)
