@@ -40,9 +40,11 @@ from convo.codec.formats import (
     inspect_logs,
     openai,
     openai_finetune,
+    recorded,
     sharegpt,
 )
 from convo.codec.formats._base import Conversion, Format, ImageLoader, Loss
+from convo.codec.formats.detect import detect, detect_file
 
 __all__ = [
     "FORMATS",
@@ -51,6 +53,8 @@ __all__ = [
     "ImageLoader",
     "Loss",
     "convert",
+    "detect",
+    "detect_file",
     "get",
     "read_file",
     "register",
@@ -74,7 +78,7 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
-for _module in (anthropic, openai, openai_finetune, sharegpt, hf, hh, inspect_logs, claude_code):
+for _module in (anthropic, openai, openai_finetune, sharegpt, hf, hh, inspect_logs, claude_code, recorded):
     register(_module.FORMAT)
 
 
@@ -112,13 +116,21 @@ def convert(
     return value, c.losses + wl
 
 
-def read_file(path: str | os.PathLike[str], *, format: str, **options: Any) -> Iterator[Conversion]:
-    """Every conversation in a file of the named format (``.gz`` is read transparently).
+def read_file(path: str | os.PathLike[str], *, format: str = "auto", **options: Any) -> Iterator[Conversion]:
+    """Every conversation in a file of the named format, or of the format its content shows
+    (``format="auto"``, the default: :func:`detect_file`); ``.gz`` is read transparently.
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "chat.jsonl"
     >>> _ = p.write_text('{"messages": [{"role": "user", "content": "Hi"}]}\\n')
     >>> [c.source.endswith("chat.jsonl:1") for c in read_file(p, format="openai-finetune")]
     [True]
+    >>> [c.conversation.messages[0].content for c in read_file(p)]
+    ['Hi']
     """
+    if format == "auto":
+        found = detect_file(path)
+        if found is None:
+            raise ValueError(f"{os.fspath(path)}: no format convo reads fits its content")
+        format = found
     return get(format).read_file(path, **options)

@@ -10,6 +10,7 @@ API JSON (``$.messages[3].content[1]``).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import itertools
 import json
@@ -30,10 +31,14 @@ from convo.errors import DecodeError
 from convo.model import (
     Base64Source,
     Block,
+    ContentSource,
     Conversation,
+    Document,
+    FileSource,
     Image,
     Message,
     Text,
+    TextSource,
     Thinking,
     ToolResult,
     ToolUse,
@@ -485,6 +490,96 @@ def written_image_ref(img: Image, path: str, losses: list[Loss], who: str) -> st
         return None
     note_block_extras(img, path, losses)
     return ref
+
+
+# --------------------------------------------------------------------------- documents
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def document_from_file(
+    data: str | None, file_id: str | None, url: str | None, fmt: str | None, path: str, losses: list[Loss]
+) -> Block | None:
+    """A Messages API block for an OpenAI file (chat ``file`` part, Responses ``input_file``).
+
+    As litellm maps it (``anthropic_process_openai_file_message``): a base64 data URL is a
+    ``document`` with a base64 source (an image's media type gives an ``image``); a file id is a
+    ``file`` source (an ``image`` when *fmt* names an image type); a URL is a ``url`` source.
+
+    >>> document_from_file("data:application/pdf;base64,JVBERi0=", None, None, None, "$", [])
+    Document(source=Base64Source(media_type='application/pdf', data=<8 chars>))
+    >>> document_from_file(None, "file-abc", None, None, "$", []).source
+    FileSource(file_id='file-abc')
+    """
+    if data is not None:
+        parsed = parse_data_url(data)
+        if parsed is None:
+            losses.append(Loss(path, "file data that is not a base64 data URL", "cannot be carried"))
+            return None
+        media = fmt or parsed[0]
+        if media == "text/plain":
+            try:
+                return Document(TextSource(base64.b64decode(parsed[1], validate=True).decode("utf-8")))
+            except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                losses.append(Loss(path, "a text/plain file that is not base64 UTF-8", "kept as base64, "
+                                   "which the Messages API takes for PDFs only"))
+        if media in _IMAGE_TYPES:
+            return Image(Base64Source(media, parsed[1]))
+        return Document(Base64Source(media, parsed[1]))
+    if file_id is not None:
+        if is_web_url(file_id):
+            return Document(URLSource(file_id))
+        return Image(FileSource(file_id)) if fmt in _IMAGE_TYPES else Document(FileSource(file_id))
+    if url is not None:
+        return Document(URLSource(url))
+    losses.append(Loss(path, "a file part without data, id or URL", "nothing to carry"))
+    return None
+
+
+def file_from_document(doc: Document, path: str, losses: list[Loss], *, urls: bool) -> dict[str, Any] | str | None:
+    """What an OpenAI format holds for a ``document`` block: ``{"file_data", "filename"}`` for a
+    base64 PDF, ``{"file_id"}`` for a file source, ``{"file_url"}`` for a URL where *urls* (the
+    Responses API), the text itself (a ``str``: write it as a text part) for a plain-text or
+    text-only content document; None (with a loss) for anything else.
+
+    >>> file_from_document(Document(Base64Source("application/pdf", "JVBERi0=")), "$", [], urls=False)
+    {'file_data': 'data:application/pdf;base64,JVBERi0=', 'filename': 'document.pdf'}
+    >>> file_from_document(Document(TextSource("Hello")), "$.d", [], urls=False)
+    'Hello'
+    """
+    src = doc.source
+    for k in ("cache_control", "citations", "context"):
+        v = getattr(doc, k)
+        if v is not UNSET and v is not None:
+            losses.append(Loss(f"{path}.{k}", f"document {k}", "OpenAI file inputs have no such field"))
+    for k in doc.extra:
+        losses.append(Loss(f"{path}.{k}", f"document field {k!r}", "OpenAI file inputs have no such field"))
+    title = doc.title if isinstance(doc.title, str) else None
+    if isinstance(src, Base64Source):
+        if title is not None:
+            losses.append(Loss(f"{path}.title", "document title", "written as the file name, which is not "
+                               "read back as a title"))
+        ext = src.media_type.rsplit("/", 1)[-1] or "bin"
+        return {"file_data": f"data:{src.media_type};base64,{src.data}", "filename": title or f"document.{ext}"}
+    if title is not None:
+        losses.append(Loss(f"{path}.title", "document title", "OpenAI file inputs have no title"))
+    if isinstance(src, FileSource):
+        return {"file_id": src.file_id}
+    if isinstance(src, URLSource) and urls:
+        return {"file_url": src.url}
+    if isinstance(src, TextSource):
+        losses.append(Loss(path, "a plain-text document", "written as a text part (the text is kept; "
+                           "it is read back as a text block, not a document)"))
+        return src.data
+    if isinstance(src, ContentSource):
+        c = src.content
+        if isinstance(c, str) or all(isinstance(b, Text) for b in c):
+            losses.append(Loss(path, "a custom-content document", "written as a text part (the text is "
+                               "kept; it is read back as a text block, not a document)"))
+            return c if isinstance(c, str) else "".join(b.text for b in c if isinstance(b, Text))
+    what = {"url": "a document by URL"}.get(getattr(src, "type", ""), f"a document with a {getattr(src, 'type', '?')} source")
+    losses.append(Loss(path, what, "this OpenAI format has no file input that takes it"))
+    return None
 
 
 # --------------------------------------------------------------------------- tools

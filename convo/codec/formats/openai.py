@@ -15,6 +15,9 @@ later ``system``/``developer``  a mid-conversation ``role: "system"`` message (r
 ``tool`` messages               ``tool_result`` blocks, consecutive ones in one user turn
 ``image_url``                   ``image``: a data URL becomes a base64 source, an http(s) URL a URL
                                 source
+``file`` (``file_data``/``file_id``)  ``document``: a base64 PDF a base64 source, a file id a ``file``
+                                source (as litellm maps them); a plain-text document is written as
+                                a text part; ``filename`` is reported (written from ``title``)
 ``reasoning_content``           a ``thinking`` block with an empty signature (reported)
 ``refusal``                     a text block (reported)
 ``max_completion_tokens``       ``max_tokens`` (also read from ``max_tokens``)
@@ -25,7 +28,7 @@ later ``system``/``developer``  a mid-conversation ``role: "system"`` message (r
 ``response_format`` json_schema  ``output_config.format``; ``reasoning_effort`` ``output_config.effort``
 ==============================  =================================================================
 
-Everything else (``name``, ``n``, ``logprobs``, ``seed``, audio and file parts, ...) is reported as
+Everything else (``name``, ``n``, ``logprobs``, ``seed``, audio parts, ...) is reported as
 a loss. Normalisations a round trip shows, by design: arguments strings are written compactly;
 ``max_tokens`` is written as ``max_completion_tokens`` (unless ``max_tokens_field="max_tokens"``);
 ``null`` optional fields (``refusal``, ``tool_calls``, ``name``, ``audio``) are dropped; an assistant
@@ -63,7 +66,9 @@ from convo.codec.formats._base import (
     Loss,
     anthropic_tools,
     compact_json,
+    document_from_file,
     fail,
+    file_from_document,
     function_from_tool,
     generated_id,
     get_str,
@@ -84,6 +89,7 @@ from convo.errors import DecodeError
 from convo.model import (
     Block,
     Conversation,
+    Document,
     Image,
     Message,
     RedactedThinking,
@@ -314,10 +320,31 @@ def _parts(c: Any, path: str, losses: list[Loss], image_loader: ImageLoader | No
                 raise fail("a string", r, f"{pp}.refusal")
             losses.append(Loss(pp, "refusal part", "read as a text block"))
             out.append(Text(r))
+        elif kind == "file":
+            f = need_dict(part.get("file"), f"{pp}.file")
+            got = _file_part(f, f"{pp}.file", losses)
+            if got is not None:
+                out.append(got)
+            _extra_keys(part, ("type", "file"), pp, losses)
         else:
-            what = {"input_audio": "audio", "file": "file"}.get(str(kind), f"content part of type {kind!r}")
+            what = {"input_audio": "audio"}.get(str(kind), f"content part of type {kind!r}")
             losses.append(Loss(pp, what, "the Messages API conversation has no equivalent"))
     return out
+
+
+def _file_part(f: dict[str, Any], path: str, losses: list[Loss]) -> Block | None:
+    """A chat ``file`` part's ``file`` object as a document (or image) block."""
+    strs = {}
+    for k in ("file_data", "file_id", "format", "filename"):
+        v = f.get(k)
+        if v is not None and not isinstance(v, str):
+            raise fail("a string", v, f"{path}.{k}")
+        strs[k] = v
+    if strs["filename"] is not None:
+        losses.append(Loss(f"{path}.filename", f"file name {strs['filename']!r:.60}", "the Messages API "
+                           "document has no file name"))
+    _extra_keys(f, ("file_data", "file_id", "format", "filename"), path, losses)
+    return document_from_file(strs["file_data"], strs["file_id"], None, strs["format"], path, losses)
 
 
 def _result_content(c: Any, path: str, losses: list[Loss]) -> str | tuple[Block, ...]:
@@ -764,6 +791,11 @@ def _write_part(blk: Block, bp: str, losses: list[Loss]) -> dict[str, Any] | Non
     if isinstance(blk, Image):
         ref = written_image_ref(blk, bp, losses, "chat completions")
         return None if ref is None else {"type": "image_url", "image_url": {"url": ref}}
+    if isinstance(blk, Document):
+        f = file_from_document(blk, bp, losses, urls=False)
+        if isinstance(f, str):
+            return {"type": "text", "text": f}
+        return None if f is None else {"type": "file", "file": f}
     losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat completions messages have no equivalent"))
     return None
 

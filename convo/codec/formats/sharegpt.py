@@ -86,6 +86,8 @@ def read(obj: Any, *, source: str | None = None, image_loader: ImageLoader | Non
     """
     losses: list[Loss] = []
     d = need_dict(obj, "$", "a ShareGPT record object")
+    if "conversations" in d and isinstance(d.get("chosen"), dict) and isinstance(d.get("rejected"), dict):
+        return _read_pair(d, source, image_loader)
     if "conversations" in d:
         key, speaker_key, value_key = "conversations", "from", "value"
     elif "messages" in d:
@@ -138,6 +140,27 @@ def read(obj: Any, *, source: str | None = None, image_loader: ImageLoader | Non
             losses.append(Loss(f"$.{k}", f"{k} {d[k]!r:.40}", "record metadata has no place in a Messages API conversation"))
     system, msgs = b.finish()
     return Conversion(Conversation(messages=msgs, system=system, **params), losses, source)
+
+
+def _read_pair(d: dict[str, Any], source: str | None, image_loader: ImageLoader | None) -> Conversion:
+    """A DPO record (LLaMA-Factory): the shared ``conversations`` with the ``chosen`` turn, paired
+    with the same turns and the ``rejected`` turn."""
+    turns = need_list(d["conversations"], "$.conversations")
+    n = len(turns)
+    sides = []
+    for side in ("chosen", "rejected"):
+        rest = {k: v for k, v in d.items() if k not in ("chosen", "rejected")}
+        c = read({**rest, "conversations": [*turns, d[side]]}, image_loader=image_loader)
+        sides.append((c.conversation, [_side_path(loss, n, side) for loss in c.losses]))
+    losses = sides[0][1] + [loss for loss in sides[1][1] if loss not in sides[0][1]]
+    return Conversion(sides[0][0], losses, source, rejected=sides[1][0], meta={"style": "dpo"})
+
+
+def _side_path(loss: Loss, n: int, side: str) -> Loss:
+    prefix = f"$.conversations[{n}]"
+    if loss.path == prefix or loss.path.startswith((prefix + ".", prefix + "[")):
+        return Loss(f"$.{side}" + loss.path[len(prefix):], loss.what, loss.why, line=loss.line)
+    return loss
 
 
 def _images(raw: Any, losses: list[Loss]) -> list[tuple[int, str, None]]:
@@ -233,12 +256,37 @@ def write(
     *,
     style: Literal["from", "role"] = "from",
     system: Literal["turn", "field"] = "turn",
+    rejected: Conversation | None = None,
+    label: bool | None = None,
+    meta: Any = None,
 ) -> tuple[dict[str, Any], tuple[Loss, ...]]:
-    """One ShareGPT record for *conv*.
+    """One ShareGPT record for *conv*; for a pair whose sides differ in their last turn only, a
+    DPO record (``conversations`` + ``chosen`` + ``rejected`` turns, as LLaMA-Factory has them).
 
     >>> write(Conversation().with_system("Be brief.").user("Hi").assistant("Hello!"), style="role")[0]
     {'messages': [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello!'}]}
+    >>> write(Conversation().user("Hi").assistant("Hello!"), rejected=Conversation().user("Hi").assistant("Go."))[0]
+    {'conversations': [{'from': 'human', 'value': 'Hi'}], 'chosen': {'from': 'gpt', 'value': 'Hello!'}, 'rejected': {'from': 'gpt', 'value': 'Go.'}}
     """
+    record, losses = _write_one(conv, style, system)
+    extra: list[Loss] = []
+    if label is not None:
+        extra.append(Loss("$.label", f"the KTO label {label!r}", "ShareGPT records have no label"))
+    if rejected is not None:
+        other, _ = _write_one(rejected, style, system)
+        key = "conversations" if style == "from" else "messages"
+        a, b = record[key], other[key]
+        if len(a) == len(b) and a[:-1] == b[:-1] and a and {k: v for k, v in record.items() if k != key} == \
+                {k: v for k, v in other.items() if k != key}:
+            record = {key: a[:-1], "chosen": a[-1], "rejected": b[-1],
+                      **{k: v for k, v in record.items() if k != key}}
+        else:
+            extra.append(Loss("$.rejected", "the rejected side of a preference pair", "a ShareGPT DPO record "
+                              "holds sides that differ in their last turn only; the chosen side is written"))
+    return record, (*losses, *extra)
+
+
+def _write_one(conv: Conversation, style: str, system: str) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     losses: list[Loss] = []
     if style == "from":
         key, sk, vk = "conversations", "from", "value"
@@ -341,4 +389,5 @@ FORMAT = Format(
     'ShareGPT records: {"conversations": [{"from", "value"}]} (FastChat, glaive, LLaMA-Factory) or role/content',
     reader=read,
     writer=write,
+    pairs=True,
 )
