@@ -115,7 +115,7 @@ def read(obj: Any, *, source: str | None = None, which: str = "chosen",
         d = need_dict(obj, "$", "a message list or a record object")
         known: tuple[str, ...]
         if "chosen_messages" in d or "rejected_messages" in d:
-            sides = {k: _indexed(need_list(d[k], f"$.{k}"), f"$.{k}") for k in ("chosen_messages", "rejected_messages") if k in d}
+            sides: dict[str, list[tuple[str, Any]]] = {k: _indexed(need_list(d[k], f"$.{k}"), f"$.{k}") for k in ("chosen_messages", "rejected_messages") if k in d}
             items = sides.get(f"{which}_messages") or []
             if which == "chosen":
                 other = sides.get("rejected_messages")

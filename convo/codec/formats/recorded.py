@@ -106,7 +106,9 @@ def _response_turn(resp: dict[str, Any], name: str, losses: list[Loss]) -> Messa
     msgs = c.conversation.messages
     if not msgs or msgs[-1].role != "assistant":
         return None
-    losses.extend(x for x in _moved(c.losses, "$.response.body") if "response metadata" not in x.why)
+    # the response's own bookkeeping (id, created, usage, fingerprints) is not part of the turn
+    losses.extend(x for x in _moved(c.losses, "$.response.body")
+                  if "[" in x.path and "response metadata" not in x.why and ".usage" not in x.path)
     return msgs[-1]
 
 
