@@ -24,15 +24,16 @@ from tests._helpers_formats import assert_round_trip, diff_paths, uncovered, wha
 
 class TestRegistry:
     def test_names_are_the_documented_ones(self) -> None:
-        """The registry holds exactly the eight documented formats."""
-        assert set(FORMATS) == {"anthropic", "openai", "openai-finetune", "sharegpt", "hf", "hh",
-                                "inspect", "claude-code"}
+        """The registry holds exactly the thirteen documented formats."""
+        assert set(FORMATS) == {"anthropic", "openai", "openai-finetune", "responses", "bedrock", "vertex",
+                                "bedrock-converse", "sharegpt", "hf", "hh", "inspect", "claude-code", "recorded"}
 
     def test_read_only_formats_do_not_write(self) -> None:
-        """inspect and claude-code read whole files and cannot be written; the rest do both."""
+        """inspect, claude-code and recorded cannot be written; inspect and claude-code read whole
+        files; the rest do both, one value at a time."""
         for name, fmt in FORMATS.items():
             assert fmt.reads
-            assert fmt.writes is (name not in ("inspect", "claude-code"))
+            assert fmt.writes is (name not in ("inspect", "claude-code", "recorded"))
             assert fmt.per_line is (name not in ("inspect", "claude-code"))
 
     def test_unknown_name_lists_the_known_ones(self) -> None:

@@ -207,8 +207,8 @@ class TestReadMessages:
         assert plain(write(c.conversation)[0]) == body
 
     def test_images(self) -> None:
-        """A data URL becomes a base64 image with its media type, an http URL a URL image;
-        detail is reported; audio and file parts are reported and left out."""
+        """A data URL becomes a base64 image with its media type, an http URL a URL image, a file
+        part's file id a document with a file source; detail and audio are reported."""
         c = read([{"role": "user", "content": [
             {"type": "text", "text": "Look"},
             {"type": "image_url", "image_url": {"url": "data:image/webp;base64,UklG", "detail": "high"}},
@@ -216,9 +216,10 @@ class TestReadMessages:
             {"type": "input_audio", "input_audio": {"data": "AAA", "format": "wav"}},
             {"type": "file", "file": {"file_id": "file-1"}}]}])
         assert c.conversation.messages[0].content == (
-            Text("Look"), Image(Base64Source("image/webp", "UklG")), Image(URLSource("https://e.com/a.jpg")))
+            Text("Look"), Image(Base64Source("image/webp", "UklG")), Image(URLSource("https://e.com/a.jpg")),
+            Document(FileSource("file-1")))
         assert whats(c.losses) == ["$[0].content[1].image_url.detail: field 'detail' = 'high'",
-                                   "$[0].content[3]: audio", "$[0].content[4]: file"]
+                                   "$[0].content[3]: audio"]
 
     def test_names_refusals_and_reasoning(self) -> None:
         """name is reported; a refusal becomes text; reasoning_content an unsigned thinking block."""
@@ -290,17 +291,20 @@ class TestParams:
 
 class TestWrite:
     def test_what_chat_completions_cannot_hold_is_reported(self) -> None:
-        """Files API images, documents, error flags, cache_control, top_k and thinking config are losses."""
+        """Files API images, error flags, cache_control, top_k and thinking config are losses; a
+        base64 PDF is a file part."""
         conv = Conversation(model="m", max_tokens=5, top_k=3, thinking={"type": "adaptive"}, messages=(
             Message("user", (Image(FileSource("file_1")), Document(Base64Source("application/pdf", "JVBE")),
                              Text("hi", cache_control={"type": "ephemeral"}))),
             Message("assistant", (ToolUse("t1", "f", {}),)),
             Message("user", (ToolResult("t1", content="boom", is_error=True),))))
         body, losses = write(conv)
-        assert body["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+        assert body["messages"][0] == {"role": "user", "content": [
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "document.pdf"}},
+            {"type": "text", "text": "hi"}]}
         assert body["messages"][2] == {"role": "tool", "tool_call_id": "t1", "content": "boom"}
         assert whats(losses) == [
-            "$.messages[0].content[0]: image from the Files API", "$.messages[0].content[1]: document block",
+            "$.messages[0].content[0]: image from the Files API",
             "$.messages[0].content[2].cache_control: cache_control", "$.messages[2].content[0].is_error: is_error",
             "$.thinking: thinking {'type': 'adaptive'}", "$.top_k: top_k 3"]
 

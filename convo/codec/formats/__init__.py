@@ -13,12 +13,22 @@ name                    read   write  what
 ``anthropic``           yes    yes    Messages API request JSON (lossless, convo's codec)
 ``openai``              yes    yes    chat completions bodies, message lists, responses
 ``openai-finetune``     yes    yes    OpenAI fine-tuning JSONL lines
+``responses``           yes    yes    OpenAI Responses API bodies and response objects
+``bedrock``             yes    yes    Claude InvokeModel bodies on Amazon Bedrock
+``vertex``              yes    yes    Claude rawPredict bodies on Google Vertex AI
+``bedrock-converse``    yes    yes    Amazon Bedrock Converse requests
 ``sharegpt``            yes    yes    ShareGPT ``conversations`` / role-content records
 ``hf``                  yes    yes    Hugging Face ``messages`` (TRL, LLaMA-Factory v1)
 ``hh``                  yes    yes    ``\\n\\nHuman: / \\n\\nAssistant:`` text (HH-RLHF)
 ``inspect``             yes    no     inspect_ai eval logs (``.json``, ``.eval``), per sample
-``claude-code``         yes    no     Claude Code session JSONL, per session
+``claude-code``         yes    no     Claude Code session JSONL, per session and subagent
+``recorded``            yes    no     HTTP cassettes and wrapped bodies (body detected)
 ======================  =====  =====  ====================================================
+
+:func:`detect` and :func:`detect_file` tell a value's or a file's format by its content;
+:func:`read_file` does so by default. Preference records (TRL, LLaMA-Factory, ShareGPT DPO,
+HH-RLHF) read as pairs (:attr:`Conversion.rejected`, :attr:`Conversion.label`) that
+:meth:`Format.write_conversion` writes back paired.
 
 >>> value, losses = convert({"messages": [{"role": "user", "content": "Hi", "name": "ann"}]},
 ...                         from_="openai", to="anthropic")
@@ -34,12 +44,15 @@ from typing import Any
 
 from convo.codec.formats import (
     anthropic,
+    bedrock,
     claude_code,
+    converse,
     hf,
     hh,
     inspect_logs,
     openai,
     openai_finetune,
+    openai_responses,
     recorded,
     sharegpt,
 )
@@ -78,8 +91,10 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
-for _module in (anthropic, openai, openai_finetune, sharegpt, hf, hh, inspect_logs, claude_code, recorded):
-    register(_module.FORMAT)
+for _fmt in (anthropic.FORMAT, openai.FORMAT, openai_finetune.FORMAT, openai_responses.FORMAT,
+             bedrock.BEDROCK, bedrock.VERTEX, converse.FORMAT, sharegpt.FORMAT, hf.FORMAT, hh.FORMAT,
+             inspect_logs.FORMAT, claude_code.FORMAT, recorded.FORMAT):
+    register(_fmt)
 
 
 def get(name: str) -> Format:

@@ -152,6 +152,8 @@ class Format:
     file_reader: FileReader | None = field(default=None, kw_only=True, repr=False)
     pairs: bool = field(default=False, kw_only=True)
     """Whether the writer takes a preference pair (``rejected=``, ``label=``, ``meta=``)."""
+    takes_meta: bool = field(default=False, kw_only=True)
+    """Whether the writer takes ``meta=`` (what a reader of the same format recorded)."""
 
     @property
     def reads(self) -> bool:
@@ -201,6 +203,8 @@ class Format:
             raise ValueError(f"format {self.name!r} can only be read")
         if self.pairs:
             return self.writer(c.conversation, rejected=c.rejected, label=c.label, meta=c.meta, **options)
+        if self.takes_meta:
+            options = {"meta": c.meta, **options}
         value, losses = self.writer(c.conversation, **options)
         extra: list[Loss] = []
         if c.rejected is not None:

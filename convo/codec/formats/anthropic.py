@@ -17,7 +17,6 @@ from typing import Any
 
 from convo.codec import structure, unstructure
 from convo.codec.formats._base import Conversion, Format, Loss
-from convo.errors import DecodeError
 from convo.model import Conversation, Response
 
 __all__ = ["FORMAT", "read", "write"]
@@ -37,24 +36,7 @@ def read(obj: Any, *, source: str | None = None) -> Conversion:
         losses = [Loss(f"$.{k}", f"{k} {obj[k]!r:.40}", "response metadata; not part of a Messages API request")
                   for k in obj if k not in ("type", "role", "content", "model")]
         return Conversion(Conversation(model=resp.model, messages=(resp.as_message(),)), losses, source)
-    if isinstance(obj, dict) and "params" in obj and "custom_id" in obj and "messages" not in obj:
-        losses = [Loss(f"$.{k}", f"{k} {obj[k]!r:.40}", "batch line bookkeeping; not part of the request")
-                  for k in obj if k != "params"]
-        c = read(obj["params"])
-        return Conversion(c.conversation, [*losses, *_moved(c.losses, "$.params")], source)
-    if isinstance(obj, dict) and isinstance(obj.get("requests"), list) and "messages" not in obj:
-        reqs = obj["requests"]
-        if not reqs:
-            raise DecodeError("expected at least one request", path="$.requests")
-        losses = [Loss(f"$.requests[{i}]", f"batch request {i}", "one conversation per value; the first is "
-                       "read (convert the batch's request lines to read them all)") for i in range(1, len(reqs))]
-        c = read(reqs[0])
-        return Conversion(c.conversation, [*_moved(c.losses, "$.requests[0]"), *losses], source)
     return Conversion(structure(obj, Conversation), (), source)
-
-
-def _moved(losses: tuple[Loss, ...], where: str) -> list[Loss]:
-    return [Loss(where + loss.path[1:], loss.what, loss.why, line=loss.line) for loss in losses]
 
 
 def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:

@@ -34,7 +34,7 @@ import orjson
 
 from convo.codec.formats._base import open_binary
 
-__all__ = ["detect", "detect_file", "is_recorded"]
+__all__ = ["detect", "detect_file", "format_of_url", "is_recorded"]
 
 # Content part types only an OpenAI chat message has; block types only a Messages API message has.
 _OPENAI_PARTS = frozenset({"image_url", "input_audio", "file", "refusal"})
@@ -57,6 +57,10 @@ _ANTHROPIC_PARAMS = frozenset({"system", "thinking", "top_k", "stop_sequences", 
                                "output_config", "service_tier", "inference_geo", "mcp_servers", "context_management",
                                "cache_control"})
 _MEDIA_KEYS = ("images", "videos", "audios")
+_OPENAI_MODELS = ("gpt-", "chatgpt", "o1", "o3", "o4", "ft:gpt", "text-", "davinci")
+_URL_FORMATS = (("/chat/completions", "openai"), ("/responses", "responses"), ("/v1/messages", "anthropic"),
+                ("/converse", "bedrock-converse"), ("/invoke", "bedrock"), (":rawPredict", "vertex"),
+                (":streamRawPredict", "vertex"))
 _CLAUDE_CODE_TYPES = frozenset({"user", "assistant", "summary", "system", "progress", "file-history-snapshot",
                                 "queue-operation"})
 _ENVELOPE_META = frozenset({"source", "sdk_call", "endpoint", "kind", "method", "uri", "url", "path", "scope",
@@ -86,8 +90,8 @@ def detect(value: Any) -> str | None:
         return "hh" if isinstance(side, str) and "prompt" not in value else "hf"
     if "prompt" in value and ("completion" in value or "label" in value or isinstance(value["prompt"], list)):
         return "hf"
-    if ("params" in value and "custom_id" in value) or isinstance(value.get("requests"), list):
-        return "anthropic"  # a Message Batches request line, or a batch's create body
+    if isinstance(value.get("requests"), list):
+        return "anthropic"  # a Message Batches create body: the codec keeps it whole
     version = value.get("anthropic_version")
     if isinstance(version, str):
         return "vertex" if version.startswith("vertex") else "bedrock"
@@ -119,6 +123,8 @@ def detect(value: Any) -> str | None:
     model = value.get("model")
     if isinstance(model, str) and model.startswith("claude"):
         return "anthropic"
+    if isinstance(model, str) and model.startswith(_OPENAI_MODELS):
+        return "openai"
     if any(k in value for k in _OPENAI_PARAMS):
         return "openai"
     if isinstance(value.get("tools"), list) and any(isinstance(t, dict) and "function" in t for t in value["tools"]):
@@ -140,6 +146,18 @@ def is_recorded(value: dict[str, Any]) -> bool:
     if not value.keys() & _ENVELOPE_META:
         return False
     return any(k in value for k in ("body", "value", "response")) and "messages" not in value
+
+
+def format_of_url(url: str) -> str | None:
+    """The format of a request body sent to *url*, from the endpoint's path.
+
+    >>> format_of_url("https://api.openai.com/v1/chat/completions"), format_of_url("/v1/messages/count_tokens")
+    ('openai', 'anthropic')
+    """
+    for tail, name in _URL_FORMATS:
+        if tail in url:
+            return name
+    return None
 
 
 def _is_claude_code_line(value: dict[str, Any]) -> bool:

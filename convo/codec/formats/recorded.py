@@ -32,6 +32,15 @@ from convo.model import Message
 __all__ = ["FORMAT", "read"]
 
 
+def _url(obj: dict[str, Any]) -> str:
+    req = obj.get("request")
+    where = req if isinstance(req, dict) else obj
+    for k in ("uri", "url", "path", "endpoint"):
+        if isinstance(where.get(k), str):
+            return str(where[k])
+    return ""
+
+
 def _unwrap(obj: dict[str, Any]) -> tuple[Any, str, Any, int | None]:
     """(body, the body's path, the response body, the status) of a recorded value."""
     req = obj.get("request")
@@ -56,7 +65,7 @@ def _unwrap(obj: dict[str, Any]) -> tuple[Any, str, Any, int | None]:
 def read(obj: Any, *, source: str | None = None, **options: Any) -> Conversion:
     """A conversation from one recorded exchange or wrapped body."""
     from convo.codec.formats import get
-    from convo.codec.formats.detect import detect
+    from convo.codec.formats.detect import detect, format_of_url
 
     d = need_dict(obj, "$", "a recorded exchange or a wrapped body")
     body, where, resp, status = _unwrap(d)
@@ -72,7 +81,10 @@ def read(obj: Any, *, source: str | None = None, **options: Any) -> Conversion:
                           meta={**meta, "format": name, "response": "read"})
     if isinstance(body, str):
         raise DecodeError("expected a JSON request body, got text", path=where)
+    by_url = format_of_url(_url(d))
     name = detect(body)
+    if by_url is not None and name in ("anthropic", "openai", "openai-finetune", "bedrock", "vertex"):
+        name = by_url  # the endpoint says what a plain body is
     if name is None or name in ("recorded", "inspect") or not get(name).per_line:
         raise DecodeError("the recorded body is not in a format convo reads", path=where)
     c = get(name).read(body, **options)
