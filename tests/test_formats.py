@@ -73,6 +73,7 @@ class TestConvert:
         assert value == {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello"}
         assert whats(losses) == ["$.messages[0].name: name 'ann'",
                                  "$.messages[1].reasoning_content: thinking signature",
+                                 "$.messages[1].content: content as blocks",
                                  "$.messages[1].content[0]: thinking block"]
 
     def test_options_reach_the_reader_and_the_writer(self) -> None:
@@ -274,8 +275,9 @@ class TestChatBuilder:
         b.tool_result(None, None, "??", "$[4]")
         _, msgs = b.finish()
         assert whats(losses) == ["$[0].y: tool call 'c2' (f)", "$[3]: tool result for 'nope'",
-                                 "$[4]: tool result without a call (given the id 'call_orphan_3_1')"]
-        assert msgs[3].content[1].tool_use_id.startswith("call_orphan_")
+                                 "$[4]: tool result without a call (given the id 'call_orphan_2_1')"]
+        assert msgs[1].content == (ToolResult("c1", content="ok"), Text("next"))
+        assert msgs[2].content[1].tool_use_id.startswith("call_orphan_")
 
     def test_no_system_is_unset(self) -> None:
         """Without a system message the top-level system stays absent."""

@@ -179,8 +179,9 @@ class TestReadMessages:
         assert whats(bad.losses) == ["$[2]: mid-conversation system message"]
 
     def test_tool_messages_group_into_one_user_turn(self) -> None:
-        """Consecutive tool messages form one user turn of results; a following user message stays
-        its own turn; the body writes back unchanged."""
+        """Consecutive tool messages form one user turn of results; a following user message joins
+        that turn after the results (as the API joins consecutive user turns); the body writes
+        back unchanged."""
         body = {"messages": [
             {"role": "user", "content": "Weather in Paris and Rome?"},
             {"role": "assistant", "content": "Checking.", "tool_calls": [
@@ -191,9 +192,10 @@ class TestReadMessages:
             {"role": "user", "content": "Thanks"}]}
         c = read(body)
         msgs = c.conversation.messages
-        assert [m.role for m in msgs] == ["user", "assistant", "user", "user"]
+        assert [m.role for m in msgs] == ["user", "assistant", "user"]
         assert msgs[1].content == (Text("Checking."), ToolUse("c1", "w", {"city": "Paris"}), ToolUse("c2", "w", {"city": "Rome"}))
-        assert msgs[2].content == (ToolResult("c1", content="18C"), ToolResult("c2", content=(Text("21C"),)))
+        assert msgs[2].content == (ToolResult("c1", content="18C"), ToolResult("c2", content=(Text("21C"),)),
+                                   Text("Thanks"))
         assert c.losses == () and pairing_problems(c.conversation) == []
         assert plain(write(c.conversation)[0]) == body
 

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, cast
 
+import attrs
 import orjson
 from attrs import field, frozen
 
@@ -185,6 +186,9 @@ class Format:
         """
         if self.writer is None:
             raise ValueError(f"format {self.name!r} can only be read")
+        if conv.messages is UNSET and self.name != "anthropic":  # a request without messages (kept as read)
+            value, losses = self.writer(attrs.evolve(conv, messages=()), **options)
+            return value, (Loss("$.messages", "no messages", "written with none"), *losses)
         return self.writer(conv, **options)
 
     def write_conversion(self, c: Conversion, **options: Any) -> tuple[Any, tuple[Loss, ...]]:
@@ -202,10 +206,10 @@ class Format:
         if self.writer is None:
             raise ValueError(f"format {self.name!r} can only be read")
         if self.pairs:
-            return self.writer(c.conversation, rejected=c.rejected, label=c.label, meta=c.meta, **options)
+            return self.write(c.conversation, rejected=c.rejected, label=c.label, meta=c.meta, **options)
         if self.takes_meta:
             options = {"meta": c.meta, **options}
-        value, losses = self.writer(c.conversation, **options)
+        value, losses = self.write(c.conversation, **options)
         extra: list[Loss] = []
         if c.rejected is not None:
             extra.append(Loss("$.rejected", "the rejected side of a preference pair", f"{self.name} holds "
@@ -637,6 +641,8 @@ def function_from_tool(tool: Any, path: str, losses: list[Loss]) -> dict[str, An
                            "have a function equivalent"))
         return None
     fn: dict[str, Any] = {"name": tool.get("name")}
+    if "type" in tool:
+        losses.append(Loss(f"{path}.type", "tool type 'custom'", "the default; written without it"))
     if "description" in tool:
         fn["description"] = tool["description"]
     fn["parameters"] = tool["input_schema"]
@@ -729,8 +735,14 @@ class ChatBuilder:
         self.messages.append(Message("system", content))
 
     def user(self, content: str | tuple[Block, ...]) -> None:
-        """A user message."""
+        """A user message; right after tool results it joins their turn (results first), as the
+        Messages API would merge the two user turns (facts §1.3)."""
+        joins = self._group is not None
         self._close()
+        if joins:
+            more = content if isinstance(content, tuple) else (Text(content),) if content else ()
+            self.messages[-1] = Message("user", (*self.messages[-1].blocks, *more))
+            return
         self.messages.append(Message("user", content))
 
     def assistant(self, content: str | tuple[Block, ...], call_paths: Iterable[str] = ()) -> None:
@@ -858,6 +870,9 @@ def system_text(conv: Conversation, losses: list[Loss]) -> str | list[str] | Non
 def note_block_extras(b: Any, path: str, losses: list[Loss]) -> None:
     """Report ``cache_control``, ``citations`` and unknown keys of a block that a foreign format
     drops."""
+    caller = getattr(b, "caller", UNSET)
+    if caller is not UNSET:
+        losses.append(Loss(f"{path}.caller", "caller", "the format has no record of which tool made the call"))
     cc = getattr(b, "cache_control", UNSET)
     if cc is not UNSET:
         losses.append(Loss(f"{path}.cache_control", "cache_control", "the format has no prompt caching"))
@@ -867,6 +882,19 @@ def note_block_extras(b: Any, path: str, losses: list[Loss]) -> None:
     if b.extra:
         for k in b.extra:
             losses.append(Loss(f"{path}.{k}", f"field {k!r}", "the format has no such field"))
+
+
+def note_joined_turns(conv: Conversation, losses: list[Loss]) -> None:
+    """Report each user turn that follows a turn of nothing but tool results: a chat format
+    writes both as tool messages then a user message, which read back as one turn (as the
+    Messages API itself joins consecutive user turns, facts §1.3)."""
+    msgs = conv.messages
+    for i in range(1, len(msgs)):
+        prev, m = msgs[i - 1], msgs[i]
+        if m.role == "user" and prev.role == "user" and isinstance(prev.content, tuple) and prev.content \
+                and all(isinstance(b, ToolResult) for b in prev.content):
+            losses.append(Loss(f"$.messages[{i}]", "a user turn right after a turn of tool results",
+                               "read back joined to that turn"))
 
 
 def note_message_extras(m: Message, path: str, losses: list[Loss]) -> None:
@@ -879,6 +907,7 @@ def result_text(r: ToolResult, path: str, losses: list[Loss]) -> str | list[str]
     """A tool result's content as a string (string content) or a list of text strings."""
     c = r.content
     if c is UNSET:
+        losses.append(Loss(f"{path}.content", "a tool result without content", "written as an empty string"))
         return ""
     if isinstance(c, str):
         return c

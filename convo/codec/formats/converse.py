@@ -293,9 +293,8 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
             losses.append(Loss(f"{p}.role", f"role {m.role!r}", "Converse has user and assistant messages only"))
             continue
         if isinstance(m.content, str):
-            if m.content:
-                losses.append(Loss(f"{p}.content", "content as a string", "Converse holds a list of blocks; read "
-                                   "back as one text block"))
+            losses.append(Loss(f"{p}.content", "content as a string", "Converse holds a list of blocks; read "
+                               "back as one text block (none for an empty string)"))
             msgs.append({"role": m.role, "content": [{"text": m.content}] if m.content else []})
             continue
         msgs.append({"role": m.role, "content": _write_blocks(m.content, f"{p}.content", losses)})
@@ -342,8 +341,9 @@ def _write_tools(conv: Conversation, body: dict[str, Any], losses: list[Loss]) -
             if "strict" in t:
                 spec["strict"] = t["strict"]
             for k in t:
-                if k not in ("name", "description", "input_schema", "strict", "type"):
-                    losses.append(Loss(f"{tp}.{k}", f"tool field {k!r}", "a Converse toolSpec has no such field"))
+                if k not in ("name", "description", "input_schema", "strict"):
+                    what = "tool type 'custom'" if k == "type" else f"tool field {k!r}"
+                    losses.append(Loss(f"{tp}.{k}", what, "a Converse toolSpec has no such field"))
             specs.append({"toolSpec": spec})
         config["tools"] = specs
     tc = conv.tool_choice
@@ -378,6 +378,8 @@ def _write_blocks(blocks: tuple[Any, ...], path: str, losses: list[Loss]) -> lis
                                    "cache point (five minutes)"))
         for k in blk.extra:
             losses.append(Loss(f"{bp}.{k}", f"field {k!r}", "a Converse block has no such field"))
+        if getattr(blk, "caller", UNSET) is not UNSET:
+            losses.append(Loss(f"{bp}.caller", "caller", "a Converse toolUse has no record of which tool made the call"))
         cit = getattr(blk, "citations", UNSET)
         if cit is not UNSET and cit is not None:
             losses.append(Loss(f"{bp}.citations", "citations", "written without them"))
@@ -412,10 +414,9 @@ def _write_block(blk: Any, bp: str, losses: list[Loss]) -> dict[str, Any] | None
         c = blk.content
         content: list[dict[str, Any]] = []
         if isinstance(c, str):
-            if c:
-                content = [{"text": c}]
-                losses.append(Loss(f"{bp}.content", "tool result content as a string", "Converse holds a list "
-                                   "of blocks; read back as one text block"))
+            content = [{"text": c}] if c else []
+            losses.append(Loss(f"{bp}.content", "tool result content as a string", "Converse holds a list "
+                               "of blocks; read back as one text block (none for an empty string)"))
         elif c is not UNSET:
             content = _write_blocks(c, f"{bp}.content", losses)
         out: dict[str, Any] = {"toolUseId": blk.tool_use_id, "content": content}

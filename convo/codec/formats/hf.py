@@ -58,6 +58,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     parse_arguments,
@@ -494,6 +495,7 @@ def _texts(msgs: list[dict[str, Any]], meta: Mapping[str, Any]) -> Any:
 def _record(conv: Conversation, losses: list[Loss], v1: bool, reasoning_key: str, ids: bool,
             loss_weights: bool) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
+    note_joined_turns(conv, losses)
     st = system_text(conv, losses)
     if st is not None:
         out.append(_msg("system", st if isinstance(st, str) and not v1 else
@@ -526,7 +528,9 @@ def _record(conv: Conversation, losses: list[Loss], v1: bool, reasoning_key: str
                 parts.append({"type": "image_url", "value": ref} if v1 else {"type": "image", "url": ref})
             else:
                 losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat messages have no equivalent"))
-        if parts:
+        if len(parts) == 1 and not v1 and parts[0]["type"] == "text" and any(isinstance(b, ToolResult) for b in m.content):
+            out.append(_msg(m.role, parts[0]["text"], loss_weights))  # reads back as one text block
+        elif parts:
             out.append(_msg(m.role, parts, loss_weights))
     record: dict[str, Any] = {"messages": out}
     if conv.tools is not UNSET:
@@ -553,6 +557,8 @@ def _write_tool(r: ToolResult, bp: str, losses: list[Loss], v1: bool, ids: bool,
     note_block_extras(r, bp, losses)
     if r.is_error is True:
         losses.append(Loss(f"{bp}.is_error", "is_error", "tool messages have no error flag"))
+    elif r.is_error is False:
+        losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
     text = result_text(r, bp, losses)
     if v1:
         msg = _msg("tool", [_text(t, True) for t in ([text] if isinstance(text, str) else text)], loss_weights)
@@ -582,7 +588,12 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], v1: bool, reasoning
             note_block_extras(blk, bp, losses)
             texts.append(blk.text)
             parts.append(_text(blk.text, v1))
+            if calls and not v1:
+                _moved_block(p, "text after a tool call", losses)
         elif isinstance(blk, Thinking):
+            if (texts or calls) and not v1:
+                _moved_block(p, "thinking after other content", losses)
+            note_block_extras(blk, bp, losses)
             if blk.signature:
                 losses.append(Loss(f"{bp}.signature", "thinking signature", "chat messages have no place for it"))
             reasoning.append(blk.thinking)
@@ -620,6 +631,14 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], v1: bool, reasoning
     if loss_weights:
         msg["loss_weight"] = 1.0
     return msg
+
+
+def _moved_block(p: str, what: str, losses: list[Loss]) -> None:
+    """Report, once per message, that the blocks will be read back in another order."""
+    loss = Loss(f"{p}.content", what, "chat messages keep reasoning, text and tool calls apart; read back "
+                "in that order")
+    if loss not in losses:
+        losses.append(loss)
 
 
 FORMAT = Format(

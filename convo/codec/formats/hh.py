@@ -134,8 +134,9 @@ def render(conv: Conversation, losses: list[Loss]) -> str:
     parts: list[str] = []
     st = system_text(conv, losses)
     if st is not None:
-        if not isinstance(st, str) and len(st) > 1:
-            losses.append(Loss("$.system", f"{len(st)} system blocks", "joined with blank lines into one preamble"))
+        if not isinstance(st, str):
+            losses.append(Loss("$.system", f"{len(st)} system block{'s' if len(st) > 1 else ''}",
+                               "joined with blank lines into one preamble, read back as a string"))
         parts.append(st if isinstance(st, str) else "\n\n".join(st))
     for i, m in enumerate(conv.messages):
         p = f"$.messages[{i}]"
@@ -147,6 +148,7 @@ def render(conv: Conversation, losses: list[Loss]) -> str:
         if isinstance(m.content, str):
             text = m.content
         else:
+            losses.append(Loss(f"{p}.content", "content as blocks", "written as one text, read back as a string"))
             texts = []
             for j, blk in enumerate(m.content):
                 if isinstance(blk, Text):

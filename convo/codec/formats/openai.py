@@ -76,6 +76,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     parse_arguments,
@@ -732,6 +733,9 @@ def write_tools(conv: Conversation, body: dict[str, Any], losses: list[Loss]) ->
     kind = tc.get("type") if isinstance(tc, dict) else None
     if tc.get("disable_parallel_tool_use") is True:
         body["parallel_tool_calls"] = False
+    elif tc.get("disable_parallel_tool_use") is False:
+        losses.append(Loss("$.tool_choice.disable_parallel_tool_use", "disable_parallel_tool_use false",
+                           "the default; not written"))
     if kind in ("auto", "none"):
         if not (kind == "auto" and tc.get("disable_parallel_tool_use") is True):
             body["tool_choice"] = kind
@@ -754,6 +758,7 @@ def write_messages(conv: Conversation, losses: list[Loss], *,
     [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}]
     """
     out: list[dict[str, Any]] = []
+    note_joined_turns(conv, losses)
     st = system_text(conv, losses)
     if isinstance(st, str):
         out.append({"role": "system", "content": st})
@@ -777,7 +782,10 @@ def write_messages(conv: Conversation, losses: list[Loss], *,
                     part = _write_part(blk, bp, losses)
                     if part is not None:
                         parts.append(part)
-            if parts:
+            if len(parts) == 1 and parts[0]["type"] == "text" and any(isinstance(b, ToolResult) for b in m.content):
+                # the words after tool results: a plain user message, which reads back as one text block
+                out.append({"role": m.role, "content": parts[0]["text"]})
+            elif parts:
                 out.append({"role": m.role, "content": parts})
         else:
             losses.append(Loss(f"{p}.role", f"role {m.role!r}", "chat completions has no such role"))
@@ -804,6 +812,8 @@ def _write_tool(r: ToolResult, bp: str, losses: list[Loss]) -> dict[str, Any]:
     note_block_extras(r, bp, losses)
     if r.is_error is True:
         losses.append(Loss(f"{bp}.is_error", "is_error", "tool messages have no error flag"))
+    elif r.is_error is False:
+        losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
     text = result_text(r, bp, losses)
     content: Any = text if isinstance(text, str) else [{"type": "text", "text": t} for t in text]
     return {"role": "tool", "tool_call_id": r.tool_use_id, "content": content}
@@ -820,11 +830,16 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], reasoning_field: st
         if isinstance(blk, Text):
             note_block_extras(blk, bp, losses)
             texts.append(blk.text)
+            if calls:
+                _moved_block(p, "text after a tool call", losses)
         elif isinstance(blk, ToolUse):
             note_block_extras(blk, bp, losses)
             args = blk.input if isinstance(blk.input, str) else compact_json(blk.input)
             calls.append({"id": blk.id, "type": "function", "function": {"name": blk.name, "arguments": args}})
         elif isinstance(blk, Thinking) and reasoning_field is not None:
+            if texts or calls:
+                _moved_block(p, "thinking after other content", losses)
+            note_block_extras(blk, bp, losses)
             reasoning.append(blk.thinking)
             if blk.signature:
                 losses.append(Loss(f"{bp}.signature", "thinking signature", "chat completions has no place for it"))
@@ -848,6 +863,14 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], reasoning_field: st
     if calls:
         msg["tool_calls"] = calls
     return msg
+
+
+def _moved_block(p: str, what: str, losses: list[Loss]) -> None:
+    """Report, once per message, that the blocks will be read back in another order."""
+    loss = Loss(f"{p}.content", what, "chat completions keeps reasoning, text and tool calls apart; read "
+                "back in that order")
+    if loss not in losses:
+        losses.append(loss)
 
 
 FORMAT = Format(

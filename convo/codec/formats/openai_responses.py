@@ -62,6 +62,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     parse_arguments,
@@ -440,8 +441,9 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
         body["model"] = conv.model
     st = system_text(conv, losses)
     if st is not None:
-        if not isinstance(st, str) and len(st) > 1:
-            losses.append(Loss("$.system", f"{len(st)} system blocks", "joined with blank lines into instructions"))
+        if not isinstance(st, str):
+            losses.append(Loss("$.system", f"{len(st)} system block{'s' if len(st) > 1 else ''}",
+                               "joined with blank lines into instructions, read back as a string"))
         body["instructions"] = st if isinstance(st, str) else "\n\n".join(st)
     body["input"] = write_items(conv, losses)
     if conv.max_tokens is not UNSET:
@@ -481,6 +483,9 @@ def _write_tool_choice(conv: Conversation, body: dict[str, Any], losses: list[Lo
     kind = tc.get("type")
     if tc.get("disable_parallel_tool_use") is True:
         body["parallel_tool_calls"] = False
+    elif tc.get("disable_parallel_tool_use") is False:
+        losses.append(Loss("$.tool_choice.disable_parallel_tool_use", "disable_parallel_tool_use false",
+                           "the default; not written"))
     if kind in ("auto", "none"):
         if not (kind == "auto" and tc.get("disable_parallel_tool_use") is True):
             body["tool_choice"] = kind
@@ -498,6 +503,7 @@ def _write_tool_choice(conv: Conversation, body: dict[str, Any], losses: list[Lo
 def write_items(conv: Conversation, losses: list[Loss]) -> list[dict[str, Any]]:
     """The ``input`` items for *conv*'s messages."""
     out: list[dict[str, Any]] = []
+    note_joined_turns(conv, losses)
     for i, m in enumerate(conv.messages):
         p = f"$.messages[{i}]"
         note_message_extras(m, p, losses)
@@ -553,6 +559,8 @@ def _write_result(r: ToolResult, bp: str, losses: list[Loss]) -> dict[str, Any]:
     note_block_extras(r, bp, losses)
     if r.is_error is True:
         losses.append(Loss(f"{bp}.is_error", "is_error", "function_call_output has no error flag"))
+    elif r.is_error is False:
+        losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
     c = r.content
     if isinstance(c, tuple) and any(not isinstance(b, Text) for b in c):
         parts = [x for j, b in enumerate(c) if (x := _write_part(b, f"{bp}.content[{j}]", losses)) is not None]

@@ -52,6 +52,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     python_json,
@@ -288,6 +289,7 @@ def write(
 
 def _write_one(conv: Conversation, style: str, system: str) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     losses: list[Loss] = []
+    note_joined_turns(conv, losses)
     if style == "from":
         key, sk, vk = "conversations", "from", "value"
         names = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -300,8 +302,8 @@ def _write_one(conv: Conversation, style: str, system: str) -> tuple[dict[str, A
     st = system_text(conv, losses)
     if st is not None:
         if not isinstance(st, str):
-            if len(st) > 1:
-                losses.append(Loss("$.system", f"{len(st)} system blocks", "joined with blank lines into one"))
+            losses.append(Loss("$.system", f"{len(st)} system block{'s' if len(st) > 1 else ''}",
+                               "joined with blank lines into one string, read back as a string"))
             st = "\n\n".join(st)
         if system == "field":
             record["system"] = st
@@ -351,11 +353,16 @@ def _write_one(conv: Conversation, style: str, system: str) -> tuple[dict[str, A
                                        "turn before; it will pair by order when read back"))
                 if r.is_error is True:
                     losses.append(Loss(f"{bp}.is_error", "is_error", "observations have no error flag"))
+                elif r.is_error is False:
+                    losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
                 note_block_extras(r, bp, losses)
                 text = result_text(r, bp, losses)
                 turns.append({sk: "observation", vk: text if isinstance(text, str) else "\n".join(text)})
         if texts:
             turns.append({sk: names[role], vk: _join(texts)})
+            if PLACEHOLDER not in texts or any(PLACEHOLDER not in (a, b) for a, b in itertools.pairwise(texts)):
+                losses.append(Loss(f"{p}.content", f"{len(texts)} text block{'s' if len(texts) > 1 else ''}",
+                                   "written as one string (joined with newlines), read back as a string"))
         call_order = []
         if uses:
             ids += len(uses)
