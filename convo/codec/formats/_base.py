@@ -186,7 +186,7 @@ class Format:
         """
         if self.writer is None:
             raise ValueError(f"format {self.name!r} can only be read")
-        if conv.messages is UNSET and self.name != "anthropic":  # a request without messages (kept as read)
+        if not isinstance(conv.messages, tuple) and self.name != "anthropic":  # a request without messages
             value, losses = self.writer(attrs.evolve(conv, messages=()), **options)
             return value, (Loss("$.messages", "no messages", "written with none"), *losses)
         return self.writer(conv, **options)
