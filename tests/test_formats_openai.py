@@ -311,12 +311,13 @@ class TestWrite:
             "$.thinking: thinking {'type': 'adaptive'}", "$.top_k: top_k 3"]
 
     def test_thinking_goes_to_reasoning_content(self) -> None:
-        """Thinking text is written as reasoning_content; a signature is reported; None drops it."""
+        """By default thinking is reported (OpenAI's request has no place for it); with
+        reasoning_field="reasoning_content" its text is written there and a signature is reported."""
         conv = Conversation().user("q").assistant(Thinking("hmm", "sig"), Text("a"))
-        body, losses = write(conv)
+        body, losses = write(conv, reasoning_field="reasoning_content")
         assert body["messages"][1] == {"role": "assistant", "content": "a", "reasoning_content": "hmm"}
         assert whats(losses) == ["$.messages[1].content[0].signature: thinking signature"]
-        body, losses = write(conv, reasoning_field=None)
+        body, losses = write(conv)
         assert body["messages"][1] == {"role": "assistant", "content": "a"}
         assert whats(losses) == ["$.messages[1].content[0]: thinking block"]
 

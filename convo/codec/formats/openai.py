@@ -673,12 +673,14 @@ def write(
     conv: Conversation,
     *,
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
-    reasoning_field: str | None = "reasoning_content",
+    reasoning_field: str | None = None,
 ) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     """A chat completions request body for *conv*, and what it could not carry.
 
-    Thinking text goes to *reasoning_field* (``reasoning_content``, the field OpenAI-compatible
-    servers use; ``None`` reports it as a loss instead); signatures cannot be carried.
+    Thinking has no place in an OpenAI chat completions request (the ``openai`` package's request
+    types have none): by default it is reported as a loss. ``reasoning_field="reasoning_content"``
+    writes its text where OpenAI-compatible servers (DeepSeek, vLLM) read it; signatures cannot be
+    carried either way.
 
     >>> body, losses = write(Conversation(model="claude-opus-4-8", max_tokens=64, top_k=5).user("Hi"))
     >>> body

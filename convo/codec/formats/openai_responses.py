@@ -144,12 +144,16 @@ def read_items(items: list[Any], path: str, losses: list[Loss], *, image_loader:
     b = ChatBuilder(losses, ORIGIN)
     pending: list[Block] = []
     pending_paths: list[str] = []
+    plain: list[bool] = []  # whether each pending block came from a message of string content
 
     def flush() -> None:
-        if pending:
+        if len(pending) == 1 and plain == [True]:
+            b.assistant(pending[0].text)  # type: ignore[union-attr]
+        elif pending:
             b.assistant(tuple(pending), list(pending_paths))
-            pending.clear()
-            pending_paths.clear()
+        pending.clear()
+        pending_paths.clear()
+        plain.clear()
 
     for i, item in enumerate(items):
         p = "$.instructions" if i < shift else path if one else f"{path}[{i - shift}]"
@@ -162,11 +166,11 @@ def read_items(items: list[Any], path: str, losses: list[Loss], *, image_loader:
                 blocks = _assistant_content(content, f"{p}.content", losses)
                 _extra_keys(item, ("type", "role", "content", "id", "status"), p, losses)
                 if isinstance(blocks, str):
-                    flush()
-                    b.assistant(blocks)
+                    pending.append(Text(blocks))
+                    plain.append(True)
                 else:
                     pending.extend(blocks)
-                    pending_paths.extend(["$"] * sum(isinstance(x, ToolUse) for x in blocks))
+                    plain.extend(False for _ in blocks)
                 continue
             flush()
             _extra_keys(item, ("type", "role", "content", "id", "status"), p, losses)
@@ -183,8 +187,10 @@ def read_items(items: list[Any], path: str, losses: list[Loss], *, image_loader:
         elif kind == "function_call":
             pending.append(_function_call(item, p, losses))
             pending_paths.append(p)
+            plain.append(False)
         elif kind == "reasoning":
             pending.append(_reasoning(item, p, losses))
+            plain.append(False)
         elif kind in ("function_call_output", "custom_tool_call_output"):
             flush()
             cid = item.get("call_id")
@@ -453,8 +459,17 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
         if v is not UNSET:
             body[k] = v
     if conv.tools is not UNSET:
-        fns = [function_from_tool(t, f"$.tools[{j}]", losses) for j, t in enumerate(conv.tools)]
-        body["tools"] = [{"type": "function", **f} for f in fns if f is not None]
+        tools = []
+        for j, t in enumerate(conv.tools):
+            f = function_from_tool(t, f"$.tools[{j}]", losses)
+            if f is None:
+                continue
+            if "strict" not in f:  # required by the SDK's FunctionToolParam; the API's default is strict
+                f["strict"] = False
+                losses.append(Loss(f"$.tools[{j}].strict", "no strict", "written as strict false (the "
+                                   "Responses API defaults to strict), read back so"))
+            tools.append({"type": "function", **f})
+        body["tools"] = tools
     _write_tool_choice(conv, body, losses)
     md = conv.metadata
     if isinstance(md, dict):
@@ -504,6 +519,10 @@ def write_items(conv: Conversation, losses: list[Loss]) -> list[dict[str, Any]]:
     """The ``input`` items for *conv*'s messages."""
     out: list[dict[str, Any]] = []
     note_joined_turns(conv, losses)
+    for i in range(1, len(conv.messages)):
+        if conv.messages[i].role == conv.messages[i - 1].role == "assistant":
+            losses.append(Loss(f"$.messages[{i}]", "an assistant turn right after another", "assistant items "
+                               "in a row are one turn: read back joined to it"))
     for i, m in enumerate(conv.messages):
         p = f"$.messages[{i}]"
         note_message_extras(m, p, losses)
@@ -571,25 +590,21 @@ def _write_result(r: ToolResult, bp: str, losses: list[Loss]) -> dict[str, Any]:
 
 
 def _write_assistant(content: tuple[Block, ...], p: str, out: list[dict[str, Any]], losses: list[Loss]) -> None:
-    texts: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if texts:
-            out.append({"type": "message", "role": "assistant", "content": list(texts)})
-            texts.clear()
-
+    # Assistant text is written as easy input messages of string content, one per text block: an
+    # output message item needs the id and status OpenAI gave it (the SDK's ResponseOutputMessageParam).
+    if len(content) == 1 and isinstance(content[0], Text):
+        losses.append(Loss(f"{p}.content", "one text block", "written as a message of string content, read "
+                           "back as a string"))
     for j, blk in enumerate(content):
         bp = f"{p}.content[{j}]"
         if isinstance(blk, Text):
             note_block_extras(blk, bp, losses)
-            texts.append({"type": "output_text", "text": blk.text, "annotations": []})
+            out.append({"role": "assistant", "content": blk.text})
         elif isinstance(blk, ToolUse):
-            flush()
             note_block_extras(blk, bp, losses)
             args = blk.input if isinstance(blk.input, str) else compact_json(blk.input)
             out.append({"type": "function_call", "call_id": blk.id, "name": blk.name, "arguments": args})
         elif isinstance(blk, Thinking) and isinstance(blk.extra.get(KEY), dict):
-            flush()
             own = thaw(blk.extra[KEY])
             item = {"type": "reasoning", **own}
             if "summary" not in item:
@@ -607,7 +622,6 @@ def _write_assistant(content: tuple[Block, ...], p: str, out: list[dict[str, Any
         else:
             losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "Responses API assistant items carry "
                                "text, function calls and OpenAI's own reasoning only"))
-    flush()
 
 
 FORMAT = Format(
