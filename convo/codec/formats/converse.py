@@ -316,7 +316,7 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
         if a.name in _PASSED:
             extra[a.name] = thaw(v)
         else:
-            losses.append(Loss(f"$.{a.name}", f"{a.name} {v!r:.40}", "Converse has no such parameter"))
+            losses.append(Loss(f"$.{a.name}", f"{a.name} {thaw(v)!r:.40}", "Converse has no such parameter"))
     for k, v in conv.extra.items():
         losses.append(Loss(f"$.{k}", f"{k} {v!r:.40}", "Converse has no such parameter"))
     if extra:
