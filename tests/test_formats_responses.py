@@ -8,8 +8,24 @@ from hypothesis import given, settings
 
 from convo.codec.formats import get
 from convo.codec.formats.openai_responses import KEY, read, write
-from convo.model import Base64Source, Conversation, Document, FileSource, Image, Text, Thinking, ToolResult, ToolUse
-from tests._helpers_formats import assert_round_trip, chat_conversations, pairing_problems, plain, whats
+from convo.model import (
+    Base64Source,
+    Conversation,
+    Document,
+    FileSource,
+    Image,
+    Text,
+    Thinking,
+    ToolResult,
+    ToolUse,
+)
+from tests._helpers_formats import (
+    assert_round_trip,
+    chat_conversations,
+    pairing_problems,
+    plain,
+    whats,
+)
 
 REASONING = {"type": "reasoning", "id": "rs_68a", "summary": [{"type": "summary_text", "text": "Check the weather."}],
              "encrypted_content": "gAAAAABo-secret"}
