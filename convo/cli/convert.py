@@ -27,6 +27,8 @@ from convo.stream.sinks import Sink
 
 __all__ = ["add_parser", "command"]
 
+_LINE_BY_LINE = "auto (line by line)"
+
 EPILOG = """\
 formats: auto (the default: each file's format told by its content, and named in the summary),
 anthropic (Messages API requests), batch (Message Batches request lines), exchange (what `convo
@@ -92,11 +94,12 @@ def command(args: argparse.Namespace) -> int:
         by_format: dict[str, list[str]] = {}
         for path, name in detected.items():
             by_format.setdefault(name, []).append(path)
+        line_by_line = by_format.pop(_LINE_BY_LINE, None)
         for name, paths in sorted(by_format.items()):
             shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
             lines.append(f"  detected {name}: {len(paths)} file{'s' if len(paths) != 1 else ''} ({shown})")
-        if tally.detected and not detected:
-            lines.extend(counts_table("detected (lines)", tally.detected))
+        if line_by_line:
+            lines.extend(counts_table("detected line by line (stdin)", tally.detected))
     if args.output != "-":
         lines.append(f"  output: {args.output}")
     if counts.rejected:
