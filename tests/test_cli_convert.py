@@ -329,3 +329,10 @@ class TestPairsAndSubagents:
         assert code == 0
         (conv,) = [convo.loads(x) for x in out.read_bytes().splitlines()]
         assert len(conv.messages) == 6
+
+
+def test_valid_only_needs_openai_finetune(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--valid-only with another target is bad usage, said at once (exit 2)."""
+    src = REALWORLD / "openai-chat" / "toy_chat_fine_tuning.jsonl"
+    code, err = run(capsys, "convert", src, "--to", "anthropic", "--valid-only", "-o", tmp_path / "o.jsonl")
+    assert code == 2 and "--valid-only applies to --to openai-finetune" in err

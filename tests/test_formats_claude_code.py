@@ -255,3 +255,12 @@ class TestRealSessions:
         assert [b.tool_use_id for b in msgs[2].blocks if isinstance(b, ToolResult)] == ["t1", "t2"]
         assert msgs[2].blocks[-1] == Text("and?")
         assert whats(c.losses) == ["$.message.id: message id on 2 lines"]
+
+    def test_a_json_array_of_lines_reads_like_jsonl(self, tmp_path: Path) -> None:
+        """The same lines as one JSON array (pretty-printed) read as the JSONL file does."""
+        lines = [json.loads(x) for x in (SESSIONS / "spotter__short.jsonl").read_text().splitlines() if x.strip()]
+        p = tmp_path / "session.json"
+        p.write_text(json.dumps(lines, indent=2))
+        (a,) = read_file(p)
+        (b,) = read_file(SESSIONS / "spotter__short.jsonl")
+        assert a.conversation == b.conversation and len(a.conversation.messages) == 3

@@ -70,6 +70,10 @@ def command(args: argparse.Namespace) -> int:
     from convo.stream.convert import check_formats, convert_files
 
     check_formats(args.from_, args.to)
+    if args.valid_only and args.to != "openai-finetune":
+        from convo.stream.sources import InputError
+
+        raise InputError("--valid-only applies to --to openai-finetune (the format with a validity rule)")
     warnings: list[str] = []
     default_model = args.default_model
     if args.model is not None:

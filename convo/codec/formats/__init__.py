@@ -57,6 +57,7 @@ from convo.codec.formats import (
     sharegpt,
 )
 from convo.codec.formats._base import Conversion, Format, ImageLoader, Loss
+from convo.codec.formats._registry import FORMATS, get, register
 from convo.codec.formats.detect import detect, detect_file
 
 __all__ = [
@@ -73,40 +74,10 @@ __all__ = [
     "register",
 ]
 
-FORMATS: dict[str, Format] = {}
-"""Every known format by name."""
-
-
-def register(fmt: Format) -> Format:
-    """Add *fmt* to :data:`FORMATS` (replacing one of the same name) and return it.
-
-    >>> from convo.model import Conversation
-    >>> fmt = register(Format("plain", "one user turn of text",
-    ...                       reader=lambda obj, source=None: Conversion(Conversation().user(obj))))
-    >>> get("plain").read("Hi").conversation.messages[0].content
-    'Hi'
-    >>> del FORMATS["plain"]
-    """
-    FORMATS[fmt.name] = fmt
-    return fmt
-
-
 for _fmt in (anthropic.FORMAT, openai.FORMAT, openai_finetune.FORMAT, openai_responses.FORMAT,
              bedrock.BEDROCK, bedrock.VERTEX, converse.FORMAT, sharegpt.FORMAT, hf.FORMAT, hh.FORMAT,
              inspect_logs.FORMAT, claude_code.FORMAT, recorded.FORMAT):
     register(_fmt)
-
-
-def get(name: str) -> Format:
-    """The format called *name*, or a ValueError listing the known names.
-
-    >>> get("sharegpt").writes, get("inspect").writes
-    (True, False)
-    """
-    try:
-        return FORMATS[name]
-    except KeyError:
-        raise ValueError(f"unknown format {name!r} (known: {', '.join(sorted(FORMATS))})") from None
 
 
 def convert(
@@ -118,7 +89,8 @@ def convert(
     write_options: Mapping[str, Any] | None = None,
 ) -> tuple[Any, tuple[Loss, ...]]:
     """Convert one JSON value from one format to another: the value, and the read losses followed
-    by the write losses (read losses point into *obj*, write losses into the conversation).
+    by the write losses (read losses point into *obj*, write losses into the conversation). A
+    preference pair stays paired where the target holds pairs.
 
     >>> convert({"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello"}, from_="hh", to="openai")[0]
     {'messages': [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}]}
@@ -127,7 +99,7 @@ def convert(
     if not dst.writes:
         raise ValueError(f"format {to!r} can only be read")
     c = src.read(obj, **dict(read_options or {}))
-    value, wl = dst.write(c.conversation, **dict(write_options or {}))
+    value, wl = dst.write_conversion(c, **dict(write_options or {}))
     return value, c.losses + wl
 
 

@@ -124,7 +124,14 @@ def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True) -> I
             yield read(whole, source=name)
             return
     events: list[Event] = []
-    for n, raw in enumerate(data.splitlines(), 1):
+    if data.lstrip().startswith(b"["):  # the lines as one JSON array
+        try:
+            whole = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, list):
+            events = [(None, f"$[{i}]", e) for i, e in enumerate(whole)]
+    for n, raw in enumerate(() if events else data.splitlines(), 1):
         if not raw.strip():
             continue
         try:

@@ -64,7 +64,7 @@ def _unwrap(obj: dict[str, Any]) -> tuple[Any, str, Any, int | None]:
 
 def read(obj: Any, *, source: str | None = None, **options: Any) -> Conversion:
     """A conversation from one recorded exchange or wrapped body."""
-    from convo.codec.formats import get
+    from convo.codec.formats._registry import get
     from convo.codec.formats.detect import detect, format_of_url
 
     d = need_dict(obj, "$", "a recorded exchange or a wrapped body")
@@ -107,7 +107,7 @@ def read(obj: Any, *, source: str | None = None, **options: Any) -> Conversion:
 
 def _response_turn(resp: dict[str, Any], name: str, losses: list[Loss]) -> Message | None:
     """The assistant turn of a JSON response, when it is the body's provider's response."""
-    from convo.codec.formats import get
+    from convo.codec.formats._registry import get
     from convo.codec.formats.detect import detect
 
     kind = detect(resp)
