@@ -103,6 +103,9 @@ def _sandbox(d: Path) -> None:
     (d / "chats.jsonl").write_bytes(orjson.dumps(chat) + b"\n")
     share = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}]
     (d / "sharegpt.json").write_bytes(orjson.dumps(share))
+    project = d / "home" / ".claude" / "projects" / "demo"  # ~ is the sandbox's home
+    project.mkdir(parents=True)
+    shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", project / "session.jsonl")
 
 
 def _run(line: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, str]:
@@ -143,7 +146,7 @@ def test_help_examples_run(command: str, tmp_path: Path) -> None:
     _sandbox(tmp_path)
     ran = 0
     with Emulator(batch_delay=0) as url:
-        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
+        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url, "HOME": str(tmp_path / "home"),
                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         if command in PRELUDE:
             assert _run(PRELUDE[command], tmp_path, env)[0] == 0
