@@ -33,6 +33,7 @@ __all__ = [
     "add_common",
     "command_parser",
     "inputs_of",
+    "output_sink",
     "positive",
     "problems_text",
     "rejects_sink",
@@ -185,6 +186,22 @@ def run_op(
         )
     finally:
         progress.close()
+
+
+def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
+    """The command's output: Parquet when *parquet* says so (None: when *output* ends in
+    ``.parquet``), else JSONL."""
+    if parquet is None:
+        parquet = output.endswith(".parquet")
+    if not parquet:
+        return Sink(output)
+    if output == STDIN:
+        raise UsageError("Parquet is not written to stdout: give -o OUT.parquet")
+    try:
+        from convo.stream.parquet import ParquetSink
+    except ImportError as e:
+        raise UsageError(f"Parquet needs the arrow extra: pip install 'convo[arrow]' ({e})") from None
+    return ParquetSink(output)
 
 
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:

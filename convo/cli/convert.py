@@ -12,8 +12,10 @@ from typing import Any
 from convo.cli._common import (
     EXIT_FAIL,
     EXIT_OK,
+    UsageError,
     add_common,
     command_parser,
+    output_sink,
     positive,
     rejects_sink,
     run_op,
@@ -29,7 +31,8 @@ __all__ = ["add_parser", "command"]
 
 EPILOG = """\
 formats: anthropic (Messages API requests), batch (Message Batches request lines), exchange (what
-`convo run` writes; in only), openai, openai-finetune, sharegpt, hf, hh, and in only: inspect
+`convo run` writes; in only), parquet (convo's lines in Parquet, see convo.arrow: --to parquet keeps
+requests, batch lines and exchanges as they are; --from parquet --to anthropic gives them back), openai, openai-finetune, sharegpt, hf, hh, and in only: inspect
 (inspect_ai .json/.eval logs), claude-code (session JSONL). What a conversion cannot carry is
 counted in the loss summary; a line that cannot be read at all goes to the rejects file.
 
@@ -37,6 +40,8 @@ examples:
   convo convert chats.jsonl --from openai --to anthropic -o requests.jsonl --model claude-opus-4-8 --max-tokens 1024
   convo convert sharegpt.json --from sharegpt --to openai-finetune -o train.jsonl
   convo convert logs/*.eval --from inspect --to anthropic -o requests.jsonl
+  convo convert runs.jsonl --from exchange --to parquet -o runs.parquet --workers 4
+  convo convert runs.parquet --from parquet --to anthropic -o runs.jsonl
 """
 
 
@@ -53,6 +58,13 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=command)
 
 
+def _output(args: argparse.Namespace) -> Sink:
+    """Parquet with ``--to parquet`` (and only then: a .parquet name alone is not a format)."""
+    if args.to != "parquet" and args.output.endswith(".parquet"):
+        raise UsageError(f"{args.output} is a Parquet name but --to is {args.to}: use --to parquet")
+    return output_sink(args.output, parquet=args.to == "parquet")
+
+
 def command(args: argparse.Namespace) -> int:
     """``convo convert``."""
     from convo.stream.convert import check_formats, convert_files
@@ -64,7 +76,7 @@ def command(args: argparse.Namespace) -> int:
         return run_op(args, spec, sources, out=out, rejects=rejects)
 
     rejects = rejects_sink(args, args.output)
-    with Sink(args.output) as out, rejects:
+    with _output(args) as out, rejects:
         counts, tally, problems = convert_files(
             args.inputs or [], from_=args.from_, to=args.to, model=args.model,
             max_tokens=args.max_tokens, max_line_bytes=args.max_line_bytes,
