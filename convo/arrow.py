@@ -74,6 +74,7 @@ README's Performance table):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -298,10 +299,14 @@ def _tools(conv: m.Conversation) -> list[str] | None:
 
 
 def _estimate(conv: m.Conversation) -> int:
+    from convo.profiles import UnknownModelWarning
     from convo.transforms import estimate_tokens
 
     try:
-        return estimate_tokens(conv)
+        with warnings.catch_warnings():
+            # a model without a profile is estimated with the default; a table is no place to say so
+            warnings.simplefilter("ignore", UnknownModelWarning)
+            return estimate_tokens(conv)
     except Exception:  # an estimate is advisory: never lose a row over it
         return 0
 
@@ -433,8 +438,8 @@ def from_batches(
     row (1-based) as its line, and the ``$.path``.
 
     >>> import convo
-    >>> list(from_batches(to_batches([convo.Conversation(model="m")])))
-    [Conversation(model='m')]
+    >>> [v.model for v in from_batches(to_batches([convo.Conversation(model="m")]))]
+    ['m']
     """
     row = 0
     for batch in batches:
@@ -449,8 +454,8 @@ def from_table(table: pa.Table, *, source: str = "<arrow>") -> list[Value]:
     """The values of a table (see :func:`from_batches`).
 
     >>> import convo
-    >>> from_table(to_table([convo.Conversation(model="m")]))
-    [Conversation(model='m')]
+    >>> [v.model for v in from_table(to_table([convo.Conversation(model="m")]))]
+    ['m']
     """
     return list(from_batches(table.to_batches(), source=source))
 
