@@ -245,11 +245,14 @@ class _Dialogue:
             elif cls is m.ToolResult and b.content.__class__ is tuple:
                 self.count(b.content)  # images inside tool results count too (facts §3.3)
 
-    def turn(self, role: str, content: str | tuple[Any, ...]) -> None:
+    def turn(self, role: Any, content: Any) -> None:
         self.turns += 1
+        role = role if isinstance(role, str) else str(role)
         if isinstance(content, str):
             self.messages.append(_chat(role, content))
             return
+        if not isinstance(content, tuple):  # absent (or null) content: an empty turn
+            content = ()
         self.count(content)
         texts: list[Any] = []
         reasoning: list[str] = []
@@ -343,8 +346,9 @@ def row_of(value: Value, json: bytes | None = None) -> dict[str, Any]:
     if conv is not None:
         model = conv.model
         d.system(conv.system)
-        for msg in conv.messages:
-            d.turn(msg.role, msg.content)
+        if isinstance(conv.messages, tuple):  # absent in a line that had no "messages"
+            for msg in conv.messages:
+                d.turn(msg.role, msg.content)
         tools = _tools(conv)
         tokens = _estimate(conv)
     usage = None
