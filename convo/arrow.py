@@ -301,15 +301,25 @@ def _tools(conv: m.Conversation) -> list[str] | None:
     return out
 
 
-def _estimate(conv: m.Conversation) -> int:
-    from convo.profiles import UnknownModelWarning
-    from convo.transforms import estimate_tokens
+_ESTIMATORS: dict[Any, Any] = {}
 
-    try:
+
+def _estimate(conv: m.Conversation) -> int:
+    """:func:`convo.transforms.estimate_tokens`, with the estimator of each model built once."""
+    est = _ESTIMATORS.get(conv.model)
+    if est is None:
+        from convo.profiles import UnknownModelWarning
+        from convo.transforms.tokens import estimator
+
         with warnings.catch_warnings():
             # a model without a profile is estimated with the default; a table is no place to say so
             warnings.simplefilter("ignore", UnknownModelWarning)
-            return estimate_tokens(conv)
+            est = estimator(conv)
+        if len(_ESTIMATORS) < 1024:  # model names come from the data: keep the cache bounded
+            _ESTIMATORS[conv.model] = est
+    try:
+        msgs = conv.messages if isinstance(conv.messages, tuple) else ()
+        return int(est.base(conv) + sum(est.message(x) for x in msgs))
     except Exception:  # an estimate is advisory: never lose a row over it
         return 0
 

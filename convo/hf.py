@@ -72,22 +72,27 @@ def _paths(data: Any) -> list[str] | None:
 
 def _rows_of_paths(paths: list[str]) -> Iterator[dict[str, Any]]:
     """The rows of JSONL and Parquet files (a line that does not decode raises, naming it)."""
-    from convo.codec.lines import RawLine, decode_json_line
-    from convo.stream.sources import ChunkReader
+    import pyarrow.parquet as pq
 
-    reader = ChunkReader(paths)
-    try:
-        for chunk in reader:
-            if not hasattr(chunk, "lines"):  # an over-long line: decoding it says why it failed
-                raise ValueError(f"{chunk.file}:{chunk.line}: line longer than the limit")
-            for i, raw in enumerate(chunk.lines):
-                data = bytes(raw)
-                if not data.strip():
-                    continue
-                value, _ = decode_json_line(RawLine(chunk.file, chunk.first_line + i, data))
-                yield row_of(value, data)
-    finally:
-        reader.cleanup()
+    from convo.arrow import json_lines
+    from convo.codec.jsonl import iter_lines
+    from convo.codec.lines import RawLine, decode_json_line
+
+    for path in paths:
+        with open(path, "rb") as f:
+            parquet = f.read(4) == b"PAR1"
+        if parquet:
+            with pq.ParquetFile(path) as pf:
+                row = 0
+                for batch in pf.iter_batches(columns=["json"]):
+                    for data in json_lines(batch):
+                        row += 1
+                        value, _ = decode_json_line(RawLine(path, row, data))
+                        yield row_of(value, data)
+            continue
+        for raw in iter_lines(path):
+            value, _ = decode_json_line(raw)
+            yield row_of(value, raw.data)
 
 
 def _generate(paths: list[str] | None = None, values: Any = None) -> Iterator[dict[str, Any]]:
