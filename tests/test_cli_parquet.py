@@ -168,6 +168,27 @@ class TestOtherCommands:
         assert p.returncode == 2 and "broken.parquet" in p.stderr and "Parquet" in p.stderr
 
 
+    def test_a_broken_row_is_rejected_with_its_row_number(self, tmp_path: Path) -> None:
+        """A row whose json does not decode goes to the rejects file with its row number, the
+        $.path and its bytes; the others come through (in = out + rejected)."""
+        src = tmp_path / "b.parquet"
+        good = convo.dumps(convo.Conversation(model="m").user("Hi")).decode()
+        pq.write_table(pa.table({"kind": ["request"] * 3, "json": [good, '{"model": 7, "messages": []}', good]}), src)
+        out = tmp_path / "b.jsonl"
+        p = run("convert", str(src), "--from", "parquet", "--to", "anthropic", "-o", str(out))
+        assert p.returncode == 0 and "3 lines in = 2 out + 1 rejected" in p.stderr
+        (rec,) = read_rejects(tmp_path / "b.rejects.jsonl")
+        assert (rec["file"], rec["line"], rec["path"]) == (str(src), 2, "$.model")
+        assert out.read_bytes().splitlines() == [good.encode()] * 2
+
+    def test_parquet_on_stdin_is_refused(self, tmp_path: Path) -> None:
+        """Parquet piped in cannot be read as a stream: bad usage, not a run of rejected lines."""
+        src = tmp_path / "s.parquet"
+        pq.write_table(to_table([convo.Conversation(model="m")]), src)
+        p = subprocess.run([*CONVO, "stats", "-"], input=src.read_bytes(), capture_output=True, timeout=120)
+        assert p.returncode == 2 and b"give its path" in p.stderr
+
+
 class TestSinkAndSource:
     def test_row_groups_bound_memory(self, tmp_path: Path) -> None:
         """The sink writes a row group per row_group_bytes, and the reader reads them one by one
@@ -203,3 +224,27 @@ class TestSinkAndSource:
             pass
         t = pq.read_table(path)
         assert t.num_rows == 0 and t.schema.equals(SCHEMA, check_metadata=False)
+
+
+class TestReadmeWorkedExample:
+    @pytest.mark.slow
+    def test_the_worked_example_runs(self, tmp_path: Path) -> None:
+        """The README's worked example, command by command: export, DuckDB's tool calls per
+        model (checked against `convo stats`), migrate Parquet to Parquet, load with `datasets`,
+        and JSONL back equal to migrating the JSONL directly."""
+        duckdb = pytest.importorskip("duckdb")
+        datasets = pytest.importorskip("datasets")
+        logged, migrated, back = tmp_path / "logged.parquet", tmp_path / "migrated.parquet", tmp_path / "migrated.jsonl"
+        assert run("convert", str(TRANSCRIPTS), "--from", "anthropic", "--to", "parquet", "-o", str(logged)).returncode == 0
+        per_model = dict(duckdb.sql(f"SELECT model, sum(n_tool_calls) FROM '{logged}' GROUP BY model").fetchall())
+        stats = json.loads(run("stats", str(TRANSCRIPTS), "--json").stdout)
+        assert sum(per_model.values()) == stats["tool_calls"] and set(per_model) == set(stats["models"])
+        spec = 'migrate(model="claude-opus-4-8")'
+        assert run("transform", str(logged), "-t", spec, "-o", str(migrated)).returncode == 0
+        assert run("convert", str(migrated), "--from", "parquet", "--to", "anthropic", "-o", str(back)).returncode == 0
+        direct = tmp_path / "direct.jsonl"
+        assert run("transform", str(TRANSCRIPTS), "-t", spec, "-o", str(direct)).returncode == 0
+        assert [exact(x) for x in back.read_bytes().splitlines()] == [exact(x) for x in direct.read_bytes().splitlines()]
+        ds = datasets.load_dataset("parquet", data_files=str(migrated), split="train", cache_dir=str(tmp_path / "c"))
+        assert ds.num_rows == 195 and set(ds["model"]) == {"claude-opus-4-8"}
+        assert ds[0]["messages"][0]["role"] in ("system", "user")

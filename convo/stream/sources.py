@@ -366,6 +366,8 @@ class ChunkReader:
                         if not more:
                             break
                         block += more
+                    if block.startswith(PARQUET_MAGIC):  # piped in: its footer is at the far end
+                        raise InputError(f"{name}: Parquet is read from a file, not a stream: give its path")
                     if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
                         block = block[len(BOM) :]
             lines = _views(block) if self.views else block.split(b"\n")
