@@ -213,7 +213,6 @@ class ConvertOp(TallyOp):
             return False
         return True
 
-
     def _line_as_is(
         self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
     ) -> bool:

@@ -181,7 +181,6 @@ class Operation:
             stats=stats,
         )
 
-
     def _rows(self, file: str, out: list[bytes]) -> bytes:
         """The Arrow IPC stream of the rows of *out* (the lines of a chunk)."""
         kept, self._kept = self._kept, None
