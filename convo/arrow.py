@@ -49,19 +49,27 @@ Python objects, which is what chat templates expect (``tool_call.arguments | toj
 reads them as ``JSON``. ``json`` stays a plain string so that nothing decodes it on the way
 (``datasets``' decoder would fail on a big integer there).
 
-Why a JSON column beside flat views, and not the request as nested structs (measured with
-``benchmarks/parquet.py`` on a 50 MB corpus of logged conversations; the figures are in the
-README's Performance table):
+Why a JSON column beside flat views, and not the request as nested structs. Measured with
+``benchmarks/parquet.py`` on 52 MB of logged conversations (4,122 lines; CPU seconds, best of 3;
+zstd), three layouts, each checked to read back the same JSON values:
 
-- a lossless nested layout needs a JSON escape anyway (tool inputs, ``extra``, unknown blocks and
-  big integers have no fixed Arrow type), plus presence flags to keep ``null`` apart from absent;
-  it wrote 2.6x slower and read back to JSONL 6x slower than the JSON column (rebuilding each line
-  in Python), and its file was 1.3x larger (one sparse column per block field);
-- the JSON column round-trips at the cost of zstd over the line (its file is about the size of
-  the JSONL gzipped), and reading JSONL back is a copy of the column (no decoding);
-- what users query (models, counts, stop reasons, usage, the chat) are flat columns here, and
-  anything else is one DuckDB expression away: ``json->>'$.metadata.user_id'``; nested structs
-  made the common queries longer (``unnest`` over blocks to count tool calls).
+==============  =======  ========  ===============  =====================================
+layout          write s  read s    size             DuckDB "tool calls per model", wall
+==============  =======  ========  ===============  =====================================
+JSON column     0.60     0.33      1.01x JSONL.gz   8.3 s (``unnest(json_extract(...))``)
+nested structs  1.68     1.48      0.99x JSONL.gz   3.8 s (``unnest(flatten(...))``)
+convo (both)    2.14     0.57      1.24x JSONL.gz   0.07 s (``sum(n_tool_calls)``)
+==============  =======  ========  ===============  =====================================
+
+- A lossless nested layout needs a JSON escape anyway (tool inputs, ``extra``, unknown blocks and
+  big integers have no fixed Arrow type), and a rule that sends null and mistyped values there
+  to keep ``null`` apart from absent. Against one JSON column it wrote 2.8x slower and read back
+  to JSONL 4.5x slower (each line rebuilt in Python), for the same size.
+- What users query (models, counts, stop reasons, usage, the chat) is fastest as flat columns:
+  50x faster than nested structs and 110x faster than JSON functions, and the SQL is one line.
+  Anything else is one DuckDB expression away: ``json->>'$.metadata.user_id'``.
+- So convo writes both: the views (+23% on disk, and the cost of decoding each line to build
+  them, which also checks it) and the JSON column, which reading back only copies.
 
 >>> import convo
 >>> conv = convo.Conversation(model="claude-opus-4-8", max_tokens=64).user("Hi").assistant("Hello!")

@@ -425,7 +425,7 @@ class TestDatasets:
         parquet = tmp_path / "b.parquet"
         pq.write_table(to_table(values), parquet)
         cache = str(tmp_path / "cache")
-        for data in (values, str(jsonl), [jsonl, parquet], tmp_path):
+        for data in (values, iter(values), str(jsonl), [jsonl, parquet], tmp_path):
             ds = to_dataset(data, cache_dir=cache)
             assert ds.features == features()
             back = list(from_dataset(ds))

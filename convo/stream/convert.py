@@ -224,8 +224,13 @@ class ConvertOp(TallyOp):
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
         conv = conversation_of(value)
-        if conv is not None:
-            value = with_conversation(value, self.conv.fill(conv))
+        filled = self.conv.fill(conv) if conv is not None else None
+        if filled is not conv:
+            value = with_conversation(value, filled)  # type: ignore[arg-type]
+        elif self.conv.from_ == "parquet":
+            out.append(raw)  # the json column holds the codec's own output: decoded (checked), kept
+            self.keep(value)
+            return True
         out.append(encode_value(value))
         self.keep(value)
         return True
