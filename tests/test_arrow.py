@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at test time
@@ -208,8 +208,9 @@ def lines(draw: st.DrawFn) -> Any:
 
 
 class TestProperties:
+    @pytest.mark.slow
+    @pytest.mark.slow
     @given(st.lists(lines(), min_size=1, max_size=4))
-    @settings(max_examples=settings().max_examples)
     def test_values_round_trip_through_parquet(self, values: list[Any]) -> None:
         """Generated lines of every kind (unknown fields and blocks, signatures, big integers)
         come back equal from Parquet, and their JSON is the codec's, byte for byte."""
@@ -217,6 +218,7 @@ class TestProperties:
         assert from_table(table) == values
         assert json_lines(table) == [encode_value(v) for v in values]
 
+    @pytest.mark.slow
     @given(st.lists(lines(), min_size=1, max_size=4))
     def test_rows_from_lines_equal_rows_from_values(self, values: list[Any]) -> None:
         """The engine's path (JSON lines decoded in a worker) builds the same rows as values."""

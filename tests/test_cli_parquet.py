@@ -46,6 +46,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, list[
 
 
 class TestConvert:
+    @pytest.mark.slow
     def test_jsonl_to_parquet_to_jsonl_is_lossless(self, corpus: tuple[Path, bytes, list[Any]], tmp_path: Path) -> None:
         """Every good line comes back as the same JSON value, in order; every broken line is a
         reject with its line number; in = out + rejected both ways."""
@@ -66,6 +67,7 @@ class TestConvert:
         kinds = set(pq.read_table(out, columns=["kind"]).column("kind").to_pylist())
         assert kinds == {"request", "batch_request", "exchange"}
 
+    @pytest.mark.slow
     def test_workers_write_the_same_file(self, corpus: tuple[Path, bytes, list[Any]], tmp_path: Path) -> None:
         """--workers 2 (rows built in the workers) writes a file identical to one worker's."""
         src, _, _ = corpus
@@ -115,6 +117,7 @@ class TestConvert:
 
 
 class TestOtherCommands:
+    @pytest.mark.slow
     def test_transform_reads_and_writes_parquet(self, tmp_path: Path) -> None:
         """`convo transform` over a Parquet input writes the same lines as over its JSONL."""
         src = tmp_path / "t.parquet"
