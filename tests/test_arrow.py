@@ -356,6 +356,16 @@ class TestQueryEngines:
         typed = duckdb.sql(f"SELECT DISTINCT typeof(tools[1]) FROM '{path}' WHERE tools IS NOT NULL").fetchall()
         assert typed == [("JSON",)]  # tool definitions and call arguments are JSON to DuckDB
 
+    def test_a_subset_written_by_duckdb_reads_back_losslessly(self, corpus: tuple[Path, list[Any]], tmp_path: Path) -> None:
+        """Filter in DuckDB, write Parquet with DuckDB, read the values back: the rows kept,
+        equal to the values they came from."""
+        duckdb = pytest.importorskip("duckdb")
+        path, values = corpus
+        sub = tmp_path / "with-tools.parquet"
+        duckdb.sql(f"COPY (SELECT * FROM '{path}' WHERE n_tool_calls > 0) TO '{sub}' (FORMAT parquet)")
+        back = from_table(pq.read_table(sub))
+        assert back == [v for v in values if row_of(v)["n_tool_calls"] > 0] and back
+
     def test_polars_frame(self, corpus: tuple[Path, list[Any]]) -> None:
         """to_polars gives the same rows as the table, JSON columns as text."""
         pl = pytest.importorskip("polars")

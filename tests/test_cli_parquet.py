@@ -192,6 +192,18 @@ class TestOtherCommands:
         assert p.returncode == 2 and b"give its path" in p.stderr
 
 
+    def test_commands_that_read_jsonl_only_refuse_parquet(self, tmp_path: Path) -> None:
+        """`convo run` and `convo batch submit` say how to make JSONL of a Parquet input."""
+        src = tmp_path / "r.parquet"
+        pq.write_table(to_table([convo.Conversation(model="m")]), src)
+        for args in (["run", str(src), "-o", str(tmp_path / "out.jsonl")],
+                     ["batch", "submit", str(src), "--state", str(tmp_path / "state.json")]):
+            p = run(*args)
+            assert p.returncode == 2, (args, p.stderr)
+            assert "--from parquet --to anthropic" in p.stderr
+        assert not (tmp_path / "out.jsonl").exists()
+
+
 class TestSinkAndSource:
     def test_row_groups_bound_memory(self, tmp_path: Path) -> None:
         """The sink writes a row group per row_group_bytes, and the reader reads them one by one

@@ -36,6 +36,7 @@ __all__ = [
     "output_sink",
     "positive",
     "problems_text",
+    "refuse_parquet",
     "rejects_sink",
     "run_op",
     "say",
@@ -143,6 +144,17 @@ def inputs_of(args: argparse.Namespace) -> list[str]:
     if not sources:
         raise UsageError(f"no *.jsonl or *.jsonl.gz files in {', '.join(given)}")
     return sources
+
+
+def refuse_parquet(sources: Sequence[str], command: str) -> None:
+    """Bad usage when a command that reads JSONL only is given a Parquet file (``convo run``,
+    ``convo batch submit``): say how to make JSONL of it."""
+    from convo.stream.sources import is_parquet
+
+    for s in sources:
+        if is_parquet(s):
+            raise UsageError(f"{s}: {command} reads JSONL, not Parquet; make JSONL of it first: "
+                             f"convo convert {s} --from parquet --to anthropic -o FILE.jsonl")
 
 
 def show_progress(args: argparse.Namespace) -> bool:
