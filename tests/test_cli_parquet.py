@@ -3,15 +3,19 @@ rejects, atomic outputs and row groups (the real ``convo`` program in subprocess
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")  # the optional extra convo[arrow]
 pq = pytest.importorskip("pyarrow.parquet")
@@ -20,10 +24,20 @@ import convo  # noqa: E402
 from convo.arrow import SCHEMA, json_lines, to_table  # noqa: E402
 from convo.cli import main  # noqa: E402
 from convo.stream.parquet import ParquetSink  # noqa: E402
-from convo.stream.sources import ChunkReader, read_parquet  # noqa: E402
+from convo.stream.sources import ChunkReader, DamagedParquet, read_parquet  # noqa: E402
 from tests._helpers_cli import QUICKSTART, TRANSCRIPTS, corrupted, read_rejects, realworld_lines  # noqa: E402
 
 CONVO = [sys.executable, "-m", "convo.cli"]
+
+
+def _fuzz_file() -> bytes:
+    buf = io.BytesIO()
+    values = [convo.Conversation(model=f"m{i}", metadata={"i": i}).user("Hi " * i) for i in range(40)]
+    pq.write_table(to_table(values), buf, row_group_size=10, compression="zstd")
+    return buf.getvalue()
+
+
+FUZZ_FILE = _fuzz_file()
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -163,12 +177,17 @@ class TestOtherCommands:
                      "--model", "claude-opus-4-8", "--max-tokens", "64"]) == 0
         assert convo.loads(out.read_bytes()).messages[1].content == "Yo"
 
-    def test_a_damaged_parquet_file_is_bad_input(self, tmp_path: Path) -> None:
-        """A file with Parquet's magic bytes but no footer: exit 2, its name in the message."""
-        src = tmp_path / "broken.parquet"
+    def test_a_damaged_parquet_file_is_a_file_problem(self, tmp_path: Path) -> None:
+        """A file with Parquet's magic bytes but no footer is a file-level problem, as a damaged
+        gzip stream is: the other inputs are read, the summary warns, the exit status is 1."""
+        src, good = tmp_path / "broken.parquet", tmp_path / "good.jsonl"
         src.write_bytes(b"PAR1" + b"\0" * 64)
-        p = run("stats", str(src))
-        assert p.returncode == 2 and "broken.parquet" in p.stderr and "Parquet" in p.stderr
+        good.write_bytes(convo.dumps(convo.Conversation(model="m").user("Hi")) + b"\n")
+        out = tmp_path / "out.jsonl"
+        p = run("transform", str(src), str(good), "-t", "drop_images()", "-o", str(out))
+        assert p.returncode == 1
+        assert "warning: " + str(src) + ": cannot be read as Parquet" in p.stderr
+        assert out.read_bytes() == good.read_bytes()
 
 
     def test_a_broken_row_is_rejected_with_its_row_number(self, tmp_path: Path) -> None:
@@ -221,6 +240,28 @@ class TestSinkAndSource:
         assert [x for c in chunks for x in c.lines] == [x[:-1] for x in lines]
         reader = ChunkReader([str(path)], chunk_bytes=10_000)
         assert sum(len(c.lines) for c in reader) == 200 and reader.bytes_read == sum(map(len, lines))
+
+    @given(st.data())
+    def test_fuzz_damaged_files_are_problems_never_crashes(self, data: st.DataObject) -> None:
+        """Bytes of a valid file changed at random: the reader yields chunks (whose lines the
+        operations then judge) or stops at a DamagedParquet; it never raises anything else."""
+        raw = bytearray(FUZZ_FILE)
+        for _ in range(data.draw(st.integers(1, 8))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        if data.draw(st.booleans()):
+            raw = raw[: data.draw(st.integers(4, len(raw)))]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f.parquet")
+            Path(path).write_bytes(bytes(raw))
+            try:
+                rows = sum(len(c.lines) for c in read_parquet(path, "f.parquet", chunk_bytes=2000))
+            except DamagedParquet as e:
+                assert str(e).startswith("f.parquet: ")
+            else:
+                assert rows <= 40
+            reader = ChunkReader([path], chunk_bytes=2000)
+            list(reader)  # a damaged file is a problem noted, never an exception
+            assert all(p.startswith("f.parquet") or p.startswith(path) for p in reader.problems)
 
     def test_an_aborted_sink_leaves_nothing(self, tmp_path: Path) -> None:
         """An error inside the `with` leaves the target as it was and no temporary file."""

@@ -37,6 +37,7 @@ __all__ = [
     "STDIN_NAME",
     "Chunk",
     "ChunkReader",
+    "DamagedParquet",
     "Oversize",
     "InputError",
     "display_name",
@@ -233,10 +234,16 @@ def _row_lines(batch: Any) -> list[bytes]:
     return out
 
 
+class DamagedParquet(InputError):
+    """A Parquet file that cannot be read (on), and why: the rows before the damage were read."""
+
+
 def read_parquet(source: str, name: str, *, chunk_bytes: int = 1 << 20) -> Iterator[Chunk]:
     """The chunks of the Parquet file at *source* (named *name* in diagnostics), in row order.
 
-    Each chunk holds about *chunk_bytes* of lines; a row group is read at a time.
+    Each chunk holds about *chunk_bytes* of lines; a row group is read at a time. A file that
+    cannot be read raises :class:`DamagedParquet` where the damage is found (a footer that does
+    not parse: before any chunk; a damaged page: after the chunks before it).
     """
     import pyarrow.parquet as pq
 
@@ -244,25 +251,34 @@ def read_parquet(source: str, name: str, *, chunk_bytes: int = 1 << 20) -> Itera
 
     try:
         pf = pq.ParquetFile(source)  # the file is opened here, read by row group below
-    except Exception as e:  # pyarrow's own errors: a damaged footer, not Parquet after all
-        raise InputError(f"{name}: cannot read it as Parquet ({e})") from None
-    with contextlib.closing(pf):
         ours = "json" in pf.schema_arrow.names
         meta = pf.metadata
         leaf = next((i for i in range(meta.num_columns) if meta.schema.column(i).path == "json"), None)
+    except Exception as e:  # pyarrow's own errors: a damaged footer, not Parquet after all
+        raise DamagedParquet(f"{name}: cannot be read as Parquet ({e})") from None
+    with contextlib.closing(pf):
         line = 1
         for rg in range(meta.num_row_groups):
-            group = meta.row_group(rg)
-            if not group.num_rows:
-                continue
-            if ours and leaf is not None:
-                size = group.column(leaf).total_uncompressed_size
-            else:
-                size = group.total_byte_size
-            rows = max(1, int(chunk_bytes * group.num_rows / max(1, size)))
-            for batch in pf.iter_batches(batch_size=rows, row_groups=[rg],
-                                         columns=["json"] if ours else None):
-                lines = json_lines(batch) if ours else _row_lines(batch)
+            try:
+                group = meta.row_group(rg)
+                if not group.num_rows:
+                    continue
+                if ours and leaf is not None:
+                    size = group.column(leaf).total_uncompressed_size
+                else:
+                    size = group.total_byte_size
+                rows = max(1, int(chunk_bytes * group.num_rows / max(1, size)))
+                batches = pf.iter_batches(batch_size=rows, row_groups=[rg], columns=["json"] if ours else None)
+            except Exception as e:
+                raise DamagedParquet(f"{name}: row group {rg} cannot be read ({e})") from None
+            while True:
+                try:  # (pyarrow's errors only: nothing is caught where the chunk is handed on)
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    lines = json_lines(batch) if ours else _row_lines(batch)
+                except Exception as e:
+                    raise DamagedParquet(f"{name}: row group {rg} is damaged after row {line - 1} ({e})") from None
                 yield Chunk(name, line, lines, sum(map(len, lines)) + len(lines))
                 line += len(lines)
 
@@ -311,9 +327,12 @@ class ChunkReader:
     def __iter__(self) -> Iterator[Chunk | Oversize]:
         for source in self.sources:
             if is_parquet(source):  # convo's lines in a Parquet file: a row group at a time
-                for chunk in read_parquet(source, display_name(source), chunk_bytes=self.chunk_bytes):
-                    self.bytes_read += chunk.size
-                    yield chunk
+                try:
+                    for chunk in read_parquet(source, display_name(source), chunk_bytes=self.chunk_bytes):
+                        self.bytes_read += chunk.size
+                        yield chunk
+                except DamagedParquet as e:  # like a damaged gzip stream: noted, the rows before kept
+                    self.problems.append(str(e))
                 self.files_read += 1
                 continue
             f, raw = open_binary(source)
