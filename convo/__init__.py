@@ -18,7 +18,8 @@ not from each other), which ``tests/test_layers.py`` checks on every module::
     convo.transforms                 pure transforms, pipeline(), the registry the command parses
     convo.codec                      JSON in and out, losslessly; JSONL lines; foreign formats
     convo.strategies                 Hypothesis strategies (needs hypothesis)
-    convo.executor                   sending conversations: HTTP, retry, SSE, mock, replay, batch API
+    convo.executor | arrow, hf       sending conversations: HTTP, retry, SSE, mock, replay, batch API |
+                                     Arrow tables, Parquet and ``datasets`` (needs pyarrow, datasets)
     convo.jobs | convo.stream        resumable file runs and batch jobs | the chunked, parallel line engine
     convo.testing                    the local API emulator, the pytest plugin, seeded fixtures
     convo.dask                       the line engine on a Dask cluster (needs dask)

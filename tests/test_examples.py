@@ -170,7 +170,10 @@ def test_examples_are_found() -> None:
 
 
 def readme_python_blocks() -> list[str]:
+    """The Python blocks of the README's tour (the worked examples further down have tests of
+    their own, beside the data they need)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = text[text.index("## A tour of the API"): text.index("## The command")]
     blocks, current, inside = [], [], False
     for line in text.splitlines():
         if line.startswith("```python"):

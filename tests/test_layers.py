@@ -21,6 +21,9 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("codec", 5, ("convo.codec",)),
     ("strategies", 5, ("convo.strategies",)),
     ("executor", 6, ("convo.executor",)),
+    # Arrow tables and Hugging Face datasets (optional extras): above the codec, below the line
+    # engine, whose Parquet sources and sinks use them; beside the executor, which they never need
+    ("datasets", 6, ("convo.arrow", "convo.hf")),
     ("jobs", 7, ("convo.jobs",)),
     ("stream", 7, ("convo.stream",)),
     ("testing", 7, ("convo.testing",)),

@@ -38,8 +38,10 @@ __all__ = [
     "EXIT_RULE",
     "command_parser",
     "inputs_of",
+    "output_sink",
     "positive",
     "problems_text",
+    "refuse_parquet",
     "rejects_sink",
     "run_op",
     "say",
@@ -175,6 +177,17 @@ def inputs_of(args: argparse.Namespace) -> list[str]:
     return sources
 
 
+def refuse_parquet(sources: Sequence[str], command: str) -> None:
+    """Bad usage when a command that reads JSONL only is given a Parquet file (``convo run``,
+    ``convo batch submit``): say how to make JSONL of it."""
+    from convo.stream.sources import is_parquet
+
+    for s in sources:
+        if is_parquet(s):
+            raise UsageError(f"{s}: {command} reads JSONL, not Parquet; make JSONL of it first: "
+                             f"convo convert {s} --from parquet --to anthropic -o FILE.jsonl")
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Whether to draw a progress bar: on a terminal, unless ``-q``."""
     return not args.quiet and sys.stderr.isatty()
@@ -216,6 +229,22 @@ def run_op(
         )
     finally:
         progress.close()
+
+
+def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
+    """The command's output: Parquet when *parquet* says so (None: when *output* ends in
+    ``.parquet``), else JSONL."""
+    if parquet is None:
+        parquet = output.endswith(".parquet")
+    if not parquet:
+        return Sink(output)
+    if output == STDIN:
+        raise UsageError("Parquet is not written to stdout: give -o OUT.parquet")
+    try:
+        from convo.stream.parquet import ParquetSink
+    except ImportError as e:
+        raise UsageError(f"Parquet needs the arrow extra: pip install 'convo[arrow]' ({e})") from None
+    return ParquetSink(output)
 
 
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:

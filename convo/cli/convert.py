@@ -11,12 +11,14 @@ from typing import Any
 
 from convo.cli._common import (
     EXIT_RULE,
+    UsageError,
     add_allow_unknown_model,
     add_common,
     add_fail_on_reject,
     check_target_model,
     command_parser,
     exit_status,
+    output_sink,
     positive,
     rejects_sink,
     run_op,
@@ -35,18 +37,21 @@ _LINE_BY_LINE = "auto (line by line)"
 EPILOG = """\
 formats: auto (the default: each file's format told by its content, and named in the summary),
 anthropic (Messages API requests), batch (Message Batches request lines), exchange (what `convo
-run` writes; in only), openai, openai-finetune, responses (the OpenAI Responses API), bedrock and
-vertex (Claude request bodies on Amazon Bedrock and Google Vertex AI), bedrock-converse, sharegpt,
-hf, hh, and in only: inspect (inspect_ai .json/.eval logs), claude-code (session JSONL; subagents
-are conversations of their own), recorded (HTTP cassettes and wrapped bodies). Preference pairs
-(TRL, LLaMA-Factory, ShareGPT DPO, HH) stay paired between hh, hf and sharegpt. What a conversion
-cannot carry is counted in the loss summary; a line that cannot be read at all goes to the
-rejects file.
+run` writes; in only), parquet (convo's lines in Parquet, see convo.arrow: --to parquet keeps
+requests, batch lines and exchanges as they are; --from parquet --to anthropic gives them back),
+openai, openai-finetune, responses (the OpenAI Responses API), bedrock and vertex (Claude request
+bodies on Amazon Bedrock and Google Vertex AI), bedrock-converse, sharegpt, hf, hh, and in only:
+inspect (inspect_ai .json/.eval logs), claude-code (session JSONL; subagents are conversations of
+their own), recorded (HTTP cassettes and wrapped bodies). Preference pairs (TRL, LLaMA-Factory,
+ShareGPT DPO, HH) stay paired between hh, hf and sharegpt. What a conversion cannot carry is
+counted in the loss summary; a line that cannot be read at all goes to the rejects file.
 
 examples:
   convo convert chats.jsonl --to anthropic -o requests.jsonl --set-model claude-opus-4-8 --max-tokens 1024
   convo convert sharegpt.json --from sharegpt --to openai-finetune --valid-only -o train.jsonl
   convo convert logs/*.eval ~/.claude/projects/*/*.jsonl --to anthropic -o requests.jsonl
+  convo convert runs.jsonl --from exchange --to parquet -o runs.parquet --workers 4
+  convo convert runs.parquet --from parquet --to anthropic -o runs.jsonl
 
 """ + EXIT_RULE
 
@@ -72,6 +77,13 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=command)
 
 
+def _output(args: argparse.Namespace) -> Sink:
+    """Parquet with ``--to parquet`` (and only then: a .parquet name alone is not a format)."""
+    if args.to != "parquet" and args.output.endswith(".parquet"):
+        raise UsageError(f"{args.output} is a Parquet name but --to is {args.to}: use --to parquet")
+    return output_sink(args.output, parquet=args.to == "parquet")
+
+
 def command(args: argparse.Namespace) -> int:
     """``convo convert``."""
     from convo.stream.convert import check_formats, convert_files
@@ -95,7 +107,7 @@ def command(args: argparse.Namespace) -> int:
 
     detected: dict[str, str] = {}
     rejects = rejects_sink(args, args.output)
-    with Sink(args.output) as out, rejects:
+    with _output(args) as out, rejects:
         counts, tally, problems = convert_files(
             args.inputs or [], from_=args.from_, to=args.to, model=default_model,
             set_model=args.set_model, valid_only=args.valid_only,

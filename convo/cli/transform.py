@@ -24,6 +24,7 @@ from convo.cli._common import (
     command_parser,
     exit_status,
     inputs_of,
+    output_sink,
     problems_text,
     rejects_sink,
     run_op,
@@ -33,7 +34,6 @@ from convo.cli._report import counts_table, summary_line
 from convo.codec.lines import LineKind
 from convo.codec.rejects import CODES
 from convo.stream.operation import OpSpec
-from convo.stream.sinks import Sink
 from convo.stream.sources import STDIN, Chunk, ChunkReader
 
 __all__ = ["add_parser", "command"]
@@ -56,6 +56,7 @@ examples:
   convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
+  convo transform logs/ -t 'strip_thinking()' -o clean.parquet --workers 4       # Parquet (convo[arrow])
 
 """ + EXIT_RULE
 
@@ -71,7 +72,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pipeline", metavar="FILE.py",
                    help="a Python file binding PIPELINE (runs it: trusted code only); before any -t")
     p.add_argument("-o", "--output", default="-", metavar="OUT",
-                   help="output JSONL ('-': stdout; .gz: compressed); written atomically")
+                   help="output JSONL ('-': stdout; .gz: compressed; .parquet: Parquet, see "
+                   "convo.arrow); written atomically")
     p.add_argument("--rejects", metavar="R", help="rejects file (default OUT.rejects.jsonl)")
     p.add_argument("--validate-for", metavar="MODEL",
                    help="reject outputs MODEL would refuse (under --api-version)")
@@ -81,7 +83,8 @@ def add_parser(sub: Any) -> None:
                    help="print the parsed pipeline and the first changed line as a diff; write nothing")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); OUT is a directory "
-                   "(or fsspec URL) of part-NNNNN.jsonl files")
+                   "(or fsspec URL) of part-NNNNN.jsonl files (part-NNNNN.parquet when OUT ends in "
+                   ".parquet or .parquet/)")
     add_fail_on_reject(p)
     p.set_defaults(func=command)
 
@@ -114,10 +117,11 @@ def command(args: argparse.Namespace) -> int:
             "api_version": args.api_version,
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
+            "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )
     rejects = rejects_sink(args, args.output)
-    with Sink(args.output) as out, rejects:
+    with output_sink(args.output) as out, rejects:
         counts, tally, problems = run_op(args, spec, sources, out=out, rejects=rejects)
     lines = [summary_line("transform", counts), f"  pipeline: {transform!r}"]
     if args.output != "-":
@@ -224,6 +228,7 @@ def _transform_dask(args: argparse.Namespace) -> int:
         max_line_bytes=args.max_line_bytes,
         rejects=args.rejects,
         address=args.dask,
+        out_format="parquet" if args.output.rstrip("/").endswith(".parquet") else "jsonl",
     )
     lines = [summary_line("transform", summary), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
     if summary.rejected:

@@ -76,13 +76,13 @@ def rejects_path_for(output: str) -> str:
 
     >>> rejects_path_for("clean.jsonl"), rejects_path_for("out/clean.jsonl.gz")
     ('clean.rejects.jsonl', 'out/clean.rejects.jsonl')
-    >>> rejects_path_for("-")
-    'convo.rejects.jsonl'
+    >>> rejects_path_for("-"), rejects_path_for("corpus.parquet")
+    ('convo.rejects.jsonl', 'corpus.rejects.jsonl')
     """
     if output == "-":
         return "convo.rejects.jsonl"
     base = output
-    for suffix in (".gz", ".jsonl", ".json"):
+    for suffix in (".gz", ".jsonl", ".json", ".parquet"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
     return base + ".rejects.jsonl"

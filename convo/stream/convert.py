@@ -29,18 +29,19 @@ from convo import model as m
 from convo._json import UNSET
 from convo.codec import dump_json, parse_json
 from convo.codec.formats._base import Conversion
-from convo.codec.lines import RawLine, decode_line, encode_value
+from convo.codec.lines import RawLine, conversation_of, decode_line, encode_value
 from convo.errors import DecodeError
 from convo.stream.counts import RunCounts
 from convo.stream.operation import OpSpec, classify, register
-from convo.stream.ops import Tally, TallyOp, _add, _merge
+from convo.stream.ops import Tally, TallyOp, _add, _merge, with_conversation
 from convo.stream.rejects import reject
 from convo.stream.sinks import Sink
 from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, InputError, expand, open_binary
 
 __all__ = ["ConvertOp", "ConvertTally", "check_formats", "convert_files", "loss_key"]
 
-ENVELOPES = {"batch": (True, True), "exchange": (True, False)}  # name: (reads, writes)
+ENVELOPES = {"batch": (True, True), "exchange": (True, False), "parquet": (True, True)}  # name: (reads, writes)
+_OWN = ("anthropic", "batch", "exchange", "parquet")
 _INDEX = re.compile(r"\[\d+\]")
 _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -144,11 +145,11 @@ class _Converter:
         else:
             c = attrs.evolve(c, conversation=conv)
         extra: tuple[Any, ...] = ()
-        if self.to in ("anthropic", "batch") and c.paired:
+        if self.to in ("anthropic", "batch", "parquet") and c.paired:
             from convo.codec.formats import FORMATS
 
             _, extra = FORMATS["anthropic"].write_conversion(c)
-        if self.to == "anthropic":
+        if self.to in ("anthropic", "parquet"):
             data = encode_value(conv)
         elif self.to == "batch":
             data = encode_value(m.BatchRequest(custom_id=batch_id(file, line), params=conv))
@@ -188,13 +189,18 @@ class ConvertOp(TallyOp):
         valid_only: bool = False,
         **kw: Any,
     ) -> None:
+        if to == "parquet":
+            kw.setdefault("out_format", "parquet")
         super().__init__(**kw)
         self.conv = _Converter(from_, to, model, max_tokens, set_model, valid_only)
         self.kind = {"anthropic": "request", "batch": "batch_request", "exchange": "exchange"}.get(from_)
+        self.as_is = _kept_as_is(from_, to)
 
     def _read(self, file: str, lineno: int, raw: bytes, stats: ConvertTally) -> tuple[Conversion, bool]:
-        if self.kind is not None:  # convo's own line kinds: the lossless codec
+        if self.kind is not None or self.conv.from_ == "parquet":  # convo's own lines: the lossless codec
             value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value  # type: ignore[arg-type]
+            if isinstance(value, m.BatchResult):
+                raise DecodeError("a batch result line holds no request to convert")
             if isinstance(value, m.BatchRequest):
                 return Conversion(value.params), False
             if isinstance(value, m.Exchange):
@@ -229,6 +235,8 @@ class ConvertOp(TallyOp):
         rejects: list[bytes],
         stats: Any,
     ) -> bool:
+        if self.as_is:
+            return self._line_as_is(file, lineno, raw, out, rejects, stats)
         try:
             c, lost = self._read(file, lineno, raw, stats)
         except DecodeError as e:
@@ -249,11 +257,43 @@ class ConvertOp(TallyOp):
             return False
         return True
 
+    def _line_as_is(
+        self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
+    ) -> bool:
+        """Parquet in or out: convo's own line, whatever its kind, decoded and written as it is
+        (an exchange stays an exchange; ``--model`` / ``--max-tokens`` fill its request)."""
+        try:
+            value = decode_line(RawLine(file, lineno, raw)).value
+        except DecodeError as e:
+            self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
+            return False
+        conv = conversation_of(value)
+        filled = self.conv.fill(conv) if conv is not None else None
+        if filled is not conv:
+            value = with_conversation(value, filled)  # type: ignore[arg-type]
+        elif self.conv.from_ == "parquet":
+            out.append(raw)  # the json column holds the codec's own output: decoded (checked), kept
+            self.keep(value)
+            return True
+        out.append(encode_value(value))
+        self.keep(value)
+        return True
+
+
+def _kept_as_is(from_: str, to: str) -> bool:
+    """Whether lines go through as they are: into Parquet from convo's own kinds, or out of
+    Parquet to ``anthropic`` (the lines it holds, of any kind).
+
+    >>> _kept_as_is("exchange", "parquet"), _kept_as_is("parquet", "anthropic"), _kept_as_is("openai", "parquet")
+    (True, True, False)
+    """
+    return (to == "parquet" and from_ in _OWN) or (from_ == "parquet" and to == "anthropic")
+
 
 # --------------------------------------------------------------------------- the command's driver
 
 _WHOLE_FILE_PATTERNS = {"inspect": ("*.json", "*.eval"), "claude-code": ("*.jsonl",)}
-_LINE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json")
+_LINE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.parquet")
 
 
 def _is_json_array(path: str) -> bool:

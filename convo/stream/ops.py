@@ -293,6 +293,7 @@ class TransformOp(TallyOp):
             rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
             _add(stats.rejects, "encode")
             return False
+        self.keep(value)
         return True
 
 
