@@ -103,9 +103,24 @@ def _sandbox(d: Path) -> None:
     (d / "chats.jsonl").write_bytes(orjson.dumps(chat) + b"\n")
     share = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}]
     (d / "sharegpt.json").write_bytes(orjson.dumps(share))
+    _exchanges(d / "runs.jsonl")
     project = d / "home" / ".claude" / "projects" / "demo"  # ~ is the sandbox's home
     project.mkdir(parents=True)
     shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", project / "session.jsonl")
+
+
+def _exchanges(path: Path) -> list[object]:
+    """A small file of exchange records (what ``convo run`` writes), and the values it holds."""
+    from convo import Conversation, Exchange
+    from convo.codec.lines import encode_value
+    from convo.executor import reply
+
+    values: list[object] = []
+    for i in range(3):
+        conv = Conversation(model="claude-opus-4-8", max_tokens=64).user(f"Question {i}?")
+        values.append(Exchange(id=f"runs:{i + 1}", request=conv, response=reply(conv, f"Answer {i}.")))
+    path.write_bytes(b"".join(encode_value(v) + b"\n" for v in values))
+    return values
 
 
 def _run(line: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, str]:
@@ -203,6 +218,7 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "raw_bytes": dumps_response(reply(hello, "Hi!")),
         "openai_body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]},
         "convs": [hello, hello.user("And again")],
+        "values": _exchanges(tmp_path / "runs.jsonl"),
     }
     blocks = readme_python_blocks()
     assert len(blocks) >= 6
