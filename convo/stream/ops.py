@@ -604,7 +604,8 @@ class StatsOp(TallyOp):
         if conv is None:
             return True
         t.conversations += 1
-        n = len(conv.messages)
+        msgs = conv.messages if conv.messages.__class__ is tuple else ()  # absent "messages": none
+        n = len(msgs)
         t.turns += n
         if n > t.max_turns:
             t.max_turns = n
@@ -614,7 +615,7 @@ class StatsOp(TallyOp):
             _add(t.models, "(none)")
         if conv.system:
             t.with_system += 1
-        for msg in conv.messages:
+        for msg in msgs:
             _add(t.roles, msg.role)
             c = msg.content
             if c.__class__ is tuple:

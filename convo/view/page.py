@@ -28,6 +28,7 @@ from convo.pricing import PriceTable, counts_of_usage
 from convo.view._assets import CSS, JS
 from convo.view._html import Safe, compress, el, esc, join, json_for_script, json_text
 from convo.view.render import Context, Item, render_item
+from convo.view.render import messages_of as _msgs
 
 __all__ = ["Page", "page_shell", "single_page", "item_text", "item_title"]
 
@@ -130,7 +131,7 @@ def item_text(item: Item, *, limit: int = 64 * 1024) -> str:
             out.append(s)
         elif isinstance(s, tuple):
             _blocks_text(s, out)
-        for msg in conv.messages:
+        for msg in _msgs(conv):
             c = msg.content
             if isinstance(c, str):
                 out.append(c)
@@ -153,7 +154,7 @@ def item_title(item: Item, *, limit: int = 140) -> str:
         return item.error[:limit]
     conv = conversation_of(item.value) if not isinstance(item.value, m.Response) else None
     if conv is not None:
-        for msg in conv.messages:
+        for msg in _msgs(conv):
             if msg.role != "user":
                 continue
             text = msg.content if isinstance(msg.content, str) else " ".join(
@@ -282,7 +283,7 @@ def _flags(item: Item, violations: tuple[Any, ...]) -> int:
     conv = conversation_of(value) if not isinstance(value, m.Response) else None
     blocks: list[Any] = []
     if conv is not None:
-        for msg in conv.messages:
+        for msg in _msgs(conv):
             if isinstance(msg.content, tuple):
                 blocks.extend(msg.content)
     if resp is not None:
@@ -429,7 +430,7 @@ class Page:
         return [
             item.line, self.files(item.file), ident if isinstance(ident, str | int) else None,
             self.kinds(kind), self.models(model_name) if model_name else -1,
-            len(conv.messages) if conv is not None else None,
+            len(_msgs(conv)) if conv is not None else None,
             self.stops(str(resp.stop_reason)) if resp is not None and isinstance(resp.stop_reason, str) else -1,
             flags, rules, item_title(item), cost,
         ]

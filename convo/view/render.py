@@ -32,6 +32,7 @@ __all__ = [
     "IMAGE_TYPES",
     "Context",
     "Item",
+    "messages_of",
     "render_blocks",
     "render_conversation",
     "render_item",
@@ -47,6 +48,15 @@ IMAGE_TYPES = frozenset(("image/png", "image/jpeg", "image/gif", "image/webp"))
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _HOME = re.compile(r"^\$\.messages\[(\d+)\](?:\.content\[(\d+)\])?")
 _TOP = re.compile(r"^\$\.([A-Za-z_]+)")
+
+
+def _msgs(conv: m.Conversation) -> tuple[m.Message, ...]:
+    """The conversation's messages (none where the line had no ``messages`` key)."""
+    msgs = conv.messages
+    return msgs if isinstance(msgs, tuple) else ()
+
+
+messages_of = _msgs
 
 
 @frozen
@@ -455,7 +465,7 @@ def _index_tools(conv: m.Conversation | None, response: m.Response | None, ctx: 
                 ctx.results.setdefault(b.tool_use_id, ctx.id(bpath))
 
     if conv is not None:
-        for i, msg in enumerate(conv.messages):
+        for i, msg in enumerate(_msgs(conv)):
             if isinstance(msg.content, tuple):
                 scan(msg.content, f"$.messages[{i}].content")
     if response is not None:
@@ -518,7 +528,7 @@ def render_conversation(conv: m.Conversation, ctx: Context) -> Safe:
     """A request: parameters and tools, the top-level system prompt, then every turn."""
     parts = [_params(conv, ctx), _system(conv, ctx)]
     prev_role = None
-    for i, msg in enumerate(conv.messages):
+    for i, msg in enumerate(_msgs(conv)):
         path = f"$.messages[{i}]"
         role = msg.role if isinstance(msg.role, str) else str(msg.role)
         note = ""
@@ -538,7 +548,7 @@ def render_conversation(conv: m.Conversation, ctx: Context) -> Safe:
             id=ctx.id(path),
         ))
         prev_role = role
-    if not conv.messages:
+    if not _msgs(conv):
         parts.append(el("div", "(no messages)", class_="note"))
     return join(parts)
 
@@ -630,7 +640,7 @@ def _head(item: Item, kind: str, conv: m.Conversation | None, extra: Sequence[An
     if conv is not None and isinstance(conv.model, str):
         bits.append(el("span", conv.model, class_="model"))
     if conv is not None:
-        bits.append(el("span", f"{len(conv.messages)} turns", class_="meta"))
+        bits.append(el("span", f"{len(_msgs(conv))} turns", class_="meta"))
     bits.extend(extra)
     return el("header", *bits, class_="item-head")
 

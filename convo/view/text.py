@@ -28,6 +28,7 @@ from convo._json import UNSET
 from convo.pricing import PriceTable, counts_of_usage
 from convo.view._html import clean, json_text, truncate
 from convo.view.render import Item
+from convo.view.render import messages_of as _msgs
 
 __all__ = ["Section", "rich_renderables", "sections", "to_text"]
 
@@ -161,7 +162,7 @@ def _index(conv: m.Conversation | None, resp: m.Response | None, b: _Builder) ->
                 b.results.setdefault(blk.tool_use_id, where)
 
     if conv is not None:
-        for i, msg in enumerate(conv.messages):
+        for i, msg in enumerate(_msgs(conv)):
             if isinstance(msg.content, tuple):
                 scan(msg.content, f"#{i}")
     if resp is not None:
@@ -205,7 +206,7 @@ def sections(
         kind, resp = "response", value
     _index(conv, resp, b)
     head = [x for x in (item.where, kind, conv.model if conv is not None and isinstance(conv.model, str) else "",
-                        f"{len(conv.messages)} turns" if conv is not None else "", ident) if x]
+                        f"{len(_msgs(conv))} turns" if conv is not None else "", ident) if x]
     title = f"── {' · '.join(head)} "
     out.append(Section((("bold", clean(title + "─" * max(0, width - len(title)))),), (), "", boxed=False))
     if conv is not None:
@@ -241,7 +242,7 @@ def sections(
             else:
                 _blocks(s, b, "system")
             out.append(Section((("system", "SYSTEM"), ("dim", " top-level")), b.take(), "system"))
-        for i, msg in enumerate(conv.messages):
+        for i, msg in enumerate(_msgs(conv)):
             role = msg.role if isinstance(msg.role, str) else str(msg.role)
             style = role if role in ("user", "assistant", "system") else "bold"
             note = ""
