@@ -306,9 +306,9 @@ def _terminal(args: argparse.Namespace, items: Iterator[Any], prices: Any) -> in
 def _checker(args: argparse.Namespace) -> Any:
     if args.no_validate:
         return lambda item: ()
-    from convo.view.page import _Checker
+    from convo.view.page import Checker
 
-    check = _Checker(True, args.model, args.api_version)
+    check = Checker(True, args.model, args.api_version)
     return lambda item: check(item.value) if item.error is None else ()
 
 

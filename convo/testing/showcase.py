@@ -12,13 +12,17 @@ README's picture) use them.
 from __future__ import annotations
 
 import base64
+import random
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+import attrs
 
 from convo import model as m
 from convo._json import freeze
 from convo._samples import png
 
-__all__ = ["HOSTILE_MARK", "hostile", "showcase", "tiny_pdf"]
+__all__ = ["HOSTILE_MARK", "hostile", "reruns", "showcase", "tiny_pdf"]
 
 HOSTILE_MARK = "__convo_pwned"
 """The global a hostile transcript's scripts would set if a page ever ran one."""
@@ -137,3 +141,71 @@ def hostile() -> m.Exchange:
         usage=m.Usage(input_tokens=1, output_tokens=1),
     )
     return m.Exchange(id=f"hostile{svg}", request=request, response=response)
+
+
+_WORDS = ["the", "report", "shows", "revenue", "grew", "while", "churn", "fell", "and", "the", "team", "shipped", "every", "planned", "feature", "on", "time", "the", "weather", "in", "paris", "is", "mild", "with", "light", "rain", "expected", "later", "today", "please", "review"]
+
+
+def _response(rng: random.Random, conv: m.Conversation, model: str, *, refuse: bool, tools: list[str]) -> m.Response:
+    if refuse:
+        content: Any = (m.Text("I can't help with that."),)
+        return m.Response(id=f"msg_{rng.getrandbits(48):012x}", model=model, content=content, stop_reason="refusal",
+                          stop_details=m.StopDetails("refusal", category=rng.choice(["cyber", "bio", None])),
+                          usage=m.Usage(input_tokens=rng.randint(50, 4000), output_tokens=rng.randint(5, 30)))
+    blocks: list[Any] = [m.Text(" ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 120))).capitalize() + ".")]
+    stop = "end_turn"
+    if tools and rng.random() < 0.35:
+        name = rng.choice(tools)
+        blocks.append(m.ToolUse(f"toolu_{rng.getrandbits(64):016x}", name,
+                                {"query": " ".join(rng.choice(_WORDS) for _ in range(4)), "limit": rng.randint(1, 50)}))
+        stop = "tool_use"
+    elif rng.random() < 0.05:
+        stop = "max_tokens"
+    content = tuple(blocks)
+    return m.Response(id=f"msg_{rng.getrandbits(48):012x}", model=model, content=content, stop_reason=stop,
+                      usage=m.Usage(input_tokens=rng.randint(50, 4000), output_tokens=rng.randint(20, 900),
+                                    cache_read_input_tokens=rng.choice([0, 0, 1024, 2048]),
+                                    cache_creation_input_tokens=rng.choice([0, 0, 0, 512])))
+
+
+def reruns(
+    conversations: Iterable[m.Conversation],
+    *,
+    seed: int = 0,
+    change: float = 0.1,
+    after_model: str = "claude-opus-4-8",
+    source: str = "requests.jsonl",
+) -> Iterator[tuple[m.Exchange, m.Exchange]]:
+    """Pairs of exchange records as two runs of the same requests would write them (ids
+    ``SOURCE:LINE``, as ``convo run`` writes): BEFORE answered by each request's own model, AFTER
+    by *after_model*; a fraction *change* of the AFTER lines differ (another text, other tool
+    arguments, a refusal, or an API error), the rest answer alike. Seeded: the same seed gives
+    the same records.
+
+    >>> convs = [m.Conversation(model="claude-sonnet-4-5", max_tokens=8).user("Hi")] * 3
+    >>> pairs = list(reruns(convs, seed=1, change=1.0))
+    >>> [b.id for b, _ in pairs], all(b.response != a.response for b, a in pairs)
+    (['requests.jsonl:1', 'requests.jsonl:2', 'requests.jsonl:3'], True)
+    """
+    for i, conv in enumerate(conversations, 1):
+        rng = random.Random(f"convo-reruns:{seed}:{i}")
+        tools: list[str] = [str(t["name"]) for t in conv.tools if isinstance(t, Mapping) and isinstance(t.get("name"), str)] \
+            if isinstance(conv.tools, tuple) else []
+        model = conv.model if isinstance(conv.model, str) else "claude-sonnet-4-5"
+        refuse = rng.random() < 0.02
+        before = _response(rng, conv, model, refuse=refuse, tools=tools)
+        state = rng.getstate()
+        after = _response(random.Random(f"convo-reruns:{seed}:{i}:same"), conv, after_model, refuse=refuse, tools=tools)
+        same: Any = before.content
+        after = attrs.evolve(after, content=same, stop_reason=before.stop_reason, stop_details=before.stop_details)
+        rng.setstate(state)
+        ident = f"{source}:{i}"
+        b = m.Exchange(id=ident, request=conv, response=before)
+        if rng.random() < change:
+            what = rng.choice(["text", "tools", "refusal", "error"])
+            if what == "error":
+                yield b, m.Exchange(id=ident, request=conv, error=freeze(
+                    {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+                continue
+            after = _response(rng, conv, after_model, refuse=what == "refusal", tools=tools if what == "tools" else [])
+        yield b, m.Exchange(id=ident, request=conv, response=after)

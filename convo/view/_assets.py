@@ -108,6 +108,9 @@ div.violation.warning{border-left-color:var(--warn)}
 table.summary{border-collapse:collapse;margin:8px 0}
 table.summary td,table.summary th{padding:3px 10px;border-bottom:1px solid var(--line);text-align:left}
 table.summary td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.summary td:first-child{white-space:nowrap}
+.tables{display:flex;flex-wrap:wrap;gap:16px;padding:16px 16px 0}
+.tables>.chart{flex:0 1 auto;max-width:100%;overflow:auto}
 .changes li{margin:2px 0}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:16px;padding:16px}
 .chart{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 12px}

@@ -173,7 +173,7 @@ def item_title(item: Item, *, limit: int = 140) -> str:
 # --------------------------------------------------------------------------- checking
 
 
-class _Checker:
+class Checker:
     """Runs ``convo.validate`` on each line's conversation, for one model or for each line's own."""
 
     def __init__(self, validate: bool, model: str | None, api_version: str | None) -> None:
@@ -240,7 +240,7 @@ def single_page(
     title: str | None = None,
 ) -> str:
     """One item as a page that reads without its script (the script only adds conveniences)."""
-    violations = _Checker(validate, model, api_version)(item.value) if item.error is None else ()
+    violations = Checker(validate, model, api_version)(item.value) if item.error is None else ()
     ctx = Context(prefix="c", violations=violations, path_prefix=_path_prefix(item.value), prices=prices,
                   max_image_chars=max_image_kb * 1024)
     raw = _raw_json(item.value) if item.error is None and isinstance(item.value, _LINE_VALUES) else None
@@ -349,7 +349,7 @@ class Page:
         text_chunk_chars: int = 4 * 1024 * 1024,
     ) -> None:
         self.title = title
-        self.check = _Checker(validate, model, api_version)
+        self.check = Checker(validate, model, api_version)
         self.target = model
         self.prices = prices
         self.max_image_chars = max_image_kb * 1024

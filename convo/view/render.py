@@ -93,6 +93,7 @@ class Context:
     batch: bool = False  # a batch result: priced with the Batch API's discount
     max_image_chars: int = 512 * 1024
     max_text_chars: int = 200_000
+    fold_request: bool = False  # the request folded away (a diff shows the responses side by side)
     by_home: dict[str, list[Any]] = field(factory=dict)
     uses: dict[str, str] = field(factory=dict)  # tool_use id -> element id
     results: dict[str, str] = field(factory=dict)  # tool_use id -> element id of its result
@@ -682,7 +683,10 @@ def render_item(item: Item, ctx: Context, *, raw_json: str | None = None) -> Saf
         head_extra.append(stop_badge(response.stop_reason))
     _index_tools(conv, response, ctx)
     body: list[Any] = []
-    if conv is not None:
+    if conv is not None and ctx.fold_request:
+        body.append(el("details", el("summary", f"request · {len(_msgs(conv))} turns"), render_conversation(conv, ctx),
+                       class_="request"))
+    elif conv is not None:
         body.append(render_conversation(conv, ctx))
     if response is not None:
         body.append(render_response(response, ctx))
