@@ -33,9 +33,10 @@ from convo.stream.sources import STDIN, display_name, expand
 __all__ = ["add_parser", "command"]
 
 EPILOG = """\
-Lines are paired by record id: `convo run`'s ids (FILE:LINE) by file order and line, so a re-run
-of a transformed copy of the input pairs with its original; other ids and batch custom_ids as
-they are; lines without one by line number. Per pair: stop_reason, refusals, API errors, tool
+Lines are paired by record id: `convo run`'s ids (FILE:LINE) by file and position, so a re-run
+of a transformed copy of the input pairs with its original (even where the transform rejected
+lines); other ids and batch custom_ids as they are; lines without an id (requests) by position
+among the readable lines. Per pair: stop_reason, refusals, API errors, tool
 calls (names, and arguments as a JSON diff), text length and similarity, validity for --model,
 usage and cost.
 
@@ -86,7 +87,7 @@ def _lines(path: str, max_line_bytes: int) -> Iterator[Any]:
 
 def command(args: argparse.Namespace) -> int:
     """``convo diff``."""
-    from convo.view.diff import ConditionError, Matcher, Summary, digest, parse_condition
+    from convo.view.diff import ConditionError, Keys, Matcher, Summary, digest, parse_condition
 
     if args.before == STDIN and args.after == STDIN:
         raise UsageError("BEFORE and AFTER cannot both be stdin")
@@ -99,19 +100,18 @@ def command(args: argparse.Namespace) -> int:
     keep = bool(args.html)
     summary = Summary(top=args.top)
     matcher = Matcher(summary)
-    runs_b: dict[str, int] = {}
-    runs_a: dict[str, int] = {}
+    keys_b, keys_a = Keys(), Keys()
     started = time.perf_counter()
     size = 0
     for pb, pa in itertools.zip_longest(_lines(args.before, args.max_line_bytes), _lines(args.after, args.max_line_bytes)):
         if pb is not None:
             name, raw = pb
             size += len(raw.data)
-            matcher.before(_digest(digest, raw, name, prices, check, runs_b, keep))
+            matcher.before(_digest(digest, raw, name, prices, check, keys_b, keep))
         if pa is not None:
             name, raw = pa
             size += len(raw.data)
-            matcher.after(_digest(digest, raw, name, prices, check, runs_a, keep))
+            matcher.after(_digest(digest, raw, name, prices, check, keys_a, keep))
     matcher.finish()
     elapsed = time.perf_counter() - started
     results = [(c, c.holds(summary)) for c in conditions]
@@ -142,12 +142,12 @@ def command(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def _digest(fn: Any, raw: Any, name: str, prices: Any, check: Any, runs: dict[str, int], keep: bool) -> Any:
+def _digest(fn: Any, raw: Any, name: str, prices: Any, check: Any, keys: Any, keep: bool) -> Any:
     from convo.view.diff import Digest
 
     if raw.error is not None:
         return Digest(key=("line", raw.line), file=name, line=raw.line, kind="undecodable", undecodable=str(raw.error))
-    return fn(raw.data, file=name, line=raw.line, prices=prices, check=check, runs=runs, keep=keep)
+    return fn(raw.data, file=name, line=raw.line, prices=prices, check=check, keys=keys, keep=keep)
 
 
 def _checker(model: str | None, api_version: str) -> Any:
@@ -166,13 +166,13 @@ def _checker(model: str | None, api_version: str) -> Any:
 
 
 def _text(s: Any, results: list[Any], prices: Any) -> str:
-    from convo.view.diff import summary_rows, usage_rows
+    from convo.view.diff import ranked, summary_rows, usage_rows
 
     out = table(summary_rows(s), ("", "lines", "of matched"))
     out.append("")
     out.extend(table(usage_rows(s), ("", "before", "after", "change")))
     out.append(f"  ({prices.describe()})")
-    moved = [(b, a, f"{n:,}") for (b, a), n in s.transitions.most_common() if b != a][:10]
+    moved = [(b, a, f"{n:,}") for (b, a), n in ranked(s.transitions) if b != a][:10]
     if moved:
         out.append("")
         out.extend(table(moved, ("stop_reason before", "after", "lines")))

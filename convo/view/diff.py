@@ -4,8 +4,8 @@ Layer: view. :func:`digest` reads what matters from one line (exchange record, b
 request or batch request): stop reason, refusal, API error, tool calls, text, usage and cost,
 and (when asked) the rules it breaks for a target model. :func:`compare` sets two digests side
 by side; :class:`Summary` counts over every pair; :class:`Matcher` pairs the lines of two files
-by record id (``convo run``'s ``FILE:LINE`` ids match by file order and line, so a re-run of a
-transformed copy of the input matches its original), by ``custom_id``, else by line number.
+by record id (``convo run``'s ``FILE:LINE`` ids by file and position, so a re-run of a transformed copy of
+the input pairs with its original), by ``custom_id``, else by position (:class:`Keys`).
 :func:`parse_condition` reads ``--fail-if`` thresholds in a small grammar of its own (never
 ``eval``)::
 
@@ -45,6 +45,7 @@ __all__ = [
     "Condition",
     "ConditionError",
     "Digest",
+    "Keys",
     "LineDiff",
     "Matcher",
     "Summary",
@@ -189,14 +190,14 @@ def _error_type(error: Any) -> str:
 
 
 def digest(raw: bytes, *, file: str = "", line: int = 0, prices: PriceTable | None = None, check: Any = None,
-           runs: dict[str, int] | None = None, keep: bool = False) -> Digest:
-    """The :class:`Digest` of one JSONL line (bytes), keyed for matching; a line that cannot be
-    read is a digest with ``undecodable`` set. *runs* maps ``convo run`` id prefixes (input file
-    names) to their order in this file, filled as lines come.
+           keys: Keys | None = None, keep: bool = False) -> Digest:
+    """The :class:`Digest` of one JSONL line (bytes), keyed for pairing by *keys* (one
+    :class:`Keys` per file; without it, by line number); a line that cannot be read is a digest
+    with ``undecodable`` set; *keep* keeps the line's bytes (for a side-by-side report).
 
     >>> digest(b'{"id": "in.jsonl:3", "request": {"model": "m", "messages": []}, '
-    ...        b'"response": {"content": [], "stop_reason": "end_turn"}}', line=3, runs={}).key
-    ('run', 0, 3)
+    ...        b'"response": {"content": [], "stop_reason": "end_turn"}}', line=3, keys=Keys()).key
+    ('run', 0, 1)
     """
     from convo.codec.lines import RawLine, decode_line
     from convo.errors import DecodeError
@@ -207,37 +208,50 @@ def digest(raw: bytes, *, file: str = "", line: int = 0, prices: PriceTable | No
         return Digest(key=("line", line), file=file, line=line, kind="undecodable", undecodable=str(e),
                       raw=bytes(raw) if keep else None)
     value = rec.value
-    dg = digest_value(value, key=key_of(value, line, runs), file=file, line=line, prices=prices, check=check)
+    key = keys(value) if keys is not None else ("line", line)
+    dg = digest_value(value, key=key, file=file, line=line, prices=prices, check=check)
     return attrs.evolve(dg, raw=bytes(raw)) if keep else dg
 
 
 _RUN_ID = re.compile(r"^(.+):(\d+)$")
 
 
-def key_of(value: Any, line: int, runs: dict[str, int] | None = None) -> Any:
-    """How a line is matched: ``convo run``'s ``FILE:LINE`` id by the file's order and the line,
-    another id or ``custom_id`` as it is, else the line number.
+class Keys:
+    """How one file's lines are keyed for pairing, as they come: ``convo run``'s ``FILE:LINE`` ids
+    by the order of FILE in this file and the record's position among FILE's records (so a re-run
+    of a transformed copy pairs with its original even where the transform dropped bad lines and
+    the line numbers moved); other ids and ``custom_id`` as they are; lines without an id by their
+    position among the file's readable lines.
 
-    >>> key_of(m.Exchange(id="before.jsonl:12", request=m.Conversation()), 12, {})
-    ('run', 0, 12)
-    >>> key_of(m.BatchResult(custom_id="r-7", result_type="expired"), 3)
-    ('id', 'r-7')
-    >>> key_of(m.Conversation(), 5)
-    ('line', 5)
+    >>> k = Keys()
+    >>> k(m.Exchange(id="before.jsonl:12", request=m.Conversation())), k(m.Exchange(id="before.jsonl:14", request=m.Conversation()))
+    (('run', 0, 1), ('run', 0, 2))
+    >>> k(m.BatchResult(custom_id="r-7", result_type="expired")), k(m.Conversation())
+    (('id', 'r-7'), ('n', 1))
     """
-    ident: Any = None
-    if isinstance(value, m.Exchange):
-        ident = value.id if value.id is not UNSET else None
-    elif isinstance(value, m.BatchRequest | m.BatchResult):
-        ident = value.custom_id
-    if ident is None:
-        return ("line", line)
-    if isinstance(ident, str) and runs is not None:
-        mt = _RUN_ID.match(ident)
-        if mt:
-            order = runs.setdefault(mt.group(1), len(runs))
-            return ("run", order, int(mt.group(2)))
-    return ("id", str(ident))
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[int]] = {}  # FILE -> [its order, records seen]
+        self.plain = 0
+
+    def __call__(self, value: Any) -> Any:
+        ident: Any = None
+        if isinstance(value, m.Exchange):
+            ident = value.id if value.id is not UNSET else None
+        elif isinstance(value, m.BatchRequest | m.BatchResult):
+            ident = value.custom_id
+        if ident is None:
+            self.plain += 1
+            return ("n", self.plain)
+        if isinstance(ident, str):
+            mt = _RUN_ID.match(ident)
+            if mt:
+                run = self.runs.get(mt.group(1))
+                if run is None:
+                    run = self.runs[mt.group(1)] = [len(self.runs), 0]
+                run[1] += 1
+                return ("run", run[0], run[1])
+        return ("id", str(ident))
 
 
 # --------------------------------------------------------------------------- two lines
@@ -551,13 +565,18 @@ class Summary:
         d["usage_after"] = attrs.asdict(self.after_counts)
         d["cost_before"], d["cost_after"] = round(self.before_cost, 6), round(self.after_cost, 6)
         d["unpriced_before"], d["unpriced_after"] = self.unpriced_before, self.unpriced_after
-        d["stop_reasons"] = [{"before": b, "after": a, "lines": n} for (b, a), n in self.transitions.most_common()]
-        d["models"] = [{"before": b, "after": a, "lines": n} for (b, a), n in self.models.most_common()]
+        d["stop_reasons"] = [{"before": b, "after": a, "lines": n} for (b, a), n in ranked(self.transitions)]
+        d["models"] = [{"before": b, "after": a, "lines": n} for (b, a), n in ranked(self.models)]
         d["worth_reading"] = [
             {"before": x.before.where, "after": x.after.where, "score": round(x.score, 2), "changes": x.reasons()}
             for x in self.worth_reading
         ]
         return d
+
+
+def ranked(c: Counter[tuple[str, str]]) -> list[tuple[tuple[str, str], int]]:
+    """Most frequent first; ties by name (so the order does not depend on the input's)."""
+    return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 class Matcher:

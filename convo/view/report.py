@@ -13,7 +13,7 @@ from typing import Any
 from convo._json import UNSET as _UNSET
 from convo.pricing import PriceTable
 from convo.view._html import Safe, el, join, json_text
-from convo.view.diff import Condition, LineDiff, Summary, summary_rows, usage_rows
+from convo.view.diff import Condition, LineDiff, Summary, ranked, summary_rows, usage_rows
 from convo.view.page import Checker, page_shell
 from convo.view.render import Context, Item, render_item
 
@@ -92,8 +92,8 @@ def diff_page(
     parts.append(table(usage_rows(s), ("", "before", "after", "change")))
     if prices is not None:
         parts.append(el("p", prices.describe(), class_="meta"))
-    trans = [(b, a, f"{n:,}") for (b, a), n in s.transitions.most_common(20)]
-    models = [(b, a, f"{n:,}") for (b, a), n in s.models.most_common(20)]
+    trans = [(b, a, f"{n:,}") for (b, a), n in ranked(s.transitions)[:20]]
+    models = [(b, a, f"{n:,}") for (b, a), n in ranked(s.models)[:20]]
     parts.append(el("div", el("div", el("h2", "stop_reason before → after"), table(trans, ("before", "after", "lines"), numeric_from=2)),
                     el("div", el("h2", "model before → after"), table(models, ("before", "after", "lines"), numeric_from=2)),
                     class_="side"))
