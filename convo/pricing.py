@@ -70,7 +70,10 @@ class TokenCounts:
     web_fetch: int = 0
 
     def __add__(self, other: TokenCounts) -> TokenCounts:
-        return TokenCounts(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True)))
+        return TokenCounts(self.input + other.input, self.output + other.output,
+                           self.cache_write_5m + other.cache_write_5m, self.cache_write_1h + other.cache_write_1h,
+                           self.cache_read + other.cache_read, self.web_search + other.web_search,
+                           self.web_fetch + other.web_fetch)
 
     @property
     def total_input(self) -> int:
@@ -97,6 +100,12 @@ def counts_of_usage(usage: Any) -> TokenCounts:
     """
     if usage is None or usage is UNSET:
         return TokenCounts()
+    if not isinstance(usage, Mapping) and (getattr(usage, "cache_creation", None) is UNSET) \
+            and getattr(usage, "server_tool_use", None) is UNSET:
+        # the common case (a convo.model.Usage without the detail objects): four fields
+        return TokenCounts(input=_int(usage.input_tokens), output=_int(usage.output_tokens),
+                           cache_write_5m=_int(usage.cache_creation_input_tokens),
+                           cache_read=_int(usage.cache_read_input_tokens))
 
     def get(key: str) -> Any:
         return usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)

@@ -341,6 +341,21 @@ class TestCommand:
         rows = page_data(out.read_text(encoding="utf-8"), "convo-index")
         assert rows and rows[0][5] > 2  # one conversation of several turns
 
+    def test_readme_quickstart_view(self, tmp_path: Path) -> None:
+        """The README's quickstart line that views the migrated file runs and writes its page."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        (line,) = [x for x in readme.splitlines() if x.startswith(".venv/bin/convo view migrated.jsonl")]
+        args = line.split()[1:]
+        assert args[:2] == ["view", "migrated.jsonl"] and "--open" in args
+        migrated = tmp_path / "migrated.jsonl"
+        r = convo("transform", str(TRANSCRIPTS), "-t", 'migrate(model="claude-opus-4-8")', "-o", str(migrated), "-q")
+        assert r.returncode == 0, r.stderr
+        r = convo(*[a for a in args if a != "--open"], cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        rows = page_data((tmp_path / "migrated.html").read_text(encoding="utf-8"), "convo-index")
+        assert len(rows) == 195 and not any(row[7] & 1 for row in rows)  # migrated: no rule errors
+        assert (ROOT / "docs" / "view.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the picture it shows
+
     def test_single_page_reads_without_script(self) -> None:
         """A single page holds its article in the markup itself."""
         out = single_page(Item(showcase()))

@@ -263,6 +263,37 @@ class TestHostile:
         assert any("Content Security Policy" in text for kind, text in tab.console if kind == "error")
 
 
+class TestReports:
+    def test_diff_and_stats_pages(self, tab: Tab, tmp_path: Path) -> None:
+        """convo diff --html and convo stats --html open without console errors and show their
+        tables, the side-by-side pairs and the charts."""
+        from convo.codec.lines import RawLine, decode_line
+        from convo.testing.showcase import reruns
+
+        convs = []
+        for i, raw in enumerate(TRANSCRIPTS.read_bytes().splitlines()[:40], 1):
+            try:
+                convs.append(decode_line(RawLine("t", i, raw)).value)
+            except Exception:  # noqa: S112 - the corpus's broken lines
+                continue
+        before, after = tmp_path / "b.jsonl", tmp_path / "a.jsonl"
+        pairs = list(reruns(convs, seed=2, change=0.5))
+        before.write_bytes(b"".join(encode_value(b) + b"\n" for b, _ in pairs))
+        after.write_bytes(b"".join(encode_value(a) + b"\n" for _, a in pairs))
+        report, charts = tmp_path / "diff.html", tmp_path / "stats.html"
+        subprocess.run([sys.executable, "-m", "convo.cli", "diff", str(before), str(after), "--html", str(report),
+                        "--model", "claude-opus-4-8", "-q"], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "convo.cli", "stats", str(before), "--html", str(charts), "-q"],
+                       check=True, capture_output=True)
+        page = tab.open(report)
+        assert page.locator("section.pair").count() > 0 and page.locator("section.pair .side article").count() >= 2
+        assert page.locator("table.summary").first.is_visible()
+        page = tab.open(charts)
+        assert page.locator(".chart svg").count() >= 4 and page.locator(".chart svg rect.bar").first.is_visible()
+        assert tab.console_errors == []
+        assert all(url.startswith("file://") for url in tab.requests)
+
+
 class TestScreenshot:
     def test_the_layout_renders(self, tab: Tab, pages: dict[str, Path], tmp_path: Path) -> None:
         """A screenshot of the list page is a real picture, and what it must show is visible:

@@ -24,14 +24,15 @@ pre{white-space:pre-wrap;word-break:break-word;background:var(--code);padding:6p
 .pagehead h1{font-size:16px;margin:0}
 .pagehead .stat{color:var(--mute)}
 .pagehead .stat b{color:var(--fg)}
-.controls{display:flex;flex-wrap:wrap;gap:8px;padding:8px 16px;border-bottom:1px solid var(--line);align-items:center;background:var(--bg);position:sticky;top:0;z-index:2}
+.controls{display:flex;flex-wrap:wrap;gap:8px;padding:8px 16px;border-bottom:1px solid var(--line);align-items:center;background:var(--bg)}
 .controls input,.controls select,.controls button{font:inherit;padding:4px 8px;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg)}
 .controls input[type=search]{min-width:18em;flex:1}
 #status{color:var(--mute)}
-.layout{display:grid;grid-template-columns:minmax(320px,38%) 1fr;height:calc(100vh - 96px)}
+body.list-page{height:100vh;display:flex;flex-direction:column;overflow:hidden}
+.layout{display:grid;grid-template-columns:minmax(320px,38%) 1fr;flex:1;min-height:0}
 .list{overflow:auto;border-right:1px solid var(--line)}
 .detail{overflow:auto;padding:12px 16px}
-@media (max-width:900px){.layout{grid-template-columns:1fr;height:auto}.list{max-height:50vh}}
+@media (max-width:900px){body.list-page{height:auto;overflow:visible}.layout{grid-template-columns:1fr}.list{max-height:50vh}}
 table.rows{border-collapse:collapse;width:100%;table-layout:fixed}
 table.rows td.n{width:4.5em}
 table.rows .sub{color:var(--mute);font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}

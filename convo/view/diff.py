@@ -38,6 +38,9 @@ from attrs import define, field, frozen
 
 from convo import model as m
 from convo._json import UNSET
+from convo.codec import parse_json, structure
+from convo.codec.lines import decode_value, detect_kind
+from convo.errors import DecodeError
 from convo.pricing import PriceTable, TokenCounts, counts_of_usage
 
 __all__ = [
@@ -199,18 +202,50 @@ def digest(raw: bytes, *, file: str = "", line: int = 0, prices: PriceTable | No
     ...        b'"response": {"content": [], "stop_reason": "end_turn"}}', line=3, keys=Keys()).key
     ('run', 0, 1)
     """
-    from convo.codec.lines import RawLine, decode_line
-    from convo.errors import DecodeError
-
     try:
-        rec = decode_line(RawLine(file, line, raw))
+        value = _decode(raw, check is None)
     except DecodeError as e:
-        return Digest(key=("line", line), file=file, line=line, kind="undecodable", undecodable=str(e),
-                      raw=bytes(raw) if keep else None)
-    value = rec.value
+        return Digest(key=("line", line), file=file, line=line, kind="undecodable",
+                      undecodable=str(e.located(file=file or "<line>", line=line)), raw=bytes(raw) if keep else None)
     key = keys(value) if keys is not None else ("line", line)
     dg = digest_value(value, key=key, file=file, line=line, prices=prices, check=check)
     return attrs.evolve(dg, raw=bytes(raw)) if keep else dg
+
+
+def _decode(raw: bytes, light: bool) -> Any:
+    """A line's value; *light*: an exchange's request is read for its model only (the response
+    is what a diff compares; building the whole history is most of a line's cost), the rest of
+    the line is decoded and checked as the codec does."""
+    obj = parse_json(raw)
+    if obj.__class__ is not dict:
+        raise DecodeError("expected a JSON object")
+    kind = detect_kind(obj)
+    if not light or kind != "exchange":
+        return decode_value(obj, kind)
+    req = obj.get("request")
+    if req.__class__ is not dict:
+        raise DecodeError("expected an object (the request)", path="$.request")
+    model = req.get("model", UNSET)
+    ident = obj.get("id", UNSET)
+    if ident is not UNSET and not isinstance(ident, str | int):
+        raise DecodeError("expected a string or an integer", path="$.id")
+    response: Any = UNSET
+    if "response" in obj:
+        try:
+            response = structure(obj["response"], m.Response)
+        except DecodeError as e:
+            raise DecodeError(e.expected, path="$.response" + e.path[1:]) from None
+    error = obj.get("error", UNSET)
+    stub = _STUBS.get(model) if isinstance(model, str) else _NO_MODEL
+    if stub is None:
+        stub = m.Conversation(model=model)
+        if len(_STUBS) < 1024:
+            _STUBS[model] = stub
+    return m.Exchange(id=ident, request=stub, response=response, error=error)
+
+
+_NO_MODEL = m.Conversation()
+_STUBS: dict[str, m.Conversation] = {}  # a light exchange's request: its model, one value per model
 
 
 _RUN_ID = re.compile(r"^(.+):(\d+)$")
