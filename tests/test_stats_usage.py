@@ -150,3 +150,20 @@ class TestHtml:
         html = page.read_text(encoding="utf-8")
         assert html.count("<svg") >= 3 and "Turns per conversation" in html and "Content-Security-Policy" in html
         assert 'src="http' not in html and "url(" not in html and "@import" not in html  # nothing to fetch
+
+
+REALWORLD = SESSIONS.parent
+
+
+@pytest.mark.skipif(not REALWORLD.is_dir(), reason="needs ../shared/realworld")
+def test_the_realworld_tree(tmp_path: Path) -> None:
+    """Every realworld folder at once: the counts add up, Claude Code lines are recognised (not
+    undecodable), and the recorded exchanges' usage is priced."""
+    folders = sorted(str(p) for p in REALWORLD.iterdir() if p.is_dir())
+    r = stats(*folders, "--json", "--html", tmp_path / "s.html")
+    assert r.returncode == 0, r.stderr
+    out = orjson.loads(r.stdout)
+    assert out["lines"] + out["undecodable"] == sum(
+        1 for f in REALWORLD.glob("*/*.jsonl") for line in f.read_bytes().splitlines() if line.strip())
+    assert out["kinds"]["claude-code"] > 2000 and out["claude_code_messages"] > 200
+    assert out["usage"]["total_cost"] > 0

@@ -313,3 +313,18 @@ class TestCommand:
                 assert r.returncode in (0, 1), r.stderr
         s = orjson.loads(convo_cli("diff", str(tmp_path / "before.jsonl"), str(tmp_path / "after.jsonl"), "--json").stdout)
         assert s["matched"] == 12 and s["only_before"] == s["only_after"] == 0
+
+
+def test_the_realworld_lines_against_themselves(tmp_path: Path) -> None:
+    """The realworld corpus (requests, batch lines, recorded exchanges) diffed with itself: every
+    readable line pairs and nothing changed."""
+    from tests._helpers_cli import REALWORLD, realworld_lines
+
+    if not REALWORLD.is_dir():
+        pytest.skip("needs ../shared/realworld")
+    src = tmp_path / "rw.jsonl"
+    lines = realworld_lines()
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    s = orjson.loads(convo_cli("diff", str(src), str(src), "--json", "--model", "claude-opus-4-8").stdout)
+    assert s["matched"] + s["undecodable_before"] == len(lines) and s["matched"] > 100
+    assert s["changed"] == 0 and s["only_before"] == s["only_after"] == 0

@@ -75,7 +75,7 @@ def command(args: argparse.Namespace) -> int:
         from convo.stream.sinks import Sink
 
         with Sink(args.html) as sink:
-            sink.write(stats_html(counts, t, usage, sources).encode("utf-8"))
+            sink.write(stats_html(counts, t, usage, sources, prices).encode("utf-8"))
     lines = [summary_line("stats", counts, out_word="read", rejected_word="undecodable"), *problems_text(problems)]
     if args.html:
         lines.append(f"  page: {args.html}")
@@ -163,7 +163,7 @@ def usage_rows(u: dict[str, Any]) -> list[tuple[str, ...]]:
              "not priced" if r["cost"] is None else f"${r['cost']:,.4f}") for r in u["by_model"]]
 
 
-def stats_html(counts: RunCounts, t: Any, u: dict[str, Any], sources: list[str]) -> str:
+def stats_html(counts: RunCounts, t: Any, u: dict[str, Any], sources: list[str], prices: Any) -> str:
     """The page of tables and charts."""
     from convo.view.charts import bar_chart, histogram, log2_buckets
     from convo.view.report import stats_page
@@ -198,12 +198,11 @@ def stats_html(counts: RunCounts, t: Any, u: dict[str, Any], sources: list[str])
         charts.append(("Cost by model (USD)", bar_chart(cost_by_model, unit="")))
     hist_cost = dict(t.hist_cost)
     if t.claude_code:
-        from convo.pricing import TokenCounts, builtin_prices
+        from convo.pricing import TokenCounts
         from convo.view.charts import log2_bucket
 
-        table_ = builtin_prices()
         for _, model, c in t.claude_code.values():
-            cost = table_.cost(TokenCounts(*c), model)
+            cost = prices.cost(TokenCounts(*c), model)
             if cost is not None:
                 b = log2_bucket(cost.total)
                 hist_cost[b] = hist_cost.get(b, 0) + 1

@@ -120,7 +120,20 @@ def _blocks(blocks: Iterable[Any], b: _Builder, where: str, indent: int = 0) -> 
             err = isinstance(content, Mapping) and ("error_code" in content or str(content.get("type", "")).endswith("error"))
             b.line(("tool", " " * indent + f"◀ {blk.type} "), ("dim", blk.tool_use_id),
                    ("dim", f"  for {call}" if call else ""), ("err", "  ERROR" if err else ""))
-            b.para(json_text(content, indent=False, limit=1000), "err" if err else "dim", indent + 2)
+            if isinstance(content, tuple) and all(isinstance(r, Mapping) and ("url" in r or "title" in r) for r in content):
+                for r in content:
+                    age = f" ({r['page_age']})" if r.get("page_age") else ""
+                    b.line(("", " " * (indent + 2) + f"• {r.get('title') or '(untitled)'}"), ("dim", f"  {r.get('url', '')}{age}"))
+            elif isinstance(content, Mapping) and any(k in content for k in ("stdout", "stderr", "return_code")):
+                for key in ("stdout", "stderr"):
+                    if isinstance(content.get(key), str) and content[key]:
+                        b.line(("dim", " " * (indent + 2) + key + ":"))
+                        b.para(content[key], "err" if key == "stderr" else "", indent + 4)
+                if "return_code" in content:
+                    b.line(("err" if content["return_code"] not in (0, None) else "dim",
+                            " " * (indent + 2) + f"return code {content['return_code']}"))
+            else:
+                b.para(json_text(content, indent=False, limit=1000), "err" if err else "dim", indent + 2)
         elif cls is m.Image:
             src = blk.source
             if isinstance(src, m.Base64Source):
@@ -232,7 +245,9 @@ def sections(
             if v.hint:
                 b.line(("dim", f"    hint: {v.hint}"))
         n_err = sum(1 for v in violations if v.severity == "error")
-        out.append(Section((("err" if n_err else "warn", f"RULES · {n_err} errors, {len(violations) - n_err} warnings"),),
+        n_warn = len(violations) - n_err
+        title = f"RULES · {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}"
+        out.append(Section((("err" if n_err else "warn", title),),
                            b.take(), "err" if n_err else "warn"))
     if conv is not None:
         if conv.system is not UNSET:
