@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - the skip below says so
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (pip install playwright)"),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
+    pytest.mark.skipif(not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
                        reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"),
 ]
 
