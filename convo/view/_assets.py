@@ -247,6 +247,13 @@ d.addEventListener("keydown", (e) => {
   if (p !== page) { page = p; draw(); }
   show(next);
 });
+window.addEventListener("hashchange", () => {
+  const h = /^#item-(\d+)$/.exec(location.hash);
+  if (!h || +h[1] >= rows.length || +h[1] === current) return;
+  const at = shown.indexOf(+h[1]);
+  if (at >= 0 && Math.floor(at / per) !== page) { page = Math.floor(at / per); draw(); }
+  show(+h[1]);
+});
 (async () => {
   say("opening…");
   rows = JSON.parse(await inflate("convo-index"));
