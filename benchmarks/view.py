@@ -20,8 +20,8 @@ after the search is shown too. The lines' data is base64 of deflated JSON, chunk
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import resource
 import subprocess
 import sys

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -100,20 +100,23 @@ def counts_of_usage(usage: Any) -> TokenCounts:
     """
     if usage is None or usage is UNSET:
         return TokenCounts()
-    if not isinstance(usage, Mapping) and (getattr(usage, "cache_creation", None) is UNSET) \
-            and getattr(usage, "server_tool_use", None) is UNSET:
-        # the common case (a convo.model.Usage without the detail objects): four fields
-        return TokenCounts(input=_int(usage.input_tokens), output=_int(usage.output_tokens),
-                           cache_write_5m=_int(usage.cache_creation_input_tokens),
-                           cache_read=_int(usage.cache_read_input_tokens))
+    get: Callable[[str], Any]
+    if isinstance(usage, dict):  # JSON (a FrozenDict too): plain dict look-ups, no ABC checks
+        get = usage.get
+    else:
+        if getattr(usage, "cache_creation", None) is UNSET and getattr(usage, "server_tool_use", None) is UNSET:
+            # the common case (a convo.model.Usage without the detail objects): four fields
+            return TokenCounts(input=_int(usage.input_tokens), output=_int(usage.output_tokens),
+                               cache_write_5m=_int(usage.cache_creation_input_tokens),
+                               cache_read=_int(usage.cache_read_input_tokens))
 
-    def get(key: str) -> Any:
-        return usage.get(key) if isinstance(usage, Mapping) else getattr(usage, key, None)
+        def get(key: str) -> Any:
+            return getattr(usage, key, None)
 
     write = _int(get("cache_creation_input_tokens"))
     w5, w1 = write, 0
     split = get("cache_creation")
-    if isinstance(split, Mapping):
+    if isinstance(split, dict):
         s5, s1 = _int(split.get("ephemeral_5m_input_tokens")), _int(split.get("ephemeral_1h_input_tokens"))
         if s5 or s1:
             # the split is the detail of the total; where they disagree, the total wins for 5m
@@ -121,13 +124,10 @@ def counts_of_usage(usage: Any) -> TokenCounts:
             w5 = max(write - s1, s5) if write else s5
     tools = get("server_tool_use")
     ws = wf = 0
-    if isinstance(tools, Mapping):
+    if isinstance(tools, dict):
         ws, wf = _int(tools.get("web_search_requests")), _int(tools.get("web_fetch_requests"))
-    return TokenCounts(
-        input=_int(get("input_tokens")), output=_int(get("output_tokens")),
-        cache_write_5m=w5, cache_write_1h=w1, cache_read=_int(get("cache_read_input_tokens")),
-        web_search=ws, web_fetch=wf,
-    )
+    return TokenCounts(_int(get("input_tokens")), _int(get("output_tokens")), w5, w1,
+                       _int(get("cache_read_input_tokens")), ws, wf)
 
 
 @frozen

@@ -130,6 +130,34 @@ class TestCompare:
         assert (json_diff(a, b, limit=10**6) == []) == same
 
 
+class TestFastPath:
+    def test_reading_the_json_agrees_with_the_codec(self) -> None:
+        """The digest read straight from an exchange's JSON is the one the codec's values give,
+        on seeded re-runs and on every recorded realworld exchange; a malformed response falls
+        back to the codec and gets its error with the $.path."""
+        from tests._helpers_cli import realworld_lines
+
+        lines = [encode_value(x) for b, a in reruns(convs()[:80], seed=11, change=0.5) for x in (b, a)]
+        lines += [x for x in realworld_lines() if b'"request"' in x[:20] or b'"id"' in x[:10]]
+        fields = ("kind", "model", "stop_reason", "refusal", "refusal_category", "error", "tool_calls", "text",
+                  "counts", "cost")
+        checked = 0
+        for raw in lines:
+            try:
+                value = decode_line(RawLine("f", 1, raw)).value
+            except DecodeError:
+                continue
+            if not isinstance(value, m.Exchange):
+                continue
+            fast = digest(raw, prices=builtin_prices())
+            slow = digest_value(value, prices=builtin_prices())
+            assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields], raw[:200]
+            checked += 1
+        assert checked > 150
+        bad = digest(b'{"id": 1, "request": {}, "response": {"content": [{"type": "text", "text": 7}]}}', file="f", line=3)
+        assert bad.undecodable == "f:3: $.response.content[0].text: expected a string, got an integer"
+
+
 class TestPairing:
     def test_order_does_not_matter(self) -> None:
         """Pairs found in step and pairs found out of order give the same summary."""

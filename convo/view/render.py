@@ -26,7 +26,7 @@ from attrs import define, field, frozen
 from convo import model as m
 from convo._json import UNSET
 from convo.pricing import PriceTable, counts_of_usage
-from convo.view._html import Safe, anchor, attr_id, el, join, json_text, safe_url, truncate
+from convo.view._html import Safe, _escape, anchor, attr_id, el, join, json_text, safe_url, truncate
 
 __all__ = [
     "IMAGE_TYPES",
@@ -149,7 +149,8 @@ def home_of(path: str) -> str:
 
 
 def _text(text: str, ctx: Context, class_: str = "text") -> Safe:
-    return el("div", truncate(text, ctx.max_text_chars), class_=class_)
+    # the hottest path of a page: written out rather than through el()
+    return Safe(f'<div class="{class_}">{_escape(truncate(text, ctx.max_text_chars))}</div>')
 
 
 def _json(value: Any, ctx: Context, class_: str = "json") -> Safe:
@@ -445,7 +446,7 @@ def _content(content: Any, path: str, ctx: Context) -> Safe:
         if not content:
             return el("div", "(empty)", class_="note")
         home = f"{path}[0]"  # a plain string is one text block to the rules
-        return el("div", ctx.marks(home), _text(content, ctx), class_="block b-text", id=ctx.id(home))
+        return Safe(f'<div class="block b-text" id="{ctx.id(home)}">{ctx.marks(home)}{_text(content, ctx)}</div>')
     if not content:
         return el("div", "(no content)", class_="note")
     return render_blocks(content, path, ctx)
@@ -484,7 +485,8 @@ def _chip(key: str, value: Any, ctx: Context, *, extra: bool = False) -> Safe:
     cls = "chip" + (" extra" if extra else "") + (" bad" if bad else "")
     title = "; ".join(f"{v.rule}: {v.message}" for v in bad) if bad else (
         "a parameter convo does not model, kept as given" if extra else None)
-    return el("span", el("b", key), " ", text, class_=cls, title=title, id=ctx.id(home))
+    t = f' title="{_escape(title)}"' if title else ""
+    return Safe(f'<span class="{cls}"{t} id="{ctx.id(home)}"><b>{_escape(key)}</b> {_escape(text)}</span>')
 
 
 def _params(conv: m.Conversation, ctx: Context) -> Safe:
@@ -539,15 +541,12 @@ def render_conversation(conv: m.Conversation, ctx: Context) -> Safe:
         elif isinstance(msg.content, tuple) and msg.content and all(
                 isinstance(b, m.ToolResult | m.ServerToolResult) for b in msg.content):
             note = " tool results"
-        extra = el("span", f" {json_text(dict(msg.extra), indent=False, limit=200)}", class_="meta") if msg.extra else None
-        parts.append(el(
-            "section",
-            el("div", role, el("span", f" #{i}{note}", class_="meta"), extra, class_="role"),
-            ctx.marks(path),
-            _content(msg.content, f"{path}.content", ctx),
-            class_=f"turn {cls}" + (" has-violation" if path in ctx.by_home else ""),
-            id=ctx.id(path),
-        ))
+        extra = el("span", f" {json_text(dict(msg.extra), indent=False, limit=200)}", class_="meta") if msg.extra else ""
+        bad = " has-violation" if path in ctx.by_home else ""
+        parts.append(Safe(
+            f'<section class="turn {cls}{bad}" id="{ctx.id(path)}"><div class="role">{_escape(role)}'
+            f'<span class="meta"> #{i}{_escape(note)}</span>{extra}</div>{ctx.marks(path)}'
+            f'{_content(msg.content, f"{path}.content", ctx)}</section>'))
         prev_role = role
     if not _msgs(conv):
         parts.append(el("div", "(no messages)", class_="note"))
