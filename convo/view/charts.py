@@ -26,7 +26,11 @@ def _fmt(v: float) -> str:
 
 
 def bar_chart(items: Sequence[tuple[str, float]], *, width: int = 460, unit: str = "", limit: int = 15) -> Safe:
-    """Horizontal bars, largest first (the rest summed into one last bar)."""
+    """Horizontal bars, largest first (the rest summed into one last bar).
+
+    >>> bar_chart([("a", 1), ("b", 3), ("c", 2)], limit=2).count('class="bar"')
+    2
+    """
     items = sorted(items, key=lambda kv: -kv[1])
     if len(items) > limit:
         rest = sum(v for _, v in items[limit - 1:])
@@ -51,7 +55,11 @@ def bar_chart(items: Sequence[tuple[str, float]], *, width: int = 460, unit: str
 
 
 def histogram(buckets: Sequence[tuple[str, float]], *, width: int = 420, height: int = 160, unit: str = "") -> Safe:
-    """Columns over ordered buckets, each labelled below."""
+    """Columns over ordered buckets, each labelled below.
+
+    >>> histogram([("1", 4), ("2", 0), ("4", 1)]).count('class="bar alt"')
+    3
+    """
     if not buckets:
         return el("p", "nothing to draw", class_="note")
     top = max(v for _, v in buckets) or 1

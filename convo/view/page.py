@@ -239,7 +239,11 @@ def single_page(
     max_image_kb: int = 512,
     title: str | None = None,
 ) -> str:
-    """One item as a page that reads without its script (the script only adds conveniences)."""
+    """One item as a page that reads without its script (the script only adds conveniences).
+
+    >>> "<article" in single_page(Item(m.Conversation(model="m", max_tokens=1).user("Hi")), validate=False)
+    True
+    """
     violations = Checker(validate, model, api_version)(item.value) if item.error is None else ()
     ctx = Context(prefix="c", violations=violations, path_prefix=_path_prefix(item.value), prices=prices,
                   max_image_chars=max_image_kb * 1024)

@@ -425,7 +425,11 @@ _RENDER[m.ServerToolResult] = _server_result
 
 
 def render_blocks(blocks: Iterable[Any], path: str, ctx: Context, *, nested: bool = False) -> Safe:
-    """Content blocks as HTML; each top-level block is an element with the id of its path."""
+    """Content blocks as HTML; each top-level block is an element with the id of its path.
+
+    >>> render_blocks([m.Text("a < b")], "$.messages[0].content", Context(prefix="x"))
+    '<div class="block b-text" id="x-messages-0-content-0"><div class="text">a &lt; b</div></div>'
+    """
     out = []
     for j, b in enumerate(blocks):
         bpath = f"{path}[{j}]"
@@ -528,7 +532,12 @@ def _system(conv: m.Conversation, ctx: Context) -> Safe:
 
 
 def render_conversation(conv: m.Conversation, ctx: Context) -> Safe:
-    """A request: parameters and tools, the top-level system prompt, then every turn."""
+    """A request: parameters and tools, the top-level system prompt, then every turn.
+
+    >>> html = render_conversation(m.Conversation(model="m", system="Be brief.").user("Hi"), Context())
+    >>> 'class="turn system top"' in html, 'class="turn user"' in html
+    (True, True)
+    """
     parts = [_params(conv, ctx), _system(conv, ctx)]
     prev_role = None
     for i, msg in enumerate(_msgs(conv)):
@@ -554,7 +563,13 @@ def render_conversation(conv: m.Conversation, ctx: Context) -> Safe:
 
 
 def render_usage(usage: Any, model: Any, ctx: Context) -> Safe:
-    """A response's usage as a small table, with its cost when the model is priced."""
+    """A response's usage as a small table, with its cost when the model is priced.
+
+    >>> from convo.pricing import builtin_prices
+    >>> "$0.000050" in render_usage(m.Usage(input_tokens=10, output_tokens=0), "claude-opus-4-8",
+    ...                             Context(prices=builtin_prices()))
+    True
+    """
     if usage is UNSET or usage is None:
         return Safe("")
     counts = counts_of_usage(usage)
@@ -586,7 +601,11 @@ def render_usage(usage: Any, model: Any, ctx: Context) -> Safe:
 
 def render_response(resp: m.Response, ctx: Context) -> Safe:
     """A response: its content as an assistant turn, its stop reason (a refusal as a banner) and
-    its usage."""
+    its usage.
+
+    >>> 'class="banner refusal"' in render_response(m.Response(stop_reason="refusal"), Context())
+    True
+    """
     head = el("div", "assistant", el("span", " response", class_="meta"), " ", stop_badge(resp.stop_reason),
               el("span", f" {resp.model}", class_="meta") if isinstance(resp.model, str) else None,
               el("span", f" {resp.id}", class_="meta") if isinstance(resp.id, str) else None, class_="role")
@@ -616,7 +635,12 @@ def _error_banner(error: Any, ctx: Context) -> Safe:
 
 def render_violations(violations: Sequence[Any], ctx: Context) -> Safe:
     """Every violation as a list: severity, rule id, ``$.path`` (a link to what it is about),
-    message and hint."""
+    message and hint.
+
+    >>> from convo.rules import Violation
+    >>> "text.empty" in render_violations([Violation("text.empty", "error", "$.messages[0]", "empty")], Context())
+    True
+    """
     if not violations:
         return Safe("")
     rows = []
@@ -646,7 +670,11 @@ def _head(item: Item, kind: str, conv: m.Conversation | None, extra: Sequence[An
 
 
 def render_item(item: Item, ctx: Context, *, raw_json: str | None = None) -> Safe:
-    """One line as an ``<article>``: its header, violations, request, response or error."""
+    """One line as an ``<article>``: its header, violations, request, response or error.
+
+    >>> render_item(Item(None, file="a.jsonl", line=2, error="a.jsonl:2: $: not JSON"), Context(prefix="L1"))[:41]
+    '<article class="item bad-line" id="L1"><h'
+    """
     value = item.value
     parts: list[Any] = []
     if item.error is not None:

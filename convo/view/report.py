@@ -72,7 +72,11 @@ def diff_page(
     target: str | None = None,
     api_version: str | None = None,
 ) -> str:
-    """The ``convo diff --html`` page; with *target* (a model), each side is checked for it."""
+    """The ``convo diff --html`` page; with *target* (a model), each side is checked for it.
+
+    >>> "Nothing changed." in diff_page(Summary(), before="a.jsonl", after="b.jsonl")
+    True
+    """
     s = summary
     check = Checker(True, target, api_version) if target else None
     title = f"convo diff · {before} → {after}"
@@ -112,7 +116,11 @@ def diff_page(
 
 def stats_page(title: str, tables: Sequence[tuple[str, Safe]], charts: Sequence[tuple[str, Safe]],
                note: str = "") -> str:
-    """The ``convo stats --html`` page: tables, then charts."""
+    """The ``convo stats --html`` page: tables, then charts.
+
+    >>> "<h2>Lines</h2>" in stats_page("t", [("Lines", table([("lines", "3")]))], [])
+    True
+    """
     head = el("div", el("h1", title), el("span", note, class_="stat") if note else None, class_="pagehead")
     body = [el("div", *(el("div", el("h2", name), t, class_="chart") for name, t in tables), class_="tables")]
     body.append(el("div", *(el("div", el("h2", name), svg, class_="chart") for name, svg in charts), class_="charts"))

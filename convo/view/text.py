@@ -192,7 +192,11 @@ def sections(
     limit: int = 4000,
 ) -> list[Section]:
     """One item as sections: a header, the violations, the system prompt, each turn, the
-    response with its stop reason and usage, an API error."""
+    response with its stop reason and usage, an API error.
+
+    >>> [s.title for s in sections(Item(m.Conversation(model="m").user("Hi")))][-1]
+    (('user', 'USER'), ('dim', ' #0'))
+    """
     b = _Builder(width, thinking, limit)
     value = item.value
     out: list[Section] = []
@@ -318,7 +322,11 @@ def _ansi(spans: Iterable[Span], color: bool) -> str:
 
 
 def render_sections(secs: Iterable[Section], *, color: bool = False) -> Iterator[str]:
-    """Sections as lines of text (ANSI-coloured when *color*)."""
+    """Sections as lines of text (ANSI-coloured when *color*).
+
+    >>> list(render_sections([Section((("user", "USER"),), ((("", "Hi"),),), "user")]))
+    ['USER', '│ Hi']
+    """
     for s in secs:
         if s.title:
             yield _ansi(s.title, color)
@@ -361,7 +369,11 @@ def to_text(
 
 
 def rich_renderables(secs: Iterable[Section]) -> list[Any]:
-    """Sections as ``rich`` renderables (panels for boxed sections); needs the ``rich`` package."""
+    """Sections as ``rich`` renderables (panels for boxed sections); needs the ``rich`` package.
+
+    >>> type(rich_renderables([Section((("user", "USER"),), ((("", "Hi"),),), "user")])[0]).__name__
+    'Panel'
+    """
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
