@@ -497,6 +497,10 @@ def compare(before: Digest, after: Digest) -> LineDiff:
     >>> d.tool_names_changed, d.tool_args_changed, d.arg_diffs
     (False, True, ((0, 'lookup', (('$.q', 'a', 'b'),)),))
     """
+    if (before.text == after.text and before.stop_reason == after.stop_reason and before.refusal == after.refusal
+            and before.error == after.error and before.tool_calls == after.tool_calls
+            and (before.rules is None or after.rules is None or bool(before.rules) == bool(after.rules))):
+        return LineDiff(before, after)  # the common case on a re-run: nothing compared changed
     stop_changed = before.stop_reason != after.stop_reason
     refusal = "appeared" if after.refusal and not before.refusal else ("vanished" if before.refusal and not after.refusal else None)
     error = None
@@ -589,7 +593,31 @@ class Summary:
     def add(self, d: LineDiff) -> None:
         """Count one pair."""
         self.matched += 1
-        self.changed += d.changed
+        b, a = d.before, d.after
+        if d.changed:
+            self._count_changes(d)
+        else:
+            self.similarity_sum += 1.0
+        self.validated = self.validated or b.rules is not None
+        key = (_outcome(b), _outcome(a))
+        self.transitions[key] = self.transitions.get(key, 0) + 1
+        key = (str(b.model), str(a.model))
+        self.models[key] = self.models.get(key, 0) + 1
+        if b.counts is not None:
+            _accumulate(self._before, b.counts)
+            if b.cost is not None:
+                self.before_cost += b.cost
+            else:
+                self.unpriced_before += 1
+        if a.counts is not None:
+            _accumulate(self._after, a.counts)
+            if a.cost is not None:
+                self.after_cost += a.cost
+            else:
+                self.unpriced_after += 1
+
+    def _count_changes(self, d: LineDiff) -> None:
+        self.changed += 1
         self.stop_reason_changed += d.stop_changed
         self.refusals_appeared += d.refusal == "appeared"
         self.refusals_vanished += d.refusal == "vanished"
@@ -602,24 +630,8 @@ class Summary:
         self.low_similarity += d.similarity < LOW_SIMILARITY
         self.became_invalid += d.validity == "became invalid"
         self.became_valid += d.validity == "became valid"
-        self.validated = self.validated or d.before.rules is not None
         self.similarity_sum += d.similarity
-        b, a = d.before, d.after
-        self.transitions[(_outcome(b), _outcome(a))] += 1
-        self.models[(str(b.model), str(a.model))] += 1
-        if b.counts is not None:
-            _accumulate(self._before, b.counts)
-        if a.counts is not None:
-            _accumulate(self._after, a.counts)
-        if b.cost is not None:
-            self.before_cost += b.cost
-        elif b.counts is not None:
-            self.unpriced_before += 1
-        if a.cost is not None:
-            self.after_cost += a.cost
-        elif a.counts is not None:
-            self.unpriced_after += 1
-        if d.changed and self.top:
+        if self.top:
             self._seq += 1
             item = (d.score, -self._seq, d)
             if len(self._heap) < self.top:
@@ -730,12 +742,14 @@ class Matcher:
         self.on_pair = on_pair
         self._b: dict[Any, Digest] = {}
         self._a: dict[Any, Digest] = {}
-        self._seen_b: Counter[Any] = Counter()
-        self._seen_a: Counter[Any] = Counter()
+        self._seen_b: dict[Any, int] = {}
+        self._seen_a: dict[Any, int] = {}
 
-    def _key(self, dg: Digest, seen: Counter[Any]) -> Any:
-        seen[dg.key] += 1  # a key seen twice in one file is matched by occurrence
-        return (dg.key, seen[dg.key])
+    def _key(self, dg: Digest, seen: dict[Any, int]) -> Any:
+        k = dg.key
+        n = seen.get(k, 0) + 1  # a key seen twice in one file is matched by occurrence
+        seen[k] = n
+        return (k, n)
 
     def before(self, dg: Digest) -> None:
         """A digest of the BEFORE file."""
