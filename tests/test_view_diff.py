@@ -313,6 +313,14 @@ class TestCommand:
         assert s["matched"] == 195 and s["undecodable_before"] == 5 and s["only_before"] == s["only_after"] == 0
         assert s["became_valid"] > 50 and s["became_invalid"] == 0
         assert s["models"][0]["after"] == "claude-opus-4-8"
+        after = [orjson.loads(x) for x in migrated.read_bytes().splitlines()]
+        before = [orjson.loads(encode_value(c)) for c in convs()]
+
+        def params(d: dict[str, Any]) -> Any:
+            return ({k: v for k, v in d.items() if k != "messages"}, len(d.get("messages", [])))
+
+        assert s["params_changed"] == sum(params(b) != params(a) for b, a in zip(before, after, strict=True)) > 150
+        assert any("parameters: model" in " ".join(w["changes"]) for w in s["worth_reading"])
 
     def test_bad_usage(self, runs: tuple[Path, Path]) -> None:
         """A bad --fail-if or a missing file: exit 2 and the reason."""

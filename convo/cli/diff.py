@@ -38,14 +38,16 @@ of a transformed copy of the input pairs with its original (even where the trans
 lines); other ids and batch custom_ids as they are; lines without an id (requests) by position
 among the readable lines. Per pair: stop_reason, refusals, API errors, tool
 calls (names, and arguments as a JSON diff), text length and similarity, validity for --model,
-usage and cost.
+usage and cost; for request files, the parameters that changed (model, sampling, thinking, system,
+number of turns).
 
 --fail-if EXPR (repeatable; exit 1 when any holds):  METRIC OP NUMBER[%], joined by and / or,
 with parentheses. OP: > >= < <= == !=. With %, a count is its share of the matched lines and a
 *_change its change relative to BEFORE. Metrics: matched, only_before, only_after,
 undecodable_before, undecodable_after, changed, stop_reason_changed, refusals_appeared,
 refusals_vanished, errors_appeared, errors_vanished, tool_calls_changed, tool_names_changed,
-tool_args_changed, text_changed, low_similarity, became_invalid, became_valid, cost_change,
+tool_args_changed, text_changed, low_similarity, became_invalid, became_valid, params_changed,
+cost_change,
 input_tokens_change, output_tokens_change, mean_similarity.
 
 examples:

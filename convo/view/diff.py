@@ -85,6 +85,7 @@ class Digest:
     counts: TokenCounts | None = None
     cost: float | None = None
     rules: tuple[str, ...] | None = None  # rule ids of errors for the target model; None: not checked
+    params: tuple[tuple[str, Any], ...] | None = None  # a request's parameters (not for run records)
     raw: bytes | None = field(default=None, eq=False, repr=False)  # the line, kept for a side-by-side report
 
     @property
@@ -168,6 +169,11 @@ def digest_value(
             calls.extend(_calls(msg.content))
             texts.append(_text(msg.content))
     model = conv.model if isinstance(conv.model, str) else None
+    params = [(a.name, getattr(conv, a.name)) for a in _PARAMS if getattr(conv, a.name) is not UNSET]
+    params.extend((str(k), v) for k, v in conv.extra.items())
+    if isinstance(conv.system, str | tuple):
+        params.append(("system", conv.system if isinstance(conv.system, str) else _text(conv.system)))
+    params.append(("turns", len(msgs)))
     from convo.transforms import estimate_tokens
 
     try:
@@ -179,7 +185,10 @@ def digest_value(
         c = prices.cost(counts, model)
         cost = c.total if c is not None else None
     return Digest(key=key, file=file, line=line, kind=kind, model=model, tool_calls=tuple(calls),
-                  text="\n".join(t for t in texts if t), counts=counts, cost=cost, rules=rules)
+                  text="\n".join(t for t in texts if t), counts=counts, cost=cost, rules=rules, params=tuple(params))
+
+
+_PARAMS = tuple(a for a in m.Conversation.__attrs_attrs__ if a.name not in ("messages", "system", "extra"))
 
 
 def _error_type(error: Any) -> str:
@@ -449,6 +458,7 @@ class LineDiff:
     text_changed: bool = False
     similarity: float = 1.0
     validity: str | None = None  # "became invalid" / "became valid"
+    params: tuple[tuple[str, Any, Any], ...] = ()  # a request's parameters that changed: (name, before, after)
     score: float = 0.0
 
     @property
@@ -460,7 +470,7 @@ class LineDiff:
     def changed(self) -> bool:
         """Anything at all changed."""
         return (self.stop_changed or self.refusal is not None or self.error is not None
-                or self.tool_calls_changed or self.text_changed or self.validity is not None)
+                or self.tool_calls_changed or self.text_changed or self.validity is not None or bool(self.params))
 
     def reasons(self) -> list[str]:
         """What changed, in words, most important first.
@@ -476,7 +486,7 @@ class LineDiff:
             out.append(f"API error {self.error}: {b.error or '-'} -> {a.error or '-'}")
         if self.validity:
             rules = a.rules if self.validity == "became invalid" else b.rules
-            out.append(f"{self.validity} ({', '.join(rules or ())})")
+            out.append(f"{self.validity} ({', '.join(dict.fromkeys(rules or ()))})")
         if self.stop_changed:
             out.append(f"stop_reason {_outcome(b)} -> {_outcome(a)}")
         if self.tool_names_changed:
@@ -484,9 +494,31 @@ class LineDiff:
         elif self.tool_args_changed:
             n = sum(len(d) for _, _, d in self.arg_diffs)
             out.append(f"tool arguments changed ({n} value{'s' if n != 1 else ''})")
+        if self.params:
+            shown = [f"{k} {_short(x)} -> {_short(y)}" for k, x, y in self.params[:4]]
+            more = f" and {len(self.params) - 4} more" if len(self.params) > 4 else ""
+            out.append("parameters: " + "; ".join(shown) + more)
         if self.text_changed:
             out.append(f"text {len(b.text):,} -> {len(a.text):,} chars, similarity {self.similarity:.2f}")
         return out
+
+
+def _short(v: Any) -> str:
+    if v is UNSET:
+        return "(absent)"
+    text = v if isinstance(v, str) else json_text_compact(v)
+    return text if len(text) <= 40 else text[:39] + "\u2026"
+
+
+def json_text_compact(v: Any) -> str:
+    """A JSON value on one line (integers beyond 64 bits kept).
+
+    >>> json_text_compact({"type": "adaptive"})
+    '{"type":"adaptive"}'
+    """
+    from convo.view._html import json_text
+
+    return json_text(v, indent=False)
 
 
 def compare(before: Digest, after: Digest) -> LineDiff:
@@ -498,7 +530,7 @@ def compare(before: Digest, after: Digest) -> LineDiff:
     (False, True, ((0, 'lookup', (('$.q', 'a', 'b'),)),))
     """
     if (before.text == after.text and before.stop_reason == after.stop_reason and before.refusal == after.refusal
-            and before.error == after.error and before.tool_calls == after.tool_calls
+            and before.error == after.error and before.tool_calls == after.tool_calls and before.params == after.params
             and (before.rules is None or after.rules is None or bool(before.rules) == bool(after.rules))):
         return LineDiff(before, after)  # the common case on a re-run: nothing compared changed
     stop_changed = before.stop_reason != after.stop_reason
@@ -525,12 +557,17 @@ def compare(before: Digest, after: Digest) -> LineDiff:
             validity = "became invalid"
         elif before.rules and not after.rules:
             validity = "became valid"
+    params: list[tuple[str, Any, Any]] = []
+    if before.params is not None and after.params is not None and before.params != after.params:
+        pb, pa = dict(before.params), dict(after.params)
+        params = [(k, pb.get(k, UNSET), pa.get(k, UNSET)) for k in dict.fromkeys([*pb, *pa])
+                  if pb.get(k, UNSET) != pa.get(k, UNSET)]
     score = ((100 if refusal == "appeared" else 30 if refusal else 0) + (80 if error == "appeared" else 20 if error else 0)
              + (60 if validity == "became invalid" else 0) + (40 if names_changed else 25 if arg_diffs else 0)
-             + (20 if stop_changed else 0) + (1.0 - sim) * 20)
+             + (20 if stop_changed else 0) + (1.0 - sim) * 20 + 2 * len(params))
     return LineDiff(before, after, stop_changed=stop_changed, refusal=refusal, error=error,
                     tool_names_changed=names_changed, tool_args_changed=bool(arg_diffs), arg_diffs=tuple(arg_diffs),
-                    text_changed=text_changed, similarity=sim, validity=validity, score=score)
+                    text_changed=text_changed, similarity=sim, validity=validity, params=tuple(params), score=score)
 
 
 # --------------------------------------------------------------------------- every line
@@ -539,7 +576,7 @@ COUNTS = (
     "matched", "only_before", "only_after", "undecodable_before", "undecodable_after", "changed",
     "stop_reason_changed", "refusals_appeared", "refusals_vanished", "errors_appeared", "errors_vanished",
     "tool_calls_changed", "tool_names_changed", "tool_args_changed", "text_changed", "low_similarity",
-    "became_invalid", "became_valid",
+    "became_invalid", "became_valid", "params_changed",
 )
 """The counts a :class:`Summary` keeps (each a ``--fail-if`` metric; with ``%``: of ``matched``)."""
 
@@ -576,6 +613,7 @@ class Summary:
     low_similarity: int = 0
     became_invalid: int = 0
     became_valid: int = 0
+    params_changed: int = 0
     validated: bool = False
     similarity_sum: float = 0.0
     _before: list[int] = field(factory=lambda: [0] * 7, repr=False)  # TokenCounts' fields, summed
@@ -630,6 +668,7 @@ class Summary:
         self.low_similarity += d.similarity < LOW_SIMILARITY
         self.became_invalid += d.validity == "became invalid"
         self.became_valid += d.validity == "became valid"
+        self.params_changed += bool(d.params)
         self.similarity_sum += d.similarity
         if self.top:
             self._seq += 1
@@ -954,6 +993,8 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         (f"  similarity under {LOW_SIMILARITY}", s.low_similarity),
     ):
         rows.append((label, f"{n:,}", pct(n)))
+    if s.params_changed:
+        rows.append(("request parameters changed", f"{s.params_changed:,}", pct(s.params_changed)))
     if s.validated:
         rows.append(("became invalid", f"{s.became_invalid:,}", pct(s.became_invalid)))
         rows.append(("became valid", f"{s.became_valid:,}", pct(s.became_valid)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from convo import model as m
 from convo._json import UNSET as _UNSET
 from convo.pricing import PriceTable
 from convo.view._html import Safe, el, join, json_text
@@ -49,8 +50,10 @@ def _side(d: LineDiff, n: int, prices: PriceTable | None, check: Any) -> Safe:
             except DecodeError as e:
                 item = Item(None, file=dg.file, line=dg.line, error=str(e), raw=dg.raw)
         violations = check(item.value) if check is not None and item.error is None else ()
-        ctx = Context(prefix=f"d{n}{side[0]}", violations=violations, prices=prices, fold_request=True,
-                      path_prefix="$.request")
+        exchange = isinstance(item.value, m.Exchange)
+        # a run's records: the responses side by side, the requests folded; requests: shown whole
+        ctx = Context(prefix=f"d{n}{side[0]}", violations=violations, prices=prices, fold_request=exchange,
+                      path_prefix="$.request" if exchange else "")
         cols.append(el("div", el("div", side.upper(), class_="meta"), render_item(item, ctx)))
     diffs = []
     for call, name, changes in d.arg_diffs:
