@@ -66,9 +66,12 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # --------------------------------------------------------------------------- one line
 
 
-@frozen
+@define
 class Digest:
-    """What one line says, for comparing: where it is, its key, and the outcome it records."""
+    """What one line says, for comparing: where it is, its key, and the outcome it records.
+
+    Read-only by convention, not frozen: two are built per pair of lines, and a mutable attrs
+    class builds in less than half the time of a frozen one; nothing changes a digest."""
 
     key: Any
     file: str = ""
@@ -443,9 +446,10 @@ def _frozen(v: Any) -> Any:
     return v
 
 
-@frozen
+@define
 class LineDiff:
-    """Two digests of one record, and what changed between them."""
+    """Two digests of one record, and what changed between them (read-only by convention, as
+    :class:`Digest`)."""
 
     before: Digest
     after: Digest
@@ -500,6 +504,9 @@ class LineDiff:
             out.append("parameters: " + "; ".join(shown) + more)
         if self.text_changed:
             out.append(f"text {len(b.text):,} -> {len(a.text):,} chars, similarity {self.similarity:.2f}")
+        if b.cost is not None and a.cost is not None and abs(a.cost - b.cost) > max(1e-6, 0.1 * b.cost):
+            change = f" ({100 * (a.cost - b.cost) / b.cost:+.0f} %)" if b.cost else ""
+            out.append(f"cost ${b.cost:.6f} -> ${a.cost:.6f}{change}")
         return out
 
 
@@ -745,7 +752,10 @@ class Summary:
         d["stop_reasons"] = [{"before": b, "after": a, "lines": n} for (b, a), n in ranked(self.transitions)]
         d["models"] = [{"before": b, "after": a, "lines": n} for (b, a), n in ranked(self.models)]
         d["worth_reading"] = [
-            {"before": x.before.where, "after": x.after.where, "score": round(x.score, 2), "changes": x.reasons()}
+            {"before": x.before.where, "after": x.after.where, "score": round(x.score, 2), "changes": x.reasons(),
+             "usage_before": attrs.asdict(x.before.counts) if x.before.counts is not None else None,
+             "usage_after": attrs.asdict(x.after.counts) if x.after.counts is not None else None,
+             "cost_before": x.before.cost, "cost_after": x.after.cost}
             for x in self.worth_reading
         ]
         return d
