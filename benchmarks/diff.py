@@ -13,6 +13,12 @@ MB/s over both files, and the ratio of the floor's wall time to the command's (1
 just reading the JSON). ``--model`` adds the run that also validates both sides' requests.
 
 convo's bytecode is compiled first, as pip compiles an installed package.
+
+Figures on a 2-core machine, Python 3.11 (2026-12-07), two files of 100 MB (31,410 lines each):
+the floor 3.0 s (66 MB/s); convo diff 7.3 s wall, 4.7 CPU s (27 MB/s, 0.41x the floor by wall,
+0.32x by CPU; load 6-9); --model 0.16x. Per line, convo reads the JSON (the floor), builds the
+digest of what it compares (about as much again: the response read straight from the JSON, usage
+and cost) and pairs and compares it (about half as much again).
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ line's text), "again" a second search (the text already read); "open@N" is openi
 in a new tab at its last line (#item-N, the browser's cache warm); "found" how many lines the
 first search kept. The browser's JS heap
 after the search is shown too. The lines' data is base64 of deflated JSON, chunked.
+
+Figures on a 2-core machine, Python 3.11, load average 9-11 (2026-12-07):
+    1 line: page 0.02 MB, written in 1.2 s (0.4 CPU s), opens in 0.7 s;
+    1,000 lines (2.5 MB): page 1.4 MB, 4.1 s (1.3 CPU s), opens in 1.1 s, first search 0.7 s;
+    100,000 lines (250 MB): page 137 MB, 257 s (86 CPU s), opens in 4.6 s, first search 12.7 s,
+    the next 0.14 s, a new tab at the last line 4.4 s, JS heap 386 MB.
 """
 
 from __future__ import annotations
