@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from convo.codec.lines import encode_value
 from convo.pricing import builtin_prices
+from convo.profiles import UnknownModelWarning
 from convo.testing.showcase import HOSTILE_MARK, hostile, showcase
 from convo.view import to_html
 
@@ -101,7 +103,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {"mixed": d / "mixed.html", "showcase": d / "showcase.html", "hostile": d / "hostile.html"}
     _run_view(str(lines), "-o", str(out["mixed"]))
     out["showcase"].write_text(to_html(showcase(), prices=builtin_prices()), encoding="utf-8")
-    out["hostile"].write_text(to_html(hostile(), prices=builtin_prices()), encoding="utf-8")
+    with warnings.catch_warnings():  # the hostile record's model has no profile, on purpose
+        warnings.simplefilter("ignore", UnknownModelWarning)
+        out["hostile"].write_text(to_html(hostile(), prices=builtin_prices()), encoding="utf-8")
     return out
 
 
