@@ -15,7 +15,7 @@ from tests._imports import cycles, graph, modules
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("base", 0, ("convo.errors", "convo._json", "convo._images", "convo._samples")),
     ("model", 1, ("convo.model",)),
-    ("profiles", 2, ("convo.profiles",)),
+    ("profiles", 2, ("convo.profiles", "convo.pricing")),
     ("rules", 3, ("convo.rules",)),
     ("transforms", 4, ("convo.transforms",)),
     ("codec", 5, ("convo.codec",)),
@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     # Arrow tables and Hugging Face datasets (optional extras): above the codec, below the line
     # engine, whose Parquet sources and sinks use them; beside the executor, which they never need
     ("datasets", 6, ("convo.arrow", "convo.hf")),
+    ("view", 6, ("convo.view",)),  # pages of conversations: above the codec and rules, below the command
     ("jobs", 7, ("convo.jobs",)),
     ("stream", 7, ("convo.stream",)),
     ("testing", 7, ("convo.testing",)),
