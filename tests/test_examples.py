@@ -104,21 +104,26 @@ def _sandbox(d: Path) -> None:
     share = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}]
     (d / "sharegpt.json").write_bytes(orjson.dumps(share))
     _exchanges(d / "runs.jsonl")
+    _exchanges(d / "exchanges.jsonl", 15, source="requests.jsonl")
+    _exchanges(d / "before.jsonl", 15, source="requests.jsonl")
+    _exchanges(d / "after.jsonl", 15, source="requests.jsonl", answer="Another answer")
+    (d / "migrated.jsonl").write_bytes(b"\n".join(good) + b"\n")
+    shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", d / "session.jsonl")
     project = d / "home" / ".claude" / "projects" / "demo"  # ~ is the sandbox's home
     project.mkdir(parents=True)
     shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", project / "session.jsonl")
 
 
-def _exchanges(path: Path) -> list[object]:
+def _exchanges(path: Path, n: int = 3, *, source: str = "runs", answer: str = "Answer") -> list[object]:
     """A small file of exchange records (what ``convo run`` writes), and the values it holds."""
     from convo import Conversation, Exchange
     from convo.codec.lines import encode_value
     from convo.executor import reply
 
     values: list[object] = []
-    for i in range(3):
+    for i in range(n):
         conv = Conversation(model="claude-opus-4-8", max_tokens=64).user(f"Question {i}?")
-        values.append(Exchange(id=f"runs:{i + 1}", request=conv, response=reply(conv, f"Answer {i}.")))
+        values.append(Exchange(id=f"{source}:{i + 1}", request=conv, response=reply(conv, f"{answer} {i}.")))
     path.write_bytes(b"".join(encode_value(v) + b"\n" for v in values))
     return values
 
@@ -162,6 +167,7 @@ def test_help_examples_run(command: str, tmp_path: Path) -> None:
     ran = 0
     with Emulator(batch_delay=0) as url:
         env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url, "HOME": str(tmp_path / "home"),
+               "BROWSER": "true",  # --open hands the page to `true`, not to a browser
                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         if command in PRELUDE:
             assert _run(PRELUDE[command], tmp_path, env)[0] == 0

@@ -54,7 +54,7 @@ examples:
   convo diff before.jsonl after.jsonl
   convo diff before.jsonl after.jsonl --html diff.html --model claude-opus-4-8
   convo diff before.jsonl after.jsonl --fail-if 'tool_calls_changed > 2%' --fail-if 'refusals_appeared > 0'
-  convo diff transcripts.jsonl migrated.jsonl --model claude-opus-4-8     two versions of the requests
+  convo diff transcripts.jsonl migrated.jsonl --model claude-opus-4-8     # two versions of the requests
 """
 
 
@@ -62,7 +62,7 @@ def add_parser(sub: Any) -> None:
     """Register ``convo diff`` on the ``convo`` subparsers *sub*."""
     p = command_parser(sub, "diff", "what changed between two runs (exchange records) or two request files", EPILOG)
     p.add_argument("before", metavar="BEFORE", help="exchange records (what convo run writes) or requests")
-    p.add_argument("after", metavar="AFTER")
+    p.add_argument("after", metavar="AFTER", help="the same lines after the change (a re-run, or migrated requests)")
     p.add_argument("--html", metavar="REPORT", help="write an HTML report here, the changed lines side by side")
     p.add_argument("--fail-if", dest="fail_if", action="append", default=[], metavar="EXPR",
                    help="exit 1 when this holds (see below); repeatable")

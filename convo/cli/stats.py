@@ -42,7 +42,7 @@ examples:
   convo stats transcripts.jsonl
   convo stats logs/ --json --workers 2
   convo stats exchanges.jsonl --html stats.html
-  convo stats ~/.claude/projects/my-project/ --json
+  convo stats ~/.claude/projects/demo/ --json
 
 Here the rejected lines are the undecodable ones (counted, not written anywhere).
 

@@ -40,11 +40,11 @@ out), usage and cost, and every rule violation at its $.path with its rule id an
 from the transcript are shown, never run. The page loads nothing from the network.
 
 examples:
-  convo view migrated.jsonl -o migrated.html --open          the whole file: search, filters, paging
-  convo view exchanges.jsonl --line 12 -o line12.html       one line as a page of its own
-  convo view exchanges.jsonl --id 'requests.jsonl:12'       one record, in the terminal
-  convo view transcripts.jsonl --model claude-opus-4-8      checked for the model you migrate to
-  convo view session.jsonl --from claude-code -o s.html     a foreign format, read as convert does
+  convo view migrated.jsonl -o migrated.html --open          # the whole file: search, filters, paging
+  convo view exchanges.jsonl --line 12 -o line12.html       # one line as a page of its own
+  convo view exchanges.jsonl --id 'requests.jsonl:12'       # one record, in the terminal
+  convo view transcripts.jsonl --model claude-opus-4-8      # checked for the model you migrate to
+  convo view session.jsonl --from claude-code -o s.html     # a foreign format, read as convert does
 """
 
 
