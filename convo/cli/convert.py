@@ -32,6 +32,8 @@ formats: anthropic (Messages API requests), batch (Message Batches request lines
 `convo run` writes; in only), openai, openai-finetune, sharegpt, hf, hh, and in only: inspect
 (inspect_ai .json/.eval logs), claude-code (session JSONL). What a conversion cannot carry is
 counted in the loss summary; a line that cannot be read at all goes to the rejects file.
+exit status: 0 done (rejected lines are counted), 1 a damaged input or a bug in convo (a writer
+that raised: code `internal` in the rejects file), 2 bad usage.
 
 examples:
   convo convert chats.jsonl --from openai --to anthropic -o requests.jsonl --model claude-opus-4-8 --max-tokens 1024
@@ -82,5 +84,8 @@ def command(args: argparse.Namespace) -> int:
     else:
         lines.append("  nothing lost")
     lines.extend(f"  warning: {p}" for p in problems)
+    bugs = tally.rejects.get("internal", 0)
+    if bugs:
+        lines.append(f"  warning: {bugs:,} lines met a bug in convo (code internal in the rejects): please report it")
     say(args, lines)
-    return EXIT_FAIL if problems else EXIT_OK
+    return EXIT_FAIL if problems or bugs else EXIT_OK

@@ -33,10 +33,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
 from convo._json import UNSET
-from convo.codec import structure
+from convo.codec import parse_json, structure
 from convo.codec.formats._base import (
     Conversion,
     Format,
@@ -47,6 +45,8 @@ from convo.codec.formats._base import (
     open_binary,
     unsigned_thinking,
 )
+from convo.codec.jsonl import DEFAULT_MAX_LINE_BYTES
+from convo.codec.lines import BOM, is_blank
 from convo.errors import DecodeError
 from convo.model import Block, Conversation, Message, Text, ToolResult, ToolUse
 
@@ -77,11 +77,14 @@ def read(obj: Any, *, source: str | None = None) -> Conversion:
     return Conversion(conv, losses, source)
 
 
-def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True) -> Iterator[Conversion]:
+def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True,
+              max_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Conversion]:
     """Each session in a Claude Code JSONL file (or the one in a loglines export).
 
     Lines are grouped by ``sessionId`` (in the order sessions first appear); a line without one
-    belongs with the line before it. ``split_sessions=False`` reads the file as one conversation.
+    (or with one that is not a string) belongs with the line before it.
+    ``split_sessions=False`` reads the file as one conversation. A line longer than *max_bytes*
+    is not parsed: it is skipped, and reported as a loss.
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "session.jsonl"
@@ -93,37 +96,48 @@ def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True) -> I
     name = os.fspath(path)
     with open_binary(name) as f:
         data = f.read()
-    if data.lstrip().startswith(b"{"):
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    if data.lstrip().startswith(b"{") and len(data) <= max_bytes:
         try:
-            whole = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            whole = parse_json(data)
+        except DecodeError:
             whole = None
         if isinstance(whole, dict) and "loglines" in whole:
             yield read(whole, source=name)
             return
     events: list[Event] = []
     for n, raw in enumerate(data.splitlines(), 1):
-        if not raw.strip():
+        if is_blank(raw):
+            continue
+        if len(raw) > max_bytes:
+            events.append((n, "$", _Bad(f"{len(raw)} bytes long, over the limit of {max_bytes} bytes")))
             continue
         try:
-            events.append((n, "$", orjson.loads(raw)))
-        except orjson.JSONDecodeError as e:
-            events.append((n, "$", _Bad(f"not JSON ({e})"[:120])))
+            events.append((n, "$", parse_json(raw)))
+        except DecodeError as e:
+            events.append((n, "$", _Bad(f"not JSON ({e.expected})"[:120])))
     if not split_sessions:
         losses: list[Loss] = []
         yield Conversion(guarded(_session, events, losses), losses, name)
         return
     groups: dict[Any, list[Event]] = {}
     key: Any = None
-    first = next((e[2].get("sessionId") for e in events if isinstance(e[2], dict) and e[2].get("sessionId")), None)
+    first = next((sid for e in events if (sid := _session_id(e[2]))), None)
     for ev in events:
-        sid = ev[2].get("sessionId") if isinstance(ev[2], dict) else None
+        sid = _session_id(ev[2])
         if sid:
             key = sid
         groups.setdefault(key if key is not None else first, []).append(ev)
     for sid, evs in groups.items():
         losses = []
         yield Conversion(guarded(_session, evs, losses), losses, f"{name}#{sid}" if sid is not None else name)
+
+
+def _session_id(ev: Any) -> str | None:
+    """A line's ``sessionId`` when it is a string (data never becomes a key of any other type)."""
+    sid = ev.get("sessionId") if isinstance(ev, dict) else None
+    return sid if isinstance(sid, str) else None
 
 
 class _Bad:
