@@ -36,6 +36,7 @@ from convo.errors import DecodeError
 from convo.testing import Emulator
 from tests._helpers_fuzz import (
     MUTATIONS,
+    REALWORLD,
     TRANSFORMS,
     check_library,
     expected_lines,
@@ -228,6 +229,27 @@ class TestCommands:
         assert len(records) == rejected
         _check_rejects(data, records, crlf_stripped=True)
 
+    def test_run_via_batch_against_the_emulator(self, hostile: tuple[Path, bytes], tmp_path: Path) -> None:
+        """convo run --via batch: one record per request line, the others rejected with their
+        bytes (lines with a number beyond a double left out, as above)."""
+        _, data = hostile
+        data = b"\n".join(line for line in data.split(b"\n") if not _beyond_double(line))
+        src = tmp_path / "in.jsonl"
+        src.write_bytes(data)
+        with Emulator() as url:
+            env = dict(os.environ, ANTHROPIC_API_KEY="sk-fuzz-test", ANTHROPIC_BASE_URL=url)
+            code, err = _convo(tmp_path, "run", str(src), "-o", "ex.jsonl", "--via", "batch",
+                               "--poll-interval", "0.05", env=env)
+        assert code in (0, 1), err
+        m = re.search(r"([\d,]+) lines = .* ([\d,]+) not requests", err)
+        assert m, err
+        total, rejected = (int(x.replace(",", "")) for x in m.groups())
+        assert total + rejected == len(expected_lines(data))
+        assert len((tmp_path / "ex.jsonl").read_bytes().splitlines()) == total
+        records = _rejects(tmp_path / "ex.rejects.jsonl")
+        assert len({r["line"] for r in records}) == rejected
+        _check_rejects(data, records, crlf_stripped=True)
+
     @pytest.mark.xfail(reason="jobs layer (issue 11, rel-jobs): one line the API cannot parse fails "
                        "the whole batch create", strict=False)
     def test_batch_submit_number_beyond_a_double(self, tmp_path: Path) -> None:
@@ -240,6 +262,53 @@ class TestCommands:
             env = dict(os.environ, ANTHROPIC_API_KEY="sk-fuzz-test", ANTHROPIC_BASE_URL=url)
             code, err = _convo(tmp_path, "batch", "submit", "in.jsonl", "-o", "job.json", env=env)
         assert code == 0, err
+
+
+class TestWholeFiles:
+    """convert --from inspect / claude-code reads whole files: each mutated file converts, or
+    stops at its first unreadable document with one ``format`` reject; nothing else escapes."""
+
+    def test_mutated_logs_and_sessions(self, tmp_path: Path) -> None:
+        """Byte flips in every realworld .eval zip, every kind of mutation of every inspect .json
+        log, mutated lines in every Claude Code session: counts add up, no exception escapes."""
+        import contextlib
+        import io
+        import random
+
+        from convo.cli import main
+
+        rng = random.Random(3)
+        rounds = 5 if _THOROUGH else 1
+        cases: list[tuple[str, str, bytes]] = []
+        for _ in range(rounds):
+            for path in sorted(REALWORLD.rglob("*.eval")):
+                b = bytearray(path.read_bytes())
+                for _ in range(rng.randint(1, 6)):
+                    b[rng.randrange(len(b))] = rng.randrange(256)
+                cases.append(("inspect", ".eval", bytes(b)))
+            for path in sorted(REALWORLD.glob("inspect-ai*/*.json")):
+                line = json.dumps(json.loads(path.read_bytes())).encode()
+                d = mutate(line, rng.choice(sorted(MUTATIONS)), rng.randrange(1 << 30))
+                cases.append(("inspect", ".json", d if isinstance(d, bytes) else d.encode("utf-8", "surrogatepass")))
+            for path in sorted(REALWORLD.glob("claude-code*/*.jsonl")):
+                lines = path.read_bytes().splitlines()
+                for i, line in enumerate(lines):
+                    if line.strip() and rng.random() < 0.2:
+                        d = mutate(line, rng.choice(sorted(MUTATIONS)), rng.randrange(1 << 30))
+                        lines[i] = d if isinstance(d, bytes) else d.encode("utf-8", "surrogatepass")
+                cases.append(("claude-code", ".jsonl", b"\n".join(lines)))
+        for n, (fmt, suffix, data) in enumerate(cases):
+            src = tmp_path / f"case{n}{suffix}"
+            src.write_bytes(data)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = main(["convert", str(src), "--from", fmt, "--to", "anthropic", "-o", str(tmp_path / "o.jsonl")])
+            assert code == 0, err.getvalue()
+            n_in, n_out, n_rej = _counts(err.getvalue())
+            assert n_in == n_out + n_rej and n_rej <= 1
+            assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == n_out
+            assert len((tmp_path / "o.rejects.jsonl").read_bytes().splitlines()) == n_rej
+        assert len(cases) >= 30
 
 
 def _beyond_double(line: bytes) -> bool:
