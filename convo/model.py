@@ -42,6 +42,7 @@ __all__ = [
     "Image",
     "Message",
     "MidConvSystem",
+    "NO_CONTENT",
     "NO_MESSAGES",
     "RedactedThinking",
     "Response",
@@ -548,13 +549,14 @@ class Message:
 # --------------------------------------------------------------------------- conversation
 
 
-class _NoMessages(tuple):  # type: ignore[type-arg]
-    """The type of :data:`NO_MESSAGES`."""
+class _AbsentTuple(tuple):  # type: ignore[type-arg]
+    """An empty tuple that stands for a JSON array that was absent (see :data:`NO_MESSAGES`)."""
 
     __slots__ = ()
+    _name = ""
 
     def __repr__(self) -> str:
-        return "NO_MESSAGES"
+        return self._name
 
     # absent is not empty: equal to itself only, as UNSET is
     def __eq__(self, other: object) -> bool:
@@ -564,10 +566,20 @@ class _NoMessages(tuple):  # type: ignore[type-arg]
         return other is not self
 
     def __hash__(self) -> int:
-        return 0x6E6F6D73
+        return hash(self._name)
 
     def __reduce__(self) -> str:
-        return "NO_MESSAGES"  # the singleton, in every process that unpickles it
+        return self._name  # the module's singleton, in every process that unpickles it
+
+
+class _NoMessages(_AbsentTuple):
+    __slots__ = ()
+    _name = "NO_MESSAGES"
+
+
+class _NoContent(_AbsentTuple):
+    __slots__ = ()
+    _name = "NO_CONTENT"
 
 
 NO_MESSAGES: tuple[Message, ...] = _NoMessages()
@@ -581,6 +593,15 @@ gives it too). A transform that adds a turn makes a real tuple, which is written
 (True, 0, b'{"model":"m"}')
 >>> convo.dumps(conv.user("Hi"))
 b'{"model":"m","messages":[{"role":"user","content":"Hi"}]}'
+"""
+
+NO_CONTENT: tuple[Block, ...] = _NoContent()
+"""The ``content`` of a response that had no ``content`` key: as :data:`NO_MESSAGES` is for a
+request's ``messages``.
+
+>>> import convo
+>>> convo.loads_response(b'{"id": "msg_1"}').content is NO_CONTENT
+True
 """
 
 
@@ -737,6 +758,14 @@ class Usage:
         )
 
 
+def _response_content(value: Any) -> tuple[Block, ...]:
+    if type(value) is tuple or value is NO_CONTENT:
+        return value
+    if value is UNSET:
+        return NO_CONTENT
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class Response:
     """A Messages API response (``type: "message"``)."""
@@ -744,7 +773,7 @@ class Response:
     id: str | Unset = UNSET
     type: str | Unset = "message"
     role: str | Unset = "assistant"
-    content: tuple[Block, ...] = field(default=(), converter=tuple)
+    content: tuple[Block, ...] = field(default=(), converter=_response_content)
     model: str | Unset = UNSET
     stop_reason: str | Unset | None = UNSET
     stop_sequence: str | Unset | None = UNSET
@@ -755,9 +784,8 @@ class Response:
 
     @property
     def blocks(self) -> tuple[Block, ...]:
-        """The content blocks (none when the response had no ``content`` key)."""
-        c: Any = self.content
-        return () if c is UNSET else c
+        """The content blocks (none when the response had no ``content`` key): ``content``."""
+        return self.content
 
     @property
     def text(self) -> str:
@@ -827,7 +855,7 @@ def _compact_repr(self: Any) -> str:
         parts = []
         for a in attrs.fields(type(self)):
             v = getattr(self, a.name)
-            if v is UNSET or v is NO_MESSAGES or (a.name == "extra" and not v):
+            if v is UNSET or v is NO_MESSAGES or v is NO_CONTENT or (a.name == "extra" and not v):
                 continue
             parts.append(f"{a.name}={_repr_extra(v) if a.name == 'extra' else repr(v)}")
         return f"{type(self).__name__}({', '.join(parts)})"

@@ -257,6 +257,79 @@ class TestNoMessages:
         assert json.loads(convo.dumps(out)).get("ignored") == json.loads(convo.dumps(conv))["ignored"]
 
 
+def _conforms(v: Any, tp: Any) -> bool:
+    """Whether *v* is a value of the annotation *tp* (unions, Literal, tuple[X, ...], classes)."""
+    import types
+    import typing
+
+    if tp is typing.Any:
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(v, a) for a in typing.get_args(tp))
+    if origin is typing.Literal:
+        return v in typing.get_args(tp)
+    if origin is tuple:
+        return isinstance(v, tuple) and all(_conforms(x, typing.get_args(tp)[0]) for x in v)
+    if tp is float:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    return isinstance(v, tp) if isinstance(tp, type) else True
+
+
+def _misfits(o: Any, found: set[str]) -> None:
+    """Every ``Class.field: type`` of *o* (deep) whose value is not of its annotation."""
+    import typing
+
+    import attrs
+
+    from convo import model
+
+    if attrs.has(type(o)):
+        hints = typing.get_type_hints(type(o), vars(model))
+        for a in attrs.fields(type(o)):
+            v = getattr(o, a.name)
+            if not _conforms(v, hints[a.name]):
+                found.add(f"{type(o).__name__}.{a.name}: {type(v).__name__}")
+            _misfits(v, found)
+    elif isinstance(o, tuple):
+        for x in o:
+            _misfits(x, found)
+
+
+class TestAnnotationsHold:
+    @FIFTH
+    @given(st.data())
+    def test_what_the_codec_builds_is_what_the_model_says(self, data: st.DataObject) -> None:
+        """The class behind "a request without messages": every field of every value decoded
+        from a realworld line (or a mutation of one that still decodes) holds a value of its
+        annotated type, so code that trusts the annotations (transforms, counts) cannot meet
+        UNSET where a tuple is promised (messages and a response's content did)."""
+        from tests._helpers_fuzz import MUTATIONS, mutate
+
+        lines = realworld_lines()
+        _, line = lines[data.draw(st.integers(0, len(lines) - 1))]
+        kind = data.draw(st.sampled_from(["none", *sorted(MUTATIONS)]))
+        raw = line if kind == "none" else mutate(line, kind, data.draw(st.integers(0, 2**30)))
+        raw = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+        try:
+            value = decode_line(RawLine("f", 1, raw)).value
+        except DecodeError:
+            return
+        found: set[str] = set()
+        _misfits(value, found)
+        assert found == set()
+
+    def test_absent_content_of_a_response(self) -> None:
+        """A response without content: an empty tuple written back absent (it was UNSET, which
+        the emulator's reply builder iterated)."""
+        from convo.model import NO_CONTENT
+
+        resp = convo.loads_response(b'{"id":"msg_1","type":"message"}')
+        assert resp.content is NO_CONTENT and len(resp.blocks) == 0 and resp.text == ""
+        assert convo.dumps_response(resp) == b'{"id":"msg_1","type":"message"}'
+        assert list(resp.content) == []
+
+
 class TestConvertWriterBugs:
     def _run(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException) -> tuple[int, str, list[dict[str, Any]]]:
         import contextlib

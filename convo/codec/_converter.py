@@ -338,7 +338,7 @@ class F:
 def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
-        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
+        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
@@ -501,7 +501,7 @@ _register(m.Usage, [
 ])
 _register(m.Response, [
     F("id", check="str"), F("type", check="str"), F("role", check="str"),
-    F("content", "blocks"), F("model", check="str"), F("stop_reason", check="str", null=True),
+    F("content", "blocks", absent="NO_CONTENT"), F("model", check="str"), F("stop_reason", check="str", null=True),
     F("stop_sequence", check="str", null=True), F("stop_details", "stop_details", null=True),
     F("usage", "usage"), F("container", "json"),
 ])
