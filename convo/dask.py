@@ -280,7 +280,7 @@ def _run_block(task: _Task) -> _PartResult:
                 raw.seek(b.start)
             length = None if b.end is None else b.end - b.start
             stream = ByteRange(raw, length)
-            for item in reader.read_stream(b.name, stream, first_line=b.first_line, file_start=b.start == 0):
+            for item in reader.read_stream(b.name, stream, first_line=b.first_line):
                 r = op.run(item)
                 res.n_in += r.n_in
                 res.n_out += r.n_out

@@ -45,6 +45,8 @@ inspect (inspect_ai .json/.eval logs), claude-code (session JSONL; subagents are
 their own), recorded (HTTP cassettes and wrapped bodies). Preference pairs (TRL, LLaMA-Factory,
 ShareGPT DPO, HH) stay paired between hh, hf and sharegpt. What a conversion cannot carry is
 counted in the loss summary; a line that cannot be read at all goes to the rejects file.
+exit status: 0 done (rejected lines are counted), 1 a damaged input or a bug in convo (a writer
+that raised: code `internal` in the rejects file), 2 bad usage.
 
 examples:
   convo convert chats.jsonl --to anthropic -o requests.jsonl --set-model claude-opus-4-8 --max-tokens 1024
@@ -140,5 +142,8 @@ def command(args: argparse.Namespace) -> int:
     if counts.lines_in and not counts.out:
         lines.append(f"  nothing was written: no line could be read as {args.from_} (see the rejects)")
     lines.extend(f"  warning: {p}" for p in [*warnings, *problems])
+    bugs = tally.rejects.get("internal", 0)
+    if bugs:
+        lines.append(f"  warning: {bugs:,} lines met a bug in convo (code internal in the rejects): please report it")
     say(args, lines)
-    return exit_status(args, counts, problems)
+    return exit_status(args, counts, problems, failed=bugs > 0)

@@ -6,6 +6,7 @@ Layer: cli.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -155,7 +156,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
     """Print the pipeline and the first line it changes, as a unified diff of pretty JSON."""
     import difflib
 
-    from convo.codec.lines import RawLine, decode_line, encode_value
+    from convo.codec.lines import RawLine, decode_line, encode_value, is_blank
     from convo.errors import DecodeError
     from convo.stream.ops import conversation_of, with_conversation
 
@@ -170,7 +171,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
             for line in item.lines:
                 raw = bytes(line)  # (this reader makes no views: no copy)
                 lineno += 1
-                if not raw.strip():
+                if is_blank(raw):
                     continue
                 seen += 1
                 try:
@@ -187,9 +188,8 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
                     continue
                 if new is conv:
                     continue
-                before = orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2).decode()
-                after_value = encode_value(with_conversation(value, new))
-                after = orjson.dumps(orjson.loads(after_value), option=orjson.OPT_INDENT_2).decode()
+                before = _pretty(raw)
+                after = _pretty(encode_value(with_conversation(value, new)))
                 print(f"first changed line: {item.file}:{lineno}")
                 for c in changes:
                     print(f"  {c.transform}: {c.what} at {c.path}")
@@ -205,6 +205,18 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
         reader.cleanup()
     print(f"no line changed ({seen:,} lines read)")
     return EXIT_OK
+
+
+def _pretty(line: bytes) -> str:
+    """A JSON line indented for a diff: what the codec reads (a leading BOM, integers of any size)."""
+    from convo.codec import parse_json
+    from convo.codec.lines import BOM
+
+    obj = parse_json(line[len(BOM):] if line.startswith(BOM) else line)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return json.dumps(obj, indent=2, ensure_ascii=False)
 
 
 def _transform_dask(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ from convo.stream.rejects import reject
 from convo.stream.sinks import Sink
 from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, InputError, expand, open_binary
 
-__all__ = ["ConvertOp", "ConvertTally", "check_formats", "convert_files", "loss_key"]
+__all__ = ["ConvertOp", "ConvertTally", "check_formats", "convert_files", "loss_key", "write_failure"]
 
 ENVELOPES = {"batch": (True, True), "exchange": (True, False), "parquet": (True, True)}  # name: (reads, writes)
 _OWN = ("anthropic", "batch", "exchange", "parquet")
@@ -251,9 +251,10 @@ class ConvertOp(TallyOp):
             rejects.append(reject(file, lineno, "rule", str(e), "$.messages", raw))
             _add(stats.rejects, "rule")
             return False
-        except Exception as e:  # a writer that cannot take this conversation: one line, not the run
-            rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
-            _add(stats.rejects, "encode")
+        except Exception as e:  # one line, never the run; a bug is said to be one
+            code, reason = write_failure(self.conv.to, e)
+            rejects.append(reject(file, lineno, code, reason, "$", raw))
+            _add(stats.rejects, code)
             return False
         return True
 
@@ -288,6 +289,23 @@ def _kept_as_is(from_: str, to: str) -> bool:
     (True, True, False)
     """
     return (to == "parquet" and from_ in _OWN) or (from_ == "parquet" and to == "anthropic")
+
+
+def write_failure(to: str, e: Exception) -> tuple[str, str]:
+    """The reject code and reason for a conversation that could not be written as *to*.
+
+    ``encode``: it cannot be JSON (nested deeper than a writer can walk, a value JSON has no
+    form for). Anything else a writer raises is a bug in convo, ``internal``, and said so.
+
+    >>> write_failure("openai", RecursionError("maximum recursion depth exceeded"))[0]
+    'encode'
+    >>> write_failure("openai", KeyError("role"))
+    ('internal', "a bug in convo: the openai writer raised KeyError: 'role' (please report it, with this line)")
+    """
+    if isinstance(e, orjson.JSONEncodeError | RecursionError):
+        what = "nested too deeply to write" if isinstance(e, RecursionError) else str(e)
+        return "encode", f"cannot be written as {to}: {what}"
+    return "internal", f"a bug in convo: the {to} writer raised {type(e).__name__}: {e} (please report it, with this line)"
 
 
 # --------------------------------------------------------------------------- the command's driver
@@ -390,7 +408,7 @@ def convert_files(
         if not line_format or _is_json_array(path) or (from_ == "auto" and _is_one_document(path)):
             flush_group()
             c, t = _convert_whole_file(path, _Converter(name, to, model, max_tokens, set_model, valid_only),
-                                       name, out=out, rejects=rejects)
+                                       name, out=out, rejects=rejects, max_bytes=max_line_bytes)
             counts.add(c)
             tally.merge(t)
             if from_ == "auto":
@@ -434,18 +452,21 @@ def _reject_file(path: str, reason: str, counts: RunCounts, tally: ConvertTally,
 
 
 def _convert_whole_file(
-    path: str, conv: _Converter, from_: str, *, out: Sink, rejects: Sink
+    path: str, conv: _Converter, from_: str, *, out: Sink, rejects: Sink, max_bytes: int
 ) -> tuple[RunCounts, ConvertTally]:
-    """One file through its format's file reader: each conversation is a unit ("line")."""
+    """One file through its format's file reader: each conversation is a unit ("line"). A
+    whole-file format's reader bounds each JSON document (an ``.eval`` member, a session line)
+    by *max_bytes* before it inflates or parses it."""
     import time
 
     reader_fmt = _formats()[from_]
+    options = {} if reader_fmt.per_line else {"max_bytes": max_bytes}
     tally = ConvertTally()
     counts = RunCounts(files=1, bytes_in=os.path.getsize(path))
     start = time.perf_counter()
     index = 0
     try:
-        for c in reader_fmt.read_file(path):
+        for c in reader_fmt.read_file(path, **options):
             index += 1
             counts.lines_in += 1
             for loss in c.losses:
@@ -461,11 +482,12 @@ def _convert_whole_file(
                 }))
                 continue
             except Exception as e:
+                code, reason = write_failure(conv.to, e)
                 counts.rejected += 1
-                _add(tally.rejects, "encode")
+                _add(tally.rejects, code)
                 rejects.write_line(orjson.dumps({
-                    "file": path, "line": index, "code": "encode",
-                    "reason": f"{type(e).__name__}: {e}", "path": "$", "raw": None,
+                    "file": path, "line": index, "code": code,
+                    "reason": reason, "path": "$", "raw": None,
                     "source": c.source,
                 }))
                 continue
@@ -480,6 +502,7 @@ def _convert_whole_file(
             "file": path, "line": e.line if e.line is not None else 0, "code": "format",
             "reason": e.expected, "path": e.path, "raw": None,
             "after_conversations": index,
+            **({"source": e.file} if e.file and e.file != path else {}),  # e.g. an .eval's member
         }))
     counts.seconds = time.perf_counter() - start
     return counts, tally

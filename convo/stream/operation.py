@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from attrs import define, field, frozen
 
 from convo._json import FrozenDict, freeze
+from convo.codec.lines import BOM, JSON_WHITESPACE, is_blank
 from convo.codec.rejects import classify
 from convo.stream.rejects import reject, too_long
 from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
@@ -149,8 +150,8 @@ class Operation:
             self._kept = []
         for raw in chunk.lines:
             lineno += 1
-            # blank: empty or all whitespace (a line that starts with none is not: the common case)
-            if not raw or (raw[0] in _SPACE and bytes(raw).isspace()):
+            # blank: nothing but JSON whitespace (a line that starts with none is not: the common case)
+            if not raw or (raw[0] in _BLANK_START and is_blank(raw)):
                 n_blank += 1
                 continue
             n_in += 1
@@ -193,7 +194,7 @@ class Operation:
         return ipc_bytes(batch_of_lines(out, source=file))
 
 
-_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() calls whitespace
+_BLANK_START = frozenset(JSON_WHITESPACE + BOM[:1])  # how a blank line can start
 
 
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:

@@ -194,7 +194,7 @@ def work_span(op: Operation, span: Span, chunk_bytes: int) -> tuple[SpanResult, 
         with open(span.path, "rb") as f:
             f.seek(span.start)
             stream = ByteRange(f, span.end - span.start)
-            items = reader.read_stream(span.name, stream, first_line=1, file_start=span.start == 0)
+            items = reader.read_stream(span.name, stream, first_line=1)
             for item in items:
                 r = op.run(item)
                 res.n_in += r.n_in

@@ -50,7 +50,6 @@ __all__ = [
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-BOM = b"\xef\xbb\xbf"
 PARQUET_MAGIC = b"PAR1"
 DEFAULT_CHUNK_BYTES = CHUNK_BYTES  # the codec's reading defaults (line limit: facts §6.3)
 JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.parquet")
@@ -353,24 +352,21 @@ class ChunkReader:
                 os.unlink(spool)
         self._spools.clear()
 
-    def read_stream(
-        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
-    ) -> Iterator[Chunk | Oversize]:
+    def read_stream(self, name: str, f: Readable, *, first_line: int = 1) -> Iterator[Chunk | Oversize]:
         """The items of one open stream whose first line is number *first_line* (a byte range
-        of a larger file, for instance); *file_start* says whether a byte order mark may lead."""
+        of a larger file, for instance)."""
         self._damaged = False
-        yield from self._read(name, f, first_line=first_line, file_start=file_start)
+        yield from self._read(name, f, first_line=first_line)
 
-    def _read(
-        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
-    ) -> Iterator[Chunk | Oversize]:
+    def _read(self, name: str, f: Readable, *, first_line: int = 1) -> Iterator[Chunk | Oversize]:
+        # A byte order mark stays in its line: the decoder skips it, a reject keeps it.
         size = self.chunk_bytes
         limit = self.max_line_bytes
         line = first_line
         parts: list[bytes] = []  # the start of a line whose newline has not come yet
         held = 0
-        first = file_start
         pending = b""  # what followed an over-long line in the block that ended it
+        first = first_line == 1  # the start of a file (not a byte range of one)
         while True:
             if pending:
                 block, pending = pending, b""
@@ -380,15 +376,13 @@ class ChunkReader:
                     break
                 if first:
                     first = False
-                    while len(block) < len(BOM) and BOM.startswith(block):  # tiny blocks
+                    while len(block) < len(PARQUET_MAGIC) and PARQUET_MAGIC.startswith(block):  # tiny blocks
                         more = self._block(name, f, size)
                         if not more:
                             break
                         block += more
                     if block.startswith(PARQUET_MAGIC):  # piped in: its footer is at the far end
                         raise InputError(f"{name}: Parquet is read from a file, not a stream: give its path")
-                    if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
-                        block = block[len(BOM) :]
             lines = _views(block) if self.views else block.split(b"\n")
             if len(lines) == 1:  # no newline: all of it belongs to a line still going on
                 parts.append(block)

@@ -27,7 +27,7 @@ from attrs import field, frozen
 from convo._json import UNSET, FrozenDict, Json, Unset, freeze, thaw
 from convo.codec import dump_json, parse_json
 from convo.codec.jsonl import iter_lines, sniff_gzip
-from convo.codec.lines import RawLine
+from convo.codec.lines import BOM, RawLine
 from convo.errors import DecodeError
 from convo.model import (
     Base64Source,
@@ -256,7 +256,7 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
     try:
         value: Any = parse_json(_data(first))
     except DecodeError as e:
-        if not first.data.lstrip().startswith((b"[", b"{")):
+        if not _data(first).lstrip().startswith((b"[", b"{")):
             raise e.located(file=name, line=first.line) from None
         value = UNSET  # an array or one object written over many lines
     second = next(lines, None)
@@ -285,10 +285,12 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
 
 
 def _data(raw: RawLine) -> bytes:
-    """The bytes of a line; a stream that broke (corrupt gzip) raises its located error."""
+    """The JSON text of a line (without a leading byte order mark, which readers keep in the
+    line's bytes); a stream that broke (corrupt gzip) raises its located error."""
     if raw.error is not None:
         raise raw.error
-    return raw.data
+    data = raw.data
+    return data[len(BOM):] if data.startswith(BOM) else data
 
 
 def _read_line(reader: Reader, obj: Any, name: str, n: int, options: dict[str, Any]) -> Conversion:

@@ -44,10 +44,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from convo._json import UNSET
-from convo.codec import structure
+from convo.codec import parse_json, structure
 from convo.codec.formats._base import (
     Conversion,
     Format,
@@ -58,6 +56,8 @@ from convo.codec.formats._base import (
     open_binary,
     unsigned_thinking,
 )
+from convo.codec.jsonl import DEFAULT_MAX_LINE_BYTES
+from convo.codec.lines import BOM, is_blank
 from convo.errors import DecodeError
 from convo.model import Block, Conversation, Message, Text, ToolResult, ToolUse
 
@@ -94,16 +94,19 @@ def read(obj: Any, *, source: str | None = None) -> Conversion:
     return Conversion(conv, losses, source, meta=_side_meta(events) if sidechain else {})
 
 
-def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True) -> Iterator[Conversion]:
+def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True,
+              max_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Conversion]:
     """Each session in a Claude Code JSONL file (or the one in a loglines export), then each
     subagent in it.
 
     Lines are grouped by ``sessionId`` (in the order sessions first appear); a line without one
-    belongs with the line before it. ``split_sessions=False`` reads the file's main lines as one
-    conversation. Sidechain lines are grouped by ``agentId`` (or, in older files, by the first line
-    of their chain) into conversations of their own, each linked to its parent (``meta``); a
-    subagent file alone is one such conversation, linked through the parent session's file when it
-    lies where Claude Code puts it (``<session>.jsonl`` beside the ``<session>/subagents/`` folder).
+    (or with one that is not a string) belongs with the line before it. ``split_sessions=False``
+    reads the file's main lines as one conversation. Sidechain lines are grouped by ``agentId``
+    (or, in older files, by the first line of their chain) into conversations of their own, each
+    linked to its parent (``meta``); a subagent file alone is one such conversation, linked
+    through the parent session's file when it lies where Claude Code puts it (``<session>.jsonl``
+    beside the ``<session>/subagents/`` folder). A line longer than *max_bytes* is not parsed: it
+    is skipped, and reported as a loss.
 
     >>> import pathlib, tempfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "session.jsonl"
@@ -115,29 +118,34 @@ def read_file(path: str | os.PathLike[str], *, split_sessions: bool = True) -> I
     name = os.fspath(path)
     with open_binary(name) as f:
         data = f.read()
-    if data.lstrip().startswith(b"{"):
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    if data.lstrip().startswith(b"{") and len(data) <= max_bytes:
         try:
-            whole = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            whole = parse_json(data)
+        except DecodeError:
             whole = None
         if isinstance(whole, dict) and "loglines" in whole:
             yield read(whole, source=name)
             return
     events: list[Event] = []
-    if data.lstrip().startswith(b"["):  # the lines as one JSON array
+    if data.lstrip().startswith(b"[") and len(data) <= max_bytes:  # the lines as one JSON array
         try:
-            whole = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            whole = parse_json(data)
+        except DecodeError:
             whole = None
         if isinstance(whole, list):
             events = [(None, f"$[{i}]", e) for i, e in enumerate(whole)]
     for n, raw in enumerate(() if events else data.splitlines(), 1):
-        if not raw.strip():
+        if is_blank(raw):
+            continue
+        if len(raw) > max_bytes:
+            events.append((n, "$", _Bad(f"{len(raw)} bytes long, over the limit of {max_bytes} bytes")))
             continue
         try:
-            events.append((n, "$", orjson.loads(raw)))
-        except orjson.JSONDecodeError as e:
-            events.append((n, "$", _Bad(f"not JSON ({e})"[:120])))
+            events.append((n, "$", parse_json(raw)))
+        except DecodeError as e:
+            events.append((n, "$", _Bad(f"not JSON ({e.expected})"[:120])))
     main = [ev for ev in events if not _is_sidechain(ev[2])]
     sides: dict[str, list[Event]] = {}
     roots: dict[str, str] = {}  # uuid -> the chain it belongs to, for sidechains without agentId
@@ -167,9 +175,9 @@ def _main_sessions(name: str, main: list[Event], split_sessions: bool) -> Iterat
         return
     groups: dict[Any, list[Event]] = {}
     key: Any = None
-    first = next((e[2].get("sessionId") for e in main if isinstance(e[2], dict) and e[2].get("sessionId")), None)
+    first = next((sid for e in main if (sid := _session_id(e[2]))), None)
     for ev in main:
-        sid = ev[2].get("sessionId") if isinstance(ev[2], dict) else None
+        sid = _session_id(ev[2])
         if sid:
             key = sid
         groups.setdefault(key if key is not None else first, []).append(ev)
@@ -276,11 +284,17 @@ def _link_from_file(parent: Path, agent_id: str, prompt: str | None) -> str | No
         for raw in f:
             if needle in raw or b'"Task"' in raw or b'"Agent"' in raw:
                 try:
-                    events.append((None, "$", orjson.loads(raw)))
-                except orjson.JSONDecodeError:
+                    events.append((None, "$", parse_json(raw)))
+                except DecodeError:
                     continue
     links = _links(events)
     return links.get(("agent", agent_id)) or links.get(("prompt", prompt))
+
+
+def _session_id(ev: Any) -> str | None:
+    """A line's ``sessionId`` when it is a string (data never becomes a key of any other type)."""
+    sid = ev.get("sessionId") if isinstance(ev, dict) else None
+    return sid if isinstance(sid, str) else None
 
 
 class _Bad:

@@ -64,6 +64,7 @@ from convo.codec.formats._base import (
     Loss,
     anthropic_tools,
     compact_json,
+    describe,
     document_from_file,
     fail,
     file_from_document,
@@ -630,8 +631,13 @@ def write(
                 body["user"] = v
             else:
                 losses.append(Loss(f"$.metadata.{k}", f"metadata {k} {v!r:.40}", "chat completions has no such field"))
-    if conv.output_config is not UNSET:
-        oc = conv.output_config
+    elif md is not UNSET:  # the codec keeps any JSON here; the API takes only an object
+        losses.append(Loss("$.metadata", f"metadata {describe(md)}", "not an object; chat completions has no equivalent"))
+    oc = conv.output_config
+    if oc is not UNSET and not isinstance(oc, dict):
+        losses.append(Loss("$.output_config", f"output_config {describe(oc)}", "not an object; chat completions "
+                           "has no equivalent"))
+    elif oc is not UNSET:
         for k, v in oc.items():
             if k == "format" and isinstance(v, dict) and v.get("type") == "json_schema" and "schema" in v:
                 body["response_format"] = {"type": "json_schema",
@@ -653,7 +659,11 @@ def write_tools(conv: Conversation, body: dict[str, Any], losses: list[Loss]) ->
     tc = conv.tool_choice
     if tc is UNSET:
         return
-    kind = tc.get("type") if isinstance(tc, dict) else None
+    if not isinstance(tc, dict):  # kept as given by the codec; the API takes only an object
+        losses.append(Loss("$.tool_choice", f"tool_choice {describe(tc)}", "not an object; chat "
+                           "completions has no equivalent"))
+        return
+    kind = tc.get("type")
     if tc.get("disable_parallel_tool_use") is True:
         body["parallel_tool_calls"] = False
     elif tc.get("disable_parallel_tool_use") is False:
