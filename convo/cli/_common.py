@@ -35,6 +35,7 @@ __all__ = [
     "add_common",
     "add_fail_on_reject",
     "exit_status",
+    "nothing_written_text",
     "EXIT_RULE",
     "command_parser",
     "inputs_of",
@@ -281,6 +282,14 @@ def exit_status(args: argparse.Namespace, counts: RunCounts, problems: Sequence[
     if getattr(args, "fail_on_reject", False) and counts.rejected:
         return EXIT_FAIL
     return EXIT_OK
+
+
+def nothing_written_text(counts: RunCounts) -> list[str]:
+    """The summary's line for a run that read lines and wrote none (why it exits 1)."""
+    if counts.lines_in and not counts.out:
+        return [f"  nothing was written: every one of the {counts.lines_in:,} lines in was rejected "
+                "(see the rejects); exit 1"]
+    return []
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

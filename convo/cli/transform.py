@@ -25,6 +25,7 @@ from convo.cli._common import (
     command_parser,
     exit_status,
     inputs_of,
+    nothing_written_text,
     output_sink,
     problems_text,
     rejects_sink,
@@ -133,6 +134,7 @@ def command(args: argparse.Namespace) -> int:
         lines.extend(counts_table("rules broken (--validate-for)", tally.rules))
     lines.append(f"  lines changed: {tally.changed:,} of {counts.out + counts.rejected:,}")
     lines.extend(counts_table("changes", tally.changes_by_text()))
+    lines.extend(nothing_written_text(counts))
     lines.extend(problems_text(problems))
     say(args, lines)
     return exit_status(args, counts, problems)

@@ -53,6 +53,7 @@ from convo.codec.formats._base import (
     ImageLoader,
     Loss,
     compact_json,
+    describe,
     document_from_file,
     fail,
     file_from_document,
@@ -494,6 +495,10 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
 def _write_tool_choice(conv: Conversation, body: dict[str, Any], losses: list[Loss]) -> None:
     tc = conv.tool_choice
     if tc is UNSET:
+        return
+    if not isinstance(tc, dict):  # kept as given by the codec; the API takes only an object
+        losses.append(Loss("$.tool_choice", f"tool_choice {describe(tc)}", "not an object; the Responses "
+                           "API has no equivalent"))
         return
     kind = tc.get("type")
     if tc.get("disable_parallel_tool_use") is True:
