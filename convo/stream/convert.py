@@ -461,7 +461,7 @@ def _convert_whole_file(
     import time
 
     reader_fmt = _formats()[from_]
-    options = {} if reader_fmt.per_line else {"max_bytes": max_bytes}
+    options: dict[str, Any] = {} if reader_fmt.per_line else {"max_bytes": max_bytes}
     tally = ConvertTally()
     counts = RunCounts(files=1, bytes_in=os.path.getsize(path))
     start = time.perf_counter()
