@@ -62,7 +62,7 @@ examples:
       -t 'migrate(model="claude-opus-4-8")' -t 'drop_images(placeholder="[image removed]")'
   convo transform logs/ -t 'strip_thinking()' -t 'keep_last_turns(n=8)' -o out.jsonl.gz --workers 4
   convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
-  convo transform sessions.jsonl -t 'scrub_secrets(keyed=True)' -t 'drop_images()' -o shareable.jsonl
+  convo transform transcripts.jsonl -t 'scrub_secrets(keyed=True)' -t 'drop_images()' -o shareable.jsonl
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
 
@@ -227,8 +227,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
                 if scrubbing:
                     hits = _print_hits(where, value, inner.changes, outer.changes, hits)
                 if diff is None and new_value is not value:
-                    diff = _diff(where, raw, value, new_value, transform,
-                                 [*inner.changes, *outer.changes])
+                    diff = _diff(where, raw, value, new_value, transform, inner.changes, outer.changes)
                     if not scrubbing:
                         break
                 if diff is not None and (not scrubbing or hits >= DRY_RUN_HITS):
@@ -282,20 +281,21 @@ def _print_hits(where: str, value: Any, inner: list[Any], outer: list[Any], show
 
 
 def _diff(where: str, raw: bytes, value: Any, new_value: Any, transform: Any,
-          changes: list[Any]) -> list[str]:
+          inner: list[Any], outer: list[Any]) -> list[str]:
     """The first changed line as a unified diff of pretty JSON, its changes listed first; with
     scrub_secrets() in the pipeline, the "before" side shows every secret it finds masked."""
     import difflib
 
     from convo.codec.lines import encode_value
+    from convo.stream.ops import line_path
     from convo.transforms.secrets import mask_line
 
     def pretty(data: bytes) -> str:
         return orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
 
     head = [f"first changed line: {where}\n"]
-    for c in changes:
-        head.append(f"  {c.transform}: {c.what} at {c.path}\n")
+    for c, path in [*((c, line_path(value, c.path)) for c in inner), *((c, c.path) for c in outer)]:
+        head.append(f"  {c.transform}: {c.what} at {path}\n")
     masked = mask_line(value, transform)
     before = pretty(raw) if masked is None else pretty(encode_value(masked))
     after = pretty(encode_value(new_value))
