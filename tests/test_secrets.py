@@ -118,11 +118,14 @@ class TestDetectors:
             "token_count: 12345",
             "AKIA is a prefix; AKIAshort is not a key",
             "password: [REDACTED:assigned-secret]",
+            'password="yourpassword"',
+            "clone git@github.com:org/repo.git",
         ],
     )
     def test_code_and_placeholders_are_not_secrets(self, text: str) -> None:
-        """Names in code, environment lookups, placeholders and markers are not flagged."""
-        assert find_secrets(text) == []
+        """Names in code, environment lookups, placeholders and markers are not flagged (SSH
+        remotes are no email address either)."""
+        assert find_secrets(text, pii=True) == []
 
     def test_a_turned_down_candidate_does_not_hide_a_token_inside_it(self) -> None:
         """A placeholder turned down is searched again from its next character."""
@@ -174,7 +177,7 @@ class TestScanner:
     def test_every_builtin_branch_starts_with_a_literal_anchor(self) -> None:
         """Every built-in branch begins with one literal character, so the regex engine skips
         each character that starts no branch without entering the pattern (the speed of the
-        one scan rests on it: benchmarks/secrets.py)."""
+        one scan rests on it: benchmarks/scrub.py)."""
         for d in (*DETECTORS, *PII_DETECTORS):
             for b in d.branches:
                 first = b[1] if b.startswith("\\") else b[0]
@@ -198,6 +201,7 @@ class TestScanner:
         assert sc.keyed_value("password", "$DB_PASSWORD") is None
         assert sc.keyed_value("max_tokens", "1024") is None
         assert sc.keyed_value("query", "hunter22") is None
+        assert sc.keyed_value("authorization_token", "authorization_token") is None  # its own name
 
 
 class TestPlaces:

@@ -9,7 +9,7 @@ Layer: transforms (the executor's cassette scrubbing uses the same detectors thr
   before it: ``k(?<=sk)-ant-...``). All branches of all detectors are joined into ONE regular
   expression, so a string is scanned once however many detectors there are, and because every
   branch starts with a literal, the regex engine skips every character that is no anchor in C
-  without entering the pattern at all (``benchmarks/secrets.py`` measures it against one scan
+  without entering the pattern at all (``benchmarks/scrub.py`` measures it against one scan
   per detector and against the same branches without anchors).
 - **The scanner** (:class:`Scanner`, :func:`find_secrets`, :func:`scrub_text`): finds the secrets
   of a string and replaces each with a typed marker, ``[REDACTED:aws-access-key]``.
@@ -191,6 +191,8 @@ def _real_value(value: str, unquoted: bool) -> bool:
         return False
     if low.startswith(("os.", "process.", "env.", "self.", "config.", "settings.", "getenv", "secrets.")):
         return False
+    if low.startswith(("your", "<your", "my_", "my-")):  # password="yourpassword"
+        return False
     if len(set(value)) < 3:  # "xxxxxxxx", "--------"
         return False
     # an unquoted word without a digit is far more often a name in code than a password
@@ -199,6 +201,10 @@ def _real_value(value: str, unquoted: bool) -> bool:
 
 def _accept_assignment(text: str, value: str, group: int) -> bool:
     return _real_value(value, unquoted=group == 2)
+
+
+def _accept_email(text: str, value: str, group: int) -> bool:
+    return not value.startswith("git@")  # an SSH remote (git@github.com:org/repo), nobody's address
 
 
 def _accept_url(text: str, value: str, group: int) -> bool:
@@ -312,6 +318,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "email",
         (r"@(?<=[A-Za-z0-9._%+-]@)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])",),
         (-1,),  # -1: widen left over the local part (a lookbehind cannot: it has no fixed width)
+        _accept_email,
         pii=True,
     ),
     Detector(
@@ -494,8 +501,8 @@ class Scanner:
         name = self.key_context(key)
         if name is None or len(value) < 4 or any(c.isspace() for c in value):
             return None
-        if not _real_value(value, unquoted=False):
-            return None
+        if not _real_value(value, unquoted=False) or value.lower() == key.lower():
+            return None  # a placeholder, or the key's own name ("authorization_token": "authorization_token")
         if name == "aws-secret-key" and not _AWS_SECRET_VALUE.fullmatch(value):
             name = "assigned-secret"
         return Secret(name, 0, len(value))
