@@ -297,6 +297,30 @@ class TestFailClosed:
         with pytest.raises(TransformError, match="cannot scan a value of type bytes"):
             t.scrub_secrets()(conv)
 
+    def test_nesting_past_the_recursion_limit_refuses_the_line(self) -> None:
+        """A value nested too deeply to walk is a TransformError, not an unscanned pass."""
+        deep: object = AWS
+        for _ in range(5000):
+            deep = FrozenDict({"a": deep})
+        from convo.transforms._base import replace
+
+        with pytest.raises(TransformError, match="nested too deeply"):
+            t.scrub_secrets()(replace(base("q"), extra=FrozenDict({"x": deep})))
+
+    def test_tuple_subclasses_are_walked(self) -> None:
+        """A tuple of a subclass (the model's marker for an absent array) is walked as a tuple
+        and, unchanged, kept as the very object."""
+
+        class Absent(tuple):  # type: ignore[type-arg]
+            __slots__ = ()
+
+        from convo.transforms._base import replace
+
+        conv = replace(base("q"), messages=Absent())
+        assert t.scrub_secrets()(conv) is conv
+        conv = replace(base("q"), messages=Absent(base(f"k {AWS}").messages))
+        assert t.scrub_secrets()(conv).messages[0].content == "k [REDACTED:aws-access-key]"
+
     def test_keys_that_would_merge_refuse_the_line_unless_keyed(self) -> None:
         """Two secret keys of one object would both become one marker: refused; keyed markers
         keep them apart."""

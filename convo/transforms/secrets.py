@@ -842,6 +842,8 @@ class _Walk:
             return v
         if t in _WALKERS or attrs.has(t):
             return self.model(v)
+        if isinstance(v, tuple):  # a tuple that means more (the model's "absent" empty tuples)
+            return self.seq(v, in_input)
         raise self.error(f"cannot scan a value of type {t.__name__}")
 
     def obj(self, d: dict[str, Any], in_input: bool) -> Any:
@@ -911,7 +913,7 @@ class _Walk:
             return items
         if dropped_thinking and all(type(b) in (Thinking, RedactedThinking) for b in out):
             out.append(self.t.thinking_marker)  # a turn is never left empty, nor thinking only
-        return tuple(out) if type(items) is tuple else out
+        return tuple(out) if isinstance(items, tuple) else out
 
     def model(self, obj: Any) -> Any:
         cls = type(obj)
@@ -1077,13 +1079,21 @@ class _ScrubSecrets(Transform):
         )
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        result: Conversation = _Walk(self, log).model(conv)
+        result: Conversation = self._walk(_Walk(self, log), conv)
         return result
 
     def apply_outside(self, line: Any, log: ChangeLog) -> Any:
         if isinstance(line, Conversation):
             return line
-        return _Walk(self, log, skip_conversations=True).model(line)
+        return self._walk(_Walk(self, log, skip_conversations=True), line)
+
+    def _walk(self, walk: _Walk, value: Any) -> Any:
+        try:
+            return walk.model(value)
+        except RecursionError:  # fail closed, with a reason, rather than a bare RecursionError
+            raise TransformError(
+                f"{self.text}: nested too deeply to scan (past Python's recursion limit)"
+            ) from None
 
 
 @register
