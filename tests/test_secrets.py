@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import re
+from pathlib import Path
 
 import attrs
 import orjson
@@ -530,3 +531,31 @@ class TestFrozen:
         conv = base("go").assistant(ToolUse("toolu_1", "sh", {"a": [AWS]}))
         inp = t.scrub_secrets()(conv).messages[1].content[0].input
         assert type(inp) is FrozenDict and type(inp["a"]) is tuple
+
+
+class TestCassettes:
+    def test_recorded_requests_and_responses_go_through_the_detectors(self, tmp_path: Path) -> None:
+        """A cassette recorded through the emulator (which echoes the question) holds no
+        credential of the request or of the response, and still replays by key."""
+        from convo.executor import HttpExecutor, ReplayExecutor
+        from convo.testing import Emulator
+
+        path = tmp_path / "c.jsonl"
+        conv = base(f"deploy with {AWS} and password=Tr0ub4dor&3xyz").assistant(
+            ToolUse("toolu_1", "sh", {"env": {"GITHUB_TOKEN": GH}})
+        ).user(ToolResult("toolu_1", content=f"ok {GH}"))
+        with Emulator() as url:
+            inner = HttpExecutor("sk-ant-api03-" + "k" * 40, base_url=url)
+            with ReplayExecutor(path, mode="record", inner=inner) as rec:
+                live = rec.execute(conv)
+        assert AWS in live.text or GH in live.text or "Tr0ub4dor" in live.text  # echoed: a leak would show
+        data = path.read_text()
+        for secret in (AWS, GH, "Tr0ub4dor&3xyz"):
+            assert secret not in data
+        entry = orjson.loads(data.splitlines()[0])
+        assert "[REDACTED:aws-access-key]" in orjson.dumps(entry["request"]).decode()
+        assert "[REDACTED:" in orjson.dumps(entry["response"]).decode()
+        with ReplayExecutor(path) as rep:
+            replayed = rep.execute(conv)
+        assert AWS not in replayed.text and GH not in replayed.text
+
