@@ -388,8 +388,9 @@ def _registry_from_data(data: Any, where: str, base: ProfileRegistry | None) -> 
     if not isinstance(data, Mapping):
         raise _fail(where, "$", "an object with a \"models\" object", data)
     for key in data:
-        if key not in ("format", "default", "models") and not key.startswith("_"):
-            raise ProfileError(f"{where}: {_key_path('$', key)}: unknown key (known: default, format, models)")
+        # "pricing" is convo.pricing's (a profiles file may carry prices too)
+        if key not in ("format", "default", "models", "pricing") and not key.startswith("_"):
+            raise ProfileError(f"{where}: {_key_path('$', key)}: unknown key (known: default, format, models, pricing)")
     fmt = data.get("format", 1)
     if fmt != 1:
         raise _fail(where, "$.format", "1", fmt)

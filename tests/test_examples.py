@@ -103,6 +103,29 @@ def _sandbox(d: Path) -> None:
     (d / "chats.jsonl").write_bytes(orjson.dumps(chat) + b"\n")
     share = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}]
     (d / "sharegpt.json").write_bytes(orjson.dumps(share))
+    _exchanges(d / "runs.jsonl")
+    _exchanges(d / "exchanges.jsonl", 15, source="requests.jsonl")
+    _exchanges(d / "before.jsonl", 15, source="requests.jsonl")
+    _exchanges(d / "after.jsonl", 15, source="requests.jsonl", answer="Another answer")
+    (d / "migrated.jsonl").write_bytes(b"\n".join(good) + b"\n")
+    shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", d / "session.jsonl")
+    project = d / "home" / ".claude" / "projects" / "demo"  # ~ is the sandbox's home
+    project.mkdir(parents=True)
+    shutil.copy(REALWORLD / "claude-code-jsonl" / "claude-code-log__session_b.jsonl", project / "session.jsonl")
+
+
+def _exchanges(path: Path, n: int = 3, *, source: str = "runs", answer: str = "Answer") -> list[object]:
+    """A small file of exchange records (what ``convo run`` writes), and the values it holds."""
+    from convo import Conversation, Exchange
+    from convo.codec.lines import encode_value
+    from convo.executor import reply
+
+    values: list[object] = []
+    for i in range(n):
+        conv = Conversation(model="claude-opus-4-8", max_tokens=64).user(f"Question {i}?")
+        values.append(Exchange(id=f"{source}:{i + 1}", request=conv, response=reply(conv, f"{answer} {i}.")))
+    path.write_bytes(b"".join(encode_value(v) + b"\n" for v in values))
+    return values
 
 
 def _run(line: str, cwd: Path, env: dict[str, str]) -> tuple[int | None, str]:
@@ -143,7 +166,8 @@ def test_help_examples_run(command: str, tmp_path: Path) -> None:
     _sandbox(tmp_path)
     ran = 0
     with Emulator(batch_delay=0) as url:
-        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url,
+        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": url, "HOME": str(tmp_path / "home"),
+               "BROWSER": "true",  # --open hands the page to `true`, not to a browser
                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         if command in PRELUDE:
             assert _run(PRELUDE[command], tmp_path, env)[0] == 0
@@ -167,7 +191,10 @@ def test_examples_are_found() -> None:
 
 
 def readme_python_blocks() -> list[str]:
+    """The Python blocks of the README's tour (the worked examples further down have tests of
+    their own, beside the data they need)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = text[text.index("## A tour of the API"): text.index("## The command")]
     blocks, current, inside = [], [], False
     for line in text.splitlines():
         if line.startswith("```python"):
@@ -197,6 +224,7 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "raw_bytes": dumps_response(reply(hello, "Hi!")),
         "openai_body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]},
         "convs": [hello, hello.user("And again")],
+        "values": _exchanges(tmp_path / "runs.jsonl"),
     }
     blocks = readme_python_blocks()
     assert len(blocks) >= 6

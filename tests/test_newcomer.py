@@ -344,3 +344,33 @@ class TestLooksReleased:
         assert "Typing :: Typed" in (md.get_all("Classifier") or [])
         license_text = (Path(__file__).parents[1] / "LICENSE").read_text()
         assert license_text.startswith("MIT License")
+
+
+class TestMessagesCiteWhatUsersSee:
+    def test_validate_profile_names_the_profile(self):
+        """validate(conv, profile="gpt-4o") names gpt-4o, not the conversation's model."""
+        conv = convo.Conversation(model="claude-opus-4-8", max_tokens=8).user("Hi")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", convo.UnknownModelWarning)
+            report = convo.validate(conv, profile="gpt-4o")
+        (v,) = [v for v in report.violations if v.rule == "model.unknown"]
+        assert "'gpt-4o'" in v.message and "claude-opus-4-8" not in v.message
+
+    def test_no_message_cites_the_internal_facts_file(self):
+        """No string a user can see (errors, change notes, rule messages) cites `facts §`, a file
+        users never see (159 did); docstrings and comments keep their sources."""
+        import ast
+
+        root = Path(convo.__file__).parent
+        found = []
+        for path in sorted(root.rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docs = {id(n.body[0].value) for n in ast.walk(tree)
+                    if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                    and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            docs |= {id(st.value) for n in ast.walk(tree) if isinstance(getattr(n, "body", None), list)
+                     for st in n.body if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)}
+            found += [f"{path.relative_to(root)}:{n.lineno}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                      and id(n) not in docs and "facts §" in n.value]
+        assert found == []

@@ -35,11 +35,14 @@ __all__ = [
     "add_common",
     "add_fail_on_reject",
     "exit_status",
+    "nothing_written_text",
     "EXIT_RULE",
     "command_parser",
     "inputs_of",
+    "output_sink",
     "positive",
     "problems_text",
+    "refuse_parquet",
     "rejects_sink",
     "run_op",
     "say",
@@ -175,6 +178,17 @@ def inputs_of(args: argparse.Namespace) -> list[str]:
     return sources
 
 
+def refuse_parquet(sources: Sequence[str], command: str) -> None:
+    """Bad usage when a command that reads JSONL only is given a Parquet file (``convo run``,
+    ``convo batch submit``): say how to make JSONL of it."""
+    from convo.stream.sources import is_parquet
+
+    for s in sources:
+        if is_parquet(s):
+            raise UsageError(f"{s}: {command} reads JSONL, not Parquet; make JSONL of it first: "
+                             f"convo convert {s} --from parquet --to anthropic -o FILE.jsonl")
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Whether to draw a progress bar: on a terminal, unless ``-q``."""
     return not args.quiet and sys.stderr.isatty()
@@ -218,6 +232,22 @@ def run_op(
         progress.close()
 
 
+def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
+    """The command's output: Parquet when *parquet* says so (None: when *output* ends in
+    ``.parquet``), else JSONL."""
+    if parquet is None:
+        parquet = output.endswith(".parquet")
+    if not parquet:
+        return Sink(output)
+    if output == STDIN:
+        raise UsageError("Parquet is not written to stdout: give -o OUT.parquet")
+    try:
+        from convo.stream.parquet import ParquetSink
+    except ImportError as e:
+        raise UsageError(f"Parquet needs the arrow extra: pip install 'convo[arrow]' ({e})") from None
+    return ParquetSink(output)
+
+
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
     path = args.rejects or rejects_path_for(output)
@@ -252,6 +282,14 @@ def exit_status(args: argparse.Namespace, counts: RunCounts, problems: Sequence[
     if getattr(args, "fail_on_reject", False) and counts.rejected:
         return EXIT_FAIL
     return EXIT_OK
+
+
+def nothing_written_text(counts: RunCounts) -> list[str]:
+    """The summary's line for a run that read lines and wrote none (why it exits 1)."""
+    if counts.lines_in and not counts.out:
+        return [f"  nothing was written: every one of the {counts.lines_in:,} lines in was rejected "
+                "(see the rejects); exit 1"]
+    return []
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

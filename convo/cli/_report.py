@@ -13,7 +13,27 @@ from typing import TextIO
 
 from convo.stream.counts import RunCounts
 
-__all__ = ["RATE_MIN_SECONDS", "Progress", "counts_table", "mb", "summary_line", "table"]
+__all__ = ["ECHO_CHARS", "RATE_MIN_SECONDS", "Progress", "counts_table", "echo", "mb", "summary_line", "table"]
+
+ECHO_CHARS = 160
+"""The most characters a summary shows of one label or cell: labels carry input values (a model
+name, a role, a key), and a table pads every row to its longest label."""
+
+
+def echo(text: str, limit: int = ECHO_CHARS) -> str:
+    """*text* as a summary may show it: control characters escaped, at most *limit* characters
+    (then an ellipsis and the full length).
+
+    >>> echo("set model 'm' -> 'n'")
+    "set model 'm' -> 'n'"
+    >>> echo("a\\x1b[2Jb"), echo("x" * 500, limit=10)
+    ('a\\\\x1b[2Jb', 'xxxxxxxxxx… (500 chars)')
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    if len(text) > limit:
+        return f"{text[:limit]}… ({len(text):,} chars)"
+    return text
 
 
 def mb(n: int) -> str:
@@ -66,7 +86,7 @@ def counts_table(title: str, counts: Mapping[str, int], *, limit: int = 30, note
     if not counts:
         return []
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    labels = [f"{k} ({notes[k]})" if notes and k in notes else k for k, _ in items[:limit]]
+    labels = [echo(f"{k} ({notes[k]})" if notes and k in notes else str(k)) for k, _ in items[:limit]]
     width = max(len(label) for label in labels)
     lines = [f"  {title}:"]
     for label, (_, n) in zip(labels, items[:limit], strict=False):
@@ -84,7 +104,7 @@ def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]
     rule    severity  lines
     a.rule  error         3
     """
-    rows = [header, *rows]
+    rows = [header, *(tuple(echo(c) for c in r) for r in rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = []
     for r in rows:
@@ -98,6 +118,10 @@ def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]
 
 class Progress:
     """A one-line progress bar redrawn in place at most ten times a second; a no-op when off.
+
+    Hand-written: against tqdm and rich.progress (``benchmarks/handwritten.py``, load 11) it
+    imports in 1.9 ms (theirs 268, 233 ms), an update costs 265 ns (1.7x, 7.2x) and a redraw 6.8 us
+    (13x, 150x).
 
     >>> import io
     >>> p = Progress(io.StringIO(), total=100, enabled=False)

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from convo.cli._common import UsageError
+from convo.cli._common import UsageError, refuse_parquet
 from convo.cli._common import seconds as _seconds
 
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
@@ -282,6 +282,7 @@ def _failing(cmd: Any) -> Any:
 @_failing
 def cmd_submit(args: argparse.Namespace) -> int:
     """``convo batch submit``."""
+    refuse_parquet([p for p in args.inputs or [] if os.path.isfile(p)], "convo batch submit")
     ex = _executor(args, args.state)
     progress = _progress(args, "submit ")
     try:

@@ -17,6 +17,7 @@ from convo.cli._common import (
     add_api_version,
     command_parser,
     positive,
+    refuse_parquet,
     say,
     seconds,
     show_progress,
@@ -79,6 +80,7 @@ def command(args: argparse.Namespace) -> int:
     if args.output == "-":
         raise UsageError("convo run writes a file (-o OUT), so that --resume can continue it")
     inputs = expand(args.inputs or [STDIN])
+    refuse_parquet(inputs, "convo run")
     rejects = args.rejects or rejects_path_for(args.output)
     try:
         # the key and base URL come from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL, as in the SDK

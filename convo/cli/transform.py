@@ -6,6 +6,7 @@ Layer: cli.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -24,6 +25,8 @@ from convo.cli._common import (
     command_parser,
     exit_status,
     inputs_of,
+    nothing_written_text,
+    output_sink,
     problems_text,
     rejects_sink,
     run_op,
@@ -33,7 +36,6 @@ from convo.cli._report import counts_table, summary_line
 from convo.codec.lines import LineKind
 from convo.codec.rejects import CODES
 from convo.stream.operation import OpSpec
-from convo.stream.sinks import Sink
 from convo.stream.sources import STDIN, Chunk, ChunkReader
 from convo.transforms.secrets import RunKey, hit_of
 
@@ -65,6 +67,7 @@ examples:
   convo transform transcripts.jsonl -t 'scrub_secrets(keyed=True)' -t 'drop_images()' -o shareable.jsonl
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
+  convo transform logs/ -t 'strip_thinking()' -o clean.parquet --workers 4       # Parquet (convo[arrow])
 
 """ + EXIT_RULE
 
@@ -80,7 +83,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--pipeline", metavar="FILE.py",
                    help="a Python file binding PIPELINE (runs it: trusted code only); before any -t")
     p.add_argument("-o", "--output", default="-", metavar="OUT",
-                   help="output JSONL ('-': stdout; .gz: compressed); written atomically")
+                   help="output JSONL ('-': stdout; .gz: compressed; .parquet: Parquet, see "
+                   "convo.arrow); written atomically")
     p.add_argument("--rejects", metavar="R",
                    help="rejects file (default OUT.rejects.jsonl): original bytes, secrets included; "
                    "keep it local")
@@ -92,7 +96,8 @@ def add_parser(sub: Any) -> None:
                    help="print the parsed pipeline and the first changed line as a diff; write nothing")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); OUT is a directory "
-                   "(or fsspec URL) of part-NNNNN.jsonl files")
+                   "(or fsspec URL) of part-NNNNN.jsonl files (part-NNNNN.parquet when OUT ends in "
+                   ".parquet or .parquet/)")
     add_fail_on_reject(p)
     p.set_defaults(func=command)
 
@@ -127,10 +132,11 @@ def command(args: argparse.Namespace) -> int:
             "max_line_bytes": args.max_line_bytes,
             # one random key per run for scrub_secrets(keyed=True); its repr hides it
             "run_key": RunKey.new(),
+            "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )
     rejects = rejects_sink(args, args.output)
-    with Sink(args.output) as out, rejects:
+    with output_sink(args.output) as out, rejects:
         counts, tally, problems = run_op(args, spec, sources, out=out, rejects=rejects)
     lines = [summary_line("transform", counts), f"  pipeline: {transform!r}"]
     if args.output != "-":
@@ -143,6 +149,7 @@ def command(args: argparse.Namespace) -> int:
     lines.extend(counts_table("changes", tally.changes_by_text()))
     lines.extend(secrets_tables(tally.changes_by_text()))
     lines.extend(counts_table("notes", tally.notes_by_text()))
+    lines.extend(nothing_written_text(counts))
     lines.extend(problems_text(problems))
     say(args, lines)
     return exit_status(args, counts, problems)
@@ -188,7 +195,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
     """Print the pipeline and the first line it changes, as a unified diff of pretty JSON; with
     scrub_secrets(), first the secrets found in the first lines (at most :data:`DRY_RUN_HITS`),
     masked, and a diff whose "before" side is masked too."""
-    from convo.codec.lines import RawLine, decode_line
+    from convo.codec.lines import RawLine, decode_line, is_blank
     from convo.errors import DecodeError
     from convo.stream.ops import conversation_of
     from convo.transforms import ChangeLog
@@ -207,7 +214,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
             for line in item.lines:
                 raw = bytes(line)  # (this reader makes no views: no copy)
                 lineno += 1
-                if not raw.strip():
+                if is_blank(raw):
                     continue
                 seen += 1
                 try:
@@ -290,21 +297,30 @@ def _diff(where: str, raw: bytes, value: Any, new_value: Any, transform: Any,
     from convo.stream.ops import line_path
     from convo.transforms.secrets import mask_line
 
-    def pretty(data: bytes) -> str:
-        return orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
-
     head = [f"first changed line: {where}\n"]
     for c, path in [*((c, line_path(value, c.path)) for c in inner), *((c, c.path) for c in outer)]:
         head.append(f"  {c.transform}: {c.what} at {path}\n")
     masked = mask_line(value, transform)
-    before = pretty(raw) if masked is None else pretty(encode_value(masked))
-    after = pretty(encode_value(new_value))
+    before = _pretty(raw) if masked is None else _pretty(encode_value(masked))
+    after = _pretty(encode_value(new_value))
     return head + list(
         difflib.unified_diff(
             before.splitlines(keepends=True), after.splitlines(keepends=True),
             f"{where} (before)", f"{where} (after)",
         )
     )
+
+
+def _pretty(line: bytes) -> str:
+    """A JSON line indented for a diff: what the codec reads (a leading BOM, integers of any size)."""
+    from convo.codec import parse_json
+    from convo.codec.lines import BOM
+
+    obj = parse_json(line[len(BOM):] if line.startswith(BOM) else line)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return json.dumps(obj, indent=2, ensure_ascii=False)
 
 
 def _transform_dask(args: argparse.Namespace) -> int:
@@ -328,6 +344,7 @@ def _transform_dask(args: argparse.Namespace) -> int:
         max_line_bytes=args.max_line_bytes,
         rejects=args.rejects,
         address=args.dask,
+        out_format="parquet" if args.output.rstrip("/").endswith(".parquet") else "jsonl",
     )
     lines = [summary_line("transform", summary), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
     if summary.rejected:

@@ -20,7 +20,7 @@ def load_pipeline_file(path: str) -> Transform:
     The file is TRUSTED code: it runs as any Python script does (in every worker process, once).
     It must bind ``PIPELINE`` (or ``pipeline``) to a Transform, or to a plain
     ``Conversation -> Conversation`` function (reported as one change per line it changes). The
-    file starts with ``convo``, ``t`` (:mod:`convo.transforms`) and ``pipeline`` already bound, so
+    file starts with ``t`` (:mod:`convo.transforms`) and ``pipeline`` already bound, so
     a one-line file ``PIPELINE = pipeline(t.strip_thinking(), t.drop_images())`` works as is.
 
     >>> import os, tempfile, pathlib
@@ -32,10 +32,9 @@ def load_pipeline_file(path: str) -> Transform:
     >>> load_pipeline_file(path)
     pipeline(strip_thinking(), drop_images())
     """
-    import convo
     from convo import transforms
 
-    given = {"convo": convo, "t": transforms, "pipeline": pipeline}
+    given = {"t": transforms, "pipeline": pipeline}
     namespace = runpy.run_path(path, init_globals=given, run_name="convo_pipeline")
     for name in ("PIPELINE", "pipeline"):
         found = namespace.get(name)
