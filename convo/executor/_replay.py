@@ -14,7 +14,10 @@ sorted by key (calls with the same key keep their order), so recording the same 
 the same file whatever order concurrent calls finished in. Streamed replies are kept as their
 events. No header is ever stored, and before a line is written every known secret (the inner
 executor's API key, ``ANTHROPIC_API_KEY``, ``ANTHROPIC_AUTH_TOKEN``, anything passed as
-``secrets``, and anything shaped like an Anthropic key) is replaced by ``<redacted>``.
+``secrets``, and anything shaped like an Anthropic key) is replaced by ``<redacted>``, then every
+string and key of the request and the response goes through the detectors of
+:func:`~convo.transforms.scrub_secrets` (``[REDACTED:aws-access-key]``). The key of a line is
+the hash of the request as sent, so a scrubbed cassette still replays.
 
 In replay mode a request with no recorded exchange raises :class:`CassetteMissError`, which names
 the nearest recorded request and the JSON paths where the two differ.
@@ -38,6 +41,7 @@ from convo.codec import structure, unstructure
 from convo.errors import APIStatusError, ConvoError, ValidationError, error_for_status
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._sse import StreamEvent, assemble, events_from_response
+from convo.transforms.secrets import scrub_json
 
 __all__ = [
     "AsyncReplayExecutor",
@@ -232,7 +236,10 @@ class Cassette:
         line = orjson.dumps({k: v for k, v in entry.items() if k != "_line"})
         for s in self._secrets:
             line = line.replace(s, _REDACTED)
-        return _KEY_SHAPE.sub(_REDACTED, line) + b"\n"
+        line = _KEY_SHAPE.sub(_REDACTED, line)
+        # then the detectors of scrub_secrets() over the request and the response (or events,
+        # or error), every string and key: a credential in a tool result never reaches the file
+        return orjson.dumps(scrub_json(orjson.loads(line))) + b"\n"
 
     def handler(self) -> Callable[[m.Conversation], m.Response]:
         """A function answering conversations from this cassette (the emulator's ``cassette=``).
