@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import attrs
 from attrs import field, frozen
@@ -67,7 +67,11 @@ __all__ = [
     "WebFetchToolResult",
     "WebSearchToolResult",
     "SAMPLING_PARAMS",
+    "LAZY_BITS",
     "builder",
+    "lazy_blocks",
+    "lazy_mask",
+    "with_lazy_blocks",
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system"]
@@ -500,8 +504,35 @@ def _message_content(value: Any) -> str | tuple[Block, ...]:
     return tuple(value)
 
 
+LAZY_BITS: dict[str, int] = {
+    "text": 1, "image": 2, "tool_use": 4, "tool_result": 8, "thinking": 16, "redacted_thinking": 32,
+}
+"""The block types a message decoded lazily may hold, each a bit of :func:`lazy_mask`."""
+
+_LAZY_BUILD: list[Callable[[list[Any]], tuple[Block, ...]]] = []
+"""The codec's function that builds blocks from parsed JSON (it registers it on import; only the
+codec makes lazy messages, so it is loaded whenever one exists)."""
+
+
+class _Parsed:
+    """The hidden slot of a message decoded lazily: ``(parsed content, type bits)``, or None.
+
+    A message that :mod:`convo.codec` decodes keeps the parsed JSON array of its content and builds
+    the blocks when ``content`` is first read (then keeps them: the value never changes). The
+    codec takes a turn lazily only after a structural check that it would decode without error,
+    and with its keys in the order convo writes them, so the parsed array is exactly what
+    ``convo.dumps`` would write for the built blocks: an untouched turn is written as it was read.
+    """
+
+    __slots__ = ("_lazy",)
+    _lazy: tuple[list[Any], int] | None
+
+
+_SET_LAZY: Callable[[Any, Any], None] = _Parsed.__dict__["_lazy"].__set__
+
+
 @frozen
-class Message:
+class Message(_Parsed):
     """One entry of ``messages``: a role and content (a string, or a tuple of blocks).
 
     >>> Message("user", "Hi").blocks
@@ -511,6 +542,21 @@ class Message:
     role: str
     content: str | tuple[Block, ...] = field(converter=_message_content)
     extra: FrozenDict = _extra()
+
+    def __attrs_post_init__(self) -> None:
+        _SET_LAZY(self, None)
+
+    if not TYPE_CHECKING:  # for mypy, Message has no attributes beyond its fields
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when a slot is empty: the content of a message decoded lazily.
+            if name == "content":
+                lazy = getattr(self, "_lazy", None)
+                if lazy is not None:
+                    content = _LAZY_BUILD[0](lazy[0])
+                    _SET_CONTENT(self, content)
+                    return content
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def of(cls, role: str, *parts: str | Block) -> Message:
@@ -544,6 +590,55 @@ class Message:
     def with_blocks(self, blocks: Iterable[Block]) -> Message:
         """The same message with *blocks* as content."""
         return attrs.evolve(self, content=tuple(blocks))
+
+
+_SET_CONTENT: Callable[[Any, Any], None] = Message.__dict__["content"].__set__
+_SET_ROLE: Callable[[Any, Any], None] = Message.__dict__["role"].__set__
+_SET_EXTRA: Callable[[Any, Any], None] = Message.__dict__["extra"].__set__
+
+
+def lazy_mask(message: Message) -> int:
+    """The :data:`LAZY_BITS` of every block type in *message*'s content (at any depth), known
+    without building it for a message decoded lazily; -1 when not known (look at the blocks).
+
+    Transforms look here first, so that a turn they would leave alone is never built.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}')
+    >>> lazy_mask(conv.messages[0]) == LAZY_BITS["text"], lazy_mask(Message("user", "hi"))
+    (True, -1)
+    """
+    lazy = getattr(message, "_lazy", None)
+    return -1 if lazy is None else lazy[1]
+
+
+def lazy_blocks(message: Message) -> list[Any] | None:
+    """The parsed JSON blocks of a message decoded lazily (read only: never change them), or None.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}')
+    >>> lazy_blocks(conv.messages[0]), lazy_blocks(Message("user", "hi"))
+    ([{'type': 'text', 'text': 'hi'}], None)
+    """
+    lazy = getattr(message, "_lazy", None)
+    return None if lazy is None else lazy[0]
+
+
+def with_lazy_blocks(message: Message, blocks: list[Any], mask: int) -> Message:
+    """*message* with content *blocks*, some of the parsed blocks of a message decoded lazily (in
+    their order), kept parsed; *mask* holds at least the :data:`LAZY_BITS` of their types.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, '
+    ...                    b'{"type": "text", "text": "b"}]}]}')
+    >>> with_lazy_blocks(conv.messages[0], lazy_blocks(conv.messages[0])[1:], LAZY_BITS["text"])
+    Message(role='user', content=(Text(text='b'),))
+    """
+    o = object.__new__(Message)
+    _SET_ROLE(o, message.role)
+    _SET_EXTRA(o, message.extra)
+    _SET_LAZY(o, (blocks, mask))
+    return o
 
 
 # --------------------------------------------------------------------------- conversation

@@ -24,6 +24,7 @@ import orjson
 
 from convo import model as m
 from convo.codec._converter import (
+    LAZY_STRUCTURE,
     STRUCTURE,
     UNSTRUCTURE,
     BigNumber,
@@ -135,9 +136,10 @@ _TOO_DEEP = ("JSON nested too deeply to decode: building it went past Python's r
 _DEPTH_LIMIT = 1024  # orjson refuses deeper documents [OBS orjson 3.13: "depth limit exceeded"]
 
 
-def _build(obj: Any, cls: type[Any]) -> Any:
-    """STRUCTURE[cls](obj) with shape errors as DecodeError (BigNumber passes through)."""
-    fn = structure_block if cls is _BLOCK else STRUCTURE[cls]
+def _build(obj: Any, cls: type[Any], *, owned: bool = False) -> Any:
+    """STRUCTURE[cls](obj) with shape errors as DecodeError (BigNumber passes through); for JSON
+    the codec parsed itself (*owned*), the hooks whose conversations keep turns parsed until read."""
+    fn = structure_block if cls is _BLOCK else (owned and LAZY_STRUCTURE.get(cls)) or STRUCTURE[cls]
     try:
         return fn(obj)
     except Shape as e:
@@ -284,12 +286,12 @@ def structure_exactly(data: bytes | bytearray | memoryview | str, obj: Any, cls:
     123456789012345678901234567890
     """
     try:
-        return _build(obj, cls), obj
+        return _build(obj, cls, owned=True), obj
     except BigNumber:
         pass
     exact = parse_json_exact(data)
     with trusting():
-        return _build(exact, cls), exact
+        return _build(exact, cls, owned=True), exact
 
 
 def dump_json(obj: Any) -> bytes:

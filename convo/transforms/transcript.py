@@ -13,6 +13,7 @@ from typing import Any
 from convo._json import UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import (
+    LAZY_BITS,
     SAMPLING_PARAMS,
     Block,
     ContentSource,
@@ -27,6 +28,9 @@ from convo.model import (
     TextSource,
     Thinking,
     ToolResult,
+    lazy_blocks,
+    lazy_mask,
+    with_lazy_blocks,
 )
 from convo.rules import paused
 from convo.transforms._base import (
@@ -100,6 +104,10 @@ class _DropImages(Transform):
         messages = conv.messages
         msgs: list[Message] | None = None
         for i, m in enumerate(messages):
+            if not lazy_mask(m) & _IMAGE_BIT:  # decoded lazily, no image inside: not even built
+                if msgs is not None:
+                    msgs.append(m)
+                continue
             c = m.content
             if c.__class__ is str:
                 if msgs is not None:
@@ -149,6 +157,10 @@ def _inner_path(i: int, trail: tuple[int, ...], j: int) -> str:
     """
     return content_path(i) + "".join(f"[{t}].content" for t in trail) + f"[{j}]"
 
+
+_IMAGE_BIT = LAZY_BITS["image"]  # lazy_mask() is -1 (every bit) where the blocks must be looked at
+_THINKING_BITS = LAZY_BITS["thinking"] | LAZY_BITS["redacted_thinking"]
+_THINKING_TYPES = ("thinking", "redacted_thinking")
 
 IMAGE_PLACEHOLDER = "[image]"
 """What ``drop_images()`` leaves in a turn of images only that it cannot drop."""
@@ -204,7 +216,24 @@ class _StripThinking(Transform):
         msgs: list[Message] | None = None
         for i, m in enumerate(conv.messages):
             nm: Message | None = m
-            if m.role == "assistant" and i != latest and isinstance(m.content, tuple):
+            raw = lazy_blocks(m) if m.role == "assistant" and i != latest else None
+            if raw is not None:  # decoded lazily: work on the parsed blocks, build nothing
+                mask = lazy_mask(m)
+                if mask & _THINKING_BITS:  # (thinking is never inside another block)
+                    kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
+                    if kept_raw or not _after_system(conv.messages, i):
+                        if log.enabled:
+                            for j, b in enumerate(raw):
+                                if b["type"] in _THINKING_TYPES:
+                                    log.add(f"dropped a {b['type']} block", content_path(i, j),
+                                            "not in the latest assistant turn")
+                        if kept_raw:
+                            nm = with_lazy_blocks(m, kept_raw, mask & ~_THINKING_BITS)
+                        else:
+                            nm = None
+                            if log.enabled:
+                                log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
+            elif m.role == "assistant" and i != latest and isinstance(m.content, tuple):
                 kept = tuple(b for b in m.content if not isinstance(b, Thinking | RedactedThinking))
                 # a turn of thinking only goes whole, unless a system message before it needs an
                 # assistant turn after it (facts §1.5): then it stays as it is
