@@ -718,13 +718,28 @@ def _system_value(value: Any) -> Any:
 
 _BUILDERS: dict[str, Callable[..., Conversation]] = {}
 """The implementations of :class:`Conversation`'s fluent methods, by method name. The builders
-of :mod:`convo.transforms` register them (``import convo`` imports both layers), so that the model
-layer never imports the layer above it."""
+of :mod:`convo.transforms` register them when it is imported (see :data:`_BUILDERS_LOADER`), so
+that the model layer never imports the layer above it."""
+
+
+_BUILDERS_LOADER: list[Callable[[], object]] = []
+"""What loads the builders when a fluent method is first called: ``import convo`` registers the
+import of :mod:`convo.transforms` here, so that the package does not load it at start-up."""
+
+
+def _builder(name: str) -> Callable[..., Conversation]:
+    fn = _BUILDERS.get(name)
+    if fn is None:
+        for load in _BUILDERS_LOADER:
+            load()
+        fn = _BUILDERS[name]
+    return fn
 
 
 def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., Conversation]]:
     """Register the implementation of the fluent method *name* (used by :mod:`convo.transforms`).
 
+    >>> import convo.transforms
     >>> sorted(_BUILDERS)
     ['assistant', 'prefill', 'system_message', 'user', 'with_image', 'with_params', 'with_system']
     """
@@ -780,31 +795,31 @@ class Conversation:
 
     def user(self, *parts: str | Block) -> Conversation:
         """Append a user turn (strings and blocks, in order)."""
-        return _BUILDERS["user"](self, *parts)
+        return _builder("user")(self, *parts)
 
     def assistant(self, *parts: str | Block) -> Conversation:
         """Append an assistant turn (a synthetic one, written by you)."""
-        return _BUILDERS["assistant"](self, *parts)
+        return _builder("assistant")(self, *parts)
 
     def with_system(self, system: str | Iterable[Text]) -> Conversation:
         """Set the top-level ``system`` field."""
-        return _BUILDERS["with_system"](self, system)
+        return _builder("with_system")(self, system)
 
     def system_message(self, text: str) -> Conversation:
         """Append a mid-conversation ``role: "system"`` message (placement rules apply)."""
-        return _BUILDERS["system_message"](self, text)
+        return _builder("system_message")(self, text)
 
     def with_image(self, image: Image | str | os.PathLike[str]) -> Conversation:
         """Attach an image to the last user turn (or a new one): an Image, a path or a URL."""
-        return _BUILDERS["with_image"](self, image)
+        return _builder("with_image")(self, image)
 
     def prefill(self, text: str) -> Conversation:
         """End with an assistant turn that the model continues (only on models that allow it)."""
-        return _BUILDERS["prefill"](self, text)
+        return _builder("prefill")(self, text)
 
     def with_params(self, **params: Any) -> Conversation:
         """Set request parameters (``temperature=0.2``, ``tools=[...]``, any other key)."""
-        return _BUILDERS["with_params"](self, **params)
+        return _builder("with_params")(self, **params)
 
     def with_response(self, response: Response) -> Conversation:
         """The conversation with *response* appended as an assistant turn."""
