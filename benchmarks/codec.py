@@ -210,6 +210,28 @@ class Convo:
                                t.inject_system(SYSTEM_ADDITION, where="top"))
 
 
+class ConvoBefore:
+    """An older convo in the same run (``--before DIR``): DIR holds it as a package renamed
+    ``convo_base``, made with::
+
+        git archive REV convo | tar -x -C /tmp/b && mv /tmp/b/convo /tmp/b/convo_base
+        find /tmp/b/convo_base -name '*.py' | xargs sed -i -E \\
+          's/\\bfrom convo(\\.| import)/from convo_base\\1/g; s/^(\\s*)import convo\\b/\\1import convo_base/g'
+    """
+
+    name = "convo before"
+
+    def __init__(self, where: str) -> None:
+        sys.path.insert(0, where)
+        import convo_base  # type: ignore[import-not-found]
+        from convo_base import transforms as t
+
+        self.load = convo_base.loads
+        self.dump = convo_base.dumps
+        self.edit = t.pipeline(t.drop_images(), t.strip_thinking(),
+                               t.inject_system(SYSTEM_ADDITION, where="top"))
+
+
 class ConvoNoBigIntCheck(Convo):
     """convo with the huge-integer watch switched off (to measure what it costs)."""
 
@@ -551,6 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--repeat", type=int, default=5, help="runs per measurement (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="raw orjson, convo and msgspec only")
+    ap.add_argument("--before", metavar="DIR", help="also an older convo, as package convo_base in DIR")
     args = ap.parse_args(argv)
 
     lines = corpus(args.count, args.seed)
@@ -562,7 +585,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores); "
           f"bytecode: {_bytecode_note()}")
-    libs: list[Any] = [Raw(), Convo(), Msgspec()]
+    libs: list[Any] = [Raw(), *([ConvoBefore(args.before)] if args.before else []), Convo(), Msgspec()]
     if not args.quick:
         libs.append(ConvoNoBigIntCheck())
         libs += [AnthropicSDK(), LangChain()]

@@ -515,7 +515,9 @@ codec makes lazy messages, so it is loaded whenever one exists)."""
 
 
 class _Parsed:
-    """The hidden slot of a message decoded lazily: ``(parsed content, type bits)``, or None.
+    """The hidden slot of a message decoded lazily: ``(parsed content, type bits, parsed message
+    or None)``, or None. The parsed message object is kept where it is exactly what the codec
+    would write for the message (``{"role": ..., "content": ...}`` in that order).
 
     A message that :mod:`convo.codec` decodes keeps the parsed JSON array of its content and builds
     the blocks when ``content`` is first read (then keeps them: the value never changes). The
@@ -525,7 +527,7 @@ class _Parsed:
     """
 
     __slots__ = ("_lazy",)
-    _lazy: tuple[list[Any], int] | None
+    _lazy: tuple[list[Any], int, dict[str, Any] | None] | None
 
 
 _SET_LAZY: Callable[[Any, Any], None] = _Parsed.__dict__["_lazy"].__set__
@@ -637,7 +639,7 @@ def with_lazy_blocks(message: Message, blocks: list[Any], mask: int) -> Message:
     o = object.__new__(Message)
     _SET_ROLE(o, message.role)
     _SET_EXTRA(o, message.extra)
-    _SET_LAZY(o, (blocks, mask))
+    _SET_LAZY(o, (blocks, mask, None))
     return o
 
 

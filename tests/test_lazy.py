@@ -185,13 +185,28 @@ class TestTransformsLookBeforeBuilding:
             t.pipeline(t.drop_images(), t.strip_thinking(), t.inject_system("x", where="top"))(
                 structure(orjson.loads(REQUEST), Conversation)))
 
-    @pytest.mark.parametrize("tr", [t.drop_images(), t.strip_thinking()])
+    @pytest.mark.parametrize("tr", [t.drop_images(), t.strip_thinking(), t.redact("zzz"), t.drop_sampling_params(),
+                                    t.keep_last_turns(n=5), t.pipeline(t.drop_images(), t.redact("q+"))])
     def test_nothing_to_do_returns_the_input(self, tr: t.Transform) -> None:
         """A transform with nothing to change returns its lazy input itself, unbuilt."""
         data = orjson.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]},
                                           {"role": "assistant", "content": [{"type": "text", "text": "b"}]}]})
         conv = convo.loads(data)
         assert tr(conv) is conv and not any(built(m) for m in conv.messages)
+
+    @pytest.mark.parametrize("tr, untouched", [
+        (t.redact("Calling"), (0, 2, 3)),
+        (t.keep_last_turns(n=2), (0, 1, 2, 3)),
+        (t.inject_system("Be brief.", where="top"), (0, 1, 2, 3)),
+        (t.drop_sampling_params(), (0, 1, 2, 3)),
+    ])
+    def test_only_changed_turns_are_built(self, tr: t.Transform, untouched: tuple[int, ...]) -> None:
+        """redact, keep_last_turns, inject_system and drop_sampling_params build no turn they
+        leave alone, and agree with the eager result."""
+        lazy, eager = lazy_and_eager(REQUEST)
+        out = tr(lazy)
+        assert not any(built(lazy.messages[i]) for i in untouched)
+        assert convo.dumps(out) == convo.dumps(tr(eager)) and out == tr(eager)
 
     def test_strip_thinking_keeps_the_mask(self) -> None:
         """A turn stripped on its parsed blocks no longer claims to hold thinking."""
@@ -244,7 +259,7 @@ class TestLazyEqualsEager:
 
 # --------------------------------------------------------------------------- the lazy check
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3),
+_json = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3),
                      lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
                      max_leaves=6)
 _keys = st.sampled_from(["type", "text", "cache_control", "citations", "source", "id", "name", "input",
@@ -275,9 +290,41 @@ def _near_blocks(draw: st.DrawFn) -> Any:
     return d
 
 
+_TEMPLATES = [
+    {"type": "text", "text": "a"},
+    {"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}},
+    {"type": "text", "text": "a", "citations": None},
+    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}},
+    {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}, "cache_control": {"type": "ephemeral"}},
+    {"type": "tool_use", "id": "t", "name": "f", "input": {"n": 1}},
+    {"type": "tool_result", "tool_use_id": "t", "content": "r", "is_error": True},
+    {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "r"}]},
+    {"type": "thinking", "thinking": "h", "signature": "s"},
+    {"type": "redacted_thinking", "data": "d"},
+]
+
+
+@st.composite
+def _mutated_blocks(draw: st.DrawFn) -> Any:
+    """Valid blocks in convo's key order, with at most one value replaced, a key dropped, or
+    the keys reordered."""
+    b = dict(draw(st.sampled_from(_TEMPLATES)))
+    how = draw(st.sampled_from(["keep", "value", "drop", "reorder", "inner"]))
+    key = draw(st.sampled_from(sorted(b)))
+    if how == "value":
+        b[key] = draw(_json | st.sampled_from([1e30, -1e30, [1e30], {"n": 2.0**70}]))
+    elif how == "drop":
+        del b[key]
+    elif how == "reorder":
+        b = dict(reversed(list(b.items())))
+    elif how == "inner" and isinstance(b.get("content"), list):
+        b["content"] = [draw(_mutated_blocks())]
+    return b
+
+
 class TestLazyCheck:
     @settings(max_examples=400)
-    @given(st.lists(_near_blocks() | _json, max_size=4))
+    @given(st.lists(_mutated_blocks() | _near_blocks() | _json, max_size=4))
     def test_accepted_content_builds_and_writes_back_identically(self, content: list[Any]) -> None:
         """Whatever the lazy check accepts, the hooks build without error and write back as the
         same bytes (so a lazy turn can neither fail late nor be written differently)."""
@@ -290,3 +337,26 @@ class TestLazyCheck:
         """Blocks as the API documents them, in convo's key order, pass the check."""
         content = orjson.loads(REQUEST)["messages"][1]["content"]
         assert lazy_content(content) > 0
+
+    @settings(max_examples=300)
+    @given(st.lists(
+        st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
+                               "content": st.lists(_mutated_blocks(), min_size=1, max_size=3)})
+        | st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]) | _json},
+                                optional={"content": st.lists(_mutated_blocks() | _near_blocks() | _json, max_size=3)
+                                          | st.text(max_size=3) | _json, "x": _json}),
+        max_size=3))
+    def test_loads_agrees_with_the_eager_hooks(self, messages: list[Any]) -> None:
+        """For near-valid messages, convo.loads fails with the eager error (same $.path and
+        words) or gives the eager value, written back as the same bytes."""
+        data = orjson.dumps({"messages": messages})
+        try:
+            eager = structure(orjson.loads(data), Conversation)
+        except DecodeError as e:
+            with pytest.raises(DecodeError) as lazy_err:
+                convo.loads(data)
+            assert str(lazy_err.value) == str(e)
+            return
+        lazy = convo.loads(data)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+        same(lazy, eager)

@@ -447,7 +447,7 @@ def _register(cls: type, fields: list[F], *, tag: str | None = None, table: dict
 
 
 SPECS: dict[str, list[F]] = {}  # block "type" -> its field spec (for the lazy check)
-LAZY_BLOCKS: dict[str, Callable[[Any], int]] = {}  # block "type" -> its lazy check (see below)
+LAZY_BLOCKS: dict[str, Callable[[Any], int]] = {}  # block "type" -> a lazy check (see below)
 
 
 def register_block(cls: type, fields: list[F]) -> None:
@@ -459,7 +459,9 @@ def register_block(cls: type, fields: list[F]) -> None:
     _register(cls, fields, tag=cls.type, table=BLOCKS)  # type: ignore[attr-defined]
     SPECS[cls.type] = fields  # type: ignore[attr-defined]
     # a type registered again (a user's own class) is no longer one the lazy check knows
-    LAZY_BLOCKS.pop(cls.type, None)  # type: ignore[attr-defined]
+    if LAZY_BLOCKS.pop(cls.type, None) is not None:  # type: ignore[attr-defined]
+        for keys in [k for k, fn in LAZY_SHAPES.items() if fn.__code__.co_filename.endswith(f" {cls.type}>")]:  # type: ignore[attr-defined]
+            del LAZY_SHAPES[keys]
 
 
 CC = F("cache_control", "json")
@@ -596,9 +598,15 @@ def _scan(v: Any) -> bool:
     """Whether a JSON value holds no float that may stand for a huge integer."""
     c = v.__class__
     if c is dict:
-        return all(_scan(x) for x in v.values()) if v else True
+        for x in v.values():
+            if (x.__class__ is dict or x.__class__ is list or x.__class__ is float) and not _scan(x):
+                return False
+        return True
     if c is list:
-        return all(_scan(x) for x in v)
+        for x in v:
+            if (x.__class__ is dict or x.__class__ is list or x.__class__ is float) and not _scan(x):
+                return False
+        return True
     if c is float:
         return not (v >= _POS_LIMIT or v <= _NEG_LIMIT)
     return True
@@ -622,15 +630,19 @@ def _lazy_inner(v: list[Any]) -> int:
     for b in v:
         if b.__class__ is not dict:
             return -1
-        t = b.get("type")
-        if t.__class__ is not str or t not in _LAZY_INNER:
+        fn = LAZY_SHAPES.get(tuple(b))
+        if fn is None or b["type"] not in _LAZY_INNER:
             return -1
-        fn = LAZY_BLOCKS.get(t)
-        r = fn(b) if fn is not None else -1
+        r = fn(b)
         if r < 0:
             return -1
         mask |= r
     return mask
+
+
+LAZY_SHAPES: dict[tuple[str, ...], Callable[[Any], int]] = {}
+"""The lazy check of a block by its keys, in order: one generated function per way a block of a
+lazy type can be written by convo (required keys, some optional ones, in spec order)."""
 
 
 def lazy_content(v: list[Any]) -> int:
@@ -642,14 +654,12 @@ def lazy_content(v: list[Any]) -> int:
     -1
     """
     mask = 0
+    shapes = LAZY_SHAPES
     try:
         for b in v:
             if b.__class__ is not dict:
                 return -1
-            t = b.get("type")
-            if t.__class__ is not str:
-                return -1
-            fn = LAZY_BLOCKS.get(t)
+            fn = shapes.get(tuple(b))
             if fn is None:
                 return -1
             r = fn(b)
@@ -661,8 +671,9 @@ def lazy_content(v: list[Any]) -> int:
     return mask
 
 
-def _gen_lazy_check(tag: str, fields: list[F]) -> Callable[[Any], int]:
-    """The lazy check of block *tag*: its bit (and the bits inside it), or -1."""
+def _gen_lazy_checks(tag: str, fields: list[F]) -> dict[tuple[str, ...], Callable[[Any], int]]:
+    """The lazy checks of block *tag*, by key order: each gives the block's bits (and the bits
+    inside it), or -1."""
     import itertools
 
     def written_first(f: F) -> bool:
@@ -671,50 +682,55 @@ def _gen_lazy_check(tag: str, fields: list[F]) -> Callable[[Any], int]:
     head = ["type", *(f.key for f in fields if written_first(f))]
     rest = [f for f in fields if not written_first(f)]
     optional = [f.key for f in rest if not f.required]
-    orders = set()
+    by_key = {f.key: f for f in fields}
+    out: dict[tuple[str, ...], Callable[[Any], int]] = {}
     for n in range(len(optional) + 1):
         for chosen in itertools.combinations(optional, n):
-            orders.add((*head, *(f.key for f in rest if f.required or f.key in chosen)))
-    ns: dict[str, Any] = {"_K": frozenset(orders), "UNSET": UNSET, "_scan": _scan, "_src": _lazy_source,
-                          "_inner": _lazy_inner, "_BIT": m.LAZY_BITS[tag]}
-    s = ["def check(b):", "    if tuple(b) not in _K: return -1", "    mask = _BIT"]
-    for f in fields:
-        if f.kind not in ("raw", "json", "source", "content"):
-            raise ValueError(f"no lazy check for a {f.kind!r} field")
-        cond, _ = _CHECKS[f.check]
-        if f.required:
-            s.append(f"    v = b[{f.key!r}]")
-            ind = "    "
-        else:
-            s += [f"    v = b.get({f.key!r}, UNSET)", "    if v is not UNSET:"]
-            ind = "        "
-        if f.null:
-            s.append(f"{ind}if v is not None:")
-            ind += "    "
-        if cond:
-            s.append(f"{ind}if not ({cond}): return -1")
-        if f.kind == "json":
-            s.append(f"{ind}if not _scan(v): return -1")
-        elif f.kind == "source":
-            s.append(f"{ind}if not _src(v): return -1")
-        elif f.kind == "content":
-            s += [f"{ind}if v.__class__ is list:", f"{ind}    r = _inner(v)", f"{ind}    if r < 0: return -1",
-                  f"{ind}    mask |= r", f"{ind}elif v.__class__ is not str: return -1"]
-        s.append(f"{ind}pass")
-    s.append("    return mask")
-    exec(compile("\n".join(s), f"<convo lazy check for {tag}>", "exec"), ns)  # noqa: S102 - from our own specs
-    fn: Callable[[Any], int] = ns["check"]
-    return fn
+            keys = (*head, *(f.key for f in rest if f.required or f.key in chosen))
+            ns: dict[str, Any] = {"_scan": _scan, "_src": _lazy_source, "_inner": _lazy_inner,
+                                  "_BIT": m.LAZY_BITS[tag]}
+            code = ["def check(b):", f"    if b['type'] != {tag!r}: return -1", "    mask = _BIT"]
+            for key in keys[1:]:
+                f = by_key[key]
+                if f.kind not in ("raw", "json", "source", "content"):
+                    raise ValueError(f"no lazy check for a {f.kind!r} field")
+                cond, _ = _CHECKS[f.check]
+                code.append(f"    v = b[{key!r}]")
+                ind = "    "
+                if f.null:
+                    code.append("    if v is not None:")
+                    ind = "        "
+                if cond:
+                    code.append(f"{ind}if not ({cond}): return -1")
+                if f.kind == "json":
+                    code.append(f"{ind}if (v.__class__ is dict or v.__class__ is list or v.__class__ is float)"
+                                " and not _scan(v): return -1")
+                elif f.kind == "source":
+                    code.append(f"{ind}if not _src(v): return -1")
+                elif f.kind == "content":
+                    code += [f"{ind}if v.__class__ is list:", f"{ind}    r = _inner(v)",
+                             f"{ind}    if r < 0: return -1", f"{ind}    mask |= r",
+                             f"{ind}elif v.__class__ is not str: return -1"]
+                code.append(f"{ind}pass")
+            code.append("    return mask")
+            exec(compile("\n".join(code), f"<convo lazy check for {tag}>", "exec"), ns)  # noqa: S102 - from our own specs
+            out[keys] = ns["check"]
+    return out
 
 
 for _tag in m.LAZY_BITS:
-    LAZY_BLOCKS[_tag] = _gen_lazy_check(_tag, SPECS[_tag])
+    _checks = _gen_lazy_checks(_tag, SPECS[_tag])
+    if _checks.keys() & LAZY_SHAPES.keys():
+        raise AssertionError(f"two lazy block types written with the same keys ({_tag})")
+    LAZY_SHAPES.update(_checks)
+    LAZY_BLOCKS[_tag] = _checks[min(_checks, key=len)]  # (the registry of lazy types)
 
 _eager_message = STRUCTURE[m.Message]
 _eager_unstructure_message = UNSTRUCTURE[m.Message]
 _SET_LAZY = m._SET_LAZY
 _SET_ROLE = m.Message.role.__set__  # type: ignore[attr-defined]
 _SET_MSG_EXTRA = m.Message.extra.__set__  # type: ignore[attr-defined]
+_SET_MSG_CONTENT = m._SET_CONTENT
 
 
 def structure_message(d: Any) -> m.Message:
@@ -741,7 +757,8 @@ def structure_message_lazy(d: Any) -> m.Message:
                     o = _new(m.Message)
                     _SET_ROLE(o, r)
                     _SET_MSG_EXTRA(o, EMPTY)
-                    _SET_LAZY(o, (c, mask))
+                    # the parsed object itself is written back when its keys are in convo's order
+                    _SET_LAZY(o, (c, mask, d if next(iter(d)) == "role" else None))
                     return o
     return structure_message(d)
 
@@ -751,18 +768,68 @@ def unstructure_message(o: Any) -> dict[str, Any]:
     lazy = getattr(o, "_lazy", None)
     if lazy is None:
         return _eager_unstructure_message(o)  # type: ignore[no-any-return]
+    if lazy[2] is not None:
+        return lazy[2]  # type: ignore[no-any-return]
     d = {"role": o.role, "content": lazy[0]}
     e = o.extra
     return {**e, **d} if e else d
 
 
+_TEXT_KEYS = ("type", "text")
+
+
 def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
+    """:func:`structure_messages` with :func:`structure_message_lazy` for each message, inlined
+    (this is the hot loop of ``convo.loads``: a call saved per message and per text block)."""
     if v.__class__ is not list:
         return structure_messages(v)  # raises the error
+    out = []
+    shapes, new, msg_cls, empty = LAZY_SHAPES, _new, m.Message, EMPTY
+    set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
     try:
-        return tuple([structure_message_lazy(x) for x in v])
-    except Shape:
-        return structure_messages(v)  # finds the index of the bad message
+        for d in v:
+            if d.__class__ is dict and len(d) == 2:
+                c = d.get("content")
+                r = d.get("role")
+                if r.__class__ is not str:
+                    pass
+                elif c.__class__ is str:  # string content: nothing to build, made here at once
+                    o = new(msg_cls)
+                    set_role(o, r)
+                    set_content(o, c)
+                    set_extra(o, empty)
+                    set_lazy(o, None)
+                    out.append(o)
+                    continue
+                elif c.__class__ is list:
+                    mask = 0
+                    for b in c:
+                        if b.__class__ is not dict:
+                            break
+                        k = tuple(b)
+                        if k == _TEXT_KEYS:  # the common block, checked inline as its check does
+                            if b["type"] != "text" or b["text"].__class__ is not str:
+                                break
+                            mask |= 1
+                            continue
+                        fn = shapes.get(k)
+                        if fn is None:
+                            break
+                        x = fn(b)
+                        if x < 0:
+                            break
+                        mask |= x
+                    else:
+                        o = new(msg_cls)
+                        set_role(o, r)
+                        set_extra(o, empty)
+                        set_lazy(o, (c, mask, d if next(iter(d)) == "role" else None))
+                        out.append(o)
+                        continue
+            out.append(structure_message(d))
+    except (Shape, RecursionError):
+        return structure_messages(v)  # the eager path raises the error, with the message's index
+    return tuple(out)
 
 
 STRUCTURE[m.Message] = structure_message

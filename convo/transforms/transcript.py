@@ -161,6 +161,7 @@ def _inner_path(i: int, trail: tuple[int, ...], j: int) -> str:
 _IMAGE_BIT = LAZY_BITS["image"]  # lazy_mask() is -1 (every bit) where the blocks must be looked at
 _THINKING_BITS = LAZY_BITS["thinking"] | LAZY_BITS["redacted_thinking"]
 _THINKING_TYPES = ("thinking", "redacted_thinking")
+_TOOL_RESULT_BIT = LAZY_BITS["tool_result"]
 
 IMAGE_PLACEHOLDER = "[image]"
 """What ``drop_images()`` leaves in a turn of images only that it cannot drop."""
@@ -366,6 +367,9 @@ def clean_start(m: Message) -> bool:
     """
     if m.role != "user":
         return False
+    mask = lazy_mask(m)
+    if mask >= 0:  # decoded lazily: its type bits tell, without building it
+        return not mask & _TOOL_RESULT_BIT
     c = m.content
     return isinstance(c, str) or not any(isinstance(b, ToolResult) for b in c)
 
@@ -480,13 +484,37 @@ class TextMapper:
     ``$.paths`` are built only when the log records (``path`` is None otherwise): formatting one
     per block cost more than the regex on the batch path."""
 
-    __slots__ = ("fn", "log", "thinking", "why")
+    __slots__ = ("fn", "log", "may_change", "thinking", "why")
 
-    def __init__(self, fn: Callable[[str], str], log: ChangeLog, why: str, *, thinking: bool) -> None:
+    def __init__(
+        self, fn: Callable[[str], str], log: ChangeLog, why: str, *, thinking: bool,
+        may_change: Callable[[str], object] | None = None,
+    ) -> None:
         self.fn = fn
         self.log = log
         self.why = why
         self.thinking = thinking
+        # a cheap test that is true for every text fn may change (redact: the regex finds a
+        # match): a turn decoded lazily none of whose texts passes it is left unbuilt
+        self.may_change = may_change
+
+    def _may_change(self, raw: list[Any], test: Callable[[str], object]) -> bool:
+        """Whether any text of the parsed blocks *raw* (of a message decoded lazily) passes *test*."""
+        for b in raw:
+            t = b["type"]
+            if t == "text":
+                if test(b["text"]):
+                    return True
+            elif t == "tool_result":
+                c = b.get("content")
+                if c.__class__ is str:
+                    if test(c):
+                        return True
+                elif c.__class__ is list and any(x["type"] == "text" and test(x["text"]) for x in c):
+                    return True
+            elif t == "thinking" and self.thinking and test(b["thinking"]):
+                return True
+        return False
 
     def text(self, s: str, path: str | None) -> str:
         new = self.fn(s)
@@ -545,7 +573,14 @@ class TextMapper:
         if system is not UNSET:
             system = self.content(system, "$.system" if logging else None)
         msgs: list[Message] | None = None
+        test = self.may_change
         for i, m in enumerate(conv.messages):
+            if test is not None:
+                raw = lazy_blocks(m)
+                if raw is not None and not self._may_change(raw, test):
+                    if msgs is not None:
+                        msgs.append(m)
+                    continue
             c = self.content(m.content, content_path(i) if logging else None)
             nm = m if c is m.content else with_content(m, c)
             if nm is not m and msgs is None:
@@ -572,7 +607,8 @@ class _Redact(Transform):
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         sub = self.regex.sub
         repl = self.replacement
-        return TextMapper(lambda s: sub(repl, s), log, repr(self), thinking=True).conversation(conv)
+        return TextMapper(lambda s: sub(repl, s), log, repr(self), thinking=True,
+                          may_change=self.regex.search).conversation(conv)
 
 
 @register
