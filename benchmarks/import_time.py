@@ -8,6 +8,13 @@ then checks what ``import convo`` pulls in: DESIGN.md promises neither httpx nor
 (executors and strategies load on demand), and the rules, transforms and codec load on first use.
 Bytecode: run ``python -m compileall -q convo`` first (this machine sets PYTHONDONTWRITEBYTECODE);
 the script says whether convo's bytecode is there.
+
+Figures, issue 14 (2026-12-07, 2-core machine, compiled bytecode, 9 alternating fresh
+interpreters, load average ~4): ``import convo`` 116 ms before (main at 46e1d1c: values, rules,
+transforms and codec) and 72 ms after (the values only; the rest on first use), against 44 ms
+for ``import attrs, orjson`` alone. At load average ~7 this script gave CPU medians of 92 ms for
+``import convo`` and 141 ms with codec, rules and transforms; ``convo --version`` 1.5 s wall (it
+still imports every command).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Immutable conversation values built with pure transforms, the API's rules checked before
 sending, a lossless codec, pluggable executors, and a ``convo`` command for JSONL at scale.
 ``import convo`` loads the values only (attrs, orjson): the rules, transforms and codec load on
-first use, and it never imports httpx, cattrs or hypothesis (``tests/test_startup.py``).
+first use, and it never imports httpx, cattrs or hypothesis (``tests/test_public_api.py``).
 
 >>> import convo
 >>> conv = convo.Conversation(model="claude-opus-4-8", max_tokens=1024).user("Hello, Claude")

@@ -5,6 +5,13 @@ preconf one: :func:`configure_converter` registers convo's hooks on any converte
 :func:`make_converter` builds a configured one, and :data:`converter` is built once per process
 and used on every line.
 
+Lazy turns: :func:`loads` (and the line engine, which owns the JSON it parsed) keeps each block
+turn's parsed content and builds its blocks when ``content`` is first read; :func:`dumps` writes
+an untouched turn from its parsed JSON. Shape errors still surface here, on load, with their
+``$.path``: a turn is kept parsed only after a structural check (generated from the hooks' field
+specs) that it would decode without error and with its keys in the order convo writes them;
+any other turn is built at once, as before. :func:`structure` on a caller's dicts builds at once.
+
 >>> conv = loads(b'{"model": "claude-opus-4-8", "max_tokens": 64, '
 ...              b'"messages": [{"role": "user", "content": "Hi"}], "x-new-field": [1]}')
 >>> conv.messages[0].content
