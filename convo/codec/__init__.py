@@ -288,6 +288,9 @@ def structure_exactly(data: bytes | bytearray | memoryview | str, obj: Any, cls:
     """:func:`structure_parsed`, and the JSON the object was built from: *obj*, or *data* parsed
     again where *obj* lost an integer beyond 64 bits.
 
+    The conversations built keep turns parsed (lazy turns): *obj* must be the codec's own, fresh
+    from :func:`parse_json`, and nobody may change it afterwards.
+
     >>> data = b'{"metadata": {"n": 123456789012345678901234567890}}'
     >>> structure_exactly(data, parse_json(data), m.Conversation)[1]["metadata"]["n"]
     123456789012345678901234567890
