@@ -350,6 +350,10 @@ def _make_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
             lines.append(f"    _s_{n}(new, obj.{n})")
         else:
             lines.append(f"    _set(new, {n!r}, obj.{n})")
+    if any("_lazy" in getattr(k, "__slots__", ()) for k in cls.__mro__):
+        # a message's parsed content (convo.model._Parsed) is not the copy's: its content may change
+        namespace["_s__lazy"] = next(k.__dict__["_lazy"] for k in cls.__mro__ if "_lazy" in k.__dict__).__set__
+        lines.append("    _s__lazy(new, None)")
     lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
     exec(compile("\n".join(lines), f"<convo replace {cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[Any, dict[str, Any]], Any] = namespace["replace"]
