@@ -8,6 +8,7 @@ tests/test_batch_kill.py; the command's in tests/test_batch_cli.py.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -625,8 +626,11 @@ class TestState:
         with H.executor(emu, clock) as ex:
             status = ex.submit([src], job(tmp_path))
         state = orjson.loads((tmp_path / "job.json").read_bytes())
-        assert state["files"] == [{"name": str(src), "path": str(src), "size": src.stat().st_size,
-                                   "mtime_ns": src.stat().st_mtime_ns}]
+        st = src.stat()
+        assert state["files"] == [{
+            "name": str(src), "path": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "dev": st.st_dev, "ino": st.st_ino,  # the file's identity (convo.jobs._state)
+            "head": hashlib.sha256(src.read_bytes()[:65536]).hexdigest()}]
         (b,) = state["batches"]
         assert b["ranges"] == [[0, 1, 1], [0, 3, 5]]  # split around the rejected line 2
         assert b["count"] == 3 and len(b["digest"]) == 64 and b["batch_id"].startswith("msgbatch_")

@@ -60,7 +60,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-poll-interval", type=seconds, default=60.0, metavar="S",
                    help="--via batch: longest wait between polls (default 60)")
     p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=command)
+    p.set_defaults(func=command, interrupted="the records written so far are kept (and the "
+                   "answers that came back); run it again with --resume to continue")
 
 
 def command(args: argparse.Namespace) -> int:
