@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,6 +164,7 @@ def main() -> None:
           f"(bad lines {bad}); in = out + rejected: {args.lines == len(recs) + n_rej}")
     print(f"in input order: {ids == sorted(ids, key=lambda x: int(x.rsplit(':', 1)[1]))}; "
           f"temp files left: {len(litter)} {litter[:3]}")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

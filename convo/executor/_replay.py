@@ -31,10 +31,10 @@ an exchange raises :class:`CassetteError` naming the file and line.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -44,6 +44,7 @@ import orjson
 
 from convo import model as m
 from convo.codec import structure, unstructure
+from convo.codec.jsonl import commit_temp, temp_beside
 from convo.errors import APIStatusError, ConvoError, ValidationError, error_for_status
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._sse import StreamEvent, assemble, events_from_response
@@ -382,13 +383,15 @@ class Cassette:
             order = sorted(range(len(self.entries)), key=lambda i: (self.entries[i]["key"], i))
             data = b"".join(self._line(self.entries[i]) for i in order)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+            # the codec's temporary file: locked while written, swept when a killed save left it
+            tmp, f = temp_beside(str(self.path))
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path)
+                f.write(data)
+                commit_temp(f, tmp, str(self.path))
             except BaseException:
-                os.unlink(tmp)
+                f.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 raise
 
 

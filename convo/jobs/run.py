@@ -34,8 +34,10 @@ records (``OUT`` is rewritten atomically once the answers are in; the answers ar
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -212,29 +214,120 @@ def _split_entry(line: bytes) -> tuple[dict[str, Any], bytes]:
     return value, payload
 
 
-def _journal_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(offset, head) of each complete line of the journal at *path*."""
-    for offset, line in _lines_of(path):
+def _journal_lines(path: str, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, head) of each complete line of the journal at *path* from byte *start* (payloads
+    are not copied)."""
+    for offset, line in _lines_of(path, start):
+        tab = line.find(b"\t")
         try:
-            head, _ = _split_entry(line)
-        except ValueError:
+            head = orjson.loads(memoryview(line)[:tab] if tab >= 0 else line)
+            if not isinstance(head, dict):
+                raise ValueError("not a journal entry")
+        except ValueError:  # orjson.JSONDecodeError is one
             raise ConvoError(f"{path}: byte {offset:,} is not a journal entry: the journal is "
                              "damaged (remove it to send the unrecorded lines again)") from None
         yield offset, head
 
 
-def _lines_of(path: str) -> Iterator[tuple[int, bytes]]:
+def _lines_after(source: Any, skip: int) -> Iterator[Any]:
+    """The RawLines of *source* after its first *skip* lines, numbered as in the whole file.
+
+    The lines skipped are only counted (newlines in blocks), not split or decoded: a resume past
+    a mark reads its settled input at the speed of the disk.
+    """
+    from convo.codec.jsonl import CHUNK_BYTES, _Prefixed, iter_lines
+    from convo.codec.lines import RawLine
+
+    def slowly() -> Iterator[Any]:
+        for raw in iter_lines(source):
+            if raw.line > skip:
+                yield raw
+
+    if skip <= 1 or not isinstance(source, str | os.PathLike) or os.fspath(source) == "-":
+        yield from slowly()
+        return
+    import gzip
+
+    name = os.fspath(source)
+    with open(name, "rb") as plain:
+        magic = plain.read(2)
+        plain.seek(0)
+        f: Any = gzip.GzipFile(fileobj=plain) if magic == b"\x1f\x8b" else plain
+        # to the start of line *skip* (counting *skip* - 1 newlines): that line, settled, is the
+        # stream's first, where a byte order mark would be dropped; the lines after are exact
+        want = skip - 1
+        rest = b""
+        try:
+            while want:
+                block = f.read(CHUNK_BYTES)
+                if not block:
+                    return  # the file has no more lines
+                n = block.count(b"\n")
+                if n < want:
+                    want -= n
+                    continue
+                at = -1
+                for _ in range(want):
+                    at = block.index(b"\n", at + 1)
+                rest, want = block[at + 1:], 0
+            if len(rest) < 2:
+                rest += f.read(2)
+        except (OSError, EOFError):  # a damaged gzip stream: read it the way a first run did
+            fast = False
+        else:
+            fast = not rest.startswith(b"\x1f\x8b")  # else the rest would be taken for gzip
+        if fast:
+            stream = io.BufferedReader(_Prefixed(rest, f), CHUNK_BYTES)
+            for raw in iter_lines(stream):
+                if raw.line > 1:
+                    line = raw.line + skip - 1
+                    yield RawLine(name, line, raw.data,
+                                  raw.error.located(file=name, line=line) if raw.error else None)
+            return
+    yield from slowly()
+
+
+def _lines_of(path: str, start: int = 0) -> Iterator[tuple[int, bytes]]:
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
+        f = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return
     with f:
-        offset = 0
+        f.seek(start)
+        offset = start
         for line in f:
             if not line.endswith(b"\n"):
                 return
             yield offset, line[:-1]
             offset += len(line)
+
+
+_MARK_HEAD = b'{"mark":'
+
+
+def _last_mark(path: str) -> int:
+    """The offset of the journal's last mark line (0 when it has none): searched from the end,
+    so a resume reads only what came after it. Every answer before it is in OUT already, and a
+    retry's answers always come after the last mark (a retry follows a run's final mark)."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return 0
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0:
+            start = max(0, end - (1 << 20))
+            f.seek(start)
+            block = f.read(end - start) + tail
+            at = block.rfind(b"\n" + _MARK_HEAD)
+            if at >= 0:
+                return start + at + 1
+            if start == 0 and block.startswith(_MARK_HEAD):
+                return 0
+            tail = block[: len(_MARK_HEAD)]  # a mark's head may straddle two blocks
+            end = start
+    return 0
 
 
 def _payload_at(path: str, offset: int) -> tuple[dict[str, Any], bytes]:
@@ -260,24 +353,36 @@ def _pos(value: Any) -> tuple[int, int]:
 
 
 class _Mark:
-    """How far OUT and the rejects file had got at a mark (all zero: the start)."""
+    """How far OUT and the rejects file had got at a mark (all zero: the start); ``last`` is the
+    id of OUT's record that ends at ``out``, so a mark is trusted only while OUT still has it there."""
 
-    __slots__ = ("out", "pos", "records", "rejected", "rejects")
+    __slots__ = ("last", "out", "pos", "records", "rejected", "rejects")
 
     def __init__(self, pos: tuple[int, int] = _NOWHERE, out: int = 0, records: int = 0,
-                 rejects: int = 0, rejected: int = 0) -> None:
+                 rejects: int = 0, rejected: int = 0, last: Any = None) -> None:
         self.pos, self.out, self.records, self.rejects, self.rejected = pos, out, records, rejects, rejected
+        self.last = last
 
     @classmethod
     def of(cls, head: dict[str, Any]) -> _Mark:
         n = [head.get(k) for k in ("out", "records", "rejects", "rejected")]
         if not all(type(x) is int and x >= 0 for x in n):
             raise ValueError("not a mark")
-        return cls(_pos(head["mark"]), *n)  # type: ignore[arg-type]
+        out, records, rejects, rejected = (int(x) for x in n)  # type: ignore[arg-type]
+        return cls(_pos(head["mark"]), out, records, rejects, rejected, last=head.get("last"))
 
     def to_json(self) -> dict[str, Any]:
         return {"mark": list(self.pos), "out": self.out, "records": self.records,
-                "rejects": self.rejects, "rejected": self.rejected}
+                "rejects": self.rejects, "rejected": self.rejected, "last": self.last}
+
+    def holds(self, out_path: str) -> bool:
+        """Whether OUT still has the marked record ending at the marked offset."""
+        if self.out == 0:
+            return True
+        try:
+            return bool(_record_id(_line_ending_at(out_path, self.out)) == self.last)
+        except OSError:
+            return False
 
 
 # --------------------------------------------------------------------------- the run
@@ -326,7 +431,9 @@ class _FileRun:
                 "output": os.path.abspath(self.out_path),
                 "inputs": [i.to_json() for i in given],
             })
-        self.journal = Journal(self.journal_path)
+        # fsync at most once a second: a kill loses nothing written (the page cache is the
+        # kernel's), a crash of the machine at most that second; more often stalls OUT's writes
+        self.journal = Journal(self.journal_path, every=1 << 30, interval=1.0)
 
     @staticmethod
     def _input(source: Any) -> _Input:
@@ -381,7 +488,12 @@ class _FileRun:
             mark = _Mark()
             answers: dict[tuple[int, int], int] = {}
             retried: dict[int, int] = {}
-            for offset, head in _journal_lines(self.journal_path):
+            start = _last_mark(self.journal_path) if prune else 0
+            if start:  # answers for lines past the mark may have come before it
+                oldest = next(_journal_lines(self.journal_path, start))[1].get("from")
+                if type(oldest) is int and 0 <= oldest < start:
+                    start = oldest
+            for offset, head in _journal_lines(self.journal_path, start):
                 try:
                     if "mark" in head:
                         if prune:
@@ -401,9 +513,9 @@ class _FileRun:
             return mark, answers, retried
 
         mark, answers, retried = scan(prune=True)
-        if mark.out > out_size or (mark.out and not _ends_line(self.out_path, mark.out)):
-            # OUT is shorter than the journal says (a crash before it reached the disk, or
-            # someone cut it): walk it all, keeping every answer the journal holds
+        if mark.out > out_size or not mark.holds(self.out_path):
+            # OUT is not what the journal says (a crash before it reached the disk, someone cut
+            # or rewrote it): walk it all, keeping every answer the journal holds
             mark, answers, retried = scan(prune=False)
         elif mark.rejects > rejects_size:
             mark.rejects = rejects_size  # the rejects file went: what is left of it
@@ -449,7 +561,6 @@ class _FileRun:
 
     def _walk_and_send(self, out: IO[bytes], rej_file: IO[bytes] | None, out_reader: _Reader,
                        rej_reader: _Reader, mark: _Mark, answers: dict[tuple[int, int], int]) -> None:
-        from convo.codec.jsonl import iter_lines
         from convo.codec.lines import RawLine, decode_line
         from convo.codec.rejects import classify, reject
 
@@ -458,6 +569,10 @@ class _FileRun:
         slots: deque[_Slot] = deque()
         sending: dict[int, _Slot] = {}
         written = {"rejects": 0}  # bytes of rejects this run added
+        # the journal offsets of answers not written to OUT yet: a mark says where the oldest is,
+        # so a resume reads the journal from there (answers come out of order)
+        unwritten: dict[tuple[int, int], int] = dict(answers)
+        unwritten_lock = threading.Lock()
 
         def rejects_size() -> int:
             """The rejects file's size covering the lines read so far."""
@@ -500,10 +615,10 @@ class _FileRun:
 
         def lines() -> Iterator[m.Conversation]:
             for fi, inp in enumerate(self.inputs):
-                for raw in iter_lines(inp.source):
+                if fi < mark.pos[0]:
+                    continue  # settled before the mark: counted by it
+                for raw in _lines_after(inp.source, mark.pos[1] if fi == mark.pos[0] else 0):
                     pos = (fi, raw.line)
-                    if pos <= mark.pos:
-                        continue  # settled before the mark: counted by it
                     name = inp.name
                     head = out_reader.peek()
                     got = _record_id(head) if head is not None else None
@@ -559,9 +674,11 @@ class _FileRun:
             slot = sending[id(result.conversation)]
             if result.error is None:
                 assert result.response is not None
-                journal.append(_entry({"at": list(slot.pos), "k": "r"}, dumps_response(result.response)))
+                entry = _entry({"at": list(slot.pos), "k": "r"}, dumps_response(result.response))
             else:
-                journal.append(_entry({"at": list(slot.pos), "k": "e"}, dump_json(error_record(result.error))))
+                entry = _entry({"at": list(slot.pos), "k": "e"}, dump_json(error_record(result.error)))
+            with unwritten_lock:  # (held while appending: a mark never misses an answer)
+                unwritten[slot.pos] = journal.append(entry)
 
         progress = {"records": mark.records + out_reader.index, "since_mark": 0}
         last: list[_Slot] = []
@@ -582,6 +699,8 @@ class _FileRun:
                 kind = str((error.get("error") or {}).get("type")) if isinstance(error, dict) else "client_error"
                 self.failed[kind] = self.failed.get(kind, 0) + 1
             out.write(encode_value(exchange) + b"\n")
+            with unwritten_lock:
+                unwritten.pop(slot.pos, None)
             out.flush()  # line by line: a reader of OUT sees each record as it is written
             progress["records"] += 1
             progress["since_mark"] += 1
@@ -593,8 +712,10 @@ class _FileRun:
             if not last:
                 return
             s = last[0]
-            journal.append(_Mark(s.pos, out.tell(), progress["records"], s.rejects_at,
-                                 s.rejected_at).to_json())
+            with unwritten_lock:
+                oldest = min(unwritten.values(), default=None)
+                journal.append({**_Mark(s.pos, out.tell(), progress["records"], s.rejects_at,
+                                        s.rejected_at, s.line_id).to_json(), "from": oldest})
             progress["since_mark"] = 0
 
         def write_ready() -> None:
@@ -726,10 +847,28 @@ class _FileRun:
         self.lock.unlock()
 
 
-def _ends_line(path: str, offset: int) -> bool:
+def _line_ending_at(path: str, offset: int) -> bytes:
+    """The line of the file at *path* whose newline is the byte before *offset* (b"" if none)."""
     with open(path, "rb") as f:
+        if offset <= 0 or f.seek(0, os.SEEK_END) < offset:
+            return b""
         f.seek(offset - 1)
-        return f.read(1) == b"\n"
+        if f.read(1) != b"\n":
+            return b""
+        end = offset - 1
+        pos = end
+        while pos > 0:
+            start = max(0, pos - (1 << 16))
+            f.seek(start)
+            nl = f.read(pos - start).rfind(b"\n")
+            if nl >= 0:
+                start += nl + 1
+                break
+            pos = start
+        else:
+            start = 0
+        f.seek(start)
+        return f.read(end - start)
 
 
 def run_file(
