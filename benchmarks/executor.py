@@ -1,22 +1,34 @@
 """Executor benchmark: convo's AsyncHttpExecutor against the official AsyncAnthropic client, and
 the memory of run_many over long queues.
 
-Run: ``python benchmarks/executor.py [--quick] [--concurrency 1,16,128] [--requests N]``.
-Prints two tables.
+Run: ``python benchmarks/executor.py [--quick] [--concurrency 1,16,64,128] [--requests N]
+[--stacks stock,default,httpx2] [--repeat N] [--validate-off] [--no-memory]``. Prints two tables.
 
 **Throughput and client overhead.** The local emulator (``python -m convo.testing.emulator``)
 runs in its own process, so the client's CPU time (``time.process_time`` of this process) is the
 client's own cost. Every client sends the same seeded requests (a system prompt and three turns,
-about 1.5 KB) through ``POST /v1/messages`` at concurrency 1, 16 and 128, in the same run:
+about 1.5 KB) through ``POST /v1/messages`` at concurrency 1, 16, 64 and 128, in the same run:
 
 - **convo AsyncHttpExecutor**: ``arun_many(conversations, executor, concurrency=c)`` with the
-  rules checked before each send (the default), and again with ``validate=False``;
+  rules checked before each send (the default), over each HTTP stack of ``--stacks``, injected
+  as ``client=``:
+
+  - ``stock``: ``httpx.AsyncClient`` as httpx builds it (httpcore 1.x's own pool);
+  - ``default``: :func:`convo.executor._http.default_async_client`, what convo builds when no
+    client is given (httpx over httpcore2's pool, ``convo/executor/_pool.py``);
+  - ``httpx2``: ``httpx2.AsyncClient`` (httpx2/httpcore2, the fork the SDK 2.17 ships), with the
+    SDK's timeout and limits;
+
+  and, with ``--validate-off``, convo's default stack with ``validate=False``;
 - **anthropic AsyncAnthropic**: ``client.messages.create(**params)`` under an
   ``asyncio.Semaphore(c)`` and ``asyncio.gather`` (the SDK has no runner of its own).
 
 ``req/s`` is requests over wall time; ``client CPU ms/req`` is this process's CPU time per
 request (request building, checks, HTTP, JSON, response objects): the overhead that competes
-with the server for the machine. Each cell is the best of ``--repeat`` runs, clients interleaved.
+with the server for the machine. Each cell is the median of ``--repeat`` runs (5 by default),
+every client once per round, in turn, so a change in the machine's load falls on all of them;
+``spread`` is the lowest and highest of those runs; ``load`` the 1-minute load average as the
+level ends (and the load average is printed before and after).
 
 **Memory of run_many.** Peak traced memory (``tracemalloc``) while ``run_iter`` consumes a lazy
 queue of 1,000 and of 10,000 distinct conversations through a ``MockExecutor`` (results
@@ -34,6 +46,7 @@ import gc
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -95,12 +108,44 @@ class EmulatorProcess:
 # --------------------------------------------------------------------------- clients
 
 
-async def run_convo(url: str, params: list[dict[str, Any]], concurrency: int, validate: bool) -> int:
+STACKS = {  # --stacks name: the label of its rows
+    "stock": "httpx, its own pool",
+    "default": "default: httpx over httpcore2",
+    "httpx2": "httpx2",
+}
+
+
+def stack_client(stack: str) -> Any:
+    """A fresh async client of *stack* (see the module docstring), with the SDK's timeout and limits."""
+    from convo.executor import _http
+
+    if stack == "default":
+        return _http.default_async_client()
+    if stack == "stock":
+        import httpx
+
+        return httpx.AsyncClient(timeout=_http.DEFAULT_TIMEOUT, limits=_http.DEFAULT_LIMITS)
+    if stack == "httpx2":
+        import httpx2
+
+        return httpx2.AsyncClient(timeout=httpx2.Timeout(600.0, connect=5.0),
+                                  limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
+    raise ValueError(f"unknown stack {stack!r}; known: {', '.join(STACKS)}")
+
+
+async def run_convo(url: str, params: list[dict[str, Any]], concurrency: int, validate: bool,
+                    stack: str = "default") -> int:
     import convo
     from convo.executor import AsyncHttpExecutor, arun_many
 
     convs = [convo.codec.structure(p, convo.Conversation) for p in params]
-    async with AsyncHttpExecutor(KEY, base_url=url, validate=validate) as ex:
+    async with stack_client(stack) as client, AsyncHttpExecutor(KEY, base_url=url, validate=validate, client=client) as ex:
+        if stack == "httpx2":
+            # httpx2 takes only its own URL type; the executor parses its URL once, as httpx's.
+            # Benchmark-only: convo does not take httpx2 clients (see the _pool docstring).
+            import httpx2
+
+            ex._messages_url = httpx2.URL(str(ex._messages_url))  # type: ignore[assignment]
         results = await arun_many(convs, ex, concurrency=concurrency)
     failed = [r for r in results if not r.ok]
     if failed:
@@ -130,12 +175,21 @@ def measure(fn: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
     return time.perf_counter() - w0, time.process_time() - c0, n
 
 
-def throughput_table(url: str, levels: list[int], counts: dict[int, int], repeat: int) -> list[list[str]]:
-    clients: list[tuple[str, Callable[[list[dict[str, Any]], int], Callable[[], Awaitable[int]]]]] = [
-        ("convo AsyncHttpExecutor", lambda p, c: lambda: run_convo(url, p, c, True)),
-        ("convo, validate=False", lambda p, c: lambda: run_convo(url, p, c, False)),
-        ("anthropic AsyncAnthropic", lambda p, c: lambda: run_sdk(url, p, c)),
-    ]
+SDK = "anthropic AsyncAnthropic"
+
+
+def throughput_table(url: str, levels: list[int], counts: dict[int, int], repeat: int,
+                     stacks: list[str], validate_off: bool) -> list[list[str]]:
+    Make = Callable[[list[dict[str, Any]], int], Callable[[], Awaitable[int]]]
+
+    def convo_client(stack: str, validate: bool = True) -> Make:
+        return lambda p, c: lambda: run_convo(url, p, c, validate, stack)
+
+    clients: list[tuple[str, Make]] = [(f"convo [{STACKS[s]}]", convo_client(s)) for s in stacks]
+    if validate_off:
+        clients.append((f"convo [{STACKS['default']}], validate=False", convo_client("default", False)))
+    clients.append((SDK, lambda p, c: lambda: run_sdk(url, p, c)))
+    default = f"convo [{STACKS['default']}]" if "default" in stacks else None
     # warm up imports, connections and the emulator's code paths
     warm = requests(20, seed=99)
     for _, make in clients:
@@ -143,18 +197,25 @@ def throughput_table(url: str, levels: list[int], counts: dict[int, int], repeat
     rows = []
     for c in levels:
         params = requests(counts[c], seed=c)
-        best: dict[str, tuple[float, float]] = {}
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in clients}
         for _ in range(repeat):
             for name, make in clients:
                 wall, cpu, n = measure(make(params, c))
-                rps, ms = n / wall, 1000 * cpu / n
-                old = best.get(name)
-                best[name] = (max(rps, old[0]), min(ms, old[1])) if old else (rps, ms)
-        sdk_ms = best["anthropic AsyncAnthropic"][1]
+                runs[name].append((n / wall, 1000 * cpu / n))
+        level_load = f"{os.getloadavg()[0]:.1f}"  # the 1-minute load average as the level ends
+        med = {name: (statistics.median(r for r, _ in v), statistics.median(ms for _, ms in v))
+               for name, v in runs.items()}
         for name, _ in clients:
-            rps, ms = best[name]
-            rows.append([str(c), name, str(counts[c]), f"{rps:,.0f}", f"{ms:.2f}", f"{ms / sdk_ms:.2f}x"])
+            rps, ms = med[name]
+            lo, hi = min(ms for _, ms in runs[name]), max(ms for _, ms in runs[name])
+            vs_default = f"{ms / med[default][1]:.2f}x" if default else "-"
+            rows.append([str(c), name, str(counts[c]), f"{rps:,.0f}", f"{ms:.2f}", f"{lo:.2f}-{hi:.2f}",
+                         f"{ms / med[SDK][1]:.2f}x", vs_default, level_load])
     return rows
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # --------------------------------------------------------------------------- memory
@@ -248,26 +309,51 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--concurrency", default="1,16,128")
+    ap.add_argument("--concurrency", default="1,16,64,128")
     ap.add_argument("--requests", type=int, default=0, help="requests per level (default: by level)")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=5, help="runs per cell; the table shows their median")
+    ap.add_argument("--stacks", default=",".join(STACKS), help=f"HTTP stacks for convo: {', '.join(STACKS)}")
+    ap.add_argument("--validate-off", action="store_true", help="add convo with validate=False")
+    ap.add_argument("--no-memory", action="store_true", help="skip the run_many memory table")
     ap.add_argument("--quick", action="store_true", help="fewer requests, one repeat, small queues")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.concurrency.split(",")]
+    stacks = [s for s in args.stacks.split(",") if s]
+    if unknown := [s for s in stacks if s not in STACKS]:
+        ap.error(f"unknown stack(s) {', '.join(unknown)}; known: {', '.join(STACKS)}")
+    if "httpx2" in stacks:
+        try:
+            import httpx2
+        except ImportError:
+            ap.error("the httpx2 stack needs httpx2: pip install httpx2 (or leave it out of --stacks)")
     counts = {c: args.requests or (100 if args.quick else (300 if c == 1 else 1500)) for c in levels}
     repeat = 1 if args.quick else args.repeat
     small, big = (200, 2000) if args.quick else (1_000, 10_000)
 
+    import httpcore
+    import httpx
+
+    versions = f"httpx {httpx.__version__}, httpcore {httpcore.__version__}"
+    try:
+        import httpcore2
+        import httpx2
+
+        versions += f", httpx2 {httpx2.__version__}, httpcore2 {httpcore2.__version__}"
+    except ImportError:
+        pass
     emu = EmulatorProcess()
     try:
         print(f"emulator: {emu.url} (separate process); python {sys.version.split()[0]}; "
-              f"{os.cpu_count()} CPUs; best of {repeat}")
+              f"{os.cpu_count()} CPUs; {versions}; median of {repeat}")
+        print(f"before: {load()}")
         print()
-        print(table(["conc.", "client", "requests", "req/s", "client CPU ms/req", "vs SDK CPU"],
-                    throughput_table(emu.url, levels, counts, repeat)))
-        print()
-        print(table(["run_many memory", f"{small:,} queued", f"{big:,} queued", "ratio"],
-                    memory_table(emu.url, small, big)))
+        print(table(["conc.", "client", "requests", "req/s", "client CPU ms/req", "spread", "vs SDK CPU", "vs default", "load"],
+                    throughput_table(emu.url, levels, counts, repeat, stacks, args.validate_off)))
+        print(f"after: {load()}")
+        if not args.no_memory:
+            print()
+            print(table(["run_many memory", f"{small:,} queued", f"{big:,} queued", "ratio"],
+                        memory_table(emu.url, small, big)))
     finally:
         emu.close()
     print(f"\nbenchmark process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")

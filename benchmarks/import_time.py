@@ -22,7 +22,7 @@ print(t1 - t0)
 print(" ".join(sorted(m for m in sys.modules)))
 """
 
-MUST_NOT_LOAD = ("httpx", "hypothesis", "anthropic", "pydantic", "jsonschema")
+MUST_NOT_LOAD = ("httpx", "httpcore2", "hypothesis", "anthropic", "pydantic", "jsonschema")
 
 
 def probe(stmt: str) -> tuple[float, set[str]]:

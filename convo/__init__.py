@@ -14,11 +14,14 @@ not from each other), which ``tests/test_layers.py`` checks on every module::
 
     convo.errors, convo._json        the exception tree; frozen JSON values, UNSET
     convo.model                      content blocks, Message, Conversation, Response (attrs, frozen)
-    convo.profiles, convo.rules      what each model accepts; validate() -> Report
+    convo.profiles, convo.pricing    what each model accepts; what its tokens cost (profiles.json)
+    convo.rules                      validate() -> Report
     convo.transforms                 pure transforms, pipeline(), the registry the command parses
     convo.codec                      JSON in and out, losslessly; JSONL lines; foreign formats
     convo.strategies                 Hypothesis strategies (needs hypothesis)
-    convo.executor                   sending conversations: HTTP, retry, SSE, mock, replay, batch API
+    convo.executor | arrow, hf | view   sending conversations: HTTP, retry, SSE, mock, replay, batch API |
+                                     Arrow tables, Parquet and ``datasets`` (needs pyarrow, datasets) |
+                                     pages and terminal views of conversations, diff, charts
     convo.jobs | convo.stream        resumable file runs and batch jobs | the chunked, parallel line engine
     convo.testing                    the local API emulator, the pytest plugin, seeded fixtures
     convo.dask                       the line engine on a Dask cluster (needs dask)

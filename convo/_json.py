@@ -9,9 +9,11 @@ that was absent in the input, which is written back as absent, never as ``null``
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Callable
 from typing import Any, Final, Literal, NoReturn, TypeAlias
 
-__all__ = ["EMPTY", "UNSET", "FrozenDict", "Json", "Unset", "freeze", "thaw"]
+__all__ = ["EMPTY", "REPR_DEPTH", "UNSET", "FrozenDict", "Json", "Unset", "freeze", "nested_repr", "thaw"]
 
 Json: TypeAlias = Any
 """A JSON value as convo holds it: str, int, float, bool, None, tuple or FrozenDict."""
@@ -64,7 +66,7 @@ class FrozenDict(dict[str, Any]):
         return hash(frozenset(self.items()))
 
     def __repr__(self) -> str:
-        return f"FrozenDict({dict.__repr__(self)})"
+        return nested_repr(lambda: f"FrozenDict({dict.__repr__(self)})", "FrozenDict({...})")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickle's default for dict subclasses calls __setitem__, which we refuse.
@@ -75,6 +77,33 @@ class FrozenDict(dict[str, Any]):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
         return self
+
+
+REPR_DEPTH: Final = 24
+"""How deep ``repr`` shows nested values: a model object or JSON object nested deeper than this
+shows as ``Name(...)`` / ``FrozenDict({...})``. Values as deep as the codec accepts (hundreds of
+levels) then print without reaching Python's recursion limit."""
+
+_REPR = threading.local()
+
+
+def nested_repr(body: Callable[[], str], short: str) -> str:
+    """``body()``, one level deeper than the repr that called it, or *short* past :data:`REPR_DEPTH`.
+
+    >>> v = freeze({"a": 1})
+    >>> for _ in range(30):
+    ...     v = freeze({"a": v})
+    >>> repr(v).count("FrozenDict({...})")
+    1
+    """
+    depth = getattr(_REPR, "depth", 0)
+    if depth >= REPR_DEPTH:
+        return short
+    _REPR.depth = depth + 1
+    try:
+        return body()
+    finally:
+        _REPR.depth = depth
 
 
 EMPTY: Final = FrozenDict()

@@ -6,7 +6,8 @@ a directory stands for its ``*.jsonl`` and ``*.jsonl.gz`` files, sorted. Plain f
 byte ranges of about ``block_bytes`` on line boundaries, a gzip file is one block. Each block is
 one bag partition, processed exactly as ``convo transform`` processes a chunk (the same operation,
 rebuilt on the worker from the pipeline's text), streamed so memory stays flat, and written to
-``OUT/part-NNNNN.jsonl`` (temporary name, then moved into place). The parts in order are
+``OUT/part-NNNNN.jsonl`` (temporary name, then moved into place; ``part-NNNNN.parquet`` with
+``out_format="parquet"``). The parts in order are
 byte-for-byte the output of ``convo transform`` on one process; rejects (with the true file line
 numbers and the original bytes) go to ``REJECTS/part-NNNNN.rejects.jsonl``.
 
@@ -51,7 +52,7 @@ __all__ = ["Block", "DaskSummary", "plan_blocks", "transform"]
 _from_sequence: Any = db.from_sequence
 
 DEFAULT_BLOCK_BYTES = 64 << 20
-_PART = re.compile(r"part-(\d{5,})\.(?:rejects\.)?jsonl(?:\.gz)?$")
+_PART = re.compile(r"part-(\d{5,})\.(?:(?:rejects\.)?jsonl(?:\.gz)?|parquet)$")
 
 
 @frozen
@@ -223,6 +224,7 @@ class _Task:
     chunk_bytes: int
     compress: bool
     storage_options: Any
+    parquet: bool = False
 
 
 @define
@@ -259,7 +261,7 @@ def _run_block(task: _Task) -> _PartResult:
     in_fs, in_path = fsspec.core.url_to_fs(b.url, **opts)
     out_fs, out_dir = fsspec.core.url_to_fs(task.out_dir, **opts)
     rej_fs, rej_dir = fsspec.core.url_to_fs(task.rejects_dir, **opts)
-    suffix = ".jsonl.gz" if task.compress else ".jsonl"
+    suffix = ".parquet" if task.parquet else ".jsonl.gz" if task.compress else ".jsonl"
     part = posixpath.join(out_dir, f"part-{task.index:05d}{suffix}")
     rej_part = posixpath.join(rej_dir, f"part-{task.index:05d}.rejects.jsonl")
     res = _PartResult(task.index, tally=op.new_stats())
@@ -268,12 +270,17 @@ def _run_block(task: _Task) -> _PartResult:
     rej_f: BinaryIO | None = None
     try:
         with in_fs.open(in_path, "rb", compression="gzip" if b.gzip else None) as raw, \
-                _atomic(out_fs, part, task.compress) as out:
+                _atomic(out_fs, part, task.compress and not task.parquet) as out_file:
+            out: Any = out_file
+            if task.parquet:  # rows built by the operation (IPC), row groups written here
+                from convo.stream.parquet import RowWriter
+
+                out = RowWriter(out_file, source=b.name)
             if not b.gzip:
                 raw.seek(b.start)
             length = None if b.end is None else b.end - b.start
             stream = ByteRange(raw, length)
-            for item in reader.read_stream(b.name, stream, first_line=b.first_line, file_start=b.start == 0):
+            for item in reader.read_stream(b.name, stream, first_line=b.first_line):
                 r = op.run(item)
                 res.n_in += r.n_in
                 res.n_out += r.n_out
@@ -295,6 +302,8 @@ def _run_block(task: _Task) -> _PartResult:
                                 rej_f.write(piece)
                         rej_f.write(b"\n")
                         os.unlink(r.spool)
+            if task.parquet:
+                out.close()
         res.n_bytes = reader.bytes_read
         res.problems = list(reader.problems)
         if rej_cm is not None:
@@ -330,6 +339,7 @@ def transform(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     compress: bool = False,
     storage_options: dict[str, Any] | None = None,
+    out_format: str = "jsonl",
 ) -> DaskSummary:
     """Run a transform pipeline over *inputs* on Dask, writing ``OUTPUT/part-NNNNN.jsonl``.
 
@@ -339,7 +349,10 @@ def transform(
     run, anything else is a scheduler address), else *scheduler* (a dask scheduler name such as
     ``"sync"`` or ``"processes"``), else dask's default. Rejects go to *rejects* (default
     ``OUTPUT/rejects``). Part files of an earlier run beyond this run's count are removed, so the
-    directory always holds exactly this run's output.
+    directory always holds exactly this run's output. *out_format* ``"parquet"`` writes
+    ``OUTPUT/part-NNNNN.parquet`` in :mod:`convo.arrow`'s schema instead (the extra
+    ``convo[arrow]``): a partitioned dataset that DuckDB, polars and ``datasets`` read whole, whose
+    rows in part order are those of ``convo transform -o OUT.parquet``.
     """
     spec = OpSpec(
         "transform",
@@ -350,6 +363,7 @@ def transform(
             "api_version": api_version,
             "kind": kind,
             "max_line_bytes": max_line_bytes,
+            "out_format": out_format,
         },
     )
     build_operation(spec)  # fail here, not on a worker, for a bad spec
@@ -374,7 +388,7 @@ def transform(
         out_fs, out_dir = fsspec.core.url_to_fs(output, **opts)
         out_fs.makedirs(out_dir, exist_ok=True)
         tasks = [
-            _Task(i, b, spec, output, rejects_dir, chunk_bytes, compress, opts)
+            _Task(i, b, spec, output, rejects_dir, chunk_bytes, compress, opts, out_format == "parquet")
             for i, b in enumerate(blocks)
         ]
         results: list[_PartResult] = (

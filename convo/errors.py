@@ -8,6 +8,7 @@
     ├── TransformError          a transform cannot apply here (e.g. no valid place for a system message)
     ├── ImageError              a file or bytes that are not a supported image
     ├── ProfileError            a model-profiles file that cannot be read
+    ├── UnknownModelError       a target model id no profile knows (a typo?): says the closest ids
     └── APIError                anything from talking to the API (executors)
         ├── APIConnectionError          the connection failed (retried)
         │   └── APITimeoutError         the request timed out (retried)
@@ -60,6 +61,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StreamError",
     "TransformError",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "ValidationError",
     "error_for_status",
@@ -132,6 +134,17 @@ class ImageError(ConvoError, ValueError):
 
 class ProfileError(ConvoError, ValueError):
     """A model-profiles file or a /v1/models response that cannot be read."""
+
+
+class UnknownModelError(ConvoError, ValueError):
+    """A model id given as a target (``migrate(model=...)``, ``--validate-for``) that no profile
+    knows: most often a typo. The message names the closest known ids; pass
+    ``allow_unknown=True`` (``--allow-unknown-model`` on the command) when the id is intended."""
+
+    def __init__(self, message: str, *, model: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.model = model
+        self.suggestions = suggestions
 
 
 class APIError(ConvoError):

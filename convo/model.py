@@ -23,7 +23,7 @@ import attrs
 from attrs import field, frozen
 
 from convo._images import image_size, sniff_media_type
-from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze
+from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze, nested_repr
 from convo.errors import ImageError
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "Image",
     "Message",
     "MidConvSystem",
+    "NO_CONTENT",
+    "NO_MESSAGES",
     "RedactedThinking",
     "Response",
     "Role",
@@ -547,9 +549,67 @@ class Message:
 # --------------------------------------------------------------------------- conversation
 
 
+class _AbsentTuple(tuple):  # type: ignore[type-arg]
+    """An empty tuple that stands for a JSON array that was absent (see :data:`NO_MESSAGES`)."""
+
+    __slots__ = ()
+    _name = ""
+
+    def __repr__(self) -> str:
+        return self._name
+
+    # absent is not empty: equal to itself only, as UNSET is
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __ne__(self, other: object) -> bool:
+        return other is not self
+
+    def __hash__(self) -> int:
+        return hash(self._name)
+
+    def __reduce__(self) -> str:
+        return self._name  # the module's singleton, in every process that unpickles it
+
+
+class _NoMessages(_AbsentTuple):
+    __slots__ = ()
+    _name = "NO_MESSAGES"
+
+
+class _NoContent(_AbsentTuple):
+    __slots__ = ()
+    _name = "NO_CONTENT"
+
+
+NO_MESSAGES: tuple[Message, ...] = _NoMessages()
+"""The ``messages`` of a request that had no ``messages`` key: an empty tuple, so every transform
+and count treats it as no turns, that is written back as absent (``Conversation(messages=UNSET)``
+gives it too). A transform that adds a turn makes a real tuple, which is written.
+
+>>> import convo
+>>> conv = convo.loads(b'{"model": "m"}')
+>>> conv.messages is NO_MESSAGES, len(conv.messages), convo.dumps(conv)
+(True, 0, b'{"model":"m"}')
+>>> convo.dumps(conv.user("Hi"))
+b'{"model":"m","messages":[{"role":"user","content":"Hi"}]}'
+"""
+
+NO_CONTENT: tuple[Block, ...] = _NoContent()
+"""The ``content`` of a response that had no ``content`` key: as :data:`NO_MESSAGES` is for a
+request's ``messages``.
+
+>>> import convo
+>>> convo.loads_response(b'{"id": "msg_1"}').content is NO_CONTENT
+True
+"""
+
+
 def _messages(value: Any) -> tuple[Message, ...]:
-    if type(value) is tuple:
+    if type(value) is tuple or value is NO_MESSAGES:
         return value
+    if value is UNSET:
+        return NO_MESSAGES
     return tuple(value)
 
 
@@ -698,6 +758,14 @@ class Usage:
         )
 
 
+def _response_content(value: Any) -> tuple[Block, ...]:
+    if type(value) is tuple or value is NO_CONTENT:
+        return value
+    if value is UNSET:
+        return NO_CONTENT
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class Response:
     """A Messages API response (``type: "message"``)."""
@@ -705,7 +773,7 @@ class Response:
     id: str | Unset = UNSET
     type: str | Unset = "message"
     role: str | Unset = "assistant"
-    content: tuple[Block, ...] = field(default=(), converter=tuple)
+    content: tuple[Block, ...] = field(default=(), converter=_response_content)
     model: str | Unset = UNSET
     stop_reason: str | Unset | None = UNSET
     stop_sequence: str | Unset | None = UNSET
@@ -716,9 +784,8 @@ class Response:
 
     @property
     def blocks(self) -> tuple[Block, ...]:
-        """The content blocks (none when the response had no ``content`` key)."""
-        c: Any = self.content
-        return () if c is UNSET else c
+        """The content blocks (none when the response had no ``content`` key): ``content``."""
+        return self.content
 
     @property
     def text(self) -> str:
@@ -773,14 +840,27 @@ class Exchange:
 
 
 def _compact_repr(self: Any) -> str:
-    """``Name(field=value, ...)`` with absent fields and an empty ``extra`` left out."""
-    parts = []
-    for a in attrs.fields(type(self)):
-        v = getattr(self, a.name)
-        if v is UNSET or (a.name == "extra" and not v):
-            continue
-        parts.append(f"{a.name}={_repr_extra(v) if a.name == 'extra' else repr(v)}")
-    return f"{type(self).__name__}({', '.join(parts)})"
+    """``Name(field=value, ...)`` with absent fields and an empty ``extra`` left out; nested
+    deeper than :data:`~convo._json.REPR_DEPTH` levels, ``Name(...)``.
+
+    >>> v = Text("x")
+    >>> for _ in range(400):
+    ...     v = ToolResult("t", content=[v])
+    >>> r = repr(v)
+    >>> r.count("ToolResult("), r.count("ToolResult(...)")
+    (25, 1)
+    """
+
+    def body() -> str:
+        parts = []
+        for a in attrs.fields(type(self)):
+            v = getattr(self, a.name)
+            if v is UNSET or v is NO_MESSAGES or v is NO_CONTENT or (a.name == "extra" and not v):
+                continue
+            parts.append(f"{a.name}={_repr_extra(v) if a.name == 'extra' else repr(v)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    return nested_repr(body, f"{type(self).__name__}(...)")
 
 
 for _cls in list(globals().values()):

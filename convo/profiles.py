@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,7 @@ import orjson
 from attrs import field, frozen
 
 from convo._json import EMPTY, UNSET, FrozenDict, Unset
-from convo.errors import ProfileError
+from convo.errors import ProfileError, UnknownModelError
 
 __all__ = [
     "API_VERSIONS",
@@ -49,6 +50,8 @@ __all__ = [
     "get_profile",
     "load_profiles",
     "profiles_from_models_response",
+    "require_known",
+    "suggest_models",
 ]
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
@@ -347,7 +350,7 @@ class ProfileRegistry(Mapping[str, Profile]):
             f"no profile for model {model!r}: checking it with the permissive default "
             "(load a profiles file or a /v1/models response to teach convo about it)",
             UnknownModelWarning,
-            stacklevel=4,
+            stacklevel=_caller_level(),
         )
 
     def merged(
@@ -385,8 +388,9 @@ def _registry_from_data(data: Any, where: str, base: ProfileRegistry | None) -> 
     if not isinstance(data, Mapping):
         raise _fail(where, "$", "an object with a \"models\" object", data)
     for key in data:
-        if key not in ("format", "default", "models") and not key.startswith("_"):
-            raise ProfileError(f"{where}: {_key_path('$', key)}: unknown key (known: default, format, models)")
+        # "pricing" is convo.pricing's (a profiles file may carry prices too)
+        if key not in ("format", "default", "models", "pricing") and not key.startswith("_"):
+            raise ProfileError(f"{where}: {_key_path('$', key)}: unknown key (known: default, format, models, pricing)")
     fmt = data.get("format", 1)
     if fmt != 1:
         raise _fail(where, "$.format", "1", fmt)
@@ -458,6 +462,72 @@ def builtin_profiles() -> ProfileRegistry:
 
     raw = importlib.resources.files("convo").joinpath("profiles.json").read_bytes()
     return _registry_from_data(orjson.loads(raw), "convo/profiles.json", None)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside convo: the user's line
+    that called into convo, however deep the call went inside (``skip_file_prefixes`` is 3.12+)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def suggest_models(model: str, *, registry: ProfileRegistry | None = None, n: int = 3) -> tuple[str, ...]:
+    """The known model ids (and aliases) closest to *model*, closest first: for typos.
+
+    >>> suggest_models("claude-opus-48")[0], suggest_models("claude-opus-4.8")[0]
+    ('claude-opus-4-8', 'claude-opus-4-8')
+    """
+    import difflib
+
+    reg = registry if registry is not None else builtin_profiles()
+    names = [*reg, *reg.aliases]
+    dashed = model.replace(".", "-").replace("_", "-").lower()
+    if dashed != model and reg.resolve(dashed) is not None:  # "claude-opus-4.8": the same id, dashed
+        return (reg.resolve(dashed) or dashed,)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, model, name).ratio(), name) for name in names), reverse=True
+    )
+    if not scored or scored[0][0] < 0.6:
+        return ()
+    best = scored[0][0]  # only the ids about as close as the closest: a typo has one answer
+    return tuple(name for ratio, name in scored[:n] if ratio >= best - 0.03)
+
+
+def require_known(
+    model: str, *, what: str, allow_unknown: bool = False, registry: ProfileRegistry | None = None
+) -> Profile:
+    """The profile of a model the user names as a TARGET (*what* says where: ``migrate(model=...)``,
+    ``--validate-for``): an id no profile knows is most often a typo, so it raises
+    :class:`~convo.errors.UnknownModelError` with the closest ids, unless *allow_unknown*.
+
+    >>> require_known("claude-opus-4-8", what="migrate(model=...)").model
+    'claude-opus-4-8'
+    >>> require_known("claude-opus-48", what="migrate(model=...)")
+    Traceback (most recent call last):
+    ...
+    convo.errors.UnknownModelError: migrate(model=...): no profile knows 'claude-opus-48'; did you mean claude-opus-4-8? (if the id is intended, allow unknown models: it is then checked with the permissive default)
+    """
+    reg = registry if registry is not None else builtin_profiles()
+    if reg.resolve(model) is not None:
+        return reg.get_profile(model)
+    if not allow_unknown:
+        close = suggest_models(model, registry=reg)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"{what}: no profile knows {model!r}{hint} (if the id is intended, allow unknown "
+            "models: it is then checked with the permissive default)",
+            model=model, suggestions=close,
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownModelWarning)  # asked for: no warning
+        return reg.get_profile(model)
 
 
 def get_profile(model: str | Unset | None, *, registry: ProfileRegistry | None = None) -> Profile:

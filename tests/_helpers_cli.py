@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from attrs import frozen
 
-from convo.codec.lines import RawLine, decode_line, encode_value
+from convo.codec.lines import RawLine, decode_line, encode_value, is_blank
 from convo.errors import DecodeError
 from convo.stream.ops import conversation_of, with_conversation
 from convo.stream.pipelines import load_pipeline
@@ -148,7 +148,7 @@ def oracle(data: bytes, name: str, specs: Sequence[str], *, max_line_bytes: int 
     rejects: list[dict[str, Any]] = []
     changed = 0
     for lineno, raw in enumerate(data.split(b"\n"), 1):
-        if not raw.strip():
+        if is_blank(raw):  # JSON whitespace only, as the command decides
             continue
         if max_line_bytes is not None and len(raw) > max_line_bytes:
             rejects.append({"file": name, "line": lineno, "code": "too_long", "raw": raw})

@@ -194,3 +194,145 @@ class TestUsage:
         code, err = run(capsys, "convert", TRANSCRIPTS, "--from", "anthropic", "--to", "inspect")
         assert code == 2
         assert "can only be read" in err
+
+
+class TestAutoDetection:
+    def test_auto_is_the_default_and_the_summary_names_each_format(
+            self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """Without --from, each file's format is told by its content and named in the summary:
+        Claude Code sessions, a pretty-printed ShareGPT record (before: 52 lines rejected) and
+        OpenAI cassettes convert together."""
+        out = tmp_path / "out.jsonl"
+        one = REALWORLD / "sharegpt-axolotl-llamafactory" / "axolotl__conversation.json"
+        cassette = REALWORLD / "openai-live-pydantic-ai" / "openai__test_document_as_binary_content_input.json"
+        session = REALWORLD / "claude-code-sessions" / "spotter__short.jsonl"
+        code, err = run(capsys, "convert", one, cassette, session, "--to", "anthropic", "-o", out)
+        assert code == 0
+        assert "3 lines in = 3 out + 0 rejected" in err
+        assert "auto -> anthropic" in err
+        assert f"detected sharegpt: 1 file ({one})" in err
+        assert f"detected recorded: 1 file ({cassette})" in err
+        assert f"detected claude-code: 1 file ({session})" in err
+        convs = [convo.loads(x) for x in out.read_bytes().splitlines()]
+        assert len(convs[0].messages) == 12
+        assert convs[1].messages[0].content[1].type == "document"
+
+    def test_stdin_is_detected_line_by_line(self, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        """From stdin each line's format is told by its content; the summary counts them."""
+        import io
+
+        lines = b'{"conversations": [{"from": "human", "value": "a"}]}\n{"chosen": "\\n\\nHuman: b"}\n'
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines)))
+        out = tmp_path / "out.jsonl"
+        code, err = run(capsys, "convert", "-", "--to", "openai", "-o", out)
+        assert code == 0
+        assert [json.loads(x)["messages"][0]["content"] for x in out.read_bytes().splitlines()] == ["a", "b"]
+        assert "hh" in err and "sharegpt" in err
+
+    def test_content_no_format_reads_is_rejected_whole(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """A file no format reads goes to the rejects file with the reason; the run warns."""
+        bad = tmp_path / "notes.json"
+        bad.write_text('["just", "strings"]')
+        out = tmp_path / "out.jsonl"
+        code, err = run(capsys, "convert", bad, "--to", "anthropic", "-o", out)
+        assert code == 1 and f"warning: {bad}: no format convo reads fits its content" in err
+        (rej,) = read_rejects_raw(tmp_path / "out.rejects.jsonl")
+        assert rej["file"] == str(bad) and rej["code"] == "format" and "no format" in rej["reason"]
+
+
+class TestModelChoices:
+    SRC = REALWORLD / "openai-chat" / "openai-python-recorded-chat-completions.jsonl"
+
+    def _models(self, out: Path) -> set[Any]:
+        return {json.loads(x).get("model") for x in out.read_bytes().splitlines()}
+
+    def test_set_model_sets_every_line(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """--set-model replaces the model of every line (OpenAI logs no longer come out as
+        Anthropic requests for gpt-4o)."""
+        out = tmp_path / "out.jsonl"
+        code, _ = run(capsys, "convert", self.SRC, "--to", "anthropic", "--set-model", "claude-opus-4-8", "-o", out)
+        assert code == 0 and self._models(out) == {"claude-opus-4-8"}
+
+    def test_default_model_fills_only_where_missing(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """--default-model leaves a line's own model alone."""
+        out = tmp_path / "out.jsonl"
+        run(capsys, "convert", self.SRC, "--to", "anthropic", "--default-model", "claude-opus-4-8", "-o", out)
+        models = self._models(out)
+        assert "claude-opus-4-8" not in models and any(str(m).startswith("gpt-") for m in models)
+        src = REALWORLD / "openai-chat" / "toy_chat_fine_tuning.jsonl"
+        run(capsys, "convert", src, "--to", "anthropic", "--default-model", "claude-opus-4-8", "-o", out)
+        assert self._models(out) == {"claude-opus-4-8"}
+
+    def test_model_is_a_deprecated_alias_of_default_model(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """--model still fills where missing, as before, and says it is deprecated."""
+        a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        _, err = run(capsys, "convert", self.SRC, "--to", "anthropic", "--model", "claude-opus-4-8", "-o", a)
+        assert "--model is deprecated" in err
+        run(capsys, "convert", self.SRC, "--to", "anthropic", "--default-model", "claude-opus-4-8", "-o", b)
+        assert a.read_bytes() == b.read_bytes()
+
+
+class TestFinetuneValidity:
+    SRC = REALWORLD / "anthropic" / "cookbook-requests.jsonl"
+
+    def test_lines_without_an_assistant_message_are_reported(self, capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+        """Request lines that end in a user turn have no assistant message, which OpenAI's
+        fine-tuning refuses: each is counted in the summary, with its reason."""
+        out = tmp_path / "out.jsonl"
+        code, err = run(capsys, "convert", self.SRC, "--to", "openai-finetune", "-o", out)
+        assert code == 0
+        lines = [json.loads(x) for x in out.read_bytes().splitlines()]
+        invalid = sum(not any(m["role"] == "assistant" for m in x["messages"]) for x in lines)
+        assert invalid > 0
+        assert f"write $.messages: no assistant message: OpenAI fine-tuning refuses an example without one to learn from x {invalid}" \
+            in " ".join(err.split())
+
+    def test_valid_only_keeps_valid_examples_and_rejects_the_rest(self, capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+        """--valid-only writes only valid training examples; the others go to the rejects file
+        (code rule) and in = out + rejected."""
+        out = tmp_path / "out.jsonl"
+        code, err = run(capsys, "convert", self.SRC, "--to", "openai-finetune", "--valid-only", "-o", out)
+        assert code == 0
+        kept = [json.loads(x) for x in out.read_bytes().splitlines()]
+        assert all(any(m["role"] == "assistant" for m in x["messages"]) for x in kept)
+        rejects = read_rejects(tmp_path / "out.rejects.jsonl")
+        assert rejects and {r["code"] for r in rejects} == {"rule"}
+        assert all("no assistant message" in r["reason"] for r in rejects)
+        total = len(self.SRC.read_bytes().splitlines())
+        assert len(kept) + len(rejects) == total
+        assert f"{total} lines in = {len(kept)} out + {len(rejects)} rejected" in err
+
+
+class TestPairsAndSubagents:
+    def test_preference_pairs_stay_paired(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """LLaMA-Factory DPO lines convert to HH records with both sides; to a one-conversation
+        format the rejected side is a counted loss."""
+        src = REALWORLD / "hf-chat-preference" / "llamafactory__v1_dpo_demo.head10.jsonl"
+        out = tmp_path / "hh.jsonl"
+        code, _ = run(capsys, "convert", src, "--to", "hh", "-o", out)
+        assert code == 0
+        records = [json.loads(x) for x in out.read_bytes().splitlines()]
+        assert len(records) == 10 and all(set(r) == {"chosen", "rejected"} for r in records)
+        assert all(r["chosen"] != r["rejected"] for r in records)
+        code, err = run(capsys, "convert", src, "--to", "anthropic", "-o", tmp_path / "a.jsonl")
+        assert "write $.rejected: " in err and "x 10" in " ".join(err.split())
+
+    def test_a_subagent_file_converts_to_its_conversation(self, capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+        """A Claude Code subagent file gives its conversation (before: an empty one)."""
+        src = REALWORLD / "claude-code-sessions" / "spotter__ae4a77f8__subagents__agent-aac57f5.jsonl"
+        out = tmp_path / "out.jsonl"
+        code, _ = run(capsys, "convert", src, "--to", "anthropic", "-o", out)
+        assert code == 0
+        (conv,) = [convo.loads(x) for x in out.read_bytes().splitlines()]
+        assert len(conv.messages) == 6
+
+
+def test_valid_only_needs_openai_finetune(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--valid-only with another target is bad usage, said at once (exit 2)."""
+    src = REALWORLD / "openai-chat" / "toy_chat_fine_tuning.jsonl"
+    code, err = run(capsys, "convert", src, "--to", "anthropic", "--valid-only", "-o", tmp_path / "o.jsonl")
+    assert code == 2 and "--valid-only applies to --to openai-finetune" in err

@@ -77,11 +77,12 @@ class TestChunkReader:
 
     @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 4, 64])
     def test_a_byte_order_mark_goes_whatever_the_chunk_size(self, tmp_path: Path, chunk_bytes: int) -> None:
-        """A UTF-8 BOM before line 1 is dropped even when blocks are shorter than the BOM."""
+        """A UTF-8 BOM before line 1 stays in its bytes (the decoder skips it, a reject keeps
+        it), even when blocks are shorter than the BOM."""
         src = tmp_path / "bom.jsonl"
         src.write_bytes(b"\xef\xbb\xbf" + b'{"a":1}\n{"b":2}\n')
         reader = ChunkReader([str(src)], chunk_bytes=chunk_bytes)
-        assert split_items(list(reader)) == [(1, b'{"a":1}'), (2, b'{"b":2}')]
+        assert split_items(list(reader)) == [(1, b'\xef\xbb\xbf{"a":1}'), (2, b'{"b":2}')]
         (tmp_path / "bom-only.jsonl").write_bytes(b"\xef\xbb")  # a BOM's start is not one: kept
         reader = ChunkReader([str(tmp_path / "bom-only.jsonl")], chunk_bytes=chunk_bytes)
         assert split_items(list(reader)) == [(1, b"\xef\xbb")]
@@ -122,7 +123,7 @@ class TestChunkReader:
     def test_stream_from_a_later_line(self) -> None:
         """read_stream numbers lines from the given first line (a block of a larger file)."""
         reader = ChunkReader([], chunk_bytes=4)
-        items = list(reader.read_stream("f", io.BytesIO(b"a\nbb\n"), first_line=41, file_start=False))
+        items = list(reader.read_stream("f", io.BytesIO(b"a\nbb\n"), first_line=41))
         assert split_items(items) == [(41, b"a"), (42, b"bb")]
 
 

@@ -126,6 +126,49 @@ class TestOnACluster:
         want_out, _ = single([str(TRANSCRIPTS)], tmp_path / "single.jsonl")
         assert parts(out) == want_out
 
+    @pytest.mark.slow
+    def test_partitioned_parquet_equals_the_single_process_file(
+        self, client: Any, corpus: Path, tmp_path: Path
+    ) -> None:
+        """out_format="parquet" on the cluster writes part-NNNNN.parquet files through fsspec
+        (here the in-memory filesystem) whose rows, in part order, are exactly the rows of
+        `convo transform -o single.parquet`; the rejects are the single run's."""
+        pq = pytest.importorskip("pyarrow.parquet")
+        pa = pytest.importorskip("pyarrow")
+        single_pq = tmp_path / "single.parquet"
+        single([str(corpus)], single_pq, "--max-line-bytes", "8000")
+        want, want_rej = pq.read_table(single_pq), (tmp_path / "single.rejects.jsonl").read_bytes()
+        fs = fsspec.filesystem("memory")
+        s = convo_dask.transform([str(corpus)], "memory://convo-pq/out.parquet", specs=QUICKSTART,
+                                 client=client, block_bytes=40_000, max_line_bytes=8000, out_format="parquet")
+        names = sorted(fs.glob("/convo-pq/out.parquet/part-*.parquet"))
+        assert s.parts == len(names) > 5
+        tables = []
+        for name in names:
+            with fs.open(name, "rb") as f:
+                tables.append(pq.read_table(f))
+        got = pa.concat_tables(tables)
+        assert got.equals(want)
+        assert s.out == want.num_rows and s.lines_in == s.out + s.rejected
+        rejects = b"".join(fs.cat(p) for p in sorted(fs.glob("/convo-pq/out.parquet/rejects/part-*.rejects.jsonl")))
+        assert rejects == want_rej
+        fs.rm("/convo-pq", recursive=True)
+
+    def test_cli_dask_writes_parquet_parts(self, tmp_path: Path) -> None:
+        """`convo transform --dask local -o DIR.parquet/` writes Parquet parts that `convo
+        convert --from parquet` reads back as the single run's lines."""
+        pytest.importorskip("pyarrow")
+        out = tmp_path / "clean.parquet"
+        args = ["transform", str(TRANSCRIPTS), "-o", str(out) + "/", "--dask", "local", "-q"]
+        for s in QUICKSTART:
+            args += ["-t", s]
+        assert main(args) == 0
+        assert sorted(p.name for p in out.glob("*.parquet")) == ["part-00000.parquet"]
+        back = tmp_path / "back.jsonl"
+        assert main(["convert", str(out), "--from", "parquet", "--to", "anthropic", "-o", str(back), "-q"]) == 0
+        want_out, _ = single([str(TRANSCRIPTS)], tmp_path / "single.jsonl")
+        assert back.read_bytes() == want_out
+
     def test_cli_dask_needs_a_directory(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--dask with stdout output is bad usage."""
         assert main(["transform", str(TRANSCRIPTS), "-t", "drop_images()", "--dask", "local"]) == 2

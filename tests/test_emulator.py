@@ -23,9 +23,9 @@ from convo.testing._replies import (
     build_response,
     default_reply,
     estimate_input_tokens,
-    estimate_tokens,
     stream_events,
 )
+from convo.transforms.tokens import text_tokens as estimate_tokens
 from tests import _helpers_emulator as h
 
 H26, H23, KEY, body_of = h.H26, h.H23, h.KEY, h.request_body
@@ -1341,7 +1341,7 @@ class TestReplies:
 
     def test_estimates(self):
         """Input tokens are convo's own estimate (four characters a token, images by their pixels,
-        an image of unknown size at the model's cap) plus four per message."""
+        an image of unknown size at the model's cap, four per message): convo's one estimate."""
         from convo._samples import png
         from convo.transforms import estimate_tokens as convo_estimate
 
@@ -1357,7 +1357,7 @@ class TestReplies:
                                   messages=[m.Message("user", (m.Text("a" * 400), sized))])
         assert estimate_input_tokens(with_png) == 100 + 4 + 10 * 2  # ceil(280/28) * ceil(56/28)
         for c in (conv, with_url, with_png):
-            assert estimate_input_tokens(c) == convo_estimate(c) + 4 * len(c.messages)
+            assert estimate_input_tokens(c) == convo_estimate(c)  # one estimate everywhere
 
     def test_max_tokens_zero_gives_no_text(self):
         """max_tokens 0 (a cache pre-warm) gives empty content, still reporting one output token."""

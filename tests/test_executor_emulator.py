@@ -252,6 +252,17 @@ class TestAsync:
         with pytest.raises(OverloadedError):
             asyncio.run(main())
 
+    def test_async_sse_drop_is_a_stream_error(self, emu: Emulator) -> None:
+        """A connection dropped mid-stream raises StreamError from the async executor too."""
+        emu.faults = "sse-drop"
+
+        async def main() -> m.Response:
+            async with AsyncHttpExecutor(KEY, base_url=emu.base_url, stream=True, retry=FAST) as ex:
+                return await ex.execute(H.conv())
+
+        with pytest.raises(StreamError, match="broke off"):
+            asyncio.run(main())
+
 
     def test_one_executor_under_several_event_loops(self, emu: Emulator) -> None:
         """An executor used by several asyncio.run calls answers every time, and each loop's
@@ -293,26 +304,54 @@ class TestAsync:
         assert asyncio.run(main()) == ("echo: mine", True)
 
 
-class TestPoolPlanner:
-    def test_installed_on_owned_clients_only(self, emu: Emulator) -> None:
-        """Clients convo builds get the linear pool planner; an injected client is left as it was."""
-        import httpcore
-        import httpx
+class TestPool:
+    def test_owned_clients_run_over_httpcore2(self, emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Clients convo builds send through httpcore2's pool; an injected client is used as it is."""
+        from convo.executor._pool import AsyncTransport, Transport
 
-        from convo.executor._pool import _AsyncPool, _Pool
-
-        if not httpcore.__version__.startswith("1."):
-            pytest.skip("the planner targets httpcore 1.x")
-        own = http(emu)
-        assert type(own._client._transport._pool) is _Pool
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        with http(emu) as own:
+            assert type(own._client._transport) is Transport
+            assert own.execute(H.conv("own")).text == "echo: own"
         aown = AsyncHttpExecutor(KEY, base_url=emu.base_url)
-        assert type(aown._client._transport._pool) is _AsyncPool
-        injected = httpx.Client()
-        assert type(HttpExecutor(KEY, base_url=emu.base_url, client=injected)._client._transport._pool) is httpcore.ConnectionPool
-        own.close()
-        injected.close()
+        assert type(aown._client._transport) is AsyncTransport
+        asyncio.run(aown.aclose())
+        with httpx.Client() as injected:
+            ex = HttpExecutor(KEY, base_url=emu.base_url, client=injected)
+            assert type(ex._client._transport) is httpx.HTTPTransport
+            assert ex.execute(H.conv("theirs")).text == "echo: theirs"
 
-    def test_many_concurrent_requests_through_the_planner(self, emu: Emulator) -> None:
+    def test_a_proxy_in_the_environment_keeps_httpx_transport(self, emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With HTTPS_PROXY set, convo's clients are httpx's own, which route through the proxy."""
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+        with http(emu) as ex:
+            assert type(ex._client._transport) is httpx.HTTPTransport
+            assert any(t is not None for t in ex._client._mounts.values())  # the proxy is mounted
+
+    @pytest.mark.parametrize(
+        "name",
+        ["PoolTimeout", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "ConnectError", "ReadError",
+         "WriteError", "ProxyError", "UnsupportedProtocol", "RemoteProtocolError", "LocalProtocolError"],
+    )
+    def test_httpcore2_errors_are_raised_as_httpx_errors(self, name: str) -> None:
+        """Each httpcore2 transport error comes out as the httpx exception of the same name."""
+        import httpcore2
+
+        from convo.executor._pool import _as_httpx
+
+        with pytest.raises(getattr(httpx, name)) as caught, _as_httpx():
+            raise getattr(httpcore2, name)("boom")
+        assert type(caught.value) is getattr(httpx, name)
+        assert str(caught.value) == "boom"
+
+    def test_a_refused_connection_is_an_api_connection_error(self) -> None:
+        """Nothing listening: httpcore2's ConnectError reaches the caller as APIConnectionError."""
+        with HttpExecutor(KEY, base_url="http://127.0.0.1:9", retry=RetryPolicy(max_retries=0)) as ex, \
+                pytest.raises(APIConnectionError):
+            ex.execute(H.conv("nobody"))
+
+    def test_many_concurrent_requests_through_the_pool(self, emu: Emulator) -> None:
         """300 requests at concurrency 64 (async) and 40 at 16 threads (sync) all succeed, in order."""
         from convo.executor import run_many
 

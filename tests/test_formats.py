@@ -24,15 +24,16 @@ from tests._helpers_formats import assert_round_trip, diff_paths, uncovered, wha
 
 class TestRegistry:
     def test_names_are_the_documented_ones(self) -> None:
-        """The registry holds exactly the eight documented formats."""
-        assert set(FORMATS) == {"anthropic", "openai", "openai-finetune", "sharegpt", "hf", "hh",
-                                "inspect", "claude-code"}
+        """The registry holds exactly the thirteen documented formats."""
+        assert set(FORMATS) == {"anthropic", "openai", "openai-finetune", "responses", "bedrock", "vertex",
+                                "bedrock-converse", "sharegpt", "hf", "hh", "inspect", "claude-code", "recorded"}
 
     def test_read_only_formats_do_not_write(self) -> None:
-        """inspect and claude-code read whole files and cannot be written; the rest do both."""
+        """inspect, claude-code and recorded cannot be written; inspect and claude-code read whole
+        files; the rest do both, one value at a time."""
         for name, fmt in FORMATS.items():
             assert fmt.reads
-            assert fmt.writes is (name not in ("inspect", "claude-code"))
+            assert fmt.writes is (name not in ("inspect", "claude-code", "recorded"))
             assert fmt.per_line is (name not in ("inspect", "claude-code"))
 
     def test_unknown_name_lists_the_known_ones(self) -> None:
@@ -72,6 +73,7 @@ class TestConvert:
         assert value == {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello"}
         assert whats(losses) == ["$.messages[0].name: name 'ann'",
                                  "$.messages[1].reasoning_content: thinking signature",
+                                 "$.messages[1].content: content as blocks",
                                  "$.messages[1].content[0]: thinking block"]
 
     def test_options_reach_the_reader_and_the_writer(self) -> None:
@@ -273,8 +275,9 @@ class TestChatBuilder:
         b.tool_result(None, None, "??", "$[4]")
         _, msgs = b.finish()
         assert whats(losses) == ["$[0].y: tool call 'c2' (f)", "$[3]: tool result for 'nope'",
-                                 "$[4]: tool result without a call (given the id 'call_orphan_3_1')"]
-        assert msgs[3].content[1].tool_use_id.startswith("call_orphan_")
+                                 "$[4]: tool result without a call (given the id 'call_orphan_2_1')"]
+        assert msgs[1].content == (ToolResult("c1", content="ok"), Text("next"))
+        assert msgs[2].content[1].tool_use_id.startswith("call_orphan_")
 
     def test_no_system_is_unset(self) -> None:
         """Without a system message the top-level system stays absent."""

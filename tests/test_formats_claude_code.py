@@ -150,3 +150,117 @@ class TestEvents:
         assert not fmt.writes
         assert len(list(fmt.read_file(FILES / "claude-code-log__session_b.jsonl"))) == 1
         assert json.loads((FILES / "claude-code-log__session_b.jsonl").read_text().splitlines()[0])["type"] == "user"
+
+
+SESSIONS = REALWORLD / "claude-code-sessions"
+BIG = SESSIONS / "spotter__ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl"
+AGENT = SESSIONS / "spotter__ae4a77f8__subagents__agent-aac57f5.jsonl"
+
+
+class TestRealSessions:
+    def test_parallel_tool_calls_are_one_turn_and_results_pair_by_id(self) -> None:
+        """Lines 1757-1774 of the 2,385-line session: one API message (text + 3 parallel
+        tool_use) written as four lines among progress lines and the first results is one
+        assistant turn, answered by one user turn; the rebuilt session has no unpaired tool_use."""
+        from convo import validate
+
+        (c,) = read_file(BIG)
+        msgs = c.conversation.messages
+        at = next(i for i, m in enumerate(msgs) for b in m.blocks
+                  if isinstance(b, ToolUse) and b.id == "toolu_01MB4CJvxS7EhxSp8w4RSZRw")
+        assert [type(b).__name__ for b in msgs[at].blocks] == ["Text", "ToolUse", "ToolUse", "ToolUse"]
+        ids = [b.id for b in msgs[at].blocks if isinstance(b, ToolUse)]
+        assert ids == ["toolu_01MB4CJvxS7EhxSp8w4RSZRw", "toolu_01WKdPBcQVFrHm9Lca9LVB5h",
+                       "toolu_01KPdC2GhErhKnfqeiSsYdrn"]
+        assert {b.tool_use_id for b in msgs[at + 1].blocks if isinstance(b, ToolResult)} == set(ids)
+        assert pairing_problems(c.conversation) == []
+        rules = {v.rule for v in validate(c.conversation).errors}
+        assert "tool-use.missing-result" not in rules and "tool-result.orphan" not in rules
+        assert not [loss for loss in c.losses if "tool_use" in loss.what or "tool_result" in loss.what]
+
+    def test_every_session_keeps_its_tool_pairs(self) -> None:
+        """Every main session in claude-code-sessions/ pairs each tool_use with its result."""
+        for p in sorted(SESSIONS.glob("spotter__*.jsonl")):
+            for c in read_file(p):
+                assert pairing_problems(c.conversation) == [], (p.name, c.source)
+
+    def test_progress_lines_are_counted_not_listed(self) -> None:
+        """1,697 progress lines are one loss with their count and first line, not 1,697 losses."""
+        (c,) = read_file(BIG)
+        (progress,) = [loss for loss in c.losses if "'progress'" in loss.what]
+        assert progress.what == "1697 'progress' lines (the first at line 3)" and progress.line == 3
+        assert len(c.losses) < 40
+
+    def test_a_subagent_file_is_a_conversation(self) -> None:
+        """A subagent file (every line isSidechain) reads as the subagent's conversation, with its
+        session and agent ids; before, it read as an empty conversation."""
+        (c,) = read_file(AGENT)
+        assert len(c.conversation.messages) == 6
+        assert c.conversation.messages[0].content.startswith("Search hex.pm")
+        assert c.meta == {"sidechain": True, "session_id": "ae4a77f8-aedd-4bc1-888f-c94edc91af04",
+                          "agent_id": "aac57f5"}
+        assert pairing_problems(c.conversation) == []
+
+    def test_a_subagent_is_linked_to_the_task_call_that_started_it(self, tmp_path: Path) -> None:
+        """Laid out as Claude Code lays it out, the subagent file names the parent's Task tool_use."""
+        sid = "ae4a77f8-aedd-4bc1-888f-c94edc91af04"
+        (tmp_path / sid / "subagents").mkdir(parents=True)
+        (tmp_path / f"{sid}.jsonl").write_bytes(BIG.read_bytes())
+        agent = tmp_path / sid / "subagents" / "agent-aac57f5.jsonl"
+        agent.write_bytes(AGENT.read_bytes())
+        (c,) = read_file(agent)
+        assert c.meta["parent_tool_use_id"] == "toolu_01Hf8v1Za7y4af8VUwSR4CXU"
+        parent = next(read_file(tmp_path / f"{sid}.jsonl"))
+        assert any(isinstance(b, ToolUse) and b.id == c.meta["parent_tool_use_id"] and b.name == "Task"
+                   for m in parent.conversation.messages for b in m.blocks)
+
+    def test_inline_sidechains_are_conversations_of_their_own(self, tmp_path: Path) -> None:
+        """Older files keep sidechain lines in the session's file: they form a second
+        conversation, linked by the Task call's prompt."""
+        lines = [
+            {"type": "user", "sessionId": "s", "uuid": "u1", "message": {"role": "user", "content": "plan it"}},
+            {"type": "assistant", "sessionId": "s", "uuid": "a1", "message": {"id": "m1", "role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_T", "name": "Task", "input": {"prompt": "look around"}}]}},
+            {"type": "user", "sessionId": "s", "isSidechain": True, "uuid": "x1", "parentUuid": None,
+             "message": {"role": "user", "content": "look around"}},
+            {"type": "assistant", "sessionId": "s", "isSidechain": True, "uuid": "x2", "parentUuid": "x1",
+             "message": {"id": "m2", "role": "assistant", "content": [{"type": "text", "text": "found it"}]}},
+            {"type": "user", "sessionId": "s", "uuid": "u2", "message": {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_T", "content": "found it"}]}},
+        ]
+        p = tmp_path / "s.jsonl"
+        p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        main, side = read_file(p)
+        assert [m.role for m in main.conversation.messages] == ["user", "assistant", "user"]
+        assert side.conversation.messages == (Message("user", "look around"),
+                                              Message("assistant", (Text("found it"),)))
+        assert side.meta == {"sidechain": True, "session_id": "s", "parent_tool_use_id": "toolu_T"}
+        assert side.source == f"{p}#agent-x1"
+
+    def test_results_before_the_rest_of_their_reply(self) -> None:
+        """A result written before the last tool_use line of the same reply still pairs: the
+        reply stays one turn and the results follow it."""
+        c = read([
+            {"type": "user", "message": {"role": "user", "content": "go"}},
+            {"type": "assistant", "message": {"id": "m", "role": "assistant", "content": [
+                {"type": "tool_use", "id": "t1", "name": "A", "input": {}}]}},
+            {"type": "user", "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "1"}]}},
+            {"type": "assistant", "message": {"id": "m", "role": "assistant", "content": [
+                {"type": "tool_use", "id": "t2", "name": "B", "input": {}}]}},
+            {"type": "user", "message": {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t2", "content": "2"}, {"type": "text", "text": "and?"}]}},
+        ])
+        msgs = c.conversation.messages
+        assert [m.role for m in msgs] == ["user", "assistant", "user"]
+        assert [b.tool_use_id for b in msgs[2].blocks if isinstance(b, ToolResult)] == ["t1", "t2"]
+        assert msgs[2].blocks[-1] == Text("and?")
+        assert whats(c.losses) == ["$.message.id: message id on 2 lines"]
+
+    def test_a_json_array_of_lines_reads_like_jsonl(self, tmp_path: Path) -> None:
+        """The same lines as one JSON array (pretty-printed) read as the JSONL file does."""
+        lines = [json.loads(x) for x in (SESSIONS / "spotter__short.jsonl").read_text().splitlines() if x.strip()]
+        p = tmp_path / "session.json"
+        p.write_text(json.dumps(lines, indent=2))
+        (a,) = read_file(p)
+        (b,) = read_file(SESSIONS / "spotter__short.jsonl")
+        assert a.conversation == b.conversation and len(a.conversation.messages) == 3

@@ -3,13 +3,14 @@ dataset rows, and LLaMA-Factory v1 records, both ways."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
 from convo._json import UNSET, FrozenDict
-from convo.codec.formats import Loss
+from convo.codec.formats import Loss, get, read_file
 from convo.codec.formats.hf import read, write
 from convo.errors import DecodeError
 from convo.model import (
@@ -99,22 +100,27 @@ class TestTrl:
         assert conv.messages[1].content.startswith("<think>\n")
 
     def test_preference_rows(self) -> None:
-        """prompt + chosen/rejected read one side (chosen by default), reporting the other."""
+        """prompt + chosen/rejected read as a pair that stays paired: the chosen side is the
+        conversation, the rejected side the pair's other half; which='rejected' reads that side alone."""
         row = _trl("docs/source/dataset_formats.md:L128")
         c = read(row)
         assert [m.content for m in c.conversation.messages] == ["What color is the sky?", "It is blue."]
-        assert whats(c.losses) == ["$.chosen: the prompt/chosen split",
-                                   "$.rejected: the rejected side (the chosen side was read)"]
+        assert c.rejected is not None and c.rejected.messages[1].content == "It is green."
+        assert c.losses == () and c.meta == {"prompt_turns": 1}
+        assert write(c.conversation, rejected=c.rejected, meta=c.meta)[0] == row
         r = read(row, which="rejected")
-        assert r.conversation.messages[1].content == "It is green."
+        assert r.conversation.messages[1].content == "It is green." and r.rejected is None
         with pytest.raises(ValueError, match="which"):
             read(row, which="neither")
 
     def test_prompt_completion_and_labels(self) -> None:
-        """prompt + completion join; label and chat_template_kwargs are reported."""
-        c = read(_trl("tests/test_data_utils.py:L418"))
+        """prompt + completion join, the split kept in meta; a KTO label is the pair's label;
+        chat_template_kwargs is reported."""
+        row = _trl("tests/test_data_utils.py:L418")
+        c = read(row)
         assert [m.role for m in c.conversation.messages] == ["user", "assistant"]
-        assert whats(c.losses) == ["$.completion: the prompt/completion split", "$.label: label True"]
+        assert c.losses == () and c.label is True
+        assert get("hf").write_conversion(c)[0] == row
         c = read(_trl("tests/test_data_utils.py:L703"))
         assert whats(c.losses) == ["$.chat_template_kwargs: chat_template_kwargs {'enable_thinking': False}"]
 
@@ -269,3 +275,49 @@ class TestMalformed:
         """TRL's standard (non-conversational) prompt/completion strings read as two turns."""
         conv = read({"prompt": "The sky is", "completion": " blue."}).conversation
         assert conv.messages == (Message("user", "The sky is"), Message("assistant", " blue."))
+
+
+PREFERENCE = REALWORLD / "hf-chat-preference"
+
+
+class TestPreferencePairs:
+    def test_llamafactory_dpo_reads_as_pairs_and_writes_back(self) -> None:
+        """LLaMA-Factory v1 DPO lines (chosen_messages/rejected_messages with {"type": "text",
+        "value"} parts) read as pairs; writing them back gives the same lines, loss weights too."""
+        path = PREFERENCE / "llamafactory__v1_dpo_demo.head10.jsonl"
+        lines = jsonl(path)
+        got = list(read_file(path, format="hf"))
+        assert len(got) == len(lines) == 10
+        for c, line in zip(got, lines, strict=True):
+            assert c.rejected is not None and c.losses == ()
+            assert c.conversation.messages[-1].content != c.rejected.messages[-1].content
+            value, losses = get("hf").write_conversion(c)
+            assert plain(value) == line and losses == ()
+
+    def test_kto_labels_survive(self) -> None:
+        """KTO records (messages + label) read with their label and write back unchanged."""
+        path = PREFERENCE / "llamafactory__kto_en_demo.head10.json"
+        records = json.loads(path.read_text())
+        got = list(read_file(path))
+        assert [c.label for c in got] == [r["label"] for r in records]
+        assert [plain(get("hf").write_conversion(c)[0]) for c in got] == records
+
+    def test_every_trl_row_round_trips_except_where_reported(self) -> None:
+        """Each TRL row of trl-message-lists.jsonl written back equals the row except at reported losses."""
+        for line in jsonl(REALWORLD / "hf-chat-messages" / "trl-message-lists.jsonl"):
+            if line["kind"] == "row":
+                c = read(line["value"])
+                value, losses = get("hf").write_conversion(c)
+                assert_round_trip(line["value"], value, [*c.losses, *losses])
+
+    def test_a_pair_to_a_one_conversation_format_is_reported(self) -> None:
+        """Written to a format that holds one conversation, the chosen side is written and the
+        rejected side is a loss."""
+        c = read({"chosen": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+                  "rejected": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "c"}]})
+        value, losses = get("openai").write_conversion(c)
+        assert value["messages"][-1]["content"] == "b"
+        assert whats(losses) == ["$.rejected: the rejected side of a preference pair"]
+        back = get("hf").write_conversion(c)[0]
+        assert back == {"chosen": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+                        "rejected": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "c"}]}

@@ -115,7 +115,8 @@ class TestWrite:
         ))
         text, losses = write(conv, field=None)
         assert text == "\n\nHuman: Look\n\nAssistant: \n\nHuman: x\n\nAssistant: fake"
-        assert whats(losses) == ["$.messages[0].content[1]: image block", "$.messages[1].content[0]: tool_use block",
+        assert whats(losses) == ["$.messages[0].content: content as blocks", "$.messages[0].content[1]: image block",
+                                 "$.messages[1].content: content as blocks", "$.messages[1].content[0]: tool_use block",
                                  "$.messages[2]: system message", "$.messages[3]: a turn label inside the text",
                                  "$.model: model 'm'"]
 

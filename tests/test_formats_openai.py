@@ -179,8 +179,9 @@ class TestReadMessages:
         assert whats(bad.losses) == ["$[2]: mid-conversation system message"]
 
     def test_tool_messages_group_into_one_user_turn(self) -> None:
-        """Consecutive tool messages form one user turn of results; a following user message stays
-        its own turn; the body writes back unchanged."""
+        """Consecutive tool messages form one user turn of results; a following user message joins
+        that turn after the results (as the API joins consecutive user turns); the body writes
+        back unchanged."""
         body = {"messages": [
             {"role": "user", "content": "Weather in Paris and Rome?"},
             {"role": "assistant", "content": "Checking.", "tool_calls": [
@@ -191,9 +192,10 @@ class TestReadMessages:
             {"role": "user", "content": "Thanks"}]}
         c = read(body)
         msgs = c.conversation.messages
-        assert [m.role for m in msgs] == ["user", "assistant", "user", "user"]
+        assert [m.role for m in msgs] == ["user", "assistant", "user"]
         assert msgs[1].content == (Text("Checking."), ToolUse("c1", "w", {"city": "Paris"}), ToolUse("c2", "w", {"city": "Rome"}))
-        assert msgs[2].content == (ToolResult("c1", content="18C"), ToolResult("c2", content=(Text("21C"),)))
+        assert msgs[2].content == (ToolResult("c1", content="18C"), ToolResult("c2", content=(Text("21C"),)),
+                                   Text("Thanks"))
         assert c.losses == () and pairing_problems(c.conversation) == []
         assert plain(write(c.conversation)[0]) == body
 
@@ -207,8 +209,8 @@ class TestReadMessages:
         assert plain(write(c.conversation)[0]) == body
 
     def test_images(self) -> None:
-        """A data URL becomes a base64 image with its media type, an http URL a URL image;
-        detail is reported; audio and file parts are reported and left out."""
+        """A data URL becomes a base64 image with its media type, an http URL a URL image, a file
+        part's file id a document with a file source; detail and audio are reported."""
         c = read([{"role": "user", "content": [
             {"type": "text", "text": "Look"},
             {"type": "image_url", "image_url": {"url": "data:image/webp;base64,UklG", "detail": "high"}},
@@ -216,9 +218,10 @@ class TestReadMessages:
             {"type": "input_audio", "input_audio": {"data": "AAA", "format": "wav"}},
             {"type": "file", "file": {"file_id": "file-1"}}]}])
         assert c.conversation.messages[0].content == (
-            Text("Look"), Image(Base64Source("image/webp", "UklG")), Image(URLSource("https://e.com/a.jpg")))
+            Text("Look"), Image(Base64Source("image/webp", "UklG")), Image(URLSource("https://e.com/a.jpg")),
+            Document(FileSource("file-1")))
         assert whats(c.losses) == ["$[0].content[1].image_url.detail: field 'detail' = 'high'",
-                                   "$[0].content[3]: audio", "$[0].content[4]: file"]
+                                   "$[0].content[3]: audio"]
 
     def test_names_refusals_and_reasoning(self) -> None:
         """name is reported; a refusal becomes text; reasoning_content an unsigned thinking block."""
@@ -290,27 +293,31 @@ class TestParams:
 
 class TestWrite:
     def test_what_chat_completions_cannot_hold_is_reported(self) -> None:
-        """Files API images, documents, error flags, cache_control, top_k and thinking config are losses."""
+        """Files API images, error flags, cache_control, top_k and thinking config are losses; a
+        base64 PDF is a file part."""
         conv = Conversation(model="m", max_tokens=5, top_k=3, thinking={"type": "adaptive"}, messages=(
             Message("user", (Image(FileSource("file_1")), Document(Base64Source("application/pdf", "JVBE")),
                              Text("hi", cache_control={"type": "ephemeral"}))),
             Message("assistant", (ToolUse("t1", "f", {}),)),
             Message("user", (ToolResult("t1", content="boom", is_error=True),))))
         body, losses = write(conv)
-        assert body["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+        assert body["messages"][0] == {"role": "user", "content": [
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "document.pdf"}},
+            {"type": "text", "text": "hi"}]}
         assert body["messages"][2] == {"role": "tool", "tool_call_id": "t1", "content": "boom"}
         assert whats(losses) == [
-            "$.messages[0].content[0]: image from the Files API", "$.messages[0].content[1]: document block",
+            "$.messages[0].content[0]: image from the Files API",
             "$.messages[0].content[2].cache_control: cache_control", "$.messages[2].content[0].is_error: is_error",
             "$.thinking: thinking {'type': 'adaptive'}", "$.top_k: top_k 3"]
 
     def test_thinking_goes_to_reasoning_content(self) -> None:
-        """Thinking text is written as reasoning_content; a signature is reported; None drops it."""
+        """By default thinking is reported (OpenAI's request has no place for it); with
+        reasoning_field="reasoning_content" its text is written there and a signature is reported."""
         conv = Conversation().user("q").assistant(Thinking("hmm", "sig"), Text("a"))
-        body, losses = write(conv)
+        body, losses = write(conv, reasoning_field="reasoning_content")
         assert body["messages"][1] == {"role": "assistant", "content": "a", "reasoning_content": "hmm"}
         assert whats(losses) == ["$.messages[1].content[0].signature: thinking signature"]
-        body, losses = write(conv, reasoning_field=None)
+        body, losses = write(conv)
         assert body["messages"][1] == {"role": "assistant", "content": "a"}
         assert whats(losses) == ["$.messages[1].content[0]: thinking block"]
 

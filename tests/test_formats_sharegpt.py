@@ -191,8 +191,8 @@ class TestWrite:
         written, losses = write(conv)
         assert [t["from"] for t in written["conversations"]] == ["human", "gpt", "function_call", "observation", "observation"]
         assert [t["value"] for t in written["conversations"][3:]] == ["F", "G"]
-        assert whats(losses) == ["$.messages[2].content[0].is_error: is_error", "$.messages: 2 tool_use ids",
-                                 "$.model: model 'm'"]
+        assert whats(losses) == ["$.messages[1].content: 1 text block", "$.messages[2].content[0].is_error: is_error",
+                                 "$.messages: 2 tool_use ids", "$.model: model 'm'"]
 
     def test_files_api_images_are_losses(self) -> None:
         """A Files API image is reported and gets no placeholder; a URL image becomes one."""

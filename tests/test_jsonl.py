@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convo.codec.jsonl import AtomicWriter, iter_lines, read_records
-from convo.codec.lines import RawLine, Record
+from convo.codec.lines import RawLine, Record, decode_line
 from convo.errors import DecodeError
 
 REQ = b'{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}'
@@ -72,10 +72,13 @@ class TestIterLines:
         assert _lines(b'{"a":1}\r\n\r\n{"b":2}') == [(1, b'{"a":1}'), (3, b'{"b":2}')]
 
     @pytest.mark.parametrize("chunk", [1, 2, 1 << 20])
-    def test_a_utf8_bom_at_the_start_is_skipped(self, chunk: int) -> None:
-        """A byte order mark before the first line is not part of it, however the bytes arrive."""
-        data = b'\xef\xbb\xbf{"a":1}\n{"b":2}\n'
-        assert _lines(data, chunk_bytes=chunk) == [(1, b'{"a":1}'), (2, b'{"b":2}')]
+    def test_a_utf8_bom_at_the_start_stays_in_line_one(self, chunk: int) -> None:
+        """A byte order mark before the first line stays in its bytes (a reject keeps it), the
+        decoder skips it, and a line of only a BOM is blank, however the bytes arrive."""
+        data = b'\xef\xbb\xbf{"model":"m"}\n{"b":2}\n'
+        got = list(iter_lines(io.BytesIO(data), chunk_bytes=chunk))
+        assert [(r.line, r.data) for r in got] == [(1, b'\xef\xbb\xbf{"model":"m"}'), (2, b'{"b":2}')]
+        assert decode_line(got[0]).value.model == "m"
         assert _lines(b'\xef\xbb\xbf\n{"b":2}', chunk_bytes=chunk) == [(2, b'{"b":2}')]
 
     def test_empty_input_gives_no_lines(self) -> None:
@@ -95,7 +98,8 @@ class TestIterLines:
         data = sep.join(lines) + (sep if final_newline and lines else b"")
         if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a BOM opening the data is skipped
             lines = [lines[0][3:], *lines[1:]]
-        expected = [(i, x) for i, x in enumerate(lines, 1) if x.strip()]
+        # blank is JSON's whitespace only (space, tab, CR, LF): a line of \x0b or \x0c is a line
+        expected = [(i, x) for i, x in enumerate(lines, 1) if x.strip(b" \t\r\n")]
         assert _lines(data, chunk_bytes=chunk) == expected
 
     @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])

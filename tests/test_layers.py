@@ -15,12 +15,16 @@ from tests._imports import cycles, graph, modules
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("base", 0, ("convo.errors", "convo._json", "convo._images", "convo._samples")),
     ("model", 1, ("convo.model",)),
-    ("profiles", 2, ("convo.profiles",)),
+    ("profiles", 2, ("convo.profiles", "convo.pricing")),
     ("rules", 3, ("convo.rules",)),
     ("transforms", 4, ("convo.transforms",)),
     ("codec", 5, ("convo.codec",)),
     ("strategies", 5, ("convo.strategies",)),
     ("executor", 6, ("convo.executor",)),
+    # Arrow tables and Hugging Face datasets (optional extras): above the codec, below the line
+    # engine, whose Parquet sources and sinks use them; beside the executor, which they never need
+    ("datasets", 6, ("convo.arrow", "convo.hf")),
+    ("view", 6, ("convo.view",)),  # pages of conversations: above the codec and rules, below the command
     ("jobs", 7, ("convo.jobs",)),
     ("stream", 7, ("convo.stream",)),
     ("testing", 7, ("convo.testing",)),

@@ -45,10 +45,10 @@ class TestExports:
 
 class TestImportWeight:
     def test_import_convo_is_light(self) -> None:
-        """`import convo` loads neither httpx nor hypothesis (executors and strategies load on demand)."""
+        """`import convo` loads neither httpx (nor httpcore2) nor hypothesis (executors and strategies load on demand)."""
         code = (
             "import sys, convo; "
-            "print(sorted(m for m in ('httpx', 'hypothesis', 'anthropic', 'jsonschema') if m in sys.modules))"
+            "print(sorted(m for m in ('httpx', 'httpcore2', 'hypothesis', 'anthropic', 'jsonschema') if m in sys.modules))"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "[]"
@@ -58,6 +58,15 @@ class TestImportWeight:
         code = "import sys, convo.executor; print('httpx' in sys.modules)"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "True"
+
+    def test_httpcore2_loads_with_the_first_client(self) -> None:
+        """httpcore2 (the pool under convo's own clients) loads when convo builds one, not before."""
+        code = (
+            "import sys, convo.executor; print('httpcore2' in sys.modules); "
+            "convo.executor.HttpExecutor('k').close(); print('httpcore2' in sys.modules)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["False", "True"]
 
 
 class TestReadme:

@@ -429,6 +429,21 @@ class TestConversations:
         code = "import sys, convo; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
         subprocess.run([sys.executable, "-c", code], check=True)
 
+    def test_import_without_hypothesis_names_the_extra(self) -> None:
+        """Without Hypothesis, ``import convo.strategies`` raises an ImportError naming the extra."""
+        code = (
+            "import sys\n"
+            "sys.modules['hypothesis'] = None  # as if Hypothesis were not installed\n"
+            "try:\n"
+            "    import convo.strategies\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n"
+            "else:\n"
+            "    raise SystemExit('imported')\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert "pip install 'convo[strategies]'" in done.stdout
+
 
 # --------------------------------------------------------------------------- responses
 

@@ -353,7 +353,7 @@ class TestInjectSystem:
         validate() checks, so where='message' refuses and auto goes to the top level."""
         conv = base().user("Search").assistant(convo.ServerToolUse("srvtoolu_1", "web_search", {"query": "x"}))
         assert validate(conv).ok
-        with pytest.raises(TransformError, match=r"the last turn here is an assistant turn \(facts §1.5\)"):
+        with pytest.raises(TransformError, match=r"the last turn here is an assistant turn \(rule system-message.not-after-user\)"):
             t.inject_system("Be brief.", where="message")(conv)
         out = t.inject_system("Be brief.")(conv)
         assert out.system == "Be brief." and out.messages == conv.messages
@@ -361,17 +361,17 @@ class TestInjectSystem:
 
     def test_message_on_a_model_without_them_says_why_and_what_to_do(self) -> None:
         """Sonnet 4.5 has no mid-conversation system messages: the error names the fix."""
-        with pytest.raises(TransformError, match=r"claude-sonnet-4-5' does not accept mid-conversation system messages \(facts §1.5\); use where='top'"):
+        with pytest.raises(TransformError, match=r"claude-sonnet-4-5' does not accept mid-conversation system messages \(rule system-message.unsupported-model\); use where='top'"):
             t.inject_system("x", where="message")(base(SONNET45).user("Hi"))
 
     def test_message_first_is_refused(self) -> None:
         """A system message cannot be messages[0]."""
-        with pytest.raises(TransformError, match=r"cannot be the first message \(facts §1.5\); use where='top'"):
+        with pytest.raises(TransformError, match=r"cannot be the first message \(rule system-message.first\); use where='top'"):
             t.inject_system("x", where="message")(base())
 
     def test_message_after_an_assistant_turn_is_refused(self) -> None:
         """A system message must follow a user turn: after an assistant turn it is refused."""
-        with pytest.raises(TransformError, match=r"the last turn here is an assistant turn \(facts §1.5\); append it after the next user turn"):
+        with pytest.raises(TransformError, match=r"the last turn here is an assistant turn \(rule system-message.not-after-user\); append it after the next user turn"):
             t.inject_system("x", where="message")(base().user("Hi").assistant("Hello"))
 
     def test_message_after_a_system_section_follows_the_section_rule(self) -> None:

@@ -239,14 +239,14 @@ class TestKeepLastTurns:
 
 class TestEstimateTokens:
     def test_text_counts_about_four_characters_a_token(self) -> None:
-        """⌈len/4⌉ per text, the system included."""
+        """⌈len/4⌉ per text, the system included, and four per message for its framing."""
         conv = Conversation(system="abcd" * 10).user("x" * 9)
-        assert t.estimate_tokens(conv) == 10 + 3
+        assert t.estimate_tokens(conv) == 10 + 3 + 4
 
     def test_image_tokens_follow_the_documented_28px_rule(self) -> None:
         """⌈w/28⌉*⌈h/28⌉ with w, h read from the image header."""
         conv = Conversation(model="claude-sonnet-4-5").user(png_image(57, 28))
-        assert t.estimate_tokens(conv) == math.ceil(57 / 28) * math.ceil(28 / 28) == 3
+        assert t.estimate_tokens(conv) - 4 == math.ceil(57 / 28) * math.ceil(28 / 28) == 3
 
     def test_large_images_are_downscaled_to_the_model_limit_first(self) -> None:
         """A 3136-px image is scaled to the long edge, then capped at the visual-token cap."""
@@ -257,8 +257,8 @@ class TestEstimateTokens:
 
     def test_images_of_unknown_size_count_as_the_cap(self) -> None:
         """A URL image counts the most an image can cost on that model."""
-        assert t.estimate_tokens(Conversation(model="claude-sonnet-4-5").user(URL_IMAGE)) == 1568
-        assert t.estimate_tokens(Conversation(model="claude-opus-4-8").user(URL_IMAGE)) == 4784
+        assert t.estimate_tokens(Conversation(model="claude-sonnet-4-5").user(URL_IMAGE)) == 1568 + 4
+        assert t.estimate_tokens(Conversation(model="claude-opus-4-8").user(URL_IMAGE)) == 4784 + 4
 
     def test_tools_and_tool_traffic_count(self) -> None:
         """Tool definitions, tool inputs and results all add to the estimate."""

@@ -1,9 +1,10 @@
-"""The ``convo`` command: JSONL transcripts at scale (validate, transform, convert, stats,
-fixtures, run, serve, batch).
+"""The ``convo`` command: JSONL transcripts at scale (validate, transform, convert, stats, view,
+diff, fixtures, run, serve, batch).
 
 Layer: the top. This package is the only part of convo that prints, parses arguments or reads the
 environment. Each command is one module (:mod:`~convo.cli.validate`, :mod:`~convo.cli.transform`,
-:mod:`~convo.cli.convert`, :mod:`~convo.cli.stats`, :mod:`~convo.cli.fixtures`,
+:mod:`~convo.cli.convert`, :mod:`~convo.cli.stats`, :mod:`~convo.cli.view`, :mod:`~convo.cli.diff`,
+:mod:`~convo.cli.fixtures`,
 :mod:`~convo.cli.run`, :mod:`~convo.cli.batch`, :mod:`~convo.cli.serve`) with its parser
 (``add_parser(sub)``) and its body (``command(args)``), which turns the arguments into plain
 values for the layers below; this module builds the top parser and dispatches.
@@ -39,7 +40,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from convo.cli import batch, convert, fixtures, run, serve, stats, transform, validate
+from convo.cli import batch, convert, diff, fixtures, run, serve, stats, transform, validate, view
 from convo.cli._common import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
@@ -54,7 +55,7 @@ from convo.stream.sources import InputError
 
 __all__ = ["Terminated", "build_parser", "entry", "main"]
 
-COMMANDS = (validate, transform, convert, fixtures, stats, run, serve, batch)
+COMMANDS = (validate, transform, convert, fixtures, stats, view, diff, run, serve, batch)
 """The command modules, in the order ``convo --help`` lists them."""
 
 

@@ -29,12 +29,20 @@ __all__ = [
     "Formatter",
     "Parser",
     "UsageError",
+    "add_allow_unknown_model",
     "add_api_version",
+    "check_target_model",
     "add_common",
+    "add_fail_on_reject",
+    "exit_status",
+    "nothing_written_text",
+    "EXIT_RULE",
     "command_parser",
     "inputs_of",
+    "output_sink",
     "positive",
     "problems_text",
+    "refuse_parquet",
     "rejects_sink",
     "run_op",
     "say",
@@ -98,21 +106,26 @@ def seconds(text: str) -> float:
     return s
 
 
-def add_common(p: argparse.ArgumentParser, *, workers: bool = True, inputs: bool = True) -> None:
+def add_common(
+    p: argparse.ArgumentParser,
+    *,
+    workers: bool = True,
+    inputs: bool = True,
+    kinds: bool = True,
+    inputs_help: str = "JSONL files or directories (their *.jsonl and *.jsonl.gz); '-' or nothing: stdin",
+) -> None:
     """The options of every line-reading command: inputs, line limit, line kind, workers, quiet."""
     if inputs:
-        p.add_argument(
-            "inputs", nargs="*", metavar="FILE",
-            help="JSONL files or directories (their *.jsonl and *.jsonl.gz); '-' or nothing: stdin",
-        )
+        p.add_argument("inputs", nargs="*", metavar="FILE", help=inputs_help)
         p.add_argument(
             "--max-line-bytes", type=positive, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
             help="reject longer lines without reading them into memory (default: 64 MiB)",
         )
-        p.add_argument(
-            "--format", dest="kind", choices=LINE_KINDS, default=None,
-            help="the kind of every line (default: detected per line)",
-        )
+        if kinds:
+            p.add_argument(
+                "--format", dest="kind", choices=LINE_KINDS, default=None,
+                help="the kind of every line (default: detected per line)",
+            )
         # Undocumented: smaller chunks exercise the chunk machinery in tests.
         p.add_argument("--chunk-bytes", type=positive, default=DEFAULT_CHUNK_BYTES, help=argparse.SUPPRESS)
     if workers:
@@ -135,6 +148,27 @@ def add_api_version(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_allow_unknown_model(p: argparse.ArgumentParser) -> None:
+    """``--allow-unknown-model``: take a target model id no profile knows as intended."""
+    p.add_argument("--allow-unknown-model", action="store_true",
+                   help="a target model id no profile knows is taken as intended (checked with "
+                   "the permissive default) instead of refused as a likely typo")
+
+
+def check_target_model(args: argparse.Namespace, model: str | None, option: str) -> None:
+    """Refuse a target model id no profile knows (a typo, most often), naming the closest ids,
+    unless ``--allow-unknown-model``."""
+    if not model:
+        return
+    from convo.errors import UnknownModelError
+    from convo.profiles import require_known
+
+    try:
+        require_known(model, what=option, allow_unknown=args.allow_unknown_model)
+    except UnknownModelError as e:
+        raise UsageError(str(e).replace("allow unknown models", "give --allow-unknown-model")) from None
+
+
 def inputs_of(args: argparse.Namespace) -> list[str]:
     """The files the command's FILE arguments name (stdin when none)."""
     given = args.inputs or [STDIN]
@@ -142,6 +176,17 @@ def inputs_of(args: argparse.Namespace) -> list[str]:
     if not sources:
         raise UsageError(f"no *.jsonl or *.jsonl.gz files in {', '.join(given)}")
     return sources
+
+
+def refuse_parquet(sources: Sequence[str], command: str) -> None:
+    """Bad usage when a command that reads JSONL only is given a Parquet file (``convo run``,
+    ``convo batch submit``): say how to make JSONL of it."""
+    from convo.stream.sources import is_parquet
+
+    for s in sources:
+        if is_parquet(s):
+            raise UsageError(f"{s}: {command} reads JSONL, not Parquet; make JSONL of it first: "
+                             f"convo convert {s} --from parquet --to anthropic -o FILE.jsonl")
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -187,6 +232,22 @@ def run_op(
         progress.close()
 
 
+def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
+    """The command's output: Parquet when *parquet* says so (None: when *output* ends in
+    ``.parquet``), else JSONL."""
+    if parquet is None:
+        parquet = output.endswith(".parquet")
+    if not parquet:
+        return Sink(output)
+    if output == STDIN:
+        raise UsageError("Parquet is not written to stdout: give -o OUT.parquet")
+    try:
+        from convo.stream.parquet import ParquetSink
+    except ImportError as e:
+        raise UsageError(f"Parquet needs the arrow extra: pip install 'convo[arrow]' ({e})") from None
+    return ParquetSink(output)
+
+
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
     from convo.codec.jsonl import check_output_path
@@ -196,9 +257,43 @@ def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     check_output_path(path)
     if output != "-" and os.path.abspath(path) == os.path.abspath(output):
         raise UsageError("the rejects file cannot be the output file")
-    # Beside a file output the rejects file is always written (empty when nothing was rejected),
-    # so a stale one from an earlier run never lingers; after stdout output, only when needed.
-    return Sink(path, lazy=output == "-" and not args.rejects)
+    # Written only when a line is rejected; when none is, a rejects file an earlier run left at
+    # that path is removed, so it never passes for this run's.
+    return Sink(path, lazy=True, replaces=True)
+
+
+EXIT_RULE = """\
+exit status (every command): 0 done; 1 the command's failure (see above), a damaged input file,
+lines read but none written out, or any rejected line with --fail-on-reject; 2 bad usage (nothing
+was read); 130 interrupted (nothing was written). Rejected lines are never lost: each is in the
+rejects file with its file, line, reason, $.path and original bytes (they may hold whatever the
+input held, secrets included: the rejects file is for you, not for sharing)."""
+
+
+def add_fail_on_reject(p: argparse.ArgumentParser) -> None:
+    """``--fail-on-reject``: exit 1 when any line was rejected."""
+    p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
+
+
+def exit_status(args: argparse.Namespace, counts: RunCounts, problems: Sequence[str], *,
+                failed: bool = False) -> int:
+    """The one exit rule (:data:`EXIT_RULE`): 1 for the command's own failure (*failed*), a
+    damaged input, lines read but none out, or a rejected line with ``--fail-on-reject``."""
+    if failed or problems:
+        return EXIT_FAIL
+    if counts.lines_in and not counts.out:
+        return EXIT_FAIL  # something came in and nothing usable went out: not a success
+    if getattr(args, "fail_on_reject", False) and counts.rejected:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def nothing_written_text(counts: RunCounts) -> list[str]:
+    """The summary's line for a run that read lines and wrote none (why it exits 1)."""
+    if counts.lines_in and not counts.out:
+        return [f"  nothing was written: every one of the {counts.lines_in:,} lines in was rejected "
+                "(see the rejects); exit 1"]
+    return []
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

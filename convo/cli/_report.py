@@ -13,7 +13,27 @@ from typing import TextIO
 
 from convo.stream.counts import RunCounts
 
-__all__ = ["Progress", "counts_table", "mb", "summary_line", "table"]
+__all__ = ["ECHO_CHARS", "RATE_MIN_SECONDS", "Progress", "counts_table", "echo", "mb", "summary_line", "table"]
+
+ECHO_CHARS = 160
+"""The most characters a summary shows of one label or cell: labels carry input values (a model
+name, a role, a key), and a table pads every row to its longest label."""
+
+
+def echo(text: str, limit: int = ECHO_CHARS) -> str:
+    """*text* as a summary may show it: control characters escaped, at most *limit* characters
+    (then an ellipsis and the full length).
+
+    >>> echo("set model 'm' -> 'n'")
+    "set model 'm' -> 'n'"
+    >>> echo("a\\x1b[2Jb"), echo("x" * 500, limit=10)
+    ('a\\\\x1b[2Jb', 'xxxxxxxxxx… (500 chars)')
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    if len(text) > limit:
+        return f"{text[:limit]}… ({len(text):,} chars)"
+    return text
 
 
 def mb(n: int) -> str:
@@ -25,13 +45,20 @@ def mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+RATE_MIN_SECONDS = 1.0
+"""A run shorter than this gets no MB/s in its summary: on a small input the figure is mostly
+start-up and says nothing of the throughput."""
+
+
 def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_word: str = "rejected") -> str:
-    """The one-line summary: lines in = out + rejected, size, time and throughput.
+    """The one-line summary: lines in = out + rejected, size, time, and the throughput of a run
+    long enough for it to mean something (:data:`RATE_MIN_SECONDS`).
 
     >>> print(summary_line("transform", RunCounts(200, 194, 6, 1, 2_500_000, 1, 0.5)))
-    convo transform: 200 lines in = 194 out + 6 rejected (1 blank skipped); 1 file, 2.5 MB in 0.50 s (5.0 MB/s)
+    convo transform: 200 lines in = 194 out + 6 rejected (1 blank skipped); 1 file, 2.5 MB in 0.50 s
+    >>> print(summary_line("transform", RunCounts(9_000, 9_000, 0, 0, 140_000_000, 2, 1.25)))
+    convo transform: 9,000 lines in = 9,000 out + 0 rejected; 2 files, 140.0 MB in 1.25 s (112.0 MB/s)
     """
-    rate = c.bytes_in / 1e6 / c.seconds if c.seconds > 0 else 0.0
     eq = "=" if c.balanced else "!="  # cannot happen; said loudly if it ever does
     text = (
         f"convo {command}: {c.lines_in:,} lines in {eq} {c.out:,} {out_word} + "
@@ -40,7 +67,9 @@ def summary_line(command: str, c: RunCounts, *, out_word: str = "out", rejected_
     if c.blank:
         text += f" ({c.blank:,} blank skipped)"
     files = "file" if c.files == 1 else "files"
-    text += f"; {c.files:,} {files}, {mb(c.bytes_in)} in {c.seconds:.2f} s ({rate:.1f} MB/s)"
+    text += f"; {c.files:,} {files}, {mb(c.bytes_in)} in {c.seconds:.2f} s"
+    if c.seconds >= RATE_MIN_SECONDS:
+        text += f" ({c.bytes_in / 1e6 / c.seconds:.1f} MB/s)"
     return text
 
 
@@ -57,7 +86,7 @@ def counts_table(title: str, counts: Mapping[str, int], *, limit: int = 30, note
     if not counts:
         return []
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    labels = [f"{k} ({notes[k]})" if notes and k in notes else k for k, _ in items[:limit]]
+    labels = [echo(f"{k} ({notes[k]})" if notes and k in notes else str(k)) for k, _ in items[:limit]]
     width = max(len(label) for label in labels)
     lines = [f"  {title}:"]
     for label, (_, n) in zip(labels, items[:limit], strict=False):
@@ -75,7 +104,7 @@ def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]
     rule    severity  lines
     a.rule  error         3
     """
-    rows = [header, *rows]
+    rows = [header, *(tuple(echo(c) for c in r) for r in rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     out = []
     for r in rows:
@@ -89,6 +118,10 @@ def table(rows: Iterable[tuple[str, ...]], header: tuple[str, ...]) -> list[str]
 
 class Progress:
     """A one-line progress bar redrawn in place at most ten times a second; a no-op when off.
+
+    Hand-written: against tqdm and rich.progress (``benchmarks/handwritten.py``, load 11) it
+    imports in 1.9 ms (theirs 268, 233 ms), an update costs 265 ns (1.7x, 7.2x) and a redraw 6.8 us
+    (13x, 150x).
 
     >>> import io
     >>> p = Progress(io.StringIO(), total=100, enabled=False)

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from convo.cli._common import UsageError
+from convo.cli._common import UsageError, refuse_parquet
 from convo.cli._common import seconds as _seconds
 
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
@@ -75,6 +75,25 @@ examples:
 
 _INTERRUPTED = "every step done is in the state file: run the step again to resume"
 
+STATUS_EPILOG = """\
+Asks the API where each batch stands (--no-refresh: only what the state file says) and prints a
+table of the batches and their request counts. Changes nothing but the state file's view.
+
+examples:
+  convo batch status job.json
+  convo batch status job.json --json | jq '.counts'
+  convo batch status job.json --no-refresh
+"""
+
+CANCEL_EPILOG = """\
+Batches still processing are canceled; nothing more is submitted. `results` then writes every
+line, the unprocessed ones with a `canceled` error record.
+
+examples:
+  convo batch cancel job.json
+  convo batch cancel job.json && convo batch results job.json -o exchanges.jsonl
+"""
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -86,7 +105,8 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> None:
+def _connection(p: argparse.ArgumentParser, *, version_default: str | None, polls: bool = True) -> None:
+    """The options that say where the API is and, for the steps that wait (*polls*), how to poll."""
     from convo.profiles import API_VERSIONS
 
     p.add_argument(
@@ -97,6 +117,9 @@ def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> N
     p.add_argument("--base-url", metavar="URL",
                    help="the API's base URL (default: $ANTHROPIC_BASE_URL, else the API); a job submitted "
                    "elsewhere is continued only when this names its URL")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    if not polls:
+        return
     p.add_argument("--poll-interval", type=_seconds, default=10.0, metavar="S",
                    help="first wait between polls; it grows by half each time (default 10)")
     p.add_argument("--max-poll-interval", type=_seconds, default=60.0, metavar="S",
@@ -104,7 +127,6 @@ def _connection(p: argparse.ArgumentParser, *, version_default: str | None) -> N
     p.add_argument("--settle", type=_seconds, default=60.0, metavar="S",
                    help="after an interrupted create, how long a batch may take to appear in the "
                    "list before the create is trusted not to have happened (default 60)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
 
 
 def add_parser(sub: Any) -> None:
@@ -130,18 +152,19 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(func=cmd_submit, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("status", help="where the job's batches stand",
-                         description="Where the job's batches stand.", formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
+                         description="Where the job's batches stand.", epilog=STATUS_EPILOG,
+                         formatter_class=fmt)
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
     s.add_argument("--json", action="store_true", help="one JSON object")
     s.add_argument("--no-refresh", dest="refresh", action="store_false",
                    help="what the state file says, without asking the API")
-    _connection(s, version_default=None)
+    _connection(s, version_default=None, polls=False)
     s.set_defaults(func=cmd_status, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("results", help="wait, save the results, write exchange records",
                          description="Wait for the batches, then write one exchange record per line.",
                          epilog=RESULTS_EPILOG, formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
     s.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="exchange records, one per input line in input order (written atomically)")
     s.add_argument("--rejects", metavar="R", help="rejected lines (default OUT.rejects.jsonl)")
@@ -155,9 +178,10 @@ def add_parser(sub: Any) -> None:
     s.set_defaults(func=cmd_results, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("cancel", help="cancel the batches still processing",
-                         description="Cancel the job: nothing more is submitted.", formatter_class=fmt)
-    s.add_argument("state", metavar="STATE")
-    _connection(s, version_default=None)
+                         description="Cancel the job: nothing more is submitted.", epilog=CANCEL_EPILOG,
+                         formatter_class=fmt)
+    s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
+    _connection(s, version_default=None, polls=False)
     s.set_defaults(func=cmd_cancel, interrupted=_INTERRUPTED)
 
 
@@ -213,14 +237,12 @@ def _executor(args: argparse.Namespace, state: str) -> Any:
         kwargs["max_bytes"] = args.max_bytes
     if version:
         kwargs["api_version"] = version
+    if hasattr(args, "poll_interval"):  # the steps that wait (status and cancel do not)
+        kwargs["poll_interval"] = max(args.poll_interval, 0.01)
+        kwargs["max_poll_interval"] = max(args.max_poll_interval, args.poll_interval, 0.01)
+        kwargs["settle"] = args.settle
     try:
-        return BatchExecutor(
-            base_url=base_url,
-            poll_interval=max(args.poll_interval, 0.01),
-            max_poll_interval=max(args.max_poll_interval, args.poll_interval, 0.01),
-            settle=args.settle,
-            **kwargs,
-        )
+        return BatchExecutor(base_url=base_url, **kwargs)
     except (ConvoError, ValueError) as e:
         raise UsageError(str(e)) from None
 
@@ -282,6 +304,7 @@ def _failing(cmd: Any) -> Any:
 @_failing
 def cmd_submit(args: argparse.Namespace) -> int:
     """``convo batch submit``."""
+    refuse_parquet([p for p in args.inputs or [] if os.path.isfile(p)], "convo batch submit")
     ex = _executor(args, args.state)
     progress = _progress(args, "submit ")
     try:

@@ -17,6 +17,7 @@ from convo.cli._common import (
     add_api_version,
     command_parser,
     positive,
+    refuse_parquet,
     say,
     seconds,
     show_progress,
@@ -42,9 +43,13 @@ examples:
 def add_parser(sub: Any) -> None:
     """Register ``convo run`` on the ``convo`` subparsers *sub*."""
     p = command_parser(sub, "run", "send every request line to the API; write exchange records", EPILOG)
-    p.add_argument("inputs", nargs="*", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, metavar="OUT")
-    p.add_argument("--concurrency", type=positive, default=8, metavar="N")
+    p.add_argument("inputs", nargs="*", metavar="FILE",
+                   help="JSONL files or directories of request lines (requests, batch request lines "
+                   "or exchange records); '-' or nothing: stdin")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the exchange records, one per line in input order (a file: --resume continues it)")
+    p.add_argument("--concurrency", type=positive, default=8, metavar="N",
+                   help="requests in flight at once (default 8; --via http only)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--retry-errors", action="store_true",
                    help="with --resume: run again the lines whose record is an error")
@@ -59,7 +64,7 @@ def add_parser(sub: Any) -> None:
                    help="--via batch: first wait between polls; it grows by half each time (default 10)")
     p.add_argument("--max-poll-interval", type=seconds, default=60.0, metavar="S",
                    help="--via batch: longest wait between polls (default 60)")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     p.set_defaults(func=command, interrupted="the records written so far are kept (and the "
                    "answers that came back); run it again with --resume to continue")
 
@@ -76,6 +81,7 @@ def command(args: argparse.Namespace) -> int:
     if args.output == "-":
         raise UsageError("convo run writes a file (-o OUT), so that --resume can continue it")
     inputs = expand(args.inputs or [STDIN])
+    refuse_parquet(inputs, "convo run")
     rejects = args.rejects or rejects_path_for(args.output)
     try:
         # the key and base URL come from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL, as in the SDK

@@ -7,30 +7,42 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Any
 
 from convo.cli._common import EXIT_OK, UsageError, command_parser
+from convo.testing._faults import SPEC_SYNTAX
 
 __all__ = ["add_parser", "command"]
 
 EPILOG = """\
 A local Messages API emulator on 127.0.0.1 (for tests and dry runs): the API's rules, errors,
-streaming and batches, with faults injected on a schedule.
+streaming and batches, with faults injected on a schedule. Point a client at it with
+ANTHROPIC_BASE_URL=http://127.0.0.1:PORT (any non-empty key unless --api-key restricts them).
+
+--faults SPEC: each request takes the first pending fault whose scope matches it; requests that
+match none are answered normally.
+
+""" + textwrap.indent(SPEC_SYNTAX, "  ") + """
 
 examples:
   convo serve --port 8123
   convo serve --port 8123 --faults '529,429:retry-after=1,reset'
+  convo serve --port 0 --faults '429:retry-after=2*3@/v1/messages' --api-key test-key
 """
 
 
 def add_parser(sub: Any) -> None:
     """Register ``convo serve`` on the ``convo`` subparsers *sub*."""
     p = command_parser(sub, "serve", "run the local Messages API emulator", EPILOG)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8123, help="0 picks a free port (printed)")
-    p.add_argument("--faults", metavar="SPEC", help="faults to inject, in order (see the emulator's docs)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the loopback address to listen on (default 127.0.0.1; only loopback is allowed)")
+    p.add_argument("--port", type=int, default=8123, help="the port (default 8123; 0 picks a free one, printed)")
+    p.add_argument("--faults", metavar="SPEC", help="faults to inject, in order (syntax below)")
+    p.add_argument("--api-key", action="append", dest="api_keys", default=None, metavar="KEY",
+                   help="accept only this key (repeatable; default: any non-empty key)")
     p.add_argument("--batch-delay", type=float, default=0.5, metavar="S",
-                   help="seconds a batch stays in progress")
+                   help="seconds a batch stays in progress (default 0.5)")
     p.set_defaults(func=command)
 
 
@@ -47,7 +59,8 @@ def command(args: argparse.Namespace) -> int:
         print(f"convo serve: listening on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
 
     try:
-        serve(args.host, args.port, faults=args.faults, batch_delay=args.batch_delay, on_ready=ready)
+        serve(args.host, args.port, faults=args.faults, batch_delay=args.batch_delay, on_ready=ready,
+              api_keys=args.api_keys)
     except ValueError as e:  # a fault schedule that does not parse
         raise UsageError(str(e)) from None
     return EXIT_OK

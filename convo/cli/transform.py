@@ -6,6 +6,7 @@ Layer: cli.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -13,13 +14,19 @@ from typing import Any
 import orjson
 
 from convo.cli._common import (
-    EXIT_FAIL,
     EXIT_OK,
+    EXIT_RULE,
     UsageError,
+    add_allow_unknown_model,
     add_api_version,
     add_common,
+    add_fail_on_reject,
+    check_target_model,
     command_parser,
+    exit_status,
     inputs_of,
+    nothing_written_text,
+    output_sink,
     problems_text,
     rejects_sink,
     run_op,
@@ -29,7 +36,6 @@ from convo.cli._report import counts_table, summary_line
 from convo.codec.lines import LineKind
 from convo.codec.rejects import CODES
 from convo.stream.operation import OpSpec
-from convo.stream.sinks import Sink
 from convo.stream.sources import STDIN, Chunk, ChunkReader
 
 __all__ = ["add_parser", "command"]
@@ -52,7 +58,9 @@ examples:
   convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
-"""
+  convo transform logs/ -t 'strip_thinking()' -o clean.parquet --workers 4       # Parquet (convo[arrow])
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
@@ -60,36 +68,40 @@ def add_parser(sub: Any) -> None:
     p = command_parser(sub, "transform", "apply transforms to every conversation", EPILOG)
     add_common(p)
     p.add_argument("-t", "--transform", dest="specs", action="append", default=[], metavar="SPEC",
-                   help="a transform, as its repr (repeat; applied left to right)")
+                   help="a transform, as its repr (repeat; applied left to right; --list shows them all)")
+    p.add_argument("--list", action="store_true",
+                   help="list the transforms -t takes (name, parameters, what each does) and exit")
     p.add_argument("--pipeline", metavar="FILE.py",
                    help="a Python file binding PIPELINE (runs it: trusted code only); before any -t")
     p.add_argument("-o", "--output", default="-", metavar="OUT",
-                   help="output JSONL ('-': stdout; .gz: compressed); written atomically")
+                   help="output JSONL ('-': stdout; .gz: compressed; .parquet: Parquet, see "
+                   "convo.arrow); written atomically")
     p.add_argument("--rejects", metavar="R", help="rejects file (default OUT.rejects.jsonl)")
     p.add_argument("--validate-for", metavar="MODEL",
                    help="reject outputs MODEL would refuse (under --api-version)")
     add_api_version(p)
+    add_allow_unknown_model(p)
     p.add_argument("--dry-run", action="store_true",
                    help="print the parsed pipeline and the first changed line as a diff; write nothing")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); OUT is a directory "
-                   "(or fsspec URL) of part-NNNNN.jsonl files")
-    p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
+                   "(or fsspec URL) of part-NNNNN.jsonl files (part-NNNNN.parquet when OUT ends in "
+                   ".parquet or .parquet/)")
+    add_fail_on_reject(p)
     p.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
     """``convo transform``."""
+    if args.list:
+        return _list()
     from convo.stream.pipelines import load_pipeline
 
     try:
         transform = load_pipeline(args.specs, args.pipeline)
-        if args.validate_for:
-            from convo.profiles import get_profile
-
-            get_profile(args.validate_for)
     except (ValueError, TypeError, OSError, SyntaxError) as e:
         raise UsageError(str(e)) from None
+    check_target_model(args, args.validate_for, "--validate-for")
     if not args.specs and not args.pipeline:
         raise UsageError("no transforms: give -t SPEC (repeatable) or --pipeline FILE.py")
     if args.dry_run:
@@ -107,10 +119,11 @@ def command(args: argparse.Namespace) -> int:
             "api_version": args.api_version,
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
+            "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )
     rejects = rejects_sink(args, args.output)
-    with Sink(args.output) as out, rejects:
+    with output_sink(args.output) as out, rejects:
         counts, tally, problems = run_op(args, spec, sources, out=out, rejects=rejects)
     lines = [summary_line("transform", counts), f"  pipeline: {transform!r}"]
     if args.output != "-":
@@ -121,10 +134,22 @@ def command(args: argparse.Namespace) -> int:
         lines.extend(counts_table("rules broken (--validate-for)", tally.rules))
     lines.append(f"  lines changed: {tally.changed:,} of {counts.out + counts.rejected:,}")
     lines.extend(counts_table("changes", tally.changes_by_text()))
+    lines.extend(nothing_written_text(counts))
     lines.extend(problems_text(problems))
     say(args, lines)
-    if problems or (args.fail_on_reject and counts.rejected):
-        return EXIT_FAIL
+    return exit_status(args, counts, problems)
+
+
+def _list() -> int:
+    """Print every transform -t takes, with its parameters and what it does."""
+    from convo.transforms.parse import catalog
+
+    infos = catalog()
+    for info in infos:
+        print(info.parameters)
+        note = "" if info.from_text else " (library only: -t cannot give it a function)"
+        print(f"    {info.summary}{note}")
+    print("\nA -t SPEC is a call with literal arguments, e.g. -t 'keep_last_turns(n=8)'.")
     return EXIT_OK
 
 
@@ -133,7 +158,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
     """Print the pipeline and the first line it changes, as a unified diff of pretty JSON."""
     import difflib
 
-    from convo.codec.lines import RawLine, decode_line, encode_value
+    from convo.codec.lines import RawLine, decode_line, encode_value, is_blank
     from convo.errors import DecodeError
     from convo.stream.ops import conversation_of, with_conversation
 
@@ -148,7 +173,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
             for line in item.lines:
                 raw = bytes(line)  # (this reader makes no views: no copy)
                 lineno += 1
-                if not raw.strip():
+                if is_blank(raw):
                     continue
                 seen += 1
                 try:
@@ -165,9 +190,8 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
                     continue
                 if new is conv:
                     continue
-                before = orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2).decode()
-                after_value = encode_value(with_conversation(value, new))
-                after = orjson.dumps(orjson.loads(after_value), option=orjson.OPT_INDENT_2).decode()
+                before = _pretty(raw)
+                after = _pretty(encode_value(with_conversation(value, new)))
                 print(f"first changed line: {item.file}:{lineno}")
                 for c in changes:
                     print(f"  {c.transform}: {c.what} at {c.path}")
@@ -183,6 +207,18 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
         reader.cleanup()
     print(f"no line changed ({seen:,} lines read)")
     return EXIT_OK
+
+
+def _pretty(line: bytes) -> str:
+    """A JSON line indented for a diff: what the codec reads (a leading BOM, integers of any size)."""
+    from convo.codec import parse_json
+    from convo.codec.lines import BOM
+
+    obj = parse_json(line[len(BOM):] if line.startswith(BOM) else line)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return json.dumps(obj, indent=2, ensure_ascii=False)
 
 
 def _transform_dask(args: argparse.Namespace) -> int:
@@ -206,6 +242,7 @@ def _transform_dask(args: argparse.Namespace) -> int:
         max_line_bytes=args.max_line_bytes,
         rejects=args.rejects,
         address=args.dask,
+        out_format="parquet" if args.output.rstrip("/").endswith(".parquet") else "jsonl",
     )
     lines = [summary_line("transform", summary), f"  on dask: {args.dask}; {summary.parts} parts in {args.output}"]
     if summary.rejected:
@@ -214,4 +251,4 @@ def _transform_dask(args: argparse.Namespace) -> int:
     lines.append(f"  lines changed: {summary.changed:,}")
     lines.extend(counts_table("changes", summary.changes))
     say(args, lines)
-    return EXIT_FAIL if args.fail_on_reject and summary.rejected else EXIT_OK
+    return exit_status(args, summary, [])

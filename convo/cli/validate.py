@@ -13,11 +13,13 @@ from typing import Any
 import orjson
 
 from convo.cli._common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_RULE,
+    add_allow_unknown_model,
     add_api_version,
     add_common,
+    check_target_model,
     command_parser,
+    exit_status,
     inputs_of,
     problems_text,
     run_op,
@@ -31,14 +33,15 @@ __all__ = ["add_parser", "command"]
 
 EPILOG = """\
 output: one line per violation, FILE:LINE: RULE $.path message (hint), then a table by rule.
-exit status: 0 every line valid (warnings allowed), 1 any violation, 2 bad usage.
+fails (exit 1) when any line is invalid (warnings allowed; --strict: warnings too).
 
 examples:
   convo validate transcripts.jsonl
   convo validate data/ --model claude-opus-4-8          # as if every line were sent to that model
   convo validate out.jsonl.gz --json | jq 'select(.type == "diagnostic") | .rule'
   cat requests.jsonl | convo validate - --api-version 2023-06-01
-"""
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
@@ -47,6 +50,7 @@ def add_parser(sub: Any) -> None:
     add_common(p)
     p.add_argument("--model", metavar="M", help="check every line for model M (default: the line's own model)")
     add_api_version(p)
+    add_allow_unknown_model(p)
     p.add_argument("--json", action="store_true", help="JSON lines: one per diagnostic, then a summary")
     p.add_argument("--strict", action="store_true", help="warnings make a line invalid too")
     p.add_argument("--rejects", metavar="R", help="also copy invalid lines (with the reason) to R")
@@ -55,6 +59,7 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``convo validate``."""
+    check_target_model(args, args.model, "--model")
     sources = inputs_of(args)
     spec = OpSpec(
         "validate",
@@ -105,4 +110,4 @@ def command(args: argparse.Namespace) -> int:
     if not counts.rejected and not problems:
         lines.append("  all valid")
     say(args, lines)
-    return EXIT_FAIL if counts.rejected or problems else EXIT_OK
+    return exit_status(args, counts, problems, failed=counts.rejected > 0)

@@ -16,6 +16,8 @@ and used on every line.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -153,10 +155,37 @@ def parse_json(data: bytes | bytearray | memoryview | str) -> Any:
     Traceback (most recent call last):
     ...
     convo.errors.DecodeError: $: invalid JSON at column 7: unexpected character, expected a JSON value
+
+    An integer of any size is kept exactly; a float beyond a double's range is refused:
+
+    >>> parse_json(b'[' + b'9' * 400 + b']')[0] == 10**400 - 1
+    True
+    >>> parse_json(b'[1e400]')
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: $: number 1e400 is too large for a 64-bit float (JSON allows it; convo keeps integers of any size exactly, but not such floats)
     """
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:
+        if e.msg.startswith("number is infinity"):
+            # an integer beyond a double's range is valid JSON, and convo keeps it exactly
+            # (orjson refuses it [OBS orjson 3.11]); a float that large is refused
+            return _parse_beyond_double(data, e)
+        raise _why_not_json(data, e) from None
+
+
+def _parse_beyond_double(data: bytes | bytearray | memoryview | str, e: orjson.JSONDecodeError) -> Any:
+    """*data*, which orjson refused for a number beyond a double, parsed by the standard library."""
+    try:
+        return _parse_exact(data)
+    except _NotJson as x:
+        raise DecodeError(str(x)) from None
+    except RecursionError:
+        raise DecodeError(_TOO_DEEP) from None
+    except json.JSONDecodeError as x:  # something else is wrong too, further on
+        raise DecodeError(f"invalid JSON at column {x.colno}: {x.msg}") from None
+    except (ValueError, UnicodeDecodeError):
         raise _why_not_json(data, e) from None
 
 
@@ -180,7 +209,7 @@ def _why_not_json(data: bytes | bytearray | memoryview | str, e: orjson.JSONDeco
                            "JSON text must be valid Unicode, and orjson refuses it")
     if "depth limit" in msg:
         return DecodeError(f"JSON nested deeper than {_DEPTH_LIMIT} levels (the decoder's limit)")
-    if "zero-length" in msg:
+    if "zero-length" in msg or "input data is empty" in msg:  # (the second: whitespace only)
         return DecodeError("expected a JSON value, got an empty line")
     return DecodeError(f"invalid JSON at column {e.colno}: {msg}")
 
@@ -188,6 +217,32 @@ def _why_not_json(data: bytes | bytearray | memoryview | str, e: orjson.JSONDeco
 def _reject_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; parse_json_exact then lets orjson say what is wrong.
     raise ValueError(name)
+
+
+class _NotJson(ValueError):
+    """What the exact parse refuses that orjson would describe wrongly: say this instead."""
+
+
+def _finite(text: str) -> float:
+    f = float(text)
+    if f in (math.inf, -math.inf):
+        raise _NotJson(f"number {text[:40]} is too large for a 64-bit float (JSON allows it; convo "
+                       "keeps integers of any size exactly, but not such floats)")
+    return f
+
+
+def _exact_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # Python refuses to convert more than sys.get_int_max_str_digits() digits
+        raise _NotJson(f"integer of {len(text.lstrip('-'))} digits: more than Python converts "
+                       f"({sys.get_int_max_str_digits()} digits, sys.set_int_max_str_digits)") from None
+
+
+def _parse_exact(data: bytes | bytearray | memoryview | str) -> Any:
+    """The standard library's parse: integers of any size exact, floats finite, no NaN."""
+    text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite, parse_int=_exact_int)
 
 
 def parse_json_exact(data: bytes | bytearray | memoryview | str) -> Any:
@@ -199,10 +254,11 @@ def parse_json_exact(data: bytes | bytearray | memoryview | str) -> Any:
     [123456789012345678901234567890]
     """
     try:
-        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return _parse_exact(data)
     except RecursionError:
         raise DecodeError(_TOO_DEEP) from None
+    except _NotJson as e:
+        raise DecodeError(str(e)) from None
     except (ValueError, UnicodeDecodeError):
         return parse_json(data)  # orjson tells what is wrong (it is stricter)
 

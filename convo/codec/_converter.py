@@ -162,13 +162,16 @@ UNSTRUCTURE = _ByClass()  # class -> unstructure function
 def structure_block(d: Any) -> Any:
     if d.__class__ is not dict:
         raise Shape(f"expected a content block object, got {describe(d)}")
-    t = d.get("type")
-    fn = BLOCKS.get(t)  # type: ignore[arg-type]
-    if fn is not None:
-        return fn(d)
-    if t.__class__ is str:
-        return _unknown_block(d)
-    raise _bad(t, "expected a string", "type") if t is not None else Shape("missing required key", ["type"])
+    t = d.get("type", UNSET)
+    if t.__class__ is not str:  # before any lookup: a list or an object cannot be a table key
+        raise _bad_tag(t)
+    fn = BLOCKS.get(t)
+    return fn(d) if fn is not None else _unknown_block(d)
+
+
+def _bad_tag(t: Any) -> Shape:
+    """The error for a ``type`` tag that is absent or not a string (null, a list, an object...)."""
+    return Shape("missing required key", ["type"]) if t is UNSET else _bad(t, "expected a string", "type")
 
 
 def _unknown_block(d: dict[str, Any]) -> m.UnknownBlock:
@@ -210,16 +213,16 @@ def structure_content(v: Any) -> Any:
 def structure_source(d: Any) -> Any:
     if d.__class__ is not dict:
         raise Shape(f"expected a source object, got {describe(d)}")
-    t = d.get("type")
-    fn = SOURCES.get(t)  # type: ignore[arg-type]
+    t = d.get("type", UNSET)
+    if t.__class__ is not str:
+        raise _bad_tag(t)
+    fn = SOURCES.get(t)
     if fn is not None:
         return fn(d)
-    if t.__class__ is str:
-        o = _new(m.UnknownSource)
-        _SET_SRC_TYPE(o, t)
-        _SET_SRC_EXTRA(o, FrozenDict({k: freeze_json(v) for k, v in d.items() if k != "type"}))
-        return o
-    raise _bad(t, "expected a string", "type") if t is not None else Shape("missing required key", ["type"])
+    o = _new(m.UnknownSource)
+    _SET_SRC_TYPE(o, t)
+    _SET_SRC_EXTRA(o, FrozenDict({k: freeze_json(v) for k, v in d.items() if k != "type"}))
+    return o
 
 
 def structure_messages(v: Any) -> tuple[Any, ...]:
@@ -320,20 +323,22 @@ _CHECKS = {
 
 
 class F:
-    """One field of a spec: attribute, JSON key, kind, check, required, nullable."""
+    """One field of a spec: attribute, JSON key, kind, check, required, nullable, and the name
+    (in the hooks' namespace) of the value that stands for "absent" (written back as absent)."""
 
     def __init__(
         self, name: str, kind: str = "raw", check: str = "any", *, required: bool = False,
-        null: bool = False, key: str | None = None,
+        null: bool = False, key: str | None = None, absent: str = "UNSET",
     ) -> None:
         self.name, self.kind, self.check = name, kind, check
         self.required, self.null, self.key = required, null, key or name
+        self.absent = absent
 
 
 def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
-        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
+        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
@@ -364,7 +369,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         s.append("    if not more:")
         s.append("        o = _new(_cls)")
         for f in fields:
-            s.append(f"        _set_{f.name}(o, {f'_v_{f.name}' if f.required else 'UNSET'})")
+            s.append(f"        _set_{f.name}(o, {f'_v_{f.name}' if f.required else f.absent})")
         s.append("        _set_extra(o, EMPTY)")
         s.append("        return o")
     for f in [f for f in fields if not f.required]:
@@ -387,7 +392,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
         ux = _KINDS[f.kind][1]
         if f.required and not f.null and f.kind == "raw":
             continue
-        uguard = "v is not UNSET" if not f.required else "True"
+        uguard = f"v is not {f.absent}" if not f.required else "True"
         u.append(f"    v = o.{f.name}")
         if ux == "v":
             u.append(f"    if {uguard}: d[{f.key!r}] = v")
@@ -423,6 +428,8 @@ def _structure_field(f: F) -> list[str]:
         s.append(f"{ind}try:")
         s.append(f"{ind}    {guard}v = {sx}")
         s.append(f"{ind}except Shape as e: raise e.under({f.key!r}) from None")
+    if not f.required and f.absent != "UNSET":
+        s.append(f"    else: v = {f.absent}")
     s.append(f"    _v_{f.name} = v")
     return s
 
@@ -477,7 +484,7 @@ UNSTRUCTURE[m.UnknownBlock] = _unstructure_unknown
 
 _register(m.Message, [F("role", check="str", required=True), F("content", "content", required=True)])
 _register(m.Conversation, [
-    F("model", check="str"), F("max_tokens", check="int"), F("messages", "messages"),
+    F("model", check="str"), F("max_tokens", check="int"), F("messages", "messages", absent="NO_MESSAGES"),
     F("system", "content"), F("tools", "json", "list"), F("tool_choice", "json"),
     F("thinking", "json"), F("output_config", "json"), F("stop_sequences", "json", "list"),
     F("metadata", "json"), F("temperature", check="num", null=True), F("top_p", check="num", null=True),
@@ -494,7 +501,7 @@ _register(m.Usage, [
 ])
 _register(m.Response, [
     F("id", check="str"), F("type", check="str"), F("role", check="str"),
-    F("content", "blocks"), F("model", check="str"), F("stop_reason", check="str", null=True),
+    F("content", "blocks", absent="NO_CONTENT"), F("model", check="str"), F("stop_reason", check="str", null=True),
     F("stop_sequence", check="str", null=True), F("stop_details", "stop_details", null=True),
     F("usage", "usage"), F("container", "json"),
 ])

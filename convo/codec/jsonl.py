@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import IO, Any, TypeAlias, cast
 
-from convo.codec.lines import LineKind, RawLine, Record, decode_line
+from convo.codec.lines import LineKind, RawLine, Record, decode_line, is_blank
 from convo.errors import ConvoError, DecodeError
 
 try:  # POSIX: a temporary file is locked while it is written, so a sweep leaves it alone
@@ -65,7 +65,6 @@ Source: TypeAlias = "str | os.PathLike[str] | IO[bytes]"
 """A path, ``"-"`` for stdin (or stdout when writing), or a binary file object."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 
 
 # --------------------------------------------------------------------------- reading
@@ -79,8 +78,10 @@ def iter_lines(
     *source* is a path, ``"-"`` (stdin) or a binary file object (left open); gzip data is
     decompressed whether the name ends in ``.gz`` or not (the magic bytes tell). Line endings
     may be ``\\n`` or ``\\r\\n``; a last line without a newline is read; a UTF-8 byte order mark
-    at the start is skipped. A line longer than *max_line_bytes* comes as a RawLine whose
-    ``error`` says so (its ``data`` is only the head), and the lines after it are read as usual.
+    stays in the line's bytes (the decoder skips it, a reject keeps it). Blank lines
+    (only JSON whitespace: :func:`~convo.codec.lines.is_blank`) are skipped. A line longer than
+    *max_line_bytes* comes as a RawLine whose ``error`` says so (its ``data`` is only the head),
+    and the lines after it are read as usual.
 
     >>> import io
     >>> lines = list(iter_lines(io.BytesIO(b'{"a":1}\\n' + b"x" * 50 + b'\\n{"c":3}\\n'),
@@ -204,9 +205,7 @@ def _head(parts: list[bytes]) -> bytes:
 
 def _finish(name: str, lineno: int, line: bytes) -> RawLine | None:
     """The RawLine for a complete line within the limit, or None for a blank one."""
-    if lineno == 1 and line.startswith(_BOM):  # here, not on the first chunk: it may be tiny
-        line = line[len(_BOM):]
-    if not line or line.isspace():
+    if is_blank(line):  # only JSON whitespace (after a byte order mark)
         return None
     if line[-1] == 13:  # "\r" of a CRLF ending
         line = line[:-1]

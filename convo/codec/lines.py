@@ -30,6 +30,8 @@ from convo.codec._converter import REUSE, UNSTRUCTURE, describe
 from convo.errors import DecodeError
 
 __all__ = [
+    "BOM",
+    "JSON_WHITESPACE",
     "LINE_KINDS",
     "REQUEST_FIELDS",
     "LineKind",
@@ -42,6 +44,7 @@ __all__ = [
     "decode_value",
     "detect_kind",
     "encode_value",
+    "is_blank",
 ]
 
 LineKind: TypeAlias = Literal["request", "batch_request", "batch_result", "exchange"]
@@ -50,6 +53,37 @@ LINE_KINDS: tuple[LineKind, ...] = get_args(LineKind)
 
 Value: TypeAlias = m.Conversation | m.BatchRequest | m.BatchResult | m.Exchange
 """What a line holds once decoded."""
+
+BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark. At the start of a line it is no part of the JSON text and is skipped,
+as RFC 8259 §8.1 allows: a file's own (line 1), or one that concatenating files left mid-file.
+Readers keep it in the line's bytes, so a rejected line keeps it too."""
+
+JSON_WHITESPACE = b" \t\r\n"
+"""What JSON calls whitespace (RFC 8259 §2). A line of nothing else is blank; any other byte
+(``\\x0b``, ``\\x0c``, ``\\x1c``, a no-break space) makes a line that is read, and rejected."""
+
+_WS_OR_BOM = frozenset(JSON_WHITESPACE + BOM[:1])
+
+
+def is_blank(data: bytes | memoryview) -> bool:
+    """Whether a line holds no JSON text: only JSON whitespace, after a byte order mark.
+
+    Every command and reader skips exactly these lines (and counts them as blank).
+
+    >>> is_blank(b" \\t\\r"), is_blank(b""), is_blank(BOM + b" ")
+    (True, True, True)
+    >>> is_blank(b"\\x0b"), is_blank(b"\\x0c \\x0c"), is_blank(b"\\xc2\\xa0")
+    (False, False, False)
+    """
+    if not data:
+        return True
+    if data[0] not in _WS_OR_BOM:  # the common case: a line that starts with its JSON
+        return False
+    b = bytes(data)
+    if b.startswith(BOM):
+        b = b[len(BOM):]
+    return not b.strip(JSON_WHITESPACE)
 
 _CLASSES: dict[str, type[Any]] = {
     "request": m.Conversation,
@@ -159,6 +193,8 @@ def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
     if raw.error is not None:
         raise raw.error
     data = raw.data
+    if data[:3] == BOM:  # no part of the JSON text (kept in the line's bytes)
+        data = data[3:]
     try:
         obj = parse_json(data)
         if obj.__class__ is not dict:

@@ -13,6 +13,10 @@ from typing import Any, Final
 
 import orjson
 
+from convo.codec import parse_json
+from convo.codec.lines import BOM
+from convo.errors import DecodeError
+
 __all__ = ["CODES", "classify", "reject", "rejects_path_for"]
 
 CODES: Final = {
@@ -23,6 +27,7 @@ CODES: Final = {
     "transform": "a transform raised",
     "rule": "breaks a rule of the target model",
     "encode": "the result could not be written as JSON",
+    "internal": "a bug in convo: it raised where it must not (please report it)",
     "format": "could not be read in the source format",
     "api": "the API refused the request (invalid_request_error)",
     "kind": "not a line this command can use",
@@ -59,14 +64,19 @@ def classify(raw: bytes | memoryview) -> str:
 
     >>> classify(b"\\xff{}"), classify(b'{"a": '), classify(memoryview(b'{"a": 1}'))
     ('utf8', 'json', 'shape')
+    >>> classify(b"\\xef\\xbb\\xbf[1]"), classify(b"[" + b"9" * 400 + b"]"), classify(b"\\x0b")
+    ('shape', 'shape', 'json')
     """
+    data = bytes(raw)
     try:
-        bytes(raw).decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return "utf8"
+    if data.startswith(BOM):  # skipped by the decoder, as here
+        data = data[len(BOM):]
     try:
-        orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        parse_json(data)  # the codec's own parse: an integer beyond a double is JSON
+    except DecodeError:
         return "json"
     return "shape"
 
@@ -76,13 +86,13 @@ def rejects_path_for(output: str) -> str:
 
     >>> rejects_path_for("clean.jsonl"), rejects_path_for("out/clean.jsonl.gz")
     ('clean.rejects.jsonl', 'out/clean.rejects.jsonl')
-    >>> rejects_path_for("-")
-    'convo.rejects.jsonl'
+    >>> rejects_path_for("-"), rejects_path_for("corpus.parquet")
+    ('convo.rejects.jsonl', 'corpus.rejects.jsonl')
     """
     if output == "-":
         return "convo.rejects.jsonl"
     base = output
-    for suffix in (".gz", ".jsonl", ".json"):
+    for suffix in (".gz", ".jsonl", ".json", ".parquet"):
         if base.endswith(suffix):
             base = base[: -len(suffix)]
     return base + ".rejects.jsonl"

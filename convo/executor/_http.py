@@ -37,7 +37,6 @@ from convo.errors import (
     error_for_status,
 )
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
-from convo.executor._pool import install as install_pool_planner
 from convo.executor._retry import RetryPolicy, SharedBackoff
 from convo.executor._sse import ServerSentEvent, SSEDecoder, StreamAssembler, _to_stream_event
 
@@ -380,21 +379,23 @@ class _HttpConfig:
 
 def default_client(timeout: float | httpx.Timeout | Unset | None = UNSET) -> httpx.Client:
     """The httpx client convo builds when none is injected: the SDK's timeout and pool limits,
-    and the linear-time pool planner (see ``_pool``)."""
-    client = httpx.Client(
-        timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
-    )
-    install_pool_planner(client)
-    return client
+    over httpcore2's connection pool (see ``_pool``; httpx's own when a proxy is configured)."""
+    from convo.executor._pool import Transport, env_proxies  # httpcore2 loads with the first client
+
+    t = DEFAULT_TIMEOUT if timeout is UNSET else timeout
+    if env_proxies():  # httpx honours HTTP(S)_PROXY / ALL_PROXY with its own transport only
+        return httpx.Client(timeout=t, limits=DEFAULT_LIMITS)
+    return httpx.Client(timeout=t, transport=Transport(DEFAULT_LIMITS))
 
 
 def default_async_client(timeout: float | httpx.Timeout | Unset | None = UNSET) -> httpx.AsyncClient:
     """:func:`default_client` for async code."""
-    client = httpx.AsyncClient(
-        timeout=DEFAULT_TIMEOUT if timeout is UNSET else timeout, limits=DEFAULT_LIMITS
-    )
-    install_pool_planner(client)
-    return client
+    from convo.executor._pool import AsyncTransport, env_proxies
+
+    t = DEFAULT_TIMEOUT if timeout is UNSET else timeout
+    if env_proxies():
+        return httpx.AsyncClient(timeout=t, limits=DEFAULT_LIMITS)
+    return httpx.AsyncClient(timeout=t, transport=AsyncTransport(DEFAULT_LIMITS))
 
 
 def send_with_retries(

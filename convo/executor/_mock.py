@@ -15,12 +15,9 @@ from typing import Any
 from convo import model as m
 from convo.codec import dumps
 from convo.executor._base import AsyncExecutor, Executor
+from convo.transforms.tokens import estimate_tokens, text_tokens
 
 __all__ = ["AsyncMockExecutor", "MockExecutor", "reply"]
-
-
-def _estimate_tokens(n_chars: int) -> int:
-    return max(1, (n_chars + 3) // 4)  # about four characters a token: plausible, not billed
 
 
 def reply(conversation: m.Conversation, text: str) -> m.Response:
@@ -43,7 +40,8 @@ def reply(conversation: m.Conversation, text: str) -> m.Response:
         content=content,
         stop_reason="end_turn",
         stop_sequence=None,
-        usage=m.Usage(input_tokens=_estimate_tokens(len(body)), output_tokens=_estimate_tokens(len(text))),
+        # convo's one estimate (convo.transforms.estimate_tokens), as the emulator answers too
+        usage=m.Usage(input_tokens=max(1, estimate_tokens(conversation)), output_tokens=max(1, text_tokens(text))),
     )
 
 
@@ -89,7 +87,7 @@ class MockExecutor(Executor):
         """The ``count_tokens`` function's answer, else an estimate (four characters a token)."""
         if self._count is not None:
             return self._count(conversation)
-        return _estimate_tokens(len(dumps(conversation)))
+        return max(1, estimate_tokens(conversation))
 
 
 class AsyncMockExecutor(AsyncExecutor):
@@ -128,4 +126,4 @@ class AsyncMockExecutor(AsyncExecutor):
         """The ``count_tokens`` function's answer, else an estimate (four characters a token)."""
         if self._count is not None:
             return self._count(conversation)
-        return _estimate_tokens(len(dumps(conversation)))
+        return max(1, estimate_tokens(conversation))

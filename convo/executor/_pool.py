@@ -1,119 +1,166 @@
-"""A linear-time planning step for httpcore 1.x's connection pool, on the clients convo builds.
+"""The connection pool under the httpx clients convo builds: httpcore2's, through httpx's transports.
 
-Layer: executor (private). httpcore 1.x re-plans its pool every time a request starts or ends,
-with a pass that is quadratic in the number of connections (a list of every connection is built
-for each idle one) and that probes every idle socket with a ``poll`` on every pass; it also hands
-one idle HTTP/1.1 connection to several queued requests, which then retry. At 16 to 128
-concurrent requests that bookkeeping costs more client CPU than building and parsing the
-request. httpcore2 (the fork the official SDK ships) rewrote the step as one linear pass; this
-module ports that algorithm (BSD-3-Clause, github.com/pydantic/httpx2,
-``src/httpcore2/_async/connection_pool.py``) onto httpcore 1.x, whose pool keeps the same state
-(``_connections``, ``_requests`` of pool requests with ``connection`` / ``is_queued()`` /
-``assign_to_connection()``).
+Layer: executor (private). httpx hands every request to a transport (``httpx.BaseTransport``, a
+public, documented seam); its own transport drives an httpcore 1.x pool whose planning step, run
+twice per request, is quadratic in the connections and polls every idle socket through anyio's
+``extra()`` (a dict of every socket attribute, ``getpeername`` included) on every pass.
+httpcore2, the maintained fork the official SDK 2.17 ships, plans in one linear pass and polls a
+socket once, when it hands it out. This module adapts: an httpx request in, an httpcore2 request
+to its public ``ConnectionPool`` / ``AsyncConnectionPool``, an httpx response out, and
+httpcore2's errors raised as httpx's, so everything above (``except httpx.TransportError``,
+``httpx.Timeout``, injected clients, ``httpx.MockTransport``) works unchanged.
 
-It is installed only on the default transport of a client convo creates itself, only for an
-HTTP/1.1 pool of httpcore 1.x, and only when that pool has exactly the expected class and state;
-anything else is left untouched (a user's injected client, HTTP/2, another httpcore).
+Client CPU per request (``benchmarks/executor.py``: async, against the emulator, median of 5
+interleaved runs, ratio to the SDK's ``AsyncAnthropic``; 2 CPUs, load 4-7 from other work) at
+concurrency 1 / 16 / 64 / 128: httpx's own pool 0.83 / 1.14 / 2.15 / 1.54; the patch of httpcore
+1.x's private planner that this replaces 0.92 / 0.60 / 0.97 / 0.88 (it ported the linear pass but
+kept the per-pass poll: 36 % of client CPU at 128 under py-spy); this adapter 0.76 / 0.52 / 0.73 /
+0.59; ``httpx2`` itself 0.64 / 0.47 / 0.64 / 0.58 (a second run, load 10-15: this adapter 0.67 /
+0.62 / 0.59 / 0.60, ``httpx2`` 0.51 / 0.65 / 0.46 / 0.55). ``httpx2`` cannot be convo's client: its
+``URL``, ``Timeout``, exceptions and ``MockTransport`` are other classes than httpx's, so injected
+httpx clients and ``except httpx.TransportError`` would break.
+
+Used only by clients convo builds, and only when no proxy is configured in the environment
+(httpx honours ``HTTP_PROXY`` and friends only with its own transport; see :func:`env_proxies`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpcore
+import httpcore2
 import httpx
 
-__all__ = ["install"]
+__all__ = ["AsyncTransport", "Transport", "env_proxies"]
+
+# most specific first: the first match wins (httpcore2's classes mirror httpx's tree)
+_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore2.PoolTimeout, httpx.PoolTimeout),
+    (httpcore2.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore2.ReadTimeout, httpx.ReadTimeout),
+    (httpcore2.WriteTimeout, httpx.WriteTimeout),
+    (httpcore2.TimeoutException, httpx.TimeoutException),
+    (httpcore2.ConnectError, httpx.ConnectError),
+    (httpcore2.ReadError, httpx.ReadError),
+    (httpcore2.WriteError, httpx.WriteError),
+    (httpcore2.NetworkError, httpx.NetworkError),
+    (httpcore2.ProxyError, httpx.ProxyError),
+    (httpcore2.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore2.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore2.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore2.ProtocolError, httpx.ProtocolError),
+)
 
 
-def _plan(pool: Any) -> list[Any]:
-    """Drop dead connections, trim idle surplus, assign queued requests: one linear pass."""
-    closing: list[Any] = []
-    retained: list[Any] = []
-    # connections a request holds (in flight, or assigned and about to send) are not probed,
-    # trimmed or handed out again
-    reserved = {r.connection for r in pool._requests if r.connection is not None}
-    for conn in pool._connections:
-        if conn.is_closed():
-            continue
-        if conn not in reserved and conn.has_expired():
-            closing.append(conn)
-        else:
-            retained.append(conn)
-
-    surplus = sum(1 for c in retained if c not in reserved and c.is_idle()) - pool._max_keepalive_connections
-    if surplus > 0:
-        kept = []
-        for conn in retained:
-            if surplus > 0 and conn not in reserved and conn.is_idle():
-                closing.append(conn)
-                surplus -= 1
-            else:
-                kept.append(conn)
-        retained = kept
-    pool._connections = retained
-
-    available = [c for c in retained if c.is_available() and not (c.is_idle() and c in reserved)]
-    budget = pool._max_connections - len(retained)
-    for request in pool._requests:
-        if not available and budget <= 0:
-            break  # a saturated pool: nothing more can be assigned in this pass
-        if not request.is_queued():
-            continue
-        origin = request.request.url.origin
-        for i, conn in enumerate(available):
-            if conn.can_handle_request(origin):
-                request.assign_to_connection(conn)
-                del available[i]  # HTTP/1.1: one request per connection until it is released
-                break
-        else:
-            if budget > 0:
-                conn = pool.create_connection(origin)
-                pool._connections.append(conn)
-                request.assign_to_connection(conn)
-                budget -= 1
-                continue
-            for i, conn in enumerate(available):
-                if conn.is_idle():  # full pool: replace an idle connection to another origin
-                    del available[i]
-                    pool._connections.remove(conn)
-                    closing.append(conn)
-                    conn = pool.create_connection(origin)
-                    pool._connections.append(conn)
-                    request.assign_to_connection(conn)
-                    break
-    return closing
+@contextlib.contextmanager
+def _as_httpx() -> Iterator[None]:
+    """Raise httpcore2's transport errors as httpx's (what ``httpx.HTTPTransport`` does for httpcore)."""
+    try:
+        yield
+    except Exception as e:
+        for theirs, ours in _EXCEPTIONS:
+            if isinstance(e, theirs):
+                raise ours(str(e)) from e
+        raise
 
 
-class _AsyncPool(httpcore.AsyncConnectionPool):
-    _assign_requests_to_connections = _plan
+def env_proxies() -> bool:
+    """True when the environment names a proxy, which only httpx's own transport would use.
 
-
-class _Pool(httpcore.ConnectionPool):
-    _assign_requests_to_connections = _plan
-
-
-_EXPECTED = ("_connections", "_requests", "_max_connections", "_max_keepalive_connections", "_http2")
-
-
-def install(client: httpx.Client | httpx.AsyncClient) -> bool:
-    """Give *client*'s default transport the linear planning step; True when it was installed.
-
-    >>> import httpx
-    >>> c = httpx.Client()
-    >>> install(c) == httpcore.__version__.startswith("1.")
+    >>> import os
+    >>> env_proxies() == any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
     True
-    >>> c.close()
     """
-    if not httpcore.__version__.startswith("1."):
-        return False
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    if pool is None or any(not hasattr(pool, name) for name in _EXPECTED) or pool._http2:
-        return False
-    if type(pool) is httpcore.AsyncConnectionPool:
-        pool.__class__ = _AsyncPool
-        return True
-    if type(pool) is httpcore.ConnectionPool:
-        pool.__class__ = _Pool
-        return True
-    return False
+    proxies = urllib.request.getproxies()  # what httpx reads too
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+def _request(request: httpx.Request) -> httpcore2.Request:
+    url = request.url
+    return httpcore2.Request(
+        method=request.method,
+        url=httpcore2.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+        headers=request.headers.raw,
+        content=request.stream,  # httpx's byte streams are plain (async) iterables of bytes
+        extensions=request.extensions,
+    )
+
+
+def _pool_kwargs(limits: httpx.Limits) -> dict[str, Any]:
+    return {
+        "ssl_context": httpx.create_ssl_context(),  # httpx's trust (certifi, SSL_CERT_FILE), as before
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
+
+
+class _Stream(httpx.SyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx():
+            yield from self._stream
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class Transport(httpx.BaseTransport):
+    """An httpx transport over ``httpcore2.ConnectionPool`` (HTTP/1.1, no proxy).
+
+    >>> with httpx.Client(transport=Transport(httpx.Limits())) as c:
+    ...     c.get("http://127.0.0.1:9/")
+    Traceback (most recent call last):
+    httpx.ConnectError: [Errno 111] Connection refused
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._pool = httpcore2.ConnectionPool(**_pool_kwargs(limits))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with _as_httpx():
+            resp = self._pool.handle_request(_request(request))
+        return httpx.Response(
+            resp.status, headers=resp.headers, stream=_Stream(resp.stream), extensions=resp.extensions
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """:class:`Transport` for async clients, over ``httpcore2.AsyncConnectionPool``."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._pool = httpcore2.AsyncConnectionPool(**_pool_kwargs(limits))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with _as_httpx():
+            resp = await self._pool.handle_async_request(_request(request))
+        return httpx.Response(
+            resp.status,
+            headers=resp.headers,
+            stream=_AsyncStream(resp.stream),
+            extensions=resp.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

@@ -45,7 +45,7 @@ import orjson
 from convo import model as m
 from convo.codec import structure, unstructure
 from convo.codec.jsonl import commit_temp, temp_beside
-from convo.errors import APIStatusError, ConvoError, ValidationError, error_for_status
+from convo.errors import APIStatusError, ConvoError, DecodeError, ValidationError, error_for_status
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._sse import StreamEvent, assemble, events_from_response
 
@@ -77,18 +77,36 @@ class CassetteMissError(ConvoError, LookupError):
     """A replayed request that no exchange of the cassette answers (the message shows the nearest)."""
 
 
-class CassetteError(ConvoError):
+class CassetteError(DecodeError):
     """A cassette line that is not a recorded exchange; the message names the file and the line.
 
-    >>> str(CassetteError("status is not an HTTP status", path="c.jsonl", line=3))
-    'c.jsonl:3: status is not an HTTP status'
+    A :class:`~convo.errors.DecodeError` (data that is not the shape it must be): ``file`` and
+    ``line`` say where, ``path`` is the JSON path in that line's entry when one is known.
+
+    >>> e = CassetteError("status is not an HTTP status", path="c.jsonl", line=3)
+    >>> str(e), e.file, e.line
+    ('c.jsonl:3: status is not an HTTP status', 'c.jsonl', 3)
     """
 
-    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
-        where = f"{path}:{line}: " if path is not None and line is not None else ""
-        super().__init__(where + message)
-        self.path = path
-        self.line = line
+    def __init__(self, message: str, *, path: object = None, line: int | None = None,
+                 json_path: str = "$") -> None:
+        super().__init__(message, path=json_path, file=None if path is None else str(path), line=line)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file is not None and self.line is not None else ""
+        return where + self.expected
+
+    def located(self, *, file: str | None = None, line: int | None = None) -> DecodeError:
+        """The same error, told where in which file it happened."""
+        return CassetteError(self.expected, path=file if file is not None else self.file,
+                             line=line if line is not None else self.line, json_path=self.path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_cassette_error, (self.expected, self.file, self.line, self.path))
+
+
+def _rebuild_cassette_error(message: str, file: str | None, line: int | None, json_path: str) -> CassetteError:
+    return CassetteError(message, path=file, line=line, json_path=json_path)
 
 
 # --------------------------------------------------------------------------- scrubbing secrets
@@ -559,8 +577,8 @@ class _ReplayCore:
             raise  # a recorded `error` event: the answer as it was recorded
         except Exception as e:  # the recorded reply does not make a message: say where it is
             what = str(e) if isinstance(e, ConvoError) else f"{type(e).__name__}: {e}"
-            raise CassetteError(f"the recorded reply cannot be replayed ({what})", path=path,
-                                line=line) from None
+            raise CassetteError(f"the recorded reply cannot be replayed ({what})", path=path, line=line,
+                                json_path=e.path if isinstance(e, DecodeError) else "$") from None
         if on_event is not None:
             for ev in events_from_response(resp):
                 on_event(ev)

@@ -7,6 +7,11 @@ multi-line ``data``, comments, ``id``/``retry``, CRLF, CR or LF line ends, chunk
 :class:`~convo.model.Response` the non-streaming call returns (facts §8). :func:`events_from_response`
 goes the other way, for mocks and replays that must stream a response they hold whole.
 
+Hand-written: against httpx-sse 0.4.3 (``benchmarks/handwritten.py``, 627 recorded live events,
+load 11) the decoder costs 4.2 us an event in per-event chunks, 3.2 us in 16 KiB (httpx-sse's
+decoders 1.00x, 0.97x; its ``EventSource`` over a response 1.19x, 1.04x our ``iter_sse``); and
+httpx-sse drops a last event with no blank line after it (recordings end so), emits data-less ones.
+
 >>> body = (b'event: message_start\\ndata: {"type":"message_start","message":{"id":"msg_1",'
 ...         b'"type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,'
 ...         b'"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\\n\\n'

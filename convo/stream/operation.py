@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from attrs import define, field, frozen
 
 from convo._json import FrozenDict, freeze
+from convo.codec.lines import BOM, JSON_WHITESPACE, is_blank
 from convo.codec.rejects import classify
 from convo.stream.rejects import reject, too_long
 from convo.stream.sources import DEFAULT_MAX_LINE_BYTES, Chunk, Oversize
@@ -77,8 +78,21 @@ class Operation:
     """True when :meth:`line` accepts a memoryview as *raw* (see ``ChunkReader(views=True)``);
     it must then make bytes of it for anything it keeps (reject records do so themselves)."""
 
-    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, out_format: str = "jsonl") -> None:
+        if out_format not in ("jsonl", "parquet"):
+            raise ValueError(f"unknown output format {out_format!r}: expected jsonl or parquet")
         self.max_line_bytes = max_line_bytes
+        self.out_format = out_format
+        """``jsonl``: a result's ``out`` is lines; ``parquet``: an Arrow IPC stream of their rows
+        in :mod:`convo.arrow`'s schema, built here (in the worker) for a
+        :class:`~convo.stream.parquet.ParquetSink`."""
+        self._kept: list[Any] | None = None
+
+    def keep(self, value: Any) -> None:
+        """Say that the line just appended to ``out`` is *value*'s JSON, so that a Parquet output
+        builds its row from the value instead of decoding the line again (optional)."""
+        if self._kept is not None:
+            self._kept.append(value)
 
     # -- statistics, merged in the main process in input order
     def new_stats(self) -> Any:
@@ -131,10 +145,13 @@ class Operation:
         file = chunk.file
         lineno = chunk.first_line - 1
         to_bytes = not self.takes_views
+        parquet = self.out_format == "parquet"
+        if parquet:
+            self._kept = []
         for raw in chunk.lines:
             lineno += 1
-            # blank: empty or all whitespace (a line that starts with none is not: the common case)
-            if not raw or (raw[0] in _SPACE and bytes(raw).isspace()):
+            # blank: nothing but JSON whitespace (a line that starts with none is not: the common case)
+            if not raw or (raw[0] in _BLANK_START and is_blank(raw)):
                 n_blank += 1
                 continue
             n_in += 1
@@ -145,8 +162,13 @@ class Operation:
                 continue
             if handle(file, lineno, raw, out, rejects, stats):  # type: ignore[arg-type]
                 n_out += 1
-        if out:
+        if parquet:
+            data = self._rows(file, out)
+        elif out:
             out.append(b"")  # a newline after the last line too, in the same single copy
+            data = b"\n".join(out)
+        else:
+            data = b""
         if rejects:
             rejects.append(b"")
         return Result(
@@ -155,13 +177,24 @@ class Operation:
             n_rejected=n_in - n_out,
             n_blank=n_blank,
             n_bytes=chunk.size,
-            out=b"\n".join(out),
+            out=data,
             rejects=b"\n".join(rejects),
             stats=stats,
         )
 
+    def _rows(self, file: str, out: list[bytes]) -> bytes:
+        """The Arrow IPC stream of the rows of *out* (the lines of a chunk)."""
+        kept, self._kept = self._kept, None
+        if not out:
+            return b""
+        from convo.arrow import batch_of_lines, batch_of_values, ipc_bytes
 
-_SPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.isspace() calls whitespace
+        if kept is not None and len(kept) == len(out):
+            return ipc_bytes(batch_of_values(kept, out))
+        return ipc_bytes(batch_of_lines(out, source=file))
+
+
+_BLANK_START = frozenset(JSON_WHITESPACE + BOM[:1])  # how a blank line can start
 
 
 def reject_error(file: str, lineno: int, raw: bytes, error: Exception, code: str | None = None) -> bytes:

@@ -293,6 +293,7 @@ class TransformOp(TallyOp):
             rejects.append(reject(file, lineno, "encode", f"{type(e).__name__}: {e}", "$", raw))
             _add(stats.rejects, "encode")
             return False
+        self.keep(value)
         return True
 
 
@@ -478,9 +479,19 @@ class ValidateOp(TallyOp):
 # --------------------------------------------------------------------------- stats
 
 
+_USAGE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "web_search", "web_fetch")
+
+
 @define
 class StatsTally(Tally):
-    """Counts over conversations: what ``convo stats`` prints."""
+    """Counts over conversations, usage by model, and the distributions ``convo stats`` draws.
+
+    Usage is kept by ``(model, batch)`` as the seven billable counts of
+    :class:`convo.pricing.TokenCounts` (plus the number of responses); Claude Code repeats one
+    API message over several lines (one per content block, output tokens growing as it streams),
+    so those are kept by message id, the line with the most output tokens winning, and counted
+    once when the tally is read (:meth:`usage`).
+    """
 
     lines: int = 0
     kinds: dict[str, int] = field(factory=dict)
@@ -499,6 +510,11 @@ class StatsTally(Tally):
     stop_reasons: dict[str, int] = field(factory=dict)
     results: dict[str, int] = field(factory=dict)  # batch result types, exchange outcomes
     bytes: int = 0
+    usage_by: dict[tuple[str, bool], list[int]] = field(factory=dict)  # (model, batch) -> 7 counts + responses
+    claude_code: dict[str, tuple[int, str, tuple[int, ...]]] = field(factory=dict)  # message id -> (output, model, counts)
+    hist_turns: dict[int, int] = field(factory=dict)  # log2 buckets (convo.view.charts.log2_bucket)
+    hist_tokens: dict[int, int] = field(factory=dict)
+    hist_cost: dict[int, int] = field(factory=dict)  # responses of exchanges and batch results
 
     def merge(self, other: Tally) -> None:
         """Add *other* into this tally."""
@@ -508,12 +524,49 @@ class StatsTally(Tally):
                      "tool_results", "thinking", "with_system", "tokens", "bytes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_turns = max(self.max_turns, other.max_turns)
-        for name in ("kinds", "roles", "models", "stop_reasons", "results"):
+        for name in ("kinds", "roles", "models", "stop_reasons", "results", "hist_turns", "hist_tokens", "hist_cost"):
             _merge(getattr(self, name), getattr(other, name))
+        for key, counts in other.usage_by.items():
+            mine = self.usage_by.get(key)
+            if mine is None:
+                self.usage_by[key] = list(counts)
+            else:
+                for i, v in enumerate(counts):
+                    mine[i] += v
+        for mid, entry in other.claude_code.items():
+            have = self.claude_code.get(mid)
+            if have is None or entry[0] > have[0]:
+                self.claude_code[mid] = entry
+
+    def add_usage(self, model: str, batch: bool, counts: Any) -> None:
+        """Add one response's billable counts (a :class:`convo.pricing.TokenCounts`)."""
+        row = self.usage_by.get((model, batch))
+        if row is None:
+            row = self.usage_by[(model, batch)] = [0] * 8
+        for i, k in enumerate(_USAGE_KEYS):
+            row[i] += getattr(counts, k)
+        row[7] += 1
+
+    def usage(self) -> dict[tuple[str, bool], tuple[Any, int]]:
+        """``(model, batch) -> (TokenCounts, responses)``, Claude Code messages counted once each."""
+        from convo.pricing import TokenCounts
+
+        out: dict[tuple[str, bool], list[int]] = {k: list(v) for k, v in self.usage_by.items()}
+        for _, model, counts in self.claude_code.values():
+            row = out.setdefault((model, False), [0] * 8)
+            for i, v in enumerate(counts):
+                row[i] += v
+            row[7] += 1
+        return {k: (TokenCounts(*v[:7]), v[7]) for k, v in out.items()}
 
     def as_json(self) -> dict[str, Any]:
-        """The tally as plain JSON (``convo stats --json``)."""
+        """The tally as plain JSON (``convo stats --json``; usage and cost are the command's)."""
         d = attrs.asdict(self)
+        for key in ("usage_by", "claude_code"):
+            d.pop(key)
+        d["claude_code_messages"] = len(self.claude_code)
+        for key in ("hist_turns", "hist_tokens", "hist_cost"):
+            d[key] = {str(k): v for k, v in sorted(getattr(self, key).items())}
         d["mean_turns"] = round(self.turns / self.conversations, 2) if self.conversations else 0
         return d
 
@@ -538,15 +591,42 @@ def _count_blocks(blocks: Sequence[Any], t: StatsTally) -> None:
             t.tool_calls += 1
 
 
+_CLAUDE_CODE_TYPES = frozenset(("assistant", "user", "system", "summary", "progress", "file-history-snapshot",
+                                "queue-operation", "attachment"))
+
+
+def _claude_code_line(obj: Any) -> tuple[str | None, str, dict[str, Any]] | None:
+    """A Claude Code session line's API message: (message id, model, usage); ``(None, "", {})``
+    for a session line that carries no usage (a user turn, progress, a snapshot); None when the
+    line is not Claude Code's. Claude Code writes a line per content block, with ``sessionId``,
+    ``requestId`` or a ``type`` of its own; only assistant messages carry usage."""
+    if obj.__class__ is not dict:
+        return None
+    kind = obj.get("type")
+    if not ("sessionId" in obj or "requestId" in obj or (isinstance(kind, str) and kind in _CLAUDE_CODE_TYPES)):
+        return None
+    msg = obj.get("message")
+    usage = msg.get("usage") if msg.__class__ is dict else None
+    if usage.__class__ is not dict:
+        return (None, "", {})
+    assert isinstance(msg, dict) and isinstance(usage, dict)
+    mid = msg.get("id")
+    if not isinstance(mid, str):
+        rid = obj.get("requestId")
+        mid = rid if isinstance(rid, str) else None
+    model = msg.get("model")
+    return (mid, model if isinstance(model, str) else "(unknown model)", usage)
+
+
 @register
 class StatsOp(TallyOp):
-    """Count lines, turns, models, images, tool calls, tokens and stop reasons."""
+    """Count lines, turns, models, images, tool calls, tokens, stop reasons, usage and cost."""
 
     name = "stats"
     tally = StatsTally
     takes_views = True  # only decoded and measured
 
-    def __init__(self, *, kind: LineKind | None = None, **kw: Any) -> None:
+    def __init__(self, *, kind: LineKind | None = None, prices: str | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.kind = kind
         self._estimate: Callable[[m.Conversation], int] | None = None
@@ -556,6 +636,10 @@ class StatsOp(TallyOp):
             pass
         else:
             self._estimate = estimate_tokens
+        from convo.pricing import builtin_prices, counts_of_usage, load_prices
+
+        self.prices = load_prices(prices) if prices else builtin_prices()
+        self._counts = counts_of_usage
 
     def oversize(self, item: Oversize) -> Any:
         result = super().oversize(item)
@@ -567,6 +651,42 @@ class StatsOp(TallyOp):
         self, file: str, lineno: int, raw: bytes, out: list[bytes], rejects: list[bytes], stats: Any
     ) -> None:
         _add(stats.rejects, "too_long")  # counted only: stats writes no rejects
+
+    def _response(self, t: StatsTally, resp: m.Response, fallback_model: Any, batch: bool) -> int:
+        """Count a response's usage and cost; return its tokens (input of every kind + output)."""
+        if not isinstance(resp.usage, m.Usage):
+            return 0
+        counts = self._counts(resp.usage)
+        model = resp.model if isinstance(resp.model, str) else (fallback_model if isinstance(fallback_model, str) else "(unknown model)")
+        batch = batch or resp.usage.service_tier == "batch"
+        t.add_usage(model, batch, counts)
+        cost = self.prices.cost(counts, model, batch=batch)
+        if cost is not None:
+            _add(t.hist_cost, _log2_bucket(cost.total))
+        return counts.total_input + counts.output
+
+    def _claude_code(self, t: StatsTally, raw: bytes, file: str, lineno: int) -> bool:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return False
+        found = _claude_code_line(obj)
+        if found is None:
+            return False
+        t.lines += 1
+        t.bytes += len(raw)
+        _add(t.kinds, "claude-code")
+        mid, model, usage = found
+        if not usage:
+            return True
+        counts = self._counts(usage)
+        key = mid if mid is not None else f"{file}:{lineno}"  # no id: a line of its own
+        entry = (counts.output, model, (counts.input, counts.output, counts.cache_write_5m, counts.cache_write_1h,
+                                        counts.cache_read, counts.web_search, counts.web_fetch))
+        have = t.claude_code.get(key)
+        if have is None or entry[0] > have[0]:
+            t.claude_code[key] = entry
+        return True
 
     def line(
         self,
@@ -581,17 +701,22 @@ class StatsOp(TallyOp):
         try:
             rec = decode_line(RawLine(file, lineno, raw), kind=self.kind)
         except DecodeError:
-            _add(t.rejects, classify(raw))
+            code = classify(raw)
+            if code == "shape" and self.kind is None and self._claude_code(t, bytes(raw), file, lineno):
+                return True
+            _add(t.rejects, code)
             return False
         t.lines += 1
         t.bytes += len(raw)
         _add(t.kinds, rec.kind)
         value = rec.value
+        used = 0
         if isinstance(value, m.Exchange):
             resp = value.response
             if isinstance(resp, m.Response):
                 _add(t.results, "exchange: response")
                 _add(t.stop_reasons, str(resp.stop_reason))
+                used = self._response(t, resp, value.request.model, False)
             else:
                 err = value.error
                 etype = err.get("type") if isinstance(err, dict) else None
@@ -600,30 +725,48 @@ class StatsOp(TallyOp):
             _add(t.results, f"batch: {value.result_type}")
             if isinstance(value.message, m.Response):
                 _add(t.stop_reasons, str(value.message.stop_reason))
+                used = self._response(t, value.message, None, True)
         conv = conversation_of(value)
         if conv is None:
+            if used:
+                _add(t.hist_tokens, _log2_bucket(used))
             return True
         t.conversations += 1
-        n = len(conv.messages)
+        msgs = conv.messages if conv.messages.__class__ is tuple else ()  # absent "messages": none
+        n = len(msgs)
         t.turns += n
         if n > t.max_turns:
             t.max_turns = n
+        _add(t.hist_turns, _log2_bucket(n))
         if isinstance(conv.model, str):
             _add(t.models, conv.model)
         else:
             _add(t.models, "(none)")
         if conv.system:
             t.with_system += 1
-        for msg in conv.messages:
+        for msg in msgs:
             _add(t.roles, msg.role)
             c = msg.content
             if c.__class__ is tuple:
                 _count_blocks(c, t)
+        estimate = len(raw) // 4
         if self._estimate is not None:
             try:
-                t.tokens += self._estimate(conv)
+                estimate = self._estimate(conv)
             except Exception:  # an estimate is advisory: never lose a line over it
-                t.tokens += len(raw) // 4
-        else:
-            t.tokens += len(raw) // 4
+                estimate = len(raw) // 4
+        t.tokens += estimate
+        _add(t.hist_tokens, _log2_bucket(used or estimate))
         return True
+
+
+def _log2_bucket(v: float) -> int:
+    """0 for 0; k for 2^(k-1) <= v < 2^k; fractions below 1 in negative buckets (as
+    :func:`convo.view.charts.log2_bucket`, which draws them)."""
+    if v <= 0:
+        return 0
+    if v >= 1:
+        return int(v).bit_length()
+    import math
+
+    return -math.ceil(-math.log2(v))

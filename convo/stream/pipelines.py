@@ -19,15 +19,23 @@ def load_pipeline_file(path: str) -> Transform:
 
     The file is TRUSTED code: it runs as any Python script does (in every worker process, once).
     It must bind ``PIPELINE`` (or ``pipeline``) to a Transform, or to a plain
-    ``Conversation -> Conversation`` function (reported as one change per line it changes).
+    ``Conversation -> Conversation`` function (reported as one change per line it changes). The
+    file starts with ``t`` (:mod:`convo.transforms`) and ``pipeline`` already bound, so
+    a one-line file ``PIPELINE = pipeline(t.strip_thinking(), t.drop_images())`` works as is.
 
     >>> import os, tempfile, pathlib
     >>> path = os.path.join(tempfile.mkdtemp(), "pipe.py")
     >>> _ = pathlib.Path(path).write_text("from convo import transforms as t\\nPIPELINE = t.strip_thinking()\\n")
     >>> load_pipeline_file(path)
     strip_thinking()
+    >>> _ = pathlib.Path(path).write_text("PIPELINE = pipeline(t.strip_thinking(), t.drop_images())\\n")
+    >>> load_pipeline_file(path)
+    pipeline(strip_thinking(), drop_images())
     """
-    namespace = runpy.run_path(path, run_name="convo_pipeline")
+    from convo import transforms
+
+    given = {"t": transforms, "pipeline": pipeline}
+    namespace = runpy.run_path(path, init_globals=given, run_name="convo_pipeline")
     for name in ("PIPELINE", "pipeline"):
         found = namespace.get(name)
         if found is None or found is pipeline:  # `from convo import pipeline` is not one

@@ -27,7 +27,7 @@ from attrs import define, field, frozen
 
 from convo.codec.jsonl import sniff_gzip
 from convo.stream.operation import Operation
-from convo.stream.sources import STDIN, ChunkReader
+from convo.stream.sources import STDIN, ChunkReader, is_parquet
 
 __all__ = ["ByteRange", "Span", "SpanResult", "eligible", "plan_spans", "shift_line", "span_bytes", "work_span"]
 
@@ -63,7 +63,7 @@ class SpanResult:
 
 
 def eligible(sources: list[str], output: str) -> bool:
-    """Whether range mode can run: regular, uncompressed inputs and a plain output file.
+    """Whether range mode can run: regular, uncompressed JSONL inputs and a plain output file.
 
     >>> eligible(["-"], "out.jsonl"), eligible([__file__], "out.jsonl.gz")
     (False, False)
@@ -71,7 +71,7 @@ def eligible(sources: list[str], output: str) -> bool:
     if output == STDIN or output.endswith(".gz"):
         return False
     for s in sources:
-        if s == STDIN or not os.path.isfile(s):
+        if s == STDIN or not os.path.isfile(s) or is_parquet(s):
             return False
         with open(s, "rb") as f:
             if sniff_gzip(f)[0]:
@@ -194,7 +194,7 @@ def work_span(op: Operation, span: Span, chunk_bytes: int) -> tuple[SpanResult, 
         with open(span.path, "rb") as f:
             f.seek(span.start)
             stream = ByteRange(f, span.end - span.start)
-            items = reader.read_stream(span.name, stream, first_line=1, file_start=span.start == 0)
+            items = reader.read_stream(span.name, stream, first_line=1)
             for item in items:
                 r = op.run(item)
                 res.n_in += r.n_in

@@ -76,7 +76,7 @@ def run_operation(
     op = build_operation(spec)
     if workers > 1 and _small(sources, chunk_bytes):
         workers = 1  # starting workers would cost more than the work they would share
-    if workers > 1 and not op.lines_in_output:
+    if workers > 1 and not op.lines_in_output and op.out_format == "jsonl":
         from convo.stream import ranges
 
         if ranges.eligible(list(sources), out.path if out is not None else ""):

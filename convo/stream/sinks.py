@@ -5,7 +5,8 @@ fsyncs it and renames it into place on :meth:`Sink.commit`; :meth:`Sink.abort` (
 the ``with`` block) removes the temporary file and leaves the target untouched, so an interrupted
 run never leaves half an output. ``-`` writes to stdout (not atomic, by nature); a name ending in
 ``.gz`` is gzip-compressed. A sink can be *lazy*: nothing is created until the first write, which
-is how the rejects file appears only when there is something to reject.
+is how the rejects file appears only when there is something to reject; with ``replaces``, a
+lazy sink that wrote nothing removes the file an earlier run left at its path.
 
 This is the block-writing twin of ``convo.codec.jsonl.AtomicWriter``, and shares its temp-file +
 fsync + rename protocol (:func:`~convo.codec.jsonl.temp_beside`, :func:`~convo.codec.jsonl.commit_temp`):
@@ -41,8 +42,11 @@ class Sink:
     b'{"a":1}\\n'
     """
 
-    def __init__(self, path: str, *, compress: bool | None = None, lazy: bool = False) -> None:
+    def __init__(
+        self, path: str, *, compress: bool | None = None, lazy: bool = False, replaces: bool = False
+    ) -> None:
         self.path = path
+        self.replaces = replaces  # a lazy sink that wrote nothing removes an earlier file at path
         self.compress = path.endswith(".gz") if compress is None else compress
         self.bytes_written = 0
         self._pending = 0  # bytes written since the last early writeback
@@ -133,6 +137,9 @@ class Sink:
             return
         self._done = True
         if self._f is None:
+            if self.replaces and self.path != "-":
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # an earlier run's file would otherwise pass for this run's
             return
         if self._f is not self._raw:
             self._f.close()  # ends the gzip stream; the raw file stays open

@@ -11,7 +11,10 @@ whose reject record is ready to copy. Line numbers count every line, blank ones 
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
+import decimal
 import gzip
 import os
 import sys
@@ -19,8 +22,9 @@ import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
+import orjson
 from attrs import frozen
 
 from convo.codec.jsonl import CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, sniff_gzip
@@ -33,19 +37,22 @@ __all__ = [
     "STDIN_NAME",
     "Chunk",
     "ChunkReader",
+    "DamagedParquet",
     "Oversize",
     "InputError",
     "display_name",
     "expand",
+    "is_parquet",
     "open_binary",
+    "read_parquet",
     "total_size",
 ]
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-BOM = b"\xef\xbb\xbf"
+PARQUET_MAGIC = b"PAR1"
 DEFAULT_CHUNK_BYTES = CHUNK_BYTES  # the codec's reading defaults (line limit: facts §6.3)
-JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz")
+JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.parquet")
 
 
 class Readable(Protocol):
@@ -100,15 +107,15 @@ def _views(block: bytes) -> list[bytes | memoryview]:
 
 
 def total_size(sources: Sequence[str]) -> int | None:
-    """The bytes of *sources* on disk; None when one is stdin, a ``.gz`` file (its size says
-    nothing of what it holds) or cannot be read.
+    """The bytes of *sources* on disk; None when one is stdin, a ``.gz`` or Parquet file (its size
+    says nothing of the lines it holds) or cannot be read.
 
     >>> total_size(["-"]) is None
     True
     """
     total = 0
     for s in sources:
-        if s == STDIN or s.endswith(".gz"):
+        if s == STDIN or s.endswith(".gz") or is_parquet(s):
             return None
         try:
             total += os.path.getsize(s)
@@ -127,6 +134,21 @@ class Oversize:
     spool: str
 
 
+def is_parquet(source: str) -> bool:
+    """Whether the file at *source* is a Parquet file (its magic bytes; stdin never is).
+
+    >>> is_parquet("-"), is_parquet(__file__)
+    (False, False)
+    """
+    if source == STDIN:
+        return False
+    try:
+        with open(source, "rb") as f:
+            return f.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
 def display_name(source: str) -> str:
     """How a source is named in diagnostics and rejects.
 
@@ -137,7 +159,8 @@ def display_name(source: str) -> str:
 
 
 def expand(inputs: Sequence[str], *, patterns: Sequence[str] = JSONL_PATTERNS) -> list[str]:
-    """The files to read, in order: a directory gives its files matching *patterns*, sorted.
+    """The files to read, in order: a directory gives its files matching *patterns*, sorted
+    (JSONL, gzipped JSONL and Parquet by default).
 
     ``-`` (stdin) is kept as is, at most once. A missing path raises :class:`InputError`.
 
@@ -187,6 +210,78 @@ def open_binary(source: str) -> tuple[BinaryIO, BinaryIO]:
     return f, raw  # type: ignore[return-value]
 
 
+def _jsonable(v: Any) -> Any:
+    """What orjson cannot write itself, in a foreign Parquet row: bytes as base64, decimals as
+    numbers, times as ISO text."""
+    if isinstance(v, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(v)).decode("ascii")
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, datetime.timedelta):
+        return v.total_seconds()
+    raise TypeError(f"a value of type {type(v).__name__} has no JSON form")
+
+
+def _row_lines(batch: Any) -> list[bytes]:
+    out = []
+    for row in batch.to_pylist():
+        try:
+            out.append(orjson.dumps(row, default=_jsonable))
+        except TypeError as e:
+            # kept as a line that fails to decode, so the row is rejected with the reason
+            out.append(b"\x00 " + str(e).encode("utf-8", "backslashreplace"))
+    return out
+
+
+class DamagedParquet(InputError):
+    """A Parquet file that cannot be read (on), and why: the rows before the damage were read."""
+
+
+def read_parquet(source: str, name: str, *, chunk_bytes: int = 1 << 20) -> Iterator[Chunk]:
+    """The chunks of the Parquet file at *source* (named *name* in diagnostics), in row order.
+
+    Each chunk holds about *chunk_bytes* of lines; a row group is read at a time. A file that
+    cannot be read raises :class:`DamagedParquet` where the damage is found (a footer that does
+    not parse: before any chunk; a damaged page: after the chunks before it).
+    """
+    import pyarrow.parquet as pq
+
+    from convo.arrow import json_lines
+
+    try:
+        pf = pq.ParquetFile(source)  # the file is opened here, read by row group below
+        ours = "json" in pf.schema_arrow.names
+        meta = pf.metadata
+        leaf = next((i for i in range(meta.num_columns) if meta.schema.column(i).path == "json"), None)
+    except Exception as e:  # pyarrow's own errors: a damaged footer, not Parquet after all
+        raise DamagedParquet(f"{name}: cannot be read as Parquet ({e})") from None
+    with contextlib.closing(pf):
+        line = 1
+        for rg in range(meta.num_row_groups):
+            try:
+                group = meta.row_group(rg)
+                if not group.num_rows:
+                    continue
+                if ours and leaf is not None:
+                    size = group.column(leaf).total_uncompressed_size
+                else:
+                    size = group.total_byte_size
+                rows = max(1, int(chunk_bytes * group.num_rows / max(1, size)))
+                batches = pf.iter_batches(batch_size=rows, row_groups=[rg], columns=["json"] if ours else None)
+            except Exception as e:
+                raise DamagedParquet(f"{name}: row group {rg} cannot be read ({e})") from None
+            while True:
+                try:  # (pyarrow's errors only: nothing is caught where the chunk is handed on)
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    lines = json_lines(batch) if ours else _row_lines(batch)
+                except Exception as e:
+                    raise DamagedParquet(f"{name}: row group {rg} is damaged after row {line - 1} ({e})") from None
+                yield Chunk(name, line, lines, sum(map(len, lines)) + len(lines))
+                line += len(lines)
+
+
 class ChunkReader:
     """Sources read as :class:`Chunk` and :class:`Oversize` items, in input order.
 
@@ -230,6 +325,15 @@ class ChunkReader:
 
     def __iter__(self) -> Iterator[Chunk | Oversize]:
         for source in self.sources:
+            if is_parquet(source):  # convo's lines in a Parquet file: a row group at a time
+                try:
+                    for chunk in read_parquet(source, display_name(source), chunk_bytes=self.chunk_bytes):
+                        self.bytes_read += chunk.size
+                        yield chunk
+                except DamagedParquet as e:  # like a damaged gzip stream: noted, the rows before kept
+                    self.problems.append(str(e))
+                self.files_read += 1
+                continue
             f, raw = open_binary(source)
             self._damaged = False
             try:
@@ -248,24 +352,21 @@ class ChunkReader:
                 os.unlink(spool)
         self._spools.clear()
 
-    def read_stream(
-        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
-    ) -> Iterator[Chunk | Oversize]:
+    def read_stream(self, name: str, f: Readable, *, first_line: int = 1) -> Iterator[Chunk | Oversize]:
         """The items of one open stream whose first line is number *first_line* (a byte range
-        of a larger file, for instance); *file_start* says whether a byte order mark may lead."""
+        of a larger file, for instance)."""
         self._damaged = False
-        yield from self._read(name, f, first_line=first_line, file_start=file_start)
+        yield from self._read(name, f, first_line=first_line)
 
-    def _read(
-        self, name: str, f: Readable, *, first_line: int = 1, file_start: bool = True
-    ) -> Iterator[Chunk | Oversize]:
+    def _read(self, name: str, f: Readable, *, first_line: int = 1) -> Iterator[Chunk | Oversize]:
+        # A byte order mark stays in its line: the decoder skips it, a reject keeps it.
         size = self.chunk_bytes
         limit = self.max_line_bytes
         line = first_line
         parts: list[bytes] = []  # the start of a line whose newline has not come yet
         held = 0
-        first = file_start
         pending = b""  # what followed an over-long line in the block that ended it
+        first = first_line == 1  # the start of a file (not a byte range of one)
         while True:
             if pending:
                 block, pending = pending, b""
@@ -275,13 +376,13 @@ class ChunkReader:
                     break
                 if first:
                     first = False
-                    while len(block) < len(BOM) and BOM.startswith(block):  # tiny blocks
+                    while len(block) < len(PARQUET_MAGIC) and PARQUET_MAGIC.startswith(block):  # tiny blocks
                         more = self._block(name, f, size)
                         if not more:
                             break
                         block += more
-                    if block.startswith(BOM):  # a UTF-8 byte order mark is not part of line 1
-                        block = block[len(BOM) :]
+                    if block.startswith(PARQUET_MAGIC):  # piped in: its footer is at the far end
+                        raise InputError(f"{name}: Parquet is read from a file, not a stream: give its path")
             lines = _views(block) if self.views else block.split(b"\n")
             if len(lines) == 1:  # no newline: all of it belongs to a line still going on
                 parts.append(block)

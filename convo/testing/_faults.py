@@ -5,30 +5,8 @@ emulator receives takes the first pending fault whose scope matches it (its path
 and for the ``sse-*`` kinds a streaming ``POST /v1/messages``). Requests that match no pending
 fault are answered normally.
 
-Spec syntax (``convo serve --faults SPEC``; also what ``str(fault)`` prints)::
-
-    SPEC   := ENTRY ("," ENTRY)*            e.g.  529,429:retry-after=1,ok,reset
-    ENTRY  := ACTION ["*" COUNT] ["@" SCOPE]   the action COUNT times (default once), on SCOPE only
-    ACTION := KIND (":" ARG)*                  ARG is key=value or a bare value; %-escapes allowed
-    SCOPE  := [METHOD " "] PATH-GLOB            e.g.  @/v1/messages   @GET /v1/messages/batches/*
-
-    KIND          what the request gets
-    ok            a normal answer (a placeholder that lets one request through)
-    400..599      that status with the API's error body. Args: type=ERROR_TYPE (default from the
-                  status: 429 rate_limit_error, 529 overloaded_error, 500 api_error, ...),
-                  message=TEXT, retry-after=SECONDS (or an HTTP date), retry-after-ms=MS,
-                  should-retry=true|false (the x-should-retry header)
-    reset         the connection is reset (TCP RST) without a response
-    close         the connection is closed cleanly (FIN) without a response
-    slow:SECONDS  the normal answer, after SECONDS (also seconds=SECONDS)
-    truncate      the normal answer with its full content-length declared, half the body sent,
-                  then the connection closed
-    sse-cut       (streaming only) the stream ends cleanly mid-way, without message_stop;
-                  after=N sends the first N events (default: half of them)
-    sse-drop      (streaming only) the connection drops mid-stream (incomplete chunked body)
-    sse-error     (streaming only) HTTP 200, then after N events (after=N, default half) an
-                  ``event: error`` frame (type=overloaded_error, message=Overloaded by default)
-                  and the end of the stream
+The spec syntax (``convo serve --faults SPEC``; also what ``str(fault)`` prints) is
+:data:`SPEC_SYNTAX`, which ``convo serve --help`` prints.
 
 >>> [str(f) for f in parse_faults("529*2, 429:retry-after=1@/v1/messages, sse-cut:after=3")]
 ['529', '529', '429:retry-after=1@/v1/messages', 'sse-cut:after=3']
@@ -44,7 +22,32 @@ from urllib.parse import quote, unquote
 
 from attrs import field, frozen
 
-__all__ = ["DEFAULT_ERROR_TYPES", "KINDS", "Fault", "FaultSchedule", "parse_faults"]
+SPEC_SYNTAX = """\
+SPEC   := ENTRY ("," ENTRY)*            e.g.  529,429:retry-after=1,ok,reset
+ENTRY  := ACTION ["*" COUNT] ["@" SCOPE]   the action COUNT times (default once), on SCOPE only
+ACTION := KIND (":" ARG)*                  ARG is key=value or a bare value; %-escapes allowed
+SCOPE  := [METHOD " "] PATH-GLOB            e.g.  @/v1/messages   @GET /v1/messages/batches/*
+
+KIND          what the request gets
+ok            a normal answer (a placeholder that lets one request through)
+400..599      that status with the API's error body. Args: type=ERROR_TYPE (default from the
+              status: 429 rate_limit_error, 529 overloaded_error, 500 api_error, ...),
+              message=TEXT, retry-after=SECONDS (or an HTTP date), retry-after-ms=MS,
+              should-retry=true|false (the x-should-retry header)
+reset         the connection is reset (TCP RST) without a response
+close         the connection is closed cleanly (FIN) without a response
+slow:SECONDS  the normal answer, after SECONDS (also seconds=SECONDS)
+truncate      the normal answer with its full content-length declared, half the body sent,
+              then the connection closed
+sse-cut       (streaming only) the stream ends cleanly mid-way, without message_stop;
+              after=N sends the first N events (default: half of them)
+sse-drop      (streaming only) the connection drops mid-stream (incomplete chunked body)
+sse-error     (streaming only) HTTP 200, then after N events (after=N, default half) an
+              event: error frame (type=overloaded_error, message=Overloaded by default)
+              and the end of the stream"""
+"""The fault spec syntax, as ``convo serve --help`` shows it."""
+
+__all__ = ["DEFAULT_ERROR_TYPES", "KINDS", "SPEC_SYNTAX", "Fault", "FaultSchedule", "parse_faults"]
 
 KINDS = ("ok", "status", "reset", "close", "slow", "truncate", "sse-cut", "sse-drop", "sse-error")
 STREAM_KINDS = frozenset({"sse-cut", "sse-drop", "sse-error"})

@@ -24,42 +24,31 @@ from convo import model as m
 from convo import transforms
 from convo._json import UNSET, FrozenDict, freeze
 from convo.codec import unstructure
-from convo.transforms.tokens import estimator
+from convo.transforms.tokens import estimator, text_tokens
 
 __all__ = [
     "build_response",
     "default_reply",
     "estimate_input_tokens",
-    "estimate_tokens",
     "request_digest",
     "stream_events",
 ]
 
 MAX_ECHO = 500
-PER_MESSAGE_TOKENS = 4
 TEXT_CHUNK, JSON_CHUNK, THINKING_CHUNK = 16, 12, 32  # characters per SSE delta
 PING_EVERY = 16  # deltas between two ping events
 
 
-def estimate_tokens(text: str) -> int:
-    """About four characters a token, at least one for any non-empty text.
-
-    >>> estimate_tokens(""), estimate_tokens("Hi"), estimate_tokens("Hello, Claude")
-    (0, 1, 4)
-    """
-    return (len(text) + 3) // 4
-
-
 def estimate_input_tokens(conv: m.Conversation) -> int:
     """A plausible ``input_tokens`` for a request (the same figure count_tokens answers): convo's
-    own estimate (:func:`convo.transforms.estimate_tokens`) plus a few tokens per message.
+    one estimate, :func:`convo.transforms.estimate_tokens`.
 
     >>> conv = m.Conversation(model="claude-opus-4-8", max_tokens=64,
     ...                messages=[m.Message("user", "Hello, Claude")])
     >>> estimate_input_tokens(conv)
     8
     """
-    return max(1, transforms.estimate_tokens(conv) + PER_MESSAGE_TOKENS * len(conv.messages))
+    return max(1, transforms.estimate_tokens(conv))
 
 
 def request_digest(conv: m.Conversation) -> str:
@@ -175,7 +164,7 @@ def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str)
             thought_shown = thought
         signature = base64.b64encode(hashlib.sha256(thought.encode()).digest()).decode("ascii")
         content.append(m.Thinking(thought_shown, signature))
-        spent += estimate_tokens(thought)
+        spent += text_tokens(thought)
     stop_reason, stop_sequence = "end_turn", None
     tool = _forced_tool(conv)
     if tool is not None:
@@ -183,7 +172,7 @@ def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str)
         tool_input = _tool_input(tool, text)
         content.append(m.ToolUse(_short_id("toolu_", digest), tool["name"], tool_input,
                                  caller=FrozenDict(type="direct")))
-        spent += estimate_tokens(orjson.dumps(tool_input).decode())
+        spent += text_tokens(orjson.dumps(tool_input).decode())
         stop_reason = "tool_use"
     else:
         hits = [(text.find(seq), seq) for seq in (conv.stop_sequences if conv.stop_sequences is not UNSET else ())
@@ -192,11 +181,11 @@ def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str)
             at, seq = min(hits)
             text, stop_reason, stop_sequence = text[:at], "stop_sequence", seq
         budget = conv.max_tokens - spent if isinstance(conv.max_tokens, int) else None
-        if budget is not None and estimate_tokens(text) > budget:
+        if budget is not None and text_tokens(text) > budget:
             text, stop_reason, stop_sequence = text[: max(0, budget) * 4], "max_tokens", None
             spent += max(0, budget)
         else:
-            spent += estimate_tokens(text)
+            spent += text_tokens(text)
         if text:
             content.append(m.Text(text, citations=None))
     return m.Response(

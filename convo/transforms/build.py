@@ -17,7 +17,7 @@ import attrs
 from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
 from convo.errors import TransformError
 from convo.model import Block, Conversation, Image, Message, Text, builder
-from convo.profiles import get_profile
+from convo.profiles import get_profile, require_known
 from convo.rules import system_may_follow
 from convo.transforms._base import (
     ChangeLog,
@@ -103,21 +103,23 @@ def _turn_before_section(messages: tuple[Message, ...]) -> Message | None:
     return messages[i] if i >= 0 else None
 
 
-def _message_refusal(conv: Conversation) -> tuple[str, str] | None:
-    """Why a ``role: "system"`` message cannot be appended to *conv* now, and what to do instead;
-    None if it can (facts §1.5: a model that has them; not first; right after a user turn, one
+def _message_refusal(conv: Conversation) -> tuple[str, str, str] | None:
+    """Why a ``role: "system"`` message cannot be appended to *conv* now, what to do instead, and
+    the rule it would break; None if it can (facts §1.5: a model that has them; not first; right after a user turn, one
     with tool results included, or a paused assistant turn ending in a server tool result)."""
     profile = get_profile(conv.model)
     if not profile.mid_conversation_system:
         return (
             f"model {profile.model or conv.model!r} does not accept mid-conversation system messages",
             "use where='top' to edit the top-level system instead",
+            "system-message.unsupported-model",
         )
     before = _turn_before_section(conv.messages)
     if before is None:
         return (
             "a system message cannot be the first message",
             "use where='top', or add the first user turn before it",
+            "system-message.first",
         )
     if system_may_follow(before):  # the rule validate() checks (system-message.not-after-user)
         return None
@@ -125,6 +127,7 @@ def _message_refusal(conv: Conversation) -> tuple[str, str] | None:
     return (
         f"a system message must immediately follow a user turn, and the last turn here is {article} {before.role} turn",
         "append it after the next user turn, or use where='top'",
+        "system-message.not-after-user",
     )
 
 
@@ -150,8 +153,8 @@ class _InjectSystem(Transform):
         if where == "message":
             refusal = _message_refusal(conv)
             if refusal is not None:
-                reason, advice = refusal
-                raise TransformError(f"inject_system(where='message'): {reason} (facts §1.5); {advice}")
+                reason, advice, rule = refusal
+                raise TransformError(f"inject_system(where='message'): {reason} (rule {rule}); {advice}")
             return self._as_message(conv, log, "where='message'")
         if where == "auto" and not self.replace_:
             refusal = _message_refusal(conv)
@@ -214,7 +217,7 @@ def inject_system(
     >>> inject_system("Be terse.", where="message")(conv.assistant("Hello!"))
     Traceback (most recent call last):
     ...
-    convo.errors.TransformError: inject_system(where='message'): a system message must immediately follow a user turn, and the last turn here is an assistant turn (facts §1.5); append it after the next user turn, or use where='top'
+    convo.errors.TransformError: inject_system(where='message'): a system message must immediately follow a user turn, and the last turn here is an assistant turn (rule system-message.not-after-user); append it after the next user turn, or use where='top'
     """
     if where not in ("auto", "top", "message"):
         raise ValueError(f"inject_system(where=...) must be 'auto', 'top' or 'message', got {where!r}")
@@ -308,14 +311,14 @@ class _Prefill(Transform):
         profile = get_profile(conv.model)
         if not profile.prefill:
             raise TransformError(
-                f"prefill(): model {profile.model!r} rejects a final assistant turn (facts §1.4: "
+                f"prefill(): model {profile.model!r} rejects a final assistant turn (rule prefill.unsupported: "
                 "'This model does not support assistant message prefill'); put the instruction "
                 "in the user turn or the system prompt instead"
             )
         thinking = conv.thinking
         if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
             raise TransformError(
-                "prefill(): a prefill cannot be combined with thinking (facts §1.4); "
+                "prefill(): a prefill cannot be combined with thinking (rule prefill.with-thinking); "
                 "remove `thinking` or drop the prefill"
             )
         msgs = conv.messages
@@ -348,7 +351,7 @@ def prefill(text: str) -> Transform:
     if text != text.rstrip():
         raise ValueError(
             f"prefill({text!r}): the API rejects a final assistant turn that ends with "
-            "whitespace (facts §1.4 [OBS]); drop the trailing whitespace"
+            "whitespace (rule prefill.trailing-whitespace); drop the trailing whitespace"
         )
     return _Prefill(text)
 
@@ -442,8 +445,8 @@ def with_params(**params: Any) -> Transform:
 class _SetModel(Transform):
     __slots__ = ("model",)
 
-    def __init__(self, model: str) -> None:
-        super().__init__("set_model", model)
+    def __init__(self, model: str, allow_unknown: bool) -> None:
+        super().__init__("set_model", model, **({"allow_unknown": True} if allow_unknown else {}))
         self.model = model
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
@@ -456,9 +459,10 @@ class _SetModel(Transform):
 
 
 @register
-def set_model(model: str) -> Transform:
+def set_model(model: str, *, allow_unknown: bool = False) -> Transform:
     """Set the ``model`` field (nothing else: :func:`~convo.transforms.migrate` also rewrites
-    what the new model would reject).
+    what the new model would reject). A model no profile knows raises
+    :class:`~convo.errors.UnknownModelError` with the closest ids, unless ``allow_unknown=True``.
 
     >>> from convo import Conversation
     >>> set_model("claude-sonnet-4-5")(Conversation(model="claude-opus-4-8")).model
@@ -466,7 +470,8 @@ def set_model(model: str) -> Transform:
     """
     if not isinstance(model, str) or not model:
         raise ValueError("set_model() needs a model id")
-    return _SetModel(model)
+    require_known(model, what="set_model()", allow_unknown=allow_unknown)
+    return _SetModel(model, allow_unknown)
 
 
 # --------------------------------------------------------------------------- the fluent methods

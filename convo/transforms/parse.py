@@ -11,18 +11,28 @@ the text can run code or look anything up.
 from __future__ import annotations
 
 import ast
+import difflib
+import inspect
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from convo.transforms._base import REGISTRY, Transform, pipeline
 
-__all__ = ["parse", "parse_pipeline"]
+__all__ = ["TransformInfo", "catalog", "catalog_markdown", "parse", "parse_pipeline"]
 
 _MAX_TEXT = 100_000  # a transform's text is short; this bounds the parser's work on hostile input
 
 
 def _known() -> str:
     return ", ".join(sorted([*REGISTRY, "pipeline"]))
+
+
+def _unknown(text: str, name: str) -> ValueError:
+    """The error for a call of a name no transform has: the closest names first, then the list."""
+    close = difflib.get_close_matches(name, [*REGISTRY, "pipeline"], n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(f'{c}()' for c in close)}?" if close else ""
+    return ValueError(f"{text!r}: unknown transform {name!r}{hint} (known: {_known()})")
 
 
 def _literal(node: ast.expr, where: str, text: str) -> Any:
@@ -51,7 +61,7 @@ def _call(node: ast.expr, text: str) -> Transform:
         return pipeline(*(_call(arg, text) for arg in node.args))
     factory = REGISTRY.get(name)
     if factory is None:
-        raise ValueError(f"{text!r}: unknown transform {name!r} (known: {_known()})")
+        raise _unknown(text, name)
     args = []
     for k, arg in enumerate(node.args):
         if isinstance(arg, ast.Starred):
@@ -81,6 +91,10 @@ def parse(text: str) -> Transform:
     Traceback (most recent call last):
     ...
     ValueError: argument n= of keep_last_turns() is not a literal: N (arguments may only be strings, numbers, True/False/None, or lists, tuples, dicts and sets of those)
+    >>> parse("drop_image()")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'drop_image()': unknown transform 'drop_image'; did you mean drop_images()? (known: ...)
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a string, got {type(text).__name__}")
@@ -104,3 +118,49 @@ def parse_pipeline(texts: Iterable[str]) -> Transform:
     if isinstance(texts, str):
         raise TypeError("parse_pipeline() takes a list of texts; use parse() for one")
     return pipeline(*(parse(t) for t in texts))
+
+
+class TransformInfo(NamedTuple):
+    """One registered transform as ``convo transform --list`` shows it."""
+
+    name: str
+    parameters: str  # the signature, as typed on the command line
+    summary: str  # the first sentence of its docstring
+    from_text: bool  # whether -t can build it (a parameter that takes a function cannot)
+
+
+
+
+def _summary(doc: str | None) -> str:
+    paragraph = " ".join((doc or "").strip().split("\n\n", 1)[0].split())
+    sentence = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
+    return sentence.replace("``", "`").replace(":func:", "").replace(":class:", "").replace("~", "")
+
+
+def catalog() -> list[TransformInfo]:
+    """Every registered transform, by name: its parameters and what it does.
+
+    >>> info = {i.name: i for i in catalog()}["keep_last_turns"]
+    >>> info.parameters, info.from_text
+    ('keep_last_turns(n: int)', True)
+    >>> info.summary
+    'Keep the last *n* messages (at most), cutting only where a conversation may start.'
+    """
+    out = []
+    for name, factory in sorted(REGISTRY.items()):
+        sig = inspect.signature(factory).replace(return_annotation=inspect.Signature.empty)
+        params = f"{name}{sig}".replace("'", "").replace('"', "")
+        # a parameter that only a function can fill (map_text's fn) cannot come from -t's literals
+        usable = not any("Callable" in str(p.annotation) for p in sig.parameters.values())
+        out.append(TransformInfo(name, params, _summary(factory.__doc__), usable))
+    return out
+
+
+def catalog_markdown() -> str:
+    """The catalog as the README's table (checked against the code by a test)."""
+    rows = ["| transform | what it does |", "|---|---|"]
+    for info in catalog():
+        note = "" if info.from_text else " (library only: it takes a function)"
+        params = info.parameters.replace("|", "\\|")  # a table cell's pipe, even in code
+        rows.append(f"| `{params}` | {info.summary}{note} |")
+    return "\n".join(rows)

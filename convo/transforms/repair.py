@@ -26,7 +26,13 @@ from convo.model import (
     ToolResult,
     ToolUse,
 )
-from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, EFFORT_LEVELS, Profile, get_profile
+from convo.profiles import (
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
+    EFFORT_LEVELS,
+    Profile,
+    require_known,
+)
 from convo.rules import (
     effort_only,
     interleaved,
@@ -134,7 +140,7 @@ class _Normalizer:
         if isinstance(system, tuple) and any(isinstance(b, Text) and not b.text for b in system):
             for k, b in enumerate(system):
                 if isinstance(b, Text) and not b.text:
-                    self.note("dropped an empty system text block", f"$.system[{k}]", "text blocks must be non-empty (facts §1.6)")
+                    self.note("dropped an empty system text block", f"$.system[{k}]", "text blocks must be non-empty (rule text.empty)")
             kept = tuple(b for b in system if not (isinstance(b, Text) and not b.text))
             self.system = kept if kept else UNSET
 
@@ -157,12 +163,12 @@ class _Normalizer:
         c = m.content
         if not c:
             self.note("dropped an empty message", msg_path(origin),
-                      "all messages must have non-empty content (facts §1.7 [OBS])")
+                      "all messages must have non-empty content (rule message.empty-content)")
             return None
         if isinstance(c, str):
             if c.isspace():
                 self.note("dropped a whitespace-only message", msg_path(origin),
-                          "a message's only text cannot be whitespace (facts §1.7 [OBS])")
+                          "a message's only text cannot be whitespace (rule text.whitespace-only)")
                 return None
             return m
         real_text = any(isinstance(b, Text) and b.text and not b.text.isspace() for b in c)
@@ -173,17 +179,17 @@ class _Normalizer:
                 if not b.text:
                     nb = None
                     self.note("dropped an empty text block", f"{msg_path(origin)}.content[{j}]",
-                              "text blocks must be non-empty (facts §1.7 [OBS])")
+                              "text blocks must be non-empty (rule text.empty)")
                 elif not real_text and b.text.isspace():
                     nb = None
                     self.note("dropped a whitespace-only text block", f"{msg_path(origin)}.content[{j}]",
-                              "a message's only text cannot be whitespace (facts §1.7 [OBS])")
+                              "a message's only text cannot be whitespace (rule text.whitespace-only)")
             elif isinstance(b, ToolResult) and isinstance(b.content, tuple):
                 inner = tuple(x for x in b.content if not (isinstance(x, Text) and not x.text))
                 if len(inner) != len(b.content):
                     nb = replace(b, content=inner if inner else UNSET)
                     self.note("dropped an empty text block in a tool result", f"{msg_path(origin)}.content[{j}].content",
-                              "text blocks must be non-empty (facts §1.7 [OBS])")
+                              "text blocks must be non-empty (rule text.empty)")
             if nb is not b and out is None:
                 out = list(c[:j])
             if out is not None and nb is not None:
@@ -191,7 +197,7 @@ class _Normalizer:
         if out is None:
             return m
         if not out:
-            self.note("dropped a message left empty", msg_path(origin), "all messages must have non-empty content (facts §1.7 [OBS])")
+            self.note("dropped a message left empty", msg_path(origin), "all messages must have non-empty content (rule message.empty-content)")
             return None
         return with_content(m, tuple(out))
 
@@ -224,13 +230,13 @@ class _Normalizer:
     def _misplaced(self, i: int, j: int) -> str | None:
         slots = self.slots
         if i == 0:
-            return "a system message cannot be the first message (facts §1.5)"
+            return "a system message cannot be the first message (rule system-message.first)"
         before = slots[i - 1].msg
         after = slots[j + 1].msg if j + 1 < len(slots) else None
         if not system_may_follow(before):
-            return f"a system message must immediately follow a user turn, not an {before.role} turn (facts §1.5)"
+            return f"a system message must immediately follow a user turn, not an {before.role} turn (rule system-message.not-after-user)"
         if after is not None and after.role != "assistant":
-            return f"a system message must be last or followed by an assistant turn, not a {after.role} turn (facts §1.5)"
+            return f"a system message must be last or followed by an assistant turn, not a {after.role} turn (rule system-message.followed-by-user)"
         return None
 
     # -- P3: consecutive user / assistant turns become one (facts §1.3)
@@ -241,7 +247,7 @@ class _Normalizer:
             if prev is not None and slot.msg.role == prev.msg.role and slot.msg.role in ("user", "assistant"):
                 prev.msg = merge_two(prev.msg, slot.msg)
                 self.note(f"merged into the {slot.msg.role} turn before it", msg_path(slot.origin),
-                          "consecutive same-role turns (facts §1.3)")
+                          "consecutive same-role turns (rule roles.consecutive)")
                 continue
             out.append(slot)
         self.slots = out
@@ -251,7 +257,7 @@ class _Normalizer:
         if self.slots and self.slots[0].msg.role != "user":
             self.slots.insert(0, _Slot(Message("user", CONTINUED), None))
             self.note(f"inserted a user turn {CONTINUED!r} before the first message", "$.messages[0]",
-                      "the first message must be a user turn (facts §1.2)")
+                      "the first message must be a user turn (rule messages.first-role)")
 
     # -- P5: every tool_use answered in the next user turn, results first, no orphans (facts §1.8)
     def pair(self) -> None:
@@ -271,7 +277,7 @@ class _Normalizer:
                         slots.insert(i + 1, _Slot(Message("user", results), None))
                         for t in ids:
                             self.note(f"answered tool_use {t!r} with an error result", msg_path(slot.origin),
-                                      "every tool_use needs a tool_result in the next user turn (facts §1.8)")
+                                      "every tool_use needs a tool_result in the next user turn (rule tool-use.missing-result)")
                         i += 2
                         continue
                     if self._drop_tool_uses(i, set(ids)):
@@ -293,7 +299,7 @@ class _Normalizer:
         kept = tuple(b for b in c if not (isinstance(b, ToolUse) and b.id in ids))
         for t in ids:
             self.note(f"dropped tool_use {t!r} that got no result", msg_path(slot.origin),
-                      "every tool_use needs a tool_result in the next user turn (facts §1.8)")
+                      "every tool_use needs a tool_result in the next user turn (rule tool-use.missing-result)")
         if kept:
             slot.msg = with_content(slot.msg, kept)
             return False
@@ -321,7 +327,7 @@ class _Normalizer:
                     continue
                 orphaned = True
                 path = f"{msg_path(slot.origin)}.content[{j}]"
-                why = (f"it answers no tool_use of the assistant turn before it ({b.tool_use_id!r}, facts §1.8)")
+                why = (f"it answers no tool_use of the assistant turn before it ({b.tool_use_id!r}; rule tool-result.orphan)")
                 if self.orphans == "text":
                     rest.extend(_orphan_as_text(b))
                     self.note("turned an orphan tool_result into text", path, why)
@@ -336,7 +342,7 @@ class _Normalizer:
                 results.extend(_interrupted(t) for t in missing)
                 for t in missing:
                     self.note(f"answered tool_use {t!r} with an error result", msg_path(self.slots[p].origin),
-                              "every tool_use needs a tool_result in the next user turn (facts §1.8)")
+                              "every tool_use needs a tool_result in the next user turn (rule tool-use.missing-result)")
             else:
                 removed_prev = self._drop_tool_uses(p, set(missing))
                 if removed_prev:
@@ -346,7 +352,7 @@ class _Normalizer:
             return removed_prev
         if not (missing or orphaned):
             self.note("moved tool_result blocks first", msg_path(slot.origin),
-                      "tool results must come first in a user turn (facts §1.8)")
+                      "tool results must come first in a user turn (rule tool-result.not-first)")
         if new:
             slot.msg = with_content(m, new)
             return removed_prev
@@ -364,7 +370,7 @@ class _Normalizer:
         stripped = strip_trailing_whitespace(slot.msg)
         if stripped is slot.msg:
             return
-        why = "final assistant content cannot end with trailing whitespace (facts §1.4 [OBS])"
+        why = "final assistant content cannot end with trailing whitespace (rule prefill.trailing-whitespace)"
         if stripped is None:
             del self.slots[-1]
             self.note("dropped a blank final assistant turn", msg_path(slot.origin), why)
@@ -577,18 +583,21 @@ def _without(d: Any, *keys: str) -> FrozenDict:
 
 
 class _Migrate(Transform):
-    __slots__ = ("api_version", "model")
+    __slots__ = ("api_version", "model", "profile")
 
-    def __init__(self, model: str, api_version: str) -> None:
+    def __init__(self, model: str, api_version: str, profile: Profile, allow_unknown: bool) -> None:
         kwargs: dict[str, Any] = {"model": model}
         if api_version != DEFAULT_API_VERSION:
             kwargs["api_version"] = api_version
+        if allow_unknown:
+            kwargs["allow_unknown"] = True
         super().__init__("migrate", **kwargs)
         self.model = model
         self.api_version = api_version
+        self.profile = profile
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        p = get_profile(self.model)
+        p = self.profile
         ch: dict[str, Any] = {}
         note = log.add if log.enabled else _ignore
         target = f"{self.model}"
@@ -611,14 +620,14 @@ class _Migrate(Transform):
             else:
                 ch["output_config"] = FrozenDict({**output_config, "effort": new_effort})
                 note(f"effort {effort!r} -> {new_effort!r}", "$.output_config.effort",
-                     f"{target} accepts effort {', '.join(p.effort_levels)} (facts §2.5)")
+                     f"{target} accepts effort {', '.join(p.effort_levels)} (rule effort.unsupported)")
             effort = new_effort
         effective_effort = effort if effort is not UNSET else p.default_effort
 
         max_tokens = conv.max_tokens
         if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > p.max_output:
             ch["max_tokens"] = max_tokens = p.max_output
-            note(f"max_tokens {conv.max_tokens} -> {p.max_output}", "$.max_tokens", f"{target}'s max output is {p.max_output} (facts §2.2)")
+            note(f"max_tokens {conv.max_tokens} -> {p.max_output}", "$.max_tokens", f"{target}'s max output is {p.max_output} (rule request.max-tokens-range)")
 
         thinking: Any = conv.thinking
         ttype = _json_type(thinking)
@@ -626,19 +635,19 @@ class _Migrate(Transform):
         if ttype in ("enabled", "adaptive", "disabled") and ttype not in p.thinking_modes:
             if ttype == "enabled" and "adaptive" in p.thinking_modes:
                 new_thinking = FrozenDict({**_without(thinking, "budget_tokens"), "type": "adaptive"})
-                note("thinking enabled -> adaptive", "$.thinking.type", f"{target} has no budget thinking, only adaptive (facts §2.5)")
+                note("thinking enabled -> adaptive", "$.thinking.type", f"{target} has no budget thinking, only adaptive (rule thinking.unsupported-mode)")
             elif ttype == "adaptive" and "enabled" in p.thinking_modes and isinstance(max_tokens, int) and max_tokens > 1024:
                 budget = max(1024, max_tokens // 2)
                 new_thinking = FrozenDict({**thinking, "type": "enabled", "budget_tokens": budget})
                 note(f"thinking adaptive -> enabled with budget_tokens {budget}", "$.thinking.type",
-                     f"{target} has no adaptive thinking (facts §2.5)")
+                     f"{target} has no adaptive thinking (rule thinking.unsupported-mode)")
             else:
                 new_thinking = UNSET
                 why = ("thinking is always on" if ttype == "disabled" else f"it does not accept thinking {ttype!r}")
-                note(f"removed thinking {ttype!r}", "$.thinking", f"{target}: {why} (facts §2.5)")
+                note(f"removed thinking {ttype!r}", "$.thinking", f"{target}: {why} (rule tool-choice.forced-unsupported)")
         elif ttype == "disabled" and effective_effort in p.thinking_required_efforts:
             new_thinking = UNSET
-            note("removed thinking 'disabled'", "$.thinking", f"{target} cannot turn thinking off at effort {effective_effort!r} (facts §2.5)")
+            note("removed thinking 'disabled'", "$.thinking", f"{target} cannot turn thinking off at effort {effective_effort!r} (rule thinking.unsupported-mode)")
         if _json_type(new_thinking) == "enabled" and isinstance(max_tokens, int):
             budget = new_thinking.get("budget_tokens")
             if isinstance(budget, int) and budget >= max_tokens and max_tokens > 1024 and not interleaved(conv):
@@ -653,13 +662,13 @@ class _Migrate(Transform):
             if value is UNSET:
                 continue
             if v2026:
-                why = "sampling parameters are removed under API 2026-10-21 (facts §10)"
+                why = "sampling parameters are removed under API 2026-10-21 (rule sampling.removed)"
             elif value is None:
                 continue
             elif p.sampling == "default_only" and sampling_off_default(name, value):
-                why = f"{target} takes only the default {name} (facts §2.3)"
+                why = f"{target} takes only the default {name} (rule sampling.unsupported)"
             elif thinking_on and sampling_off_thinking(name, value):
-                why = f"{name} {value!r} cannot be changed while thinking is on (facts §2.3)"
+                why = f"{name} {value!r} cannot be changed while thinking is on (rule sampling.with-thinking)"
             else:
                 continue
             ch[name] = UNSET
@@ -670,7 +679,7 @@ class _Migrate(Transform):
         if ctype in ("any", "tool") and (not p.forced_tool_choice or thinking_on):
             ch["tool_choice"] = FrozenDict({**_without(choice, "name", "type"), "type": "auto"})
             why = f"{target} cannot force tool use" if not p.forced_tool_choice else "tool use cannot be forced while thinking is on"
-            note(f"tool_choice {ctype!r} -> 'auto'", "$.tool_choice.type", f"{why} (facts §2.5)")
+            note(f"tool_choice {ctype!r} -> 'auto'", "$.tool_choice.type", f"{why} (rule tool-choice.forced-unsupported)")
 
         # ---- messages
         msgs = list(conv.messages)
@@ -696,7 +705,7 @@ class _Migrate(Transform):
             if m.role == "system":
                 if not p.mid_conversation_system:
                     if not m.content:
-                        note("removed an effort-only system message", msg_path(i), f"{self.model} accepts no role 'system' messages (facts §1.5)")
+                        note("removed an effort-only system message", msg_path(i), f"{self.model} accepts no role 'system' messages (rule system-message.unsupported-model)")
                         continue
                     if not _text_only(m.content):
                         raise TransformError(
@@ -706,7 +715,7 @@ class _Migrate(Transform):
                         )
                     system = append_system(system, _folded(m.content))
                     note("moved a system message to the top-level system", msg_path(i),
-                         f"{self.model} accepts no mid-conversation system messages (facts §1.5)")
+                         f"{self.model} accepts no mid-conversation system messages (rule system-message.unsupported-model)")
                     continue
                 oc = m.extra.get("output_config")
                 if isinstance(oc, dict) and "effort" in oc and oc["effort"] not in p.effort_levels:
@@ -727,7 +736,7 @@ class _Migrate(Transform):
 
         if not any(has_doc(m) for m in msgs):
             return msgs
-        why = "a document in an assistant message is a 400 under API 2026-10-21 (facts §10)"
+        why = "a document in an assistant message is a 400 under API 2026-10-21 (rule document.in-assistant)"
         out: list[Message] = []
         dropped = False
         for i, m in enumerate(msgs):
@@ -781,9 +790,9 @@ class _Migrate(Transform):
         i = len(msgs) - 1
         json_out = (isinstance(output_config, dict) and output_config.get("format") not in (None, UNSET)) or "output_format" in extra
         if not p.prefill or thinking_on or json_out:
-            why = (f"{self.model} rejects a prefill (facts §1.4)" if not p.prefill
-                   else "a prefill cannot be used with thinking on (facts §1.4)" if thinking_on
-                   else "a prefill cannot be used with JSON outputs (facts §1.4)")
+            why = (f"{self.model} rejects a prefill (rule prefill.unsupported)" if not p.prefill
+                   else "a prefill cannot be used with thinking on (rule prefill.with-thinking)" if thinking_on
+                   else "a prefill cannot be used with JSON outputs (rule prefill.with-json-output)")
             start = prefill_start(msgs)
             for j in range(i, start - 1, -1):
                 note("removed the final assistant turn (a prefill)", msg_path(j), why)
@@ -791,7 +800,7 @@ class _Migrate(Transform):
         stripped = strip_trailing_whitespace(msgs[-1])
         if stripped is msgs[-1]:
             return msgs
-        note("stripped trailing whitespace from the prefill", msg_path(i), "final assistant content cannot end with trailing whitespace (facts §1.4 [OBS])")
+        note("stripped trailing whitespace from the prefill", msg_path(i), "final assistant content cannot end with trailing whitespace (rule prefill.trailing-whitespace)")
         return [*msgs[:-1], stripped] if stripped is not None else msgs[:-1]
 
     def _check_images(self, msgs: list[Message], p: Profile) -> None:
@@ -806,7 +815,7 @@ class _Migrate(Transform):
         if n > p.max_images:
             raise TransformError(
                 f"{self!r}: the conversation has {n} images and {self.model} accepts at most "
-                f"{p.max_images} (facts §3.3); drop older images first "
+                f"{p.max_images} (rule image.too-many); drop older images first "
                 "(keep_last_turns, or drop_images(placeholder='[image]'))"
             )
 
@@ -824,7 +833,7 @@ def _strip_citations(blocks: tuple[Any, ...], path: str, note: Any) -> tuple[Any
             if b.citations:
                 nb = replace(b, citations=UNSET)
                 note("removed citations from user text", f"{path}[{j}]",
-                     "cited text in a user message is a 400 under API 2026-10-21 (facts §10)")
+                     "cited text in a user message is a 400 under API 2026-10-21 (rule citations.in-user)")
         elif isinstance(b, SearchResult | ToolResult) and isinstance(b.content, tuple):
             inner = _strip_citations(b.content, f"{path}[{j}].content", note)
             if inner is not b.content:
@@ -841,7 +850,7 @@ def _strip_citations(blocks: tuple[Any, ...], path: str, note: Any) -> tuple[Any
 
 
 @register
-def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
+def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown: bool = False) -> Transform:
     """Rewrite a conversation so that *model* accepts it under *api_version*, reporting each edit.
 
     It sets ``model``; drops sampling parameters the target rejects (all of them under
@@ -855,7 +864,10 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
     JSON output) rejects and strips one's trailing whitespace; and under 2026-10-21 moves
     documents out of assistant turns (to the user turn before) and removes citations from user
     text. A conversation valid for its own model comes out valid for *model*; one with more
-    images than *model* takes raises :class:`~convo.errors.TransformError`.
+    images than *model* takes raises :class:`~convo.errors.TransformError`. A *model* no profile
+    knows raises :class:`~convo.errors.UnknownModelError` naming the closest ids (a typo would
+    otherwise rewrite every line to a model that does not exist); ``allow_unknown=True`` takes it
+    as intended, with the permissive default profile.
 
     >>> from convo import Conversation
     >>> conv = (Conversation(model="claude-sonnet-4-5", max_tokens=1, temperature=0.2, top_k=5)
@@ -870,5 +882,6 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION) -> Transform:
         raise ValueError("migrate(model=...) needs a model id")
     if api_version not in API_VERSIONS:
         raise ValueError(f"migrate(api_version=...) must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
-    return _Migrate(model, api_version)
+    profile = require_known(model, what="migrate(model=...)", allow_unknown=allow_unknown)
+    return _Migrate(model, api_version, profile, allow_unknown)
 

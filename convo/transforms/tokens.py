@@ -6,7 +6,12 @@ Layer: transforms (used by ``trim_to_tokens``). It is an estimate for budgeting,
 count their compact JSON text the same way. An image counts ``⌈w/28⌉*⌈h/28⌉`` after the
 model's downscale (facts §3.3: the long edge to ``profile.image_long_edge``, then the visual
 token cap of that size class), with ``w*h`` read from the image header; an image whose size
-cannot be read (URL, file id, unknown header) counts as the cap, the most it can cost.
+cannot be read (URL, file id, unknown header) counts as the cap, the most it can cost. Each
+message adds :data:`PER_MESSAGE_TOKENS` for its framing.
+
+This is the one estimate convo gives anywhere: ``trim_to_tokens``, ``convo stats``, the usage of
+:class:`~convo.executor.MockExecutor` replies and of the emulator's (``count_tokens`` included)
+all come from it, so one conversation has one figure.
 """
 
 from __future__ import annotations
@@ -37,7 +42,10 @@ from convo.model import (
 )
 from convo.profiles import Profile, get_profile
 
-__all__ = ["estimate_tokens", "image_tokens"]
+__all__ = ["PER_MESSAGE_TOKENS", "estimate_tokens", "image_tokens", "text_tokens"]
+
+PER_MESSAGE_TOKENS = 4
+"""Tokens a message costs beyond its content (its role and framing): a plausible figure."""
 
 # Visual-token cap per downscale class (facts §3.3, Sep-2026 vision page): 1568 px long edge and
 # 1568 tokens on standard models, 2576 px and 4784 tokens on Claude 4.7 and later.
@@ -47,6 +55,15 @@ _PATCH = 28
 
 def _chars(n: int) -> int:
     return (n + 3) // 4
+
+
+def text_tokens(text: str) -> int:
+    """The estimate for a text: about four characters a token.
+
+    >>> text_tokens(""), text_tokens("Hi"), text_tokens("Hello, Claude")
+    (0, 1, 4)
+    """
+    return _chars(len(text))
 
 
 def _json_tokens(value: Any) -> int:
@@ -134,7 +151,7 @@ class _Estimator:
         return _json_tokens(getattr(b, "extra", None)) + 1
 
     def message(self, m: Message) -> int:
-        return self.content(m.content)
+        return PER_MESSAGE_TOKENS + self.content(m.content)
 
     def base(self, conv: Conversation) -> int:
         """Everything but the messages: system, tool definitions."""
@@ -148,8 +165,8 @@ def estimator(conv: Conversation) -> _Estimator:
     """The estimator for *conv*'s model (its image downscale limit), for per-message figures.
 
     >>> from convo import Conversation, Message
-    >>> estimator(Conversation(model="claude-opus-4-8")).message(Message("user", "12345678"))
-    2
+    >>> estimator(Conversation(model="claude-opus-4-8")).message(Message("user", "12345678"))  # 2 + 4 framing
+    6
     """
     return _Estimator(get_profile(conv.model))
 
@@ -160,8 +177,8 @@ def estimate_tokens(conv: Conversation) -> int:
     System text and tool definitions count too. Use ``count_tokens`` for the exact figure.
 
     >>> from convo import Conversation
-    >>> estimate_tokens(Conversation(model="claude-opus-4-8").user("Hello, Claude"))
-    4
+    >>> estimate_tokens(Conversation(model="claude-opus-4-8").user("Hello, Claude"))  # 4 + 4 framing
+    8
     """
     est = estimator(conv)
     return est.base(conv) + sum(est.message(m) for m in conv.messages)

@@ -157,7 +157,7 @@ IMAGE_PLACEHOLDER = "[image]"
 def _needed(messages: tuple[Message, ...], i: int) -> str | None:
     """Why user turn *i* cannot simply go, or None if it can."""
     if i + 1 < len(messages) and messages[i + 1].role == "system":
-        return "a system message follows it, and needs a user turn before it (facts §1.5)"
+        return "a system message follows it, and needs a user turn before it (rule system-message.not-after-user)"
     if all(m.role == "system" for m in messages[i + 1 :]):
         return "it is the last turn: without it the reply before it would become a prefill"
     return None
@@ -304,7 +304,7 @@ class _MergeAdjacentRoles(Transform):
                     out = list(msgs[:i])
                 out[-1] = merge_two(out[-1], m)
                 if log.enabled:
-                    log.add(f"merged into the {m.role} turn before it", msg_path(i), "consecutive same-role turns (facts §1.3)")
+                    log.add(f"merged into the {m.role} turn before it", msg_path(i), "consecutive same-role turns (rule roles.consecutive)")
             elif out is not None:
                 out.append(m)
         return conv if out is None else with_messages(conv, out)
@@ -635,7 +635,8 @@ class _DropSamplingParams(Transform):
 @register
 def drop_sampling_params() -> Transform:
     """Remove ``temperature``, ``top_p`` and ``top_k`` (removed under API version 2026-10-21 and
-    rejected at non-default values by Claude 4.7 and later, facts §2.3, §10).
+    rejected at non-default values by Claude 4.7 and later; rules sampling.removed and
+    sampling.unsupported).
 
     >>> from convo import Conversation
     >>> drop_sampling_params()(Conversation(temperature=0.2, top_k=5)).temperature
@@ -697,14 +698,14 @@ class _StripPrefill(Transform):
             return conv
         if log.enabled:
             what = "stripped trailing whitespace" if stripped is not None else "removed a blank final assistant turn"
-            log.add(what, msg_path(i), "final assistant content cannot end with trailing whitespace (facts §1.4 [OBS])")
+            log.add(what, msg_path(i), "final assistant content cannot end with trailing whitespace (rule prefill.trailing-whitespace)")
         return with_messages(conv, (*msgs[:-1], stripped) if stripped is not None else msgs[:-1])
 
 
 @register
 def strip_prefill(*, whitespace_only: bool = False) -> Transform:
     """Remove a final assistant turn (a prefill), or with ``whitespace_only=True`` only strip its
-    trailing whitespace, which the API rejects (facts §1.4 [OBS]). A paused turn (ending in a
+    trailing whitespace, which the API rejects (rule prefill.trailing-whitespace). A paused turn (ending in a
     server tool block, sent back after ``pause_turn`` so the model continues) is not a prefill and
     stays.
 

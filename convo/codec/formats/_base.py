@@ -10,6 +10,7 @@ API JSON (``$.messages[3].content[1]``).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import itertools
 import json
@@ -19,21 +20,27 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, cast
 
+import attrs
 import orjson
 from attrs import field, frozen
 
 from convo._json import UNSET, FrozenDict, Json, Unset, freeze, thaw
 from convo.codec import dump_json, parse_json
 from convo.codec.jsonl import iter_lines, sniff_gzip
-from convo.codec.lines import RawLine
+from convo.codec.lines import BOM, RawLine
 from convo.errors import DecodeError
 from convo.model import (
+    NO_MESSAGES,
     Base64Source,
     Block,
+    ContentSource,
     Conversation,
+    Document,
+    FileSource,
     Image,
     Message,
     Text,
+    TextSource,
     Thinking,
     ToolResult,
     ToolUse,
@@ -95,14 +102,28 @@ def _losses(value: Iterable[Loss]) -> tuple[Loss, ...]:
 class Conversion:
     """A conversation read from a foreign value, what it could not carry, and where it came from.
 
+    A preference record reads as a pair that stays paired: *conversation* is the chosen side and
+    *rejected* the other (TRL and LLaMA-Factory DPO, HH-RLHF); a KTO record has a *label* (whether
+    the completion is desirable). *meta* says where the conversation sits among others (a Claude
+    Code subagent's ``session_id``, ``agent_id`` and the ``parent_tool_use_id`` that started it) and
+    how the record was written, so that a writer of the same format can write it the same way.
+
     >>> c = Conversion(Conversation(), [Loss("$.id", "id 'x'", "no place for it")], source="a.json[0]")
-    >>> c.losses[0].path, c.source
-    ('$.id', 'a.json[0]')
+    >>> c.losses[0].path, c.source, c.rejected, c.label, c.meta
+    ('$.id', 'a.json[0]', None, None, {})
     """
 
     conversation: Conversation
     losses: tuple[Loss, ...] = field(default=(), converter=_losses)
     source: str | None = None
+    rejected: Conversation | None = field(default=None, kw_only=True)
+    label: bool | None = field(default=None, kw_only=True)
+    meta: dict[str, Any] = field(factory=dict, kw_only=True, eq=False)
+
+    @property
+    def paired(self) -> bool:
+        """Whether this is a preference record: a rejected side, or a KTO label."""
+        return self.rejected is not None or self.label is not None
 
 
 Reader = Callable[..., Conversion]
@@ -131,6 +152,10 @@ class Format:
     reader: Reader | None = field(default=None, kw_only=True, repr=False)
     writer: Writer | None = field(default=None, kw_only=True, repr=False)
     file_reader: FileReader | None = field(default=None, kw_only=True, repr=False)
+    pairs: bool = field(default=False, kw_only=True)
+    """Whether the writer takes a preference pair (``rejected=``, ``label=``, ``meta=``)."""
+    takes_meta: bool = field(default=False, kw_only=True)
+    """Whether the writer takes ``meta=`` (what a reader of the same format recorded)."""
 
     @property
     def reads(self) -> bool:
@@ -162,7 +187,39 @@ class Format:
         """
         if self.writer is None:
             raise ValueError(f"format {self.name!r} can only be read")
+        if conv.messages is NO_MESSAGES and self.name != "anthropic":  # a request without messages
+            value, losses = self.writer(attrs.evolve(conv, messages=()), **options)
+            return value, (Loss("$.messages", "no messages key", "the format always has a message list: "
+                                "written as an empty one"), *losses)
         return self.writer(conv, **options)
+
+    def write_conversion(self, c: Conversion, **options: Any) -> tuple[Any, tuple[Loss, ...]]:
+        """Write what was read, pair and all: a format that holds preference pairs writes both
+        sides (and a KTO label); any other writes the chosen side and reports the rest.
+
+        >>> from convo.codec.formats import get
+        >>> pair = Conversion(Conversation().user("Hi").assistant("Hello"),
+        ...                   rejected=Conversation().user("Hi").assistant("Go away"))
+        >>> get("hh").write_conversion(pair)[0]["rejected"]
+        '\\n\\nHuman: Hi\\n\\nAssistant: Go away'
+        >>> [loss.path for loss in get("openai").write_conversion(pair)[1]]
+        ['$.rejected']
+        """
+        if self.writer is None:
+            raise ValueError(f"format {self.name!r} can only be read")
+        if self.pairs:
+            return self.write(c.conversation, rejected=c.rejected, label=c.label, meta=c.meta, **options)
+        if self.takes_meta:
+            options = {"meta": c.meta, **options}
+        value, losses = self.write(c.conversation, **options)
+        extra: list[Loss] = []
+        if c.rejected is not None:
+            extra.append(Loss("$.rejected", "the rejected side of a preference pair", f"{self.name} holds "
+                              "one conversation per line; the chosen side is written (write hh, hf or "
+                              "sharegpt to keep the pair)"))
+        if c.label is not None:
+            extra.append(Loss("$.label", f"the KTO label {c.label!r}", f"{self.name} has no place for it"))
+        return value, (*losses, *extra) if extra else losses
 
     def read_file(self, path: str | os.PathLike[str], **options: Any) -> Iterator[Conversion]:
         """Read every conversation in a file (``.gz`` is read transparently)."""
@@ -183,11 +240,13 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
 
 
 def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str, Any]) -> Iterator[Conversion]:
-    """Each record of a JSONL file, or each element of a file holding one JSON array.
+    """Each record of a JSONL file, of a file holding one JSON array, or of a file holding one JSON
+    document, told apart by content, not by the file's name.
 
     A file is JSONL when its first line is a whole JSON value and more lines follow; a file that
     is one array (written over many lines, or alone on one line) holds one record per element,
-    unless it is a single list of chat messages, which is one record. Lines come from
+    unless it is a single list of chat messages, which is one record; a file that is one object
+    written over many lines is one record. Lines come from
     :func:`~convo.codec.jsonl.iter_lines` (gzip told by its magic bytes, CRLF, a BOM) with no size
     limit: a one-line array may be a whole dataset.
     """
@@ -199,9 +258,9 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
     try:
         value: Any = parse_json(_data(first))
     except DecodeError as e:
-        if not first.data.lstrip().startswith(b"["):
+        if not _data(first).lstrip().startswith((b"[", b"{")):
             raise e.located(file=name, line=first.line) from None
-        value = UNSET  # an array written over many lines
+        value = UNSET  # an array or one object written over many lines
     second = next(lines, None)
     if value is UNSET or (second is None and isinstance(value, list) and not _is_message_list(value)):
         if value is UNSET:
@@ -210,8 +269,8 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
                 value = parse_json(b"\n".join(rest))
             except DecodeError as e:
                 raise e.located(file=name) from None
-            if _is_message_list(value):
-                value = [value]
+            if _is_message_list(value) or not isinstance(value, list):
+                value = [value]  # one pretty-printed record is one record
         for i, item in enumerate(value):
             try:
                 yield guarded(reader, item, source=f"{name}[{i}]", **options)
@@ -228,10 +287,12 @@ def _read_values(reader: Reader, path: str | os.PathLike[str], options: dict[str
 
 
 def _data(raw: RawLine) -> bytes:
-    """The bytes of a line; a stream that broke (corrupt gzip) raises its located error."""
+    """The JSON text of a line (without a leading byte order mark, which readers keep in the
+    line's bytes); a stream that broke (corrupt gzip) raises its located error."""
     if raw.error is not None:
         raise raw.error
-    return raw.data
+    data = raw.data
+    return data[len(BOM):] if data.startswith(BOM) else data
 
 
 def _read_line(reader: Reader, obj: Any, name: str, n: int, options: dict[str, Any]) -> Conversion:
@@ -443,6 +504,96 @@ def written_image_ref(img: Image, path: str, losses: list[Loss], who: str) -> st
     return ref
 
 
+# --------------------------------------------------------------------------- documents
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def document_from_file(
+    data: str | None, file_id: str | None, url: str | None, fmt: str | None, path: str, losses: list[Loss]
+) -> Block | None:
+    """A Messages API block for an OpenAI file (chat ``file`` part, Responses ``input_file``).
+
+    As litellm maps it (``anthropic_process_openai_file_message``): a base64 data URL is a
+    ``document`` with a base64 source (an image's media type gives an ``image``); a file id is a
+    ``file`` source (an ``image`` when *fmt* names an image type); a URL is a ``url`` source.
+
+    >>> document_from_file("data:application/pdf;base64,JVBERi0=", None, None, None, "$", [])
+    Document(source=Base64Source(media_type='application/pdf', data=<8 chars>))
+    >>> document_from_file(None, "file-abc", None, None, "$", []).source
+    FileSource(file_id='file-abc')
+    """
+    if data is not None:
+        parsed = parse_data_url(data)
+        if parsed is None:
+            losses.append(Loss(path, "file data that is not a base64 data URL", "cannot be carried"))
+            return None
+        media = fmt or parsed[0]
+        if media == "text/plain":
+            try:
+                return Document(TextSource(base64.b64decode(parsed[1], validate=True).decode("utf-8")))
+            except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                losses.append(Loss(path, "a text/plain file that is not base64 UTF-8", "kept as base64, "
+                                   "which the Messages API takes for PDFs only"))
+        if media in _IMAGE_TYPES:
+            return Image(Base64Source(media, parsed[1]))
+        return Document(Base64Source(media, parsed[1]))
+    if file_id is not None:
+        if is_web_url(file_id):
+            return Document(URLSource(file_id))
+        return Image(FileSource(file_id)) if fmt in _IMAGE_TYPES else Document(FileSource(file_id))
+    if url is not None:
+        return Document(URLSource(url))
+    losses.append(Loss(path, "a file part without data, id or URL", "nothing to carry"))
+    return None
+
+
+def file_from_document(doc: Document, path: str, losses: list[Loss], *, urls: bool) -> dict[str, Any] | str | None:
+    """What an OpenAI format holds for a ``document`` block: ``{"file_data", "filename"}`` for a
+    base64 PDF, ``{"file_id"}`` for a file source, ``{"file_url"}`` for a URL where *urls* (the
+    Responses API), the text itself (a ``str``: write it as a text part) for a plain-text or
+    text-only content document; None (with a loss) for anything else.
+
+    >>> file_from_document(Document(Base64Source("application/pdf", "JVBERi0=")), "$", [], urls=False)
+    {'file_data': 'data:application/pdf;base64,JVBERi0=', 'filename': 'document.pdf'}
+    >>> file_from_document(Document(TextSource("Hello")), "$.d", [], urls=False)
+    'Hello'
+    """
+    src = doc.source
+    for k in ("cache_control", "citations", "context"):
+        v = getattr(doc, k)
+        if v is not UNSET and v is not None:
+            losses.append(Loss(f"{path}.{k}", f"document {k}", "OpenAI file inputs have no such field"))
+    for k in doc.extra:
+        losses.append(Loss(f"{path}.{k}", f"document field {k!r}", "OpenAI file inputs have no such field"))
+    title = doc.title if isinstance(doc.title, str) else None
+    if isinstance(src, Base64Source):
+        if title is not None:
+            losses.append(Loss(f"{path}.title", "document title", "written as the file name, which is not "
+                               "read back as a title"))
+        ext = src.media_type.rsplit("/", 1)[-1] or "bin"
+        return {"file_data": f"data:{src.media_type};base64,{src.data}", "filename": title or f"document.{ext}"}
+    if title is not None:
+        losses.append(Loss(f"{path}.title", "document title", "OpenAI file inputs have no title"))
+    if isinstance(src, FileSource):
+        return {"file_id": src.file_id}
+    if isinstance(src, URLSource) and urls:
+        return {"file_url": src.url}
+    if isinstance(src, TextSource):
+        losses.append(Loss(path, "a plain-text document", "written as a text part (the text is kept; "
+                           "it is read back as a text block, not a document)"))
+        return src.data
+    if isinstance(src, ContentSource):
+        c = src.content
+        if isinstance(c, str) or all(isinstance(b, Text) for b in c):
+            losses.append(Loss(path, "a custom-content document", "written as a text part (the text is "
+                               "kept; it is read back as a text block, not a document)"))
+            return c if isinstance(c, str) else "".join(b.text for b in c if isinstance(b, Text))
+    what = {"url": "a document by URL"}.get(getattr(src, "type", ""), f"a document with a {getattr(src, 'type', '?')} source")
+    losses.append(Loss(path, what, "this OpenAI format has no file input that takes it"))
+    return None
+
+
 # --------------------------------------------------------------------------- tools
 
 
@@ -494,6 +645,8 @@ def function_from_tool(tool: Any, path: str, losses: list[Loss]) -> dict[str, An
                            "have a function equivalent"))
         return None
     fn: dict[str, Any] = {"name": tool.get("name")}
+    if "type" in tool:
+        losses.append(Loss(f"{path}.type", "tool type 'custom'", "the default; written without it"))
     if "description" in tool:
         fn["description"] = tool["description"]
     fn["parameters"] = tool["input_schema"]
@@ -586,8 +739,14 @@ class ChatBuilder:
         self.messages.append(Message("system", content))
 
     def user(self, content: str | tuple[Block, ...]) -> None:
-        """A user message."""
+        """A user message; right after tool results it joins their turn (results first), as the
+        Messages API would merge the two user turns (facts §1.3)."""
+        joins = self._group is not None
         self._close()
+        if joins:
+            more = content if isinstance(content, tuple) else (Text(content),) if content else ()
+            self.messages[-1] = Message("user", (*self.messages[-1].blocks, *more))
+            return
         self.messages.append(Message("user", content))
 
     def assistant(self, content: str | tuple[Block, ...], call_paths: Iterable[str] = ()) -> None:
@@ -691,7 +850,7 @@ class ChatBuilder:
             if not (after_user and before_ok):
                 self.losses.append(Loss(self._sys_paths.get(i, "$"), "mid-conversation system message",
                                         "kept in place, but the API accepts one only right after a user "
-                                        "turn and before an assistant turn or the end (facts §1.5)"))
+                                        "turn and before an assistant turn or the end (rule system-message.not-after-user)"))
             i = j
 
 
@@ -715,6 +874,9 @@ def system_text(conv: Conversation, losses: list[Loss]) -> str | list[str] | Non
 def note_block_extras(b: Any, path: str, losses: list[Loss]) -> None:
     """Report ``cache_control``, ``citations`` and unknown keys of a block that a foreign format
     drops."""
+    caller = getattr(b, "caller", UNSET)
+    if caller is not UNSET:
+        losses.append(Loss(f"{path}.caller", "caller", "the format has no record of which tool made the call"))
     cc = getattr(b, "cache_control", UNSET)
     if cc is not UNSET:
         losses.append(Loss(f"{path}.cache_control", "cache_control", "the format has no prompt caching"))
@@ -724,6 +886,19 @@ def note_block_extras(b: Any, path: str, losses: list[Loss]) -> None:
     if b.extra:
         for k in b.extra:
             losses.append(Loss(f"{path}.{k}", f"field {k!r}", "the format has no such field"))
+
+
+def note_joined_turns(conv: Conversation, losses: list[Loss]) -> None:
+    """Report each user turn that follows a turn of nothing but tool results: a chat format
+    writes both as tool messages then a user message, which read back as one turn (as the
+    Messages API itself joins consecutive user turns, facts §1.3)."""
+    msgs = conv.messages
+    for i in range(1, len(msgs)):
+        prev, m = msgs[i - 1], msgs[i]
+        if m.role == "user" and prev.role == "user" and isinstance(prev.content, tuple) and prev.content \
+                and all(isinstance(b, ToolResult) for b in prev.content):
+            losses.append(Loss(f"$.messages[{i}]", "a user turn right after a turn of tool results",
+                               "read back joined to that turn"))
 
 
 def note_message_extras(m: Message, path: str, losses: list[Loss]) -> None:
@@ -736,6 +911,7 @@ def result_text(r: ToolResult, path: str, losses: list[Loss]) -> str | list[str]
     """A tool result's content as a string (string content) or a list of text strings."""
     c = r.content
     if c is UNSET:
+        losses.append(Loss(f"{path}.content", "a tool result without content", "written as an empty string"))
         return ""
     if isinstance(c, str):
         return c

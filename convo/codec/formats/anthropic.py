@@ -17,13 +17,25 @@ from typing import Any
 
 from convo.codec import structure, unstructure
 from convo.codec.formats._base import Conversion, Format, Loss
-from convo.model import Conversation
+from convo.model import Conversation, Response
 
 __all__ = ["FORMAT", "read", "write"]
 
 
 def read(obj: Any, *, source: str | None = None) -> Conversion:
-    """A conversation from Messages API request JSON (decoded)."""
+    """A conversation from Messages API request JSON (decoded); a response (``"type":
+    "message"``) reads as a conversation of its one assistant turn, its metadata reported.
+
+    >>> c = read({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-4-8",
+    ...           "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn"})
+    >>> c.conversation.model, c.conversation.messages[0].role, [loss.path for loss in c.losses]
+    ('claude-opus-4-8', 'assistant', ['$.id', '$.stop_reason'])
+    """
+    if isinstance(obj, dict) and obj.get("type") == "message" and "messages" not in obj and obj.get("role") == "assistant":
+        resp: Response = structure(obj, Response)
+        losses = [Loss(f"$.{k}", f"{k} {obj[k]!r:.40}", "response metadata; not part of a Messages API request")
+                  for k in obj if k not in ("type", "role", "content", "model")]
+        return Conversion(Conversation(model=resp.model, messages=(resp.as_message(),)), losses, source)
     return Conversion(structure(obj, Conversation), (), source)
 
 

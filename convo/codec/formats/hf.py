@@ -37,7 +37,7 @@ for assistant turns) are only written when asked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import orjson
@@ -58,6 +58,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     parse_arguments,
@@ -82,34 +83,62 @@ _ROW_SIDES = ("completion", "chosen", "rejected")
 
 def read(obj: Any, *, source: str | None = None, which: str = "chosen",
          image_loader: ImageLoader | None = None) -> Conversion:
-    """A conversation from a message list, a ``{"messages"}`` record or a TRL / inspect_ai row.
+    """A conversation from a message list, a ``{"messages"}`` record, a TRL / inspect_ai row, or a
+    preference record (read as a pair that stays paired).
+
+    Preference records: TRL's ``chosen``/``rejected`` (with or without a shared ``prompt``), and
+    LLaMA-Factory v1's ``chosen_messages``/``rejected_messages``; the conversation is the chosen
+    side (``which="rejected"`` reads the rejected side alone instead). A KTO record (``messages``
+    or ``prompt`` + ``completion``, and ``label``) has its ``label``. ``meta`` records how the row
+    was split (``prompt_turns``: how many messages its prompt held, ``style``), so that writing the
+    pair back gives the same row.
 
     >>> row = {"prompt": [{"role": "user", "content": "Sky?"}],
     ...        "chosen": [{"role": "assistant", "content": "Blue."}],
     ...        "rejected": [{"role": "assistant", "content": "Green."}]}
+    >>> c = read(row)
+    >>> c.conversation.messages[1].content, c.rejected.messages[1].content, c.meta
+    ('Blue.', 'Green.', {'prompt_turns': 1})
     >>> read(row, which="rejected").conversation.messages[1].content
     'Green.'
     """
     losses: list[Loss] = []
     images: list[tuple[int, Any]] = []
     params: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    label: bool | None = None
+    other: list[tuple[str, Any]] | None = None  # the rejected side's messages, for a pair
+    if which not in ("chosen", "rejected"):
+        raise ValueError(f"which must be 'chosen' or 'rejected', not {which!r}")
     if isinstance(obj, list):
         items = _indexed(obj, "$")
     else:
         d = need_dict(obj, "$", "a message list or a record object")
         known: tuple[str, ...]
-        if "messages" in d:
+        if "chosen_messages" in d or "rejected_messages" in d:
+            sides: dict[str, list[tuple[str, Any]]] = {k: _indexed(need_list(d[k], f"$.{k}"), f"$.{k}") for k in ("chosen_messages", "rejected_messages") if k in d}
+            items = sides.get(f"{which}_messages") or []
+            if which == "chosen":
+                other = sides.get("rejected_messages")
+            meta["style"] = "llamafactory"
+            meta["loss_weights"] = any(isinstance(m, dict) and "loss_weight" in m for _, m in items)
+            known = ("chosen_messages", "rejected_messages", "tools", "images")
+        elif "messages" in d:
             items = _indexed(need_list(d["messages"], "$.messages"), "$.messages")
-            known = ("messages", "tools", "images")
+            known = ("messages", "tools", "images", "label")
         elif "input" in d:
             inp = d["input"]
             items = [("$.input", {"role": "user", "content": inp})] if isinstance(inp, str) else \
                 _indexed(need_list(inp, "$.input"), "$.input")
             known = ("input", "images")
         elif any(k in d for k in ("prompt", *_ROW_SIDES)):
-            items, known = _row(d, which, losses)
+            items, other, known = _row(d, which, losses, meta)
         else:
-            raise DecodeError("expected 'messages', 'prompt', 'chosen' or 'input'", path="$")
+            raise DecodeError("expected 'messages', 'prompt', 'chosen', 'chosen_messages' or 'input'", path="$")
+        if "label" in d and "label" in known:
+            if not isinstance(d["label"], bool):
+                raise fail("a boolean", d["label"], "$.label")
+            label = d["label"]
         if "tools" in d:
             params["tools"] = anthropic_tools(d["tools"], "$.tools", losses)
         if "images" in d and d["images"] is not None:
@@ -119,40 +148,69 @@ def read(obj: Any, *, source: str | None = None, which: str = "chosen",
             if k not in known and k != "tools":
                 losses.append(Loss(f"$.{k}", f"{k} {d[k]!r:.40}", "record metadata has no place in a "
                                    "Messages API conversation"))
+    for _, m in [*items, *(other or ())]:
+        if isinstance(m, dict):
+            for k in _REASONING_KEYS:
+                if m.get(k) is not None:
+                    meta.setdefault("reasoning_key", k)
+            for tc in m.get("tool_calls") or ():
+                if isinstance(tc, dict) and tc.get("id") is None:
+                    meta["ids"] = False
+    rejected: Conversation | None = None
+    if other is not None:
+        side_images = list(images)
+        system, msgs = _messages(other, losses, side_images, image_loader)
+        rejected = Conversation(messages=msgs, system=system, **params)
     system, msgs = _messages(items, losses, images, image_loader)
     for k, ref in reversed(images):
         losses.append(Loss(f"$.images[{k}]", f"image {ref!r:.60}", "no image placeholder is left for it"))
-    return Conversion(Conversation(messages=msgs, system=system, **params), losses, source)
+    return Conversion(Conversation(messages=msgs, system=system, **params), losses, source,
+                      rejected=rejected, label=label, meta=meta)
 
 
 def _indexed(items: list[Any], path: str) -> list[tuple[str, Any]]:
     return [(f"{path}[{i}]", m) for i, m in enumerate(items)]
 
 
-def _row(d: dict[str, Any], which: str, losses: list[Loss]) -> tuple[list[tuple[str, Any]], tuple[str, ...]]:
-    items: list[tuple[str, Any]] = []
+def _row(d: dict[str, Any], which: str, losses: list[Loss], meta: dict[str, Any]
+         ) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]] | None, tuple[str, ...]]:
+    """A TRL row's messages (prompt, then the completion or the chosen side), the rejected side's
+    for a pair, and the row's keys."""
+    prompt_items: list[tuple[str, Any]] = []
     prompt = d.get("prompt")
     if isinstance(prompt, str):
-        items.append(("$.prompt", {"role": "user", "content": prompt}))
+        prompt_items.append(("$.prompt", {"role": "user", "content": prompt}))
+        meta["text"] = True
     elif prompt is not None:
-        items.extend(_indexed(need_list(prompt, "$.prompt"), "$.prompt"))
-    side = "completion" if "completion" in d else which
-    if side not in _ROW_SIDES:
-        raise ValueError(f"which must be 'chosen' or 'rejected', not {which!r}")
-    if side in d:
-        value = d[side]
+        prompt_items.extend(_indexed(need_list(prompt, "$.prompt"), "$.prompt"))
+    if prompt is not None:
+        meta["prompt_turns"] = len(prompt_items)
+
+    def side(name: str) -> list[tuple[str, Any]]:
+        value = d[name]
         if isinstance(value, str):
-            items.append((f"$.{side}", {"role": "assistant", "content": value}))
-        else:
-            items.extend(_indexed(need_list(value, f"$.{side}"), f"$.{side}"))
-        if prompt is not None:
-            losses.append(Loss(f"$.{side}", f"the prompt/{side} split", "the messages are joined into one "
-                               "conversation"))
-    for other in _ROW_SIDES:
-        if other != side and other in d:
-            losses.append(Loss(f"$.{other}", f"the {other} side (the {side} side was read)",
-                               "one conversation per row (which= picks the side)"))
-    return items, ("prompt", *_ROW_SIDES)
+            meta["text"] = True
+            return [*prompt_items, (f"$.{name}", {"role": "assistant", "content": value})]
+        return [*prompt_items, *_indexed(need_list(value, f"$.{name}"), f"$.{name}")]
+
+    if "completion" in d:
+        meta["completion"] = True
+        for k in ("chosen", "rejected"):
+            if k in d:
+                losses.append(Loss(f"$.{k}", f"the {k} side beside a completion", "a row is a completion "
+                                   "or a preference pair; the completion was read"))
+        return side("completion"), None, ("prompt", *_ROW_SIDES, "label")
+    if which in d:
+        items = side(which)
+    else:
+        items = list(prompt_items)
+    other = side("rejected") if which == "chosen" and "rejected" in d else None
+    if other is not None and prompt is None:
+        meta["implicit"] = True
+    if which == "rejected" and "chosen" in d:
+        losses.append(Loss("$.chosen", "the chosen side (the rejected side was read)", "which='rejected' reads "
+                           "one side; the default reads the pair"))
+    return items, other, ("prompt", *_ROW_SIDES, "label")
 
 
 def _messages(items: Iterable[tuple[str, Any]], losses: list[Loss], images: list[tuple[int, Any]],
@@ -364,12 +422,19 @@ def _extra(d: dict[str, Any], known: tuple[str, ...], path: str, losses: list[Lo
 def write(
     conv: Conversation,
     *,
-    style: Literal["hf", "llamafactory"] = "hf",
-    reasoning_key: str = "reasoning_content",
-    ids: bool = True,
-    loss_weights: bool = False,
+    style: Literal["hf", "llamafactory"] | None = None,
+    reasoning_key: str | None = None,
+    ids: bool | None = None,
+    loss_weights: bool | None = None,
+    rejected: Conversation | None = None,
+    label: bool | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], tuple[Loss, ...]]:
-    """A ``{"messages": [...]}`` record for *conv* (with ``tools`` when it has some).
+    """A ``{"messages": [...]}`` record for *conv* (with ``tools`` when it has some), or a
+    preference record for a pair (*rejected*): TRL's ``prompt``/``chosen``/``rejected`` (the
+    shared prompt as ``meta["prompt_turns"]`` says, else the messages both sides share), or with
+    ``style="llamafactory"`` ``chosen_messages``/``rejected_messages``; a KTO *label* is written as
+    ``label``. *style* and *loss_weights* default to what ``meta`` recorded when the value was read.
 
     >>> from convo.model import Thinking
     >>> conv = Conversation().user("Hi").assistant(Thinking("Greet back.", ""), Text("Hello!"))
@@ -377,10 +442,60 @@ def write(
     {'role': 'assistant', 'content': 'Hello!', 'reasoning_content': 'Greet back.'}
     >>> write(conv, style="llamafactory")[0]["messages"][1]["content"]
     [{'type': 'reasoning', 'value': 'Greet back.'}, {'type': 'text', 'value': 'Hello!'}]
+    >>> write(Conversation().user("Sky?").assistant("Blue."), rejected=Conversation().user("Sky?").assistant("Green."))[0]
+    {'prompt': [{'role': 'user', 'content': 'Sky?'}], 'chosen': [{'role': 'assistant', 'content': 'Blue.'}], 'rejected': [{'role': 'assistant', 'content': 'Green.'}]}
     """
+    meta = meta or {}
+    style = style or meta.get("style", "hf")
+    if loss_weights is None:
+        loss_weights = bool(meta.get("loss_weights", False))
+    if reasoning_key is None:
+        reasoning_key = str(meta.get("reasoning_key", "reasoning_content"))
+    if ids is None:
+        ids = bool(meta.get("ids", True))
     losses: list[Loss] = []
-    v1 = style == "llamafactory"
+    record = _record(conv, losses, style == "llamafactory", reasoning_key, ids, loss_weights)
+    if rejected is not None:
+        other = _record(rejected, [], style == "llamafactory", reasoning_key, ids, loss_weights)
+        if other.get("tools") != record.get("tools"):
+            losses.append(Loss("$.tools", "the rejected side's tools", "a pair shares one tools list; the "
+                               "chosen side's is written"))
+        record = _pair(record, other, style, meta)
+    elif "prompt_turns" in meta and style != "llamafactory":
+        msgs = record.pop("messages")
+        n = min(int(meta["prompt_turns"]), len(msgs))
+        record = {"prompt": _texts(msgs[:n], meta), **record}
+        if meta.get("completion", n < len(msgs)):
+            record["completion"] = _texts(msgs[n:], meta)
+    if label is not None:
+        record["label"] = label
+    return record, tuple(losses)
+
+
+def _pair(chosen: dict[str, Any], rejected: dict[str, Any], style: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    a, b = chosen.pop("messages"), rejected["messages"]
+    if style == "llamafactory":
+        return {"chosen_messages": a, "rejected_messages": b, **chosen}
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    if meta.get("implicit") and "prompt_turns" not in meta:
+        return {"chosen": a, "rejected": b, **chosen}
+    n = min(int(meta.get("prompt_turns", shared)), shared)
+    return {"prompt": _texts(a[:n], meta), "chosen": _texts(a[n:], meta), "rejected": _texts(b[n:], meta), **chosen}
+
+
+def _texts(msgs: list[dict[str, Any]], meta: Mapping[str, Any]) -> Any:
+    """A TRL side as its text when the row held text (one message with string content)."""
+    if meta.get("text") and len(msgs) == 1 and isinstance(msgs[0].get("content"), str) and len(msgs[0]) == 2:
+        return msgs[0]["content"]
+    return msgs
+
+
+def _record(conv: Conversation, losses: list[Loss], v1: bool, reasoning_key: str, ids: bool,
+            loss_weights: bool) -> dict[str, Any]:
     out: list[dict[str, Any]] = []
+    note_joined_turns(conv, losses)
     st = system_text(conv, losses)
     if st is not None:
         out.append(_msg("system", st if isinstance(st, str) and not v1 else
@@ -413,7 +528,9 @@ def write(
                 parts.append({"type": "image_url", "value": ref} if v1 else {"type": "image", "url": ref})
             else:
                 losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat messages have no equivalent"))
-        if parts:
+        if len(parts) == 1 and not v1 and parts[0]["type"] == "text" and any(isinstance(b, ToolResult) for b in m.content):
+            out.append(_msg(m.role, parts[0]["text"], loss_weights))  # reads back as one text block
+        elif parts:
             out.append(_msg(m.role, parts, loss_weights))
     record: dict[str, Any] = {"messages": out}
     if conv.tools is not UNSET:
@@ -421,7 +538,7 @@ def write(
         tools = [{"type": "function", "function": f} for f in fns if f is not None]
         record["tools"] = python_json(tools) if v1 else tools
     params_losses(conv, ("tools",), losses)
-    return record, tuple(losses)
+    return record
 
 
 def _text(t: str, v1: bool) -> dict[str, Any]:
@@ -440,6 +557,8 @@ def _write_tool(r: ToolResult, bp: str, losses: list[Loss], v1: bool, ids: bool,
     note_block_extras(r, bp, losses)
     if r.is_error is True:
         losses.append(Loss(f"{bp}.is_error", "is_error", "tool messages have no error flag"))
+    elif r.is_error is False:
+        losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
     text = result_text(r, bp, losses)
     if v1:
         msg = _msg("tool", [_text(t, True) for t in ([text] if isinstance(text, str) else text)], loss_weights)
@@ -469,7 +588,12 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], v1: bool, reasoning
             note_block_extras(blk, bp, losses)
             texts.append(blk.text)
             parts.append(_text(blk.text, v1))
+            if calls and not v1:
+                _moved_block(p, "text after a tool call", losses)
         elif isinstance(blk, Thinking):
+            if (texts or calls) and not v1:
+                _moved_block(p, "thinking after other content", losses)
+            note_block_extras(blk, bp, losses)
             if blk.signature:
                 losses.append(Loss(f"{bp}.signature", "thinking signature", "chat messages have no place for it"))
             reasoning.append(blk.thinking)
@@ -509,9 +633,18 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], v1: bool, reasoning
     return msg
 
 
+def _moved_block(p: str, what: str, losses: list[Loss]) -> None:
+    """Report, once per message, that the blocks will be read back in another order."""
+    loss = Loss(f"{p}.content", what, "chat messages keep reasoning, text and tool calls apart; read back "
+                "in that order")
+    if loss not in losses:
+        losses.append(loss)
+
+
 FORMAT = Format(
     "hf",
     'Hugging Face chat messages: {"messages": [{"role", "content"}]} (TRL, chat templates, LLaMA-Factory v1)',
     reader=read,
     writer=write,
+    pairs=True,
 )

@@ -74,9 +74,13 @@ def parse(text: str, path: str, losses: list[Loss]) -> Conversation:
     return Conversation(messages=tuple(msgs), system=system)
 
 
-def read(obj: Any, *, source: str | None = None, which: str = "chosen") -> Conversion:
-    """One conversation from a record (its *which* side) or from a bare text.
+def read(obj: Any, *, source: str | None = None, which: str | None = None) -> Conversion:
+    """A record's pair (the chosen conversation, the rejected one as ``rejected``), one side of it
+    (``which="chosen"`` or ``"rejected"``), or the conversation of a bare text.
 
+    >>> c = read({"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello", "rejected": "\\n\\nHuman: Hi\\n\\nAssistant: No"})
+    >>> c.conversation.messages[1].content, c.rejected.messages[1].content
+    ('Hello', 'No')
     >>> read("\\n\\nHuman: Hi\\n\\nAssistant: Hello").conversation.messages[1].content
     'Hello'
     """
@@ -84,19 +88,24 @@ def read(obj: Any, *, source: str | None = None, which: str = "chosen") -> Conve
     if isinstance(obj, str):
         return Conversion(parse(obj, "$", losses), losses, source)
     d = need_dict(obj, "$", "a record object or a string")
-    if which not in d:
-        raise DecodeError("missing required key", path=f"$.{which}")
-    text = d[which]
-    if not isinstance(text, str):
-        raise fail("a string", text, f"$.{which}")
-    conv = parse(text, f"$.{which}", losses)
+    sides = [which] if which is not None else [k for k in ("chosen", "rejected") if k in d] or ["chosen"]
+    convs = []
+    for side in sides:
+        if side not in d:
+            raise DecodeError("missing required key", path=f"$.{side}")
+        text = d[side]
+        if not isinstance(text, str):
+            raise fail("a string", text, f"$.{side}")
+        convs.append(parse(text, f"$.{side}", losses))
     for k in d:
-        if k == which:
+        if k in sides:
             continue
-        why = ("one conversation per record (which= picks the side)"
-               if k in ("chosen", "rejected") else "record metadata has no place in a Messages API conversation")
+        why = ("which= read one side" if k in ("chosen", "rejected")
+               else "record metadata has no place in a Messages API conversation")
         losses.append(Loss(f"$.{k}", f"the {k} text" if k in ("chosen", "rejected") else f"{k} {d[k]!r:.40}", why))
-    return Conversion(conv, losses, source)
+    rejected = convs[1] if len(convs) == 2 else None
+    meta = {"only": sides[0]} if len(sides) == 1 and which is None else {}
+    return Conversion(convs[0], losses, source, rejected=rejected, meta=meta)
 
 
 def read_pair(obj: Any, *, source: str | None = None) -> tuple[Conversion, Conversion]:
@@ -125,8 +134,9 @@ def render(conv: Conversation, losses: list[Loss]) -> str:
     parts: list[str] = []
     st = system_text(conv, losses)
     if st is not None:
-        if not isinstance(st, str) and len(st) > 1:
-            losses.append(Loss("$.system", f"{len(st)} system blocks", "joined with blank lines into one preamble"))
+        if not isinstance(st, str):
+            losses.append(Loss("$.system", f"{len(st)} system block{'s' if len(st) > 1 else ''}",
+                               "joined with blank lines into one preamble, read back as a string"))
         parts.append(st if isinstance(st, str) else "\n\n".join(st))
     for i, m in enumerate(conv.messages):
         p = f"$.messages[{i}]"
@@ -138,6 +148,7 @@ def render(conv: Conversation, losses: list[Loss]) -> str:
         if isinstance(m.content, str):
             text = m.content
         else:
+            losses.append(Loss(f"{p}.content", "content as blocks", "written as one text, read back as a string"))
             texts = []
             for j, blk in enumerate(m.content):
                 if isinstance(blk, Text):
@@ -153,8 +164,10 @@ def render(conv: Conversation, losses: list[Loss]) -> str:
     return "".join(parts)
 
 
-def write(conv: Conversation, *, field: str | None = "chosen") -> tuple[Any, tuple[Loss, ...]]:
-    """``{field: text}`` for *conv* (the bare text with ``field=None``).
+def write(conv: Conversation, *, field: str | None = "chosen", rejected: Conversation | None = None,
+          label: bool | None = None, meta: Any = None) -> tuple[Any, tuple[Loss, ...]]:
+    """``{field: text}`` for *conv* (the bare text with ``field=None``), or ``{"chosen",
+    "rejected"}`` for a pair.
 
     >>> write(Conversation().user("Hi"), field="rejected")
     ({'rejected': '\\n\\nHuman: Hi'}, ())
@@ -162,6 +175,13 @@ def write(conv: Conversation, *, field: str | None = "chosen") -> tuple[Any, tup
     losses: list[Loss] = []
     text = render(conv, losses)
     params_losses(conv, (), losses)
+    if label is not None:
+        losses.append(Loss("$.label", f"the KTO label {label!r}", "HH records have no label"))
+    if rejected is not None:
+        other: list[Loss] = []
+        return {"chosen": text, "rejected": render(rejected, other)}, tuple(losses)
+    if field == "chosen" and isinstance(meta, dict) and meta.get("only") == "rejected":
+        field = "rejected"
     return (text if field is None else {field: text}), tuple(losses)
 
 
@@ -170,4 +190,5 @@ FORMAT = Format(
     'The "\\n\\nHuman: ...\\n\\nAssistant: ..." text format (HH-RLHF chosen/rejected records)',
     reader=read,
     writer=write,
+    pairs=True,
 )

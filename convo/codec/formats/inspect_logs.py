@@ -33,8 +33,9 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from convo._json import UNSET
@@ -56,6 +57,7 @@ from convo.codec.formats._base import (
     parse_arguments,
     unsigned_thinking,
 )
+from convo.codec.jsonl import DEFAULT_MAX_LINE_BYTES
 from convo.errors import DecodeError
 from convo.model import (
     Block,
@@ -107,8 +109,12 @@ def read(obj: Any, *, source: str | None = None, header: dict[str, Any] | None =
     return Conversion(Conversation(messages=msgs, system=system, **params), losses, source)
 
 
-def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader | None = None) -> Iterator[Conversion]:
+def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader | None = None,
+             on_error: Callable[[DecodeError], None] | None = None) -> Iterator[Conversion]:
     """Each sample of a log document (the ``.json`` format: header fields and ``samples``).
+
+    A sample that cannot be read raises its DecodeError, or, given *on_error*, is handed to it and
+    the samples after it are read.
 
     >>> log = {"eval": {"model": "anthropic/claude-opus-4-8"},
     ...        "samples": [{"id": 1, "epoch": 1, "messages": [{"role": "user", "content": "Hi"}]}]}
@@ -122,12 +128,24 @@ def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader |
         try:
             yield guarded(read, sample, source=where, header=log, image_loader=image_loader)
         except DecodeError as e:
-            raise DecodeError(e.expected, path=f"$.samples[{k}]{e.path[1:]}", file=source) from None
+            err = DecodeError(e.expected, path=f"$.samples[{k}]{e.path[1:]}", file=source)
+            if on_error is None:
+                raise err from None
+            on_error(err)
 
 
-def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None = None) -> Iterator[Conversion]:
+def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None = None,
+              max_bytes: int = DEFAULT_MAX_LINE_BYTES,
+              on_error: Callable[[DecodeError], None] | None = None) -> Iterator[Conversion]:
     """Each sample of a ``.json`` or ``.eval`` log, one at a time (an ``.eval`` sample is read from
     the zip only when its turn comes).
+
+    *max_bytes* bounds what one JSON document may take once decompressed: each member of an
+    ``.eval`` zip (checked against its declared size first, then while it is inflated, so a small
+    zip holding a huge member is refused without inflating it) and a whole ``.json`` log. Over
+    it, or in a damaged zip, a :class:`~convo.errors.DecodeError` names the file and member. Given
+    *on_error*, a sample (or ``.eval`` member) that cannot be read is handed to it and the samples
+    after it are still read; what stops the whole file (a damaged zip, an unreadable header) raises.
 
     >>> import pathlib, tempfile, zipfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "run.eval"
@@ -136,43 +154,80 @@ def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None 
     ...     z.writestr("samples/1_epoch_1.json", '{"messages": [{"role": "user", "content": "Hi"}]}')
     >>> [c.conversation.messages[0].content for c in read_file(p)]
     ['Hi']
+    >>> next(read_file(p, max_bytes=20))
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: ...run.eval:header.json: $: 48 bytes once decompressed: over the limit of 20 bytes (--max-line-bytes)
     """
     name = os.fspath(path)
     if zipfile.is_zipfile(name):
-        yield from _read_eval(name, image_loader)
+        yield from _read_eval(name, image_loader, max_bytes, on_error)
         return
     with open_binary(name) as f:
-        data = f.read()
+        data = _bounded(f, max_bytes, name)
     try:
         log = parse_json(data)
     except DecodeError as e:
         raise e.located(file=name) from None
-    yield from read_log(log, source=name, image_loader=image_loader)
+    yield from read_log(log, source=name, image_loader=image_loader, on_error=on_error)
 
 
-def _read_eval(name: str, image_loader: ImageLoader | None) -> Iterator[Conversion]:
-    with zipfile.ZipFile(name) as z:
+# what a damaged zip raises (CRC mismatch, bad headers, an unknown compression, encryption)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
+
+
+def _bounded(f: Any, limit: int, where: str, declared: int | None = None) -> bytes:
+    """At most *limit* bytes of *f*, or a DecodeError: what is over the limit is never read."""
+    size = declared
+    if size is None or size <= limit:
+        data = f.read(limit + 1)
+        if len(data) <= limit:
+            return bytes(data)
+        size = None
+    raise DecodeError(f"{size if size is not None else f'over {limit}'} bytes once decompressed: over "
+                      f"the limit of {limit} bytes (--max-line-bytes)", file=where)
+
+
+def _read_eval(name: str, image_loader: ImageLoader | None, limit: int,
+               on_error: Callable[[DecodeError], None] | None) -> Iterator[Conversion]:
+    try:
+        z = zipfile.ZipFile(name)
+    except _ZIP_ERRORS as e:
+        raise DecodeError(f"not a readable .eval zip: {e}", file=name) from None
+    with z:
         members = z.namelist()
         header: dict[str, Any] = {}
         if "header.json" in members:
-            header = need_dict(_load(z, name, "header.json"), "$", "a log header object")
+            header = need_dict(_load(z, name, "header.json", limit), "$", "a log header object")
         elif "_journal/start.json" in members:
-            header = need_dict(_load(z, name, "_journal/start.json"), "$", "a log header object")
+            header = need_dict(_load(z, name, "_journal/start.json", limit), "$", "a log header object")
         samples = sorted((m for m in members if m.startswith("samples/") and m.endswith(".json")),
                          key=_natural)
         for member in samples:
             where = f"{name}:{member}"
             try:
-                yield guarded(read, _load(z, name, member), source=where, header=header, image_loader=image_loader)
+                yield guarded(read, _load(z, name, member, limit), source=where, header=header,
+                              image_loader=image_loader)
             except DecodeError as e:
-                raise DecodeError(e.expected, path=e.path, file=where) from None
+                err = DecodeError(e.expected, path=e.path, file=where)
+                if on_error is None:
+                    raise err from None
+                on_error(err)
 
 
-def _load(z: zipfile.ZipFile, name: str, member: str) -> Any:
+def _load(z: zipfile.ZipFile, name: str, member: str, limit: int) -> Any:
+    where = f"{name}:{member}"
     try:
-        return parse_json(z.read(member))
+        with z.open(member) as f:
+            data = _bounded(f, limit, where, z.getinfo(member).file_size)
+    except DecodeError:
+        raise  # over the limit (a ValueError, but not a damaged member)
+    except _ZIP_ERRORS as e:
+        raise DecodeError(f"a damaged zip member: {e}", file=where) from None
+    try:
+        return parse_json(data)
     except DecodeError as e:
-        raise e.located(file=f"{name}:{member}") from None
+        raise e.located(file=where) from None
 
 
 def _natural(member: str) -> list[Any]:

@@ -15,6 +15,9 @@ later ``system``/``developer``  a mid-conversation ``role: "system"`` message (r
 ``tool`` messages               ``tool_result`` blocks, consecutive ones in one user turn
 ``image_url``                   ``image``: a data URL becomes a base64 source, an http(s) URL a URL
                                 source
+``file`` (``file_data``/``file_id``)  ``document``: a base64 PDF a base64 source, a file id a ``file``
+                                source (as litellm maps them); a plain-text document is written as
+                                a text part; ``filename`` is reported (written from ``title``)
 ``reasoning_content``           a ``thinking`` block with an empty signature (reported)
 ``refusal``                     a text block (reported)
 ``max_completion_tokens``       ``max_tokens`` (also read from ``max_tokens``)
@@ -25,7 +28,7 @@ later ``system``/``developer``  a mid-conversation ``role: "system"`` message (r
 ``response_format`` json_schema  ``output_config.format``; ``reasoning_effort`` ``output_config.effort``
 ==============================  =================================================================
 
-Everything else (``name``, ``n``, ``logprobs``, ``seed``, audio and file parts, ...) is reported as
+Everything else (``name``, ``n``, ``logprobs``, ``seed``, audio parts, ...) is reported as
 a loss. Normalisations a round trip shows, by design: arguments strings are written compactly;
 ``max_tokens`` is written as ``max_completion_tokens`` (unless ``max_tokens_field="max_tokens"``);
 ``null`` optional fields (``refusal``, ``tool_calls``, ``name``, ``audio``) are dropped; an assistant
@@ -52,8 +55,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal, cast
 
-import orjson
-
 from convo._json import UNSET, Unset, freeze
 from convo.codec.formats._base import (
     ChatBuilder,
@@ -63,7 +64,10 @@ from convo.codec.formats._base import (
     Loss,
     anthropic_tools,
     compact_json,
+    describe,
+    document_from_file,
     fail,
+    file_from_document,
     function_from_tool,
     generated_id,
     get_str,
@@ -71,6 +75,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     parse_arguments,
@@ -80,10 +85,12 @@ from convo.codec.formats._base import (
     unsigned_thinking,
     written_image_ref,
 )
+from convo.codec.formats.openai_stream import completion_from_chunks, completion_from_sse
 from convo.errors import DecodeError
 from convo.model import (
     Block,
     Conversation,
+    Document,
     Image,
     Message,
     RedactedThinking,
@@ -314,10 +321,31 @@ def _parts(c: Any, path: str, losses: list[Loss], image_loader: ImageLoader | No
                 raise fail("a string", r, f"{pp}.refusal")
             losses.append(Loss(pp, "refusal part", "read as a text block"))
             out.append(Text(r))
+        elif kind == "file":
+            f = need_dict(part.get("file"), f"{pp}.file")
+            got = _file_part(f, f"{pp}.file", losses)
+            if got is not None:
+                out.append(got)
+            _extra_keys(part, ("type", "file"), pp, losses)
         else:
-            what = {"input_audio": "audio", "file": "file"}.get(str(kind), f"content part of type {kind!r}")
+            what = {"input_audio": "audio"}.get(str(kind), f"content part of type {kind!r}")
             losses.append(Loss(pp, what, "the Messages API conversation has no equivalent"))
     return out
+
+
+def _file_part(f: dict[str, Any], path: str, losses: list[Loss]) -> Block | None:
+    """A chat ``file`` part's ``file`` object as a document (or image) block."""
+    strs = {}
+    for k in ("file_data", "file_id", "format", "filename"):
+        v = f.get(k)
+        if v is not None and not isinstance(v, str):
+            raise fail("a string", v, f"{path}.{k}")
+        strs[k] = v
+    if strs["filename"] is not None:
+        losses.append(Loss(f"{path}.filename", f"file name {strs['filename']!r:.60}", "the Messages API "
+                           "document has no file name"))
+    _extra_keys(f, ("file_data", "file_id", "format", "filename"), path, losses)
+    return document_from_file(strs["file_data"], strs["file_id"], None, strs["format"], path, losses)
 
 
 def _result_content(c: Any, path: str, losses: list[Loss]) -> str | tuple[Block, ...]:
@@ -560,84 +588,6 @@ def _usage(u: dict[str, Any], losses: list[Loss]) -> Usage:
     return Usage(**kwargs)
 
 
-def completion_from_chunks(chunks: Iterable[Any]) -> dict[str, Any]:
-    """The ``chat.completion`` object a stream of ``chat.completion.chunk`` objects adds up to.
-
-    >>> c = completion_from_chunks([
-    ...     {"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
-    ...     {"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]}])
-    >>> c["choices"][0]["message"]["content"], c["choices"][0]["finish_reason"]
-    ('Hello', 'stop')
-    """
-    out: dict[str, Any] = {"object": "chat.completion"}
-    choices: dict[int, dict[str, Any]] = {}
-    for n, chunk in enumerate(chunks):
-        chunk = need_dict(chunk, f"$[{n}]", "a chat.completion.chunk object")
-        for k in ("id", "created", "model", "system_fingerprint", "service_tier"):
-            if k in chunk and k not in out:
-                out[k] = chunk[k]
-        if chunk.get("usage") is not None:
-            out["usage"] = chunk["usage"]
-        for ch in chunk.get("choices") or ():
-            idx = ch.get("index", 0)
-            acc = choices.setdefault(idx, {"index": idx, "message": {"role": "assistant", "content": None},
-                                           "logprobs": None, "finish_reason": None})
-            msg = acc["message"]
-            delta = ch.get("delta") or {}
-            for key in ("content", "refusal", "reasoning_content"):
-                piece = delta.get(key)
-                if piece is not None:
-                    msg[key] = (msg.get(key) or "") + piece
-                elif key == "refusal" and key in delta and key not in msg:
-                    msg[key] = None
-            for tc in delta.get("tool_calls") or ():
-                calls = msg.setdefault("tool_calls", [])
-                ti = tc.get("index", len(calls))
-                while len(calls) <= ti:
-                    calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-                call = calls[ti]
-                if tc.get("id"):
-                    call["id"] = tc["id"]
-                fn = tc.get("function") or {}
-                if fn.get("name"):
-                    call["function"]["name"] += fn["name"]
-                if fn.get("arguments"):
-                    call["function"]["arguments"] += fn["arguments"]
-            lp = ch.get("logprobs")
-            if lp:
-                got = acc["logprobs"] or {}
-                for key, items in lp.items():
-                    got[key] = (got.get(key) or []) + items if isinstance(items, list) else got.get(key, items)
-                acc["logprobs"] = got
-            if ch.get("finish_reason") is not None:
-                acc["finish_reason"] = ch["finish_reason"]
-    out["choices"] = [choices[i] for i in sorted(choices)]
-    return out
-
-
-def completion_from_sse(text: str | bytes) -> dict[str, Any]:
-    """The ``chat.completion`` object an SSE body (``data: {...}`` lines, ``data: [DONE]``) adds up to.
-
-    >>> completion_from_sse('data: {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}\\n\\n'
-    ...                     'data: [DONE]\\n\\n')["choices"][0]["message"]["content"]
-    'Hi'
-    """
-    if isinstance(text, bytes):
-        text = text.decode()
-    chunks = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            break
-        try:
-            chunks.append(orjson.loads(data))
-        except orjson.JSONDecodeError as e:
-            raise DecodeError(f"invalid JSON in an SSE data line: {e}", line=n) from None
-    return completion_from_chunks(chunks)
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -645,12 +595,14 @@ def write(
     conv: Conversation,
     *,
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
-    reasoning_field: str | None = "reasoning_content",
+    reasoning_field: str | None = None,
 ) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     """A chat completions request body for *conv*, and what it could not carry.
 
-    Thinking text goes to *reasoning_field* (``reasoning_content``, the field OpenAI-compatible
-    servers use; ``None`` reports it as a loss instead); signatures cannot be carried.
+    Thinking has no place in an OpenAI chat completions request (the ``openai`` package's request
+    types have none): by default it is reported as a loss. ``reasoning_field="reasoning_content"``
+    writes its text where OpenAI-compatible servers (DeepSeek, vLLM) read it; signatures cannot be
+    carried either way.
 
     >>> body, losses = write(Conversation(model="claude-opus-4-8", max_tokens=64, top_k=5).user("Hi"))
     >>> body
@@ -679,8 +631,13 @@ def write(
                 body["user"] = v
             else:
                 losses.append(Loss(f"$.metadata.{k}", f"metadata {k} {v!r:.40}", "chat completions has no such field"))
-    if conv.output_config is not UNSET:
-        oc = conv.output_config
+    elif md is not UNSET:  # the codec keeps any JSON here; the API takes only an object
+        losses.append(Loss("$.metadata", f"metadata {describe(md)}", "not an object; chat completions has no equivalent"))
+    oc = conv.output_config
+    if oc is not UNSET and not isinstance(oc, dict):
+        losses.append(Loss("$.output_config", f"output_config {describe(oc)}", "not an object; chat completions "
+                           "has no equivalent"))
+    elif oc is not UNSET:
         for k, v in oc.items():
             if k == "format" and isinstance(v, dict) and v.get("type") == "json_schema" and "schema" in v:
                 body["response_format"] = {"type": "json_schema",
@@ -702,9 +659,16 @@ def write_tools(conv: Conversation, body: dict[str, Any], losses: list[Loss]) ->
     tc = conv.tool_choice
     if tc is UNSET:
         return
-    kind = tc.get("type") if isinstance(tc, dict) else None
+    if not isinstance(tc, dict):  # kept as given by the codec; the API takes only an object
+        losses.append(Loss("$.tool_choice", f"tool_choice {describe(tc)}", "not an object; chat "
+                           "completions has no equivalent"))
+        return
+    kind = tc.get("type")
     if tc.get("disable_parallel_tool_use") is True:
         body["parallel_tool_calls"] = False
+    elif tc.get("disable_parallel_tool_use") is False:
+        losses.append(Loss("$.tool_choice.disable_parallel_tool_use", "disable_parallel_tool_use false",
+                           "the default; not written"))
     if kind in ("auto", "none"):
         if not (kind == "auto" and tc.get("disable_parallel_tool_use") is True):
             body["tool_choice"] = kind
@@ -727,6 +691,7 @@ def write_messages(conv: Conversation, losses: list[Loss], *,
     [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}]
     """
     out: list[dict[str, Any]] = []
+    note_joined_turns(conv, losses)
     st = system_text(conv, losses)
     if isinstance(st, str):
         out.append({"role": "system", "content": st})
@@ -750,7 +715,10 @@ def write_messages(conv: Conversation, losses: list[Loss], *,
                     part = _write_part(blk, bp, losses)
                     if part is not None:
                         parts.append(part)
-            if parts:
+            if len(parts) == 1 and parts[0]["type"] == "text" and any(isinstance(b, ToolResult) for b in m.content):
+                # the words after tool results: a plain user message, which reads back as one text block
+                out.append({"role": m.role, "content": parts[0]["text"]})
+            elif parts:
                 out.append({"role": m.role, "content": parts})
         else:
             losses.append(Loss(f"{p}.role", f"role {m.role!r}", "chat completions has no such role"))
@@ -764,6 +732,11 @@ def _write_part(blk: Block, bp: str, losses: list[Loss]) -> dict[str, Any] | Non
     if isinstance(blk, Image):
         ref = written_image_ref(blk, bp, losses, "chat completions")
         return None if ref is None else {"type": "image_url", "image_url": {"url": ref}}
+    if isinstance(blk, Document):
+        f = file_from_document(blk, bp, losses, urls=False)
+        if isinstance(f, str):
+            return {"type": "text", "text": f}
+        return None if f is None else {"type": "file", "file": f}
     losses.append(Loss(bp, f"{getattr(blk, 'type', '?')} block", "chat completions messages have no equivalent"))
     return None
 
@@ -772,6 +745,8 @@ def _write_tool(r: ToolResult, bp: str, losses: list[Loss]) -> dict[str, Any]:
     note_block_extras(r, bp, losses)
     if r.is_error is True:
         losses.append(Loss(f"{bp}.is_error", "is_error", "tool messages have no error flag"))
+    elif r.is_error is False:
+        losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
     text = result_text(r, bp, losses)
     content: Any = text if isinstance(text, str) else [{"type": "text", "text": t} for t in text]
     return {"role": "tool", "tool_call_id": r.tool_use_id, "content": content}
@@ -788,11 +763,16 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], reasoning_field: st
         if isinstance(blk, Text):
             note_block_extras(blk, bp, losses)
             texts.append(blk.text)
+            if calls:
+                _moved_block(p, "text after a tool call", losses)
         elif isinstance(blk, ToolUse):
             note_block_extras(blk, bp, losses)
             args = blk.input if isinstance(blk.input, str) else compact_json(blk.input)
             calls.append({"id": blk.id, "type": "function", "function": {"name": blk.name, "arguments": args}})
         elif isinstance(blk, Thinking) and reasoning_field is not None:
+            if texts or calls:
+                _moved_block(p, "thinking after other content", losses)
+            note_block_extras(blk, bp, losses)
             reasoning.append(blk.thinking)
             if blk.signature:
                 losses.append(Loss(f"{bp}.signature", "thinking signature", "chat completions has no place for it"))
@@ -816,6 +796,14 @@ def _write_assistant(m: Message, p: str, losses: list[Loss], reasoning_field: st
     if calls:
         msg["tool_calls"] = calls
     return msg
+
+
+def _moved_block(p: str, what: str, losses: list[Loss]) -> None:
+    """Report, once per message, that the blocks will be read back in another order."""
+    loss = Loss(f"{p}.content", what, "chat completions keeps reasoning, text and tool calls apart; read "
+                "back in that order")
+    if loss not in losses:
+        losses.append(loss)
 
 
 FORMAT = Format(

@@ -31,7 +31,7 @@ from convo.codec.formats.openai import read_messages, read_params, write_message
 from convo.errors import DecodeError
 from convo.model import Conversation
 
-__all__ = ["FORMAT", "read", "write"]
+__all__ = ["FORMAT", "invalid", "read", "write"]
 
 _LINE_KEYS = ("messages", "tools", "parallel_tool_calls", "functions")
 
@@ -57,9 +57,11 @@ def read(obj: Any, *, source: str | None = None, image_loader: ImageLoader | Non
 def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     """One fine-tuning line for *conv*.
 
-    >>> line, losses = write(Conversation(model="claude-opus-4-8").user("Hi"))
-    >>> line, [loss.path for loss in losses]
-    ({'messages': [{'role': 'user', 'content': 'Hi'}]}, ['$.model'])
+    >>> line, losses = write(Conversation(model="claude-opus-4-8").user("Hi").assistant("Hello"))
+    >>> line["messages"][1], [loss.path for loss in losses]
+    ({'role': 'assistant', 'content': 'Hello'}, ['$.model'])
+    >>> [loss.why[:22] for loss in write(Conversation().user("Hi"))[1]]
+    ['no assistant message: ']
     """
     losses: list[Loss] = []
     line: dict[str, Any] = {"messages": write_messages(conv, losses, reasoning_field=None)}
@@ -68,7 +70,27 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
         losses.append(Loss("$.tool_choice", "tool_choice", "a fine-tuning line has no tool_choice"))
         del line["tool_choice"]
     params_losses(conv, ("tools", "tool_choice"), losses)
+    why = invalid(line)
+    if why is not None:
+        losses.append(Loss("$.messages", "not a valid training example", why))
     return line, tuple(losses)
+
+
+def invalid(line: Any) -> str | None:
+    """Why OpenAI's fine-tuning would refuse *line*, or None when it is a valid example.
+
+    DOC (OpenAI fine-tuning data preparation): every example needs at least one assistant
+    message, the messages the model learns to write.
+
+    >>> invalid({"messages": [{"role": "user", "content": "Hi"}]})
+    'no assistant message: OpenAI fine-tuning refuses an example without one to learn from'
+    >>> invalid({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}) is None
+    True
+    """
+    msgs = line.get("messages") if isinstance(line, dict) else None
+    if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "assistant" for m in msgs):
+        return "no assistant message: OpenAI fine-tuning refuses an example without one to learn from"
+    return None
 
 
 FORMAT = Format(

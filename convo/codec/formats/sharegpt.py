@@ -52,6 +52,7 @@ from convo.codec.formats._base import (
     need_dict,
     need_list,
     note_block_extras,
+    note_joined_turns,
     note_message_extras,
     params_losses,
     python_json,
@@ -86,6 +87,8 @@ def read(obj: Any, *, source: str | None = None, image_loader: ImageLoader | Non
     """
     losses: list[Loss] = []
     d = need_dict(obj, "$", "a ShareGPT record object")
+    if "conversations" in d and isinstance(d.get("chosen"), dict) and isinstance(d.get("rejected"), dict):
+        return _read_pair(d, source, image_loader)
     if "conversations" in d:
         key, speaker_key, value_key = "conversations", "from", "value"
     elif "messages" in d:
@@ -138,6 +141,27 @@ def read(obj: Any, *, source: str | None = None, image_loader: ImageLoader | Non
             losses.append(Loss(f"$.{k}", f"{k} {d[k]!r:.40}", "record metadata has no place in a Messages API conversation"))
     system, msgs = b.finish()
     return Conversion(Conversation(messages=msgs, system=system, **params), losses, source)
+
+
+def _read_pair(d: dict[str, Any], source: str | None, image_loader: ImageLoader | None) -> Conversion:
+    """A DPO record (LLaMA-Factory): the shared ``conversations`` with the ``chosen`` turn, paired
+    with the same turns and the ``rejected`` turn."""
+    turns = need_list(d["conversations"], "$.conversations")
+    n = len(turns)
+    sides = []
+    for side in ("chosen", "rejected"):
+        rest = {k: v for k, v in d.items() if k not in ("chosen", "rejected")}
+        c = read({**rest, "conversations": [*turns, d[side]]}, image_loader=image_loader)
+        sides.append((c.conversation, [_side_path(loss, n, side) for loss in c.losses]))
+    losses = sides[0][1] + [loss for loss in sides[1][1] if loss not in sides[0][1]]
+    return Conversion(sides[0][0], losses, source, rejected=sides[1][0], meta={"style": "dpo"})
+
+
+def _side_path(loss: Loss, n: int, side: str) -> Loss:
+    prefix = f"$.conversations[{n}]"
+    if loss.path == prefix or loss.path.startswith((prefix + ".", prefix + "[")):
+        return Loss(f"$.{side}" + loss.path[len(prefix):], loss.what, loss.why, line=loss.line)
+    return loss
 
 
 def _images(raw: Any, losses: list[Loss]) -> list[tuple[int, str, None]]:
@@ -233,13 +257,39 @@ def write(
     *,
     style: Literal["from", "role"] = "from",
     system: Literal["turn", "field"] = "turn",
+    rejected: Conversation | None = None,
+    label: bool | None = None,
+    meta: Any = None,
 ) -> tuple[dict[str, Any], tuple[Loss, ...]]:
-    """One ShareGPT record for *conv*.
+    """One ShareGPT record for *conv*; for a pair whose sides differ in their last turn only, a
+    DPO record (``conversations`` + ``chosen`` + ``rejected`` turns, as LLaMA-Factory has them).
 
     >>> write(Conversation().with_system("Be brief.").user("Hi").assistant("Hello!"), style="role")[0]
     {'messages': [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello!'}]}
+    >>> write(Conversation().user("Hi").assistant("Hello!"), rejected=Conversation().user("Hi").assistant("Go."))[0]
+    {'conversations': [{'from': 'human', 'value': 'Hi'}], 'chosen': {'from': 'gpt', 'value': 'Hello!'}, 'rejected': {'from': 'gpt', 'value': 'Go.'}}
     """
+    record, losses = _write_one(conv, style, system)
+    extra: list[Loss] = []
+    if label is not None:
+        extra.append(Loss("$.label", f"the KTO label {label!r}", "ShareGPT records have no label"))
+    if rejected is not None:
+        other, _ = _write_one(rejected, style, system)
+        key = "conversations" if style == "from" else "messages"
+        a, b = record[key], other[key]
+        if len(a) == len(b) and a[:-1] == b[:-1] and a and {k: v for k, v in record.items() if k != key} == \
+                {k: v for k, v in other.items() if k != key}:
+            record = {key: a[:-1], "chosen": a[-1], "rejected": b[-1],
+                      **{k: v for k, v in record.items() if k != key}}
+        else:
+            extra.append(Loss("$.rejected", "the rejected side of a preference pair", "a ShareGPT DPO record "
+                              "holds sides that differ in their last turn only; the chosen side is written"))
+    return record, (*losses, *extra)
+
+
+def _write_one(conv: Conversation, style: str, system: str) -> tuple[dict[str, Any], tuple[Loss, ...]]:
     losses: list[Loss] = []
+    note_joined_turns(conv, losses)
     if style == "from":
         key, sk, vk = "conversations", "from", "value"
         names = {"user": "human", "assistant": "gpt", "system": "system"}
@@ -252,8 +302,8 @@ def write(
     st = system_text(conv, losses)
     if st is not None:
         if not isinstance(st, str):
-            if len(st) > 1:
-                losses.append(Loss("$.system", f"{len(st)} system blocks", "joined with blank lines into one"))
+            losses.append(Loss("$.system", f"{len(st)} system block{'s' if len(st) > 1 else ''}",
+                               "joined with blank lines into one string, read back as a string"))
             st = "\n\n".join(st)
         if system == "field":
             record["system"] = st
@@ -303,11 +353,16 @@ def write(
                                        "turn before; it will pair by order when read back"))
                 if r.is_error is True:
                     losses.append(Loss(f"{bp}.is_error", "is_error", "observations have no error flag"))
+                elif r.is_error is False:
+                    losses.append(Loss(f"{bp}.is_error", "is_error false", "the default; not written"))
                 note_block_extras(r, bp, losses)
                 text = result_text(r, bp, losses)
                 turns.append({sk: "observation", vk: text if isinstance(text, str) else "\n".join(text)})
         if texts:
             turns.append({sk: names[role], vk: _join(texts)})
+            if PLACEHOLDER not in texts or any(PLACEHOLDER not in (a, b) for a, b in itertools.pairwise(texts)):
+                losses.append(Loss(f"{p}.content", f"{len(texts)} text block{'s' if len(texts) > 1 else ''}",
+                                   "written as one string (joined with newlines), read back as a string"))
         call_order = []
         if uses:
             ids += len(uses)
@@ -341,4 +396,5 @@ FORMAT = Format(
     'ShareGPT records: {"conversations": [{"from", "value"}]} (FastChat, glaive, LLaMA-Factory) or role/content',
     reader=read,
     writer=write,
+    pairs=True,
 )

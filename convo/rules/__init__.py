@@ -1,0 +1,126 @@
+"""The API's rules, checked offline: :func:`validate` returns a :class:`Report` of violations.
+
+Layer: above the model and ``profiles``; below transforms, codec and the CLI. The rules depend on
+the model (a :class:`~convo.profiles.Profile`: prefill, sampling, mid-conversation system,
+thinking, effort, limits) and on the API version (facts §10: under ``2026-10-21`` the sampling
+parameters are gone, and a document in an assistant turn or cited text in a user turn is a 400).
+
+Every rule has a stable id, a severity, a source tag and a fix hint (:data:`RULES`; the README
+table is rendered from it by :func:`rules_table_markdown`). Rules tagged ``OBS`` come from API
+errors that third parties observed, not from Anthropic's docs; ``UNCONFIRMED`` ones from nowhere
+firm, so they are warnings.
+
+Speed matters (the CLI validates every line of multi-GB files): one pass over the messages, type
+checks by identity, paths built only for violations, images read only as far as their header.
+
+Where each part lives (the modules are private; import from ``convo.rules``):
+
+- ``_catalog``: :data:`RULES`, :class:`Rule`, :class:`Violation`, :class:`Report`, the README table;
+- ``_predicates``: the predicates shared with the transforms (:func:`paused`,
+  :func:`system_may_follow`, :func:`effort_only`, ...);
+- ``_pass``: the state of one pass, and the checks of cache breakpoints, nested blocks and images;
+- ``_request``: the request-level rules and the top-level ``system`` field;
+- ``_messages``: the per-message rules, one function per family;
+- here: :func:`validate` and :func:`check`, which run them in that order.
+
+>>> from convo.model import Conversation, Message
+>>> conv = Conversation(model="claude-opus-4-8", max_tokens=64, messages=[
+...     Message("user", "Hi"), Message("assistant", "Hello ")])
+>>> [(v.rule, v.path) for v in validate(conv).errors]
+[('prefill.unsupported', '$.messages[1]'), ('prefill.trailing-whitespace', '$.messages[1].content')]
+"""
+
+from __future__ import annotations
+
+from convo._json import UNSET
+from convo.errors import ValidationError
+from convo.model import Conversation
+from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
+from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
+from convo.rules._messages import _check_messages
+from convo.rules._pass import _get, _Pass
+from convo.rules._predicates import effort_only as effort_only
+from convo.rules._predicates import interleaved as interleaved
+from convo.rules._predicates import is_server_result as is_server_result
+from convo.rules._predicates import paused as paused
+from convo.rules._predicates import sampling_off_default as sampling_off_default
+from convo.rules._predicates import sampling_off_thinking as sampling_off_thinking
+from convo.rules._predicates import system_may_follow as system_may_follow
+from convo.rules._request import _THINKING_ON, _check_request, _check_system
+
+__all__ = [
+    "RULES",
+    "Report",
+    "Rule",
+    "Severity",
+    "Violation",
+    "check",
+    "rules_table_markdown",
+    "validate",
+]
+
+
+def validate(
+    conversation: Conversation,
+    *,
+    profile: Profile | str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
+    registry: ProfileRegistry | None = None,
+) -> Report:
+    """Check *conversation* against the API's rules for its model and *api_version*.
+
+    *profile* is a :class:`~convo.profiles.Profile`, a model id, or None for the conversation's
+    own model (looked up in *registry*, default the built-ins). An unknown model is checked with
+    the permissive default and reported as a ``model.unknown`` warning; an unknown *api_version*
+    raises ``ValueError``.
+
+    >>> from convo.model import Conversation, Message
+    >>> conv = Conversation(model="claude-sonnet-4-5", max_tokens=1, temperature=0.2,
+    ...                     messages=[Message("user", "Hi"), Message("assistant", "The answer is (")])
+    >>> validate(conv).rules
+    ('sampling.removed',)
+    >>> validate(conv, api_version="2023-06-01").ok
+    True
+    >>> validate(conv, profile="claude-opus-4-8", api_version="2023-06-01").rules
+    ('sampling.unsupported', 'prefill.unsupported')
+    """
+    if api_version not in API_VERSIONS:
+        raise ValueError(f"unknown API version {api_version!r} (known: {', '.join(API_VERSIONS)})")
+    if profile is None:
+        prof = get_profile(conversation.model, registry=registry)
+    elif isinstance(profile, str):
+        prof = get_profile(profile, registry=registry)
+    else:
+        prof = profile
+    s = _Pass(prof, api_version == "2026-10-21")
+    thinking_type = _get(conversation.thinking, "type")
+    _check_request(conversation, prof, s, thinking_type)
+    _check_system(conversation, s)
+    _check_messages(conversation, prof, s, thinking_type in _THINKING_ON)
+    cc = conversation.cache_control
+    if cc is not UNSET:
+        s.breakpoint(cc, "$.cache_control")  # automatic caching: a breakpoint on the last block
+    if s.images:
+        s.check_images()
+    return Report(s.out)
+
+
+def check(
+    conversation: Conversation,
+    *,
+    profile: Profile | str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
+    registry: ProfileRegistry | None = None,
+) -> None:
+    """Raise :class:`~convo.errors.ValidationError` (carrying the report) unless *conversation* is valid.
+
+    >>> from convo.model import Conversation, Message
+    >>> check(Conversation(model="claude-opus-4-8", max_tokens=16, messages=[Message("user", "Hi")]))
+    >>> check(Conversation(model="claude-opus-4-8", max_tokens=16))
+    Traceback (most recent call last):
+    ...
+    convo.errors.ValidationError: messages.empty $.messages: the request has no messages
+    """
+    report = validate(conversation, profile=profile, api_version=api_version, registry=registry)
+    if not report.ok:
+        raise ValidationError(report)

@@ -1,0 +1,148 @@
+"""Request-level rules: model, max_tokens, sampling, thinking, tool_choice, effort, tools, and
+the top-level ``system`` field.
+
+Layer: inside ``convo.rules``, above ``_pass``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from convo._json import UNSET
+from convo.model import SAMPLING_PARAMS, Conversation, Text
+from convo.profiles import Profile
+from convo.rules._pass import _get, _Pass
+from convo.rules._predicates import interleaved, sampling_off_default, sampling_off_thinking
+
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_THINKING_ON = frozenset(("enabled", "adaptive"))
+
+
+def _is_number(v: Any) -> bool:
+    return (type(v) is int or type(v) is float) and v == v  # NaN is no number for the API
+
+
+def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any) -> None:
+    """Request-level rules: model, max_tokens, sampling, thinking, tool_choice, effort, tools."""
+    model = conv.model
+    if not isinstance(model, str) or not model:
+        s.add("request.model-missing", "$.model", "the request names no model")
+    elif not p.known:  # the profile asked for (validate(profile=...), --model), not always conv's own model
+        s.add("model.unknown", "$.model",
+              f"no profile for {p.model or model!r}: model-specific rules use the permissive default")
+
+    max_tokens = conv.max_tokens
+    if max_tokens is UNSET or max_tokens is None:
+        s.add("request.max-tokens-missing", "$.max_tokens", "max_tokens is required")
+    elif type(max_tokens) is not int:
+        s.add("request.max-tokens-range", "$.max_tokens", f"max_tokens must be an integer, not {max_tokens!r}")
+    elif max_tokens < 0:
+        s.add("request.max-tokens-range", "$.max_tokens", f"max_tokens {max_tokens} is negative")
+    elif max_tokens > p.max_output:
+        s.add("request.max-tokens-range", "$.max_tokens",
+              f"max_tokens {max_tokens} is above {p.model or 'the model'}'s max output {p.max_output}")
+
+    thinking_on = thinking_type in _THINKING_ON
+    for name in SAMPLING_PARAMS:
+        value = getattr(conv, name)
+        if value is UNSET:
+            continue
+        path = f"$.{name}"
+        if s.api_2026:
+            s.add("sampling.removed", path, f"{name} is not accepted under API 2026-10-21 (any value)")
+            continue
+        if value is None:
+            continue  # JSON null: the default
+        if name == "top_k":
+            ok_range = type(value) is int and value >= 0
+        else:
+            ok_range = _is_number(value) and 0 <= value <= 1
+        if not ok_range:
+            s.add("sampling.range", path,
+                  f"{name} {value!r} is out of range ({'an integer >= 0' if name == 'top_k' else '0..1'})")
+        elif p.sampling == "default_only" and sampling_off_default(name, value):
+            s.add("sampling.unsupported", path,
+                  f"{p.model} takes only the default {name} "
+                  f"({'none' if name == 'top_k' else '1.0' if name == 'temperature' else '>= 0.99'})")
+        elif thinking_on and sampling_off_thinking(name, value):
+            s.add("sampling.with-thinking", path, f"{name} {value!r} cannot be changed while thinking is on")
+
+    thinking = conv.thinking
+    if thinking is not UNSET and thinking is not None:
+        if thinking_type is UNSET or thinking_type not in ("enabled", "adaptive", "disabled"):
+            s.add("thinking.unsupported-mode", "$.thinking.type" if thinking_type is not UNSET else "$.thinking",
+                  f"{thinking_type!r} is not a thinking type (enabled, adaptive or disabled)")
+        elif thinking_type not in p.thinking_modes:
+            s.add("thinking.unsupported-mode", "$.thinking.type",
+                  f"{p.model} does not accept thinking type {thinking_type!r} "
+                  f"(accepts: {', '.join(p.thinking_modes) or 'none'})")
+        elif thinking_type == "disabled" and p.thinking_required_efforts:
+            effort: Any = _get(conv.output_config, "effort")
+            if effort is UNSET:
+                effort = p.default_effort
+            if effort in p.thinking_required_efforts:
+                s.add("thinking.unsupported-mode", "$.thinking.type",
+                      f"{p.model} cannot turn thinking off at effort {effort!r}")
+        if thinking_type == "enabled":
+            budget = _get(thinking, "budget_tokens")
+            if budget is UNSET:
+                s.add("thinking.budget", "$.thinking", "thinking type enabled needs budget_tokens")
+            elif type(budget) is not int or budget < 1024:
+                s.add("thinking.budget", "$.thinking.budget_tokens",
+                      f"budget_tokens {budget!r} is below the minimum 1024")
+            elif type(max_tokens) is int and budget >= max_tokens and not interleaved(conv):
+                s.add("thinking.budget", "$.thinking.budget_tokens",
+                      f"budget_tokens {budget} must be below max_tokens {max_tokens}")
+
+    choice = _get(conv.tool_choice, "type")
+    if choice in ("any", "tool"):
+        if not p.forced_tool_choice:
+            s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
+                  f"{p.model} does not accept tool_choice {choice!r}")
+        elif thinking_on:
+            s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
+                  f"tool_choice {choice!r} cannot be used while thinking is {thinking_type}")
+
+    level = _get(conv.output_config, "effort")
+    if level is not UNSET and level not in p.effort_levels:
+        s.add("effort.unsupported", "$.output_config.effort", _effort_message(p, level))
+
+    tools = conv.tools
+    if type(tools) is tuple:
+        for k, tool in enumerate(tools):
+            if not isinstance(tool, Mapping):
+                continue
+            ttype = tool.get("type")
+            if ttype is None or ttype == "custom":
+                tname = tool.get("name")
+                if not isinstance(tname, str) or not _TOOL_NAME.fullmatch(tname):
+                    s.add("tools.name", f"$.tools[{k}].name",
+                          f"tool name {tname!r} does not match ^[a-zA-Z0-9_-]{{1,64}}$")
+            cc = tool.get("cache_control", UNSET)
+            if cc is not UNSET:
+                s.breakpoint(cc, f"$.tools[{k}]")
+
+
+def _effort_message(p: Profile, effort: Any) -> str:
+    if not p.effort_levels:
+        return f"{p.model} does not accept an effort level"
+    return f"{p.model} does not accept effort {effort!r} (accepts: {', '.join(p.effort_levels)})"
+
+
+def _check_system(conv: Conversation, s: _Pass) -> None:
+    system = conv.system
+    if type(system) is not tuple:
+        return
+    for k, b in enumerate(system):
+        if type(b) is Text:
+            if not b.text:
+                s.add("text.empty", f"$.system[{k}]", "system text block with empty text")
+            cc = b.cache_control
+            if cc is not UNSET:
+                s.breakpoint(cc, f"$.system[{k}]")
+        else:
+            cc = getattr(b, "cache_control", UNSET)
+            if cc is not UNSET:
+                s.breakpoint(cc, f"$.system[{k}]")
