@@ -172,7 +172,7 @@ class TestRunVia:
         emu.batches.delay = 0.0  # `convo run` polls every 10 s at first: let the batch end at once
         H.write_lines(here / "in.jsonl", [H.request(f"v{i}") for i in range(4)] + ["{}"])
         assert main(["run", "in.jsonl", "-o", "out.jsonl", "--via", "batch"]) == 0
-        assert "4 lines = 4 succeeded" in capsys.readouterr().err
+        assert "5 lines in = 4 succeeded + 0 failed (API errors) + 1 rejected (not requests)" in capsys.readouterr().err
         records = H.exchanges(here / "out.jsonl")
         assert [(r.id, r.response.text) for r in records] == [(f"in.jsonl:{i + 1}", f"echo: v{i}") for i in range(4)]
         assert len(emu.batches.ids()) == 1 and (here / "out.jsonl.batch.json").exists()

@@ -1171,7 +1171,7 @@ class _Job:
                     hashers[n0].update(BODY_SEP + item if hashed[n0] else item)
                     hashed[n0] += 1
                     b = latest.get(pos, b0)
-                    result, reply, error = self._outcome(b, fi, raw.line, spools)
+                    _result, reply, error = self._outcome(b, fi, raw.line, spools)
                     if reply is not None:
                         out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, response=reply)))
                         succeeded += 1
@@ -1185,13 +1185,9 @@ class _Job:
                     assert error is not None
                     inner = error.get("error") or {}
                     kind = str(inner.get("type"))
-                    if result == "errored" and kind == _RETRYABLE_NEVER:
-                        rej.write(reject(
-                            st["files"][fi]["name"], raw.line, "api", str(inner.get("message")), "$",
-                            raw.data, error_type=kind, request_id=error.get("request_id"),
-                            batch_id=b.get("batch_id")))
-                        rejected += 1
-                        continue
+                    # an invalid_request_error is an API error like any other: the line was sent,
+                    # so it gets its error record (failed), as with --via http; rejected means
+                    # never sent (convo could not read it as a request, or it broke the rules)
                     out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, error=error)))
                     failed[kind] = failed.get(kind, 0) + 1
                     tally(Result(tally.done, p.conv, error=_exception_for(error)))

@@ -566,6 +566,7 @@ class _FileRun:
 
         assert self.journal is not None
         journal = self.journal
+        breaks_rules = _rule_check(self.executor)
         slots: deque[_Slot] = deque()
         sending: dict[int, _Slot] = {}
         written = {"rejects": 0}  # bytes of rejects this run added
@@ -655,6 +656,12 @@ class _FileRun:
                                 "resume to start over)")
                         out_reader.take()
                         self.skipped += 1
+                        continue
+                    broken = breaks_rules(conv) if breaks_rules is not None else None
+                    if broken is not None:  # the executor would refuse it unsent: not a request
+                        if not settled_reject(name, raw.line):
+                            new_reject(DecodeError(broken[0], path=broken[1], file=name, line=raw.line),
+                                       raw.data, "rule")
                         continue
                     ready = answers.pop(pos, None)
                     slot = _Slot(pos, line_id, conv, ready, rejects_size(), self.rejected)
@@ -847,6 +854,30 @@ class _FileRun:
         self.lock.unlock()
 
 
+def _rule_check(executor: Any) -> Callable[[m.Conversation], tuple[str, str] | None] | None:
+    """What an HTTP executor that validates checks before sending, as (reason, $.path) of the
+    request rules a line breaks, or None when it breaks none; None when *executor* does not check.
+
+    A line the executor would refuse unsent is rejected (code ``rule``, the reason the batch job
+    gives), not written as an error record: ``--via http`` and ``--via batch`` count it the same.
+    """
+    from convo.executor import AsyncHttpExecutor, HttpExecutor
+
+    if not isinstance(executor, HttpExecutor | AsyncHttpExecutor) or not executor.validate:
+        return None
+    api_version = executor.api_version
+
+    def check(conv: m.Conversation) -> tuple[str, str] | None:
+        from convo import rules  # looked up per call, as the HTTP executors do
+
+        errors = rules.validate(conv, api_version=api_version).errors
+        if not errors:
+            return None
+        return "; ".join(f"{v.rule} {v.path}: {v.message}" for v in errors), errors[0].path
+
+    return check
+
+
 def _line_ending_at(path: str, offset: int) -> bytes:
     """The line of the file at *path* whose newline is the byte before *offset* (b"" if none)."""
     with open(path, "rb") as f:
@@ -895,7 +926,9 @@ def run_file(
     against inputs that are not the files the run started with raises ConvoError.
     *retry_errors* (with *resume*) runs the lines whose record is an error again, replacing those
     records. Lines that are not requests go to *rejects* (the records of :mod:`convo.codec.rejects`:
-    file, line, code, reason, ``$.path`` and the original bytes) and are counted apart. With a
+    file, line, code, reason, ``$.path`` and the original bytes) and are counted apart; so does a
+    line against the request rules when the executor is an HTTP executor that validates (it would
+    refuse it unsent: code ``rule``, as the batch job rejects it). With a
     :class:`~convo.executor.BatchExecutor` the file runs as a resumable batch job instead
     (state in ``OUT.batch.json``; see :meth:`~convo.jobs.batch.BatchExecutor.run_file`).
 
