@@ -861,7 +861,8 @@ def _rule_check(executor: Any) -> Callable[[m.Conversation], tuple[str, str] | N
     A line the executor would refuse unsent is rejected (code ``rule``, the reason the batch job
     gives), not written as an error record: ``--via http`` and ``--via batch`` count it the same.
     """
-    from convo.executor import AsyncHttpExecutor, HttpExecutor
+    # the module, not the package (convo.executor loads convo.jobs for BatchExecutor)
+    from convo.executor._http import AsyncHttpExecutor, HttpExecutor
 
     if not isinstance(executor, HttpExecutor | AsyncHttpExecutor) or not executor.validate:
         return None
