@@ -161,6 +161,17 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     return path, data
 
 
+def _run_counts(err: str) -> tuple[int, int]:
+    """(lines in, rejected) from convo run's summary: N lines in = S succeeded + F failed (API
+    errors) [+ K already done] + R rejected (not requests)."""
+    m = re.search(r"([\d,]+) lines in = ([\d,]+) succeeded \+ ([\d,]+) failed \(API errors\)"
+                  r"(?: \+ ([\d,]+) already done)? \+ ([\d,]+) rejected \(not requests\)", err)
+    assert m, err
+    n_in, ok, failed, done, rejected = (int((x or "0").replace(",", "")) for x in m.groups())
+    assert n_in == ok + failed + done + rejected, err
+    return n_in, rejected
+
+
 class TestCommands:
     def test_transform(self, hostile: tuple[Path, bytes], tmp_path: Path) -> None:
         """convo transform: in = out + rejected, every rejected line's bytes in the rejects file."""
@@ -220,10 +231,9 @@ class TestCommands:
             env = dict(os.environ, ANTHROPIC_API_KEY="sk-fuzz-test", ANTHROPIC_BASE_URL=url)
             code, err = _convo(tmp_path, "run", str(src), "-o", "ex.jsonl", "--concurrency", "4", env=env)
         assert code in (0, 1)
-        m = re.search(r"([\d,]+) lines = .* ([\d,]+) not requests", err)
-        assert m, err
-        total, rejected = (int(x.replace(",", "")) for x in m.groups())
-        assert total + rejected == len(expected_lines(data))
+        lines_in, rejected = _run_counts(err)
+        total = lines_in - rejected
+        assert lines_in == len(expected_lines(data))
         assert len((tmp_path / "ex.jsonl").read_bytes().splitlines()) == total
         records = _rejects(tmp_path / "ex.rejects.jsonl")
         assert len(records) == rejected
@@ -264,10 +274,9 @@ class TestCommands:
             code, err = _convo(tmp_path, "run", str(src), "-o", "ex.jsonl", "--via", "batch",
                                "--poll-interval", "0.05", env=env)
         assert code in (0, 1), err
-        m = re.search(r"([\d,]+) lines = .* ([\d,]+) not requests", err)
-        assert m, err
-        total, rejected = (int(x.replace(",", "")) for x in m.groups())
-        assert total + rejected == len(expected_lines(data))
+        lines_in, rejected = _run_counts(err)
+        total = lines_in - rejected
+        assert lines_in == len(expected_lines(data))
         assert len((tmp_path / "ex.jsonl").read_bytes().splitlines()) == total
         records = _rejects(tmp_path / "ex.rejects.jsonl")
         assert len({r["line"] for r in records}) == rejected

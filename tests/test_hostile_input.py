@@ -538,7 +538,7 @@ class TestBlankLines:
             with Emulator() as url:
                 env = dict(os.environ, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=url)
                 p = _convo(tmp_path, "run", "in.jsonl", "-o", "ex.jsonl", env=env)
-            assert "2 not requests (rejected)" in p.stderr.decode()
+            assert "2 lines in = 0 succeeded + 0 failed (API errors) + 2 rejected (not requests)" in p.stderr.decode()
             assert [r["bytes"] for r in _rejects(tmp_path / "ex.rejects.jsonl")] == [b"\x0b", b"\x0c"]
         else:
             p = _convo(tmp_path, command, "in.jsonl")

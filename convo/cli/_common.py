@@ -250,7 +250,11 @@ def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
 
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
+    from convo.codec.jsonl import check_output_path
+
     path = args.rejects or rejects_path_for(output)
+    check_output_path(output)  # before the rejects file exists: a bad -o creates nothing
+    check_output_path(path)
     if output != "-" and os.path.abspath(path) == os.path.abspath(output):
         raise UsageError("the rejects file cannot be the output file")
     # Written only when a line is rejected; when none is, a rejects file an earlier run left at
