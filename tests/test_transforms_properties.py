@@ -83,7 +83,10 @@ class TestNoOps:
         if once is None:
             return
         twice, changes = tr.explain(once)
-        assert twice is once and changes == ()
+        # the only thing reported of an unchanged value is a note (scrub_secrets(base64='keep')
+        # says, of every line, which base64 data it could not look into): never an edit
+        assert twice is once
+        assert [c for c in changes if not c.note] == []
 
     @given(any_conversation)
     def test_the_empty_pipeline_returns_its_input(self, conv: Conversation) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
 import attrs
-from attrs import frozen
+from attrs import field, frozen
 
 from convo.model import Block, Conversation, Message, Text
 from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
@@ -45,6 +45,8 @@ class Change:
     what: str
     path: str
     why: str
+    note: bool = field(default=False, eq=False, repr=False)
+    """Whether this is a note (:meth:`ChangeLog.note`: something reported that is not an edit)."""
 
 
 class ChangeLog:
@@ -77,7 +79,7 @@ class ChangeLog:
         look into and left as it was). Explanations list it as a change; the command counts
         it apart, for every line, changed or not."""
         if self.enabled:
-            self.add(what, path, why)
+            self.changes.append(Change(self.transform, what, path, why, note=True))
 
     def sub(self, transform: str) -> ChangeLog:
         """A log that records into the same list under another transform's name."""
