@@ -386,7 +386,9 @@ class TestKills:
         env = {**os.environ, "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": str(slow_emu.base_url)}
         out = d / "out.jsonl"
         proc = _convo(d, env, "--concurrency", str(self.CONCURRENCY))
-        _wait(lambda: len(records(out)) >= point * len(good), proc)
+        # the point is counted in answers on disk (OUT and the journal): records reach OUT in input
+        # order, so a slow early line can hold them back until the very end
+        _wait(lambda: len(_answered_on_disk(d, out)) >= point * len(good), proc)
         time.sleep(rng.uniform(0, 0.3))
         if proc.poll() is not None:
             pytest.skip("the run finished before the kill (a very fast machine)")
