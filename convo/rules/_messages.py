@@ -13,7 +13,6 @@ from typing import Any
 
 from convo._json import UNSET
 from convo.model import (
-    ContentSource,
     Conversation,
     Document,
     Image,
@@ -248,8 +247,7 @@ def _check_blocks(
                 if s.api_2026 and role == "assistant":
                     s.add("document.in-assistant", f"$.messages[{i}].content[{j}]",
                           "a document in an assistant message is a 400 under API 2026-10-21")
-                if type(b.source) is ContentSource:
-                    s.nested(b.source.content, f"$.messages[{i}].content[{j}].source.content", in_user)
+                s.document(b, f"$.messages[{i}].content[{j}]", in_user)
             elif t is SearchResult:
                 s.nested(b.content, f"$.messages[{i}].content[{j}].content", in_user)
             elif t is MidConvSystem:
