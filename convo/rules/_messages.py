@@ -55,7 +55,11 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
     runs = _SystemRuns(msgs, p, s)
     prev_role: str | None = None  # of the previous message, any role
     asked: Mapping[str, str] = _NONE_ASKED  # tool_use ids of the previous non-system message -> paths
+    sc = s.blocks_schema
     for i, msg in enumerate(msgs):
+        # the closed world: True when the message's own keys are fine and its blocks are left to
+        # _check_blocks (each block visited once, by the loop below)
+        blocks_sc = sc if sc is not None and sc.message(msg, i) else None
         role = msg.role
         if role not in _ROLES:
             s.add("message.role", f"$.messages[{i}].role", f"role {role!r} is not user, assistant or system")
@@ -68,7 +72,7 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
         prev_role = role
         content = msg.content
         if type(content) is tuple and content:
-            answers, asks = _check_blocks(i, role, content, i == last, asked, s)
+            answers, asks = _check_blocks(i, role, content, i == last, asked, s, blocks_sc)
         else:
             _check_empty_content(i, msg, i == last, s)
             answers = asks = None
@@ -177,7 +181,8 @@ def _check_empty_content(i: int, msg: Message, is_last: bool, s: _Pass) -> None:
 
 
 def _check_blocks(
-    i: int, role: str, content: tuple[Any, ...], is_last: bool, asked: Mapping[str, str], s: _Pass
+    i: int, role: str, content: tuple[Any, ...], is_last: bool, asked: Mapping[str, str], s: _Pass,
+    sc: Any = None,
 ) -> tuple[set[str] | None, dict[str, str] | None]:
     """The rules of each block of message *i*, block by block: empty text and whitespace-only
     text, cited text in a user turn, tool_result placement and orphans (results that answer
@@ -194,8 +199,13 @@ def _check_blocks(
     real_text = False
     other_before = False  # whether a block that is no tool_result came already
     not_first_done = False
+    plans = sc.plans if sc is not None else None
     for j, b in enumerate(content):
         t = type(b)
+        if plans is not None:  # the closed world: one predicate call for a well-formed block
+            plan = plans.get(t)
+            if plan is None or not plan.ok(b):
+                sc.block(b, i, j)
         if t is Text:
             text = b.text
             if not text:

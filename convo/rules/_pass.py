@@ -37,7 +37,7 @@ def _cache_ttl(cc: Any) -> str | None:
 class _Pass:
     """The state of one validation pass; its methods are the per-block checks."""
 
-    __slots__ = ("api_2026", "cache_5m", "cache_count", "cache_order_done", "cache_over_done",
+    __slots__ = ("api_2026", "blocks_schema", "cache_5m", "cache_count", "cache_order_done", "cache_over_done",
                  "images", "out", "profile", "tool_ids")
 
     # documents are checked where they are met (document()); images once all are counted
@@ -52,6 +52,9 @@ class _Pass:
         self.cache_5m = False
         self.cache_over_done = False
         self.cache_order_done = False
+        # the closed-world check of messages and blocks (a _schema.MessageCheck), run inside the
+        # message pass so that each block is visited once; None: not checked
+        self.blocks_schema: Any = None
 
     def add(self, rule: str, path: str, message: str) -> None:
         self.out.append(_violation(rule, path, message))

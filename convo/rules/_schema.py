@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -29,11 +30,12 @@ from typing import Any
 import attrs
 import orjson
 
-from convo._json import UNSET
+from convo._json import UNSET, FrozenDict
 from convo.model import NO_MESSAGES
 from convo.rules._catalog import Violation, _violation
 
 __all__ = [
+    "MessageCheck",
     "Schema",
     "Walk",
     "api_location",
@@ -292,7 +294,8 @@ class _Plan:
     with what it needs (reported when set, beta-gated, a JSON object, an array of tagged blocks,
     any other walk), the required ones, and the expected tags."""
 
-    __slots__ = ("obj", "required", "required_extra", "tag_checked", "walk")
+    __slots__ = ("get", "obj", "ok", "quick", "req", "required", "required_extra", "tag_checked",
+                 "unset", "walk", "walk_names")
 
     def __init__(self, cls: type, obj: _Obj) -> None:
         self.obj = obj
@@ -311,18 +314,90 @@ class _Plan:
             elif (t.bits & _FREE and t.obj is None and t.union is None and t.array is None
                   and not t.bits & ~(_FREE | _NULL)):
                 walk.append((name, _MAPPING, t))  # a JSON object (a tool input): only its shape
-            elif t.array is not None and t.array.union is not None and not t.bits & ~_NULL:
-                walk.append((name, _BLOCKS, t))
+            elif t.array is not None and t.array.union is not None and t.obj is None and t.union is None:
+                walk.append((name, _BLOCKS, t))  # content: blocks, or a scalar (a string)
             else:
                 walk.append((name, _VALUE, t))
         self.walk = tuple(walk)
+        # all the walked attributes at once (in C), and the tuple they make when none is set:
+        # most blocks have no cache_control, citations, ..., so most take one tuple compare
+        self.walk_names = tuple(w[0] for w in walk)
+        self.get: Callable[[Any], tuple[Any, ...]] = _getter(self.walk_names)
+        self.unset = (UNSET,) * len(walk)
         # required keys: model fields (UNSET is absent) and the others, which only extra can hold
         self.required = tuple(k for k in obj.required if k in fields)
         self.required_extra = tuple(k for k in obj.required if k not in fields and k != "type")
+        self.req: Callable[[Any], tuple[Any, ...]] = _getter(self.required)
         # a class-level tag is checked once, here: instances never differ from it
         tag = getattr(cls, "type", None)
         self.tag_checked = not obj.tags or (isinstance(tag, str) and "type" not in fields
                                             and tag in obj.tags)
+        self.quick = self.tag_checked and not self.required_extra  # may skip when nothing is set
+        self.ok = _quick_check(self) if self.quick else _never
+
+
+def _never(v: Any) -> bool:
+    return False
+
+
+def _nested_ok(plans: Mapping[type, _Plan | None]) -> Callable[[Any], bool]:
+    """True for a value whose class has a plan (made once the slow path met it) that says ok."""
+    def ok(x: Any) -> bool:
+        p = plans.get(type(x))
+        return p is not None and p.ok(x)
+    return ok
+
+
+def _quick_check(plan: _Plan) -> Callable[[Any], bool]:
+    """A predicate, compiled once per (class, schema object), that is True when an instance needs
+    no walk: no extra keys, every walked attribute unset (or a JSON object where one belongs),
+    every required one set. One Python call per block instead of a walk: the closed world costs
+    little on well-formed requests. The names are the class's attrs field names (identifiers)."""
+    terms = ["not v.extra"]
+    namespace: dict[str, Any] = {"_U": UNSET, "_FD": FrozenDict}
+    for k, (name, kind, t) in enumerate(plan.walk):
+        if kind == _MAPPING:
+            terms.append(f"(type(v.{name}) is _FD or v.{name} is _U)")
+        elif kind == _BLOCKS and t.bits & _STR:  # content given as a string
+            terms.append(f"(type(v.{name}) is str or v.{name} is _U)")
+        elif kind == _VALUE and (t.union is not None or t.obj is not None) and not t.bits & ~_NULL:
+            # a model object (a source, a cache_control): fine when its own plan says so
+            namespace[f"_ok{k}"] = _nested_ok(t.union.plans if t.union is not None else t.obj.plans)
+            terms.append(f"(v.{name} is _U or _ok{k}(v.{name}))")
+        else:
+            terms.append(f"v.{name} is _U")
+    terms.extend(f"v.{name} is not _U" for name in plan.required)
+    assert all(_IDENT.fullmatch(n) for n, _, _ in plan.walk) and all(_IDENT.fullmatch(n) for n in plan.required)
+    exec(f"def ok(v):\n    return {' and '.join(terms)}\n", namespace)  # noqa: S102 (identifiers only)
+    fn: Callable[[Any], bool] = namespace["ok"]
+    return fn
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function from an object to the tuple of its attributes *names* (one C call)."""
+    if not names:
+        return lambda v: ()
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda v: (one(v),)
+    return operator.attrgetter(*names)
+
+
+_SKIP_PLANS: dict[tuple[_Obj, type, str], _Plan] = {}
+
+
+def _skip_plan(obj: _Obj, cls: type, skip: str) -> _Plan:
+    """The plan of *cls* as *obj* without the attribute *skip* (made once)."""
+    found = _SKIP_PLANS.get((obj, cls, skip))
+    if found is not None:
+        return found
+    plan = _SKIP_PLANS[(obj, cls, skip)] = _Plan(cls, obj)
+    plan.walk = tuple(w for w in plan.walk if w[0] != skip)
+    plan.walk_names = tuple(w[0] for w in plan.walk)
+    plan.get = _getter(plan.walk_names)
+    plan.unset = (UNSET,) * len(plan.walk)
+    plan.ok = _quick_check(plan) if plan.quick else _never
+    return plan
 
 
 def _plan(obj: _Obj, cls: type) -> _Plan:
@@ -410,6 +485,18 @@ class Walk:
                 self._wrong(t, path)
             elif item.union is not None:
                 self.blocks(v, item, path)
+            elif item.obj is not None and not item.bits:
+                # an array of one object type (messages): model objects go straight to their plan
+                plans = item.obj.plans
+                for i, x in enumerate(v):
+                    plan = plans.get(type(x))
+                    if plan is None and attrs.has(type(x)):
+                        plan = _plan(item.obj, type(x))
+                    if plan is not None:
+                        if not plan.ok(x):
+                            self.fields(x, plan, path, i)
+                    else:
+                        self.value(x, item, f"{path}[{i}]")
             elif item.structured or not item.bits & _ANY:
                 for i, x in enumerate(v):
                     self.value(x, item, f"{path}[{i}]")
@@ -449,8 +536,9 @@ class Walk:
                 plan = u.plan(cls)
             if plan is None:
                 self.value(b, item, f"{path}[{i}]")
-            elif plan.walk or b.extra:
+            elif not plan.ok(b):
                 self.fields(b, plan, path, i)
+            # else: nothing set that needs a look, nothing missing (most blocks): no call at all
 
     # ------------------------------------------------------------------ unions
 
@@ -460,7 +548,8 @@ class Walk:
         if obj is None:
             if u.open:
                 return None
-            if tag is UNSET:
+            if tag is UNSET or (tag is None and u.default is not None):
+                # no tag, or a null one (the spec: a client tool's `type` is "custom" or null)
                 if u.default is not None:
                     return u.default
                 self.add(_violation("schema.unknown-type", path,
@@ -507,24 +596,34 @@ class Walk:
                     continue
             if not t.bits & _ANY:
                 self.value(x, t, f"{path}.{k}")
-        if obj.tags and "type" in v and v["type"] not in obj.tags:
+        tag = v.get("type", UNSET)
+        if obj.tags and tag is not UNSET and tag not in obj.tags and not (
+                tag is None and "type" in keys and keys["type"].bits & _NULL):
             self._wrong_tag(obj, path)
         if required:
             for k in obj.required:
                 if k not in v:
                     self.add(_violation("schema.missing-key", f"{path}.{k}", _REQUIRED))
 
-    def model_object(self, v: Any, obj: _Obj, path: str, *, required: bool = True) -> None:
-        plan = obj.plans.get(type(v)) or _plan(obj, type(v))
+    def model_object(self, v: Any, obj: _Obj, path: str, *, required: bool = True,
+                     skip: str | None = None) -> None:
+        """Check the model object *v* as *obj* (every attribute but *skip*, which the caller checks)."""
+        if skip is None:
+            plan = obj.plans.get(type(v)) or _plan(obj, type(v))
+        else:
+            plan = _skip_plan(obj, type(v), skip)
         self.fields(v, plan, path, None, required=required)
 
     def fields(self, v: Any, plan: _Plan, base: str, index: int | None, *,
                required: bool = True) -> None:
         """The fields and extra keys of the model object *v* (at ``base[index]``, or *base*)."""
+        if plan.ok(v):
+            return  # the common case: nothing set that needs a look, nothing required missing
+        values = plan.get(v)
+        extra = v.extra
         path = base if index is None else f"{base}[{index}]"
         obj = plan.obj
-        for name, kind, t in plan.walk:
-            x = getattr(v, name)
+        for (name, kind, t), x in zip(plan.walk, values, strict=True):
             if x is UNSET or x is NO_MESSAGES:
                 continue
             if kind == _MAPPING:
@@ -545,7 +644,6 @@ class Walk:
                     self._gated(headers, f"`{name}`", f"{path}.{name}", _EXTRA)
                 elif tt.structured:
                     self.value(x, tt, f"{path}.{name}")
-        extra = v.extra
         if extra:
             keys = obj.keys
             for k, x in extra.items():
@@ -581,6 +679,53 @@ def _path_pattern(pattern: str) -> re.Pattern[str]:
     True
     """
     return re.compile(".*?".join(re.escape(part) for part in pattern.split("*")).replace(".*?", r"[^.\[\]]*"))
+
+
+class MessageCheck:
+    """The closed-world check of ``messages``, split so that the message pass of
+    :mod:`convo.rules._messages` runs it while it visits each message and block anyway:
+    :meth:`message` checks a message's own keys (and walks the whole message when it is not a
+    plain one), :meth:`block` one content block; ``plans`` maps a block class to its plan, whose
+    ``ok`` predicate is True for a block that needs no walk (the caller tests it first)."""
+
+    __slots__ = ("item", "mobj", "msg_item", "plans", "union", "walk")
+
+    def __init__(self, walk: Walk, root: _Obj) -> None:
+        self.walk = walk
+        mt = root.keys["messages"]
+        assert mt.array is not None and mt.array.obj is not None
+        self.msg_item = mt.array
+        self.mobj = mt.array.obj
+        item = self.mobj.keys["content"].array
+        assert item is not None and item.union is not None
+        self.item = item
+        self.union = item.union
+        self.plans = item.union.plans
+
+    def message(self, msg: Any, i: int) -> bool:
+        """Check message *i*; True when its blocks are left to :meth:`block` (a tuple content)."""
+        cls = type(msg)
+        plan = self.mobj.plans.get(cls)
+        if plan is None:
+            if not attrs.has(cls):
+                self.walk.value(msg, self.msg_item, f"$.messages[{i}]")
+                return False
+            plan = _plan(self.mobj, cls)
+        if plan.ok(msg):
+            return False  # string content, nothing else set: done
+        if (type(msg.content) is tuple and not msg.extra and msg.role is not UNSET
+                and plan.walk_names == ("content",)):
+            return True
+        self.walk.fields(msg, plan, "$.messages", i)
+        return False
+
+    def block(self, b: Any, i: int, j: int) -> None:
+        """Walk block *j* of message *i* (one whose plan's ``ok`` said no, or has no plan)."""
+        plan = self.union.plan(type(b))
+        if plan is None:
+            self.walk.value(b, self.item, f"$.messages[{i}].content[{j}]")
+        else:
+            self.walk.fields(b, plan, f"$.messages[{i}].content", j)
 
 
 def _quote(v: Any) -> str:
@@ -672,7 +817,8 @@ def api_location(body: Any, path: str, *, endpoint: str = "create") -> str:
         if t.union is not None and isinstance(cur, Mapping) and n < len(steps) - 1:
             u = t.union
             tag = cur.get(u.tag, UNSET)
-            member = u.tags.get(tag) if isinstance(tag, str) else (u.default if tag is UNSET else None)
+            member = u.tags.get(tag) if isinstance(tag, str) else (
+                u.default if tag is UNSET or tag is None else None)
             if member is not None:
                 name = tag if isinstance(tag, str) else next(
                     (k for k, o in u.tags.items() if o is member), "")
