@@ -40,7 +40,7 @@ examples:
   convo validate data/ --model claude-opus-4-8          # as if every line were sent to that model
   convo validate out.jsonl.gz --json | jq 'select(.type == "diagnostic") | .rule'
   cat requests.jsonl | convo validate - --api-version 2023-06-01
-  convo validate beta.jsonl --beta context-management-2025-06-27 --allow x_trace_id
+  convo validate requests.jsonl --beta context-management-2025-06-27 --allow x_trace_id
 
 """ + EXIT_RULE
 

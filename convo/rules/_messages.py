@@ -33,6 +33,9 @@ _ROLES = frozenset(("user", "assistant", "system"))
 _MAX_MESSAGES = 100_000
 
 
+_STR_OR_TUPLE = frozenset((str, tuple))
+
+
 def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool) -> None:
     """Every per-message rule, in one pass over the messages; each family is a function below.
 
@@ -56,10 +59,17 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
     prev_role: str | None = None  # of the previous message, any role
     asked: Mapping[str, str] = _NONE_ASKED  # tool_use ids of the previous non-system message -> paths
     sc = s.blocks_schema
+    simple = sc.simple if sc is not None else ()
     for i, msg in enumerate(msgs):
-        # the closed world: True when the message's own keys are fine and its blocks are left to
-        # _check_blocks (each block visited once, by the loop below)
-        blocks_sc = sc if sc is not None and sc.message(msg, i) else None
+        # the closed world: blocks_sc is set when the message's own keys are fine and its blocks
+        # are left to _check_blocks (each block visited once, by the loop below); a plain message
+        # (a known class, no extra key, string or block content) is judged here, without a call
+        if sc is None:
+            blocks_sc = None
+        elif type(msg) in simple and not msg.extra and type(msg.content) in _STR_OR_TUPLE:
+            blocks_sc = sc if type(msg.content) is tuple else None
+        else:
+            blocks_sc = sc if sc.message(msg, i) else None
         role = msg.role
         if role not in _ROLES:
             s.add("message.role", f"$.messages[{i}].role", f"role {role!r} is not user, assistant or system")

@@ -340,11 +340,43 @@ def _never(v: Any) -> bool:
     return False
 
 
-def _nested_ok(plans: Mapping[type, _Plan | None]) -> Callable[[Any], bool]:
-    """True for a value whose class has a plan (made once the slow path met it) that says ok."""
-    def ok(x: Any) -> bool:
-        p = plans.get(type(x))
-        return p is not None and p.ok(x)
+_MISS: Any = object()
+
+
+def _nested_ok(t: _Type) -> Callable[[Any], bool]:
+    """For a union or object type *t*: True for a model value whose plan says ok (plans are
+    made on first sight of a class)."""
+    u, o = t.union, t.obj
+    if u is not None:
+        uplans = u.plans
+
+        def ok(x: Any) -> bool:
+            p = uplans.get(type(x), _MISS)
+            if p is _MISS:
+                p = u.plan(type(x))
+            return p is not None and p.ok(x)
+        return ok
+    assert o is not None
+    oplans = o.plans
+
+    def ok_obj(x: Any) -> bool:
+        p = oplans.get(type(x))
+        if p is None:
+            if not attrs.has(type(x)):
+                return False
+            p = _plan(o, type(x))
+        return p.ok(x)
+    return ok_obj
+
+
+def _all_ok(item: _Type) -> Callable[[Any], bool]:
+    """For an array of a union *item* (nested content): True when every element's plan says ok."""
+    element_ok = _nested_ok(item)
+
+    def ok(seq: Any) -> bool:
+        if type(seq) is not tuple:
+            return False
+        return all(element_ok(x) for x in seq)
     return ok
 
 
@@ -358,11 +390,15 @@ def _quick_check(plan: _Plan) -> Callable[[Any], bool]:
     for k, (name, kind, t) in enumerate(plan.walk):
         if kind == _MAPPING:
             terms.append(f"(type(v.{name}) is _FD or v.{name} is _U)")
-        elif kind == _BLOCKS and t.bits & _STR:  # content given as a string
-            terms.append(f"(type(v.{name}) is str or v.{name} is _U)")
+        elif kind == _BLOCKS:  # content: a string, or blocks that are all fine
+            namespace[f"_all{k}"] = _all_ok(t.array)
+            if t.bits & _STR:
+                terms.append(f"(type(v.{name}) is str or v.{name} is _U or _all{k}(v.{name}))")
+            else:
+                terms.append(f"(v.{name} is _U or _all{k}(v.{name}))")
         elif kind == _VALUE and (t.union is not None or t.obj is not None) and not t.bits & ~_NULL:
             # a model object (a source, a cache_control): fine when its own plan says so
-            namespace[f"_ok{k}"] = _nested_ok(t.union.plans if t.union is not None else t.obj.plans)
+            namespace[f"_ok{k}"] = _nested_ok(t)
             terms.append(f"(v.{name} is _U or _ok{k}(v.{name}))")
         else:
             terms.append(f"v.{name} is _U")
@@ -594,8 +630,10 @@ class Walk:
                 if headers is not None and not self._beta_ok(headers):
                     self._gated(headers, f"`{k}`", key_path(path, k), _EXTRA)
                     continue
-            if not t.bits & _ANY:
-                self.value(x, t, f"{path}.{k}")
+            bits = t.bits
+            if bits & _ANY or (type(x) is str and bits & _STR):
+                continue  # any JSON, or the common case of a string where one belongs
+            self.value(x, t, f"{path}.{k}")
         tag = v.get("type", UNSET)
         if obj.tags and tag is not UNSET and tag not in obj.tags and not (
                 tag is None and "type" in keys and keys["type"].bits & _NULL):
@@ -681,6 +719,9 @@ def _path_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(".*?".join(re.escape(part) for part in pattern.split("*")).replace(".*?", r"[^.\[\]]*"))
 
 
+_SIMPLE_MESSAGES: dict[int, set[type]] = {}
+
+
 class MessageCheck:
     """The closed-world check of ``messages``, split so that the message pass of
     :mod:`convo.rules._messages` runs it while it visits each message and block anyway:
@@ -688,7 +729,7 @@ class MessageCheck:
     plain one), :meth:`block` one content block; ``plans`` maps a block class to its plan, whose
     ``ok`` predicate is True for a block that needs no walk (the caller tests it first)."""
 
-    __slots__ = ("item", "mobj", "msg_item", "plans", "union", "walk")
+    __slots__ = ("item", "mobj", "msg_item", "plans", "simple", "union", "walk")
 
     def __init__(self, walk: Walk, root: _Obj) -> None:
         self.walk = walk
@@ -701,6 +742,9 @@ class MessageCheck:
         self.item = item
         self.union = item.union
         self.plans = item.union.plans
+        # message classes whose only walked attribute is `content` and that need `role` only:
+        # for those, a message with no extra key and str or tuple content needs no call
+        self.simple = _SIMPLE_MESSAGES.setdefault(id(self.mobj), set())
 
     def message(self, msg: Any, i: int) -> bool:
         """Check message *i*; True when its blocks are left to :meth:`block` (a tuple content)."""
@@ -715,6 +759,8 @@ class MessageCheck:
             return False  # string content, nothing else set: done
         if (type(msg.content) is tuple and not msg.extra and msg.role is not UNSET
                 and plan.walk_names == ("content",)):
+            if plan.required == ("content", "role") or plan.required == ("role", "content"):
+                self.simple.add(cls)  # the caller may judge the next ones itself
             return True
         self.walk.fields(msg, plan, "$.messages", i)
         return False
