@@ -692,7 +692,9 @@ def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
 @_breaks("tools.duplicate-name")
 def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
     conv = _with_tools(conv)
-    return _ev(conv, tools=(*conv.tools, conv.tools[0]))
+    tools = conv.tools
+    assert tools is not UNSET  # _with_tools adds one
+    return _ev(conv, tools=(*tools, tools[0]))
 
 
 @_breaks("tool-choice.unknown-tool")
