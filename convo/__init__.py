@@ -2,7 +2,8 @@
 
 Immutable conversation values built with pure transforms, the API's rules checked before
 sending, a lossless codec, pluggable executors, and a ``convo`` command for JSONL at scale.
-``import convo`` never imports httpx or hypothesis: executors and strategies load on demand.
+``import convo`` loads the values only (attrs, orjson): the rules, transforms and codec load on
+first use, and it never imports httpx, cattrs or hypothesis (``tests/test_public_api.py``).
 
 >>> import convo
 >>> conv = convo.Conversation(model="claude-opus-4-8", max_tokens=1024).user("Hello, Claude")
@@ -34,9 +35,11 @@ Here, at the top: the values (:class:`Conversation`, :class:`Message`, the block
 
 from __future__ import annotations
 
-from convo import errors, transforms
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from convo import errors, model
 from convo._json import UNSET, FrozenDict
-from convo.codec import dumps, dumps_response, loads, loads_response
 from convo.errors import ConvoError, DecodeError, TransformError, ValidationError
 from convo.model import (
     Base64Source,
@@ -69,9 +72,44 @@ from convo.model import (
     URLSource,
     Usage,
 )
-from convo.profiles import Profile, UnknownModelWarning, get_profile
-from convo.rules import Report, Violation, check, validate
-from convo.transforms import pipeline
+
+if TYPE_CHECKING:
+    from convo import transforms
+    from convo.codec import dumps, dumps_response, loads, loads_response
+    from convo.profiles import Profile, UnknownModelWarning, get_profile
+    from convo.rules import Report, Violation, check, validate
+    from convo.transforms import pipeline
+
+# The rest of the face loads on first use (PEP 562), so that ``import convo`` costs the values
+# only: the rules, profiles, transforms and the codec each generate code or read data on import.
+_LAZY = {
+    "dumps": "convo.codec", "dumps_response": "convo.codec", "loads": "convo.codec",
+    "loads_response": "convo.codec",
+    "Profile": "convo.profiles", "UnknownModelWarning": "convo.profiles", "get_profile": "convo.profiles",
+    "Report": "convo.rules", "Violation": "convo.rules", "check": "convo.rules", "validate": "convo.rules",
+    "pipeline": "convo.transforms",
+}
+_SUBMODULES = ("codec", "profiles", "rules", "transforms")
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is not None:
+        value = getattr(importlib.import_module(where), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"convo.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
+
+# Conversation's fluent methods are the builders of convo.transforms: loaded when first called.
+model._BUILDERS_LOADER.append(lambda: importlib.import_module("convo.transforms"))
 
 __all__ = [
     # values

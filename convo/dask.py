@@ -45,6 +45,7 @@ from convo.stream.operation import Operation, OpSpec
 from convo.stream.ops import TransformTally
 from convo.stream.ranges import ByteRange
 from convo.stream.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, ChunkReader
+from convo.transforms.secrets import RunKey
 
 __all__ = ["Block", "DaskSummary", "plan_blocks", "transform"]
 
@@ -77,6 +78,7 @@ class DaskSummary(RunCounts):
     parts: int = 0
     changed: int = 0
     changes: dict[str, int] = field(factory=dict)
+    notes: dict[str, int] = field(factory=dict)
     reject_codes: dict[str, int] = field(factory=dict)
     output: str = ""
     rejects_dir: str = ""
@@ -363,6 +365,7 @@ def transform(
             "api_version": api_version,
             "kind": kind,
             "max_line_bytes": max_line_bytes,
+            "run_key": RunKey.new(),  # scrub_secrets(keyed=True): one key for every worker
             "out_format": out_format,
         },
     )
@@ -405,6 +408,7 @@ def transform(
         tally.merge(r.tally)
     summary.changed = tally.changed
     summary.changes = tally.changes_by_text()
+    summary.notes = tally.notes_by_text()
     summary.reject_codes = tally.rejects
     _remove_stale(out_fs, out_dir, len(results), keep_rejects=set())
     rej_fs, rej_dir = fsspec.core.url_to_fs(rejects_dir, **opts)

@@ -125,7 +125,23 @@ class ValidationError(ConvoError, ValueError):
 
 
 class TransformError(ConvoError, ValueError):
-    """A transform cannot be applied to this conversation (the message says why and what to do)."""
+    """A transform cannot be applied to this conversation (the message says why and what to do);
+    ``path`` is the ``$.path`` where, when one place is the reason.
+
+    >>> TransformError("a secret in an identifier", path="$.messages[1].content[0].id").path
+    '$.messages[1].content[0].id'
+    """
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_transform_error, (str(self), self.path))
+
+
+def _rebuild_transform_error(message: str, path: str) -> TransformError:
+    return TransformError(message, path=path)
 
 
 class ImageError(ConvoError, ValueError):

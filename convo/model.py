@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import attrs
 from attrs import field, frozen
@@ -67,7 +67,11 @@ __all__ = [
     "WebFetchToolResult",
     "WebSearchToolResult",
     "SAMPLING_PARAMS",
+    "LAZY_BITS",
     "builder",
+    "lazy_blocks",
+    "lazy_mask",
+    "with_lazy_blocks",
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system"]
@@ -500,8 +504,37 @@ def _message_content(value: Any) -> str | tuple[Block, ...]:
     return tuple(value)
 
 
+LAZY_BITS: dict[str, int] = {
+    "text": 1, "image": 2, "tool_use": 4, "tool_result": 8, "thinking": 16, "redacted_thinking": 32,
+}
+"""The block types a message decoded lazily may hold, each a bit of :func:`lazy_mask`."""
+
+_LAZY_BUILD: list[Callable[[list[Any]], tuple[Block, ...]]] = []
+"""The codec's function that builds blocks from parsed JSON (it registers it on import; only the
+codec makes lazy messages, so it is loaded whenever one exists)."""
+
+
+class _Parsed:
+    """The hidden slot of a message decoded lazily: ``(parsed content, type bits, parsed message
+    or None)``, or None. The parsed message object is kept where it is exactly what the codec
+    would write for the message (``{"role": ..., "content": ...}`` in that order).
+
+    A message that :mod:`convo.codec` decodes keeps the parsed JSON array of its content and builds
+    the blocks when ``content`` is first read (then keeps them: the value never changes). The
+    codec takes a turn lazily only after a structural check that it would decode without error,
+    and with its keys in the order convo writes them, so the parsed array is exactly what
+    ``convo.dumps`` would write for the built blocks: an untouched turn is written as it was read.
+    """
+
+    __slots__ = ("_lazy",)
+    _lazy: tuple[list[Any], int, dict[str, Any] | None] | None
+
+
+_SET_LAZY: Callable[[Any, Any], None] = _Parsed.__dict__["_lazy"].__set__
+
+
 @frozen
-class Message:
+class Message(_Parsed):
     """One entry of ``messages``: a role and content (a string, or a tuple of blocks).
 
     >>> Message("user", "Hi").blocks
@@ -511,6 +544,21 @@ class Message:
     role: str
     content: str | tuple[Block, ...] = field(converter=_message_content)
     extra: FrozenDict = _extra()
+
+    def __attrs_post_init__(self) -> None:
+        _SET_LAZY(self, None)
+
+    if not TYPE_CHECKING:  # for mypy, Message has no attributes beyond its fields
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when a slot is empty: the content of a message decoded lazily.
+            if name == "content":
+                lazy = getattr(self, "_lazy", None)
+                if lazy is not None:
+                    content = _LAZY_BUILD[0](lazy[0])
+                    _SET_CONTENT(self, content)
+                    return content
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def of(cls, role: str, *parts: str | Block) -> Message:
@@ -544,6 +592,55 @@ class Message:
     def with_blocks(self, blocks: Iterable[Block]) -> Message:
         """The same message with *blocks* as content."""
         return attrs.evolve(self, content=tuple(blocks))
+
+
+_SET_CONTENT: Callable[[Any, Any], None] = Message.__dict__["content"].__set__
+_SET_ROLE: Callable[[Any, Any], None] = Message.__dict__["role"].__set__
+_SET_EXTRA: Callable[[Any, Any], None] = Message.__dict__["extra"].__set__
+
+
+def lazy_mask(message: Message) -> int:
+    """The :data:`LAZY_BITS` of every block type in *message*'s content (at any depth), known
+    without building it for a message decoded lazily; -1 when not known (look at the blocks).
+
+    Transforms look here first, so that a turn they would leave alone is never built.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}')
+    >>> lazy_mask(conv.messages[0]) == LAZY_BITS["text"], lazy_mask(Message("user", "hi"))
+    (True, -1)
+    """
+    lazy = getattr(message, "_lazy", None)
+    return -1 if lazy is None else lazy[1]
+
+
+def lazy_blocks(message: Message) -> list[Any] | None:
+    """The parsed JSON blocks of a message decoded lazily (read only: never change them), or None.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}')
+    >>> lazy_blocks(conv.messages[0]), lazy_blocks(Message("user", "hi"))
+    ([{'type': 'text', 'text': 'hi'}], None)
+    """
+    lazy = getattr(message, "_lazy", None)
+    return None if lazy is None else lazy[0]
+
+
+def with_lazy_blocks(message: Message, blocks: list[Any], mask: int) -> Message:
+    """*message* with content *blocks*, some of the parsed blocks of a message decoded lazily (in
+    their order), kept parsed; *mask* holds at least the :data:`LAZY_BITS` of their types.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, '
+    ...                    b'{"type": "text", "text": "b"}]}]}')
+    >>> with_lazy_blocks(conv.messages[0], lazy_blocks(conv.messages[0])[1:], LAZY_BITS["text"])
+    Message(role='user', content=(Text(text='b'),))
+    """
+    o = object.__new__(Message)
+    _SET_ROLE(o, message.role)
+    _SET_EXTRA(o, message.extra)
+    _SET_LAZY(o, (blocks, mask, None))
+    return o
 
 
 # --------------------------------------------------------------------------- conversation
@@ -623,13 +720,28 @@ def _system_value(value: Any) -> Any:
 
 _BUILDERS: dict[str, Callable[..., Conversation]] = {}
 """The implementations of :class:`Conversation`'s fluent methods, by method name. The builders
-of :mod:`convo.transforms` register them (``import convo`` imports both layers), so that the model
-layer never imports the layer above it."""
+of :mod:`convo.transforms` register them when it is imported (see :data:`_BUILDERS_LOADER`), so
+that the model layer never imports the layer above it."""
+
+
+_BUILDERS_LOADER: list[Callable[[], object]] = []
+"""What loads the builders when a fluent method is first called: ``import convo`` registers the
+import of :mod:`convo.transforms` here, so that the package does not load it at start-up."""
+
+
+def _builder(name: str) -> Callable[..., Conversation]:
+    fn = _BUILDERS.get(name)
+    if fn is None:
+        for load in _BUILDERS_LOADER:
+            load()
+        fn = _BUILDERS[name]
+    return fn
 
 
 def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., Conversation]]:
     """Register the implementation of the fluent method *name* (used by :mod:`convo.transforms`).
 
+    >>> import convo.transforms
     >>> sorted(_BUILDERS)
     ['assistant', 'prefill', 'system_message', 'user', 'with_image', 'with_params', 'with_system']
     """
@@ -685,31 +797,31 @@ class Conversation:
 
     def user(self, *parts: str | Block) -> Conversation:
         """Append a user turn (strings and blocks, in order)."""
-        return _BUILDERS["user"](self, *parts)
+        return _builder("user")(self, *parts)
 
     def assistant(self, *parts: str | Block) -> Conversation:
         """Append an assistant turn (a synthetic one, written by you)."""
-        return _BUILDERS["assistant"](self, *parts)
+        return _builder("assistant")(self, *parts)
 
     def with_system(self, system: str | Iterable[Text]) -> Conversation:
         """Set the top-level ``system`` field."""
-        return _BUILDERS["with_system"](self, system)
+        return _builder("with_system")(self, system)
 
     def system_message(self, text: str) -> Conversation:
         """Append a mid-conversation ``role: "system"`` message (placement rules apply)."""
-        return _BUILDERS["system_message"](self, text)
+        return _builder("system_message")(self, text)
 
     def with_image(self, image: Image | str | os.PathLike[str]) -> Conversation:
         """Attach an image to the last user turn (or a new one): an Image, a path or a URL."""
-        return _BUILDERS["with_image"](self, image)
+        return _builder("with_image")(self, image)
 
     def prefill(self, text: str) -> Conversation:
         """End with an assistant turn that the model continues (only on models that allow it)."""
-        return _BUILDERS["prefill"](self, text)
+        return _builder("prefill")(self, text)
 
     def with_params(self, **params: Any) -> Conversation:
         """Set request parameters (``temperature=0.2``, ``tools=[...]``, any other key)."""
-        return _BUILDERS["with_params"](self, **params)
+        return _builder("with_params")(self, **params)
 
     def with_response(self, response: Response) -> Conversation:
         """The conversation with *response* appended as an assistant turn."""

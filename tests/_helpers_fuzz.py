@@ -305,6 +305,7 @@ TRANSFORMS: dict[str, list[t.Transform]] = {
     "strip_prefill": [t.strip_prefill()],
     "normalize": [t.normalize(), t.normalize(dangling="drop", orphans="drop")],
     "migrate": [t.migrate(model="claude-opus-4-8"), t.migrate(model="claude-sonnet-4-5", api_version="2023-06-01")],
+    "scrub_secrets": [t.scrub_secrets(), t.scrub_secrets(pii=True, thinking="refuse", base64="drop")],
 }
 """Instances of every transform of :data:`convo.transforms.REGISTRY` (a test checks the cover)."""
 

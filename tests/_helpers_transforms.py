@@ -143,6 +143,9 @@ def parseable_transforms() -> list[t.Transform]:
         t.normalize(dangling="drop", orphans="drop"),
         t.migrate(model="claude-opus-4-8"),
         t.migrate(model="claude-sonnet-4-5", api_version="2023-06-01"),
+        t.scrub_secrets(),
+        t.scrub_secrets(pii=True, patterns={"employee-id": r"EMP-\d{6}"}, keyed=True,
+                        thinking="refuse", base64="drop"),
         t.pipeline(),
         t.pipeline(t.drop_images(), t.keep_last_turns(n=2)),
     ]
@@ -159,6 +162,8 @@ def stored_transcript_transforms() -> list[t.Transform]:
         t.keep_last_turns(n=2),
         t.trim_to_tokens(budget=100),
         t.redact("ann"),
+        t.scrub_secrets(pii=True),
+        t.scrub_secrets(base64="drop"),
         t.map_text(str.upper),
         t.drop_sampling_params(),
         t.strip_prefill(),

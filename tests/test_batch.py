@@ -8,6 +8,7 @@ tests/test_batch_kill.py; the command's in tests/test_batch_cli.py.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -338,7 +339,8 @@ class TestResults:
 
 class TestOutcomes:
     def test_errored_canceled_expired_and_refused(self, emu: Emulator, clock: Any, tmp_path: Path) -> None:
-        """Each outcome lands where it belongs: error records, or the rejects with the API's message."""
+        """Each outcome gets its error record, an invalid request too (the API answered it: an API
+        error, counted as failed, as ``run --via http`` counts a 400); nothing is rejected."""
         src = H.write_requests(tmp_path / "in.jsonl", 5)
         with H.executor(emu, clock) as ex:
             status = ex.submit([src], job(tmp_path))
@@ -347,21 +349,24 @@ class TestOutcomes:
                                 f"{run}-0-3": "canceled", f"{run}-0-4": "expired"}
             summary = ex.results(job(tmp_path), tmp_path / "out.jsonl")
         assert summary is not None
-        assert dict(summary.failed) == {"overloaded_error": 1, "canceled": 1, "expired": 1}
-        assert (summary.succeeded, summary.rejected, summary.total) == (1, 1, 4)
+        assert dict(summary.failed) == {"overloaded_error": 1, "invalid_request_error": 1, "canceled": 1,
+                                        "expired": 1}
+        assert (summary.succeeded, summary.rejected, summary.total) == (1, 0, 5)
         records = H.exchanges(tmp_path / "out.jsonl")
-        assert [r.id for r in records] == [f"{src}:{i}" for i in (1, 3, 4, 5)]
+        assert [r.id for r in records] == [f"{src}:{i}" for i in (1, 2, 3, 4, 5)]
         assert records[0].error["error"]["type"] == "overloaded_error"
         assert records[0].error["request_id"].startswith("req_")
-        assert [r.error["error"]["type"] for r in records[1:3]] == ["canceled", "expired"]
-        assert records[3].response.text == "echo: question 4"
-        (rej,) = H.read_jsonl(tmp_path / "out.rejects.jsonl")
-        assert (rej["line"], rej["code"], rej["error_type"]) == (2, "api", "invalid_request_error")
-        assert rej["reason"] == "Invalid request" and rej["raw"]
+        assert records[1].error["error"]["type"] == "invalid_request_error"
+        assert records[1].error["request_id"].startswith("req_")
+        assert [r.error["error"]["type"] for r in records[2:4]] == ["canceled", "expired"]
+        assert records[4].response.text == "echo: question 4"
+        rejects = tmp_path / "out.rejects.jsonl"
+        assert not rejects.exists() or H.read_jsonl(rejects) == []
 
     def test_retry_errored_resubmits_only_retryable_lines(self, emu: Emulator, clock: Any,
                                                           tmp_path: Path) -> None:
-        """Retryable errors are sent again (as -r1) and succeed; invalid requests and canceled lines are not."""
+        """Retryable errors are sent again (as -r1) and succeed; invalid requests and canceled lines are
+        not (they keep their error records)."""
         src = H.write_requests(tmp_path / "in.jsonl", 6)
 
         def first_time(cid: str, params: Any) -> str | None:
@@ -375,14 +380,16 @@ class TestOutcomes:
             ex.submit([src], job(tmp_path))
             summary = ex.results(job(tmp_path), tmp_path / "out.jsonl", retry_errored=True)
         assert summary is not None
-        assert (summary.succeeded, summary.rejected, dict(summary.failed)) == (4, 1, {"canceled": 1})
+        assert (summary.succeeded, summary.rejected, dict(summary.failed)) == (
+            4, 0, {"invalid_request_error": 1, "canceled": 1})
         assert summary.retries == 2
         resent = [c for c in H.submitted_ids(emu) if c.endswith("-r1")]
         assert sorted(c.split("-")[2] for c in resent) == ["1", "2"]
         assert emu.duplicate_batch_requests() == {}
         records = H.exchanges(tmp_path / "out.jsonl")
         assert [r.response.text if r.response else r.error["error"]["type"] for r in records] == [
-            "echo: question 0", "echo: question 1", "canceled", "echo: question 4", "echo: question 5"]
+            "echo: question 0", "echo: question 1", "invalid_request_error", "canceled", "echo: question 4",
+            "echo: question 5"]
 
     def test_retries_stop_after_max_rounds(self, emu: Emulator, clock: Any, tmp_path: Path) -> None:
         """A line that keeps failing is resubmitted max_retry_rounds times, then reported as failed."""
@@ -625,8 +632,11 @@ class TestState:
         with H.executor(emu, clock) as ex:
             status = ex.submit([src], job(tmp_path))
         state = orjson.loads((tmp_path / "job.json").read_bytes())
-        assert state["files"] == [{"name": str(src), "path": str(src), "size": src.stat().st_size,
-                                   "mtime_ns": src.stat().st_mtime_ns}]
+        st = src.stat()
+        assert state["files"] == [{
+            "name": str(src), "path": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "dev": st.st_dev, "ino": st.st_ino,  # the file's identity (convo.jobs._state)
+            "head": hashlib.sha256(src.read_bytes()[:65536]).hexdigest()}]
         (b,) = state["batches"]
         assert b["ranges"] == [[0, 1, 1], [0, 3, 5]]  # split around the rejected line 2
         assert b["count"] == 3 and len(b["digest"]) == 64 and b["batch_id"].startswith("msgbatch_")

@@ -154,13 +154,16 @@ class TestErrors:
 
     def test_other_base_url_is_refused(self, emu: Emulator, here: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-        """A job cannot be continued against another server; without the env var the job's own is used."""
+        """A job cannot be continued against another server; without the env var the job's own URL
+        is not used (a state file never chooses where the key goes) until --base-url confirms it."""
         H.write_requests(here / "in.jsonl", 1)
         main(["batch", "submit", "in.jsonl", "-o", "job.json", "-q"])
         assert main(["batch", "status", "job.json", "--base-url", "http://127.0.0.1:9"]) == 2
         assert "was submitted to" in capsys.readouterr().err
         monkeypatch.delenv("ANTHROPIC_BASE_URL")
-        assert main(["batch", "status", "job.json"]) == 0
+        assert main(["batch", "status", "job.json"]) == 2
+        assert f"confirm it with --base-url {emu.base_url}" in capsys.readouterr().err
+        assert main(["batch", "status", "job.json", "--base-url", str(emu.base_url)]) == 0
 
 
 class TestRunVia:
@@ -169,7 +172,7 @@ class TestRunVia:
         emu.batches.delay = 0.0  # `convo run` polls every 10 s at first: let the batch end at once
         H.write_lines(here / "in.jsonl", [H.request(f"v{i}") for i in range(4)] + ["{}"])
         assert main(["run", "in.jsonl", "-o", "out.jsonl", "--via", "batch"]) == 0
-        assert "4 lines = 4 succeeded" in capsys.readouterr().err
+        assert "5 lines in = 4 succeeded + 0 failed (API errors) + 1 rejected (not requests)" in capsys.readouterr().err
         records = H.exchanges(here / "out.jsonl")
         assert [(r.id, r.response.text) for r in records] == [(f"in.jsonl:{i + 1}", f"echo: v{i}") for i in range(4)]
         assert len(emu.batches.ids()) == 1 and (here / "out.jsonl.batch.json").exists()

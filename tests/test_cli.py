@@ -433,12 +433,14 @@ class TestTransform:
         assert cli("transform", src, "-t", "drop_images()", "-o", out, "--fail-on-reject").code == 1
 
     def test_unwritable_output(self, cli: Any, tmp_path: Path) -> None:
-        """An output in a directory that does not exist fails with the reason, not a traceback."""
+        """An output in a directory that does not exist is bad usage: the reason names the path
+        given (not a temporary file), and nothing is created."""
         src = write_lines(tmp_path / "in.jsonl", [opus()])
         r = cli("transform", src, "-t", "drop_images()", "-o", tmp_path / "no" / "such" / "out.jsonl")
-        assert r.code == 1
-        assert "No such file or directory" in r.err
-        assert "Traceback" not in r.err
+        assert r.code == 2
+        assert f"cannot write {tmp_path / 'no' / 'such' / 'out.jsonl'}: no such directory" in r.err
+        assert ".tmp" not in r.err and "Traceback" not in r.err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
     def test_rejects_cannot_overwrite_the_output(self, cli: Any, tmp_path: Path) -> None:
         """--rejects naming the output file is bad usage."""

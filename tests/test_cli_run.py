@@ -43,7 +43,7 @@ class TestRun:
         assert [r["id"] for r in records] == [f"{src}:{i}" for i in range(1, 13)]
         assert all("question" in r["request"]["messages"][0]["content"] for r in records)
         assert all(r["response"]["type"] == "message" for r in records)
-        assert "12 lines = 12 succeeded + 0 failed + 0 already done; 1 not requests" in err
+        assert "13 lines in = 12 succeeded + 0 failed (API errors) + 1 rejected (not requests)" in err
         assert "sk-test-key" not in err
 
     def test_resume_log_shows_no_repeat(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +61,8 @@ class TestRun:
         assert len(out.read_bytes().splitlines()) == 4
 
     def test_failures_exit_1(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        """Lines the API refuses get error records and the status is 1."""
+        """A line against the request rules is rejected unsent (as --via batch does), not given an
+        error record; lines came in and none succeeded: the status is 1."""
         bad = Conversation(model="claude-opus-4-8", max_tokens=32).user("Hi").assistant("Sure")  # prefill
         src = tmp_path / "in.jsonl"
         src.write_bytes(convo.dumps(bad) + b"\n")
@@ -71,9 +72,12 @@ class TestRun:
             monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
             code = main(["run", str(src), "-o", str(out)])
         assert code == 1
-        (rec,) = [orjson.loads(x) for x in out.read_bytes().splitlines()]
-        assert "error" in rec and "response" not in rec
-        assert "1 failed" in capsys.readouterr().err
+        assert out.read_bytes() == b""
+        (rej,) = [orjson.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_bytes().splitlines()]
+        assert rej["code"] == "rule" and rej["line"] == 1
+        err = capsys.readouterr().err
+        assert "1 lines in = 0 succeeded + 0 failed (API errors) + 1 rejected (not requests)" in err
+        assert "nothing succeeded" in err
 
     def test_missing_key_is_bad_usage(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
         """Without ANTHROPIC_API_KEY the command says so and exits 2."""

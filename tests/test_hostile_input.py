@@ -104,12 +104,18 @@ class TestTypeTags:
             convo.loads(b'{"messages":[{"role":"user","content":[{"text":"x"}]}]}')
 
     def test_the_issue_command(self, tmp_path: Path) -> None:
-        """The issue's reproducer: the line is rejected with its path, the run goes on (exit 0)."""
-        p = _convo(tmp_path, "transform", "-", "-t", "strip_thinking()", "-o", "o.jsonl",
-                   stdin=b'{"messages":[{"role":"user","content":[{"type":[]}]}]}\n')
-        assert p.returncode == 0
+        """The issue's reproducer: the line is rejected with its path, no traceback; alone, it
+        leaves nothing written (exit 1, the exit rule); with a good line after it, the run goes on
+        (exit 0)."""
+        bad = b'{"messages":[{"role":"user","content":[{"type":[]}]}]}\n'
+        p = _convo(tmp_path, "transform", "-", "-t", "strip_thinking()", "-o", "o.jsonl", stdin=bad)
+        assert p.returncode == 1 and b"Traceback" not in p.stderr and b"nothing was written" in p.stderr
         (rec,) = _rejects(tmp_path / "o.rejects.jsonl")
         assert rec["path"] == "$.messages[0].content[0].type" and rec["code"] == "shape"
+        p = _convo(tmp_path, "transform", "-", "-t", "strip_thinking()", "-o", "o.jsonl",
+                   stdin=bad + b'{"messages":[{"role":"user","content":"hi"}]}\n')
+        assert p.returncode == 0, p.stderr.decode()
+        assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 1
 
     def test_run_and_resume_go_past_it(self, tmp_path: Path) -> None:
         """convo run (and run --resume, which died at the same line forever) rejects the line and
@@ -361,9 +367,11 @@ class TestConvertWriterBugs:
     @pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"),
                                        orjson.JSONEncodeError("Integer exceeds 64-bit range")])
     def test_what_cannot_be_json_is_an_encode_reject(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
-        """Too deep to write, or not JSON: ``encode``, exit 0."""
+        """Too deep to write, or not JSON: ``encode``, not a bug (exit 1 only because the one line
+        was not written: the exit rule)."""
         code, err, (rec,) = self._run(tmp_path, monkeypatch, error)
-        assert rec["code"] == "encode" and code == 0 and "bug" not in err
+        assert rec["code"] == "encode" and "bug" not in err
+        assert code == 1 and "nothing was written" in err
 
 
 # --------------------------------------------------------------------------- 3. repr of deep values
@@ -530,7 +538,7 @@ class TestBlankLines:
             with Emulator() as url:
                 env = dict(os.environ, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=url)
                 p = _convo(tmp_path, "run", "in.jsonl", "-o", "ex.jsonl", env=env)
-            assert "2 not requests (rejected)" in p.stderr.decode()
+            assert "2 lines in = 0 succeeded + 0 failed (API errors) + 2 rejected (not requests)" in p.stderr.decode()
             assert [r["bytes"] for r in _rejects(tmp_path / "ex.rejects.jsonl")] == [b"\x0b", b"\x0c"]
         else:
             p = _convo(tmp_path, command, "in.jsonl")
@@ -580,7 +588,8 @@ class TestEvalMemberLimit:
     @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmHWM (Linux)")
     def test_a_huge_member_is_refused_before_it_is_inflated(self, tmp_path: Path) -> None:
         """A small .eval holding a 512 MiB sample: convert refuses it (a format reject naming the
-        member and the limit) with little memory (it took 3.2 GB for 1 GiB before)."""
+        member and the limit) with little memory (it took 3.2 GB for 1 GiB before); the member
+        after it is still read and written (it was lost, uncounted: the reader stopped)."""
         ev = tmp_path / "big.eval"
         _eval_with_member(ev, 512 << 20)
         assert ev.stat().st_size < 2_000_000
@@ -594,7 +603,10 @@ class TestEvalMemberLimit:
         (rec,) = _rejects_raw(tmp_path / "o.rejects.jsonl")
         assert rec["code"] == "format" and "over the limit" in rec["reason"]
         assert rec["file"] == str(ev) and rec["source"] == f"{ev}:samples/1_epoch_1.json"
+        assert not rec["reason"].startswith("a damaged zip member")
         assert status == 0
+        (out,) = (tmp_path / "o.jsonl").read_bytes().splitlines()
+        assert orjson.loads(out)["messages"] == [{"role": "user", "content": "small"}]
 
     def test_the_limit_is_max_line_bytes(self, tmp_path: Path) -> None:
         """--max-line-bytes sets it; a member under it is read."""
@@ -605,7 +617,7 @@ class TestEvalMemberLimit:
         assert "2 lines in = 2 out + 0 rejected" in p.stderr.decode()
         p = _convo(tmp_path, "convert", str(ev), "--from", "inspect", "--to", "anthropic", "-o", "o.jsonl",
                    "--max-line-bytes", str(1 << 19))
-        assert "1 lines in = 0 out + 1 rejected" in p.stderr.decode()
+        assert "2 lines in = 1 out + 1 rejected" in p.stderr.decode()
 
     def test_a_json_log_over_the_limit(self, tmp_path: Path) -> None:
         """A .json log (one document, perhaps gzip) is bounded the same way, while it is read."""

@@ -98,7 +98,8 @@ class TestIterLines:
         data = sep.join(lines) + (sep if final_newline and lines else b"")
         if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a BOM opening the data is skipped
             lines = [lines[0][3:], *lines[1:]]
-        expected = [(i, x) for i, x in enumerate(lines, 1) if x.strip()]
+        # blank is JSON's whitespace only (space, tab, CR, LF): a line of \x0b or \x0c is a line
+        expected = [(i, x) for i, x in enumerate(lines, 1) if x.strip(b" \t\r\n")]
         assert _lines(data, chunk_bytes=chunk) == expected
 
     @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])

@@ -53,6 +53,30 @@ class TestImportWeight:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "[]"
 
+    def test_import_convo_loads_the_values_only(self) -> None:
+        """`import convo` loads neither cattrs nor the rules, profiles, transforms or codec (each
+        generates code or reads data on import): they load on first use (start-up, issue 14)."""
+        heavy = ("cattrs", "convo.codec", "convo.codec._converter", "convo.rules", "convo.profiles",
+                 "convo.transforms", "convo.transforms.repair", "convo.stream", "convo.executor")
+        code = f"import sys, convo; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "[]"
+
+    def test_the_lazy_face_loads_on_first_use(self) -> None:
+        """After a bare `import convo`, every public name, the fluent builders and the codec work."""
+        code = (
+            "import sys, convo\n"
+            "conv = convo.Conversation(model='claude-opus-4-8', max_tokens=8).user('Hi').with_system('S')\n"
+            "assert convo.loads(convo.dumps(conv)) == conv\n"
+            "assert 'convo.transforms' in sys.modules and 'convo.codec' in sys.modules\n"
+            "assert convo.validate(conv).ok and 'check' in dir(convo)\n"
+            "from convo import pipeline, transforms, Report\n"
+            "assert convo.transforms is transforms and pipeline is transforms.pipeline\n"
+            "print('ok')"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "ok"
+
     def test_executor_loads_on_demand(self) -> None:
         """Importing convo.executor is what brings httpx in."""
         code = "import sys, convo.executor; print('httpx' in sys.modules)"

@@ -37,6 +37,8 @@ IDEMPOTENT = [
     t.set_model("claude-haiku-4-5"),
     t.with_params(temperature=0.5, speed="fast"),
     t.inject_system("Extra rule.", where="top", replace=True),
+    t.scrub_secrets(),
+    t.scrub_secrets(keyed=True, pii=True, base64="drop"),
 ]
 
 any_conversation = st.one_of(

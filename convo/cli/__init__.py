@@ -10,6 +10,9 @@ environment. Each command is one module (:mod:`~convo.cli.validate`, :mod:`~conv
 values for the layers below; this module builds the top parser and dispatches.
 ``main(argv) -> int`` never raises for a user's mistake: it prints the reason and returns 2 (bad
 usage), 1 (violations, or lines lost to a damaged input), 0 otherwise, 130 when interrupted.
+SIGTERM and SIGHUP stop a command the way Ctrl-C does (temporary files removed, workers stopped,
+a resumable run's state kept) and return 128 + the signal's number; a second one ends the process
+at once.
 
 Every command reads several files and directories (their ``*.jsonl`` and ``*.jsonl.gz``), ``-`` for
 stdin, gzip by magic bytes; writes ``-`` as stdout and ``.gz`` compressed; shows a progress bar on
@@ -30,9 +33,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from convo.cli import batch, convert, diff, fixtures, run, serve, stats, transform, validate, view
@@ -45,9 +50,10 @@ from convo.cli._common import (
     Parser,
     UsageError,
 )
+from convo.codec.jsonl import OutputPathError
 from convo.stream.sources import InputError
 
-__all__ = ["build_parser", "entry", "main"]
+__all__ = ["Terminated", "build_parser", "entry", "main"]
 
 COMMANDS = (validate, transform, convert, fixtures, stats, view, diff, run, serve, batch)
 """The command modules, in the order ``convo --help`` lists them."""
@@ -112,16 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _signals_stop():
             _quiet_warnings()
             status: int = args.func(args)
         return status
-    except (UsageError, InputError) as e:
+    except (UsageError, InputError, OutputPathError) as e:
         print(f"convo {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"\nconvo {args.command}: interrupted; no output was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        how = f"stopped by {e.name}" if isinstance(e, Terminated) else "interrupted"
+        note = getattr(args, "interrupted", "no output was written")
+        print(f"\nconvo {args.command}: {how}; {note}", file=sys.stderr)
+        return 128 + e.signum if isinstance(e, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
         with contextlib.suppress(OSError):
@@ -131,6 +139,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # a file that cannot be opened or written (no such directory, disk full)
         print(f"convo {args.command}: error: {e}; no output was written", file=sys.stderr)
         return EXIT_FAIL
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, so that it stops as Ctrl-C stops it.
+
+    >>> e = Terminated(signal.SIGTERM); (e.name, e.signum == signal.SIGTERM)
+    ('SIGTERM', True)
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_stop() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread.
+
+    Only signals left at their default are taken (an ignored SIGHUP under ``nohup`` stays
+    ignored; a caller's own handler stays). The first one raises; after it both are back to
+    their default, so a second one ends the process at once (a clean stop that waits for
+    requests in flight can be cut short). The handlers are put back when the command returns.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    taken = [s for s in _STOP_SIGNALS if signal.getsignal(s) is signal.SIG_DFL]
+
+    def stop(signum: int, frame: object) -> None:
+        for s in taken:
+            signal.signal(s, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    for s in taken:
+        signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s in taken:
+            signal.signal(s, signal.SIG_DFL)
 
 
 def _quiet_warnings() -> None:

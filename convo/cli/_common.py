@@ -35,6 +35,7 @@ __all__ = [
     "add_common",
     "add_fail_on_reject",
     "exit_status",
+    "nothing_written_text",
     "EXIT_RULE",
     "command_parser",
     "inputs_of",
@@ -249,7 +250,11 @@ def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
 
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
+    from convo.codec.jsonl import check_output_path
+
     path = args.rejects or rejects_path_for(output)
+    check_output_path(output)  # before the rejects file exists: a bad -o creates nothing
+    check_output_path(path)
     if output != "-" and os.path.abspath(path) == os.path.abspath(output):
         raise UsageError("the rejects file cannot be the output file")
     # Written only when a line is rejected; when none is, a rejects file an earlier run left at
@@ -281,6 +286,14 @@ def exit_status(args: argparse.Namespace, counts: RunCounts, problems: Sequence[
     if getattr(args, "fail_on_reject", False) and counts.rejected:
         return EXIT_FAIL
     return EXIT_OK
+
+
+def nothing_written_text(counts: RunCounts) -> list[str]:
+    """The summary's line for a run that read lines and wrote none (why it exits 1)."""
+    if counts.lines_in and not counts.out:
+        return [f"  nothing was written: every one of the {counts.lines_in:,} lines in was rejected "
+                "(see the rejects); exit 1"]
+    return []
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

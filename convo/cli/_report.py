@@ -15,7 +15,7 @@ from convo.stream.counts import RunCounts
 
 __all__ = ["ECHO_CHARS", "RATE_MIN_SECONDS", "Progress", "counts_table", "echo", "mb", "summary_line", "table"]
 
-ECHO_CHARS = 100
+ECHO_CHARS = 160
 """The most characters a summary shows of one label or cell: labels carry input values (a model
 name, a role, a key), and a table pads every row to its longest label."""
 

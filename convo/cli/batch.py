@@ -73,6 +73,8 @@ examples:
 """
 
 
+_INTERRUPTED = "every step done is in the state file: run the step again to resume"
+
 STATUS_EPILOG = """\
 Asks the API where each batch stands (--no-refresh: only what the state file says) and prints a
 table of the batches and their request counts. Changes nothing but the state file's view.
@@ -113,7 +115,8 @@ def _connection(p: argparse.ArgumentParser, *, version_default: str | None, poll
         + ("the newest" if version_default else "the one the job was submitted under") + ")",
     )
     p.add_argument("--base-url", metavar="URL",
-                   help="the API's base URL (default: $ANTHROPIC_BASE_URL, else the job's, else the API)")
+                   help="the API's base URL (default: $ANTHROPIC_BASE_URL, else the API); a job submitted "
+                   "elsewhere is continued only when this names its URL")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     if not polls:
         return
@@ -146,7 +149,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--max-bytes", type=_positive_int, default=None, metavar="N",
                    help="bytes of JSON per batch at most (default: the API's 256 MB)")
     _connection(s, version_default=DEFAULT_API_VERSION)
-    s.set_defaults(func=cmd_submit)
+    s.set_defaults(func=cmd_submit, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("status", help="where the job's batches stand",
                          description="Where the job's batches stand.", epilog=STATUS_EPILOG,
@@ -156,7 +159,7 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--no-refresh", dest="refresh", action="store_false",
                    help="what the state file says, without asking the API")
     _connection(s, version_default=None, polls=False)
-    s.set_defaults(func=cmd_status)
+    s.set_defaults(func=cmd_status, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("results", help="wait, save the results, write exchange records",
                          description="Wait for the batches, then write one exchange record per line.",
@@ -172,14 +175,14 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--no-wait", dest="wait", action="store_false",
                    help="do not wait: exit 3 if some batch has not ended")
     _connection(s, version_default=None)
-    s.set_defaults(func=cmd_results)
+    s.set_defaults(func=cmd_results, interrupted=_INTERRUPTED)
 
     s = steps.add_parser("cancel", help="cancel the batches still processing",
                          description="Cancel the job: nothing more is submitted.", epilog=CANCEL_EPILOG,
                          formatter_class=fmt)
     s.add_argument("state", metavar="STATE", help="the job's state file (what `submit -o` wrote)")
     _connection(s, version_default=None, polls=False)
-    s.set_defaults(func=cmd_cancel)
+    s.set_defaults(func=cmd_cancel, interrupted=_INTERRUPTED)
 
 
 def _usage(p: argparse.ArgumentParser) -> int:
@@ -202,12 +205,31 @@ def _job_config(state: str) -> dict[str, Any]:
 
 
 def _executor(args: argparse.Namespace, state: str) -> Any:
+    """The executor for a step: the key and base URL from the flags and the environment only.
+
+    A state file is data: it never chooses where the key is sent. When the job was submitted to
+    another base URL than the one given (or the API's, with none given), the step is refused
+    with the command that confirms it.
+    """
     from convo.errors import ConvoError
+    from convo.executor._http import DEFAULT_BASE_URL
     from convo.jobs import BatchExecutor
+    from convo.profiles import API_VERSIONS
 
     job = _job_config(state)
     version = args.api_version or job.get("api_version")
-    base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL") or job.get("base_url")
+    if version is not None and version not in API_VERSIONS:
+        raise UsageError(f"{state} names the API version {str(version)[:40]!r}, which is not one of "
+                         f"{', '.join(API_VERSIONS)}; give --api-version")
+    base_url = args.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+    recorded = job.get("base_url")
+    chosen = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    if isinstance(recorded, str) and recorded != chosen:
+        given = "--base-url" if args.base_url else "ANTHROPIC_BASE_URL" if base_url else "the default"
+        raise UsageError(
+            f"the batch job in {state} was submitted to {recorded[:200]}, not {chosen} ({given}); "
+            "a state file does not choose where the API key is sent: to continue the job there, "
+            f"confirm it with --base-url {recorded[:200]}")
     kwargs: dict[str, Any] = {}
     if getattr(args, "max_requests", None):
         kwargs["max_requests"] = args.max_requests

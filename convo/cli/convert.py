@@ -18,6 +18,7 @@ from convo.cli._common import (
     check_target_model,
     command_parser,
     exit_status,
+    nothing_written_text,
     output_sink,
     positive,
     rejects_sink,
@@ -139,8 +140,7 @@ def command(args: argparse.Namespace) -> int:
         lines.append("  nothing lost")
     elif counts.out:
         lines.append(f"  nothing lost in the {counts.out:,} lines written")
-    if counts.lines_in and not counts.out:
-        lines.append(f"  nothing was written: no line could be read as {args.from_} (see the rejects)")
+    lines.extend(nothing_written_text(counts))
     lines.extend(f"  warning: {p}" for p in [*warnings, *problems])
     bugs = tally.rejects.get("internal", 0)
     if bugs:

@@ -11,11 +11,12 @@ import sys
 from typing import Any
 
 from convo.cli._common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_RULE,
     UsageError,
     add_api_version,
+    add_fail_on_reject,
     command_parser,
+    exit_status,
     positive,
     refuse_parquet,
     say,
@@ -23,6 +24,7 @@ from convo.cli._common import (
     show_progress,
 )
 from convo.cli._report import Progress, counts_table
+from convo.stream.counts import RunCounts
 from convo.stream.sinks import rejects_path_for
 from convo.stream.sources import STDIN, expand
 
@@ -37,7 +39,17 @@ examples:
   convo run requests.jsonl -o exchanges.jsonl --concurrency 8
   convo run requests.jsonl -o exchanges.jsonl --resume
   convo serve --port 8123 &  ANTHROPIC_BASE_URL=http://127.0.0.1:8123 convo run requests.jsonl -o out.jsonl
-"""
+
+counts (the same by --via http and --via batch):
+  N lines in = S succeeded + F failed (API errors) + R rejected (not requests)
+  failed: sent, and the API (or the connection) answered with an error; the line's record in
+    OUT holds the error (--resume --retry-errors sends it again).
+  rejected: not a request (not JSON, another kind of line, or against the request rules), so
+    never sent; it is in the rejects file, not in OUT.
+  --resume counts the lines that had a record before as "already done". In the exit rule below,
+  "written out" means succeeded (or already done): an error record is no answer.
+
+""" + EXIT_RULE
 
 
 def add_parser(sub: Any) -> None:
@@ -64,8 +76,10 @@ def add_parser(sub: Any) -> None:
                    help="--via batch: first wait between polls; it grows by half each time (default 10)")
     p.add_argument("--max-poll-interval", type=seconds, default=60.0, metavar="S",
                    help="--via batch: longest wait between polls (default 60)")
+    add_fail_on_reject(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
-    p.set_defaults(func=command)
+    p.set_defaults(func=command, interrupted="the records written so far are kept (and the "
+                   "answers that came back); run it again with --resume to continue")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -113,13 +127,21 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     finally:
         progress.close()
+    done = summary.succeeded + summary.skipped  # answered, in this run or an earlier one
+    n_in = summary.total + summary.rejected
+    parts = [f"{summary.succeeded:,} succeeded", f"{summary.failures:,} failed (API errors)"]
+    if summary.skipped:
+        parts.append(f"{summary.skipped:,} already done")
+    parts.append(f"{summary.rejected:,} rejected (not requests)")
     lines = [
-        f"convo run: {summary.total:,} lines = {summary.succeeded:,} succeeded + "
-        f"{summary.failures:,} failed + {summary.skipped:,} already done; "
-        f"{summary.rejected:,} not requests (rejected); {summary.elapsed:.2f} s",
+        f"convo run: {n_in:,} lines in = {' + '.join(parts)}; {summary.elapsed:.2f} s",
         f"  output: {args.output}" + (f"; rejects: {rejects}" if summary.rejected else ""),
         f"  retries: {summary.retries:,}; tokens: {summary.input_tokens:,} in, {summary.output_tokens:,} out",
     ]
     lines.extend(counts_table("failed", dict(summary.failed)))
+    if n_in and not done:
+        lines.append(f"  nothing succeeded: none of the {n_in:,} lines in got an answer that is not an "
+                     "error (see the failures and the rejects); exit 1")
     say(args, lines)
-    return EXIT_FAIL if summary.failures else EXIT_OK
+    # the one exit rule: "out" is what succeeded (an error record is written, but is no answer)
+    return exit_status(args, RunCounts(lines_in=n_in, out=done, rejected=summary.rejected), ())

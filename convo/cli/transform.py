@@ -25,6 +25,7 @@ from convo.cli._common import (
     command_parser,
     exit_status,
     inputs_of,
+    nothing_written_text,
     output_sink,
     problems_text,
     rejects_sink,
@@ -36,6 +37,7 @@ from convo.codec.lines import LineKind
 from convo.codec.rejects import CODES
 from convo.stream.operation import OpSpec
 from convo.stream.sources import STDIN, Chunk, ChunkReader
+from convo.transforms.secrets import RunKey, hit_of
 
 __all__ = ["add_parser", "command"]
 
@@ -50,11 +52,19 @@ Lines that cannot be used (invalid JSON or UTF-8, a wrong shape, over the size l
 that raised, a rule broken with --validate-for) go to the rejects file (default OUT.rejects.jsonl)
 with file, line, reason, $.path and the original bytes; the run goes on. in = out + rejected.
 
+Sharing transcripts: -t 'scrub_secrets()' replaces credentials everywhere in each line (text,
+tool inputs and their keys, tool results, documents, metadata, unknown fields, an exchange's
+response) with typed markers such as [REDACTED:aws-access-key]. It fails closed: a line it cannot
+scrub goes to the rejects file. THE REJECTS FILE IS LOCAL AND MAY HOLD SECRETS: it keeps each
+rejected line's original bytes, unscrubbed. Share OUT, never the rejects file. --dry-run shows the
+first secrets found, masked (AKIA… (20 chars)).
+
 examples:
   convo transform fixtures/transcripts.jsonl -o migrated.jsonl \\
       -t 'migrate(model="claude-opus-4-8")' -t 'drop_images(placeholder="[image removed]")'
   convo transform logs/ -t 'strip_thinking()' -t 'keep_last_turns(n=8)' -o out.jsonl.gz --workers 4
   convo transform in.jsonl -t 'redact("[0-9]{16}")' --dry-run
+  convo transform transcripts.jsonl -t 'scrub_secrets(keyed=True)' -t 'drop_images()' -o shareable.jsonl
   zcat big.jsonl.gz | convo transform - -t 'drop_sampling_params()' -o - > out.jsonl
   convo transform s3://bucket/logs/ -t 'strip_thinking()' -o s3://bucket/clean/ --dask tcp://scheduler:8786
   convo transform logs/ -t 'strip_thinking()' -o clean.parquet --workers 4       # Parquet (convo[arrow])
@@ -75,7 +85,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", default="-", metavar="OUT",
                    help="output JSONL ('-': stdout; .gz: compressed; .parquet: Parquet, see "
                    "convo.arrow); written atomically")
-    p.add_argument("--rejects", metavar="R", help="rejects file (default OUT.rejects.jsonl)")
+    p.add_argument("--rejects", metavar="R",
+                   help="rejects file (default OUT.rejects.jsonl): original bytes, secrets included; "
+                   "keep it local")
     p.add_argument("--validate-for", metavar="MODEL",
                    help="reject outputs MODEL would refuse (under --api-version)")
     add_api_version(p)
@@ -118,6 +130,8 @@ def command(args: argparse.Namespace) -> int:
             "api_version": args.api_version,
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
+            # one random key per run for scrub_secrets(keyed=True); its repr hides it
+            "run_key": RunKey.new(),
             "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )
@@ -133,9 +147,34 @@ def command(args: argparse.Namespace) -> int:
         lines.extend(counts_table("rules broken (--validate-for)", tally.rules))
     lines.append(f"  lines changed: {tally.changed:,} of {counts.out + counts.rejected:,}")
     lines.extend(counts_table("changes", tally.changes_by_text()))
+    lines.extend(secrets_tables(tally.changes_by_text()))
+    lines.extend(counts_table("notes", tally.notes_by_text()))
+    lines.extend(nothing_written_text(counts))
     lines.extend(problems_text(problems))
     say(args, lines)
     return exit_status(args, counts, problems)
+
+
+def secrets_tables(changes: dict[str, int]) -> list[str]:
+    """The secrets scrub_secrets() redacted, counted by detector and by place (two short
+    tables; the changes table, keyed ``"transform: what"``, has them by both).
+
+    >>> for line in secrets_tables({"scrub_secrets: redacted jwt in $.system": 2}):
+    ...     print(line)
+      secrets by detector:
+        jwt x 2
+      secrets by place:
+        $.system x 2
+    """
+    by_detector: dict[str, int] = {}
+    by_place: dict[str, int] = {}
+    for text, n in changes.items():
+        hit = hit_of(text.partition(": ")[2])
+        if hit is not None:
+            by_detector[hit[0]] = by_detector.get(hit[0], 0) + n
+            by_place[hit[1]] = by_place.get(hit[1], 0) + n
+    return [*counts_table("secrets by detector", by_detector, limit=20),
+            *counts_table("secrets by place", by_place, limit=12)]
 
 
 def _list() -> int:
@@ -153,16 +192,20 @@ def _list() -> int:
 
 def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk_bytes: int,
              max_line_bytes: int) -> int:
-    """Print the pipeline and the first line it changes, as a unified diff of pretty JSON."""
-    import difflib
-
-    from convo.codec.lines import RawLine, decode_line, encode_value, is_blank
+    """Print the pipeline and the first line it changes, as a unified diff of pretty JSON; with
+    scrub_secrets(), first the secrets found in the first lines (at most :data:`DRY_RUN_HITS`),
+    masked, and a diff whose "before" side is masked too."""
+    from convo.codec.lines import RawLine, decode_line, is_blank
     from convo.errors import DecodeError
-    from convo.stream.ops import conversation_of, with_conversation
+    from convo.stream.ops import conversation_of
+    from convo.transforms import ChangeLog
+    from convo.transforms.secrets import scrubbers_of
 
     print(f"pipeline: {transform!r}")
+    scrubbing = bool(scrubbers_of(transform))
     reader = ChunkReader(sources, chunk_bytes=chunk_bytes, max_line_bytes=max_line_bytes)
-    seen = 0
+    seen = hits = 0
+    diff: list[str] | None = None
     try:
         for item in reader:
             if not isinstance(item, Chunk):
@@ -179,32 +222,93 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
                 except DecodeError:
                     continue
                 conv = conversation_of(value)
-                if conv is None:
+                if conv is None and not transform.outside:
                     continue
+                inner, outer = ChangeLog(transform.name), ChangeLog(transform.name)
                 try:
-                    new, changes = transform.explain(conv)
+                    new_value = _apply(transform, value, conv, inner, outer)
                 except Exception as e:
                     print(f"{item.file}:{lineno}: the pipeline raised {type(e).__name__}: {e}")
                     continue
-                if new is conv:
-                    continue
-                before = _pretty(raw)
-                after = _pretty(encode_value(with_conversation(value, new)))
-                print(f"first changed line: {item.file}:{lineno}")
-                for c in changes:
-                    print(f"  {c.transform}: {c.what} at {c.path}")
-                sys.stdout.writelines(
-                    difflib.unified_diff(
-                        before.splitlines(keepends=True), after.splitlines(keepends=True),
-                        f"{item.file}:{lineno} (before)", f"{item.file}:{lineno} (after)",
-                    )
-                )
-                print()
-                return EXIT_OK
+                where = f"{item.file}:{lineno}"
+                if scrubbing:
+                    hits = _print_hits(where, value, inner.changes, outer.changes, hits)
+                if diff is None and new_value is not value:
+                    diff = _diff(where, raw, value, new_value, transform, inner.changes, outer.changes)
+                    if not scrubbing:
+                        break
+                if diff is not None and (not scrubbing or hits >= DRY_RUN_HITS):
+                    break
+            else:
+                continue
+            break
     finally:
         reader.cleanup()
-    print(f"no line changed ({seen:,} lines read)")
+    if diff is None:
+        print(f"no line changed ({seen:,} lines read)")
+        return EXIT_OK
+    sys.stdout.writelines(diff)
+    print()
     return EXIT_OK
+
+
+DRY_RUN_HITS = 20
+"""How many secrets ``--dry-run`` lists (masked) before the first changed line's diff."""
+
+
+def _apply(transform: Any, value: Any, conv: Any, inner: Any, outer: Any) -> Any:
+    """*value* through *transform*: its conversation (changes in *inner*, paths inside the
+    conversation), then the rest of the line (changes in *outer*, paths inside the line)."""
+    from convo.stream.ops import with_conversation
+
+    new_value = value
+    if conv is not None:
+        new = transform.apply(conv, inner)
+        if new is not conv:
+            new_value = with_conversation(value, new)
+    if transform.outside:
+        new_value = transform.apply_outside(new_value, outer)
+    return new_value
+
+
+def _print_hits(where: str, value: Any, inner: list[Any], outer: list[Any], shown: int) -> int:
+    """Print the secrets of one line (detector, $.path in the line, the masked secret) until
+    :data:`DRY_RUN_HITS` are shown; the new count."""
+    from convo.stream.ops import line_path
+
+    for c, path in [*((c, line_path(value, c.path)) for c in inner), *((c, c.path) for c in outer)]:
+        hit = hit_of(c.what)
+        if hit is None or shown >= DRY_RUN_HITS:
+            continue
+        if shown == 0:
+            print(f"first secrets found (at most {DRY_RUN_HITS}; masked):")
+        shown += 1
+        print(f"  {where}: {path}: {hit[0]} {c.why.rpartition('matched ')[2]}")
+    return shown
+
+
+def _diff(where: str, raw: bytes, value: Any, new_value: Any, transform: Any,
+          inner: list[Any], outer: list[Any]) -> list[str]:
+    """The first changed line as a unified diff of pretty JSON, its changes listed first; with
+    scrub_secrets() in the pipeline, the "before" side shows every secret it finds masked."""
+    import difflib
+
+    from convo.codec.lines import encode_value
+    from convo.stream.ops import line_path
+    from convo.transforms.secrets import mask_line
+
+    head = [f"first changed line: {where}\n"]
+    for c, path in [*((c, line_path(value, c.path)) for c in inner), *((c, c.path) for c in outer)]:
+        head.append(f"  {c.transform}: {c.what} at {path}\n")
+    masked = mask_line(value, transform)
+    before = _pretty(raw) if masked is None else _pretty(encode_value(masked))
+    after = _pretty(encode_value(new_value))
+    return head + list(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True),
+            f"{where} (before)", f"{where} (after)",
+        )
+    )
 
 
 def _pretty(line: bytes) -> str:
@@ -248,5 +352,7 @@ def _transform_dask(args: argparse.Namespace) -> int:
         lines.extend(counts_table("rejected", summary.reject_codes, notes=CODES))
     lines.append(f"  lines changed: {summary.changed:,}")
     lines.extend(counts_table("changes", summary.changes))
+    lines.extend(secrets_tables(summary.changes))
+    lines.extend(counts_table("notes", summary.notes))
     say(args, lines)
     return exit_status(args, summary, [])

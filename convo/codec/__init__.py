@@ -5,6 +5,13 @@ preconf one: :func:`configure_converter` registers convo's hooks on any converte
 :func:`make_converter` builds a configured one, and :data:`converter` is built once per process
 and used on every line.
 
+Lazy turns: :func:`loads` (and the line engine, which owns the JSON it parsed) keeps each block
+turn's parsed content and builds its blocks when ``content`` is first read; :func:`dumps` writes
+an untouched turn from its parsed JSON. Shape errors still surface here, on load, with their
+``$.path``: a turn is kept parsed only after a structural check (generated from the hooks' field
+specs) that it would decode without error and with its keys in the order convo writes them;
+any other turn is built at once, as before. :func:`structure` on a caller's dicts builds at once.
+
 >>> conv = loads(b'{"model": "claude-opus-4-8", "max_tokens": 64, '
 ...              b'"messages": [{"role": "user", "content": "Hi"}], "x-new-field": [1]}')
 >>> conv.messages[0].content
@@ -24,6 +31,7 @@ import orjson
 
 from convo import model as m
 from convo.codec._converter import (
+    LAZY_STRUCTURE,
     STRUCTURE,
     UNSTRUCTURE,
     BigNumber,
@@ -135,9 +143,10 @@ _TOO_DEEP = ("JSON nested too deeply to decode: building it went past Python's r
 _DEPTH_LIMIT = 1024  # orjson refuses deeper documents [OBS orjson 3.13: "depth limit exceeded"]
 
 
-def _build(obj: Any, cls: type[Any]) -> Any:
-    """STRUCTURE[cls](obj) with shape errors as DecodeError (BigNumber passes through)."""
-    fn = structure_block if cls is _BLOCK else STRUCTURE[cls]
+def _build(obj: Any, cls: type[Any], *, owned: bool = False) -> Any:
+    """STRUCTURE[cls](obj) with shape errors as DecodeError (BigNumber passes through); for JSON
+    the codec parsed itself (*owned*), the hooks whose conversations keep turns parsed until read."""
+    fn = structure_block if cls is _BLOCK else (owned and LAZY_STRUCTURE.get(cls)) or STRUCTURE[cls]
     try:
         return fn(obj)
     except Shape as e:
@@ -279,17 +288,20 @@ def structure_exactly(data: bytes | bytearray | memoryview | str, obj: Any, cls:
     """:func:`structure_parsed`, and the JSON the object was built from: *obj*, or *data* parsed
     again where *obj* lost an integer beyond 64 bits.
 
+    The conversations built keep turns parsed (lazy turns): *obj* must be the codec's own, fresh
+    from :func:`parse_json`, and nobody may change it afterwards.
+
     >>> data = b'{"metadata": {"n": 123456789012345678901234567890}}'
     >>> structure_exactly(data, parse_json(data), m.Conversation)[1]["metadata"]["n"]
     123456789012345678901234567890
     """
     try:
-        return _build(obj, cls), obj
+        return _build(obj, cls, owned=True), obj
     except BigNumber:
         pass
     exact = parse_json_exact(data)
     with trusting():
-        return _build(exact, cls), exact
+        return _build(exact, cls, owned=True), exact
 
 
 def dump_json(obj: Any) -> bytes:

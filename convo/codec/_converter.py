@@ -30,6 +30,7 @@ from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
 
 __all__ = [
+    "LAZY_STRUCTURE",
     "STRUCTURE",
     "UNSTRUCTURE",
     "BigNumber",
@@ -335,7 +336,9 @@ class F:
         self.absent = absent
 
 
-def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def _gen(
+    cls: type, fields: list[F], type_tag: str | None, overrides: dict[str, Any] | None = None
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
         "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
@@ -352,6 +355,7 @@ def _gen(cls: type, fields: list[F], type_tag: str | None) -> tuple[Callable[...
     ns["_S_resp"] = STRUCTURE.get(m.Response) or (lambda v: STRUCTURE[m.Response](v))
     for f in (*fields, F("extra")):
         ns[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+    ns.update(overrides or {})
 
     s = ["def structure(d):"]
     s.append("    if d.__class__ is not dict: raise _bad(d, 'expected an object')")
@@ -442,6 +446,10 @@ def _register(cls: type, fields: list[F], *, tag: str | None = None, table: dict
         table[tag] = st
 
 
+SPECS: dict[str, list[F]] = {}  # block "type" -> its field spec (for the lazy check)
+LAZY_BLOCKS: dict[str, Callable[[Any], int]] = {}  # block "type" -> a lazy check (see below)
+
+
 def register_block(cls: type, fields: list[F]) -> None:
     """Teach the codec a new block class (its ``type`` ClassVar is the tag).
 
@@ -449,14 +457,24 @@ def register_block(cls: type, fields: list[F]) -> None:
     True
     """
     _register(cls, fields, tag=cls.type, table=BLOCKS)  # type: ignore[attr-defined]
+    SPECS[cls.type] = fields  # type: ignore[attr-defined]
+    # a type registered again (a user's own class) is no longer one the lazy check knows
+    if LAZY_BLOCKS.pop(cls.type, None) is not None:  # type: ignore[attr-defined]
+        for keys in [k for k, fn in LAZY_SHAPES.items() if fn.__code__.co_filename.endswith(f" {cls.type}>")]:  # type: ignore[attr-defined]
+            del LAZY_SHAPES[keys]
 
 
 CC = F("cache_control", "json")
 CALLER = F("caller", "json")
 
-_register(m.Base64Source, [F("media_type", check="str", required=True), F("data", check="str", required=True)], tag="base64", table=SOURCES)
-_register(m.URLSource, [F("url", check="str", required=True)], tag="url", table=SOURCES)
-_register(m.FileSource, [F("file_id", check="str", required=True)], tag="file", table=SOURCES)
+_SOURCE_SPECS = {
+    "base64": [F("media_type", check="str", required=True), F("data", check="str", required=True)],
+    "url": [F("url", check="str", required=True)],
+    "file": [F("file_id", check="str", required=True)],
+}
+_register(m.Base64Source, _SOURCE_SPECS["base64"], tag="base64", table=SOURCES)
+_register(m.URLSource, _SOURCE_SPECS["url"], tag="url", table=SOURCES)
+_register(m.FileSource, _SOURCE_SPECS["file"], tag="file", table=SOURCES)
 _register(m.TextSource, [F("data", check="str", required=True), F("media_type", check="str")], tag="text", table=SOURCES)
 _register(m.ContentSource, [F("content", "content", required=True)], tag="content", table=SOURCES)
 UNSTRUCTURE[m.UnknownSource] = _unstructure_unknown
@@ -483,14 +501,15 @@ register_block(m.MidConvSystem, [F("content", "blocks", required=True), CC])
 UNSTRUCTURE[m.UnknownBlock] = _unstructure_unknown
 
 _register(m.Message, [F("role", check="str", required=True), F("content", "content", required=True)])
-_register(m.Conversation, [
+CONVERSATION_FIELDS = [
     F("model", check="str"), F("max_tokens", check="int"), F("messages", "messages", absent="NO_MESSAGES"),
     F("system", "content"), F("tools", "json", "list"), F("tool_choice", "json"),
     F("thinking", "json"), F("output_config", "json"), F("stop_sequences", "json", "list"),
     F("metadata", "json"), F("temperature", check="num", null=True), F("top_p", check="num", null=True),
     F("top_k", check="int", null=True), F("stream", check="bool"), F("cache_control", "json"),
     F("service_tier", check="str"), F("container", "json"), F("inference_geo", check="str", null=True),
-])
+]
+_register(m.Conversation, CONVERSATION_FIELDS)
 _register(m.StopDetails, [F("type", check="str", required=True), F("category", check="str", null=True),
                           F("explanation", check="str", null=True)])
 _register(m.Usage, [
@@ -553,3 +572,278 @@ def _unstructure_batch_result(o: m.BatchResult) -> dict[str, Any]:
 
 STRUCTURE[m.BatchResult] = _structure_batch_result
 UNSTRUCTURE[m.BatchResult] = _unstructure_batch_result
+
+
+# --------------------------------------------------------------------------- lazy messages
+#
+# A conversation decoded from JSON the codec parsed itself (``loads``, the line engine) keeps the
+# parsed content array of each turn that passes a structural check, and builds its blocks when
+# ``content`` is first read (see :class:`convo.model._Parsed`). The check runs on load, so a
+# shape error surfaces there as before: a turn that fails it, for any reason, is decoded at once
+# by the hooks above, which raise the error with its ``$.path``. It accepts a turn only when
+#
+# - it has exactly the keys ``role`` (a string) and ``content`` (an array);
+# - every block is one of the types of :data:`convo.model.LAZY_BITS` (inside a tool result: text
+#   and images), with the keys its hook knows, in the order its unstructure hook writes them, each
+#   value passing the same check as in the hook (strings, booleans, sources), and no number that
+#   may be a huge integer (see BigNumber) in a JSON-valued field;
+#
+# so that building it cannot fail, and writing the parsed array gives the bytes the built blocks
+# would give. Each check is generated from the block's field spec, as the hooks are.
+
+_LAZY_INNER = ("text", "image")  # the block types looked at inside a tool result's content
+
+
+def _scan(v: Any) -> bool:
+    """Whether a JSON value holds no float that may stand for a huge integer."""
+    c = v.__class__
+    if c is dict:
+        for x in v.values():
+            if (x.__class__ is dict or x.__class__ is list or x.__class__ is float) and not _scan(x):
+                return False
+        return True
+    if c is list:
+        for x in v:
+            if (x.__class__ is dict or x.__class__ is list or x.__class__ is float) and not _scan(x):
+                return False
+        return True
+    if c is float:
+        return not (v >= _POS_LIMIT or v <= _NEG_LIMIT)
+    return True
+
+
+_SOURCE_KEYS = {("type", *(f.key for f in fields)): tag for tag, fields in _SOURCE_SPECS.items()}
+
+
+def _lazy_source(v: Any) -> bool:
+    """Whether an image source is one of the plain kinds, in the order they are written."""
+    if v.__class__ is not dict:
+        return False
+    tag = _SOURCE_KEYS.get(tuple(v))
+    if tag is None or v["type"] != tag:
+        return False
+    return all(x.__class__ is str for k, x in v.items() if k != "type")  # every field a string
+
+
+def _lazy_inner(v: list[Any]) -> int:
+    mask = 0
+    for b in v:
+        if b.__class__ is not dict:
+            return -1
+        fn = LAZY_SHAPES.get(tuple(b))
+        if fn is None or b["type"] not in _LAZY_INNER:
+            return -1
+        r = fn(b)
+        if r < 0:
+            return -1
+        mask |= r
+    return mask
+
+
+LAZY_SHAPES: dict[tuple[str, ...], Callable[[Any], int]] = {}
+"""The lazy check of a block by its keys, in order: one generated function per way a block of a
+lazy type can be written by convo (required keys, some optional ones, in spec order)."""
+
+
+def lazy_content(v: list[Any]) -> int:
+    """The :data:`~convo.model.LAZY_BITS` of a parsed content array that may stay parsed, or -1.
+
+    >>> lazy_content([{"type": "text", "text": "hi"}, {"type": "thinking", "thinking": "", "signature": "s"}])
+    17
+    >>> lazy_content([{"text": "hi", "type": "text"}])  # written back as type, text: built at once
+    -1
+    """
+    mask = 0
+    shapes = LAZY_SHAPES
+    try:
+        for b in v:
+            if b.__class__ is not dict:
+                return -1
+            fn = shapes.get(tuple(b))
+            if fn is None:
+                return -1
+            r = fn(b)
+            if r < 0:
+                return -1
+            mask |= r
+    except RecursionError:
+        return -1
+    return mask
+
+
+def _gen_lazy_checks(tag: str, fields: list[F]) -> dict[tuple[str, ...], Callable[[Any], int]]:
+    """The lazy checks of block *tag*, by key order: each gives the block's bits (and the bits
+    inside it), or -1."""
+    import itertools
+
+    def written_first(f: F) -> bool:
+        return f.required and not f.null and f.kind == "raw"
+
+    head = ["type", *(f.key for f in fields if written_first(f))]
+    rest = [f for f in fields if not written_first(f)]
+    optional = [f.key for f in rest if not f.required]
+    by_key = {f.key: f for f in fields}
+    out: dict[tuple[str, ...], Callable[[Any], int]] = {}
+    for n in range(len(optional) + 1):
+        for chosen in itertools.combinations(optional, n):
+            keys = (*head, *(f.key for f in rest if f.required or f.key in chosen))
+            ns: dict[str, Any] = {"_scan": _scan, "_src": _lazy_source, "_inner": _lazy_inner,
+                                  "_BIT": m.LAZY_BITS[tag]}
+            code = ["def check(b):", f"    if b['type'] != {tag!r}: return -1", "    mask = _BIT"]
+            for key in keys[1:]:
+                f = by_key[key]
+                if f.kind not in ("raw", "json", "source", "content"):
+                    raise ValueError(f"no lazy check for a {f.kind!r} field")
+                cond, _ = _CHECKS[f.check]
+                code.append(f"    v = b[{key!r}]")
+                ind = "    "
+                if f.null:
+                    code.append("    if v is not None:")
+                    ind = "        "
+                if cond:
+                    code.append(f"{ind}if not ({cond}): return -1")
+                if f.kind == "json":
+                    code.append(f"{ind}if (v.__class__ is dict or v.__class__ is list or v.__class__ is float)"
+                                " and not _scan(v): return -1")
+                elif f.kind == "source":
+                    code.append(f"{ind}if not _src(v): return -1")
+                elif f.kind == "content":
+                    code += [f"{ind}if v.__class__ is list:", f"{ind}    r = _inner(v)",
+                             f"{ind}    if r < 0: return -1", f"{ind}    mask |= r",
+                             f"{ind}elif v.__class__ is not str: return -1"]
+                code.append(f"{ind}pass")
+            code.append("    return mask")
+            exec(compile("\n".join(code), f"<convo lazy check for {tag}>", "exec"), ns)  # noqa: S102 - from our own specs
+            out[keys] = ns["check"]
+    return out
+
+
+for _tag in m.LAZY_BITS:
+    _checks = _gen_lazy_checks(_tag, SPECS[_tag])
+    if _checks.keys() & LAZY_SHAPES.keys():
+        raise AssertionError(f"two lazy block types written with the same keys ({_tag})")
+    LAZY_SHAPES.update(_checks)
+    LAZY_BLOCKS[_tag] = _checks[min(_checks, key=len)]  # (the registry of lazy types)
+
+_eager_message = STRUCTURE[m.Message]
+_eager_unstructure_message = UNSTRUCTURE[m.Message]
+_SET_LAZY = m._SET_LAZY
+_SET_ROLE = m.Message.role.__set__  # type: ignore[attr-defined]
+_SET_MSG_EXTRA = m.Message.extra.__set__  # type: ignore[attr-defined]
+_SET_MSG_CONTENT = m._SET_CONTENT
+
+
+def structure_message(d: Any) -> m.Message:
+    """A message built at once (from data the codec does not own, or that fails the lazy check)."""
+    o = _eager_message(d)
+    _SET_LAZY(o, None)
+    return o  # type: ignore[no-any-return]
+
+
+def structure_message_lazy(d: Any) -> m.Message:
+    """A message whose block content stays parsed until read, where the lazy check allows.
+
+    >>> msg = structure_message_lazy({"role": "user", "content": [{"type": "text", "text": "hi"}]})
+    >>> msg._lazy is not None, msg.content, unstructure_message(msg)["content"][0]["text"]
+    (True, (Text(text='hi'),), 'hi')
+    """
+    if d.__class__ is dict and len(d) == 2:
+        c = d.get("content")
+        if c.__class__ is list:
+            r = d.get("role")
+            if r.__class__ is str:
+                mask = lazy_content(c)
+                if mask >= 0:
+                    o = _new(m.Message)
+                    _SET_ROLE(o, r)
+                    _SET_MSG_EXTRA(o, EMPTY)
+                    # the parsed object itself is written back when its keys are in convo's order
+                    _SET_LAZY(o, (c, mask, d if next(iter(d)) == "role" else None))
+                    return o
+    return structure_message(d)
+
+
+def unstructure_message(o: Any) -> dict[str, Any]:
+    """A message's JSON; for one decoded lazily, its content as it was parsed (the same JSON)."""
+    lazy = getattr(o, "_lazy", None)
+    if lazy is None:
+        return _eager_unstructure_message(o)  # type: ignore[no-any-return]
+    if lazy[2] is not None:
+        return lazy[2]  # type: ignore[no-any-return]
+    d = {"role": o.role, "content": lazy[0]}
+    e = o.extra
+    return {**e, **d} if e else d
+
+
+_TEXT_KEYS = ("type", "text")
+
+
+def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
+    """:func:`structure_messages` with :func:`structure_message_lazy` for each message, inlined
+    (this is the hot loop of ``convo.loads``: a call saved per message and per text block)."""
+    if v.__class__ is not list:
+        return structure_messages(v)  # raises the error
+    out = []
+    shapes, new, msg_cls, empty = LAZY_SHAPES, _new, m.Message, EMPTY
+    set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
+    try:
+        for d in v:
+            if d.__class__ is dict and len(d) == 2:
+                c = d.get("content")
+                r = d.get("role")
+                if r.__class__ is not str:
+                    pass
+                elif c.__class__ is str:  # string content: nothing to build, made here at once
+                    o = new(msg_cls)
+                    set_role(o, r)
+                    set_content(o, c)
+                    set_extra(o, empty)
+                    set_lazy(o, None)
+                    out.append(o)
+                    continue
+                elif c.__class__ is list:
+                    mask = 0
+                    for b in c:
+                        if b.__class__ is not dict:
+                            break
+                        k = tuple(b)
+                        if k == _TEXT_KEYS:  # the common block, checked inline as its check does
+                            if b["type"] != "text" or b["text"].__class__ is not str:
+                                break
+                            mask |= 1
+                            continue
+                        fn = shapes.get(k)
+                        if fn is None:
+                            break
+                        x = fn(b)
+                        if x < 0:
+                            break
+                        mask |= x
+                    else:
+                        o = new(msg_cls)
+                        set_role(o, r)
+                        set_extra(o, empty)
+                        set_lazy(o, (c, mask, d if next(iter(d)) == "role" else None))
+                        out.append(o)
+                        continue
+            out.append(structure_message(d))
+    except (Shape, RecursionError):
+        return structure_messages(v)  # the eager path raises the error, with the message's index
+    return tuple(out)
+
+
+STRUCTURE[m.Message] = structure_message
+UNSTRUCTURE[m.Message] = unstructure_message
+m._LAZY_BUILD[:] = [structure_blocks]
+
+LAZY_STRUCTURE: dict[type, Callable[[Any], Any]] = {}
+"""Structure hooks for JSON the codec parsed itself and owns (nothing else holds it, nothing will
+change it): the messages of the conversations they build are lazy. See :func:`convo.codec.loads`."""
+LAZY_STRUCTURE[m.Conversation] = _gen(m.Conversation, CONVERSATION_FIELDS, None,
+                                      {"_messages": structure_messages_lazy})[0]
+LAZY_STRUCTURE[m.BatchRequest] = _gen(
+    m.BatchRequest, [F("custom_id", check="str", required=True), F("params", "conversation", required=True)],
+    None, {"_S_conv": LAZY_STRUCTURE[m.Conversation]})[0]
+LAZY_STRUCTURE[m.Exchange] = _gen(
+    m.Exchange, [F("id", "json"), F("request", "conversation", required=True), F("response", "response"),
+                 F("error", "json")], None, {"_S_conv": LAZY_STRUCTURE[m.Conversation]})[0]

@@ -18,6 +18,7 @@ import contextlib
 import gzip
 import io
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -26,19 +27,27 @@ from types import TracebackType
 from typing import IO, Any, TypeAlias, cast
 
 from convo.codec.lines import LineKind, RawLine, Record, decode_line, is_blank
-from convo.errors import DecodeError
+from convo.errors import ConvoError, DecodeError
+
+try:  # POSIX: a temporary file is locked while it is written, so a sweep leaves it alone
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locks, and no sweeping of stale files
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "CHUNK_BYTES",
     "DEFAULT_MAX_LINE_BYTES",
     "ERROR_HEAD_BYTES",
     "AtomicWriter",
+    "OutputPathError",
     "Source",
+    "check_output_path",
     "commit_temp",
     "iter_lines",
     "read_records",
     "sniff_gzip",
     "start_writeback",
+    "sweep_stale_temps",
     "temp_beside",
 ]
 
@@ -399,11 +408,102 @@ class AtomicWriter:
             raise
 
 
+class OutputPathError(ConvoError, OSError):
+    """An output path that cannot be written (a directory, a missing directory): nothing was created."""
+
+
+def check_output_path(path: str) -> None:
+    """Raise :class:`OutputPathError` naming *path* when a file cannot be written there.
+
+    Called before anything is created (no temporary file, no rejects file), so that a mistake in
+    ``-o`` costs nothing and the message names the path the user gave. ``-`` (stdout) passes.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> check_output_path(d)
+    Traceback (most recent call last):
+    ...
+    convo.codec.jsonl.OutputPathError: cannot write ...: it is a directory (name a file in it)
+    >>> check_output_path(d + "/no/such/out.jsonl")
+    Traceback (most recent call last):
+    ...
+    convo.codec.jsonl.OutputPathError: cannot write .../no/such/out.jsonl: no such directory .../no/such
+    """
+    if path == "-":
+        return
+    if os.path.isdir(path):
+        raise OutputPathError(f"cannot write {path}: it is a directory (name a file in it)")
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        what = "not a directory" if os.path.exists(parent) else "no such directory"
+        raise OutputPathError(f"cannot write {path}: {what} {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write {path}: the directory {parent} is not writable")
+
+
+def _temp_pattern(path: str) -> re.Pattern[str]:
+    # what tempfile.mkstemp names our temporary files: "." + name + "." + 8 random characters
+    # (tempfile's alphabet) + ".tmp"; nothing else matches, not even another output's temps
+    return re.compile(re.escape(f".{os.path.basename(path)}.") + r"[a-z0-9_]{8}\.tmp")
+
+
+def sweep_stale_temps(path: str) -> list[str]:
+    """Remove the temporary files of *path* that a killed writer left behind; their names.
+
+    Only convo's own (named as :func:`temp_beside` names them) and only those no live process is
+    writing: a writer holds a lock on its temporary file until it is renamed or removed, and the
+    kernel drops the lock when the writer dies (SIGKILL included). Where locks are not available
+    (Windows), nothing is removed.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); target = os.path.join(d, "out.jsonl")
+    >>> stale = os.path.join(d, ".out.jsonl.k3x9q2ab.tmp"); _ = open(stale, "w").write("half")
+    >>> tmp, f = temp_beside(target)   # a new writer sweeps the stale one, and is left alone
+    >>> sorted(os.listdir(d)) == [os.path.basename(tmp)]
+    True
+    >>> f.close(); os.unlink(tmp)
+    """
+    if fcntl is None:
+        return []
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = _temp_pattern(path)
+    removed: list[str] = []
+    try:
+        entries = os.scandir(directory)
+    except OSError:
+        return removed
+    with entries:
+        names = [e.name for e in entries if pattern.fullmatch(e.name)]
+    for name in names:
+        full = os.path.join(directory, name)
+        try:
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live writer's
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(full, follow_symlinks=False)):
+                os.unlink(full)
+                removed.append(full)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 def temp_beside(path: str, *, buffering: int = -1) -> tuple[str, IO[bytes]]:
     """A new hidden temporary file in *path*'s directory: its name and the file, open to write.
 
     Beside the target, so :func:`commit_temp` can rename it over *path* (a rename within one
     file system is atomic). :class:`AtomicWriter` and the command's output files both use it.
+    The file is locked while it is open, and the temporary files of *path* that killed writers
+    left are removed first (:func:`sweep_stale_temps`), so they never pile up. A *path* that is a
+    directory, or in a directory that does not exist, raises :class:`OutputPathError`.
 
     >>> import os, tempfile, pathlib
     >>> target = os.path.join(tempfile.mkdtemp(), "out.jsonl")
@@ -413,9 +513,13 @@ def temp_beside(path: str, *, buffering: int = -1) -> tuple[str, IO[bytes]]:
     >>> pathlib.Path(target).read_bytes(), os.path.exists(tmp)
     (b'{}\\n', False)
     """
+    check_output_path(path)
+    sweep_stale_temps(path)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path))
     )
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else holds it
     return tmp, os.fdopen(fd, "wb", buffering=buffering)
 
 

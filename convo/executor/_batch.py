@@ -14,6 +14,7 @@ instead, and the job engine reconciles (see :mod:`convo.jobs.batch`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, Unset, freeze
 from convo.codec import dumps
 from convo.codec.lines import RawLine, decode_line
-from convo.errors import APIError
+from convo.errors import APIError, ConvoError
 from convo.executor._http import (
     DEFAULT_API_VERSION,
     _HttpConfig,
@@ -46,7 +47,9 @@ __all__ = [
     "MessageBatch",
     "UncertainCreate",
     "batch_item",
+    "check_batch_id",
     "custom_id_for",
+    "is_batch_id",
     "parse_custom_id",
     "request_counts_of",
 ]
@@ -82,6 +85,41 @@ class BatchResultError(APIError):
 
     def __str__(self) -> str:
         return f"{self.result_type}: {self.message}"
+
+
+# --------------------------------------------------------------------------- batch ids
+
+_BATCH_ID = re.compile(r"msgbatch_[A-Za-z0-9_-]{1,200}")
+
+
+def is_batch_id(value: object) -> bool:
+    """Whether *value* has the shape of a Message Batch id: ``msgbatch_`` and letters, digits,
+    ``_`` or ``-``.
+
+    A batch id becomes a URL path and a file name (a job saves each batch's results as
+    ``<id>.jsonl``), so an id from the network or a state file is checked before it is used:
+    ``../x`` or ``/etc/x`` is no batch id.
+
+    >>> [is_batch_id(x) for x in ("msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "../../evil", "msgbatch_a/b", 7)]
+    [True, False, False, False]
+    """
+    return isinstance(value, str) and _BATCH_ID.fullmatch(value) is not None
+
+
+def check_batch_id(value: object, where: str = "") -> str:
+    """*value* if it is a batch id (:func:`is_batch_id`), else ConvoError saying where it came from.
+
+    >>> check_batch_id("../../evil", "the API's answer")
+    Traceback (most recent call last):
+    ...
+    convo.errors.ConvoError: '../../evil' (from the API's answer) is not a Message Batch id (msgbatch_ and letters, digits, _ or -)
+    """
+    if is_batch_id(value):
+        assert isinstance(value, str)
+        return value
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    origin = f" (from {where})" if where else ""
+    raise ConvoError(f"{shown}{origin} is not a Message Batch id (msgbatch_ and letters, digits, _ or -)")
 
 
 # --------------------------------------------------------------------------- custom ids
@@ -173,6 +211,9 @@ class MessageBatch:
         """Read the API's JSON object (unknown keys are kept in ``extra``)."""
         if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
             raise APIError(f"expected a message batch object, got {str(data)[:200]}")
+        if not is_batch_id(data["id"]):
+            shown = repr(data["id"])[:80]
+            raise APIError(f"the API answered with a batch id that is not one: {shown}")
         text = {k: data.get(k) if isinstance(data.get(k), str) else None for k in cls._KNOWN[3:]}
         return cls(
             id=data["id"],
@@ -347,7 +388,8 @@ class BatchClient(_HttpConfig):
         ...
         convo.errors.NotFoundError: 404 not_found_error: No Message Batch found with id 'msgbatch_nope' ...
         """
-        return MessageBatch.from_json(self._json(self._request("GET", f"/v1/messages/batches/{batch_id}")))
+        path = f"/v1/messages/batches/{check_batch_id(batch_id)}"
+        return MessageBatch.from_json(self._json(self._request("GET", path)))
 
     def cancel_batch(self, batch_id: str) -> MessageBatch:
         """Ask the API to cancel a batch; it is ``canceling`` until it ends.
@@ -359,7 +401,7 @@ class BatchClient(_HttpConfig):
         ...     ex.cancel_batch(batch.id).processing_status
         'canceling'
         """
-        path = f"/v1/messages/batches/{batch_id}/cancel"
+        path = f"/v1/messages/batches/{check_batch_id(batch_id)}/cancel"
         return MessageBatch.from_json(self._json(self._request("POST", path)))
 
     def delete_batch(self, batch_id: str) -> None:
@@ -372,7 +414,7 @@ class BatchClient(_HttpConfig):
         ...
         convo.errors.NotFoundError: 404 not_found_error: No Message Batch found with id 'msgbatch_nope' ...
         """
-        self._request("DELETE", f"/v1/messages/batches/{batch_id}").close()
+        self._request("DELETE", f"/v1/messages/batches/{check_batch_id(batch_id)}").close()
 
     def list_batches(self, *, since: float | None = None, page_size: int = 100) -> Iterator[MessageBatch]:
         """Every batch of the workspace, newest first, paging as needed.
@@ -415,9 +457,8 @@ class BatchClient(_HttpConfig):
         ...
         convo.errors.BadRequestError: 400 invalid_request_error: Message Batch ... has not finished processing; ...
         """
-        response = self._request(
-            "GET", f"/v1/messages/batches/{batch_id}/results", accept="application/binary", stream=True
-        )
+        path = f"/v1/messages/batches/{check_batch_id(batch_id)}/results"
+        response = self._request("GET", path, accept="application/binary", stream=True)
         try:
             for lineno, text in enumerate(response.iter_lines(), 1):
                 if text.strip():

@@ -93,6 +93,52 @@ class _Secret(str):
         return "'<redacted>'"
 
 
+def _key_problem(key: object) -> str | None:
+    """What makes *key* unusable in a header, in words that never show the key, or None.
+
+    A key read with ``$(cat keyfile)`` or copied from a document can end with a newline, carry a
+    control or non-ASCII character (a curly quote, a non-breaking space): h11 would refuse the
+    header with the key in its message, and a retry loop would take it for a network error.
+
+    >>> _key_problem("sk-ant-api03-abc\\n"), _key_problem("sk-ant-\\u00e9"), _key_problem("sk-ant-ok")
+    ('ends with whitespace (a newline, as `$(cat keyfile)` can leave?): strip it', 'has a non-ASCII character (at position 8 of 8)', None)
+    """
+    if not isinstance(key, str):
+        return f"is a {type(key).__name__}, not a string"
+    if key != key.strip():
+        end = "ends" if key[-1:].isspace() else "starts"
+        hint = " (a newline, as `$(cat keyfile)` can leave?)" if key.endswith(("\n", "\r")) else ""
+        return f"{end} with whitespace{hint}: strip it"
+    for i, ch in enumerate(key):
+        if ord(ch) > 126:
+            return f"has a non-ASCII character (at position {i + 1} of {len(key)})"
+        if ord(ch) < 32 or ord(ch) == 127:
+            return f"has a control character (at position {i + 1} of {len(key)})"
+        if ch == " ":
+            return f"has a space (at position {i + 1} of {len(key)})"
+    return None
+
+
+def _header_problem(name: object, value: object) -> str | None:
+    """What makes a header unusable (never showing its value), or None."""
+    if not isinstance(name, str) or not name or any(ord(c) <= 32 or ord(c) > 126 or c == ":" for c in name):
+        return "has a name that is not a header name"
+    if not isinstance(value, str):
+        return f"has a {type(value).__name__} value, not a string"
+    for i, ch in enumerate(value):
+        if ord(ch) > 126 or (ord(ch) < 32 and ch != "\t") or ord(ch) == 127:
+            kind = "a non-ASCII" if ord(ch) > 126 else "a control"
+            return f"has {kind} character in its value (at position {i + 1} of {len(value)})"
+    if value != value.strip():
+        return "has a value that starts or ends with whitespace"
+    return None
+
+
+def _shown_name(name: object) -> str:
+    text = repr(name)
+    return text if len(text) <= 60 and isinstance(name, str) and name.isascii() else "(a header)"
+
+
 class ExecutorStats:
     """Counters of an HTTP executor: attempts sent, retries taken (thread-safe).
 
@@ -162,6 +208,10 @@ class _HttpConfig:
             raise ConvoError(
                 "no API key: pass api_key=... or set the ANTHROPIC_API_KEY environment variable"
             )
+        problem = _key_problem(key)
+        if problem is not None:  # before any request: h11 would refuse it with the key in its message
+            where = "api_key" if api_key is not None else "ANTHROPIC_API_KEY"
+            raise ConvoError(f"the API key ({where}) {problem}; nothing was sent") from None
         self._api_key = _Secret(key)
         base = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = base.rstrip("/")
@@ -189,8 +239,15 @@ class _HttpConfig:
             h["x-api-key"] = self._api_key
         if self.betas:
             h["anthropic-beta"] = ",".join(self.betas)
+        key_header = h.get("authorization", h.get("x-api-key"))
         if headers:
             h.update(headers)
+        for name, value in h.items():  # the version, the betas, the caller's headers
+            if value is key_header:
+                continue  # the key: checked above
+            bad = _header_problem(name, value)
+            if bad is not None:
+                raise ConvoError(f"the header {_shown_name(name)} {bad}; nothing was sent")
         self._headers = h
         # parsed once: httpx re-parses a string URL on every request
         self._messages_url = httpx.URL(self.base_url + "/v1/messages")
@@ -285,6 +342,11 @@ class _HttpConfig:
     def _transport_error(e: httpx.TransportError) -> APIError:
         if isinstance(e, httpx.TimeoutException):
             return APITimeoutError(f"request timed out ({_describe(e)})")
+        if isinstance(e, httpx.LocalProtocolError):
+            # h11's message quotes the header it refused, a key included: never keep it
+            return APIError("the request could not be written: a header is not valid HTTP "
+                            "(httpx.LocalProtocolError; its message is not shown, as it may hold "
+                            "a header's value)")
         return APIConnectionError(f"connection error ({_describe(e)})")
 
     @staticmethod
@@ -378,6 +440,8 @@ def send_with_retries(
                 response.close()
         except httpx.TransportError as e:
             err = config._transport_error(e)
+            if not isinstance(err, APIConnectionError):  # it would fail the same way again
+                raise err from None  # (and the cause's message may hold a header's value)
             if on_transport_error is not None:
                 on_transport_error(e, err)
             delay = config._retry_error(retries, err)
@@ -632,6 +696,8 @@ class AsyncHttpExecutor(_HttpConfig, AsyncExecutor):
                     await response.aclose()
             except httpx.TransportError as e:
                 err = self._transport_error(e)
+                if not isinstance(err, APIConnectionError):  # it would fail the same way again
+                    raise err from None  # (and the cause's message may hold a header's value)
                 delay = self._retry_error(retries, err)
                 if delay is None:
                     raise err from e

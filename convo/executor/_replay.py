@@ -12,53 +12,194 @@ again with sorted keys and no whitespace (``stream`` left out: a streamed reply 
 same response), so the formatting and key order of the test's input do not matter. Lines are
 sorted by key (calls with the same key keep their order), so recording the same test again gives
 the same file whatever order concurrent calls finished in. Streamed replies are kept as their
-events. No header is ever stored, and before a line is written every known secret (the inner
+events.
+
+No header is ever stored, and every line is scrubbed before it is written, structurally
+(:class:`Scrubber`): the values of fields named like credentials (``authorization``,
+``x-api-key``, ``api_key``, ...) anywhere in the exchange are replaced by ``<redacted>``, and each
+string *value* (never a JSON key, never the structure) is handed to the secret detectors, whose
+findings are replaced: text shaped like an Anthropic key, and the known secrets (the inner
 executor's API key, ``ANTHROPIC_API_KEY``, ``ANTHROPIC_AUTH_TOKEN``, anything passed as
-``secrets``, and anything shaped like an Anthropic key) is replaced by ``<redacted>``.
+``secrets``) where they are long enough to be told from words (:data:`MIN_SECRET_LENGTH`). A key
+``test`` therefore never turns the prompt "write a unit test" into something else, while a real
+key pasted into a prompt is caught; more detectors plug in as ``detectors=``. Then every string of
+the request and the response goes through the detectors of :func:`~convo.transforms.scrub_secrets`
+(``[REDACTED:aws-access-key]``): a credential in a tool result never reaches the file. The key of
+a line is the hash of the request as sent, so a scrubbed cassette still replays.
 
 In replay mode a request with no recorded exchange raises :class:`CassetteMissError`, which names
-the nearest recorded request and the JSON paths where the two differ.
+the nearest recorded request and the JSON paths where the two differ. A cassette line that is not
+an exchange raises :class:`CassetteError` naming the file and line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import orjson
 
 from convo import model as m
 from convo.codec import structure, unstructure
-from convo.errors import APIStatusError, ConvoError, ValidationError, error_for_status
+from convo.codec.jsonl import commit_temp, temp_beside
+from convo.errors import APIStatusError, ConvoError, DecodeError, ValidationError, error_for_status
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._sse import StreamEvent, assemble, events_from_response
+from convo.transforms.secrets import scrub_json
 
 __all__ = [
+    "MIN_SECRET_LENGTH",
     "AsyncReplayExecutor",
     "Cassette",
+    "CassetteError",
     "CassetteMissError",
     "Mode",
     "ReplayExecutor",
+    "Scrubber",
+    "SecretDetector",
     "json_diff",
+    "key_shapes",
+    "known_secrets",
     "load_cassette",
     "request_key",
 ]
 
 Mode = Literal["replay", "record", "once"]
 _MODES = ("replay", "record", "once")
-_REDACTED = b"<redacted>"
+_REDACTED = "<redacted>"
 # Anthropic keys and tokens: sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…
-_KEY_SHAPE = re.compile(rb"sk-ant-[A-Za-z0-9_\-]{8,}")
+_KEY_SHAPE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}")
 
 
 class CassetteMissError(ConvoError, LookupError):
     """A replayed request that no exchange of the cassette answers (the message shows the nearest)."""
+
+
+class CassetteError(DecodeError):
+    """A cassette line that is not a recorded exchange; the message names the file and the line.
+
+    A :class:`~convo.errors.DecodeError` (data that is not the shape it must be): ``file`` and
+    ``line`` say where, ``path`` is the JSON path in that line's entry when one is known.
+
+    >>> e = CassetteError("status is not an HTTP status", path="c.jsonl", line=3)
+    >>> str(e), e.file, e.line
+    ('c.jsonl:3: status is not an HTTP status', 'c.jsonl', 3)
+    """
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None,
+                 json_path: str = "$") -> None:
+        super().__init__(message, path=json_path, file=None if path is None else str(path), line=line)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file is not None and self.line is not None else ""
+        return where + self.expected
+
+    def located(self, *, file: str | None = None, line: int | None = None) -> DecodeError:
+        """The same error, told where in which file it happened."""
+        return CassetteError(self.expected, path=file if file is not None else self.file,
+                             line=line if line is not None else self.line, json_path=self.path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_cassette_error, (self.expected, self.file, self.line, self.path))
+
+
+def _rebuild_cassette_error(message: str, file: str | None, line: int | None, json_path: str) -> CassetteError:
+    return CassetteError(message, path=file, line=line, json_path=json_path)
+
+
+# --------------------------------------------------------------------------- scrubbing secrets
+
+SecretDetector: TypeAlias = Callable[[str], Iterable[tuple[int, int]]]
+"""Finds secrets in one string value: the ``(start, end)`` spans to redact."""
+
+MIN_SECRET_LENGTH = 16
+"""A known secret shorter than this is not looked for in text: it cannot be told from words (a
+key ``test`` would turn "write a unit test" into "write a unit <redacted>"). It is still
+redacted where secrets live (fields named like credentials); real API keys are ~100 characters."""
+
+_SECRET_FIELDS = frozenset({
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "api_key", "apikey",
+    "anthropic-api-key", "x-goog-api-key", "cookie", "set-cookie", "anthropic-auth-token",
+})
+
+
+def key_shapes(text: str) -> Iterable[tuple[int, int]]:
+    """A :data:`SecretDetector`: text shaped like an Anthropic key or token (``sk-ant-…``).
+
+    >>> list(key_shapes("use sk-ant-api03-AAAAAAAAAAAA here"))
+    [(4, 29)]
+    """
+    return (m_.span() for m_ in _KEY_SHAPE.finditer(text))
+
+
+def known_secrets(secrets: Iterable[str]) -> SecretDetector:
+    """A :data:`SecretDetector` for these exact secrets (those of :data:`MIN_SECRET_LENGTH` or more).
+
+    >>> find = known_secrets(["test", "a-long-proxy-token-42"])
+    >>> list(find("write a unit test with a-long-proxy-token-42"))
+    [(23, 44)]
+    """
+    wanted = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
+                    key=len, reverse=True)
+    if not wanted:
+        return lambda text: ()
+    pattern = re.compile("|".join(re.escape(s) for s in wanted))
+    return lambda text: (m_.span() for m_ in pattern.finditer(text))
+
+
+class Scrubber:
+    """Redacts secrets from a cassette entry, structurally: JSON keys and structure are never touched.
+
+    A field named like a credential (``authorization``, ``x-api-key``, ``api_key``, ...) has its
+    string value replaced whole; every other string value goes through the detectors
+    (:func:`key_shapes`, :func:`known_secrets` of *secrets*, then any *detectors* given: they add
+    to these, never replace them), and each span one of them finds is replaced by ``<redacted>``.
+
+    >>> s = Scrubber(secrets=["test", "sk-live-0123456789abcdef"])
+    >>> s.scrub({"test": "write a unit test", "x-api-key": "test",
+    ...          "n": ["token sk-live-0123456789abcdef", 5]})
+    {'test': 'write a unit test', 'x-api-key': '<redacted>', 'n': ['token <redacted>', 5]}
+    """
+
+    def __init__(self, *, secrets: Iterable[str] = (), detectors: Iterable[SecretDetector] = ()) -> None:
+        self.secrets = tuple(s for s in secrets if isinstance(s, str) and s)
+        self.detectors: tuple[SecretDetector, ...] = (
+            key_shapes, known_secrets(self.secrets), *detectors)
+
+    def scrub(self, value: Any) -> Any:
+        """*value* with its secrets redacted (a new value; *value* is left as it was)."""
+        if isinstance(value, Mapping):
+            return {k: (_REDACTED if isinstance(v, str) and isinstance(k, str)
+                        and k.casefold() in _SECRET_FIELDS else self.scrub(v))
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        return value
+
+    def scrub_text(self, text: str) -> str:
+        """*text* with every span a detector finds replaced by ``<redacted>``."""
+        spans = sorted(span for d in self.detectors for span in d(text))
+        if not spans:
+            return text
+        out: list[str] = []
+        at = 0
+        for start, end in spans:
+            if end <= at:
+                continue
+            start = max(start, at)
+            out.append(text[at:start])
+            out.append(_REDACTED)
+            at = end
+        out.append(text[at:])
+        return "".join(out)
 
 
 # --------------------------------------------------------------------------- keys and diffs
@@ -159,11 +300,16 @@ class Cassette:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, secrets: Iterable[str] = (), load: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        secrets: Iterable[str] = (),
+        load: bool = True,
+        detectors: Iterable[SecretDetector] = (),
     ) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._secrets = [s.encode("utf-8") for s in secrets if s]
+        self._scrubber = Scrubber(secrets=secrets, detectors=detectors)
         self.entries: list[dict[str, Any]] = []
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         self._played: dict[str, int] = {}
@@ -184,9 +330,10 @@ class Cassette:
                 try:
                     entry = orjson.loads(line)
                 except orjson.JSONDecodeError as e:
-                    raise ConvoError(f"{self.path}:{n}: not a cassette line ({e})") from None
-                if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
-                    raise ConvoError(f"{self.path}:{n}: a cassette line needs a string 'key'")
+                    raise CassetteError(f"not a cassette line ({e})", path=self.path, line=n) from None
+                problem = _entry_problem(entry)
+                if problem is not None:
+                    raise CassetteError(problem, path=self.path, line=n)
                 entry.setdefault("endpoint", "messages")
                 entry["_line"] = n
                 self.entries.append(entry)
@@ -229,10 +376,12 @@ class Cassette:
             self._appended = True
 
     def _line(self, entry: dict[str, Any]) -> bytes:
-        line = orjson.dumps({k: v for k, v in entry.items() if k != "_line"})
-        for s in self._secrets:
-            line = line.replace(s, _REDACTED)
-        return _KEY_SHAPE.sub(_REDACTED, line) + b"\n"
+        # the key and the endpoint are the cassette's own (a hash and a name): not scrubbed
+        fixed = {k: entry[k] for k in ("key", "endpoint") if k in entry}
+        rest = self._scrubber.scrub({k: v for k, v in entry.items() if k not in fixed and k != "_line"})
+        # then the detectors of scrub_secrets() over the request and the response (or events, or
+        # error): a credential in a tool result never reaches the file
+        return orjson.dumps({**fixed, **scrub_json(rest)}) + b"\n"
 
     def handler(self) -> Callable[[m.Conversation], m.Response]:
         """A function answering conversations from this cassette (the emulator's ``cassette=``).
@@ -248,7 +397,7 @@ class Cassette:
             if entry is None:
                 message = _miss_message(self, request, key, "messages")
                 raise error_for_status(404, {"type": "error", "error": {"type": "not_found_error", "message": message}})
-            return _ReplayCore._play(entry, None)
+            return _ReplayCore._play(entry, None, self.path)
 
         return answer
 
@@ -258,14 +407,65 @@ class Cassette:
             order = sorted(range(len(self.entries)), key=lambda i: (self.entries[i]["key"], i))
             data = b"".join(self._line(self.entries[i]) for i in order)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+            # the codec's temporary file: locked while written, swept when a killed save left it
+            tmp, f = temp_beside(str(self.path))
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path)
+                f.write(data)
+                commit_temp(f, tmp, str(self.path))
             except BaseException:
-                os.unlink(tmp)
+                f.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 raise
+
+
+_ENDPOINTS = ("messages", "count_tokens")
+
+
+def _entry_problem(entry: Any) -> str | None:
+    """What makes a cassette line's value not a recorded exchange, or None when it is one."""
+    if not isinstance(entry, dict):
+        return f"a cassette line is a JSON object, not {type(entry).__name__}"
+    if not isinstance(entry.get("key"), str):
+        return "a cassette line needs a string 'key'"
+    endpoint = entry.get("endpoint", "messages")
+    if endpoint not in _ENDPOINTS:
+        return f"'endpoint' is {_show(endpoint)}, not one of {', '.join(_ENDPOINTS)}"
+    if "request" in entry and not isinstance(entry["request"], dict):
+        return "'request' is not a JSON object"
+    outcomes = [k for k in ("response", "events", "error") if k in entry]
+    if len(outcomes) != 1:
+        return ("an exchange holds one of 'response', 'events' or 'error'"
+                + (f", not {' and '.join(outcomes)}" if outcomes else ""))
+    if "error" in entry:
+        err = entry["error"]
+        if not isinstance(err, dict):
+            return "'error' is not a JSON object"
+        status = err.get("status")
+        if type(status) is not int or not 100 <= status <= 599:
+            return f"'error.status' is {_show(status)}, not an HTTP status"
+        for k in ("type", "message", "request_id"):
+            if err.get(k) is not None and not isinstance(err[k], str):
+                return f"'error.{k}' is not a string"
+        return None
+    if "events" in entry:
+        events = entry["events"]
+        if endpoint != "messages":
+            return "only a messages exchange has 'events'"
+        if not isinstance(events, list):
+            return "'events' is not a list"
+        for i, ev in enumerate(events):
+            if not isinstance(ev, dict) or not isinstance(ev.get("data"), dict):
+                return f"'events[{i}]' is not an object with 'event' and a 'data' object"
+            if ev.get("event") is not None and not isinstance(ev["event"], str):
+                return f"'events[{i}].event' is not a string"
+        return None
+    resp = entry["response"]
+    if not isinstance(resp, dict):
+        return "'response' is not a JSON object"
+    if endpoint == "count_tokens" and type(resp.get("input_tokens")) is not int:
+        return "a count_tokens response needs an integer 'input_tokens'"
+    return None
 
 
 def _miss_message(cassette: Cassette, request: Any, key: str, endpoint: str) -> str:
@@ -320,6 +520,7 @@ class _ReplayCore:
         validate: bool,
         api_version: str,
         secrets: Iterable[str],
+        detectors: Iterable[SecretDetector] = (),
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
@@ -327,7 +528,7 @@ class _ReplayCore:
         all_secrets = [*secrets, *_env_secrets(), *([str(inner_key)] if inner_key else [])]
         if mode == "once":
             mode = "replay" if Path(cassette).exists() else "record"
-        self.cassette = Cassette(cassette, secrets=all_secrets, load=mode == "replay")
+        self.cassette = Cassette(cassette, secrets=all_secrets, load=mode == "replay", detectors=detectors)
         if mode == "record" and inner is None:
             raise ValueError("recording needs an inner executor to send the requests (inner=...)")
         self.mode: Literal["replay", "record"] = mode
@@ -362,28 +563,41 @@ class _ReplayCore:
             return entry
         raise self._miss(request, key, endpoint)
 
+    def _replay(self, entry: dict[str, Any], on_event: EventCallback | None) -> m.Response:
+        return self._play(entry, on_event, self.cassette.path)
+
     def _miss(self, request: Any, key: str, endpoint: str) -> CassetteMissError:
         return CassetteMissError(_miss_message(self.cassette, request, key, endpoint))
 
     @staticmethod
-    def _play(entry: dict[str, Any], on_event: EventCallback | None) -> m.Response:
+    def _play(entry: dict[str, Any], on_event: EventCallback | None, path: object = None) -> m.Response:
         if "error" in entry:
             raise _replayed_error(entry["error"])
-        if "events" in entry:
-            events = [StreamEvent(e["event"], e["data"]) for e in entry["events"]]
-            return assemble(events, on_event=on_event)
-        resp: m.Response = structure(entry["response"], m.Response)
+        line = entry.get("_line")
+        try:
+            if "events" in entry:
+                events = [StreamEvent(e.get("event") or "message", e["data"]) for e in entry["events"]]
+                return assemble(events, on_event=on_event)
+            resp: m.Response = structure(entry["response"], m.Response)
+        except APIStatusError:
+            raise  # a recorded `error` event: the answer as it was recorded
+        except Exception as e:  # the recorded reply does not make a message: say where it is
+            what = str(e) if isinstance(e, ConvoError) else f"{type(e).__name__}: {e}"
+            raise CassetteError(f"the recorded reply cannot be replayed ({what})", path=path, line=line,
+                                json_path=e.path if isinstance(e, DecodeError) else "$") from None
         if on_event is not None:
             for ev in events_from_response(resp):
                 on_event(ev)
         return resp
 
-    @staticmethod
-    def _count(entry: dict[str, Any]) -> int:
+    def _count(self, entry: dict[str, Any]) -> int:
         if "error" in entry:
             raise _replayed_error(entry["error"])
-        n = entry["response"]["input_tokens"]
-        return int(n)
+        n = entry.get("response", {}).get("input_tokens") if isinstance(entry.get("response"), dict) else None
+        if type(n) is not int:
+            raise CassetteError("a count_tokens exchange without an integer input_tokens",
+                                path=self.cassette.path, line=entry.get("_line"))
+        return n
 
     def _record(self, conversation: m.Conversation, endpoint: str, **outcome: Any) -> None:
         request = _request_json(conversation)
@@ -437,7 +651,9 @@ class ReplayExecutor(_ReplayCore, Executor):
     :class:`CassetteMissError`); ``"record"`` sends every request through ``inner`` and writes
     the exchanges; ``"once"`` records when the cassette does not exist yet, else replays.
     In replay mode the request is first checked with :func:`convo.validate` (``validate=False``
-    turns that off), as the HTTP executor checks it when recording.
+    turns that off), as the HTTP executor checks it when recording. What is recorded is scrubbed
+    (:class:`Scrubber`): ``secrets`` are more secrets to redact, ``detectors`` more
+    :data:`SecretDetector` functions.
 
     >>> import tempfile, os
     >>> from convo.executor import MockExecutor
@@ -460,9 +676,11 @@ class ReplayExecutor(_ReplayCore, Executor):
         validate: bool = True,
         api_version: str = "2026-10-21",
         secrets: Iterable[str] = (),
+        detectors: Iterable[SecretDetector] = (),
     ) -> None:
         super().__init__(
-            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets
+            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets,
+            detectors=detectors,
         )
 
     def execute(self, conversation: m.Conversation) -> m.Response:
@@ -480,7 +698,7 @@ class ReplayExecutor(_ReplayCore, Executor):
     def _run(self, conversation: m.Conversation, on_event: EventCallback | None, *, stream: bool) -> m.Response:
         if not self.recording:
             self._check(conversation)
-            return self._play(self._lookup(conversation, "messages"), on_event)
+            return self._replay(self._lookup(conversation, "messages"), on_event)
         inner = self._inner()
         try:
             if stream:
@@ -548,9 +766,11 @@ class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
         validate: bool = True,
         api_version: str = "2026-10-21",
         secrets: Iterable[str] = (),
+        detectors: Iterable[SecretDetector] = (),
     ) -> None:
         super().__init__(
-            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets
+            cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets,
+            detectors=detectors,
         )
 
     async def execute(self, conversation: m.Conversation) -> m.Response:
@@ -570,7 +790,7 @@ class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
     ) -> m.Response:
         if not self.recording:
             self._check(conversation)
-            return self._play(self._lookup(conversation, "messages"), on_event)
+            return self._replay(self._lookup(conversation, "messages"), on_event)
         inner = self._inner()
         try:
             if stream:

@@ -37,6 +37,7 @@ from convo.errors import (
 from convo.executor._base import AsyncExecutor, Executor
 
 __all__ = [
+    "DoneCallback",
     "Progress",
     "ProgressCallback",
     "ProgressCounter",
@@ -97,11 +98,17 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def _call(executor: Executor, index: int, conv: m.Conversation) -> Result:
+DoneCallback = Callable[["Result"], None]
+
+
+def _call(executor: Executor, index: int, conv: m.Conversation, on_done: DoneCallback | None = None) -> Result:
     try:
-        return Result(index, conv, response=executor.execute(conv))
+        result = Result(index, conv, response=executor.execute(conv))
     except Exception as e:  # captured: one failure never stops the rest
-        return Result(index, conv, error=e)
+        result = Result(index, conv, error=e)
+    if on_done is not None:
+        on_done(result)
+    return result
 
 
 async def _acall(executor: AsyncExecutor, index: int, conv: m.Conversation) -> Result:
@@ -169,6 +176,7 @@ def run_iter(
     *,
     concurrency: int = 8,
     on_progress: ProgressCallback | None = None,
+    on_done: DoneCallback | None = None,
 ) -> Iterator[Result]:
     """Run every conversation, yielding a :class:`Result` per input, in input order.
 
@@ -176,7 +184,10 @@ def run_iter(
     private event loop for an :class:`AsyncExecutor`); the input is read lazily. Closing the
     iterator early cancels what has not started. (An async executor driven from here binds its
     connections to that private loop, which ends with the run: from async code, use
-    :func:`arun_iter` instead.)
+    :func:`arun_iter` instead.) *on_done* sees each result as soon as it is there, in the order
+    they finish and from the thread that ran it, before it waits to be handed back in input
+    order (a journal of finished work uses it: :func:`convo.jobs.run_file`); an exception it
+    raises is raised where that result would have been yielded.
 
     >>> from convo.executor import MockExecutor
     >>> convs = (m.Conversation(messages=[m.Message("user", str(i))]) for i in range(5))
@@ -186,11 +197,14 @@ def run_iter(
     _check_concurrency(concurrency)
     whole = _runs_whole_queue(executor)
     if whole is not None:  # whole batches, not one request per conversation
-        yield from whole.run_iter(conversations, on_progress=on_progress)
+        for result in whole.run_iter(conversations, on_progress=on_progress):
+            if on_done is not None:
+                on_done(result)
+            yield result
         return
     tally = ProgressCounter(on_progress, _total(conversations))
     if isinstance(executor, AsyncExecutor):
-        yield from _run_iter_async(conversations, executor, concurrency, tally)
+        yield from _run_iter_async(conversations, executor, concurrency, tally, on_done)
         return
     pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="convo-run")
     pending: deque[concurrent.futures.Future[Result]] = deque()
@@ -203,7 +217,7 @@ def run_iter(
                 conv = next(it, _END)
                 if conv is _END:
                     break
-                pending.append(pool.submit(_call, executor, index, conv))  # type: ignore[arg-type]
+                pending.append(pool.submit(_call, executor, index, conv, on_done))  # type: ignore[arg-type]
                 index += 1
             if not pending:
                 return
@@ -221,6 +235,7 @@ def _run_iter_async(
     executor: AsyncExecutor,
     concurrency: int,
     tally: ProgressCounter,
+    on_done: DoneCallback | None,
 ) -> Iterator[Result]:
     # An async executor driven from sync code: its coroutines run on a private event loop in a
     # thread, handed over as concurrent futures, so the ordering logic is the same as above.
@@ -231,7 +246,10 @@ def _run_iter_async(
 
     async def call(index: int, conv: m.Conversation) -> Result:
         async with sem:
-            return await _acall(executor, index, conv)
+            result = await _acall(executor, index, conv)
+        if on_done is not None:
+            on_done(result)
+        return result
 
     pending: deque[concurrent.futures.Future[Result]] = deque()
     window = concurrency * _WINDOW_PER_WORKER

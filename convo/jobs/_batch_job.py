@@ -49,6 +49,7 @@ from convo.executor._batch import (
     MessageBatch,
     UncertainCreate,
     batch_item,
+    check_batch_id,
     custom_id_for,
     parse_custom_id,
     request_counts_of,
@@ -57,13 +58,7 @@ from convo.executor._http import DEFAULT_API_VERSION
 from convo.executor._retry import RetryPolicy, SharedBackoff
 from convo.executor._run import ProgressCallback, ProgressCounter, Result
 from convo.jobs._common import RunSummary, line_id_of
-
-try:  # POSIX: a lock on the state directory keeps two processes off the same job
-    import fcntl
-except ImportError:  # pragma: no cover - Windows has no fcntl; the lock is skipped there
-    fcntl = None  # type: ignore[assignment]
-
-
+from convo.jobs._state import JobLock, Journal, identify, identity_problem, load_state, save_state
 
 __all__ = ["BatchInfo", "BatchRunner", "BatchStatus", "read_state"]
 
@@ -421,17 +416,44 @@ def _batch_problem(conv: m.Conversation) -> Any:
 
 
 def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The batch job state saved at *path*, checked for its format and version (ConvoError if not)."""
-    try:
-        with open(path, "rb") as f:
-            data = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError) as e:
-        raise ConvoError(f"cannot read the batch state {os.fspath(path)}: {e}") from None
-    if not isinstance(data, dict) or data.get("format") != _STATE_FORMAT:
-        raise ConvoError(f"{os.fspath(path)} is not a convo batch state file")
-    if data.get("version") != _STATE_VERSION:
-        raise ConvoError(f"{os.fspath(path)}: state version {data.get('version')!r} is not supported")
+    """The batch job state saved at *path*, checked (ConvoError if it is not one).
+
+    Besides its format and version, every batch id it holds is checked to be one
+    (:func:`~convo.executor.BatchClient` ids: ``msgbatch_`` and safe characters), and every file
+    name of saved results to be ``<batch id>.jsonl``: a state file is data, and data never
+    chooses where a file is written or which URL is called.
+    """
+    where = os.fspath(path)
+    data = load_state(where, _STATE_FORMAT, _STATE_VERSION)
+    batches = data.get("batches")
+    if not isinstance(batches, list) or not all(isinstance(b, dict) for b in batches):
+        raise ConvoError(f"{where}: the state file's batches are not a list of batches")
+    for b in batches:
+        if b.get("batch_id") is not None:
+            check_batch_id(b["batch_id"], f"batch {b.get('n')} of {where}")
+        for c in b.get("candidates") or ():
+            check_batch_id(c, f"the candidates of batch {b.get('n')} in {where}")
+        name = b.get("results")
+        if name is not None and (not isinstance(name, str) or not name.endswith(".jsonl")
+                                 or not _is_results_name(name)):
+            raise ConvoError(f"{where}: batch {b.get('n')} names its results {name!r}, which is not "
+                             "<batch id>.jsonl")
+    for c in data.get("excluded") or ():
+        check_batch_id(c, f"the excluded batches of {where}")
     return data
+
+
+def _same_path(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _is_results_name(name: str) -> bool:
+    from convo.executor._batch import is_batch_id
+
+    return is_batch_id(name.removesuffix(".jsonl"))
 
 
 class _Job:
@@ -451,7 +473,7 @@ class _Job:
         self.on_status = on_status
         self.validate = ex.validate if validate is None else validate
         self.state: dict[str, Any] = {}
-        self._lock_fd: int | None = None
+        self._lock = JobLock(os.path.join(self.dir, "lock"))
 
     # ------------------------------------------------------------------ lock, load, save
 
@@ -466,21 +488,10 @@ class _Job:
     def try_lock(self) -> bool:
         """Take the job's lock; False when another process holds it. (A killed process's lock
         goes with it: the kernel releases flock locks when a process dies.)"""
-        os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                return False
-        self._lock_fd = fd
-        return True
+        return self._lock.try_lock()
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock.unlock()
 
     def discard(self) -> None:
         """Remove the state file and its directory (a run that starts over)."""
@@ -489,8 +500,7 @@ class _Job:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def save(self) -> None:
-        with AtomicWriter(self.path, compress=False) as w:
-            w.write(orjson.dumps(self.state, option=orjson.OPT_INDENT_2))
+        save_state(self.path, self.state)
 
     def open(self, inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None) -> None:
         """Load the state, or start one for *inputs*; resuming checks they are the same inputs."""
@@ -526,10 +536,16 @@ class _Job:
         self.state = read_state(self.path)
 
     def _check_same(self, given: list[str]) -> None:
+        """The given inputs are the job's: the same files (by identity, however the path is
+        spelled), in the same order."""
         files = self.state["files"]
         recorded = [f["name"] for f in files]
-        paths = ["<stdin>" if g == "-" else os.path.abspath(g) for g in given]
-        if paths != ["<stdin>" if f["name"] == "<stdin>" else f["path"] for f in files]:
+        same = len(given) == len(files) and all(
+            (g == "-") == (f["name"] == "<stdin>")
+            and (g == "-" or os.path.abspath(g) == f["path"] or _same_path(g, f["path"]))
+            for g, f in zip(given, files, strict=False)
+        )
+        if not same:
             raise ConvoError(
                 f"the batch job in {self.path} was started for other inputs "
                 f"({', '.join(recorded)}); use another state file for a new job"
@@ -543,13 +559,11 @@ class _Job:
                 f"not {self.ex.base_url} (batches live in one workspace)"
             )
         for f in st["files"]:
-            try:
-                size = os.path.getsize(f["path"])
-            except OSError as e:
-                raise ConvoError(f"input {f['name']} of the batch job is gone: {e}") from None
-            if size != f["size"]:
-                raise ConvoError(f"input {f['name']} changed since it was submitted "
-                                 f"({f['size']:,} bytes then, {size:,} now)")
+            if not os.path.exists(f["path"]):
+                raise ConvoError(f"input {f['name']} of the batch job is gone: no file {f['path']}")
+            problem = identity_problem(f, f["path"])
+            if problem is not None:
+                raise ConvoError(f"input {f['name']} changed since it was submitted ({problem})")
 
     def _start(self, given: list[str]) -> None:
         os.makedirs(self.dir, exist_ok=True)
@@ -574,8 +588,7 @@ class _Job:
                 raise ConvoError(f"input {name} is given twice")
             seen.add(path)
             seen.add(name)
-            files.append({"name": name, "path": path, "size": os.path.getsize(path),
-                          "mtime_ns": os.stat(path).st_mtime_ns})
+            files.append({"name": name, "path": path, **identify(path)})
         self.state = {
             "format": _STATE_FORMAT,
             "version": _STATE_VERSION,
@@ -663,9 +676,8 @@ class _Job:
         sealed = tuple(sub["sealed"])
         run = st["run"]
         max_requests, max_bytes = st["limits"]["max_requests"], st["limits"]["max_bytes"]
-        spool = os.path.join(self.dir, "rejects.jsonl")
-        with open(spool, "ab") as f:  # cut off what a kill left after the last recorded step
-            f.truncate(sub["rejects_bytes"])
+        with Journal(os.path.join(self.dir, "rejects.jsonl")) as spool:
+            spool.truncate(sub["rejects_bytes"])  # cut off what a kill left after the last recorded step
         pending: list[tuple[tuple[int, int], bytes]] = []  # rejects not yet in a sealed region
         chunk = _Chunk()
         lines = sub["lines"]
@@ -701,11 +713,12 @@ class _Job:
     def _write_rejects(self, records: list[bytes]) -> None:
         sub = self.state["submit"]
         if records:
-            with open(os.path.join(self.dir, "rejects.jsonl"), "ab") as f:
-                f.write(b"".join(r + b"\n" for r in records))
-                f.flush()
-                os.fsync(f.fileno())
-                sub["rejects_bytes"] = f.tell()
+            with Journal(os.path.join(self.dir, "rejects.jsonl"), every=len(records) + 1) as spool:
+                spool.truncate(sub["rejects_bytes"])
+                for r in records:
+                    spool.append(r)
+                spool.sync()
+                sub["rejects_bytes"] = spool.size
             sub["rejected"] += len(records)
 
     def _seal(self, chunk: _Chunk, pending: list[tuple[tuple[int, int], bytes]]
@@ -889,7 +902,7 @@ class _Job:
                 seen.append(self._owner(line))
                 return seen[-1][1] is not None
 
-            dest = os.path.join(self.dir, f"{cid}.jsonl")
+            dest = self._results_path(cid)
             if os.path.exists(dest):  # saved whole before a kill: judged again, not fetched again
                 with open(dest, "rb") as f:
                     ours = accept(f.readline().strip())
@@ -977,9 +990,13 @@ class _Job:
             elif b["status"] == "uncertain":
                 self._prove(b)
 
+    def _results_path(self, batch_id: Any) -> str:
+        """Where the results of *batch_id* are saved (a checked id: never a path of its own)."""
+        return os.path.join(self.dir, f"{check_batch_id(batch_id, self.path)}.jsonl")
+
     def _fetch(self, b: dict[str, Any]) -> None:
-        name = f"{b['batch_id']}.jsonl"
-        dest = os.path.join(self.dir, name)
+        dest = self._results_path(b["batch_id"])
+        name = os.path.basename(dest)
         if not os.path.exists(dest):  # saved whole before a kill: not fetched again
             self.ex.download_results(b["batch_id"], dest)
         b["results"] = name
@@ -1154,7 +1171,7 @@ class _Job:
                     hashers[n0].update(BODY_SEP + item if hashed[n0] else item)
                     hashed[n0] += 1
                     b = latest.get(pos, b0)
-                    result, reply, error = self._outcome(b, fi, raw.line, spools)
+                    _result, reply, error = self._outcome(b, fi, raw.line, spools)
                     if reply is not None:
                         out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, response=reply)))
                         succeeded += 1
@@ -1168,13 +1185,9 @@ class _Job:
                     assert error is not None
                     inner = error.get("error") or {}
                     kind = str(inner.get("type"))
-                    if result == "errored" and kind == _RETRYABLE_NEVER:
-                        rej.write(reject(
-                            st["files"][fi]["name"], raw.line, "api", str(inner.get("message")), "$",
-                            raw.data, error_type=kind, request_id=error.get("request_id"),
-                            batch_id=b.get("batch_id")))
-                        rejected += 1
-                        continue
+                    # an invalid_request_error is an API error like any other: the line was sent,
+                    # so it gets its error record (failed), as with --via http; rejected means
+                    # never sent (convo could not read it as a request, or it broke the rules)
                     out.write(encode_value(m.Exchange(id=p.line_id, request=p.conv, error=error)))
                     failed[kind] = failed.get(kind, 0) + 1
                     tally(Result(tally.done, p.conv, error=_exception_for(error)))

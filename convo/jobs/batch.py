@@ -98,14 +98,6 @@ from convo.executor._batch import (
     BatchResultError,
 )
 from convo.executor._run import ProgressCallback, ProgressCounter, Result
-from convo.jobs._common import RunSummary
-
-try:  # POSIX: a lock on the state directory keeps two processes off the same job
-    import fcntl
-except ImportError:  # pragma: no cover - Windows has no fcntl; the lock is skipped there
-    fcntl = None  # type: ignore[assignment]
-
-
 from convo.jobs._batch_job import (
     BatchInfo,
     BatchRunner,
@@ -115,6 +107,7 @@ from convo.jobs._batch_job import (
     _Job,
     read_state,
 )
+from convo.jobs._common import RunSummary
 
 __all__ = ["BatchExecutor", "BatchInfo", "BatchStatus", "read_state"]
 

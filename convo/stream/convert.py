@@ -16,6 +16,7 @@ summary over a million lines stays a short table.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Sequence
@@ -460,11 +461,28 @@ def _convert_whole_file(
     import time
 
     reader_fmt = _formats()[from_]
-    options = {} if reader_fmt.per_line else {"max_bytes": max_bytes}
+    options: dict[str, Any] = {} if reader_fmt.per_line else {"max_bytes": max_bytes}
     tally = ConvertTally()
     counts = RunCounts(files=1, bytes_in=os.path.getsize(path))
     start = time.perf_counter()
     index = 0
+
+    def unreadable(e: DecodeError, *, last: bool = False) -> None:
+        # one reject names the file and the place (it stays on disk); *last*: nothing after it is read
+        nonlocal index
+        index += 1
+        counts.lines_in += 1
+        counts.rejected += 1
+        _add(tally.rejects, "format")
+        rejects.write_line(orjson.dumps({
+            "file": path, "line": e.line if e.line is not None else (0 if last else index), "code": "format",
+            "reason": e.expected, "path": e.path, "raw": None,
+            **({"after_conversations": index - 1} if last else {}),
+            **({"source": e.file} if e.file and e.file != path else {}),  # e.g. an .eval's member
+        }))
+
+    if reader_fmt.file_reader is not None and "on_error" in inspect.signature(reader_fmt.file_reader).parameters:
+        options["on_error"] = unreadable  # a reader whose units stand alone goes on past a bad one
     try:
         for c in reader_fmt.read_file(path, **options):
             index += 1
@@ -494,15 +512,6 @@ def _convert_whole_file(
             out.write_line(line)
             counts.out += 1
     except DecodeError as e:
-        # the file cannot be read further: one reject names it and the place (it stays on disk)
-        counts.lines_in += 1
-        counts.rejected += 1
-        _add(tally.rejects, "format")
-        rejects.write_line(orjson.dumps({
-            "file": path, "line": e.line if e.line is not None else 0, "code": "format",
-            "reason": e.expected, "path": e.path, "raw": None,
-            "after_conversations": index,
-            **({"source": e.file} if e.file and e.file != path else {}),  # e.g. an .eval's member
-        }))
+        unreadable(e, last=True)  # the file cannot be read further
     counts.seconds = time.perf_counter() - start
     return counts, tally

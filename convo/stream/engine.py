@@ -56,15 +56,64 @@ _SYNC: tuple[Any, Any, Any] | None = None  # range mode: (condition, turn, abort
 _OUT_FDS: dict[str, int] = {}
 
 
-def _init_worker(spec: OpSpec, sync: tuple[Any, Any, Any] | None = None) -> None:
+def _init_worker(spec: OpSpec, sync: tuple[Any, Any, Any] | None = None, parent: int | None = None) -> None:
     # Ctrl-C reaches the whole process group; the main process alone decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with(parent)
     from convo.profiles import UnknownModelWarning
 
     warnings.simplefilter("ignore", UnknownModelWarning)  # as in the main process (convo.cli)
     global _WORKER_OP, _SYNC
     _WORKER_OP = build_operation(spec)
     _SYNC = sync
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the process that started the pool ends, however it ends.
+
+    A worker left running by a killed command goes on writing into a temporary file nobody will
+    commit, then waits forever for work, holding the caller's pipes open. On Linux the kernel
+    kills it when its parent dies (``PR_SET_PDEATHSIG``: the parent is the command's process, or
+    the fork server, which ends with the command); elsewhere a thread checks every half second.
+    """
+    for s in ("SIGTERM", "SIGHUP"):  # a forked worker inherits the command's handlers: not its own
+        if hasattr(signal, s):
+            signal.signal(getattr(signal, s), signal.SIG_DFL)
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):  # no libc to call: watch instead
+            watched = False
+    if not _alive(parent):  # it died before the kernel was asked: nobody would tell
+        os._exit(1)
+    if not watched:
+        threading.Thread(target=_watch, args=(parent,), name="convo-watch-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists
+        return True
+    return True
+
+
+def _watch(parent: int) -> None:
+    import time
+
+    while _alive(parent):
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _work(chunk: Chunk) -> Result:
@@ -139,6 +188,8 @@ def _pool(workers: int, ctx: multiprocessing.context.BaseContext, initargs: tupl
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    # the workers end with this process, however it ends (see _die_with)
+    initargs = (*initargs, *([None] * (2 - len(initargs))), os.getpid())
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
 
 

@@ -152,9 +152,9 @@ def line_path(value: Value, path: str) -> str:
 
 class _CountingLog(ChangeLog):
     """A change log that only counts, by ``(transform, what)``: what the summary reports, without
-    a :class:`~convo.transforms.Change` record per change (about 4% of a line's time). The counts
-    go into ``cell[0]`` (the caller puts a fresh dict there for each line), so one log and its
-    sub-logs serve every line of a thread."""
+    a :class:`~convo.transforms.Change` record per change (about 4% of a line's time). Changes
+    go into ``cell[0]`` and notes into ``cell[1]`` (the caller puts fresh dicts there for each
+    line), so one log and its sub-logs serve every line of a thread."""
 
     __slots__ = ("_subs", "cell")
 
@@ -167,6 +167,9 @@ class _CountingLog(ChangeLog):
     def add(self, what: str, path: str, why: str) -> None:
         _add(self.cell[0], (self.transform, what))
 
+    def note(self, what: str, path: str, why: str) -> None:
+        _add(self.cell[1], (self.transform, what))
+
     def sub(self, transform: str) -> ChangeLog:
         log = self._subs.get(transform)
         if log is None:
@@ -176,7 +179,8 @@ class _CountingLog(ChangeLog):
 
 @define
 class TransformTally(Tally):
-    """Changes the transforms reported, by ``(transform, what)``, and lines changed.
+    """Changes the transforms reported, by ``(transform, what)``, lines changed, and notes
+    (what a transform reports of every line, changed or not: data it could not look into).
 
     >>> TransformTally(changes={("drop_images", "dropped an image"): 3}).changes_by_text()
     {'drop_images: dropped an image': 3}
@@ -185,6 +189,7 @@ class TransformTally(Tally):
     changes: dict[tuple[str, str], int] = field(factory=dict)
     changed: int = 0
     rules: dict[str, int] = field(factory=dict)  # --validate-for rejections, by rule
+    notes: dict[tuple[str, str], int] = field(factory=dict)
 
     def merge(self, other: Tally) -> None:
         """Add *other* into this tally."""
@@ -192,16 +197,22 @@ class TransformTally(Tally):
         super().merge(other)
         _merge(self.changes, other.changes)
         _merge(self.rules, other.rules)
+        _merge(self.notes, other.notes)
         self.changed += other.changed
 
     def changes_by_text(self) -> dict[str, int]:
         """The changes keyed ``"transform: what"``, as the summary shows them."""
         return {f"{t}: {what}": n for (t, what), n in self.changes.items()}
 
+    def notes_by_text(self) -> dict[str, int]:
+        """The notes keyed ``"transform: what"``."""
+        return {f"{t}: {what}": n for (t, what), n in self.notes.items()}
+
 
 @register
 class TransformOp(TallyOp):
-    """Apply a pipeline to each line's conversation; optionally check it for a target model."""
+    """Apply a pipeline to each line's conversation (and, for a transform that asks for it, to
+    the rest of the line: ``scrub_secrets``); optionally check it for a target model."""
 
     name = "transform"
     tally = TransformTally
@@ -215,12 +226,19 @@ class TransformOp(TallyOp):
         validate_for: str | None = None,
         api_version: str | None = None,
         kind: LineKind | None = None,
+        run_key: Any = None,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         from convo.stream.pipelines import load_pipeline
 
         self.transform = load_pipeline(specs, pipeline_path)
+        if run_key is not None:
+            # one key for the run, whichever worker builds this: keyed markers agree
+            from convo.transforms.secrets import with_run_key
+
+            self.transform = with_run_key(self.transform, run_key)
+        self.outside = self.transform.outside
         self._local = threading.local()  # one counting log per thread (convo.dask shares ops)
         self.kind = kind
         self.profile: Any = None
@@ -233,6 +251,63 @@ class TransformOp(TallyOp):
             from convo.rules import validate
 
             self._validate = validate
+
+    def _transform(
+        self, file: str, lineno: int, raw: bytes, value: Value, conv: m.Conversation | None,
+        rejects: list[bytes], stats: Any,
+    ) -> Value | None:
+        """One line's value transformed (its conversation, then the rest of the line when the
+        pipeline asks for it); None when the line went to the rejects."""
+        before = value
+        changes: dict[tuple[str, str], int] = {}
+        notes: dict[tuple[str, str], int] = {}
+        local = self._local
+        log = getattr(local, "log", None)
+        if log is None:
+            log = local.log = _CountingLog(self.transform.name, [changes, notes])
+        log.cell[0] = changes
+        log.cell[1] = notes
+        new = conv
+        inside = True  # paths of errors raised inside the conversation are made the line's
+        try:
+            if conv is not None:
+                new = self.transform.apply(conv, log)
+                if new is not conv:
+                    value = with_conversation(value, new)
+            inside = False
+            if self.outside:
+                value = self.transform.apply_outside(value, log)
+        except Exception as e:  # a transform that raises costs one line, never the run
+            path = getattr(e, "path", "$")
+            if not isinstance(path, str):
+                path = "$"
+            elif inside:
+                path = line_path(before, path)
+            rejects.append(reject(file, lineno, "transform", f"{type(e).__name__}: {e}", path, raw))
+            _add(stats.rejects, "transform")
+            return None
+        _merge(stats.notes, notes)
+        if new is not None and self.profile is not None:
+            report = self._validate(new, profile=self.profile, api_version=self.api_version)
+            if not report.ok:
+                first = report.errors[0]
+                more = len(report.errors) - 1
+                reason = f"{first.rule}: {first.message}" + (f" ({first.hint})" if first.hint else "")
+                if more:
+                    reason += f" (and {more} more: " + ", ".join(
+                        sorted({v.rule for v in report.errors[1:]})
+                    ) + ")"
+                rejects.append(
+                    reject(file, lineno, "rule", reason, line_path(value, first.path), raw)
+                )
+                _add(stats.rejects, "rule")
+                for v in report.errors:
+                    _add(stats.rules, v.rule)
+                return None
+        if value is not before:
+            stats.changed += 1
+            _merge(stats.changes, changes)
+        return value
 
     def line(
         self,
@@ -250,42 +325,11 @@ class TransformOp(TallyOp):
             return False
         before = value
         conv = conversation_of(value)
-        if conv is not None:
-            changes: dict[tuple[str, str], int] = {}
-            local = self._local
-            log = getattr(local, "log", None)
-            if log is None:
-                log = local.log = _CountingLog(self.transform.name, [changes])
-            log.cell[0] = changes
-            try:
-                new = self.transform.apply(conv, log)
-            except Exception as e:  # a transform that raises costs one line, never the run
-                rejects.append(
-                    reject(file, lineno, "transform", f"{type(e).__name__}: {e}", "$", raw)
-                )
-                _add(stats.rejects, "transform")
+        if conv is not None or self.outside:
+            new_value = self._transform(file, lineno, raw, value, conv, rejects, stats)
+            if new_value is None:
                 return False
-            if self.profile is not None:
-                report = self._validate(new, profile=self.profile, api_version=self.api_version)
-                if not report.ok:
-                    first = report.errors[0]
-                    more = len(report.errors) - 1
-                    reason = f"{first.rule}: {first.message}" + (f" ({first.hint})" if first.hint else "")
-                    if more:
-                        reason += f" (and {more} more: " + ", ".join(
-                            sorted({v.rule for v in report.errors[1:]})
-                        ) + ")"
-                    rejects.append(
-                        reject(file, lineno, "rule", reason, line_path(value, first.path), raw)
-                    )
-                    _add(stats.rejects, "rule")
-                    for v in report.errors:
-                        _add(stats.rules, v.rule)
-                    return False
-            if new is not conv:
-                value = with_conversation(value, new)
-                stats.changed += 1
-                _merge(stats.changes, changes)
+            value = new_value
         try:
             # the turns a transform left alone are written from the parsed line, not built again
             out.append(encode_value(value, base=(before, parsed)))

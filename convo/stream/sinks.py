@@ -147,8 +147,16 @@ class Sink:
         if self._tmp is None:
             self._raw.flush()
             return
-        commit_temp(self._raw, self._tmp, self.path)
-        self._tmp = None
+        try:
+            commit_temp(self._raw, self._tmp, self.path)
+        except BaseException:  # a full disk, say: the temporary file goes, the target stays
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            raise
+        finally:
+            self._tmp = None
 
     def abort(self) -> None:
         """Drop everything written; the target is left as it was."""

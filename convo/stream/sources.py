@@ -412,17 +412,23 @@ class ChunkReader:
     def _block(self, name: str, f: Readable, size: int) -> bytes:
         """The next block of *f*; a damaged stream ends the file (and is noted in ``problems``).
 
-        A gzip stream is read piece by piece (``read1``), so what was decompressed before the
-        damage is kept: ``read(size)`` would raise and lose the whole block.
+        A stream is read piece by piece (``read1``): for gzip, what was decompressed before the
+        damage is kept (``read(size)`` would raise and lose the whole block); for a pipe, a signal
+        is not left waiting while the block fills.
         """
         if self._damaged:
             return b""
         parts: list[bytes] = []
         got = 0
         try:
-            if isinstance(f, gzip.GzipFile):
+            read1 = getattr(f, "read1", None)
+            if read1 is not None:
+                # one system call at a time, with Python between them: a signal that comes while
+                # a pipe is being read is handled at once (Ctrl-C, SIGTERM), where read(size)
+                # would go on in C until the block is full, and block on a quiet pipe with the
+                # signal's handler still waiting to run
                 while got < size:
-                    piece = f.read1(size - got)
+                    piece = read1(size - got)
                     if not piece:
                         break
                     parts.append(piece)

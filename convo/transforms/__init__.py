@@ -31,6 +31,7 @@ from convo.transforms.build import (
 )
 from convo.transforms.parse import parse, parse_pipeline
 from convo.transforms.repair import CONTINUED, INTERRUPTED, migrate, normalize
+from convo.transforms.secrets import find_secrets, scrub_secrets, scrub_text
 from convo.transforms.tokens import estimate_tokens, image_tokens
 from convo.transforms.transcript import (
     drop_images,
@@ -72,6 +73,10 @@ __all__ = [
     "map_text",
     "drop_sampling_params",
     "strip_prefill",
+    "scrub_secrets",
+    # secrets
+    "find_secrets",
+    "scrub_text",
     # repairs
     "normalize",
     "migrate",

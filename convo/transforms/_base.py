@@ -72,6 +72,13 @@ class ChangeLog:
         """Record one change."""
         self.changes.append(Change(self.transform, what, path, why))
 
+    def note(self, what: str, path: str, why: str) -> None:
+        """Record something worth reporting that is not an edit (data a transform could not
+        look into and left as it was). Explanations list it as a change; the command counts
+        it apart, for every line, changed or not."""
+        if self.enabled:
+            self.add(what, path, why)
+
     def sub(self, transform: str) -> ChangeLog:
         """A log that records into the same list under another transform's name."""
         return ChangeLog(transform, self.changes)
@@ -86,6 +93,9 @@ class _NullLog(ChangeLog):
         self.paths = False
 
     def add(self, what: str, path: str, why: str) -> None:
+        pass
+
+    def note(self, what: str, path: str, why: str) -> None:
         pass
 
     def sub(self, transform: str) -> ChangeLog:
@@ -136,6 +146,10 @@ class Transform:
 
     __slots__ = ("args", "kwargs", "name")
 
+    outside: bool = False
+    """True for a transform that also has work outside the conversation of a JSONL line (see
+    :meth:`apply_outside`)."""
+
     def __init__(self, name: str, /, *args: Any, **kwargs: Any) -> None:
         self.name = name
         self.args = args
@@ -144,6 +158,15 @@ class Transform:
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         """Do the work: return the new conversation (or *conv* itself) and record changes in *log*."""
         raise NotImplementedError
+
+    def apply_outside(self, line: Any, log: ChangeLog) -> Any:
+        """The parts of a JSONL line beside its conversation (an exchange's response and error,
+        a batch result, the line's own keys), after :meth:`apply` did the conversation. Most
+        transforms concern the conversation only and return *line* itself; ``scrub_secrets``
+        scrubs everything. *line* is a :class:`~convo.model.Conversation`,
+        :class:`~convo.model.BatchRequest`, :class:`~convo.model.BatchResult` or
+        :class:`~convo.model.Exchange`."""
+        return line
 
     def __call__(self, conv: Conversation) -> Conversation:
         if not isinstance(conv, Conversation):
@@ -215,10 +238,20 @@ class Pipeline(Transform):
         super().__init__("pipeline", *parts)
         self.parts = parts
 
+    @property
+    def outside(self) -> bool:  # type: ignore[override]
+        return any(t.outside for t in self.parts)
+
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         for t in self.parts:
             conv = t.apply(conv, log.sub(t.name))
         return conv
+
+    def apply_outside(self, line: Any, log: ChangeLog) -> Any:
+        for t in self.parts:
+            if t.outside:
+                line = t.apply_outside(line, log.sub(t.name))
+        return line
 
 
 def pipeline(*transforms: Transform) -> Transform:
@@ -317,6 +350,10 @@ def _make_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
             lines.append(f"    _s_{n}(new, obj.{n})")
         else:
             lines.append(f"    _set(new, {n!r}, obj.{n})")
+    if any("_lazy" in getattr(k, "__slots__", ()) for k in cls.__mro__):
+        # a message's parsed content (convo.model._Parsed) is not the copy's: its content may change
+        namespace["_s__lazy"] = next(k.__dict__["_lazy"] for k in cls.__mro__ if "_lazy" in k.__dict__).__set__
+        lines.append("    _s__lazy(new, None)")
     lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
     exec(compile("\n".join(lines), f"<convo replace {cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[Any, dict[str, Any]], Any] = namespace["replace"]

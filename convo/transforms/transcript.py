@@ -13,6 +13,7 @@ from typing import Any
 from convo._json import UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import (
+    LAZY_BITS,
     SAMPLING_PARAMS,
     Block,
     ContentSource,
@@ -27,6 +28,9 @@ from convo.model import (
     TextSource,
     Thinking,
     ToolResult,
+    lazy_blocks,
+    lazy_mask,
+    with_lazy_blocks,
 )
 from convo.rules import paused
 from convo.transforms._base import (
@@ -100,6 +104,10 @@ class _DropImages(Transform):
         messages = conv.messages
         msgs: list[Message] | None = None
         for i, m in enumerate(messages):
+            if not lazy_mask(m) & _IMAGE_BIT:  # decoded lazily, no image inside: not even built
+                if msgs is not None:
+                    msgs.append(m)
+                continue
             c = m.content
             if c.__class__ is str:
                 if msgs is not None:
@@ -149,6 +157,11 @@ def _inner_path(i: int, trail: tuple[int, ...], j: int) -> str:
     """
     return content_path(i) + "".join(f"[{t}].content" for t in trail) + f"[{j}]"
 
+
+_IMAGE_BIT = LAZY_BITS["image"]  # lazy_mask() is -1 (every bit) where the blocks must be looked at
+_THINKING_BITS = LAZY_BITS["thinking"] | LAZY_BITS["redacted_thinking"]
+_THINKING_TYPES = ("thinking", "redacted_thinking")
+_TOOL_RESULT_BIT = LAZY_BITS["tool_result"]
 
 IMAGE_PLACEHOLDER = "[image]"
 """What ``drop_images()`` leaves in a turn of images only that it cannot drop."""
@@ -204,7 +217,24 @@ class _StripThinking(Transform):
         msgs: list[Message] | None = None
         for i, m in enumerate(conv.messages):
             nm: Message | None = m
-            if m.role == "assistant" and i != latest and isinstance(m.content, tuple):
+            raw = lazy_blocks(m) if m.role == "assistant" and i != latest else None
+            if raw is not None:  # decoded lazily: work on the parsed blocks, build nothing
+                mask = lazy_mask(m)
+                if mask & _THINKING_BITS:  # (thinking is never inside another block)
+                    kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
+                    if kept_raw or not _after_system(conv.messages, i):
+                        if log.enabled:
+                            for j, b in enumerate(raw):
+                                if b["type"] in _THINKING_TYPES:
+                                    log.add(f"dropped a {b['type']} block", content_path(i, j),
+                                            "not in the latest assistant turn")
+                        if kept_raw:
+                            nm = with_lazy_blocks(m, kept_raw, mask & ~_THINKING_BITS)
+                        else:
+                            nm = None
+                            if log.enabled:
+                                log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
+            elif m.role == "assistant" and i != latest and isinstance(m.content, tuple):
                 kept = tuple(b for b in m.content if not isinstance(b, Thinking | RedactedThinking))
                 # a turn of thinking only goes whole, unless a system message before it needs an
                 # assistant turn after it (facts §1.5): then it stays as it is
@@ -337,6 +367,9 @@ def clean_start(m: Message) -> bool:
     """
     if m.role != "user":
         return False
+    mask = lazy_mask(m)
+    if mask >= 0:  # decoded lazily: its type bits tell, without building it
+        return not mask & _TOOL_RESULT_BIT
     c = m.content
     return isinstance(c, str) or not any(isinstance(b, ToolResult) for b in c)
 
@@ -451,13 +484,37 @@ class TextMapper:
     ``$.paths`` are built only when the log records (``path`` is None otherwise): formatting one
     per block cost more than the regex on the batch path."""
 
-    __slots__ = ("fn", "log", "thinking", "why")
+    __slots__ = ("fn", "log", "may_change", "thinking", "why")
 
-    def __init__(self, fn: Callable[[str], str], log: ChangeLog, why: str, *, thinking: bool) -> None:
+    def __init__(
+        self, fn: Callable[[str], str], log: ChangeLog, why: str, *, thinking: bool,
+        may_change: Callable[[str], object] | None = None,
+    ) -> None:
         self.fn = fn
         self.log = log
         self.why = why
         self.thinking = thinking
+        # a cheap test that is true for every text fn may change (redact: the regex finds a
+        # match): a turn decoded lazily none of whose texts passes it is left unbuilt
+        self.may_change = may_change
+
+    def _may_change(self, raw: list[Any], test: Callable[[str], object]) -> bool:
+        """Whether any text of the parsed blocks *raw* (of a message decoded lazily) passes *test*."""
+        for b in raw:
+            t = b["type"]
+            if t == "text":
+                if test(b["text"]):
+                    return True
+            elif t == "tool_result":
+                c = b.get("content")
+                if c.__class__ is str:
+                    if test(c):
+                        return True
+                elif c.__class__ is list and any(x["type"] == "text" and test(x["text"]) for x in c):
+                    return True
+            elif t == "thinking" and self.thinking and test(b["thinking"]):
+                return True
+        return False
 
     def text(self, s: str, path: str | None) -> str:
         new = self.fn(s)
@@ -516,7 +573,14 @@ class TextMapper:
         if system is not UNSET:
             system = self.content(system, "$.system" if logging else None)
         msgs: list[Message] | None = None
+        test = self.may_change
         for i, m in enumerate(conv.messages):
+            if test is not None:
+                raw = lazy_blocks(m)
+                if raw is not None and not self._may_change(raw, test):
+                    if msgs is not None:
+                        msgs.append(m)
+                    continue
             c = self.content(m.content, content_path(i) if logging else None)
             nm = m if c is m.content else with_content(m, c)
             if nm is not m and msgs is None:
@@ -543,7 +607,8 @@ class _Redact(Transform):
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         sub = self.regex.sub
         repl = self.replacement
-        return TextMapper(lambda s: sub(repl, s), log, repr(self), thinking=True).conversation(conv)
+        return TextMapper(lambda s: sub(repl, s), log, repr(self), thinking=True,
+                          may_change=self.regex.search).conversation(conv)
 
 
 @register

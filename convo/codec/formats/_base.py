@@ -30,6 +30,7 @@ from convo.codec.jsonl import iter_lines, sniff_gzip
 from convo.codec.lines import BOM, RawLine
 from convo.errors import DecodeError
 from convo.model import (
+    NO_MESSAGES,
     Base64Source,
     Block,
     ContentSource,
@@ -186,9 +187,10 @@ class Format:
         """
         if self.writer is None:
             raise ValueError(f"format {self.name!r} can only be read")
-        if not isinstance(conv.messages, tuple) and self.name != "anthropic":  # a request without messages
+        if conv.messages is NO_MESSAGES and self.name != "anthropic":  # a request without messages
             value, losses = self.writer(attrs.evolve(conv, messages=()), **options)
-            return value, (Loss("$.messages", "no messages", "written with none"), *losses)
+            return value, (Loss("$.messages", "no messages key", "the format always has a message list: "
+                                "written as an empty one"), *losses)
         return self.writer(conv, **options)
 
     def write_conversion(self, c: Conversion, **options: Any) -> tuple[Any, tuple[Loss, ...]]:

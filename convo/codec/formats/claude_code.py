@@ -228,7 +228,8 @@ def _side_meta(events: list[Event]) -> dict[str, Any]:
 def _first_prompt(events: list[Event]) -> str | None:
     for _, _, ev in events:
         if isinstance(ev, dict) and ev.get("type") == "user":
-            c = (ev.get("message") or {}).get("content")
+            msg = ev.get("message")
+            c = msg.get("content") if isinstance(msg, dict) else None
             return c if isinstance(c, str) else None
     return None
 
@@ -254,7 +255,8 @@ def _links(events: list[Event]) -> dict[tuple[str, Any], str]:
             continue
         if kind == "assistant":
             for b in content:
-                if isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") in _TASK_TOOLS \
+                if isinstance(b, dict) and b.get("type") == "tool_use" and isinstance(b.get("name"), str) \
+                        and b["name"] in _TASK_TOOLS \
                         and isinstance(b.get("input"), dict) and isinstance(b["input"].get("prompt"), str) \
                         and isinstance(b.get("id"), str):
                     out.setdefault(("prompt", b["input"]["prompt"]), b["id"])

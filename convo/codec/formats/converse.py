@@ -51,6 +51,7 @@ from convo.codec.formats._base import (
     Conversion,
     Format,
     Loss,
+    describe,
     fail,
     get_str,
     need_dict,
@@ -347,7 +348,10 @@ def _write_tools(conv: Conversation, body: dict[str, Any], losses: list[Loss]) -
             specs.append({"toolSpec": spec})
         config["tools"] = specs
     tc = conv.tool_choice
-    if tc is not UNSET:
+    if tc is not UNSET and not isinstance(tc, dict):  # kept as given by the codec; the API takes an object
+        losses.append(Loss("$.tool_choice", f"tool_choice {describe(tc)}", "not an object; Converse has no "
+                           "equivalent"))
+    elif tc is not UNSET:
         kind = tc.get("type")
         if kind in ("auto", "any"):
             config["toolChoice"] = {kind: {}}

@@ -104,7 +104,7 @@ def detect(value: Any) -> str | None:
         return "bedrock-converse"
     if value.get("object") == "chat.completion" or "choices" in value:
         return "openai"
-    if value.get("type") == "message" and value.get("role") == "assistant" and "content" in value:
+    if _tag(value) == "message" and value.get("role") == "assistant" and "content" in value:
         return "anthropic"  # a Messages API response
     msgs = value.get("messages")
     if not isinstance(msgs, list):
@@ -160,8 +160,14 @@ def format_of_url(url: str) -> str | None:
     return None
 
 
-def _is_claude_code_line(value: dict[str, Any]) -> bool:
+def _tag(value: dict[str, Any]) -> str | None:
+    """*value*'s ``type`` when it is a string (data may hold any JSON there)."""
     kind = value.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _is_claude_code_line(value: dict[str, Any]) -> bool:
+    kind = _tag(value)
     if kind in ("user", "assistant") and isinstance(value.get("message"), dict):
         return True
     if kind in _CLAUDE_CODE_TYPES and ("sessionId" in value or "uuid" in value or "parentUuid" in value
@@ -177,8 +183,8 @@ def _detect_list(items: list[Any]) -> str | None:
         return None
     if any(_is_claude_code_line(x) for x in head):
         return "claude-code"
-    if all("role" in x or x.get("type") in _RESPONSES_ITEMS for x in head) \
-            and any("role" not in x or x.get("type") == "message" for x in head):
+    if all("role" in x or _tag(x) in _RESPONSES_ITEMS for x in head) \
+            and any("role" not in x or _tag(x) == "message" for x in head):
         return "responses"
     if all("role" in x for x in head):
         return _chat_flavour(items) or "openai"
@@ -207,8 +213,10 @@ def _chat_flavour(msgs: Iterable[Any]) -> str | None:
         if "loss_weight" in m or "thinking" in m:
             return "hf"
         if m.get("role") in ("tool", "developer", "function") or "tool_calls" in m or "tool_call_id" in m:
-            for tc in m.get("tool_calls") or ():
-                if isinstance(tc, dict) and isinstance((tc.get("function") or {}).get("arguments"), dict):
+            calls = m.get("tool_calls")
+            for tc in calls if isinstance(calls, list) else ():
+                fn = tc.get("function") if isinstance(tc, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), dict):
                     return "hf"
             openai = True
         content = m.get("content")
@@ -217,7 +225,7 @@ def _chat_flavour(msgs: Iterable[Any]) -> str | None:
         for part in content:
             if not isinstance(part, dict):
                 continue
-            kind = part.get("type")
+            kind = _tag(part)
             if kind is None:
                 if part.keys() & _CONVERSE_BLOCKS:
                     return "bedrock-converse"

@@ -153,7 +153,8 @@ def read(obj: Any, *, source: str | None = None, which: str = "chosen",
             for k in _REASONING_KEYS:
                 if m.get(k) is not None:
                     meta.setdefault("reasoning_key", k)
-            for tc in m.get("tool_calls") or ():
+            calls = m.get("tool_calls")
+            for tc in calls if isinstance(calls, list) else ():
                 if isinstance(tc, dict) and tc.get("id") is None:
                     meta["ids"] = False
     rejected: Conversation | None = None

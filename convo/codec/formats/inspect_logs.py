@@ -35,7 +35,7 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from convo._json import UNSET
@@ -109,8 +109,12 @@ def read(obj: Any, *, source: str | None = None, header: dict[str, Any] | None =
     return Conversion(Conversation(messages=msgs, system=system, **params), losses, source)
 
 
-def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader | None = None) -> Iterator[Conversion]:
+def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader | None = None,
+             on_error: Callable[[DecodeError], None] | None = None) -> Iterator[Conversion]:
     """Each sample of a log document (the ``.json`` format: header fields and ``samples``).
+
+    A sample that cannot be read raises its DecodeError, or, given *on_error*, is handed to it and
+    the samples after it are read.
 
     >>> log = {"eval": {"model": "anthropic/claude-opus-4-8"},
     ...        "samples": [{"id": 1, "epoch": 1, "messages": [{"role": "user", "content": "Hi"}]}]}
@@ -124,18 +128,24 @@ def read_log(obj: Any, *, source: str | None = None, image_loader: ImageLoader |
         try:
             yield guarded(read, sample, source=where, header=log, image_loader=image_loader)
         except DecodeError as e:
-            raise DecodeError(e.expected, path=f"$.samples[{k}]{e.path[1:]}", file=source) from None
+            err = DecodeError(e.expected, path=f"$.samples[{k}]{e.path[1:]}", file=source)
+            if on_error is None:
+                raise err from None
+            on_error(err)
 
 
 def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None = None,
-              max_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Conversion]:
+              max_bytes: int = DEFAULT_MAX_LINE_BYTES,
+              on_error: Callable[[DecodeError], None] | None = None) -> Iterator[Conversion]:
     """Each sample of a ``.json`` or ``.eval`` log, one at a time (an ``.eval`` sample is read from
     the zip only when its turn comes).
 
     *max_bytes* bounds what one JSON document may take once decompressed: each member of an
     ``.eval`` zip (checked against its declared size first, then while it is inflated, so a small
     zip holding a huge member is refused without inflating it) and a whole ``.json`` log. Over
-    it, or in a damaged zip, a :class:`~convo.errors.DecodeError` names the file and member.
+    it, or in a damaged zip, a :class:`~convo.errors.DecodeError` names the file and member. Given
+    *on_error*, a sample (or ``.eval`` member) that cannot be read is handed to it and the samples
+    after it are still read; what stops the whole file (a damaged zip, an unreadable header) raises.
 
     >>> import pathlib, tempfile, zipfile
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "run.eval"
@@ -151,7 +161,7 @@ def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None 
     """
     name = os.fspath(path)
     if zipfile.is_zipfile(name):
-        yield from _read_eval(name, image_loader, max_bytes)
+        yield from _read_eval(name, image_loader, max_bytes, on_error)
         return
     with open_binary(name) as f:
         data = _bounded(f, max_bytes, name)
@@ -159,7 +169,7 @@ def read_file(path: str | os.PathLike[str], *, image_loader: ImageLoader | None 
         log = parse_json(data)
     except DecodeError as e:
         raise e.located(file=name) from None
-    yield from read_log(log, source=name, image_loader=image_loader)
+    yield from read_log(log, source=name, image_loader=image_loader, on_error=on_error)
 
 
 # what a damaged zip raises (CRC mismatch, bad headers, an unknown compression, encryption)
@@ -178,7 +188,8 @@ def _bounded(f: Any, limit: int, where: str, declared: int | None = None) -> byt
                       f"the limit of {limit} bytes (--max-line-bytes)", file=where)
 
 
-def _read_eval(name: str, image_loader: ImageLoader | None, limit: int) -> Iterator[Conversion]:
+def _read_eval(name: str, image_loader: ImageLoader | None, limit: int,
+               on_error: Callable[[DecodeError], None] | None) -> Iterator[Conversion]:
     try:
         z = zipfile.ZipFile(name)
     except _ZIP_ERRORS as e:
@@ -198,7 +209,10 @@ def _read_eval(name: str, image_loader: ImageLoader | None, limit: int) -> Itera
                 yield guarded(read, _load(z, name, member, limit), source=where, header=header,
                               image_loader=image_loader)
             except DecodeError as e:
-                raise DecodeError(e.expected, path=e.path, file=where) from None
+                err = DecodeError(e.expected, path=e.path, file=where)
+                if on_error is None:
+                    raise err from None
+                on_error(err)
 
 
 def _load(z: zipfile.ZipFile, name: str, member: str, limit: int) -> Any:
@@ -206,6 +220,8 @@ def _load(z: zipfile.ZipFile, name: str, member: str, limit: int) -> Any:
     try:
         with z.open(member) as f:
             data = _bounded(f, limit, where, z.getinfo(member).file_size)
+    except DecodeError:
+        raise  # over the limit (a ValueError, but not a damaged member)
     except _ZIP_ERRORS as e:
         raise DecodeError(f"a damaged zip member: {e}", file=where) from None
     try:

@@ -475,7 +475,7 @@ def read_params(d: dict[str, Any], losses: list[Loss], *, skip: Iterable[str] = 
             else:
                 losses.append(Loss(p, f"response_format {rf.get('type')!r}", "only json_schema maps to output_config.format"))
         elif k == "reasoning_effort":
-            if v in _EFFORTS:
+            if isinstance(v, str) and v in _EFFORTS:
                 output_config["effort"] = v
             else:
                 losses.append(Loss(p, f"reasoning_effort {v!r}", "output_config.effort takes low, medium, high or xhigh"))
@@ -549,7 +549,7 @@ def read_response(obj: Any, *, image_loader: ImageLoader | None = None) -> tuple
     stop = _FINISH.get(finish, finish) if isinstance(finish, str) else finish
     if msg.get("refusal") is not None:
         stop = "refusal"
-    if finish is not None and finish not in _FINISH:
+    if finish is not None and not (isinstance(finish, str) and finish in _FINISH):
         losses.append(Loss("$.choices[0].finish_reason", f"finish_reason {finish!r}", "kept as the stop_reason"))
     if ch.get("logprobs") is not None:
         losses.append(Loss("$.choices[0].logprobs", "logprobs", "a Response has no log probabilities"))
@@ -574,10 +574,11 @@ def read_response(obj: Any, *, image_loader: ImageLoader | None = None) -> tuple
 
 def _usage(u: dict[str, Any], losses: list[Loss]) -> Usage:
     prompt = u.get("prompt_tokens")
-    cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens")
+    details = u.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
     kwargs: dict[str, Any] = {}
     if isinstance(prompt, int):
-        kwargs["input_tokens"] = prompt - (cached or 0)
+        kwargs["input_tokens"] = prompt - (cached if isinstance(cached, int) else 0)
     if isinstance(u.get("completion_tokens"), int):
         kwargs["output_tokens"] = u["completion_tokens"]
     if isinstance(cached, int):
@@ -642,7 +643,7 @@ def write(
             if k == "format" and isinstance(v, dict) and v.get("type") == "json_schema" and "schema" in v:
                 body["response_format"] = {"type": "json_schema",
                                            "json_schema": {"name": "response", "schema": v["schema"]}}
-            elif k == "effort" and v in _EFFORTS:
+            elif k == "effort" and isinstance(v, str) and v in _EFFORTS:
                 body["reasoning_effort"] = v
             else:
                 losses.append(Loss(f"$.output_config.{k}", f"output_config.{k}", "chat completions has no equivalent"))

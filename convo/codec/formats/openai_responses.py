@@ -53,6 +53,7 @@ from convo.codec.formats._base import (
     ImageLoader,
     Loss,
     compact_json,
+    describe,
     document_from_file,
     fail,
     file_from_document,
@@ -335,7 +336,8 @@ def _reasoning(item: dict[str, Any], p: str, losses: list[Loss]) -> Thinking:
         s = need_dict(s, f"{p}.summary[{j}]")
         if isinstance(s.get("text"), str):
             texts.append(s["text"])
-    for s in item.get("content") or ():
+    parts = item.get("content")
+    for s in parts if isinstance(parts, list) else ():
         if isinstance(s, dict) and isinstance(s.get("text"), str) and not texts:
             texts.append(s["text"])
     own = {k: v for k, v in item.items() if k != "type"}
@@ -482,7 +484,7 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
         for k, v in conv.output_config.items():
             if k == "format" and isinstance(v, dict) and v.get("type") == "json_schema" and "schema" in v:
                 body["text"] = {"format": {"type": "json_schema", "name": "response", "schema": thaw(v["schema"])}}
-            elif k == "effort" and v in _EFFORTS:
+            elif k == "effort" and isinstance(v, str) and v in _EFFORTS:
                 body["reasoning"] = {"effort": v}
             else:
                 losses.append(Loss(f"$.output_config.{k}", f"output_config.{k}", "the Responses API has no equivalent"))
@@ -494,6 +496,10 @@ def write(conv: Conversation) -> tuple[dict[str, Any], tuple[Loss, ...]]:
 def _write_tool_choice(conv: Conversation, body: dict[str, Any], losses: list[Loss]) -> None:
     tc = conv.tool_choice
     if tc is UNSET:
+        return
+    if not isinstance(tc, dict):  # kept as given by the codec; the API takes only an object
+        losses.append(Loss("$.tool_choice", f"tool_choice {describe(tc)}", "not an object; the Responses "
+                           "API has no equivalent"))
         return
     kind = tc.get("type")
     if tc.get("disable_parallel_tool_use") is True:
