@@ -41,6 +41,7 @@ __all__ = [
     "API_VERSIONS",
     "DEFAULT_API_VERSION",
     "EFFORT_LEVELS",
+    "LIFECYCLES",
     "SOURCE_TAGS",
     "THINKING_MODES",
     "Profile",
@@ -56,7 +57,10 @@ __all__ = [
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
 DEFAULT_API_VERSION = "2026-10-21"
-THINKING_MODES = ("enabled", "adaptive", "disabled")
+THINKING_MODES = ("enabled", "adaptive", "disabled", "between_tools")
+"""The thinking types convo knows (``between_tools``: SDK 2.17, facts §11). The set is open: a
+profile may list any other type a newer API adds, and the rules follow the profile."""
+LIFECYCLES = ("active", "deprecated", "retired")
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 SOURCE_TAGS = ("DOC", "SDK", "OBS", "UNCONFIRMED", "API")
 """Where a fact comes from: Anthropic's docs, the official SDK, observed API behaviour, nowhere
@@ -80,6 +84,9 @@ class Profile:
 
     model: str
     known: bool = True  # False for the permissive default given to unknown models
+    # the model's lifecycle (GET /v1/models, SDK 2.17): a retired model fails every request (404)
+    lifecycle: Literal["active", "deprecated", "retired"] = "active"
+    retires_at: str | None = None  # RFC 3339 date of the (scheduled) retirement, when known
     prefill: bool = True  # a final assistant turn is accepted
     sampling: Literal["any", "default_only"] = "any"  # default_only: temperature 1.0, top_p >= 0.99, no top_k
     mid_conversation_system: bool = False
@@ -113,9 +120,11 @@ class Profile:
 
 # --------------------------------------------------------------------------- reading entries
 
-_BOOL, _INT, _OPT_INT, _MODES, _EFFORTS, _OPT_EFFORT, _SAMPLING = range(7)
+_BOOL, _INT, _OPT_INT, _MODES, _EFFORTS, _OPT_EFFORT, _SAMPLING, _LIFECYCLE, _OPT_DATE = range(9)
 _FIELDS: dict[str, int] = {
     "known": _BOOL,
+    "lifecycle": _LIFECYCLE,
+    "retires_at": _OPT_DATE,
     "prefill": _BOOL,
     "sampling": _SAMPLING,
     "mid_conversation_system": _BOOL,
@@ -136,6 +145,8 @@ _FIELDS: dict[str, int] = {
 }
 _ENTRY_KEYS = frozenset(_FIELDS) | {"source", "aliases", "extends"}
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?$")
 
 
 def _key_path(base: str, key: str) -> str:
@@ -182,11 +193,24 @@ def _read_fields(entry: Mapping[str, Any], where: str, path: str) -> dict[str, A
         elif kind == _SAMPLING:
             if v not in ("any", "default_only"):
                 raise _fail(where, kp, '"any" or "default_only"', v)
+        elif kind == _LIFECYCLE:
+            if v not in LIFECYCLES:
+                raise _fail(where, kp, f"one of {', '.join(LIFECYCLES)}", v)
+        elif kind == _OPT_DATE:
+            if v is not None and (not isinstance(v, str) or not _DATE.match(v)):
+                raise _fail(where, kp, "null or an RFC 3339 date (2027-01-22 or 2027-01-22T00:00:00Z)", v)
         elif kind == _OPT_EFFORT:
             if v is not None and v not in EFFORT_LEVELS:
                 raise _fail(where, kp, f"null or one of {', '.join(EFFORT_LEVELS)}", v)
+        elif kind == _MODES:  # an open set: any thinking type name (facts §11)
+            if not isinstance(v, list | tuple):
+                raise _fail(where, kp, f"an array of thinking types ({', '.join(THINKING_MODES)}, ...)", v)
+            for i, x in enumerate(v):
+                if not isinstance(x, str) or not _MODE_NAME.fullmatch(x):
+                    raise _fail(where, f"{kp}[{i}]", "a thinking type name (lowercase letters and _)", x)
+            v = tuple(v)
         else:
-            allowed = THINKING_MODES if kind == _MODES else EFFORT_LEVELS
+            allowed = EFFORT_LEVELS
             if not isinstance(v, list | tuple):
                 raise _fail(where, kp, f"an array of {', '.join(allowed)}", v)
             for i, x in enumerate(v):
@@ -615,6 +639,16 @@ def _profile_from_model_info(info: Any, path: str, where: str, base: ProfileRegi
         # facts §3.3: 100 images for 200K-context models, 600 for the others
         fields["max_images"] = 100 if fields["context_window"] <= 200_000 else 600
         said["max_images"] = "API"
+    lifecycle = info.get("lifecycle")
+    if lifecycle is not None:
+        if lifecycle not in LIFECYCLES:
+            raise _fail(where, f"{path}.lifecycle", f"one of {', '.join(LIFECYCLES)}", lifecycle)
+        fields["lifecycle"] = lifecycle
+        said["lifecycle"] = "API"
+    retires = info.get("retires_at")
+    if isinstance(retires, str):
+        fields["retires_at"] = retires
+        said["retires_at"] = "API"
     caps = info.get("capabilities")
     if caps is not None and not isinstance(caps, Mapping):
         raise _fail(where, f"{path}.capabilities", "an object or null", caps)
@@ -624,9 +658,14 @@ def _profile_from_model_info(info: Any, path: str, where: str, base: ProfileRegi
             types = thinking.get("types")
             types = types if isinstance(types, Mapping) else {}
             modes = [m for m in ("enabled", "adaptive") if _supported(types, m)]
-            # /v1/models does not say whether thinking can be turned off: keep what we knew
-            if "disabled" in start.thinking_modes or thinking.get("supported") is False:
+            said_off = _supported(types, "disabled")  # SDK 2.17 says it; older responses do not
+            if said_off is None:  # then keep what we knew
+                said_off = "disabled" in start.thinking_modes or thinking.get("supported") is False
+            if said_off:
                 modes.append("disabled")
+            # any other type the response names (between_tools, and newer ones): an open set
+            modes.extend(m for m in types if m not in ("enabled", "adaptive", "disabled")
+                         and isinstance(m, str) and _MODE_NAME.fullmatch(m) and _supported(types, m))
             fields["thinking_modes"] = tuple(modes)
             said["thinking_modes"] = "API"
         effort = caps.get("effort")

@@ -458,7 +458,8 @@ class TestValidation:
         bad = client.post("/v1/messages", headers=H26,
                           json=body_of(messages=msgs, model="claude-opus-4-8"))
         assert ok.status_code == 200
-        assert bad.status_code == 400 and error_of(bad)["message"].startswith("messages.1: ")
+        # the API's own words for a prefill (facts §11, issue 12)
+        assert bad.status_code == 400 and error_of(bad)["message"].startswith("This model does not support assistant message prefill.")
 
     def test_shape_error_names_the_path(self, client):
         """A body of the wrong shape is a 400 naming where, from the codec."""
@@ -528,7 +529,7 @@ class TestCountTokens:
         msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Sure"}]
         r = client.post("/v1/messages/count_tokens", headers=H26,
                         json={"model": "claude-opus-4-8", "messages": msgs})
-        assert r.status_code == 400 and error_of(r)["message"].startswith("messages.1")
+        assert r.status_code == 400 and error_of(r)["message"].startswith("This model does not support assistant message prefill.")
 
 
 # --------------------------------------------------------------------------- models
@@ -734,7 +735,7 @@ class TestBatches:
         assert done["request_counts"]["errored"] == 3 and done["request_counts"]["succeeded"] == 1
         by_id = {x["custom_id"]: x["result"] for x in results(bclient, batch["id"])}
         assert by_id["req-0"]["type"] == "succeeded"
-        for cid, start in (("req-1", "messages.1"), ("req-2", "stream"), ("req-3", "messages")):
+        for cid, start in (("req-1", "This model does not support assistant message prefill."), ("req-2", "stream"), ("req-3", "messages")):
             err = by_id[cid]["error"]
             assert by_id[cid]["type"] == "errored" and err["type"] == "error"
             assert err["error"]["type"] == "invalid_request_error"

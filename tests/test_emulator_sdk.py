@@ -106,7 +106,8 @@ class TestMessages:
             sdk(emu).messages.create(model=MODEL, max_tokens=64, messages=[
                 *HELLO, {"role": "assistant", "content": "Sure"}])
         assert caught.value.status_code == 400
-        assert "messages.1" in str(caught.value)
+        # the API's own words for a prefill (facts §11, issue 12)
+        assert "This model does not support assistant message prefill." in str(caught.value)
         assert caught.value.request_id == emu.log[-1].request_id
 
     def test_wrong_key_is_an_authentication_error(self, emu):

@@ -104,6 +104,9 @@ class TestRequests:
     def test_valid_for_its_model(self, name: str) -> None:
         """Every guide request passes the rules for its own model under the current API version."""
         report = validate(BUILDERS[name]())
+        if name == "vision-base64":  # the guide's placeholder bytes are no base64: a 400 (issue 12)
+            assert report.rules == ("base64.invalid",)
+            return
         assert report.violations == ()
 
     def test_prefill_is_rejected_on_opus_4_8(self) -> None:

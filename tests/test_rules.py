@@ -271,6 +271,39 @@ CASES: dict[str, Case] = {
         good=conv(U(Text("as cited", citations=()))),
     ),
     "model.unknown": Case(bad=conv(U("Hi"), model="claude-next-9"), path="$.model", good=conv(U("Hi"))),
+    # issue 12: the closed world (schema.*) and the API's checks of names, ids and bytes
+    "schema.unknown-key": Case(
+        bad=conv(U("Hi"), extra={"stop_sequence": ["END"]}), path="$.stop_sequence",
+        good=conv(U("Hi"), stop_sequences=("END",))),
+    "schema.beta-only": Case(
+        bad=conv(U("Hi"), extra={"context_management": {"edits": []}}), path="$.context_management",
+        good=conv(U("Hi"), extra={"context_management": {"edits": []}}),
+        opts={"good_betas": ("context-management-2025-06-27",)}),
+    "schema.unknown-type": Case(
+        bad=conv(U("Hi"), tool_choice={"type": "anyone"}), path="$.tool_choice",
+        good=conv(U("Hi"), tool_choice={"type": "any"})),
+    "schema.wrong-type": Case(
+        bad=conv(U("Hi"), metadata={"user_id": 7}), path="$.metadata.user_id",
+        good=conv(U("Hi"), metadata={"user_id": "7"})),
+    "schema.missing-key": Case(
+        bad=conv(U("Hi"), tools=[{"name": "t"}]), path="$.tools[0].input_schema",
+        good=conv(U("Hi"), tools=[{"name": "t", "input_schema": {"type": "object"}}])),
+    "tools.duplicate-name": Case(
+        bad=conv(U("Hi"), tools=[TOOL, TOOL]), path="$.tools[1].name",
+        good=conv(U("Hi"), tools=[TOOL, {**TOOL, "name": "get_time"}])),
+    "tool-choice.unknown-tool": Case(
+        bad=conv(U("Hi"), tools=[TOOL], tool_choice={"type": "tool", "name": "nope"}),
+        path="$.tool_choice.name",
+        good=conv(U("Hi"), tools=[TOOL], tool_choice={"type": "tool", "name": "get_weather"})),
+    "document.media-type": Case(
+        bad=conv(U(Document(Base64Source("application/pdf", png_data(4, 4))), "Read it.")),
+        path="$.messages[0].content[0].source.media_type",
+        good=conv(U(Document(Base64Source("application/pdf", base64.b64encode(b"%PDF-1.4 x" * 4).decode())),
+                    "Read it."))),
+    "base64.invalid": Case(
+        bad=conv(U(Image(Base64Source("image/png", png_data(4, 4)[:-2] + "!!")), "What is this?")),
+        path="$.messages[0].content[0].source.data",
+        good=conv(U(png(4, 4), "What is this?"))),
 }
 
 
@@ -289,7 +322,7 @@ class TestEveryRule:
     def test_bad_conversation_breaks_the_rule_at_the_path(self, rule: str) -> None:
         """The breaking conversation reports the rule at its exact path, and no other error."""
         case = CASES[rule]
-        opts = {k: v for k, v in case.opts.items() if k != "good_api"}
+        opts = {k: v for k, v in case.opts.items() if k not in ("good_api", "good_betas")}
         report = _validate(case.bad, **opts)
         assert case.path in paths(report, rule), str(report)
         others = {v.rule for v in report.violations} - {rule} - case.also
@@ -300,9 +333,11 @@ class TestEveryRule:
     def test_near_identical_conversation_is_clean(self, rule: str) -> None:
         """The near-identical conversation breaks nothing at all (no error, no warning)."""
         case = CASES[rule]
-        opts = {k: v for k, v in case.opts.items() if k != "good_api"}
+        opts = {k: v for k, v in case.opts.items() if k not in ("good_api", "good_betas")}
         if "good_api" in case.opts:
             opts["api_version"] = case.opts["good_api"]
+        if "good_betas" in case.opts:
+            opts["betas"] = case.opts["good_betas"]
         report = _validate(case.good, **opts)
         assert report.violations == (), str(report)
 
@@ -344,7 +379,7 @@ class TestRequest:
         """Server tools (with a versioned type) are not held to the client tool-name pattern."""
         server = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
         odd = {"type": "computer_toolset_20260801", "name": "computer use"}
-        custom = {"type": "custom", "name": "x" * 65, "input_schema": {"type": "object"}}
+        custom = {"type": "custom", "name": "x" * 129, "input_schema": {"type": "object"}}
         report = validate(conv(U("Hi"), tools=[server, odd, custom, "not a tool"]))
         assert paths(report, "tools.name") == ["$.tools[2].name"]
 
@@ -436,7 +471,9 @@ class TestPrefill:
     def test_legacy_output_format_counts_as_json_output(self) -> None:
         """The legacy output_format field blocks a prefill like output_config.format."""
         c = conv(U("Hi"), A("{"), extra={"output_format": {"type": "json_schema", "schema": {}}})
-        assert validate(c).rules == ("prefill.with-json-output",)
+        assert validate(c, betas=["structured-outputs-2025-11-13"]).rules == ("prefill.with-json-output",)
+        # issue 12: without its beta header the API refuses the legacy field itself (SPEC)
+        assert validate(c).rules == ("schema.beta-only", "prefill.with-json-output")
 
     def test_adaptive_thinking_blocks_prefill(self) -> None:
         """Adaptive thinking is thinking on: a prefill with it is an error."""
@@ -480,7 +517,9 @@ class TestMidConversationSystem:
         """An effort-only system message (empty content + output_config) is accepted even first."""
         effort_only = Message("system", (), extra={"output_config": {"effort": "low"}})
         c = conv(effort_only, U("Hi"), model="claude-opus-4-8")
-        assert validate(c).violations == ()
+        assert validate(c, betas=["mid-conversation-output-config-2026-07-01"]).violations == ()
+        # issue 12: a message's output_config exists only under its beta header (SPEC)
+        assert validate(c).rules == ("schema.beta-only",)
 
     def test_per_message_effort_is_checked(self) -> None:
         """An effort level the model lacks is reported on a system message's output_config too."""
@@ -600,7 +639,9 @@ class TestThinkingAndTools:
         over = conv(U("Hi"), max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 2048})
         assert paths(validate(over), "thinking.budget") == ["$.thinking.budget_tokens"]
         interleaved = attrs.evolve(over, extra={"betas": ["interleaved-thinking-2025-05-14"]})
-        assert validate(interleaved).ok
+        # a `betas` key in the body is the SDK's option, not an API key: the API refuses it
+        assert validate(interleaved).rules == ("schema.unknown-key",)
+        assert validate(over, betas=["interleaved-thinking-2025-05-14"]).ok
 
     def test_forced_tool_choice_with_thinking(self) -> None:
         """tool_choice any/tool is refused while thinking is on, even where the model allows forcing."""
@@ -629,9 +670,10 @@ class TestImages:
         assert paths(report, "image.media-type") == ["$.messages[0].content[0].source.media_type"]
 
     def test_placeholder_data_is_not_judged(self) -> None:
-        """Data that is not base64 (a placeholder) is not guessed at."""
+        """Data that is not base64 (a placeholder) is not guessed at as an image; it is invalid
+        base64, which the API refuses (issue 12: the spec's ``format: byte``)."""
         img = Image(Base64Source("image/jpeg", "<base64 of a JPEG>"))
-        assert validate(conv(U(img, "What?"))).ok
+        assert validate(conv(U(img, "What?"))).rules == ("base64.invalid",)
 
     def test_many_image_limit(self) -> None:
         """Over 20 images, each must be at most 2000 px; at 20, 8000 px is fine."""
@@ -782,15 +824,16 @@ class TestRulesRegistry:
         """Every rule has an id matching its key, a severity, a known source, a description and a hint."""
         for key, rule in RULES.items():
             assert isinstance(rule, Rule) and rule.id == key
-            assert re.fullmatch(r"[a-z-]+\.[a-z-]+", key)
+            assert re.fullmatch(r"[a-z0-9-]+\.[a-z0-9-]+", key)
             assert rule.severity in ("error", "warning")
-            assert rule.source in ("DOC", "SDK", "OBS", "UNCONFIRMED")
+            assert set(rule.source.split(", ")) <= {"DOC", "SDK", "SPEC", "OBS", "LIVE", "UNCONFIRMED"}
             assert rule.description and rule.hint
 
     def test_observed_rules_say_so(self) -> None:
         """Rules from observed behaviour are tagged OBS and say so in their description."""
         obs = {k for k, r in RULES.items() if r.source == "OBS"}
-        assert obs == {"message.empty-content", "text.empty", "text.whitespace-only", "prefill.trailing-whitespace"}
+        assert obs == {"message.empty-content", "text.empty", "text.whitespace-only", "prefill.trailing-whitespace",
+                       "tools.name", "tools.duplicate-name", "tool-choice.unknown-tool"}
         for k in obs:
             assert "observed" in RULES[k].description.lower()
 
@@ -884,6 +927,9 @@ class TestGuideExamples:
             c = codec.structure(example["request"], Conversation)
             for version in (OLD, NEW):
                 report = validate(c, api_version=version)
+                if "data elided" in example["name"]:  # the guide's placeholder is no base64: a 400
+                    assert report.rules == ("base64.invalid",), f"{example['name']} ({version}): {report}"
+                    continue
                 assert report.violations == (), f"{example['name']} ({version}): {report}"
 
     def test_guide_prefill_example_on_a_newer_model(self) -> None:
@@ -928,15 +974,26 @@ class TestRealWorld:
 
 
 class TestEdgeShapes:
+    # issue 12: the closed world reports each wrong shape the API would refuse (schema.*): the
+    # top-level keys first, the messages' keys with the message pass
     @pytest.mark.parametrize(("make", "expected"), [
-        (lambda: conv(U("Hi"), thinking="enabled"), [("thinking.unsupported-mode", "$.thinking")]),
+        (lambda: conv(U("Hi"), thinking="enabled"),
+         [("schema.wrong-type", "$.thinking"), ("thinking.unsupported-mode", "$.thinking")]),
         (lambda: conv(U("Hi"), thinking={"type": "enabled", "budget_tokens": "many"}),
-         [("thinking.budget", "$.thinking.budget_tokens")]),
-        (lambda: conv(U("Hi"), tool_choice=["any"], output_config="max"), []),
-        (lambda: conv(U("Hi"), tools=[None, 3, {"name": None}]), [("tools.name", "$.tools[2].name")]),
-        (lambda: conv(U("Hi"), system=(UnknownBlock("thing", extra={"cache_control": {}}),)), []),
-        (lambda: conv(U(UnknownBlock("compaction", extra={"content": "s"})), cache_control="yes"), []),
-        (lambda: conv(U(Image(UnknownSource("weird"))), A(Document(TextSource("d"), cache_control=cc("1h")))), []),
+         [("schema.wrong-type", "$.thinking.budget_tokens"), ("thinking.budget", "$.thinking.budget_tokens")]),
+        (lambda: conv(U("Hi"), tool_choice=["any"], output_config="max"),
+         [("schema.wrong-type", "$.output_config"), ("schema.wrong-type", "$.tool_choice")]),
+        (lambda: conv(U("Hi"), tools=[None, 3, {"name": None}]),
+         [("schema.wrong-type", "$.tools[0]"), ("schema.wrong-type", "$.tools[1]"),
+          ("schema.wrong-type", "$.tools[2].name"), ("schema.missing-key", "$.tools[2].input_schema"),
+          ("tools.name", "$.tools[2].name")]),
+        (lambda: conv(U("Hi"), system=(UnknownBlock("thing", extra={"cache_control": {}}),)),
+         [("schema.unknown-type", "$.system[0].cache_control"), ("schema.unknown-type", "$.system[0].type"),
+          ("schema.missing-key", "$.system[0].text")]),
+        (lambda: conv(U(UnknownBlock("compaction", extra={"content": "s"})), cache_control="yes"),
+         [("schema.wrong-type", "$.cache_control"), ("schema.beta-only", "$.messages[0].content[0]")]),
+        (lambda: conv(U(Image(UnknownSource("weird"))), A(Document(TextSource("d"), cache_control=cc("1h")))),
+         [("schema.unknown-type", "$.messages[0].content[0].source")]),
     ])
     def test_odd_shapes_never_crash(self, make: Callable[[], Conversation], expected: list[tuple[str, str]]) -> None:
         """Values of unexpected shapes are reported where a rule covers them and ignored otherwise,
@@ -949,4 +1006,5 @@ class TestEdgeShapes:
         """A request decoded from JSON with unknown blocks and sources validates."""
         raw = (b'{"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": '
                b'[{"type": "image", "source": {"type": "s3", "key": "k"}}, {"type": "text", "text": "What?"}]}]}')
-        assert validate(codec.loads(raw)).violations == ()
+        # issue 12: an unknown source type is a 400 (closed world); nothing else is reported
+        assert validate(codec.loads(raw)).rules == ("schema.unknown-type",)

@@ -43,6 +43,9 @@ def add_parser(sub: Any) -> None:
                    help="accept only this key (repeatable; default: any non-empty key)")
     p.add_argument("--batch-delay", type=float, default=0.5, metavar="S",
                    help="seconds a batch stays in progress (default 0.5)")
+    p.add_argument("--lenient", action="store_true",
+                   help="accept unknown keys, block types and model ids (the real API refuses them: "
+                        "400 / 404; strict is the default)")
     p.set_defaults(func=command)
 
 
@@ -60,7 +63,7 @@ def command(args: argparse.Namespace) -> int:
 
     try:
         serve(args.host, args.port, faults=args.faults, batch_delay=args.batch_delay, on_ready=ready,
-              api_keys=args.api_keys)
+              api_keys=args.api_keys, strict=not args.lenient)
     except ValueError as e:  # a fault schedule that does not parse
         raise UsageError(str(e)) from None
     return EXIT_OK

@@ -40,6 +40,7 @@ examples:
   convo validate data/ --model claude-opus-4-8          # as if every line were sent to that model
   convo validate out.jsonl.gz --json | jq 'select(.type == "diagnostic") | .rule'
   cat requests.jsonl | convo validate - --api-version 2023-06-01
+  convo validate requests.jsonl --beta context-management-2025-06-27 --allow x_trace_id
 
 """ + EXIT_RULE
 
@@ -54,6 +55,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="JSON lines: one per diagnostic, then a summary")
     p.add_argument("--strict", action="store_true", help="warnings make a line invalid too")
     p.add_argument("--rejects", metavar="R", help="also copy invalid lines (with the reason) to R")
+    p.add_argument("--beta", action="append", dest="betas", default=[], metavar="NAME",
+                   help="the lines are sent with this anthropic-beta header (repeatable): keys and types "
+                        "of that beta are accepted")
+    p.add_argument("--allow", action="append", default=[], metavar="KEY",
+                   help="accept this unknown key (a name, at any depth, or a $.path pattern with *; "
+                        "repeatable), for transcripts from an API newer than convo's schema")
     p.set_defaults(func=command)
 
 
@@ -71,6 +78,8 @@ def command(args: argparse.Namespace) -> int:
             "keep_rejects": bool(args.rejects),
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
+            "betas": args.betas,
+            "allow": args.allow,
         },
     )
     rejects = Sink(args.rejects) if args.rejects else None

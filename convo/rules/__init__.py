@@ -18,10 +18,14 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 - ``_catalog``: :data:`RULES`, :class:`Rule`, :class:`Violation`, :class:`Report`, the README table;
 - ``_predicates``: the predicates shared with the transforms (:func:`paused`,
   :func:`system_may_follow`, :func:`effort_only`, ...);
-- ``_pass``: the state of one pass, and the checks of cache breakpoints, nested blocks and images;
+- ``_schema``: the closed-world schema (``convo/schema.json``, generated from the OpenAPI specs by
+  ``scripts/make_schema.py``) and the walk that checks every key, type and tag against it;
+- ``_pass``: the state of one pass, and the checks of cache breakpoints, nested blocks, images,
+  documents and base64 data;
 - ``_request``: the request-level rules and the top-level ``system`` field;
 - ``_messages``: the per-message rules, one function per family;
-- here: :func:`validate` and :func:`check`, which run them in that order.
+- here: :func:`validate` and :func:`check`, which run them in that order (the schema first, as
+  the API checks the shape of a request before its meaning).
 
 >>> from convo.model import Conversation, Message
 >>> conv = Conversation(model="claude-opus-4-8", max_tokens=64, messages=[
@@ -31,6 +35,8 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from convo._json import UNSET
 from convo.errors import ValidationError
@@ -47,6 +53,7 @@ from convo.rules._predicates import sampling_off_default as sampling_off_default
 from convo.rules._predicates import sampling_off_thinking as sampling_off_thinking
 from convo.rules._predicates import system_may_follow as system_may_follow
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
+from convo.rules._schema import MessageCheck, Walk, api_location, betas_needed, load_schema
 
 __all__ = [
     "RULES",
@@ -54,10 +61,15 @@ __all__ = [
     "Rule",
     "Severity",
     "Violation",
+    "api_location",
+    "betas_needed",
     "check",
     "rules_table_markdown",
     "validate",
 ]
+
+
+_ENDPOINTS = {"messages": "create", "count_tokens": "count_tokens"}
 
 
 def validate(
@@ -66,6 +78,9 @@ def validate(
     profile: Profile | str | None = None,
     api_version: str = DEFAULT_API_VERSION,
     registry: ProfileRegistry | None = None,
+    betas: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    endpoint: str = "messages",
 ) -> Report:
     """Check *conversation* against the API's rules for its model and *api_version*.
 
@@ -73,6 +88,14 @@ def validate(
     own model (looked up in *registry*, default the built-ins). An unknown model is checked with
     the permissive default and reported as a ``model.unknown`` warning; an unknown *api_version*
     raises ``ValueError``.
+
+    The API is closed-world, and so is this check: an unknown key anywhere, an unknown block (or
+    source, tool, ...) ``type`` and a value of the wrong JSON type are errors (``schema.*``), as
+    they are 400s. *betas* are the ``anthropic-beta`` headers the request goes with: keys and
+    types that exist only in the beta API are accepted only when their header is named. *allow*
+    accepts unknown keys by name (``"x_trace_id"``, at any depth) or by ``$.path`` pattern
+    (``"$.messages[*].x_meta"``), for transcripts from an API newer than convo's schema.
+    *endpoint* is ``"messages"`` or ``"count_tokens"`` (whose body takes no ``max_tokens``).
 
     >>> from convo.model import Conversation, Message
     >>> conv = Conversation(model="claude-sonnet-4-5", max_tokens=1, temperature=0.2,
@@ -83,9 +106,21 @@ def validate(
     True
     >>> validate(conv, profile="claude-opus-4-8", api_version="2023-06-01").rules
     ('sampling.unsupported', 'prefill.unsupported')
+    >>> typo = Conversation(model="claude-opus-4-8", max_tokens=64,
+    ...                     messages=[Message("user", "Hi")], extra={"stop_sequence": ["END"]})
+    >>> v = validate(typo).errors[0]
+    >>> v.rule, v.path, v.message, v.hint
+    ('schema.unknown-key', '$.stop_sequence', 'Extra inputs are not permitted', 'Did you mean `stop_sequences`?')
+    >>> validate(typo, allow=["stop_sequence"]).ok
+    True
     """
     if api_version not in API_VERSIONS:
         raise ValueError(f"unknown API version {api_version!r} (known: {', '.join(API_VERSIONS)})")
+    root = _ENDPOINTS.get(endpoint)
+    if root is None:
+        raise ValueError(f"unknown endpoint {endpoint!r} (known: {', '.join(_ENDPOINTS)})")
+    if isinstance(betas, str) or isinstance(allow, str):
+        raise TypeError("betas and allow are collections of names, not one string")
     if profile is None:
         prof = get_profile(conversation.model, registry=registry)
     elif isinstance(profile, str):
@@ -93,8 +128,16 @@ def validate(
     else:
         prof = profile
     s = _Pass(prof, api_version == "2026-10-21")
+    schema = load_schema()
+    # the root's required keys (model, max_tokens, messages) have rules of their own
+    betas = frozenset(betas)
+    walk = Walk(schema, s.out.append, betas=betas, allow=allow)
+    # the messages and their blocks are checked inside the message pass, visited once
+    s.blocks_schema = MessageCheck(walk, schema.roots[root])
+    walk.model_object(conversation, schema.roots[root], "$", required=False, skip="messages")
     thinking_type = _get(conversation.thinking, "type")
-    _check_request(conversation, prof, s, thinking_type)
+    _check_request(conversation, prof, s, thinking_type, count_tokens=root == "count_tokens",
+                   betas=betas)
     _check_system(conversation, s)
     _check_messages(conversation, prof, s, thinking_type in _THINKING_ON)
     cc = conversation.cache_control
@@ -111,6 +154,9 @@ def check(
     profile: Profile | str | None = None,
     api_version: str = DEFAULT_API_VERSION,
     registry: ProfileRegistry | None = None,
+    betas: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    endpoint: str = "messages",
 ) -> None:
     """Raise :class:`~convo.errors.ValidationError` (carrying the report) unless *conversation* is valid.
 
@@ -121,6 +167,7 @@ def check(
     ...
     convo.errors.ValidationError: messages.empty $.messages: the request has no messages
     """
-    report = validate(conversation, profile=profile, api_version=api_version, registry=registry)
+    report = validate(conversation, profile=profile, api_version=api_version, registry=registry,
+                      betas=betas, allow=allow, endpoint=endpoint)
     if not report.ok:
         raise ValidationError(report)

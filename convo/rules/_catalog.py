@@ -22,7 +22,7 @@ class Rule:
 
     id: str
     severity: Severity
-    source: str  # DOC, SDK, OBS or UNCONFIRMED (see convo.profiles.SOURCE_TAGS)
+    source: str  # DOC, SDK, SPEC, OBS, LIVE or UNCONFIRMED; several joined by ", "
     description: str
     hint: str
 
@@ -114,6 +114,29 @@ def _r(id: str, severity: Severity, source: str, description: str, hint: str) ->
 
 
 _RULE_LIST = [
+    _r("schema.unknown-key", "error", "OBS, SPEC",
+       "A key the API does not know at that place: a typo (`stop_sequence`), another API's field "
+       "(`response_format`), a newer API's field. The API is closed-world: 400 `Extra inputs are "
+       "not permitted`, at any depth.",
+       "Fix the name (the hint names the closest key), remove it, or accept it "
+       "(validate(allow=[...]), --allow KEY)."),
+    _r("schema.beta-only", "error", "SPEC",
+       "A key or `type` that exists only in the beta API (the spec's beta schema), sent without "
+       "the `anthropic-beta` header that allows it.",
+       "Send the header the hint names (validate(betas=[...]), --beta NAME), or remove it."),
+    _r("schema.unknown-type", "error", "OBS, SPEC",
+       "A content block, source, tool, citation or other tagged object whose `type` the API does "
+       "not know at that place: 400 `Input tag 'x' found using 'type' does not match any of the "
+       "expected tags: ...`.",
+       "Use one of the types the message lists, or remove the block."),
+    _r("schema.wrong-type", "error", "SPEC",
+       "A known key whose value has the wrong JSON type (a string `tool_use.input`, a number "
+       "where an object belongs): 400 `Input should be a valid ...`.",
+       "Give the value the type the API expects there."),
+    _r("schema.missing-key", "error", "SPEC",
+       "A key the API requires at that place is absent (a tool without `input_schema`, a "
+       "`tool_choice` of type `tool` without `name`): 400 `Field required`.",
+       "Add the key."),
     _r("request.model-missing", "error", "DOC",
        "`model` is absent or empty.", "Set `model` to a model id."),
     _r("request.max-tokens-missing", "error", "DOC",
@@ -186,9 +209,17 @@ _RULE_LIST = [
        "Put every tool_result first, then any text."),
     _r("tool-use.duplicate-id", "error", "DOC",
        "Two tool_use (or server_tool_use) blocks share an id.", "Give each tool_use a unique id."),
-    _r("tools.name", "error", "DOC",
-       "A client tool's name does not match `^[a-zA-Z0-9_-]{1,64}$`.",
-       "Rename the tool (letters, digits, _ and -; at most 64)."),
+    _r("tools.name", "error", "OBS",
+       "A client tool's name does not match `^[a-zA-Z0-9_-]{1,128}$`, the pattern the API's own "
+       "observed error states (`tools.0.custom.name: String should match pattern ...`); the define-tools "
+       "docs say 64 characters: the API's word wins, and names over 64 are a risk.",
+       "Rename the tool (letters, digits, _ and -; at most 128, 64 to be safe)."),
+    _r("tools.duplicate-name", "error", "OBS",
+       "Two tools share a name (observed API error: `tools: Tool names must be unique.`).",
+       "Give every tool its own name (drop the duplicate definition)."),
+    _r("tool-choice.unknown-tool", "error", "OBS",
+       "`tool_choice` of type `tool` names no tool in `tools` (observed: a 400).",
+       "Name one of the request's tools, or use tool_choice any/auto."),
     _r("sampling.unsupported", "error", "DOC",
        "API 2023-06-01: a non-default `temperature` (≠ 1.0) or `top_p` (< 0.99), or any `top_k`, on a "
        "model that takes only the defaults (Claude 4.7 and later, Mythos Preview, Sonnet 5).",
@@ -211,11 +242,15 @@ _RULE_LIST = [
        "`thinking.type: \"enabled\"` without `budget_tokens`, with `budget_tokens` < 1024, or with "
        "`budget_tokens` ≥ `max_tokens` (the interleaved-thinking beta lifts the last bound).",
        "Use 1024 ≤ budget_tokens < max_tokens."),
-    _r("tool-choice.forced-unsupported", "error", "DOC",
-       "`tool_choice` of type any/tool on a model that cannot force tool use, or while thinking is on.",
+    _r("tool-choice.forced-unsupported", "error", "DOC, LIVE",
+       "`tool_choice` of type any/tool on a model that cannot force tool use, or with extended "
+       "(`enabled`) thinking. Adaptive thinking with a forced tool choice is accepted (LIVE: "
+       "claude-opus-4-6 answered 200), so it is not an error.",
        "Use tool_choice auto (or none)."),
-    _r("effort.unsupported", "error", "DOC",
-       "`output_config.effort` is a level the model does not accept.",
+    _r("effort.unsupported", "error", "DOC, LIVE",
+       "`output_config.effort` is a level the model does not accept (the API: `This model does not "
+       "support effort level 'xhigh'. Supported levels: ...`, LIVE). `null` means the default and "
+       "is accepted (SPEC).",
        "Use one of the model's effort levels (see its profile), or leave effort out."),
     _r("image.media-type", "error", "DOC",
        "A base64 image's `media_type` is not image/jpeg, png, gif or webp, or its bytes are another "
@@ -232,6 +267,13 @@ _RULE_LIST = [
        "An image is larger than 8000 px on a side, or than 2000 px when the request has more than "
        "20 images.",
        "Downscale the image (the model sees at most ~1568-2576 px anyway)."),
+    _r("document.media-type", "error", "DOC",
+       "A base64 document whose `media_type` is not `application/pdf`, or whose bytes are not a PDF "
+       "(PNG bytes sent as `application/pdf`).",
+       "Send PDFs as documents and pictures as image blocks; read the type from the bytes."),
+    _r("base64.invalid", "error", "SPEC",
+       "Base64 `data` (of an image or a PDF) is not valid base64 (the spec's `format: byte`).",
+       "Encode the bytes with standard base64 (base64.b64encode), padding included."),
     _r("cache-control.too-many", "error", "DOC",
        "More than 4 cache breakpoints (tools, system, messages and the top-level `cache_control`).",
        "Keep at most 4 cache_control markers."),
@@ -256,6 +298,8 @@ RULES: Mapping[str, Rule] = MappingProxyType({r.id: r for r in _RULE_LIST})
 _SOURCE_NOTE = {
     "DOC": "DOC",
     "SDK": "SDK",
+    "SPEC": "SPEC",
+    "LIVE": "LIVE",
     "OBS": "OBS (observed API errors, not documented)",
     "UNCONFIRMED": "UNCONFIRMED",
 }
@@ -273,13 +317,15 @@ def rules_table_markdown() -> str:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     lines.append(
-        "Sources: DOC = Anthropic's documentation; OBS = API errors seen by third parties, not in the "
-        "docs (likely, not guaranteed); UNCONFIRMED = no firm source, so only a warning. "
+        "Sources: DOC = Anthropic's documentation; SPEC = the API's OpenAPI schema (GA and beta, "
+        "`convo/schema.json`); OBS = API errors seen by third parties, not in the docs (likely, "
+        "not guaranteed); LIVE = exchanges recorded against the live API (its verdict wins over the "
+        "docs' wording); UNCONFIRMED = no firm source, so only a warning. "
         "Model-specific facts come from the model's profile (`convo/profiles.json`)."
     )
     return "\n".join(lines) + "\n"
 
 
-def _violation(rule: str, path: str, message: str) -> Violation:
+def _violation(rule: str, path: str, message: str, hint: str | None = None) -> Violation:
     r = RULES[rule]
-    return Violation(rule, r.severity, path, message, r.hint, r.source)
+    return Violation(rule, r.severity, path, message, r.hint if hint is None else hint, r.source)

@@ -13,7 +13,6 @@ from typing import Any
 
 from convo._json import UNSET
 from convo.model import (
-    ContentSource,
     Conversation,
     Document,
     Image,
@@ -32,6 +31,9 @@ from convo.rules._request import _effort_message
 
 _ROLES = frozenset(("user", "assistant", "system"))
 _MAX_MESSAGES = 100_000
+
+
+_STR_OR_TUPLE = frozenset((str, tuple))
 
 
 def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool) -> None:
@@ -56,7 +58,18 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
     runs = _SystemRuns(msgs, p, s)
     prev_role: str | None = None  # of the previous message, any role
     asked: Mapping[str, str] = _NONE_ASKED  # tool_use ids of the previous non-system message -> paths
+    sc = s.blocks_schema
+    simple = sc.simple if sc is not None else ()
     for i, msg in enumerate(msgs):
+        # the closed world: blocks_sc is set when the message's own keys are fine and its blocks
+        # are left to _check_blocks (each block visited once, by the loop below); a plain message
+        # (a known class, no extra key, string or block content) is judged here, without a call
+        if sc is None:
+            blocks_sc = None
+        elif type(msg) in simple and not msg.extra and type(msg.content) in _STR_OR_TUPLE:
+            blocks_sc = sc if type(msg.content) is tuple else None
+        else:
+            blocks_sc = sc if sc.message(msg, i) else None
         role = msg.role
         if role not in _ROLES:
             s.add("message.role", f"$.messages[{i}].role", f"role {role!r} is not user, assistant or system")
@@ -69,7 +82,7 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
         prev_role = role
         content = msg.content
         if type(content) is tuple and content:
-            answers, asks = _check_blocks(i, role, content, i == last, asked, s)
+            answers, asks = _check_blocks(i, role, content, i == last, asked, s, blocks_sc)
         else:
             _check_empty_content(i, msg, i == last, s)
             answers = asks = None
@@ -178,7 +191,8 @@ def _check_empty_content(i: int, msg: Message, is_last: bool, s: _Pass) -> None:
 
 
 def _check_blocks(
-    i: int, role: str, content: tuple[Any, ...], is_last: bool, asked: Mapping[str, str], s: _Pass
+    i: int, role: str, content: tuple[Any, ...], is_last: bool, asked: Mapping[str, str], s: _Pass,
+    sc: Any = None,
 ) -> tuple[set[str] | None, dict[str, str] | None]:
     """The rules of each block of message *i*, block by block: empty text and whitespace-only
     text, cited text in a user turn, tool_result placement and orphans (results that answer
@@ -195,8 +209,13 @@ def _check_blocks(
     real_text = False
     other_before = False  # whether a block that is no tool_result came already
     not_first_done = False
+    plans = sc.plans if sc is not None else None
     for j, b in enumerate(content):
         t = type(b)
+        if plans is not None:  # the closed world: one predicate call for a well-formed block
+            plan = plans.get(t)
+            if plan is None or not plan.ok(b):
+                sc.block(b, i, j)
         if t is Text:
             text = b.text
             if not text:
@@ -248,8 +267,7 @@ def _check_blocks(
                 if s.api_2026 and role == "assistant":
                     s.add("document.in-assistant", f"$.messages[{i}].content[{j}]",
                           "a document in an assistant message is a 400 under API 2026-10-21")
-                if type(b.source) is ContentSource:
-                    s.nested(b.source.content, f"$.messages[{i}].content[{j}].source.content", in_user)
+                s.document(b, f"$.messages[{i}].content[{j}]", in_user)
             elif t is SearchResult:
                 s.nested(b.content, f"$.messages[{i}].content[{j}].content", in_user)
             elif t is MidConvSystem:

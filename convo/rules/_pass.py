@@ -37,8 +37,10 @@ def _cache_ttl(cc: Any) -> str | None:
 class _Pass:
     """The state of one validation pass; its methods are the per-block checks."""
 
-    __slots__ = ("api_2026", "cache_5m", "cache_count", "cache_order_done", "cache_over_done",
+    __slots__ = ("api_2026", "blocks_schema", "cache_5m", "cache_count", "cache_order_done", "cache_over_done",
                  "images", "out", "profile", "tool_ids")
+
+    # documents are checked where they are met (document()); images once all are counted
 
     def __init__(self, profile: Profile, api_2026: bool) -> None:
         self.profile = profile
@@ -50,6 +52,9 @@ class _Pass:
         self.cache_5m = False
         self.cache_over_done = False
         self.cache_order_done = False
+        # the closed-world check of messages and blocks (a _schema.MessageCheck), run inside the
+        # message pass so that each block is visited once; None: not checked
+        self.blocks_schema: Any = None
 
     def add(self, rule: str, path: str, message: str) -> None:
         self.out.append(_violation(rule, path, message))
@@ -88,11 +93,30 @@ class _Pass:
                 self.images.append((f"{base}[{k}]", b))
             elif t is SearchResult:
                 self.nested(b.content, f"{base}[{k}].content", in_user)
-            elif t is Document and type(b.source) is ContentSource:
-                self.nested(b.source.content, f"{base}[{k}].source.content", in_user)
+            elif t is Document:
+                self.document(b, f"{base}[{k}]", in_user)
             cc = getattr(b, "cache_control", UNSET)
             if cc is not UNSET and cc is not None:
                 self.breakpoint(cc, f"{base}[{k}]")
+
+    def document(self, b: Document, path: str, in_user: bool) -> None:
+        """A document block at *path*: a base64 source must be a PDF, in valid base64."""
+        src = b.source
+        if type(src) is Base64Source:
+            mt = src.media_type
+            if not _valid_base64(src.data):
+                self.add("base64.invalid", f"{path}.source.data", "the data is not valid base64")
+            elif mt != "application/pdf":
+                self.add("document.media-type", f"{path}.source.media_type",
+                         f"media_type {mt!r} is not application/pdf (the only base64 document type)")
+            else:
+                head = _head_bytes(src.data)
+                if head is not None and not head.startswith(b"%PDF"):
+                    found = sniff_media_type(head) or "not a PDF"
+                    self.add("document.media-type", f"{path}.source.media_type",
+                             f"media_type says application/pdf but the bytes are {found}")
+        elif type(src) is ContentSource:
+            self.nested(src.content, f"{path}.source.content", in_user)
 
     def check_images(self) -> None:
         p = self.profile
@@ -107,6 +131,9 @@ class _Pass:
             if type(src) is not Base64Source:
                 continue
             mt = src.media_type
+            if not _valid_base64(src.data):
+                self.add("base64.invalid", f"{path}.source.data", "the data is not valid base64")
+                continue
             if mt not in MEDIA_TYPES:
                 self.add("image.media-type", f"{path}.source.media_type",
                          f"media_type {mt!r} is not one of {', '.join(MEDIA_TYPES)}")
@@ -124,6 +151,27 @@ class _Pass:
                        if limit == p.many_images_px else "")
                 self.add("image.dimensions", path,
                          f"{size[0]}x{size[1]} px is larger than {limit}x{limit}{why}")
+
+
+def _valid_base64(data: str) -> bool:
+    """Whether *data* is standard base64 (the spec's ``format: byte``): the alphabet, padding, a
+    length that is a multiple of 4; no whitespace. Decoded in C, as fast as reading it."""
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _head_bytes(data: str) -> bytes | None:
+    """The first bytes of base64 *data* (None when it is too short to tell)."""
+    head = data[:16]
+    if len(head) < 16:
+        return None
+    try:
+        return binascii.a2b_base64(head, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _sniff_base64(data: str) -> str | None:

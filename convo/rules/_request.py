@@ -12,19 +12,27 @@ from typing import Any
 
 from convo._json import UNSET
 from convo.model import SAMPLING_PARAMS, Conversation, Text
-from convo.profiles import Profile
+from convo.profiles import THINKING_MODES, Profile
 from convo.rules._pass import _get, _Pass
-from convo.rules._predicates import interleaved, sampling_off_default, sampling_off_thinking
+from convo.rules._predicates import (
+    _INTERLEAVED_BETA,
+    interleaved,
+    sampling_off_default,
+    sampling_off_thinking,
+)
 
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_THINKING_ON = frozenset(("enabled", "adaptive"))
+# The API's own error states the pattern with {1,128} (facts §11, home-assistant/core#147760);
+# the define-tools docs say 64. The API's word wins; names over 64 are the risky ones.
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+_THINKING_ON = frozenset(("enabled", "adaptive", "between_tools"))
 
 
 def _is_number(v: Any) -> bool:
     return (type(v) is int or type(v) is float) and v == v  # NaN is no number for the API
 
 
-def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any) -> None:
+def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any, *,
+                   count_tokens: bool = False, betas: frozenset[str] = frozenset()) -> None:
     """Request-level rules: model, max_tokens, sampling, thinking, tool_choice, effort, tools."""
     model = conv.model
     if not isinstance(model, str) or not model:
@@ -34,7 +42,9 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
               f"no profile for {p.model or model!r}: model-specific rules use the permissive default")
 
     max_tokens = conv.max_tokens
-    if max_tokens is UNSET or max_tokens is None:
+    if count_tokens:
+        pass  # count_tokens takes no max_tokens (one sent is schema.unknown-key)
+    elif max_tokens is UNSET or max_tokens is None:
         s.add("request.max-tokens-missing", "$.max_tokens", "max_tokens is required")
     elif type(max_tokens) is not int:
         s.add("request.max-tokens-range", "$.max_tokens", f"max_tokens must be an integer, not {max_tokens!r}")
@@ -71,9 +81,10 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
 
     thinking = conv.thinking
     if thinking is not UNSET and thinking is not None:
-        if thinking_type is UNSET or thinking_type not in ("enabled", "adaptive", "disabled"):
+        # thinking types are an open set, listed per model in the profiles (facts §11)
+        if thinking_type is UNSET or thinking_type not in THINKING_MODES:
             s.add("thinking.unsupported-mode", "$.thinking.type" if thinking_type is not UNSET else "$.thinking",
-                  f"{thinking_type!r} is not a thinking type (enabled, adaptive or disabled)")
+                  f"{thinking_type!r} is not a thinking type ({', '.join(THINKING_MODES)})")
         elif thinking_type not in p.thinking_modes:
             s.add("thinking.unsupported-mode", "$.thinking.type",
                   f"{p.model} does not accept thinking type {thinking_type!r} "
@@ -92,7 +103,8 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
             elif type(budget) is not int or budget < 1024:
                 s.add("thinking.budget", "$.thinking.budget_tokens",
                       f"budget_tokens {budget!r} is below the minimum 1024")
-            elif type(max_tokens) is int and budget >= max_tokens and not interleaved(conv):
+            elif type(max_tokens) is int and budget >= max_tokens and not count_tokens and not (
+                    interleaved(conv) or _INTERLEAVED_BETA in betas):
                 s.add("thinking.budget", "$.thinking.budget_tokens",
                       f"budget_tokens {budget} must be below max_tokens {max_tokens}")
 
@@ -101,28 +113,44 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any)
         if not p.forced_tool_choice:
             s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
                   f"{p.model} does not accept tool_choice {choice!r}")
-        elif thinking_on:
+        elif thinking_type == "enabled":
+            # the documented restriction is for extended (budget) thinking; adaptive thinking with
+            # a forced tool choice was accepted live (facts §11, LIVE: claude-opus-4-6)
             s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
                   f"tool_choice {choice!r} cannot be used while thinking is {thinking_type}")
 
     level = _get(conv.output_config, "effort")
-    if level is not UNSET and level not in p.effort_levels:
+    # null is the default level (the spec: anyOf [EffortLevel, null])
+    if level is not UNSET and level is not None and level not in p.effort_levels:
         s.add("effort.unsupported", "$.output_config.effort", _effort_message(p, level))
 
     tools = conv.tools
+    names: dict[str, int] = {}
     if type(tools) is tuple:
         for k, tool in enumerate(tools):
             if not isinstance(tool, Mapping):
                 continue
             ttype = tool.get("type")
-            if ttype is None or ttype == "custom":
-                tname = tool.get("name")
-                if not isinstance(tname, str) or not _TOOL_NAME.fullmatch(tname):
-                    s.add("tools.name", f"$.tools[{k}].name",
-                          f"tool name {tname!r} does not match ^[a-zA-Z0-9_-]{{1,64}}$")
+            tname = tool.get("name")
+            client = ttype is None or ttype == "custom"
+            if client and (not isinstance(tname, str) or not _TOOL_NAME.fullmatch(tname)):
+                s.add("tools.name", f"$.tools[{k}].name",
+                      f"tool name {tname!r} does not match ^[a-zA-Z0-9_-]{{1,128}}$")
+            if isinstance(tname, str):
+                if tname in names:
+                    s.add("tools.duplicate-name", f"$.tools[{k}].name",
+                          f"tool name {tname!r} is also the name of tools[{names[tname]}]")
+                else:
+                    names[tname] = k
             cc = tool.get("cache_control", UNSET)
             if cc is not UNSET:
                 s.breakpoint(cc, f"$.tools[{k}]")
+    if choice == "tool":
+        wanted = _get(conv.tool_choice, "name")
+        if isinstance(wanted, str) and wanted not in names:
+            s.add("tool-choice.unknown-tool", "$.tool_choice.name",
+                  f"tool_choice names {wanted!r}, which is no tool of the request"
+                  + (f" (tools: {', '.join(names)})" if names else " (it has no tools)"))
 
 
 def _effort_message(p: Profile, effort: Any) -> str:

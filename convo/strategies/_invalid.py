@@ -274,8 +274,8 @@ def _append_prefill(draw: st.DrawFn, conv: Conversation, text: str | None = None
 _WHITESPACE = st.text(st.sampled_from(" \t\n"), min_size=1, max_size=4)
 _BAD_ROLES = ("tool", "human", "model", "developer", "function", "bot", "User", "ASSISTANT", "")
 _BAD_TOOL_NAMES = st.one_of(
-    st.sampled_from(("", "has space", "dotted.name", "slash/name", "ünïcode", "name!", "a" * 65)),
-    st.text(st.sampled_from(_ALNUM + "_-"), min_size=65, max_size=80),
+    st.sampled_from(("", "has space", "dotted.name", "slash/name", "ünïcode", "name!", "a" * 129)),
+    st.text(st.sampled_from(_ALNUM + "_-"), min_size=129, max_size=140),  # the API's {1,128} (OBS)
 )
 
 
@@ -577,15 +577,18 @@ def _thinking_budget(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversa
     return attrs.evolve(conv, thinking={"type": "enabled", "budget_tokens": budget}, max_tokens=max_tokens)
 
 
-@_breaks("tool-choice.forced-unsupported", tools=True)
+@_breaks("tool-choice.forced-unsupported", tools=True,
+         suits=lambda p: not p.forced_tool_choice or "enabled" in p.thinking_modes,
+         needs="a model that cannot force tool use, or one with extended (enabled) thinking")
 def _forced_choice(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
     names = _client_tool_names(conv.tools)
     kind = draw(st.sampled_from(("any", "tool")))
     choice = {"type": kind, "name": draw(st.sampled_from(names))} if kind == "tool" else {"type": kind}
     conv = attrs.evolve(conv, tool_choice=choice)
     if ctx.profile.forced_tool_choice:
-        # the model takes forced tool use, but not while thinking is on (facts §2.5)
-        conv = _set_thinking_on(draw, conv, ctx.profile, _usable_thinking_modes(ctx.profile))
+        # the model takes forced tool use, but not with extended thinking (facts §2.5); adaptive
+        # thinking with a forced choice was accepted live (facts §11, LIVE)
+        conv = _set_thinking_on(draw, conv, ctx.profile, ("enabled",))
     return conv
 
 
@@ -792,3 +795,71 @@ def _citations_in_user(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conver
 @_breaks("model.unknown")
 def _unknown_model(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
     return attrs.evolve(conv, model="example-model-" + draw(_suffix(6)).lower())
+
+
+# issue 12: the closed world (schema.*) and the API's checks of names, ids and bytes ---------
+
+_TYPOS = st.sampled_from(("stop_sequence", "response_format", "max_completion_tokens", "temprature",
+                          "x_trace_id", "tool", "system_prompt"))
+
+
+def _add_tool(draw: st.DrawFn, conv: Conversation, tool: dict[str, Any]) -> Conversation:
+    tools = list(() if conv.tools is UNSET else conv.tools)
+    tools.insert(draw(st.integers(0, len(tools))), tool)
+    return attrs.evolve(conv, tools=tuple(tools))
+
+
+@_breaks("schema.unknown-key")
+def _unknown_key(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    return attrs.evolve(conv, extra=FrozenDict({**conv.extra, draw(_TYPOS): draw(_SHORT_TEXTS)}))
+
+
+@_breaks("schema.beta-only")
+def _beta_only(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    return attrs.evolve(conv, extra=FrozenDict({**conv.extra, "context_management": {"edits": []}}))
+
+
+@_breaks("schema.unknown-type")
+def _unknown_type(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    return attrs.evolve(conv, tool_choice={"type": draw(st.sampled_from(("anything", "required", "function")))})
+
+
+@_breaks("schema.wrong-type")
+def _wrong_type(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    return attrs.evolve(conv, metadata={"user_id": draw(st.integers(0, 10**6))})
+
+
+@_breaks("schema.missing-key")
+def _missing_key(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    name = "t_" + draw(st.text(st.sampled_from(_ALNUM), min_size=1, max_size=8))
+    return _add_tool(draw, conv, {"name": name, "description": "no input_schema"})
+
+
+@_breaks("tools.duplicate-name")
+def _duplicate_tool(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    name = "t_" + draw(st.text(st.sampled_from(_ALNUM), min_size=1, max_size=8))
+    tool = {"name": name, "input_schema": {"type": "object"}}
+    return _add_tool(draw, _add_tool(draw, conv, tool), dict(tool))
+
+
+@_breaks("tool-choice.unknown-tool", suits=lambda p: p.forced_tool_choice, needs="a model that can force tool use")
+def _unknown_tool_choice(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    names = {t.get("name") for t in (() if conv.tools is UNSET else conv.tools) if isinstance(t, dict)}
+    name = draw(st.text(st.sampled_from(_ALNUM), min_size=1, max_size=12).filter(lambda n: n not in names))
+    return attrs.evolve(conv, tool_choice={"type": "tool", "name": name})
+
+
+@_breaks("base64.invalid")
+def _bad_base64(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    image = draw(_inline_images(("png",), 16))
+    assert isinstance(image.source, Base64Source)
+    data = image.source.data.rstrip("=")
+    bad = draw(st.sampled_from((data + "!", data[:-1], "not base64 at all", data + "==" + "A")))
+    return _add_to_user(draw, conv, Image(Base64Source("image/png", bad)))
+
+
+@_breaks("document.media-type")
+def _pdf_not_pdf(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
+    image = draw(_inline_images(("png", "gif"), 16))
+    assert isinstance(image.source, Base64Source)
+    return _add_to_user(draw, conv, Document(Base64Source("application/pdf", image.source.data)))

@@ -426,11 +426,16 @@ class ValidateOp(TallyOp):
         strict: bool = False,
         keep_rejects: bool = False,
         kind: LineKind | None = None,
+        betas: tuple[str, ...] | list[str] = (),
+        allow: tuple[str, ...] | list[str] = (),
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         from convo.profiles import DEFAULT_API_VERSION, get_profile
         from convo.rules import validate
+
+        self.betas = tuple(betas)  # anthropic-beta headers the lines are sent with (closed world)
+        self.allow = tuple(allow)  # unknown keys to accept
 
         self._validate = validate
         self.profile = get_profile(model) if model else None
@@ -497,7 +502,8 @@ class ValidateOp(TallyOp):
         if conv is None:
             stats.skipped += 1
             return True
-        report = self._validate(conv, profile=self.profile, api_version=self.api_version)
+        report = self._validate(conv, profile=self.profile, api_version=self.api_version,
+                                betas=self.betas, allow=self.allow)
         if not report.violations:
             return True
         fmt = self.fmt

@@ -59,6 +59,7 @@ def model_info(profile: Profile, model_id: str | None = None) -> dict[str, Any]:
         "created_at": EPOCH,
         "max_input_tokens": profile.context_window,
         "max_tokens": profile.max_output,
+        "lifecycle": profile.lifecycle,  # SDK 2.17 ModelInfo.lifecycle (facts §11)
         "capabilities": {
             "batch": _supported(True),
             "citations": _supported(True),
@@ -81,6 +82,9 @@ def model_info(profile: Profile, model_id: str | None = None) -> dict[str, Any]:
                 "types": {
                     "adaptive": _supported("adaptive" in modes),
                     "enabled": _supported("enabled" in modes),
+                    # the open set of newer types (SDK 2.17: between_tools), as the profile lists
+                    **{mode: _supported(True) for mode in modes
+                       if mode not in ("adaptive", "enabled", "disabled")},
                 },
             },
         },

@@ -12,8 +12,12 @@ against it (facts §5, §6, §8, §10):
   ``2023-06-01`` or ``2026-10-21`` (400). ``anthropic-beta`` is accepted as a comma list (or a set
   of known names given as ``betas`` restricts it).
 - Bodies are decoded with convo's codec and checked with :func:`convo.validate` for the request's
-  model and API version; the first error is a 400 ``invalid_request_error`` whose message uses the
-  API's dotted path style (``messages.1.content.0.text: ...``). Warnings do not fail a request.
+  model, API version and ``anthropic-beta`` headers, closed-world like the API (facts §11): the
+  first error is a 400 ``invalid_request_error`` in the API's words and location style
+  (``messages.0.content.0.text.foo: Extra inputs are not permitted``); an unknown model id
+  is a 404 ``not_found_error`` (``model: claude-nope``). Warnings do not fail a request.
+  ``strict=False`` (``convo serve --lenient``) accepts unknown keys, types and models, as
+  convo 0.x did.
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
 - Replies are deterministic (see :mod:`convo.testing._replies`): ``handler(conversation)`` returns
@@ -60,7 +64,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
-import attrs
 import orjson
 from attrs import define, field
 
@@ -68,7 +71,7 @@ from convo import model as m
 from convo.codec import dumps_response, structure, unstructure
 from convo.errors import APIStatusError, DecodeError
 from convo.profiles import API_VERSIONS, ProfileRegistry, builtin_profiles
-from convo.rules import validate
+from convo.rules import Violation, api_location, validate
 from convo.testing._batches import BatchStore
 from convo.testing._faults import Fault, FaultSchedule, default_error_type, default_message
 from convo.testing._models import model_info, model_infos
@@ -209,7 +212,8 @@ class Emulator:
       ...; or ``"canceled"`` / ``"expired"``), or a function ``(custom_id, params) -> error
       type | None``.
     - ``profiles``: the model profiles for validation and ``/v1/models`` (default: built-in);
-      ``validate_requests=False`` skips the rules; ``stream_delay``: seconds between SSE
+      ``validate_requests=False`` skips the rules; ``strict=False`` skips only the closed-world
+      checks (unknown keys, types and models pass: the old, lenient behaviour); ``stream_delay``: seconds between SSE
       events; ``organization_id``: the ``anthropic-organization-id`` header;
       ``max_request_bytes`` / ``max_batch_bytes`` / ``max_batch_requests``: the API's limits
       (32 MB, 256 MB, 100,000), lowerable so tests can reach them.
@@ -234,6 +238,7 @@ class Emulator:
         betas: Iterable[str] | None = None,
         profiles: ProfileRegistry | None = None,
         validate_requests: bool = True,
+        strict: bool = True,
         stream_delay: float = 0.0,
         organization_id: str = ORGANIZATION_ID,
         clock: Callable[[], float] = now,
@@ -251,6 +256,7 @@ class Emulator:
         self.betas = None if betas is None else frozenset(betas)
         self.profiles = profiles
         self.validate_requests = validate_requests
+        self.strict = strict
         self.stream_delay = stream_delay
         self.organization_id = organization_id
         self.max_request_bytes = max_request_bytes
@@ -361,7 +367,8 @@ class Emulator:
         self._check_key(headers)
         version = self._check_version(headers)
         self._check_betas(headers)
-        ctx = _Context(version, parsed, bad_json, entry)
+        betas = tuple(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
+        ctx = _Context(version, parsed, bad_json, entry, betas)
         if path == "/v1/messages":
             return self._post(method, ctx, self._create_message)
         if path == "/v1/messages/count_tokens":
@@ -476,15 +483,31 @@ class Emulator:
             raise ApiError(400, "invalid_request_error", located(e.path, e.expected)) from None
         return conv
 
-    def _check_rules(self, conv: m.Conversation, version: str, entry: LoggedRequest | None) -> None:
+    def _check_rules(self, conv: m.Conversation, version: str, entry: LoggedRequest | None, *,
+                     body: Any = None, betas: Sequence[str] = (), endpoint: str = "messages") -> None:
         if not self.validate_requests:
             return
-        report = validate(conv, api_version=version, registry=self.profiles)
+        report = validate(conv, api_version=version, registry=self.profiles, betas=betas,
+                          endpoint=endpoint)
         if entry is not None and report.warnings:
             entry.warnings = tuple(v.rule for v in report.warnings)
-        if report.errors:
-            v = report.errors[0]
-            raise ApiError(400, "invalid_request_error", located(v.path, v.message))
+        errors = report.errors
+        if not self.strict:
+            errors = tuple(v for v in errors if not v.rule.startswith("schema."))
+        # the API checks a request's shape before its meaning: a closed-world error first, then
+        # the model (LIVE: an unknown model id is a 404 on messages and count_tokens), then rules
+        shape = [v for v in errors if v.rule.startswith("schema.")]
+        if shape:
+            raise ApiError(400, "invalid_request_error", api_words(shape[0], body, endpoint))
+        # a retired model (lifecycle "retired") is still answered: what the API does then is not
+        # recorded, and the live cassettes ran claude-3-opus-latest with a 200 (recorded before
+        # its retirement)
+        if self.strict and isinstance(conv.model, str) and conv.model:
+            reg = self._registry()
+            if conv.model not in reg and conv.model not in reg.aliases:
+                raise ApiError(404, "not_found_error", f"model: {conv.model}")
+        if errors:
+            raise ApiError(400, "invalid_request_error", api_words(errors[0], body, endpoint))
 
     def _answer(self, conv: m.Conversation, service_tier: str) -> m.Response:
         handler = self.handler or self._cassette_handler or default_reply
@@ -506,7 +529,7 @@ class Emulator:
 
     def _create_message(self, ctx: _Context) -> _Reply:
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
-        self._check_rules(conv, ctx.version, ctx.entry)
+        self._check_rules(conv, ctx.version, ctx.entry, body=ctx.parsed, betas=ctx.betas)
         resp = self._answer(conv, "standard")
         if conv.stream is True:
             return _Reply(200, content_type="text/event-stream; charset=utf-8",
@@ -520,9 +543,8 @@ class Emulator:
                     raise ApiError(400, "invalid_request_error",
                                    f"{key}: Extra inputs are not permitted")
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_COUNT)
-        # the rules want a max_tokens; the model's own maximum is one every valid body accepts
-        profile = self._registry().get_profile(conv.model)
-        self._check_rules(attrs.evolve(conv, max_tokens=profile.max_output), ctx.version, ctx.entry)
+        self._check_rules(conv, ctx.version, ctx.entry, body=ctx.parsed, betas=ctx.betas,
+                          endpoint="count_tokens")
         return _Reply.json({"input_tokens": estimate_input_tokens(conv)})
 
     # ------------------------------------------------------------------ batches
@@ -608,7 +630,7 @@ class Emulator:
                 raise ApiError(400, "invalid_request_error",
                                "speed: fast mode is not supported in Message Batches")
             conv = self._decode(params, None, _REQUIRED_CREATE)
-            self._check_rules(conv, version, None)
+            self._check_rules(conv, version, None, body=params)
             resp = self._answer(conv, "batch")
             return {"type": "succeeded", "message": unstructure(resp)}
         except ApiError as e:
@@ -621,6 +643,72 @@ class _Context:
     parsed: Any
     bad_json: str | None
     entry: LoggedRequest
+    betas: tuple[str, ...] = ()
+
+
+# The API's own words for rules whose message clients match on (facts §11). Sources: DOC for
+# prefill; OBS (public issues quoting the API) for the others.
+_PREFILL_WORDS = ("This model does not support assistant message prefill. The conversation must "
+                  "end with a user message.")  # DOC
+_WHITESPACE_WORDS = "messages: final assistant content cannot end with trailing whitespace"  # OBS
+
+
+def api_words(v: Violation, body: Any, endpoint: str = "messages") -> str:
+    """The API's error message for the violation *v* of the request JSON *body*: its words where
+    facts §11 gives them, else ``<location>: <convo's message>``, the location in the API's style
+    (tags of the unions crossed: ``tools.0.custom.name``).
+
+    >>> from convo.rules import Violation
+    >>> body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "foo": 1}]}]}
+    >>> api_words(Violation("schema.unknown-key", "error", "$.messages[0].content[0].foo",
+    ...                     "Extra inputs are not permitted", "", "OBS"), body)
+    'messages.0.content.0.text.foo: Extra inputs are not permitted'
+    """
+    rule = v.rule
+    if rule == "prefill.unsupported":
+        return _PREFILL_WORDS
+    if rule == "prefill.trailing-whitespace":
+        return _WHITESPACE_WORDS
+    if rule == "tools.duplicate-name":
+        return "tools: Tool names must be unique."  # OBS
+    if rule == "sampling.removed":  # OBS: a removed parameter is an unknown key under 2026-10-21
+        return located(v.path, "Extra inputs are not permitted")
+    if rule == "tool-use.missing-result":  # OBS, the ids of the whole assistant turn
+        m_index = _message_index(v.path)
+        ids = _unanswered_ids(body, m_index)
+        if m_index is not None and ids:
+            return (f"messages.{m_index}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(ids)}. Each `tool_use` block must have a "
+                    "corresponding `tool_result` block in the next message.")
+    where = v.path
+    if isinstance(body, dict):
+        try:
+            loc = api_location(body, where, endpoint="count_tokens" if endpoint == "count_tokens" else "create")
+        except (ValueError, KeyError, TypeError, IndexError):
+            loc = None
+        if loc is not None:
+            return f"{loc}: {v.message}" if loc else v.message
+    return located(where, v.message)
+
+
+def _message_index(path: str) -> int | None:
+    m_ = re.match(r"\$\.messages\[(\d+)\]", path)
+    return int(m_.group(1)) if m_ else None
+
+
+def _unanswered_ids(body: Any, index: int | None) -> list[str]:
+    """The tool_use ids of message *index* of *body* that the next message does not answer."""
+    try:
+        msgs = body["messages"]
+        turn = msgs[index]["content"]
+        nxt = msgs[index + 1]["content"] if index is not None and index + 1 < len(msgs) else []
+    except (KeyError, IndexError, TypeError):
+        return []
+    answered = {b.get("tool_use_id") for b in nxt if isinstance(b, dict)} if isinstance(nxt, list) else set()
+    if not isinstance(turn, list):
+        return []
+    return [b["id"] for b in turn if isinstance(b, dict) and b.get("type") == "tool_use"
+            and isinstance(b.get("id"), str) and b["id"] not in answered]
 
 
 def _method_not_allowed(method: str) -> ApiError:

@@ -642,9 +642,12 @@ def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
 @_breaks("tool-choice.forced-unsupported")
 def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
     conv = _with_tools(conv)
-    if p.forced_tool_choice:  # forced choice is refused on any model while thinking is on
-        mode = "adaptive" if "adaptive" in p.thinking_modes else "enabled"
-        think = {"type": mode} if mode == "adaptive" else {"type": "enabled", "budget_tokens": 1024}
+    if p.forced_tool_choice:
+        # refused with extended (enabled) thinking (DOC); with adaptive thinking it is accepted
+        # (LIVE, facts §11), so a model without enabled thinking cannot show the rule
+        _need("enabled" in p.thinking_modes, "tool-choice.forced-unsupported",
+              f"{p.model} forces tool use, and has no extended (enabled) thinking")
+        think = {"type": "enabled", "budget_tokens": 1024}
         max_tokens = conv.max_tokens if isinstance(conv.max_tokens, int) else 4096
         conv = _ev(conv, thinking=freeze(think), max_tokens=max(max_tokens, 4096))
     return _ev(conv, tool_choice=freeze({"type": "any"}))
@@ -655,6 +658,65 @@ def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
     missing = [e for e in ("max", "xhigh", "low", "medium", "high") if e not in p.effort_levels]
     effort = missing[0] if missing else "extreme"
     return _ev(conv, output_config=freeze({"effort": effort}))
+
+
+# issue 12: the closed world and the API's checks of names, ids and bytes
+
+
+@_breaks("schema.unknown-key")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    return _ev(conv, extra=freeze({**conv.extra, "stop_sequence": ["END"]}))  # a typo
+
+
+@_breaks("schema.beta-only")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    return _ev(conv, extra=freeze({**conv.extra, "context_management": {"edits": []}}))
+
+
+@_breaks("schema.unknown-type")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    return _ev(conv, tool_choice=freeze({"type": "required"}))  # another API's word
+
+
+@_breaks("schema.wrong-type")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    return _ev(conv, metadata=freeze({"user_id": 42}))
+
+
+@_breaks("schema.missing-key")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    tools = conv.tools if conv.tools is not UNSET else ()
+    return _ev(conv, tools=(*tools, freeze({"name": "lookup", "description": "no input_schema"})))
+
+
+@_breaks("tools.duplicate-name")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    conv = _with_tools(conv)
+    tools = conv.tools
+    assert tools is not UNSET  # _with_tools adds one
+    return _ev(conv, tools=(*tools, tools[0]))
+
+
+@_breaks("tool-choice.unknown-tool")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    _need(p.forced_tool_choice, "tool-choice.unknown-tool", f"{p.model} cannot force tool use")
+    conv = _with_tools(conv)
+    return _ev(conv, tool_choice=freeze({"type": "tool", "name": "no_such_tool"}), thinking=UNSET)
+
+
+@_breaks("base64.invalid")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    conv = _ending_user(conv)
+    bad = m.Image(m.Base64Source("image/png", "iVBORw0KGgo!not base64"))
+    return _ev(conv, messages=_msgs(conv, m.Message("assistant", "Send it."), _image_message([bad])))
+
+
+@_breaks("document.media-type")
+def _(conv: m.Conversation, d: Draw, p: Profile, v: str) -> m.Conversation:
+    conv = _ending_user(conv)
+    fake = m.Document(m.Base64Source("application/pdf", base64.b64encode(png(4, 4)).decode("ascii")))
+    return _ev(conv, messages=_msgs(conv, m.Message("assistant", "Send it."),
+                                    m.Message("user", (fake, m.Text("Summarise it.")))))
 
 
 def _image_message(images: list[m.Image]) -> m.Message:
