@@ -816,7 +816,7 @@ def _unknown_key(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation
 
 @_breaks("schema.beta-only")
 def _beta_only(draw: st.DrawFn, conv: Conversation, ctx: _Ctx) -> Conversation:
-    return attrs.evolve(conv, extra=FrozenDict({**conv.extra, "context_management": {"edits": []}}))
+    return attrs.evolve(conv, extra=FrozenDict({**conv.extra, "context_management": FrozenDict({"edits": ()})}))
 
 
 @_breaks("schema.unknown-type")
