@@ -282,8 +282,6 @@ class TestCommands:
         assert len({r["line"] for r in records}) == rejected
         _check_rejects(data, records, crlf_stripped=True)
 
-    @pytest.mark.xfail(reason="jobs layer (issue 11, rel-jobs): one line the API cannot parse fails "
-                       "the whole batch create", strict=False)
     def test_batch_submit_number_beyond_a_double(self, tmp_path: Path) -> None:
         """A line with an integer beyond a double decodes; the batch of the other lines still goes."""
         good = convo.dumps(convo.Conversation(model="claude-opus-4-8", max_tokens=8).user("hi"))
