@@ -41,7 +41,7 @@ class TestSteps:
         H.write_lines(here / "in.jsonl", [H.request(f"q{i}") for i in range(7)] + ["not json"])
         assert main(["batch", "submit", "in.jsonl", "-o", "job.json", "--max-requests", "3", *FAST]) == 0
         err = capsys.readouterr().err
-        assert "8 lines = 7 submitted + 1 rejected; 3 batches" in err
+        assert "8 lines in = 7 submitted + 1 rejected (not requests); 3 batches" in err
         assert "next: convo batch results job.json -o OUT" in err
         assert main(["batch", "status", "job.json"]) == 0
         table = capsys.readouterr().out
@@ -50,7 +50,7 @@ class TestSteps:
         assert "8 lines read, 1 rejected before submission" in table
         assert main(["batch", "results", "job.json", "-o", "out.jsonl", *FAST]) == 0
         err = capsys.readouterr().err
-        assert "8 lines = 7 succeeded + 0 failed + 1 rejected" in err
+        assert "8 lines in = 7 succeeded + 0 failed (API errors) + 1 rejected (not requests)" in err
         assert [r.response.text for r in H.exchanges(here / "out.jsonl")] == [f"echo: q{i}" for i in range(7)]
         (rej,) = H.read_jsonl(here / "out.rejects.jsonl")
         assert (rej["file"], rej["line"], rej["code"]) == ("in.jsonl", 8, "json")
@@ -82,15 +82,20 @@ class TestSteps:
 
     def test_failures_exit_1_and_retry_errored(self, emu: Emulator, here: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-        """An errored line makes results exit 1; --retry-errored resubmits it and exits 0."""
+        """An errored line is counted failed (exit 0 as convo run: others succeeded; exit 1 with
+        --fail-on-error); --retry-errored resubmits it and exits 0 even with --fail-on-error."""
         emu.batch_errors = lambda cid, params: None if cid.endswith("-r1") else (
             "overloaded_error" if cid.endswith("-2") else None)
         H.write_requests(here / "in.jsonl", 3)
         main(["batch", "submit", "in.jsonl", "-o", "job.json", "-q"])
-        assert main(["batch", "results", "job.json", "-o", "out.jsonl", *FAST]) == 1
-        assert "overloaded_error x 1" in capsys.readouterr().err
-        assert main(["batch", "results", "job.json", "-o", "out.jsonl", "--retry-errored", *FAST]) == 0
-        assert "resubmitted: 1" in capsys.readouterr().err
+        assert main(["batch", "results", "job.json", "-o", "out.jsonl", *FAST]) == 0
+        err = capsys.readouterr().err
+        assert "overloaded_error x 1" in err and "2 succeeded + 1 failed (API errors)" in err
+        assert main(["batch", "results", "job.json", "-o", "out.jsonl", "--fail-on-error", *FAST]) == 1
+        capsys.readouterr()
+        assert main(["batch", "results", "job.json", "-o", "out.jsonl", "--retry-errored", "--fail-on-error",
+                     *FAST]) == 0
+        assert "retries: 1" in capsys.readouterr().err
         H.check_matches_input(H.exchanges(here / "out.jsonl"), [("in.jsonl", here / "in.jsonl")])
 
     def test_cancel(self, emu: Emulator, here: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,7 +105,7 @@ class TestSteps:
         main(["batch", "submit", "in.jsonl", "-o", "job.json", "-q"])
         assert main(["batch", "cancel", "job.json"]) == 0
         assert "1 batches canceling" in capsys.readouterr().err
-        assert main(["batch", "results", "job.json", "-o", "out.jsonl", *FAST]) == 1
+        assert main(["batch", "results", "job.json", "-o", "out.jsonl", *FAST]) == 1  # none succeeded
         assert {r.error["error"]["type"] for r in H.exchanges(here / "out.jsonl")} == {"canceled"}
 
     def test_stdin(self, emu: Emulator, here: Path, monkeypatch: pytest.MonkeyPatch) -> None:

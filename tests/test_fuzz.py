@@ -254,7 +254,7 @@ class TestCommands:
             env = dict(os.environ, ANTHROPIC_API_KEY="sk-fuzz-test", ANTHROPIC_BASE_URL=url)
             code, err = _convo(tmp_path, "batch", "submit", str(src), "-o", "job.json", env=env)
         assert code == 0, err
-        m = re.search(r"([\d,]+) lines = ([\d,]+) submitted \+ ([\d,]+) rejected", err)
+        m = re.search(r"([\d,]+) lines in = ([\d,]+) submitted \+ ([\d,]+) rejected", err)
         assert m, err
         lines, sent, rejected = (int(x.replace(",", "")) for x in m.groups())
         assert lines == len(expected_lines(data)) == sent + rejected

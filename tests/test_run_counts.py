@@ -140,6 +140,17 @@ class TestOneVocabulary:
         assert r.returncode == 1, r.stderr
         assert len(_records(tmp_path / "out.jsonl")) == len(GOOD)
 
+    @pytest.mark.parametrize("via", ["http", "batch"])
+    def test_fail_on_error(self, emu: Emulator, tmp_path: Path, via: str) -> None:
+        """Some requests succeed and one gets an API error: exit 0, or 1 with --fail-on-error
+        (for scripts that want any failure to count); the records are written either way."""
+        _input(tmp_path / "in.jsonl", True)
+        assert _run(tmp_path, emu, "--via", via).returncode == 0
+        r = _run(tmp_path, emu, "--via", via, "--fail-on-error")
+        assert r.returncode == 1, r.stderr
+        assert _counts(r.stderr)[1:3] == (len(GOOD), 1)
+        assert sum("error" in x for x in _records(tmp_path / "out.jsonl")) == 1
+
     def test_help_says_what_failed_and_rejected_mean(self) -> None:
         """`convo run --help` defines both words and gives the exit rule."""
         r = subprocess.run([sys.executable, "-m", "convo.cli", "run", "--help"], capture_output=True,

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from convo.cli._common import UsageError, refuse_parquet
+from convo.cli._common import UsageError, add_fail_on_reject, refuse_parquet
 from convo.cli._common import seconds as _seconds
 
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
@@ -62,9 +62,11 @@ examples:
 """
 
 RESULTS_EPILOG = """\
-exit status: 0 every submitted line has a reply (rejected lines are counted in the summary),
-1 some line failed (errored, canceled, expired), 3 with --no-wait when some batch has not ended
-yet, 2 bad usage.
+summary, as convo run's: N lines in = S succeeded + F failed (API errors: errored, canceled,
+expired) + R rejected (not requests: refused before they were submitted).
+exit status, as convo run's: 0 done; 1 lines came in and none succeeded, any failed line with
+--fail-on-error, or any rejected line with --fail-on-reject; 3 with --no-wait when some batch has
+not ended yet; 2 bad usage.
 
 examples:
   convo batch results job.json -o exchanges.jsonl
@@ -174,6 +176,10 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--retry-expired", action="store_true", help="resubmit expired lines too")
     s.add_argument("--no-wait", dest="wait", action="store_false",
                    help="do not wait: exit 3 if some batch has not ended")
+    add_fail_on_reject(s)
+    from convo.cli.run import add_fail_on_error
+
+    add_fail_on_error(s)
     _connection(s, version_default=None)
     s.set_defaults(func=cmd_results, interrupted=_INTERRUPTED)
 
@@ -316,8 +322,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     sent = sum(b.requests for b in status.batches if b.attempt == 0)
     doubt = [b for b in status.batches if b.status in ("submitting", "uncertain")]
     lines = [
-        f"convo batch submit: {status.lines:,} lines = {sent:,} submitted + "
-        f"{status.rejected:,} rejected; {len(status.batches):,} batches",
+        f"convo batch submit: {status.lines:,} lines in = {sent:,} submitted + "
+        f"{status.rejected:,} rejected (not requests); {len(status.batches):,} batches",
         f"  state: {args.state}",
     ]
     if status.rejected:
@@ -372,7 +378,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 @_failing
 def cmd_results(args: argparse.Namespace) -> int:
     """``convo batch results``."""
-    from convo.cli._report import counts_table
     from convo.stream.sinks import rejects_path_for
 
     if args.output == "-":
@@ -392,17 +397,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     if summary is None:
         _say(args, [f"convo batch results: not finished yet (see `convo batch status {args.state}`)"])
         return EXIT_NOT_DONE
-    lines = [
-        f"convo batch results: {summary.total + summary.rejected:,} lines = "
-        f"{summary.succeeded:,} succeeded + {summary.failures:,} failed + "
-        f"{summary.rejected:,} rejected; {summary.elapsed:.2f} s",
-        f"  output: {args.output}; rejects: {rejects}",
-        f"  resubmitted: {summary.retries:,}; tokens: {summary.input_tokens:,} in, "
-        f"{summary.output_tokens:,} out",
-    ]
-    lines.extend(counts_table("failed", dict(summary.failed)))
+    from convo.cli.run import report
+
+    lines, code = report("convo batch results", args, summary, rejects)
     _say(args, lines)
-    return EXIT_FAIL if summary.failures else EXIT_OK
+    return code
 
 
 @_failing

@@ -77,6 +77,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-poll-interval", type=seconds, default=60.0, metavar="S",
                    help="--via batch: longest wait between polls (default 60)")
     add_fail_on_reject(p)
+    add_fail_on_error(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     p.set_defaults(func=command, interrupted="the records written so far are kept (and the "
                    "answers that came back); run it again with --resume to continue")
@@ -127,6 +128,14 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     finally:
         progress.close()
+    lines, code = report("convo run", args, summary, rejects)
+    say(args, lines)
+    return code
+
+
+def report(name: str, args: argparse.Namespace, summary: Any, rejects: str) -> tuple[list[str], int]:
+    """The summary lines and the exit status of a run of requests (``convo run`` by either route,
+    ``convo batch results``): one vocabulary and the one exit rule for both."""
     done = summary.succeeded + summary.skipped  # answered, in this run or an earlier one
     n_in = summary.total + summary.rejected
     parts = [f"{summary.succeeded:,} succeeded", f"{summary.failures:,} failed (API errors)"]
@@ -134,7 +143,7 @@ def command(args: argparse.Namespace) -> int:
         parts.append(f"{summary.skipped:,} already done")
     parts.append(f"{summary.rejected:,} rejected (not requests)")
     lines = [
-        f"convo run: {n_in:,} lines in = {' + '.join(parts)}; {summary.elapsed:.2f} s",
+        f"{name}: {n_in:,} lines in = {' + '.join(parts)}; {summary.elapsed:.2f} s",
         f"  output: {args.output}" + (f"; rejects: {rejects}" if summary.rejected else ""),
         f"  retries: {summary.retries:,}; tokens: {summary.input_tokens:,} in, {summary.output_tokens:,} out",
     ]
@@ -142,6 +151,13 @@ def command(args: argparse.Namespace) -> int:
     if n_in and not done:
         lines.append(f"  nothing succeeded: none of the {n_in:,} lines in got an answer that is not an "
                      "error (see the failures and the rejects); exit 1")
-    say(args, lines)
     # the one exit rule: "out" is what succeeded (an error record is written, but is no answer)
-    return exit_status(args, RunCounts(lines_in=n_in, out=done, rejected=summary.rejected), ())
+    failed = bool(getattr(args, "fail_on_error", False) and summary.failures)
+    return lines, exit_status(args, RunCounts(lines_in=n_in, out=done, rejected=summary.rejected), (),
+                              failed=failed)
+
+
+def add_fail_on_error(p: argparse.ArgumentParser) -> None:
+    """``--fail-on-error``: exit 1 when any request failed (an API error), not only when all did."""
+    p.add_argument("--fail-on-error", action="store_true",
+                   help="exit 1 when any request got an API error (default: only when none succeeded)")
