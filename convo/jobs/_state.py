@@ -39,6 +39,7 @@ __all__ = [
     "HEAD_BYTES",
     "Journal",
     "JobLock",
+    "complete_lines",
     "cut_torn_tail",
     "identify",
     "identity_problem",
@@ -236,6 +237,23 @@ def cut_torn_tail(path: str) -> int:
         return keep
 
 
+def complete_lines(path: str, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without its newline) of each complete line of the file at *path* from byte
+    *start*: a torn last line (no newline yet) is not one; a missing file has none."""
+    try:
+        f = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(start)
+        offset = start
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            yield offset, line[:-1]
+            offset += len(line)
+
+
 class Journal:
     """An append-only log of JSON lines at *path*, safe to write from several threads.
 
@@ -321,23 +339,13 @@ class Journal:
         A torn last line (no newline yet) is not an entry. A line that is not JSON raises
         ConvoError naming the journal and the offset.
         """
-        try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            return
-        with f:
-            f.seek(start)
-            offset = start
-            for line in f:
-                if not line.endswith(b"\n"):
-                    return
-                try:
-                    entry = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    raise ConvoError(f"{path}: byte {offset:,} is not a journal entry; the journal "
-                                     "is damaged") from None
-                yield offset, entry
-                offset += len(line)
+        for offset, line in complete_lines(path, start):
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                raise ConvoError(f"{path}: byte {offset:,} is not a journal entry; the journal "
+                                 "is damaged") from None
+            yield offset, entry
 
     @staticmethod
     def read_at(path: str, offset: int) -> Any:

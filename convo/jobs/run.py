@@ -53,6 +53,7 @@ from convo.jobs._common import RunSummary, line_id_of
 from convo.jobs._state import (
     JobLock,
     Journal,
+    complete_lines,
     cut_torn_tail,
     identify,
     identity_problem,
@@ -217,7 +218,7 @@ def _split_entry(line: bytes) -> tuple[dict[str, Any], bytes]:
 def _journal_lines(path: str, start: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
     """(offset, head) of each complete line of the journal at *path* from byte *start* (payloads
     are not copied)."""
-    for offset, line in _lines_of(path, start):
+    for offset, line in complete_lines(path, start):
         tab = line.find(b"\t")
         try:
             head = orjson.loads(memoryview(line)[:tab] if tab >= 0 else line)
@@ -285,21 +286,6 @@ def _lines_after(source: Any, skip: int) -> Iterator[Any]:
                                   raw.error.located(file=name, line=line) if raw.error else None)
             return
     yield from slowly()
-
-
-def _lines_of(path: str, start: int = 0) -> Iterator[tuple[int, bytes]]:
-    try:
-        f = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return
-    with f:
-        f.seek(start)
-        offset = start
-        for line in f:
-            if not line.endswith(b"\n"):
-                return
-            yield offset, line[:-1]
-            offset += len(line)
 
 
 _MARK_HEAD = b'{"mark":'
@@ -808,7 +794,7 @@ class _FileRun:
         if not retried:
             return
         with AtomicWriter(self.out_path, compress=False) as w:
-            for k, (_, line) in enumerate(_lines_of(self.out_path)):
+            for k, (_, line) in enumerate(complete_lines(self.out_path)):
                 offset = retried.get(k)
                 if offset is None:
                     w.write(line)
