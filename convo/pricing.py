@@ -32,6 +32,7 @@ from attrs import field, frozen
 
 from convo._json import UNSET
 from convo.errors import ProfileError
+from convo.profiles import read_data_source
 
 __all__ = [
     "Cost",
@@ -369,16 +370,5 @@ def load_prices(source: str | os.PathLike[str] | Mapping[str, Any], *, base: Pri
     convo.errors.ProfileError: <mapping>: $.models["x"].input: expected a non-negative number (USD per million tokens)
     """
     base = base if base is not None else builtin_prices()
-    if isinstance(source, Mapping):
-        return _table(source, "<mapping>", base)
-    where = os.fspath(source)
-    try:
-        with open(where, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise ProfileError(f"{where}: cannot read: {e.strerror or e}") from None
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ProfileError(f"{where}: $: invalid JSON: {e}") from None
+    data, where = read_data_source(source)
     return _table(data, where, base)

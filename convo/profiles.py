@@ -53,6 +53,7 @@ __all__ = [
     "profiles_from_models_response",
     "require_known",
     "suggest_models",
+    "read_data_source",
 ]
 
 API_VERSIONS = ("2023-06-01", "2026-10-21")
@@ -591,8 +592,19 @@ def load_profiles(
     convo.errors.ProfileError: <mapping>: $.models.x.prefill: expected a boolean, got a string
     """
     base = base if base is not None else builtin_profiles()
+    data, where = read_data_source(source)
+    return _registry_from_data(data, where, base)
+
+
+def read_data_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
+    """The JSON data of a profiles or prices *source* (a mapping as it is, or a file's JSON) and
+    the name errors give it; a file that cannot be read or is not JSON is a ProfileError.
+
+    >>> read_data_source({"models": {}})
+    ({'models': {}}, '<mapping>')
+    """
     if isinstance(source, Mapping):
-        return _registry_from_data(source, "<mapping>", base)
+        return source, "<mapping>"
     where = os.fspath(source)
     try:
         with open(where, "rb") as f:
@@ -600,10 +612,9 @@ def load_profiles(
     except OSError as e:
         raise ProfileError(f"{where}: cannot read: {e.strerror or e}") from None
     try:
-        data = orjson.loads(raw)
+        return orjson.loads(raw), where
     except orjson.JSONDecodeError as e:
         raise ProfileError(f"{where}: $: invalid JSON: {e}") from None
-    return _registry_from_data(data, where, base)
 
 
 # --------------------------------------------------------------------------- GET /v1/models
