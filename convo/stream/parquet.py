@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from types import TracebackType
 from typing import IO, Any
 
 from convo.codec.jsonl import commit_temp, temp_beside
@@ -190,19 +189,6 @@ class ParquetSink(Sink):
                 os.unlink(self._tmp)
             self._tmp = None
 
-    def __enter__(self) -> ParquetSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 def open_sink(path: str, *, parquet: bool | None = None) -> Sink:

@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import BinaryIO, Self, cast
 
 from convo.codec.jsonl import WRITEBACK_BYTES, commit_temp, start_writeback, temp_beside
 from convo.codec.rejects import rejects_path_for  # re-exported: the command's default
@@ -178,7 +178,7 @@ class Sink:
             os.unlink(self._tmp)
         self._tmp = None
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
