@@ -39,15 +39,12 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from codec import TOOLS as CODEC_TOOLS  # the tools of benchmarks/codec.py's corpus
+
 TOOLS = [
-    {"name": "get_weather", "description": "Current weather for a city.",
-     "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
-                                                        "unit": {"type": "string", "enum": ["c", "f"]}},
-                      "required": ["city"]}},
-    {"name": "search_docs", "description": "Full-text search over the knowledge base.",
-     "input_schema": {"type": "object", "properties": {"query": {"type": "string"},
-                                                        "limit": {"type": "integer"}},
-                      "required": ["query"]}},
+    *CODEC_TOOLS,  # and a strict one with cache_control, which the closed-world checks look into
     {"name": "run_sql", "description": "Run a read-only SQL query.", "strict": True,
      "input_schema": {"type": "object", "properties": {"sql": {"type": "string"}},
                       "required": ["sql"], "additionalProperties": False},
