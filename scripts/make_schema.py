@@ -39,6 +39,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from convo.rules._schema import split_type  # the grammar the validator reads
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_DIR = ROOT.parent / "shared" / "spec"
 OUT = ROOT / "convo" / "schema.json"
@@ -327,7 +329,7 @@ def _dedupe_unions(c: _Compiler) -> None:
 
 def _rename_type(t: str, rename: dict[str, str]) -> str:
     out = []
-    for alt in _split(t):
+    for alt in split_type(t):
         if alt.startswith("[") and alt.endswith("]"):
             out.append("[" + _rename_type(alt[1:-1], rename) + "]")
         elif alt.startswith("#") and alt[1:] in rename:
@@ -335,21 +337,6 @@ def _rename_type(t: str, rename: dict[str, str]) -> str:
         else:
             out.append(alt)
     return _join(out)
-
-
-def _split(t: str) -> list[str]:
-    """The top-level alternatives of a type string (``|`` outside brackets)."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(t):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            out.append(t[start:i])
-            start = i + 1
-    out.append(t[start:])
-    return out
 
 
 _FRIENDLY = {  # the shared unions, named by what they are
@@ -397,7 +384,7 @@ def build(ga_spec: dict[str, Any], beta_spec: dict[str, Any],
         if g is not None and b is not None:
             for key, t in b["keys"].items():
                 if key in entry["keys"]:
-                    entry["keys"][key] = _join([*_split(entry["keys"][key]), *_split(t)])
+                    entry["keys"][key] = _join([*split_type(entry["keys"][key]), *split_type(t)])
                 else:
                     entry["keys"][key] = t
                     entry.setdefault("beta", {})[key] = _beta_note(f"{name}.{key}", missing)
@@ -418,7 +405,7 @@ def build(ga_spec: dict[str, Any], beta_spec: dict[str, Any],
         unions[name] = entry
     # the object form of `container` exists only in beta (GA: a string id)
     create = objects["CreateMessageParams"]
-    if "@ContainerParams" in _split(create["keys"].get("container", "")):
+    if "@ContainerParams" in split_type(create["keys"].get("container", "")):
         create.setdefault("beta_types", {})["container"] = {
             "@ContainerParams": _beta_note("CreateMessageParams.container", missing)}
     _apply_overlay(objects, unions)

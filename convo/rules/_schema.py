@@ -230,7 +230,7 @@ class Schema:
             return t
         t = _Type(text)
         self._types[text] = t
-        for alt in _split(text):
+        for alt in split_type(text):
             if alt.startswith("[") and alt.endswith("]"):
                 t.array = self.type(alt[1:-1])
             elif alt.startswith("@"):
@@ -255,7 +255,13 @@ class Schema:
         return out
 
 
-def _split(t: str) -> list[str]:
+def split_type(t: str) -> list[str]:
+    """The top-level alternatives of a schema type string (``|`` outside brackets); the
+    generator (scripts/make_schema.py) writes them with the same grammar.
+
+    >>> split_type("str|list[str|int]|null")
+    ['str', 'list[str|int]', 'null']
+    """
     out, depth, start = [], 0, 0
     for i, ch in enumerate(t):
         if ch == "[":
