@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from convo.cli._report import Progress
+from convo.cli._report import Progress, counts_table
 from convo.codec.lines import LINE_KINDS
 from convo.stream.counts import RunCounts
 from convo.stream.operation import OpSpec
@@ -33,6 +33,7 @@ __all__ = [
     "add_api_version",
     "check_target_model",
     "add_common",
+    "add_fail_on_error",
     "add_fail_on_reject",
     "exit_status",
     "nothing_written_text",
@@ -44,6 +45,7 @@ __all__ = [
     "problems_text",
     "refuse_parquet",
     "rejects_sink",
+    "run_report",
     "run_op",
     "say",
     "seconds",
@@ -270,6 +272,12 @@ rejects file with its file, line, reason, $.path and original bytes (they may ho
 input held, secrets included: the rejects file is for you, not for sharing)."""
 
 
+def add_fail_on_error(p: argparse.ArgumentParser) -> None:
+    """``--fail-on-error``: exit 1 when any request failed (an API error), not only when all did."""
+    p.add_argument("--fail-on-error", action="store_true",
+                   help="exit 1 when any request got an API error (default: only when none succeeded)")
+
+
 def add_fail_on_reject(p: argparse.ArgumentParser) -> None:
     """``--fail-on-reject``: exit 1 when any line was rejected."""
     p.add_argument("--fail-on-reject", action="store_true", help="exit 1 when any line was rejected")
@@ -294,6 +302,30 @@ def nothing_written_text(counts: RunCounts) -> list[str]:
         return [f"  nothing was written: every one of the {counts.lines_in:,} lines in was rejected "
                 "(see the rejects); exit 1"]
     return []
+
+
+def run_report(name: str, args: argparse.Namespace, summary: Any, rejects: str) -> tuple[list[str], int]:
+    """The summary lines and the exit status of a run of requests (``convo run`` by either route,
+    ``convo batch results``): one vocabulary and the one exit rule for both."""
+    done = summary.succeeded + summary.skipped  # answered, in this run or an earlier one
+    n_in = summary.total + summary.rejected
+    parts = [f"{summary.succeeded:,} succeeded", f"{summary.failures:,} failed (API errors)"]
+    if summary.skipped:
+        parts.append(f"{summary.skipped:,} already done")
+    parts.append(f"{summary.rejected:,} rejected (not requests)")
+    lines = [
+        f"{name}: {n_in:,} lines in = {' + '.join(parts)}; {summary.elapsed:.2f} s",
+        f"  output: {args.output}" + (f"; rejects: {rejects}" if summary.rejected else ""),
+        f"  retries: {summary.retries:,}; tokens: {summary.input_tokens:,} in, {summary.output_tokens:,} out",
+    ]
+    lines.extend(counts_table("failed", dict(summary.failed)))
+    if n_in and not done:
+        lines.append(f"  nothing succeeded: none of the {n_in:,} lines in got an answer that is not an "
+                     "error (see the failures and the rejects); exit 1")
+    # the one exit rule: "out" is what succeeded (an error record is written, but is no answer)
+    failed = bool(getattr(args, "fail_on_error", False) and summary.failures)
+    return lines, exit_status(args, RunCounts(lines_in=n_in, out=done, rejected=summary.rejected), (),
+                              failed=failed)
 
 
 def problems_text(problems: Sequence[str]) -> list[str]:

@@ -24,7 +24,13 @@ from typing import Any
 
 import orjson
 
-from convo.cli._common import UsageError, add_fail_on_reject, refuse_parquet
+from convo.cli._common import (
+    UsageError,
+    add_fail_on_error,
+    add_fail_on_reject,
+    refuse_parquet,
+    run_report,
+)
 from convo.cli._common import seconds as _seconds
 
 __all__ = ["add_parser", "cmd_cancel", "cmd_results", "cmd_status", "cmd_submit"]
@@ -177,8 +183,6 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--no-wait", dest="wait", action="store_false",
                    help="do not wait: exit 3 if some batch has not ended")
     add_fail_on_reject(s)
-    from convo.cli.run import add_fail_on_error
-
     add_fail_on_error(s)
     _connection(s, version_default=None)
     s.set_defaults(func=cmd_results, interrupted=_INTERRUPTED)
@@ -397,9 +401,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if summary is None:
         _say(args, [f"convo batch results: not finished yet (see `convo batch status {args.state}`)"])
         return EXIT_NOT_DONE
-    from convo.cli.run import report
-
-    lines, code = report("convo batch results", args, summary, rejects)
+    lines, code = run_report("convo batch results", args, summary, rejects)
     _say(args, lines)
     return code
 

@@ -14,17 +14,17 @@ from convo.cli._common import (
     EXIT_RULE,
     UsageError,
     add_api_version,
+    add_fail_on_error,
     add_fail_on_reject,
     command_parser,
-    exit_status,
     positive,
     refuse_parquet,
+    run_report,
     say,
     seconds,
     show_progress,
 )
-from convo.cli._report import Progress, counts_table
-from convo.stream.counts import RunCounts
+from convo.cli._report import Progress
 from convo.stream.sinks import rejects_path_for
 from convo.stream.sources import STDIN, expand
 
@@ -128,36 +128,7 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     finally:
         progress.close()
-    lines, code = report("convo run", args, summary, rejects)
+    lines, code = run_report("convo run", args, summary, rejects)
     say(args, lines)
     return code
 
-
-def report(name: str, args: argparse.Namespace, summary: Any, rejects: str) -> tuple[list[str], int]:
-    """The summary lines and the exit status of a run of requests (``convo run`` by either route,
-    ``convo batch results``): one vocabulary and the one exit rule for both."""
-    done = summary.succeeded + summary.skipped  # answered, in this run or an earlier one
-    n_in = summary.total + summary.rejected
-    parts = [f"{summary.succeeded:,} succeeded", f"{summary.failures:,} failed (API errors)"]
-    if summary.skipped:
-        parts.append(f"{summary.skipped:,} already done")
-    parts.append(f"{summary.rejected:,} rejected (not requests)")
-    lines = [
-        f"{name}: {n_in:,} lines in = {' + '.join(parts)}; {summary.elapsed:.2f} s",
-        f"  output: {args.output}" + (f"; rejects: {rejects}" if summary.rejected else ""),
-        f"  retries: {summary.retries:,}; tokens: {summary.input_tokens:,} in, {summary.output_tokens:,} out",
-    ]
-    lines.extend(counts_table("failed", dict(summary.failed)))
-    if n_in and not done:
-        lines.append(f"  nothing succeeded: none of the {n_in:,} lines in got an answer that is not an "
-                     "error (see the failures and the rejects); exit 1")
-    # the one exit rule: "out" is what succeeded (an error record is written, but is no answer)
-    failed = bool(getattr(args, "fail_on_error", False) and summary.failures)
-    return lines, exit_status(args, RunCounts(lines_in=n_in, out=done, rejected=summary.rejected), (),
-                              failed=failed)
-
-
-def add_fail_on_error(p: argparse.ArgumentParser) -> None:
-    """``--fail-on-error``: exit 1 when any request failed (an API error), not only when all did."""
-    p.add_argument("--fail-on-error", action="store_true",
-                   help="exit 1 when any request got an API error (default: only when none succeeded)")
