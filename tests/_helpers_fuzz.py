@@ -37,7 +37,7 @@ import orjson
 import convo
 from convo import transforms as t
 from convo.codec import dump_json
-from convo.codec.formats import FORMATS
+from convo.codec.formats import FORMATS, detect
 from convo.codec.lines import LINE_KINDS, RawLine, conversation_of, decode_line, encode_value
 from convo.errors import DecodeError, TransformError
 from convo.model import Image
@@ -354,57 +354,56 @@ def check_value(value: Any, escaped: Counter[str], where: str) -> None:
                 _try(escaped, f"{where} {name} then repr", lambda new=new: repr(new))
 
 
+def _decoded(fn: Callable[[], Any], where: str, escaped: Counter[str], outcomes: Counter[str]) -> Any:
+    """fn(), or None when it raised: DecodeError is an outcome, anything else escaped too."""
+    try:
+        value = fn()
+    except DecodeError:
+        outcomes["DecodeError"] += 1
+        return None
+    except Exception as e:
+        outcomes[type(e).__name__] += 1
+        escaped[f"{where}: {type(e).__name__}"] += 1
+        return None
+    outcomes["ok"] += 1
+    return value
+
+
+def check_readers(obj: Any, escaped: Counter[str], outcomes: Counter[str], *, writers: bool = True) -> None:
+    """The JSON value *obj* through ``detect`` and every foreign line format's reader, and (with
+    *writers*) each writer on what each reader made of it."""
+    _decoded(lambda: detect(obj), "detect", escaped, outcomes)
+    for fmt in READERS:
+        c = _decoded(lambda fmt=fmt: fmt.read(obj), f"read {fmt.name}", escaped, outcomes)
+        if c is not None and writers:
+            for w in WRITERS:
+                _try(escaped, f"read {fmt.name}, write {w.name}",
+                     lambda w=w, c=c: dump_json(w.write(c.conversation)[0]), (RecursionError, orjson.JSONEncodeError))
+
+
 def check_library(data: bytes | str, escaped: Counter[str], outcomes: Counter[str]) -> None:
     """*data* through loads, loads_response and decode_line (each kind, and detected); each value
-    that decodes through :func:`check_value`. Unexpected exceptions are counted in *escaped*,
-    every decoder's outcome (``ok`` or the exception type) in *outcomes*."""
+    that decodes through :func:`check_value`, each JSON value through :func:`check_readers`.
+    Unexpected exceptions are counted in *escaped*, every decoder's outcome (``ok`` or the
+    exception type) in *outcomes*."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown models warn, by design
         for name, fn in (("loads", convo.loads), ("loads_response", convo.loads_response)):
-            try:
-                v = fn(data)
-            except DecodeError:
-                outcomes["DecodeError"] += 1
-                continue
-            except Exception as e:
-                outcomes[type(e).__name__] += 1
-                escaped[f"{name}: {type(e).__name__}"] += 1
-                continue
-            outcomes["ok"] += 1
-            _try(escaped, f"{name} repr", lambda v=v: repr(v))
+            v = _decoded(lambda fn=fn: fn(data), name, escaped, outcomes)
+            if v is not None:
+                _try(escaped, f"{name} repr", lambda v=v: repr(v))
         raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
         try:
             obj = convo.codec.parse_json(raw)
         except DecodeError:
-            obj = None
-        if obj is not None:
-            for fmt in READERS:  # every foreign line format, and each writer on what it read
-                try:
-                    c = fmt.read(obj)
-                except DecodeError:
-                    outcomes["DecodeError"] += 1
-                    continue
-                except Exception as e:
-                    outcomes[type(e).__name__] += 1
-                    escaped[f"read {fmt.name}: {type(e).__name__}"] += 1
-                    continue
-                outcomes["ok"] += 1
-                for w in WRITERS:
-                    _try(escaped, f"read {fmt.name}, write {w.name}",
-                         lambda w=w, c=c: dump_json(w.write(c.conversation)[0]), (RecursionError, orjson.JSONEncodeError))
+            pass
+        else:
+            check_readers(obj, escaped, outcomes)
         for kind in (None, *LINE_KINDS):
             where = f"decode_line[{kind or 'detect'}]"
-            try:
-                rec = decode_line(RawLine("fuzz.jsonl", 1, raw), kind=kind)
-            except DecodeError:
-                outcomes["DecodeError"] += 1
-                continue
-            except Exception as e:
-                outcomes[type(e).__name__] += 1
-                escaped[f"{where}: {type(e).__name__}"] += 1
-                continue
-            outcomes["ok"] += 1
-            if kind is None:  # the full treatment once per line (the detected kind)
+            rec = _decoded(lambda kind=kind: decode_line(RawLine("fuzz.jsonl", 1, raw), kind=kind),
+                           where, escaped, outcomes)
+            if rec is not None and kind is None:  # the full treatment once per line (the detected kind)
                 check_value(rec.value, escaped, where)
 
 
