@@ -509,6 +509,15 @@ class _FileRun:
 
     # ------------------------------------------------------------------ phase A: every line a record
 
+    def _succeeded(self, response: m.Response) -> None:
+        """Count an answered line and its tokens."""
+        self.succeeded += 1
+        usage = response.usage
+        if isinstance(usage, m.Usage):
+            self.tokens_in += usage.total_input_tokens
+            if isinstance(usage.output_tokens, int):
+                self.tokens_out += usage.output_tokens
+
     def run(self, resume: bool, retry_errors: bool) -> None:
         assert self.journal is not None
         mark = _Mark()
@@ -681,12 +690,7 @@ class _FileRun:
 
             if response is not None:
                 exchange = m.Exchange(id=slot.line_id, request=slot.conv, response=response)
-                self.succeeded += 1
-                usage = response.usage
-                if isinstance(usage, m.Usage):
-                    self.tokens_in += usage.total_input_tokens
-                    if isinstance(usage.output_tokens, int):
-                        self.tokens_out += usage.output_tokens
+                self._succeeded(response)
             else:
                 exchange = m.Exchange(id=slot.line_id, request=slot.conv, error=error)
                 kind = str((error.get("error") or {}).get("type")) if isinstance(error, dict) else "client_error"
@@ -808,12 +812,7 @@ class _FileRun:
                 response, error = _outcome(head, payload)
                 self.skipped -= 1
                 if response is not None:
-                    self.succeeded += 1
-                    usage = response.usage
-                    if isinstance(usage, m.Usage):
-                        self.tokens_in += usage.total_input_tokens
-                        if isinstance(usage.output_tokens, int):
-                            self.tokens_out += usage.output_tokens
+                    self._succeeded(response)
                     w.write(encode_value(m.Exchange(id=rec.id, request=rec.request, response=response)))
                 else:
                     kind = str((error.get("error") or {}).get("type")) if isinstance(error, dict) else "client_error"
