@@ -28,6 +28,10 @@ class _Unset(enum.Enum):
     def __bool__(self) -> bool:
         return False
 
+    # a singleton: hashed by identity, in C (Enum's own hash is Python code, and UNSET is looked
+    # up in sets and dicts on hot paths)
+    __hash__ = object.__hash__
+
 
 UNSET: Final = _Unset.UNSET
 """The value of a field that was absent in the input (distinct from ``None``, JSON ``null``)."""

@@ -67,9 +67,9 @@ def _check_messages(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool)
         if sc is None:
             blocks_sc = None
         elif type(msg) in simple and not msg.extra and type(msg.content) in _STR_OR_TUPLE:
-            blocks_sc = sc if type(msg.content) is tuple else None
+            blocks_sc = sc if type(msg.content) is tuple and not sc.content_ok(msg.content) else None
         else:
-            blocks_sc = sc if sc.message(msg, i) else None
+            blocks_sc = sc if sc.message(msg, i) and not sc.content_ok(msg.content) else None
         role = msg.role
         if role not in _ROLES:
             s.add("message.role", f"$.messages[{i}].role", f"role {role!r} is not user, assistant or system")

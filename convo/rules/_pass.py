@@ -21,6 +21,8 @@ _MAX_BREAKPOINTS = 4
 
 def _get(obj: Any, key: str) -> Any:
     """``obj[key]`` for a JSON object, else UNSET (any other shape has no such key)."""
+    if obj is UNSET:  # the common case: the field is absent
+        return UNSET
     if isinstance(obj, Mapping):
         return obj.get(key, UNSET)
     return UNSET

@@ -124,10 +124,12 @@ class _Type:
     and array type among its alternatives. ``structured``: a value of it needs walking (it is
     not a plain scalar, and not any JSON)."""
 
-    __slots__ = ("array", "bits", "obj", "structured", "text", "union")
+    __slots__ = ("array", "bits", "fast", "obj", "structured", "text", "union")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        # a predicate, True for a value the walk would find nothing wrong with (see _fast)
+        self.fast: Callable[[Any], bool] | None = None
         self.bits = 0
         self.obj: _Obj | None = None
         self.union: _Union | None = None
@@ -147,7 +149,7 @@ class _Type:
 
 
 class _Obj:
-    __slots__ = ("beta", "keys", "name", "open", "plans", "required", "tags")
+    __slots__ = ("beta", "fast", "keys", "name", "open", "plans", "required", "tags")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -157,10 +159,11 @@ class _Obj:
         self.beta: dict[str, tuple[str, ...]] = {}
         self.tags: frozenset[str] = frozenset()  # the tags that name this object in some union
         self.plans: dict[type, _Plan] = {}
+        self.fast: Callable[[Mapping[str, Any]], bool] | None = None  # see _compile_object
 
 
 class _Union:
-    __slots__ = ("beta", "default", "expected", "name", "open", "plans", "tag", "tags")
+    __slots__ = ("beta", "default", "expected", "name", "open", "plans", "seq_ok", "tag", "tags")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -173,6 +176,9 @@ class _Union:
         # model class -> the plan of the member its class-level tag selects (None: the slow path,
         # for a tag that is unknown, beta-gated or held per instance)
         self.plans: dict[type, _Plan | None] = {}
+        # a tuple of blocks that needs no walk (compiled by _seq_check; None: to compile, as a
+        # class was added to plans)
+        self.seq_ok: Callable[[Any], bool] | None = None
 
     def plan(self, cls: type) -> _Plan | None:
         try:
@@ -188,6 +194,7 @@ class _Union:
         obj = self.tags.get(tag) if tag is not None and tag not in self.beta else None
         plan = _plan(obj, cls) if obj is not None and attrs.has(cls) else None
         self.plans[cls] = plan
+        self.seq_ok = None
         return plan
 
 
@@ -376,42 +383,82 @@ def _nested_ok(t: _Type) -> Callable[[Any], bool]:
 
 
 def _all_ok(item: _Type) -> Callable[[Any], bool]:
-    """For an array of a union *item* (nested content): True when every element's plan says ok."""
-    element_ok = _nested_ok(item)
+    """For an array of a union *item* (content, tools): True when every element needs no walk."""
+    element_ok = _fast(item)  # a model block's plan, or a JSON object's fast verdict
+    u = item.union
 
     def ok(seq: Any) -> bool:
         if type(seq) is not tuple:
             return False
-        return all(element_ok(x) for x in seq)
+        if u is not None and (u.seq_ok or _seq_check(u))(seq):
+            return True
+        for x in seq:  # noqa: SIM110 (a loop, no generator: hot) - a class met first, or a block to look at
+            if not element_ok(x):
+                return False
+        return True
     return ok
 
 
-def _quick_check(plan: _Plan) -> Callable[[Any], bool]:
-    """A predicate, compiled once per (class, schema object), that is True when an instance needs
-    no walk: no extra keys, every walked attribute unset (or a JSON object where one belongs),
-    every required one set. One Python call per block instead of a walk: the closed world costs
-    little on well-formed requests. The names are the class's attrs field names (identifiers)."""
+def _terms(plan: _Plan, namespace: dict[str, Any], prefix: str = "") -> str:
+    """The expression, over an instance ``v``, that is True when it needs no walk: no extra
+    keys, every walked attribute unset or fine by its fast verdict, every required one set.
+    What it calls goes into *namespace* under names that start with *prefix*. The names it reads
+    are the class's attrs field names (identifiers, checked)."""
     terms = ["not v.extra"]
-    namespace: dict[str, Any] = {"_U": UNSET, "_FD": FrozenDict}
+    namespace.update(_U=UNSET, _FD=FrozenDict)
     for k, (name, kind, t) in enumerate(plan.walk):
-        if kind == _MAPPING:
-            terms.append(f"(type(v.{name}) is _FD or v.{name} is _U)")
+        if kind == _MAPPING:  # a JSON object (a tool input)
+            namespace[f"{prefix}_ok{k}"] = _fast(t)
+            terms.append(f"(type(v.{name}) is _FD or v.{name} is _U or {prefix}_ok{k}(v.{name}))")
         elif kind == _BLOCKS:  # content: a string, or blocks that are all fine
-            namespace[f"_all{k}"] = _all_ok(t.array)
+            namespace[f"{prefix}_all{k}"] = _all_ok(t.array)
             if t.bits & _STR:
-                terms.append(f"(type(v.{name}) is str or v.{name} is _U or _all{k}(v.{name}))")
+                terms.append(f"(type(v.{name}) is str or v.{name} is _U or {prefix}_all{k}(v.{name}))")
             else:
-                terms.append(f"(v.{name} is _U or _all{k}(v.{name}))")
-        elif kind == _VALUE and (t.union is not None or t.obj is not None) and not t.bits & ~_NULL:
-            # a model object (a source, a cache_control): fine when its own plan says so
-            namespace[f"_ok{k}"] = _nested_ok(t)
-            terms.append(f"(v.{name} is _U or _ok{k}(v.{name}))")
+                terms.append(f"(v.{name} is _U or {prefix}_all{k}(v.{name}))")
+        elif kind == _VALUE:
+            # a model object (a source), a JSON one (a cache_control), an array, ...: fine when
+            # its fast verdict says so
+            namespace[f"{prefix}_ok{k}"] = _fast(t)
+            terms.append(f"(v.{name} is _U or {prefix}_ok{k}(v.{name}))")
         else:
             terms.append(f"v.{name} is _U")
     terms.extend(f"v.{name} is not _U" for name in plan.required)
     assert all(_IDENT.fullmatch(n) for n, _, _ in plan.walk) and all(_IDENT.fullmatch(n) for n in plan.required)
-    exec(f"def ok(v):\n    return {' and '.join(terms)}\n", namespace)  # noqa: S102 (identifiers only)
+    return " and ".join(terms)
+
+
+def _quick_check(plan: _Plan) -> Callable[[Any], bool]:
+    """A predicate, compiled once per (class, schema object), that is True when an instance needs
+    no walk (see :func:`_terms`). One Python call per block instead of a walk: the closed world
+    costs little on well-formed requests."""
+    namespace: dict[str, Any] = {}
+    exec(f"def ok(v):\n    return {_terms(plan, namespace)}\n", namespace)  # noqa: S102 (identifiers only)
     fn: Callable[[Any], bool] = namespace["ok"]
+    return fn
+
+
+def _seq_check(u: _Union) -> Callable[[Any], bool]:
+    """A predicate over a tuple of model blocks of union *u*, True when none needs a walk: one
+    call per message rather than one per block, each known class's check inlined. It knows the
+    classes *u* has plans for; an instance of any other class answers False (the caller then
+    checks block by block, which makes its plan, and the next call compiles it in)."""
+    namespace: dict[str, Any] = {}
+    lines = ["def ok(seq):", "    for v in seq:", "        t = type(v)"]
+    for k, (cls, plan) in enumerate(list(u.plans.items())):
+        if plan is None or not plan.quick:
+            continue
+        namespace[f"C{k}"] = cls
+        lines += [f"        {'elif' if len(lines) > 3 else 'if'} t is C{k}:",
+                  f"            if not ({_terms(plan, namespace, f'c{k}')}):",
+                  "                return False"]
+    if len(lines) == 3:
+        u.seq_ok = _never
+        return _never
+    lines += ["        else:", "            return False", "    return True"]
+    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 (identifiers and classes only)
+    fn: Callable[[Any], bool] = namespace["ok"]
+    u.seq_ok = fn
     return fn
 
 
@@ -447,6 +494,166 @@ def _plan(obj: _Obj, cls: type) -> _Plan:
     if p is None:
         p = obj.plans[cls] = _Plan(cls, obj)
     return p
+
+
+# --------------------------------------------------------------------------- the fast verdict
+
+# The walk builds paths and reports; most values have nothing to report. `_fast(t)` compiles,
+# once per type, a predicate that answers "nothing wrong here" without a path or a call per key:
+# True means the walk would add no violation, whatever the walk's betas and allow are (a
+# beta-only key or tag, or an unknown key, answers False: the walk then decides, and reports).
+# False is always safe; the walk is the only place that reports.
+
+_SCALARS = ((str, _STR), (bool, _BOOL), (int, _INT), (type(None), _NULL))
+
+
+def _true(x: Any) -> bool:
+    return True
+
+
+def _fast(t: _Type) -> Callable[[Any], bool]:
+    """The fast verdict of type *t* (compiled on first use; types that refer to themselves
+    through objects and unions call theirs through ``t.fast``)."""
+    found = t.fast
+    if found is not None:
+        return found
+    t.fast = lambda x: t.fast(x)  # type: ignore[misc]  # a recursive type's placeholder
+    fn = t.fast = _compile_type(t)
+    return fn
+
+
+def _compile_type(t: _Type) -> Callable[[Any], bool]:
+    bits = t.bits
+    if bits & _ANY:
+        return _true
+    scalars = frozenset(py for py, bit in _SCALARS if bits & bit)
+    if not t.structured and not bits & _INT:  # plain scalars (most keys): one set lookup
+        return lambda x: type(x) in scalars
+    item = t.array
+    if (item is not None and not item.structured and not item.bits & (_INT | _ANY) and t.obj is None
+            and t.union is None and not bits):  # an array of plain scalars (a list of names)
+        each = frozenset(py for py, bit in _SCALARS if item.bits & bit)
+
+        def ok_list(x: Any) -> bool:
+            if type(x) is not tuple and type(x) is not list:
+                return False
+            for y in x:  # noqa: SIM110 (a loop, no generator: hot)
+                if type(y) not in each:
+                    return False
+            return True
+        return ok_list
+    float_ok = 2 if bits & _NUM else 1 if bits & _INT else 0  # 1: only a whole float
+    arr = _compile_array(t.array) if t.array is not None else None
+    mapping: Callable[[Any], bool] | None
+    if t.union is not None:
+        mapping = _compile_union(t.union)
+    elif t.obj is not None:
+        mapping = _compile_object(t.obj)
+    else:
+        mapping = _true if bits & _FREE else None
+    model = _nested_ok(t) if t.union is not None or t.obj is not None else None
+
+    def ok(x: Any) -> bool:
+        tx = type(x)
+        if tx in scalars:
+            return True
+        if tx is FrozenDict or tx is dict:
+            return mapping is not None and mapping(x)
+        if tx is tuple:
+            return arr is not None and arr(x)
+        if tx is float:
+            return float_ok == 2 or (float_ok == 1 and x.is_integer())
+        if model is not None and attrs.has(tx):  # convo's model classes: neither arrays nor mappings
+            return model(x)
+        if isinstance(x, tuple | list):
+            return arr is not None and arr(x)
+        if isinstance(x, dict | Mapping):
+            return mapping is not None and mapping(x)
+        return False
+    return ok
+
+
+def _compile_array(item: _Type) -> Callable[[Any], bool]:
+    if item.bits & _ANY and not item.structured:
+        return _true
+    each = _fast(item)
+
+    def ok(seq: Any) -> bool:
+        for x in seq:  # noqa: SIM110 (a loop, no generator: hot)
+            if not each(x):
+                return False
+        return True
+    return ok
+
+
+def _compile_union(u: _Union) -> Callable[[Mapping[str, Any]], bool]:
+    """For a JSON object in union *u*: its tag selects a member whose verdict it takes."""
+    members = {tag: _compile_object(obj) for tag, obj in u.tags.items() if tag not in u.beta}
+    default = _compile_object(u.default) if u.default is not None else None
+    tag_key, is_open, beta = u.tag, u.open, u.beta
+
+    def ok(v: Mapping[str, Any]) -> bool:
+        tag = v.get(tag_key, _MISS)
+        member = members.get(tag) if type(tag) is str else None
+        if member is None:
+            if is_open:  # an unknown tag of an open union is checked elsewhere
+                return type(tag) is str and tag not in beta
+            if (tag is _MISS or tag is None) and default is not None:
+                return default(v)
+            return False
+        return member(v)
+    return ok
+
+
+def _compile_object(obj: _Obj) -> Callable[[Mapping[str, Any]], bool]:
+    """For a JSON object as *obj*: known keys only (no beta-only one), each of its type, the
+    required ones present, a ``type`` that names *obj*."""
+    found = obj.fast
+    if found is not None:
+        return found
+    checks: dict[str, Callable[[Any], bool]] = {}
+    plain: dict[str, frozenset[type]] = {}  # keys of plain scalar types: the types they take
+    obj.fast = lambda v: fn(v)  # a recursive object's placeholder
+    for k, kt in obj.keys.items():
+        if k in obj.beta or kt.bits & _ANY:
+            continue
+        if not kt.structured and (kt.bits & _NUM or not kt.bits & _INT):
+            # a number takes a float, an int but not a bool; an integer-only key a whole float
+            # (checked by its call below)
+            plain[k] = frozenset([*(py for py, bit in _SCALARS if kt.bits & bit),
+                                  *((float,) if kt.bits & _NUM else ())])
+        else:
+            checks[k] = _fast(kt)
+    known = frozenset(k for k in obj.keys if k not in obj.beta)
+    beta, is_open, required = frozenset(obj.beta), obj.open, obj.required
+    tags = obj.tags
+    null_tag = "type" in obj.keys and bool(obj.keys["type"].bits & _NULL)
+
+    def fn(v: Mapping[str, Any]) -> bool:
+        if is_open:
+            if not beta.isdisjoint(v):
+                return False
+        elif not known.issuperset(v):
+            return False
+        for k, x in v.items():
+            allowed = plain.get(k)
+            if allowed is not None:
+                if type(x) not in allowed:
+                    return False
+                continue
+            check = checks.get(k)
+            if check is not None and not check(x):
+                return False
+        for k in required:
+            if k not in v:
+                return False
+        if tags:
+            tag = v.get("type", _MISS)
+            if tag is not _MISS and not (type(tag) is str and tag in tags) and not (tag is None and null_tag):
+                return False
+        return True
+    obj.fast = fn
+    return fn
 
 
 # --------------------------------------------------------------------------- the walk
@@ -523,6 +730,8 @@ class Walk:
             ok = bits & _NULL
         elif isinstance(v, tuple | list):
             item = t.array
+            if (t.fast or _fast(t))(v):
+                return
             if item is None:
                 self._wrong(t, path)
             elif item.union is not None:
@@ -544,6 +753,8 @@ class Walk:
                     self.value(x, item, f"{path}[{i}]")
             return
         elif isinstance(v, dict | Mapping):
+            if (t.fast or _fast(t))(v):
+                return
             if t.union is not None:
                 self.json_union(v, t.union, path)
             elif t.obj is not None:
@@ -670,6 +881,8 @@ class Walk:
         for (name, kind, t), x in zip(plan.walk, values, strict=True):
             if x is UNSET or x is NO_MESSAGES:
                 continue
+            if kind != _UNKNOWN and kind != _GATED and (t.fast or _fast(t))(x):
+                continue  # nothing wrong in it: no path, no walk
             if kind == _MAPPING:
                 if not isinstance(x, dict | Mapping) and not (x is None and t.bits & _NULL):
                     self._wrong(t, f"{path}.{name}")
@@ -732,10 +945,11 @@ class MessageCheck:
     """The closed-world check of ``messages``, split so that the message pass of
     :mod:`convo.rules._messages` runs it while it visits each message and block anyway:
     :meth:`message` checks a message's own keys (and walks the whole message when it is not a
-    plain one), :meth:`block` one content block; ``plans`` maps a block class to its plan, whose
-    ``ok`` predicate is True for a block that needs no walk (the caller tests it first)."""
+    plain one), ``content_ok`` a whole content tuple at once, :meth:`block` one content block;
+    ``plans`` maps a block class to its plan, whose ``ok`` predicate is True for a block that
+    needs no walk (the caller tests it first)."""
 
-    __slots__ = ("item", "mobj", "msg_item", "plans", "simple", "union", "walk")
+    __slots__ = ("content_ok", "item", "mobj", "msg_item", "plans", "simple", "union", "walk")
 
     def __init__(self, walk: Walk, root: _Obj) -> None:
         self.walk = walk
@@ -751,6 +965,9 @@ class MessageCheck:
         # message classes whose only walked attribute is `content` and that need `role` only:
         # for those, a message with no extra key and str or tuple content needs no call
         self.simple = _SIMPLE_MESSAGES.setdefault(id(self.mobj), set())
+        # True when no block of a content tuple needs a walk: one call per message (the classes
+        # known when the pass starts; a block of another class answers False)
+        self.content_ok: Callable[[Any], bool] = self.union.seq_ok or _seq_check(self.union)
 
     def message(self, msg: Any, i: int) -> bool:
         """Check message *i*; True when its blocks are left to :meth:`block` (a tuple content)."""
@@ -761,13 +978,13 @@ class MessageCheck:
                 self.walk.value(msg, self.msg_item, f"$.messages[{i}]")
                 return False
             plan = _plan(self.mobj, cls)
-        if plan.ok(msg):
-            return False  # string content, nothing else set: done
         if (type(msg.content) is tuple and not msg.extra and msg.role is not UNSET
                 and plan.walk_names == ("content",)):
             if plan.required == ("content", "role") or plan.required == ("role", "content"):
                 self.simple.add(cls)  # the caller may judge the next ones itself
-            return True
+            return True  # the caller visits the blocks anyway: they are checked there
+        if plan.ok(msg):
+            return False  # string content, nothing else set: done
         self.walk.fields(msg, plan, "$.messages", i)
         return False
 
