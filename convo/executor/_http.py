@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -39,6 +39,9 @@ from convo.errors import (
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._retry import RetryPolicy, SharedBackoff
 from convo.executor._sse import ServerSentEvent, SSEDecoder, StreamAssembler, _to_stream_event
+
+if TYPE_CHECKING:
+    from convo.rules import Report
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -219,6 +222,10 @@ class _HttpConfig:
         self.betas = tuple(betas)
         self.retry = retry if retry is not None else RetryPolicy()
         self.validate = validate
+        # conversations the caller checked against the same rules just before sending them
+        # (convo.jobs.run_file rejects a line that breaks one): id -> the value, each taken once
+        # by _check (holding the value keeps its id from being reused while it waits)
+        self._prechecked: dict[int, m.Conversation] = {}
         self.on_event = on_event
         self.stream = stream
         self.stats = ExecutorStats()
@@ -267,11 +274,30 @@ class _HttpConfig:
     def _check(self, conversation: m.Conversation) -> None:
         if not self.validate:
             return
-        from convo import rules  # looked up per call, so the rules module can be swapped in tests
-
-        report = rules.validate(conversation, api_version=self.api_version)
+        if self._prechecked.pop(id(conversation), None) is conversation:
+            return  # checked by the caller under the same rules (see rules_check): not twice
+        report = self.rules_check(conversation)
         if not report.ok:
             raise ValidationError(report)
+
+    def rules_check(self, conversation: m.Conversation, *, sending: bool = False) -> Report:
+        """The report of the rules this executor checks before sending *conversation* (its API
+        version and ``anthropic-beta`` headers). With *sending*, a clean report also tells the
+        executor that this very value is about to be sent: it is not checked a second time
+        (``convo.jobs.run_file`` rejects the lines that break a rule this way).
+
+        >>> ex = HttpExecutor(api_key="sk-ant-test", base_url="http://127.0.0.1:9")
+        >>> from convo.model import Conversation
+        >>> ex.rules_check(Conversation(model="claude-opus-4-8", max_tokens=16)).rules
+        ('messages.empty',)
+        >>> ex.close()
+        """
+        from convo import rules  # looked up per call, so the rules module can be swapped in tests
+
+        report = rules.validate(conversation, api_version=self.api_version, betas=self.betas)
+        if sending and report.ok:
+            self._prechecked[id(conversation)] = conversation
+        return report
 
     def _streams(self, conversation: m.Conversation) -> bool:
         return self.stream or conversation.stream is True

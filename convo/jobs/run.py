@@ -652,7 +652,7 @@ class _FileRun:
                         out_reader.take()
                         self.skipped += 1
                         continue
-                    broken = breaks_rules(conv) if breaks_rules is not None else None
+                    broken = breaks_rules(conv, pos not in answers) if breaks_rules is not None else None
                     if broken is not None:  # the executor would refuse it unsent: not a request
                         if not settled_reject(name, raw.line):
                             new_reject(DecodeError(broken[0], path=broken[1], file=name, line=raw.line),
@@ -839,9 +839,11 @@ class _FileRun:
         self.lock.unlock()
 
 
-def _rule_check(executor: Any) -> Callable[[m.Conversation], tuple[str, str] | None] | None:
+def _rule_check(executor: Any) -> Callable[[m.Conversation, bool], tuple[str, str] | None] | None:
     """What an HTTP executor that validates checks before sending, as (reason, $.path) of the
     request rules a line breaks, or None when it breaks none; None when *executor* does not check.
+    Its second argument says whether the line is sent next: then the executor does not check it
+    again (one validation per request).
 
     A line the executor would refuse unsent is rejected (code ``rule``, the reason the batch job
     gives), not written as an error record: ``--via http`` and ``--via batch`` count it the same.
@@ -851,12 +853,8 @@ def _rule_check(executor: Any) -> Callable[[m.Conversation], tuple[str, str] | N
 
     if not isinstance(executor, HttpExecutor | AsyncHttpExecutor) or not executor.validate:
         return None
-    api_version = executor.api_version
-
-    def check(conv: m.Conversation) -> tuple[str, str] | None:
-        from convo import rules  # looked up per call, as the HTTP executors do
-
-        errors = rules.validate(conv, api_version=api_version).errors
+    def check(conv: m.Conversation, sending: bool) -> tuple[str, str] | None:
+        errors = executor.rules_check(conv, sending=sending).errors
         if not errors:
             return None
         return "; ".join(f"{v.rule} {v.path}: {v.message}" for v in errors), errors[0].path
