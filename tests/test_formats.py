@@ -330,3 +330,19 @@ class TestOpenBinary:
             assert f.read() == b'{"a": 1}'
         with open_binary(plain) as f:
             assert f.read() == b'{"b": 2}'
+
+
+def test_reads_past_errors_says_what_the_file_reader_takes():
+    """``Format.reads_past_errors`` (what ``convert`` reads to pass ``on_error=``) is true exactly
+    for the formats whose file reader takes ``on_error``."""
+    import inspect as pyinspect
+
+    from convo.codec.formats import FORMATS
+
+    seen = set()
+    for fmt in FORMATS.values():
+        takes = fmt.file_reader is not None and "on_error" in pyinspect.signature(fmt.file_reader).parameters
+        assert fmt.reads_past_errors == takes, fmt.name
+        if takes:
+            seen.add(fmt.name)
+    assert "inspect" in seen

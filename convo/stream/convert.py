@@ -16,7 +16,6 @@ summary over a million lines stays a short table.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 from collections.abc import Sequence
@@ -481,7 +480,7 @@ def _convert_whole_file(
             **({"source": e.file} if e.file and e.file != path else {}),  # e.g. an .eval's member
         }))
 
-    if reader_fmt.file_reader is not None and "on_error" in inspect.signature(reader_fmt.file_reader).parameters:
+    if reader_fmt.reads_past_errors:
         options["on_error"] = unreadable  # a reader whose units stand alone goes on past a bad one
     try:
         for c in reader_fmt.read_file(path, **options):

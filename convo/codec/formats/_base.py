@@ -156,6 +156,9 @@ class Format:
     """Whether the writer takes a preference pair (``rejected=``, ``label=``, ``meta=``)."""
     takes_meta: bool = field(default=False, kw_only=True)
     """Whether the writer takes ``meta=`` (what a reader of the same format recorded)."""
+    reads_past_errors: bool = field(default=False, kw_only=True)
+    """Whether the file reader takes ``on_error=``: its units stand alone (an ``.eval`` log's
+    samples), so it reports one it cannot read and goes on with the next."""
 
     @property
     def reads(self) -> bool:

@@ -426,4 +426,5 @@ FORMAT = Format(
     "inspect_ai evaluation logs (.json and .eval): one conversation per sample",
     reader=read,
     file_reader=read_file,
+    reads_past_errors=True,
 )
