@@ -53,7 +53,7 @@ from convo.rules._predicates import sampling_off_default as sampling_off_default
 from convo.rules._predicates import sampling_off_thinking as sampling_off_thinking
 from convo.rules._predicates import system_may_follow as system_may_follow
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
-from convo.rules._schema import MessageCheck, Walk, api_location, betas_needed, load_schema
+from convo.rules._schema import api_location, betas_needed, check_request, load_schema
 
 __all__ = [
     "RULES",
@@ -128,13 +128,10 @@ def validate(
     else:
         prof = profile
     s = _Pass(prof, api_version == "2026-10-21")
-    schema = load_schema()
-    # the root's required keys (model, max_tokens, messages) have rules of their own
     betas = frozenset(betas)
-    walk = Walk(schema, s.out.append, betas=betas, allow=allow)
-    # the messages and their blocks are checked inside the message pass, visited once
-    s.blocks_schema = MessageCheck(walk, schema.roots[root])
-    walk.model_object(conversation, schema.roots[root], "$", required=False, skip="messages")
+    # the closed world: the top level now; the messages and their blocks inside the message
+    # pass, each visited once (or not at all, when one call finds every one fine)
+    s.blocks_schema = check_request(conversation, load_schema(), root, s.out.append, betas=betas, allow=allow)
     thinking_type = _get(conversation.thinking, "type")
     _check_request(conversation, prof, s, thinking_type, count_tokens=root == "count_tokens",
                    betas=betas)

@@ -36,6 +36,7 @@ from convo.rules._catalog import Violation, _violation
 
 __all__ = [
     "MessageCheck",
+    "check_request",
     "Schema",
     "Walk",
     "api_location",
@@ -149,7 +150,7 @@ class _Type:
 
 
 class _Obj:
-    __slots__ = ("beta", "fast", "keys", "name", "open", "plans", "required", "tags")
+    __slots__ = ("beta", "derived", "fast", "keys", "name", "open", "plans", "required", "tags")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -160,6 +161,7 @@ class _Obj:
         self.tags: frozenset[str] = frozenset()  # the tags that name this object in some union
         self.plans: dict[type, _Plan] = {}
         self.fast: Callable[[Mapping[str, Any]], bool] | None = None  # see _compile_object
+        self.derived: dict[str, Any] = {}  # what a root's checks derive from it, made once
 
 
 class _Union:
@@ -438,27 +440,63 @@ def _quick_check(plan: _Plan) -> Callable[[Any], bool]:
     return fn
 
 
+def _block_lines(u: _Union, namespace: dict[str, Any], indent: str) -> list[str] | None:
+    """The body of a loop over blocks ``v`` of union *u*: ``return False`` for a block that needs
+    a walk, each class *u* has a plan for inlined (None when it has none yet)."""
+    lines = [f"{indent}t = type(v)"]
+    for k, (cls, plan) in enumerate(list(u.plans.items())):
+        if plan is None or not plan.quick:
+            continue
+        namespace[f"C{k}"] = cls
+        lines += [f"{indent}{'elif' if len(lines) > 1 else 'if'} t is C{k}:",
+                  f"{indent}    if not ({_terms(plan, namespace, f'c{k}')}):",
+                  f"{indent}        return False"]
+    if len(lines) == 1:
+        return None
+    return [*lines, f"{indent}else:", f"{indent}    return False"]
+
+
 def _seq_check(u: _Union) -> Callable[[Any], bool]:
     """A predicate over a tuple of model blocks of union *u*, True when none needs a walk: one
     call per message rather than one per block, each known class's check inlined. It knows the
     classes *u* has plans for; an instance of any other class answers False (the caller then
     checks block by block, which makes its plan, and the next call compiles it in)."""
     namespace: dict[str, Any] = {}
-    lines = ["def ok(seq):", "    for v in seq:", "        t = type(v)"]
-    for k, (cls, plan) in enumerate(list(u.plans.items())):
-        if plan is None or not plan.quick:
-            continue
-        namespace[f"C{k}"] = cls
-        lines += [f"        {'elif' if len(lines) > 3 else 'if'} t is C{k}:",
-                  f"            if not ({_terms(plan, namespace, f'c{k}')}):",
-                  "                return False"]
-    if len(lines) == 3:
+    body = _block_lines(u, namespace, "        ")
+    if body is None:
         u.seq_ok = _never
         return _never
-    lines += ["        else:", "            return False", "    return True"]
-    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 (identifiers and classes only)
+    exec("\n".join(["def ok(seq):", "    for v in seq:", *body, "    return True"]) + "\n",  # noqa: S102
+         namespace)  # (identifiers and classes only)
     fn: Callable[[Any], bool] = namespace["ok"]
     u.seq_ok = fn
+    return fn
+
+
+def _messages_check(u: _Union, classes: frozenset[type]) -> Callable[[Any], bool]:
+    """A predicate over a whole ``messages`` tuple, True when no message and no block in it needs
+    a walk: every message of one of *classes* (message classes whose only keys are ``role`` and
+    ``content``), no extra key, a role, string content or blocks that all pass (as
+    :func:`_seq_check`). One call for the request; anything else answers False (the message pass
+    then checks message by message)."""
+    namespace: dict[str, Any] = {"_MSG": classes, "_U": UNSET}
+    body = _block_lines(u, namespace, "            ")
+    if body is None or not classes:
+        return _never
+    exec("\n".join([  # noqa: S102 (identifiers and classes only)
+        "def ok(msgs):",
+        "    for m in msgs:",
+        "        if type(m) not in _MSG or m.extra or m.role is _U:",
+        "            return False",
+        "        seq = m.content",
+        "        if type(seq) is str:",
+        "            continue",
+        "        if type(seq) is not tuple:",
+        "            return False",
+        "        for v in seq:",
+        *body,
+        "    return True"]) + "\n", namespace)
+    fn: Callable[[Any], bool] = namespace["ok"]
     return fn
 
 
@@ -938,7 +976,52 @@ def _path_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(".*?".join(re.escape(part) for part in pattern.split("*")).replace(".*?", r"[^.\[\]]*"))
 
 
-_SIMPLE_MESSAGES: dict[int, set[type]] = {}
+def _parts(root: _Obj) -> tuple[_Type, _Obj, _Type, _Union, set[type]]:
+    """The parts of a root's messages check: the messages array and object, the content array and
+    union, and the plain message classes met so far."""
+    parts: tuple[_Type, _Obj, _Type, _Union, set[type]] | None = root.derived.get("parts")
+    if parts is None:
+        mt = root.keys["messages"]
+        assert mt.array is not None and mt.array.obj is not None
+        item = mt.array.obj.keys["content"].array
+        assert item is not None and item.union is not None
+        # message classes whose only walked attribute is `content` and that need `role` only:
+        # for those, a message with no extra key and str or tuple content needs no call
+        parts = root.derived["parts"] = (mt.array, mt.array.obj, item, item.union, set())
+    return parts
+
+
+def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[Violation], None], *,
+                  betas: Iterable[str] = (), allow: Iterable[str] = ()) -> MessageCheck | None:
+    """The closed-world check of a request: its top level now (violations go to *add*), and what
+    the message pass must check: None when no message and no block needs a walk (one call for
+    the whole request, as most are clean), else the :class:`MessageCheck` the pass runs as it
+    visits each message and block."""
+    obj = schema.roots[root]
+    plan = _skip_plan(obj, type(conversation), "messages")  # the message pass checks those
+    walk = None
+    if not plan.ok(conversation):
+        walk = Walk(schema, add, betas=betas, allow=allow)
+        # the root's required keys (model, max_tokens, messages) have rules of their own
+        walk.fields(conversation, plan, "$", None, required=False)
+    msgs = conversation.messages
+    if type(msgs) is tuple and _messages_ok(obj, msgs):
+        return None
+    return MessageCheck(walk or Walk(schema, add, betas=betas, allow=allow), obj)
+
+
+def _messages_ok(root: _Obj, msgs: tuple[Any, ...]) -> bool:
+    """True when no message of *msgs* and no block in them needs a walk."""
+    _, _, _, union, simple = _parts(root)
+    blocks_ok = union.seq_ok or _seq_check(union)
+    # (the blocks check it was made with, the message classes, the check); the set of plain
+    # message classes only grows: its size tells whether it changed
+    cached = root.derived.get("messages_ok")
+    if cached is None or cached[0] is not blocks_ok or len(cached[1]) != len(simple):
+        classes = frozenset(simple)
+        cached = root.derived["messages_ok"] = (blocks_ok, classes, _messages_check(union, classes))
+    fn: Callable[[Any], bool] = cached[2]
+    return fn(msgs)
 
 
 class MessageCheck:
@@ -953,18 +1036,8 @@ class MessageCheck:
 
     def __init__(self, walk: Walk, root: _Obj) -> None:
         self.walk = walk
-        mt = root.keys["messages"]
-        assert mt.array is not None and mt.array.obj is not None
-        self.msg_item = mt.array
-        self.mobj = mt.array.obj
-        item = self.mobj.keys["content"].array
-        assert item is not None and item.union is not None
-        self.item = item
-        self.union = item.union
-        self.plans = item.union.plans
-        # message classes whose only walked attribute is `content` and that need `role` only:
-        # for those, a message with no extra key and str or tuple content needs no call
-        self.simple = _SIMPLE_MESSAGES.setdefault(id(self.mobj), set())
+        self.msg_item, self.mobj, self.item, self.union, self.simple = _parts(root)
+        self.plans = self.union.plans
         # True when no block of a content tuple needs a walk: one call per message (the classes
         # known when the pass starts; a block of another class answers False)
         self.content_ok: Callable[[Any], bool] = self.union.seq_ok or _seq_check(self.union)
@@ -978,10 +1051,10 @@ class MessageCheck:
                 self.walk.value(msg, self.msg_item, f"$.messages[{i}]")
                 return False
             plan = _plan(self.mobj, cls)
-        if (type(msg.content) is tuple and not msg.extra and msg.role is not UNSET
-                and plan.walk_names == ("content",)):
-            if plan.required == ("content", "role") or plan.required == ("role", "content"):
-                self.simple.add(cls)  # the caller may judge the next ones itself
+        plain = plan.walk_names == ("content",)
+        if plain and cls not in self.simple and plan.required in (("content", "role"), ("role", "content")):
+            self.simple.add(cls)  # all_ok and the caller may judge the next ones themselves
+        if type(msg.content) is tuple and not msg.extra and msg.role is not UNSET and plain:
             return True  # the caller visits the blocks anyway: they are checked there
         if plan.ok(msg):
             return False  # string content, nothing else set: done
