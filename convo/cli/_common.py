@@ -11,8 +11,17 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
+from convo.cli._parser import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Formatter,
+    Parser,
+    UsageError,
+)
 from convo.cli._report import Progress, counts_table
 from convo.codec.lines import LINE_KINDS
 from convo.stream.counts import RunCounts
@@ -51,24 +60,6 @@ __all__ = [
     "seconds",
     "show_progress",
 ]
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """A command line that cannot run (a missing file, clashing options): exit status 2."""
-
-
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples in epilogs as written."""
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise instead of exiting (``main`` decides the status)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def command_parser(sub: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
     """A command's parser on the ``convo`` subparsers *sub*, its help as its description."""
