@@ -123,8 +123,9 @@ class _LazyParsers(dict):  # type: ignore[type-arg]
         return [(k, self[k]) for k in self]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``convo`` command.
+def build_parser(*, lazy: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of the ``convo`` command; each command's module is imported when its
+    parser is first used (``lazy=False``: all at once, as argparse is used plainly).
 
     >>> args = build_parser().parse_args(["transform", "in.jsonl", "-t", "drop_images()", "-o", "out.jsonl"])
     >>> args.specs, args.output, args.workers
@@ -137,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `convo COMMAND --help` for a command's options and examples.",
     )
     parser.add_argument("--version", action=_VersionAction)
-    parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=_Commands)
+    if lazy:
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=_Commands)
+        return parser
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"convo.cli.{name}").add_parser(sub)
     return parser
 
 
