@@ -59,6 +59,22 @@ def test_command_help_imports_that_command_only(command: str) -> None:
     assert others == [], others
     for name in HEAVY:
         assert not _top(mods, name), f"convo {command} --help imported {_top(mods, name)}"
+    if command == "transform":  # its parser needs neither the codec nor the engine nor the transforms
+        for name in ("convo.codec", "convo.stream", "convo.transforms", "convo.rules"):
+            assert not _top(mods, name), f"convo transform --help imported {_top(mods, name)}"
+
+
+def test_parser_constants_are_the_engines() -> None:
+    """The defaults convo.cli._common writes down (so that a parser imports neither the codec nor
+    the line engine) are the values they copy."""
+    from convo.cli import _common
+    from convo.codec.lines import LINE_KINDS
+    from convo.stream import sources
+
+    assert _common.LINE_KINDS == LINE_KINDS
+    assert _common.DEFAULT_CHUNK_BYTES == sources.DEFAULT_CHUNK_BYTES
+    assert _common.DEFAULT_MAX_LINE_BYTES == sources.DEFAULT_MAX_LINE_BYTES
+    assert _common.STDIN == sources.STDIN
 
 
 def test_lazy_parser_says_what_the_eager_one_says() -> None:
