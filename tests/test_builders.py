@@ -3,10 +3,10 @@ object (issue 14) and give what the transforms give: the same conversation, or t
 
 from __future__ import annotations
 
-import timeit
 import warnings
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,18 +89,21 @@ def test_every_builder_is_covered() -> None:
                               "with_params"}
 
 
-def test_builders_are_faster_than_building_a_transform() -> None:
-    """Issue 14: a fluent call costs less than building its transform and applying it (was 40 µs
-    against 13 µs for the transform prebuilt). Medians of 5, CPU-bound, same process."""
-    conv = Conversation(model="claude-sonnet-4-5", max_tokens=64).user("Hello").assistant("Hi!")
+def test_builders_build_no_transform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: a fluent call builds no transform object (each did, at 40 µs against 13 µs for
+    the transform prebuilt; ``benchmarks/builders.py`` measures it)."""
+    built: list[str] = []
+    real_init = t.Transform.__init__
 
-    def per_call(fn: Any) -> float:
-        return sorted(timeit.repeat(fn, number=300, repeat=5))[2] / 300
+    def counting_init(self: t.Transform, name: str, /, *args: Any, **kwargs: Any) -> None:
+        built.append(name)
+        real_init(self, name, *args, **kwargs)
 
-    for fluent, built in [
-        (lambda: conv.user("More"), lambda: t.append_user("More")(conv)),
-        (lambda: conv.with_system("Be terse."), lambda: t.inject_system("Be terse.", where="top", replace=True)(conv)),
-        (lambda: conv.with_params(temperature=0.2), lambda: t.with_params(temperature=0.2)(conv)),
-    ]:
-        assert fluent() == built()
-        assert per_call(fluent) < per_call(built)
+    monkeypatch.setattr(t.Transform, "__init__", counting_init)
+    conv = Conversation(model="claude-sonnet-4-5", max_tokens=64)
+    out = (conv.with_system("Be terse.").user("Hello").assistant("Hi!").user("More")
+           .with_image("https://example.com/a.png").with_params(temperature=0.2).prefill("The answer"))
+    Conversation(model="claude-opus-4-8").user("a").system_message("b")
+    assert built == []
+    assert t.append_user("x") is not None and built == ["append_user"]  # the counter counts
+    assert [m.role for m in out.messages] == ["user", "assistant", "user", "assistant"]
