@@ -1,13 +1,16 @@
 """Import time: ``import convo`` against ``import anthropic``, each in fresh interpreters.
 
-Run: ``python benchmarks/import_time.py [--runs N] [--no-anthropic]``. Prints the median, min and
+Run: ``python benchmarks/import_time.py [--runs N] [--no-anthropic] [--no-bytecode]``. Prints the median, min and
 max wall time of the import statement alone (timed inside the fresh interpreter, so its start-up is
 not counted) and its CPU time (less disturbed on a shared machine), then the whole process, wall
 time, of ``python -c pass``, ``python -c "import convo"`` and ``convo --version`` in the same run;
 then checks what ``import convo`` pulls in: DESIGN.md promises neither httpx nor hypothesis
 (executors and strategies load on demand), and the rules, transforms and codec load on first use.
 Bytecode: run ``python -m compileall -q convo`` first (this machine sets PYTHONDONTWRITEBYTECODE);
-the script says whether convo's bytecode is there.
+the script says whether convo's bytecode is there. ``--no-bytecode`` moves convo's ``__pycache__``
+folders aside for the run (and back after it), with PYTHONDONTWRITEBYTECODE=1 in every child, so
+each interpreter compiles convo from source: the cost of a checkout that never had its bytecode
+written.
 
 Figures, issue 14 (2026-12-07, 2-core machine, compiled bytecode, 9 alternating fresh
 interpreters, load average ~4): ``import convo`` 116 ms before (main at 46e1d1c: values, rules,
@@ -15,6 +18,13 @@ transforms and codec) and 72 ms after (the values only; the rest on first use), 
 for ``import attrs, orjson`` alone. At load average ~7 this script gave CPU medians of 92 ms for
 ``import convo`` and 141 ms with codec, rules and transforms; ``convo --version`` 1.5 s wall (it
 still imports every command).
+
+Issue 14, start-up (2026-12-07, same machine, 7 fresh interpreters, medians; see README
+"Performance" for the figures and the load): ``import convo`` no longer imports attrs (the value
+classes are made by ``convo._frozen`` with code generated at build time) and ``convo --version``
+imports no command module (``convo.cli.COMMANDS``: each command's module loads when it is chosen
+or its parser is read) nor ``importlib.metadata``. The rows ``convo --help`` and ``convo transform
+--help`` show what one command's parser costs.
 """
 
 from __future__ import annotations
@@ -24,7 +34,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 
 PROBE = """
 import sys, time
@@ -36,13 +48,16 @@ print(" ".join(sorted(m for m in sys.modules)))
 """
 
 MUST_NOT_LOAD = ("httpx", "httpcore2", "hypothesis", "anthropic", "pydantic", "jsonschema", "cattrs",
-                 "convo.codec", "convo.rules", "convo.transforms", "convo.profiles")
+                 "attrs", "attr", "convo.codec", "convo.rules", "convo.transforms", "convo.profiles")
+
+
+ENV = dict(os.environ)
 
 
 def probe(stmt: str) -> tuple[float, float, set[str]]:
     """Seconds (wall, CPU) that *stmt* takes in a fresh interpreter, and the modules loaded after it."""
     out = subprocess.run([sys.executable, "-c", PROBE.format(stmt=stmt)], capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+                         text=True, check=True, env=ENV).stdout.splitlines()
     wall, cpu = out[0].split()
     return float(wall), float(cpu), set(out[1].split())
 
@@ -50,7 +65,7 @@ def probe(stmt: str) -> tuple[float, float, set[str]]:
 def whole(argv: list[str]) -> float:
     """Wall seconds of a whole process, start-up included."""
     t0 = time.perf_counter()
-    subprocess.run(argv, capture_output=True, check=True)
+    subprocess.run(argv, capture_output=True, check=True, env=ENV)
     return time.perf_counter() - t0
 
 
@@ -58,8 +73,38 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--no-anthropic", action="store_true", help="skip import anthropic (~1 s each)")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="move convo's __pycache__ folders aside for the run: convo compiled from source")
     args = ap.parse_args(argv)
 
+    import convo.model
+
+    if args.no_bytecode:
+        return _without_bytecode(os.path.dirname(convo.model.__file__), lambda: _run(args))
+    return _run(args)
+
+
+def _without_bytecode(package: str, run: Callable[[], int]) -> int:
+    """*run* with the ``__pycache__`` folders under *package* moved aside (put back after)."""
+    ENV["PYTHONDONTWRITEBYTECODE"] = "1"
+    moved: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(package)) as aside:  # same file system
+        try:
+            for i, (folder, dirs, _) in enumerate(os.walk(package)):
+                if "__pycache__" in dirs:
+                    dirs.remove("__pycache__")
+                    src = os.path.join(folder, "__pycache__")
+                    dst = os.path.join(aside, str(i))
+                    os.rename(src, dst)
+                    moved.append((dst, src))
+            return run()
+        finally:
+            for dst, src in moved:
+                if not os.path.exists(src):
+                    os.rename(dst, src)
+
+
+def _run(args: argparse.Namespace) -> int:
     import importlib.util
 
     import convo.model
@@ -95,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     procs = [("python -c pass", [sys.executable, "-c", "pass"]),
              ("python -c 'import convo'", [sys.executable, "-c", "import convo"])]
     if os.path.exists(convo_cmd):
-        procs.append(("convo --version", [convo_cmd, "--version"]))
+        procs += [("convo --version", [convo_cmd, "--version"]), ("convo --help", [convo_cmd, "--help"]),
+                  ("convo transform --help", [convo_cmd, "transform", "--help"])]
     print(f"\nwhole processes, wall, median of {args.runs}:")
     base = None
     for label, cmd in procs:

@@ -2,8 +2,9 @@
 
 Immutable conversation values built with pure transforms, the API's rules checked before
 sending, a lossless codec, pluggable executors, and a ``convo`` command for JSONL at scale.
-``import convo`` loads the values only (attrs, orjson): the rules, transforms and codec load on
-first use, and it never imports httpx, cattrs or hypothesis (``tests/test_public_api.py``).
+``import convo`` loads the values only (not even attrs: :mod:`convo._frozen` makes the same attrs
+classes from code generated at build time): the rules, transforms and codec load on first use,
+and it never imports httpx, cattrs or hypothesis (``tests/test_public_api.py``).
 
 >>> import convo
 >>> conv = convo.Conversation(model="claude-opus-4-8", max_tokens=1024).user("Hello, Claude")
@@ -14,6 +15,7 @@ The package, one layer per line; each imports only from the lines above it (side
 not from each other), which ``tests/test_layers.py`` checks on every module::
 
     convo.errors, convo._json        the exception tree; frozen JSON values, UNSET
+    convo._frozen(_code)             attrs classes built without attrs (code generated at build time)
     convo.model                      content blocks, Message, Conversation, Response (attrs, frozen)
     convo.profiles, convo.pricing    what each model accepts; what its tokens cost (profiles.json)
     convo.rules                      validate() -> Report

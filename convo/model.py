@@ -19,12 +19,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
-import attrs
-from attrs import field, frozen
-
+from convo import _frozen
 from convo._images import image_size, sniff_media_type
 from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze, nested_repr
 from convo.errors import ImageError
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: the classes are attrs classes (convo._frozen makes them)
+    from attrs import field, frozen
+else:  # the same classes without importing attrs at start-up (``import convo``)
+    from convo._frozen import field, frozen
 
 __all__ = [
     "Base64Source",
@@ -591,7 +594,7 @@ class Message(_Parsed):
 
     def with_blocks(self, blocks: Iterable[Block]) -> Message:
         """The same message with *blocks* as content."""
-        return attrs.evolve(self, content=tuple(blocks))
+        return _frozen.evolve(self, content=tuple(blocks))
 
 
 _SET_CONTENT: Callable[[Any, Any], None] = Message.__dict__["content"].__set__
@@ -825,7 +828,7 @@ class Conversation:
 
     def with_response(self, response: Response) -> Conversation:
         """The conversation with *response* appended as an assistant turn."""
-        return attrs.evolve(self, messages=(*self.messages, response.as_message()))
+        return _frozen.evolve(self, messages=(*self.messages, response.as_message()))
 
 
 # --------------------------------------------------------------------------- response
@@ -965,11 +968,11 @@ def _compact_repr(self: Any) -> str:
 
     def body() -> str:
         parts = []
-        for a in attrs.fields(type(self)):
-            v = getattr(self, a.name)
-            if v is UNSET or v is NO_MESSAGES or v is NO_CONTENT or (a.name == "extra" and not v):
+        for name in _frozen.field_names(type(self)):
+            v = getattr(self, name)
+            if v is UNSET or v is NO_MESSAGES or v is NO_CONTENT or (name == "extra" and not v):
                 continue
-            parts.append(f"{a.name}={_repr_extra(v) if a.name == 'extra' else repr(v)}")
+            parts.append(f"{name}={_repr_extra(v) if name == 'extra' else repr(v)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     return nested_repr(body, f"{type(self).__name__}(...)")
@@ -979,7 +982,7 @@ for _cls in list(globals().values()):
     # every attrs class of this module, except those with a hand-written __repr__ (Base64Source)
     if (
         isinstance(_cls, type)
-        and attrs.has(_cls)
+        and _frozen.is_frozen(_cls)
         and _cls.__module__ == __name__
         and _cls.__repr__.__code__.co_filename != __file__
     ):

@@ -13,7 +13,8 @@ from tests._imports import cycles, graph, modules
 # and every layer of a lower rank; layers of the same rank are side by side and never import
 # each other.
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
-    ("base", 0, ("convo.errors", "convo._json", "convo._images", "convo._samples")),
+    ("base", 0, ("convo.errors", "convo._json", "convo._images", "convo._samples", "convo._frozen",
+                 "convo._frozen_code")),
     ("model", 1, ("convo.model",)),
     ("profiles", 2, ("convo.profiles", "convo.pricing")),
     ("rules", 3, ("convo.rules",)),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -40,8 +41,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from convo.cli import batch, convert, diff, fixtures, run, serve, stats, transform, validate, view
-from convo.cli._common import (
+from convo.cli._parser import (
     EXIT_FAIL,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -50,17 +50,82 @@ from convo.cli._common import (
     Parser,
     UsageError,
 )
-from convo.codec.jsonl import OutputPathError
-from convo.stream.sources import InputError
 
-__all__ = ["Terminated", "build_parser", "entry", "main"]
+__all__ = ["COMMANDS", "Terminated", "build_parser", "entry", "main"]
 
-COMMANDS = (validate, transform, convert, fixtures, stats, view, diff, run, serve, batch)
-"""The command modules, in the order ``convo --help`` lists them."""
+COMMANDS: dict[str, str] = {
+    "validate": "check every line against the API's rules for its model",
+    "transform": "apply transforms to every conversation",
+    "convert": "convert between transcript formats",
+    "fixtures": "generate reproducible conversations for test suites",
+    "stats": "count lines, turns, models, tools, tokens, stop reasons; usage and cost",
+    "view": "a self-contained HTML page (or a terminal view) of conversations",
+    "diff": "what changed between two runs (exchange records) or two request files",
+    "run": "send every request line to the API; write exchange records",
+    "serve": "run the local Messages API emulator",
+    "batch": "the Message Batches API: submit, status, results, cancel (resumable)",
+}
+"""Each command's one-line help, in the order ``convo --help`` lists them: the module
+``convo.cli.NAME`` (its ``add_parser(sub)`` and ``command(args)``) is imported only when that
+command runs or its parser is looked at, so ``convo --version`` or ``convo transform --help`` load
+one command, not ten (``tests/test_cli_startup.py`` checks that each module passes this help)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``convo`` command.
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subparsers of ``convo``: each listed by :data:`COMMANDS` at once (``convo --help``,
+    the "invalid choice" error), its parser built by its module on first use (``choices[name]``,
+    which argparse reads to run it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._name_parser_map = self.choices = _LazyParsers(self)
+        for name, help_ in COMMANDS.items():
+            self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_))
+            dict.__setitem__(self._name_parser_map, name, None)
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if dict.get(self._name_parser_map, name, 0) is not None:  # not one of COMMANDS: as argparse does
+            made: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+            return made
+        # one of COMMANDS, its module building it: listed already, by the same help
+        if kwargs.pop("help", None) != COMMANDS[name]:
+            raise RuntimeError(f"convo.cli.{name} and convo.cli.COMMANDS give the command different help")
+        kwargs.setdefault("prog", f"{self._prog_prefix} {name}")
+        parser: argparse.ArgumentParser = self._parser_class(**kwargs)
+        dict.__setitem__(self._name_parser_map, name, parser)
+        return parser
+
+
+class _LazyParsers(dict):  # type: ignore[type-arg]
+    """Command name -> its parser, built by ``convo.cli.NAME.add_parser`` when first read."""
+
+    def __init__(self, action: _Commands) -> None:
+        super().__init__()
+        self._action = action
+
+    def __getitem__(self, name: str) -> argparse.ArgumentParser:
+        parser = super().__getitem__(name)
+        if parser is None:
+            importlib.import_module(f"convo.cli.{name}").add_parser(self._action)
+            parser = super().__getitem__(name)
+        return parser  # type: ignore[no-any-return]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def values(self) -> Any:
+        return [self[k] for k in self]
+
+    def items(self) -> Any:
+        return [(k, self[k]) for k in self]
+
+
+def build_parser(*, lazy: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of the ``convo`` command; each command's module is imported when its
+    parser is first used (``lazy=False``: all at once, as argparse is used plainly).
 
     >>> args = build_parser().parse_args(["transform", "in.jsonl", "-t", "drop_images()", "-o", "out.jsonl"])
     >>> args.specs, args.output, args.workers
@@ -73,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `convo COMMAND --help` for a command's options and examples.",
     )
     parser.add_argument("--version", action=_VersionAction)
+    if lazy:
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=_Commands)
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in COMMANDS:
-        module.add_parser(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"convo.cli.{name}").add_parser(sub)
     return parser
 
 
@@ -92,6 +160,29 @@ class _VersionAction(argparse.Action):
 
 
 def _version() -> str:
+    """convo's installed version, from its ``*.dist-info/METADATA`` on ``sys.path`` (what
+    ``importlib.metadata.version`` reads; importing that costs ~20 ms, a fifth of the command's
+    start, so it is the fallback only).
+
+    >>> _version() != ""
+    True
+    """
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as it:
+                found = [e.path for e in it if e.name.startswith("convo-") and e.name.endswith(".dist-info")]
+        except OSError:
+            continue
+        for path in found:
+            try:
+                with open(os.path.join(path, "METADATA"), encoding="utf-8") as f:
+                    for line in f:
+                        if line.startswith("Version:"):
+                            return line.split(":", 1)[1].strip()
+                        if not line.strip():
+                            break
+            except OSError:
+                continue
     try:
         from importlib.metadata import version
 
@@ -122,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _quiet_warnings()
             status: int = args.func(args)
         return status
-    except (UsageError, InputError, OutputPathError) as e:
+    except _usage_errors() as e:
         print(f"convo {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as e:
@@ -139,6 +230,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # a file that cannot be opened or written (no such directory, disk full)
         print(f"convo {args.command}: error: {e}; no output was written", file=sys.stderr)
         return EXIT_FAIL
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """What ``main`` reports as bad usage (status 2): evaluated only when a command raised, so
+    the modules that define them need not be imported up front (an error from a module not
+    loaded cannot have been raised)."""
+    errors: list[type[Exception]] = [UsageError]
+    for module, name in (("convo.stream.sources", "InputError"), ("convo.codec.jsonl", "OutputPathError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            errors.append(getattr(loaded, name))
+    return tuple(errors)
 
 
 class Terminated(KeyboardInterrupt):

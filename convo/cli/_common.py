@@ -11,14 +11,34 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from convo.cli._report import Progress, counts_table
-from convo.codec.lines import LINE_KINDS
-from convo.stream.counts import RunCounts
-from convo.stream.operation import OpSpec
-from convo.stream.sinks import Sink, rejects_path_for
-from convo.stream.sources import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, STDIN, expand
+from convo.cli._parser import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Formatter,
+    Parser,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from convo.stream.counts import RunCounts
+    from convo.stream.operation import OpSpec
+    from convo.stream.sinks import Sink
+
+# What building a parser needs, written here so that it imports neither the codec nor the line
+# engine (``convo transform --help`` loads no more than the parser); tests/test_cli_startup.py
+# checks each against the value it copies.
+LINE_KINDS = ("request", "batch_request", "batch_result", "exchange")
+"""convo.codec.lines.LINE_KINDS"""
+DEFAULT_CHUNK_BYTES = 1 << 20
+"""convo.stream.sources.DEFAULT_CHUNK_BYTES"""
+DEFAULT_MAX_LINE_BYTES = 64 << 20
+"""convo.stream.sources.DEFAULT_MAX_LINE_BYTES"""
+STDIN = "-"
+"""convo.stream.sources.STDIN"""
 
 __all__ = [
     "EXIT_FAIL",
@@ -51,24 +71,6 @@ __all__ = [
     "seconds",
     "show_progress",
 ]
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """A command line that cannot run (a missing file, clashing options): exit status 2."""
-
-
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples in epilogs as written."""
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise instead of exiting (``main`` decides the status)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def command_parser(sub: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
     """A command's parser on the ``convo`` subparsers *sub*, its help as its description."""
@@ -173,6 +175,8 @@ def check_target_model(args: argparse.Namespace, model: str | None, option: str)
 
 def inputs_of(args: argparse.Namespace) -> list[str]:
     """The files the command's FILE arguments name (stdin when none)."""
+    from convo.stream.sources import expand
+
     given = args.inputs or [STDIN]
     sources = expand(given)
     if not sources:
@@ -214,6 +218,7 @@ def run_op(
     rejects: Sink | None,
 ) -> tuple[RunCounts, Any, list[str]]:
     """:func:`convo.stream.runner.run_operation` with the command's settings and a progress bar."""
+    from convo.cli._report import Progress
     from convo.stream.runner import run_operation
 
     progress = Progress(sys.stderr, total=None, enabled=show_progress(args), label=f"{spec.name} ")
@@ -237,6 +242,8 @@ def run_op(
 def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
     """The command's output: Parquet when *parquet* says so (None: when *output* ends in
     ``.parquet``), else JSONL."""
+    from convo.stream.sinks import Sink
+
     if parquet is None:
         parquet = output.endswith(".parquet")
     if not parquet:
@@ -253,6 +260,7 @@ def output_sink(output: str, *, parquet: bool | None = None) -> Sink:
 def rejects_sink(args: argparse.Namespace, output: str) -> Sink:
     """The rejects file of a command that writes *output* (``--rejects``, or beside the output)."""
     from convo.codec.jsonl import check_output_path
+    from convo.stream.sinks import Sink, rejects_path_for
 
     path = args.rejects or rejects_path_for(output)
     check_output_path(output)  # before the rejects file exists: a bad -o creates nothing
@@ -307,6 +315,9 @@ def nothing_written_text(counts: RunCounts) -> list[str]:
 def run_report(name: str, args: argparse.Namespace, summary: Any, rejects: str) -> tuple[list[str], int]:
     """The summary lines and the exit status of a run of requests (``convo run`` by either route,
     ``convo batch results``): one vocabulary and the one exit rule for both."""
+    from convo.cli._report import counts_table
+    from convo.stream.counts import RunCounts
+
     done = summary.succeeded + summary.skipped  # answered, in this run or an earlier one
     n_in = summary.total + summary.rejected
     parts = [f"{summary.succeeded:,} succeeded", f"{summary.failures:,} failed (API errors)"]

@@ -9,13 +9,14 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from convo.cli._common import (
     EXIT_OK,
     EXIT_RULE,
+    STDIN,
     UsageError,
     add_allow_unknown_model,
     add_api_version,
@@ -32,12 +33,12 @@ from convo.cli._common import (
     run_op,
     say,
 )
-from convo.cli._report import counts_table, summary_line
-from convo.codec.lines import LineKind
-from convo.codec.rejects import CODES
-from convo.stream.operation import OpSpec
-from convo.stream.sources import STDIN, Chunk, ChunkReader
-from convo.transforms.secrets import RunKey, hit_of
+
+if TYPE_CHECKING:
+    from convo.codec.lines import LineKind
+
+# The modules a run needs are imported by the functions that run it: `convo transform --help`
+# imports this module only (tests/test_cli_startup.py).
 
 __all__ = ["add_parser", "command"]
 
@@ -104,6 +105,11 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """``convo transform``."""
+    from convo.cli._report import counts_table, summary_line
+    from convo.codec.rejects import CODES
+    from convo.stream.operation import OpSpec
+    from convo.transforms.secrets import RunKey
+
     if args.list:
         return _list()
     from convo.stream.pipelines import load_pipeline
@@ -166,6 +172,9 @@ def secrets_tables(changes: dict[str, int]) -> list[str]:
       secrets by place:
         $.system x 2
     """
+    from convo.cli._report import counts_table
+    from convo.transforms.secrets import hit_of
+
     by_detector: dict[str, int] = {}
     by_place: dict[str, int] = {}
     for text, n in changes.items():
@@ -198,6 +207,7 @@ def _dry_run(sources: list[str], transform: Any, *, kind: LineKind | None, chunk
     from convo.codec.lines import RawLine, decode_line, is_blank
     from convo.errors import DecodeError
     from convo.stream.ops import conversation_of
+    from convo.stream.sources import Chunk, ChunkReader
     from convo.transforms import ChangeLog
     from convo.transforms.secrets import scrubbers_of
 
@@ -275,6 +285,7 @@ def _print_hits(where: str, value: Any, inner: list[Any], outer: list[Any], show
     """Print the secrets of one line (detector, $.path in the line, the masked secret) until
     :data:`DRY_RUN_HITS` are shown; the new count."""
     from convo.stream.ops import line_path
+    from convo.transforms.secrets import hit_of
 
     for c, path in [*((c, line_path(value, c.path)) for c in inner), *((c, c.path) for c in outer)]:
         hit = hit_of(c.what)
@@ -324,6 +335,9 @@ def _pretty(line: bytes) -> str:
 
 
 def _transform_dask(args: argparse.Namespace) -> int:
+    from convo.cli._report import counts_table, summary_line
+    from convo.codec.rejects import CODES
+
     try:
         from convo import dask as convo_dask
     except ImportError as e:

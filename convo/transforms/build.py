@@ -20,6 +20,7 @@ from convo.model import Block, Conversation, Image, Message, Text, builder
 from convo.profiles import get_profile, require_known
 from convo.rules import system_may_follow
 from convo.transforms._base import (
+    NULL_LOG,
     ChangeLog,
     Transform,
     _Literal,
@@ -53,12 +54,18 @@ def _check_parts(name: str, parts: tuple[Any, ...]) -> Message:
         raise TypeError(f"{name}(): {e}") from None
 
 
+def _turn(name: str, role: str, parts: tuple[Any, ...]) -> Message:
+    if len(parts) == 1 and type(parts[0]) is str:  # the common case, as Message.of makes it
+        return Message(role, parts[0])
+    return attrs.evolve(_check_parts(name, parts), role=role)
+
+
 class _Append(Transform):
     __slots__ = ("message",)
 
     def __init__(self, name: str, role: str, parts: tuple[Any, ...]) -> None:
         super().__init__(name, *parts)
-        self.message = attrs.evolve(_check_parts(name, parts), role=role)
+        self.message = _turn(name, role, parts)
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         if log.enabled:
@@ -151,6 +158,8 @@ class _InjectSystem(Transform):
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         where = self.where
         if where == "message":
+            if not log.enabled:
+                return _system_message_to(conv, self.message)
             refusal = _message_refusal(conv)
             if refusal is not None:
                 reason, advice, rule = refusal
@@ -194,6 +203,15 @@ class _InjectSystem(Transform):
         return result
 
 
+def _system_message_to(conv: Conversation, message: Message) -> Conversation:
+    """``inject_system(text, where="message")`` on *conv*, *message* its system message."""
+    refusal = _message_refusal(conv)
+    if refusal is not None:
+        reason, advice, rule = refusal
+        raise TransformError(f"inject_system(where='message'): {reason} (rule {rule}); {advice}")
+    return with_messages(conv, (*conv.messages, message))
+
+
 @register
 def inject_system(
     text: str | tuple[Text, ...], *, where: Where = "auto", replace: bool = False
@@ -223,15 +241,19 @@ def inject_system(
         raise ValueError(f"inject_system(where=...) must be 'auto', 'top' or 'message', got {where!r}")
     if replace and where == "message":
         raise ValueError("inject_system(replace=True) edits the top-level system; it cannot go with where='message'")
+    return _InjectSystem(_system_text(text), where, replace)
+
+
+def _system_text(text: str | Iterable[Text]) -> str | tuple[Text, ...]:
+    """The system text :func:`inject_system` takes, checked: a non-empty string or text blocks."""
     if isinstance(text, str):
         if not text:
             raise ValueError("inject_system() needs non-empty text (system text blocks have minLength 1)")
-        value: str | tuple[Text, ...] = str(text)
-    else:
-        value = tuple(text)
-        if not value or not all(isinstance(b, Text) and b.text for b in value):
-            raise ValueError("inject_system() takes a string or non-empty text blocks")
-    return _InjectSystem(value, where, replace)
+        return str(text)
+    value = tuple(text)
+    if not value or not all(isinstance(b, Text) and b.text for b in value):
+        raise ValueError("inject_system() takes a string or non-empty text blocks")
+    return value
 
 
 # --------------------------------------------------------------------------- images
@@ -250,26 +272,31 @@ class _AttachImage(Transform):
         self.new_turn = new_turn
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        msgs = conv.messages
-        # a trailing system section is not a turn: the last turn is the one before it, and a new
-        # turn goes before it too (a system message followed by a user turn is a 400, facts §1.5)
-        k = len(msgs) - 1
-        while k >= 0 and msgs[k].role == "system":
-            k -= 1
-        if not self.new_turn and k >= 0 and msgs[k].role == "user":
-            last = msgs[k]
-            blocks = (*last.blocks, self.image)
-            if log.enabled:
-                log.add(
-                    "attached an image to the last user turn",
-                    f"{msg_path(k)}.content[{len(blocks) - 1}]",
-                    repr(self),
-                )
-            return with_messages(conv, (*msgs[:k], replace(last, content=blocks), *msgs[k + 1 :]))
+        return _attach(conv, self.image, self.new_turn, log, self)
+
+
+def _attach(conv: Conversation, image: Image, new_turn: bool, log: ChangeLog, who: Transform | None) -> Conversation:
+    """What ``attach_image`` does (*who*, the transform, is named in *log*'s reasons)."""
+    msgs = conv.messages
+    # a trailing system section is not a turn: the last turn is the one before it, and a new
+    # turn goes before it too (a system message followed by a user turn is a 400, facts §1.5)
+    k = len(msgs) - 1
+    while k >= 0 and msgs[k].role == "system":
+        k -= 1
+    if not new_turn and k >= 0 and msgs[k].role == "user":
+        last = msgs[k]
+        blocks = (*last.blocks, image)
         if log.enabled:
-            why = "new_turn=True" if self.new_turn else "the last turn is not a user turn"
-            log.add("added a user turn with an image", msg_path(k + 1), why)
-        return with_messages(conv, (*msgs[: k + 1], Message("user", (self.image,)), *msgs[k + 1 :]))
+            log.add(
+                "attached an image to the last user turn",
+                f"{msg_path(k)}.content[{len(blocks) - 1}]",
+                repr(who),
+            )
+        return with_messages(conv, (*msgs[:k], replace(last, content=blocks), *msgs[k + 1 :]))
+    if log.enabled:
+        why = "new_turn=True" if new_turn else "the last turn is not a user turn"
+        log.add("added a user turn with an image", msg_path(k + 1), why)
+    return with_messages(conv, (*msgs[: k + 1], Message("user", (image,)), *msgs[k + 1 :]))
 
 
 @register
@@ -288,12 +315,18 @@ def attach_image(image: Image | str | os.PathLike[str], *, new_turn: bool = Fals
     >>> [b.type for b in out.messages[-1].content]
     ['text', 'image']
     """
+    resolved, shown = _image_of(image)
+    return _AttachImage(resolved, shown, new_turn)
+
+
+def _image_of(image: Image | str | os.PathLike[str]) -> tuple[Image, Any]:
+    """The :class:`~convo.model.Image` that :func:`attach_image` attaches, and how its repr shows it."""
     if isinstance(image, Image):
-        return _AttachImage(image, image, new_turn)
+        return image, image
     if isinstance(image, str) and _is_url(image):
-        return _AttachImage(Image.from_url(image), image, new_turn)
+        return Image.from_url(image), image
     if isinstance(image, str | os.PathLike):
-        return _AttachImage(Image.from_path(image), os.fspath(image), new_turn)
+        return Image.from_path(image), os.fspath(image)
     raise TypeError(f"attach_image() takes an Image, a URL or a path, got {type(image).__name__}")
 
 
@@ -308,29 +341,34 @@ class _Prefill(Transform):
         self.message = Message("assistant", text)
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        profile = get_profile(conv.model)
-        if not profile.prefill:
-            raise TransformError(
-                f"prefill(): model {profile.model!r} rejects a final assistant turn (rule prefill.unsupported: "
-                "'This model does not support assistant message prefill'); put the instruction "
-                "in the user turn or the system prompt instead"
-            )
-        thinking = conv.thinking
-        if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
-            raise TransformError(
-                "prefill(): a prefill cannot be combined with thinking (rule prefill.with-thinking); "
-                "remove `thinking` or drop the prefill"
-            )
-        msgs = conv.messages
-        if not msgs or msgs[-1].role == "assistant":
-            state = "is empty" if not msgs else "already ends with an assistant turn"
-            raise TransformError(
-                f"prefill(): the conversation {state}; a prefill continues the assistant's reply "
-                "to a user turn, so append a user turn first"
-            )
-        if log.enabled:
-            log.add("appended an assistant prefill", msg_path(len(msgs)), repr(self))
-        return with_messages(conv, (*msgs, self.message))
+        return _prefill_to(conv, self.message, log, self)
+
+
+def _prefill_to(conv: Conversation, message: Message, log: ChangeLog, who: Transform | None) -> Conversation:
+    """What ``prefill`` does, *message* its assistant turn (*who*, the transform, named in *log*)."""
+    profile = get_profile(conv.model)
+    if not profile.prefill:
+        raise TransformError(
+            f"prefill(): model {profile.model!r} rejects a final assistant turn (rule prefill.unsupported: "
+            "'This model does not support assistant message prefill'); put the instruction "
+            "in the user turn or the system prompt instead"
+        )
+    thinking = conv.thinking
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        raise TransformError(
+            "prefill(): a prefill cannot be combined with thinking (rule prefill.with-thinking); "
+            "remove `thinking` or drop the prefill"
+        )
+    msgs = conv.messages
+    if not msgs or msgs[-1].role == "assistant":
+        state = "is empty" if not msgs else "already ends with an assistant turn"
+        raise TransformError(
+            f"prefill(): the conversation {state}; a prefill continues the assistant's reply "
+            "to a user turn, so append a user turn first"
+        )
+    if log.enabled:
+        log.add("appended an assistant prefill", msg_path(len(msgs)), repr(who))
+    return with_messages(conv, (*msgs, message))
 
 
 @register
@@ -346,6 +384,11 @@ def prefill(text: str) -> Transform:
     >>> prefill("The answer is (")(conv).messages[-1].content
     'The answer is ('
     """
+    _check_prefill(text)
+    return _Prefill(text)
+
+
+def _check_prefill(text: str) -> None:
     if not isinstance(text, str) or not text:
         raise ValueError("prefill() needs non-empty text")
     if text != text.rstrip():
@@ -353,7 +396,6 @@ def prefill(text: str) -> Transform:
             f"prefill({text!r}): the API rejects a final assistant turn that ends with "
             "whitespace (rule prefill.trailing-whitespace); drop the trailing whitespace"
         )
-    return _Prefill(text)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -371,33 +413,40 @@ class _WithParams(Transform):
         self.extras = extras
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        changes: dict[str, Any] = {}
-        for k, v in self.fields.items():
-            if not _same(getattr(conv, k), v):
-                changes[k] = v
-        extra = conv.extra
-        new_extra: dict[str, Any] | None = None
-        for k, v in self.extras.items():
-            if (k not in extra) if v is UNSET else (k in extra and _same(extra[k], v)):
-                continue
-            if new_extra is None:
-                new_extra = dict(extra)
-            if v is UNSET:
-                del new_extra[k]
-            else:
-                new_extra[k] = v
-            changes[k] = v  # only for the log; replaced by "extra" below
-        if not changes:
-            return conv
-        if log.enabled:
-            for k, v in changes.items():
-                log.add(f"removed {k}" if v is UNSET else f"set {k}", f"$.{k}", repr(self))
-        if new_extra is not None:
-            for k in self.extras:
-                changes.pop(k, None)
-            changes["extra"] = FrozenDict(new_extra) if new_extra else EMPTY
-        result: Conversation = replace(conv, **changes)
-        return result
+        return _set_params(conv, self.fields, self.extras, log, self)
+
+
+def _set_params(
+    conv: Conversation, fields: dict[str, Any], extras: dict[str, Any], log: ChangeLog, who: Transform | None
+) -> Conversation:
+    """What ``with_params`` does: *fields* and *extras* as :func:`_params` gives them."""
+    changes: dict[str, Any] = {}
+    for k, v in fields.items():
+        if not _same(getattr(conv, k), v):
+            changes[k] = v
+    extra = conv.extra
+    new_extra: dict[str, Any] | None = None
+    for k, v in extras.items():
+        if (k not in extra) if v is UNSET else (k in extra and _same(extra[k], v)):
+            continue
+        if new_extra is None:
+            new_extra = dict(extra)
+        if v is UNSET:
+            del new_extra[k]
+        else:
+            new_extra[k] = v
+        changes[k] = v  # only for the log; replaced by "extra" below
+    if not changes:
+        return conv
+    if log.enabled:
+        for k, v in changes.items():
+            log.add(f"removed {k}" if v is UNSET else f"set {k}", f"$.{k}", repr(who))
+    if new_extra is not None:
+        for k in extras:
+            changes.pop(k, None)
+        changes["extra"] = FrozenDict(new_extra) if new_extra else EMPTY
+    result: Conversation = replace(conv, **changes)
+    return result
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -418,9 +467,15 @@ def with_params(**params: Any) -> Transform:
     >>> conv.temperature, conv.stop_sequences, dict(conv.extra)
     (0.2, ('\\n\\nHuman:',), {'speed': 'fast'})
     """
+    fields, extras = _params(params)
+    shown = {k: _Literal("UNSET") if v is UNSET else thaw(v) for k, v in params.items()}
+    return _WithParams(shown, fields, extras)
+
+
+def _params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """*params* checked and frozen: (those that are Conversation fields, the others for ``extra``)."""
     fields: dict[str, Any] = {}
     extras: dict[str, Any] = {}
-    shown: dict[str, Any] = {}
     for k, v in params.items():
         if k in _NOT_PARAMS:
             raise ValueError(
@@ -431,7 +486,6 @@ def with_params(**params: Any) -> Transform:
             isinstance(v, list | tuple) and all(isinstance(b, Text) for b in v)
         )):
             raise ValueError("with_params(system=...) takes a string or Text blocks; or use inject_system()")
-        shown[k] = _Literal("UNSET") if v is UNSET else thaw(v)
         a = _FIELDS.get(k)
         if a is None:
             extras[k] = v if v is UNSET else freeze(v)
@@ -439,7 +493,7 @@ def with_params(**params: Any) -> Transform:
             fields[k] = a.converter(v)
         else:
             fields[k] = freeze(v) if v is not UNSET else v
-    return _WithParams(shown, fields, extras)
+    return fields, extras
 
 
 class _SetModel(Transform):
@@ -477,36 +531,47 @@ def set_model(model: str, *, allow_unknown: bool = False) -> Transform:
 # --------------------------------------------------------------------------- the fluent methods
 
 
+# Each builds no transform object: it does what the transform's apply does, with the same checks
+# and errors (a transform costs its repr's arguments and a call through apply; tests/
+# test_builders.py checks that a chain of these equals the transforms applied one by one).
+
+
 @builder("user")
 def _user(conv: Conversation, *parts: str | Block) -> Conversation:
-    return append_user(*parts)(conv)
+    return with_messages(conv, (*conv.messages, _turn("append_user", "user", parts)))
 
 
 @builder("assistant")
 def _assistant(conv: Conversation, *parts: str | Block) -> Conversation:
-    return append_assistant(*parts)(conv)
+    return with_messages(conv, (*conv.messages, _turn("append_assistant", "assistant", parts)))
 
 
 @builder("with_system")
 def _with_system(conv: Conversation, system: str | Iterable[Text]) -> Conversation:
-    return inject_system(system if isinstance(system, str) else tuple(system), where="top", replace=True)(conv)
+    value = _system_text(system)  # where="top", replace=True: the value replaces the system
+    if value == conv.system:
+        return conv
+    result: Conversation = replace(conv, system=value)
+    return result
 
 
 @builder("system_message")
 def _system_message(conv: Conversation, text: str) -> Conversation:
-    return inject_system(text, where="message")(conv)
+    return _system_message_to(conv, Message("system", _system_text(text)))
 
 
 @builder("with_image")
 def _with_image(conv: Conversation, image: Image | str | os.PathLike[str]) -> Conversation:
-    return attach_image(image)(conv)
+    return _attach(conv, _image_of(image)[0], False, NULL_LOG, None)
 
 
 @builder("prefill")
 def _prefill(conv: Conversation, text: str) -> Conversation:
-    return prefill(text)(conv)
+    _check_prefill(text)
+    return _prefill_to(conv, Message("assistant", text), NULL_LOG, None)
 
 
 @builder("with_params")
 def _with_params(conv: Conversation, **params: Any) -> Conversation:
-    return with_params(**params)(conv)
+    fields, extras = _params(params)
+    return _set_params(conv, fields, extras, NULL_LOG, None)

@@ -1,0 +1,126 @@
+"""convo._frozen (issue 14): the model's classes built without attrs at start-up are the classes
+attrs builds from the same definitions, and their generated code is up to date."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import os
+import pickle
+import subprocess
+import sys
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+
+import convo.model as m
+from convo import _frozen
+from convo.strategies import conversations
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLASSES = [c for c in vars(m).values() if isinstance(c, type) and _frozen.is_frozen(c)]
+
+
+def test_every_model_class_is_built_here() -> None:
+    assert len(CLASSES) >= 35 and m.Conversation in CLASSES and m.Message in CLASSES and m.ToolUse in CLASSES
+
+
+def test_generated_code_is_up_to_date() -> None:
+    """convo/_frozen_code.py is what scripts/make_frozen_code.py writes for today's model."""
+    spec = importlib.util.spec_from_file_location("make_frozen_code", os.path.join(ROOT, "scripts", "make_frozen_code.py"))
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with open(os.path.join(ROOT, "convo", "_frozen_code.py"), encoding="utf-8") as f:
+        assert f.read() == script.render(), "run python scripts/make_frozen_code.py"
+
+
+def test_import_convo_compiles_nothing_and_skips_attrs() -> None:
+    """``import convo`` takes every class's code from convo._frozen_code (none compiled) and does
+    not import attrs."""
+    code = "import sys, convo, convo._frozen as f; print(f.COMPILED, 'attrs' in sys.modules, 'attr' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "False", "False"]
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_class_is_what_attrs_makes(cls: type) -> None:
+    """Slots, match args, ``__init__``'s signature and the attrs fields are those of the class
+    attrs makes from the same field definitions."""
+    twin: Any = _frozen._twin(cls)
+    assert cls.__slots__ == twin.__slots__
+    assert cls.__match_args__ == twin.__match_args__  # type: ignore[attr-defined]
+    ours, theirs = inspect.signature(cls.__init__).parameters, inspect.signature(twin.__init__).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [(p.name, p.kind, p.default) for p in theirs.values()]
+    assert attrs.fields(cls) == attrs.fields(twin)  # type: ignore[arg-type]
+    assert [a.name for a in attrs.fields(cls)] == list(_frozen.field_names(cls))  # type: ignore[arg-type]
+    assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
+    assert hasattr(cls, "__weakref__") == hasattr(twin, "__weakref__")
+
+
+def _values(v: Any, out: list[Any], depth: int = 0) -> list[Any]:
+    if depth > 6:
+        return out
+    if attrs.has(type(v)):
+        out.append(v)
+        for a in attrs.fields(type(v)):
+            _values(getattr(v, a.name), out, depth + 1)
+    elif isinstance(v, tuple):
+        for x in v:
+            _values(x, out, depth + 1)
+    return out
+
+
+def _twin_of(v: Any) -> Any:
+    cls = type(v)
+    return _frozen._twin(cls)(**{a.alias: getattr(v, a.name) for a in attrs.fields(cls)})
+
+
+@given(conversations())
+def test_values_behave_as_attrs_values(conv: m.Conversation) -> None:
+    """Every value in a generated conversation: equal to itself rebuilt, copied, evolved and
+    pickled, with equal hashes; equal to another value exactly when attrs' twin classes say so;
+    built by ``__init__`` with the same converted fields as the twin; frozen."""
+    values = _values(conv, [])
+    for v in values:
+        cls = type(v)
+        again = cls(**{a.alias: getattr(v, a.name) for a in attrs.fields(cls)})
+        for same in (again, copy.copy(v), attrs.evolve(v), pickle.loads(pickle.dumps(v))):  # noqa: S301 - our own bytes
+            assert same == v and (same != v) is False and hash(same) == hash(v)
+        twin = _twin_of(v)
+        assert [getattr(v, a.name) for a in attrs.fields(cls)] == [getattr(twin, a.name) for a in attrs.fields(type(twin))]
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            v.extra = None
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            del v.extra
+    for v, w in zip(values, values[1:] + values[:1], strict=True):
+        assert (v == w) == (type(v) is type(w) and _twin_of(v) == _twin_of(w))
+        assert (v == 1) is False and v.__eq__(1) is NotImplemented
+
+
+def test_a_class_missing_from_the_generated_code_is_compiled() -> None:
+    """A class the generated code does not know gets its code compiled at import (and works)."""
+
+    @_frozen.frozen(kw_only=True)
+    class Point:
+        x: int
+        y: int = _frozen.field(default=0, converter=int)
+
+    assert f"{__name__}.test_a_class_missing_from_the_generated_code_is_compiled.<locals>.Point" in _frozen.COMPILED
+    assert Point(x=1, y="2") == Point(x=1, y=2) and Point(x=1).y == 0  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'x'"):
+        Point()  # type: ignore[call-arg]
+
+
+def test_what_it_does_not_handle_goes_to_attrs() -> None:
+    """A definition outside the subset (a mandatory field after a default one) is attrs' to make,
+    so attrs' own error comes out."""
+    with pytest.raises(ValueError, match="No mandatory attributes allowed after an attribute with a default"):
+
+        @_frozen.frozen
+        class Bad:
+            x: int = 0
+            y: int
