@@ -94,7 +94,7 @@ class TestRealworld:
             before = [p for r, p in schema_violations(conv) if r in ("schema.unknown-key", "schema.beta-only")]
             out, changes = t.drop_unknown_fields().explain(conv)
             assert schema_violations(out) == []
-            assert [c.path for c in changes] == before
+            assert sorted(c.path for c in changes) == sorted(before)
             assert all(not c.note and c.transform == "drop_unknown_fields" for c in changes)
             check_only_those_removed(conv, out, before)
             assert (out is conv) == (not changes)
@@ -113,7 +113,7 @@ class TestRealworld:
             edits = [c.path for c in changes if not c.note]
             notes = [c.path for c in changes if c.note]
             left = schema_violations(out, api_version="2023-06-01")
-            assert [p for _, p in left] == notes, name
+            assert sorted(p for _, p in left) == sorted(notes), name
             assert all(r == "schema.beta-only" for r, _ in left), name
             check_only_those_removed(conv, out, edits)
             removed += len(edits)

@@ -2,11 +2,12 @@
 whose header is not named), reporting each removal.
 
 Layer: transforms. It is built on the output of the closed-world check, not beside it: it runs
-:func:`convo.validate` (whose ``schema.*`` rules walk the request against ``convo/schema.json``)
-and removes exactly the keys that check reports, each at the ``$.path`` it names
-(:func:`convo.rules._schema.parse_path` turns a path into steps). So the transform and
-``validate`` cannot disagree about what is unknown: after it, ``validate`` reports no
-``schema.unknown-key`` and no beta-only key.
+the walk that :func:`convo.validate` runs first (:class:`convo.rules._schema.Walk`, whose
+``schema.*`` violations check the request against ``convo/schema.json``; the other rules are not
+run, as they concern no key) and removes exactly the keys that walk reports, each at the
+``$.path`` it names (:func:`convo.rules._schema.parse_path` turns a path into steps). So the
+transform and ``validate`` cannot disagree about what is unknown: after it, ``validate`` reports
+no ``schema.unknown-key`` and no beta-only key.
 
 What it removes, and what it leaves (a decision, documented in :func:`drop_unknown_fields`):
 
@@ -34,9 +35,8 @@ import attrs
 from convo._json import EMPTY, UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import Conversation, Message, lazy_blocks, lazy_mask, with_lazy_blocks
-from convo.profiles import builtin_profiles
-from convo.rules import Violation, validate
-from convo.rules._schema import parse_path
+from convo.rules import Violation
+from convo.rules._schema import Walk, load_schema, parse_path
 from convo.transforms._base import ChangeLog, Transform, register, replace
 
 __all__ = ["drop_unknown_fields", "unknown_fields"]
@@ -53,7 +53,7 @@ def _names(value: Iterable[str], what: str) -> tuple[str, ...]:
 def unknown_fields(conv: Conversation, *, betas: Iterable[str] = (), allow: Iterable[str] = ()
                    ) -> tuple[list[Violation], list[Violation]]:
     """What :func:`drop_unknown_fields` would do: the violations of the keys it removes, and those
-    of the unknown or beta-only types it leaves (as notes), in ``validate``'s order.
+    of the unknown or beta-only types it leaves (as notes), in the order the walk finds them.
 
     >>> from convo import Conversation, Message
     >>> conv = Conversation(model="claude-opus-4-8", max_tokens=8, messages=[Message("user", "Hi")],
@@ -65,10 +65,13 @@ def unknown_fields(conv: Conversation, *, betas: Iterable[str] = (), allow: Iter
 
 
 def _report(conv: Conversation, betas: tuple[str, ...], allow: tuple[str, ...]) -> list[Violation]:
-    # the schema does not depend on the model: any profile gives the same schema.* violations,
-    # and the registry's default warns about nothing
-    report = validate(conv, profile=builtin_profiles().default, betas=betas, allow=allow)
-    return [v for v in report.violations if v.rule.startswith("schema.")]
+    """The closed-world check's violations (``schema.*``) of *conv*: the walk ``validate`` runs
+    first (and ``betas_needed`` alone), without the rules that do not concern the schema."""
+    out: list[Violation] = []
+    schema = load_schema()
+    # the root's required keys (model, max_tokens, messages) are not the schema's to report
+    Walk(schema, out.append, betas=betas, allow=allow).model_object(conv, schema.roots["create"], "$", required=False)
+    return out
 
 
 def _split(found: list[Violation]) -> tuple[list[Violation], list[Violation]]:
