@@ -332,6 +332,22 @@ class TestMigrate:
             n += bool(dropped)
         assert n >= 5
 
+    def test_an_effort_only_system_message_without_its_beta_goes_whole(self) -> None:
+        """A mid-conversation system message holding only output_config (a beta-only key): without
+        its beta, migrate removes the key and then the message left empty (a 400 otherwise);
+        with it, both stay."""
+        body = request()
+        body["messages"].insert(1, {"role": "system", "content": "", "output_config": {"effort": "low"}})
+        conv = convo.loads(orjson.dumps(body))
+        out, changes = t.migrate(model=OPUS).explain(conv)
+        assert [(c.what, c.path) for c in changes] == [
+            ("removed beta-only key 'output_config'", "$.messages[1].output_config"),
+            ("removed an effort-only system message", "$.messages[1]")]
+        assert convo.dumps(out) == orjson.dumps(REQUEST) and validate(out).ok
+        beta = betas_needed(body)
+        kept = t.migrate(model=OPUS, betas=beta)(conv)
+        assert kept is conv and validate(kept, betas=beta).ok
+
     def test_betas_and_allow_pass_through(self) -> None:
         conv = convo.loads(orjson.dumps(request(context_management={"edits": []}, x_trace_id="t")))
         out = t.migrate(model=OPUS, betas=["context-management-2025-06-27"], allow=["x_trace_id"])(conv)

@@ -729,6 +729,13 @@ class _Migrate(Transform):
                          f"{self.model} accepts no mid-conversation system messages (rule system-message.unsupported-model)")
                     continue
                 oc = m.extra.get("output_config")
+                if not m.content and oc is None:
+                    # an effort-only system message whose output_config (a beta-only key) was
+                    # removed above: nothing is left of it, and an empty message is a 400
+                    note("removed an effort-only system message", msg_path(i),
+                         "its output_config needs a beta header not named (migrate(betas=[...]) keeps it); "
+                         "an empty message is a 400 (rule message.empty-content)")
+                    continue
                 if isinstance(oc, dict) and "effort" in oc and oc["effort"] not in p.effort_levels:
                     new = _clamp_effort(oc["effort"], p.effort_levels)
                     rest = _without(oc, "effort") if new is UNSET else FrozenDict({**oc, "effort": new})
