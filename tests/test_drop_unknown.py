@@ -275,8 +275,10 @@ class TestWhatItRemoves:
 
     def test_repr_parses_back(self) -> None:
         tr = t.drop_unknown_fields(betas=["b1"], allow=["x", "$.messages[*].y"])
-        assert repr(tr) == "drop_unknown_fields(betas=('b1',), allow=('x', '$.messages[*].y'))"
+        assert repr(tr) == "drop_unknown_fields(betas=('b1',), allow=('$.messages[*].y', 'x'))"
         assert t.parse(repr(tr)) == tr and repr(t.drop_unknown_fields()) == "drop_unknown_fields()"
+        assert t.drop_unknown_fields(betas={"b2", "b1"}) == t.drop_unknown_fields(betas=["b1", "b2", "b1"])
+        assert repr(t.migrate(model=OPUS, betas={"b2", "b1"})) == "migrate(model='claude-opus-4-8', betas=('b1', 'b2'))"
 
 
 # --------------------------------------------------------------------------- lazy turns

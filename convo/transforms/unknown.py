@@ -45,9 +45,14 @@ _EXTRA = "Extra inputs are not permitted"  # the API's words for a key it does n
 
 
 def _names(value: Iterable[str], what: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(x, str) for x in value):
-        raise TypeError(f"drop_unknown_fields({what}=...) takes a list of names, not {value!r}")
-    return tuple(value)
+    """The names, sorted and without repeats: their order means nothing, so equal sets of names
+    make equal transforms with one repr (a set's own order would change from run to run)."""
+    if isinstance(value, str):
+        raise TypeError(f"drop_unknown_fields({what}=...) takes a list of names, not one string: {value!r}")
+    names = tuple(value)
+    if not all(isinstance(x, str) for x in names):
+        raise TypeError(f"drop_unknown_fields({what}=...) takes a list of names, not {names!r}")
+    return tuple(sorted(set(names)))
 
 
 def unknown_fields(conv: Conversation, *, betas: Iterable[str] = (), allow: Iterable[str] = ()
