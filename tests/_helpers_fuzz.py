@@ -306,6 +306,8 @@ TRANSFORMS: dict[str, list[t.Transform]] = {
     "normalize": [t.normalize(), t.normalize(dangling="drop", orphans="drop")],
     "migrate": [t.migrate(model="claude-opus-4-8"), t.migrate(model="claude-sonnet-4-5", api_version="2023-06-01")],
     "scrub_secrets": [t.scrub_secrets(), t.scrub_secrets(pii=True, thinking="refuse", base64="drop")],
+    "drop_unknown_fields": [t.drop_unknown_fields(),
+                            t.drop_unknown_fields(betas=["context-management-2025-06-27"], allow=["x_trace_id"])],
 }
 """Instances of every transform of :data:`convo.transforms.REGISTRY` (a test checks the cover)."""
 

@@ -186,6 +186,7 @@ SAMPLES: dict[str, list[t.Transform]] = {
     "trim_to_tokens": [t.trim_to_tokens(budget=60), t.trim_to_tokens(budget=100_000)],
     "with_params": [t.with_params(max_tokens=16), t.with_params(metadata={"user_id": "u-1"}, temperature=0.5)],
     "scrub_secrets": [t.scrub_secrets(), t.scrub_secrets(pii=True, keyed=True, base64="drop")],
+    "drop_unknown_fields": [t.drop_unknown_fields(), t.drop_unknown_fields(betas=["task-budgets-2026-03-13"])],
 }
 
 # Broken histories too: repairs must not touch their input either.

@@ -604,6 +604,7 @@ class TestPromisesOfEveryBuiltin:
          t.keep_last_turns(n=50), t.trim_to_tokens(budget=10**9), t.redact("zebra"), t.map_text(str),
          t.drop_sampling_params(), t.strip_prefill(), t.strip_prefill(whitespace_only=True),
          t.normalize(), t.migrate(model=OPUS), t.set_model(OPUS), t.with_params(max_tokens=256),
+         t.drop_unknown_fields(),
          t.inject_system("You answer briefly.", where="top", replace=True), pipeline()],
         ids=repr,
     )

@@ -60,7 +60,8 @@ def add_parser(sub: Any) -> None:
                         "of that beta are accepted")
     p.add_argument("--allow", action="append", default=[], metavar="KEY",
                    help="accept this unknown key (a name, at any depth, or a $.path pattern with *; "
-                        "repeatable), for transcripts from an API newer than convo's schema")
+                        "repeatable), for transcripts from an API newer than convo's schema; to remove "
+                        "such keys instead: convo transform -t 'drop_unknown_fields()'")
     p.set_defaults(func=command)
 
 

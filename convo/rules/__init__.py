@@ -94,7 +94,8 @@ def validate(
     they are 400s. *betas* are the ``anthropic-beta`` headers the request goes with: keys and
     types that exist only in the beta API are accepted only when their header is named. *allow*
     accepts unknown keys by name (``"x_trace_id"``, at any depth) or by ``$.path`` pattern
-    (``"$.messages[*].x_meta"``), for transcripts from an API newer than convo's schema.
+    (``"$.messages[*].x_meta"``), for transcripts from an API newer than convo's schema
+    (:func:`convo.transforms.drop_unknown_fields` removes them instead, and takes the same names).
     *endpoint* is ``"messages"`` or ``"count_tokens"`` (whose body takes no ``max_tokens``).
 
     >>> from convo.model import Conversation, Message

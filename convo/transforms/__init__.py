@@ -44,6 +44,7 @@ from convo.transforms.transcript import (
     strip_thinking,
     trim_to_tokens,
 )
+from convo.transforms.unknown import drop_unknown_fields
 
 __all__ = [
     # the machinery
@@ -74,6 +75,7 @@ __all__ = [
     "drop_sampling_params",
     "strip_prefill",
     "scrub_secrets",
+    "drop_unknown_fields",
     # secrets
     "find_secrets",
     "scrub_text",

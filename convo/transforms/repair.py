@@ -9,6 +9,7 @@ Layer: transforms. ``normalize`` fixes what breaks the API's structural rules fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from convo._json import EMPTY, UNSET, FrozenDict
@@ -52,6 +53,7 @@ from convo.transforms._base import (
     with_content,
 )
 from convo.transforms.transcript import merge_two, strip_trailing_whitespace
+from convo.transforms.unknown import dropper
 
 __all__ = ["CONTINUED", "INTERRUPTED", "migrate", "normalize"]
 
@@ -583,20 +585,29 @@ def _without(d: Any, *keys: str) -> FrozenDict:
 
 
 class _Migrate(Transform):
-    __slots__ = ("api_version", "model", "profile")
+    __slots__ = ("api_version", "drop", "model", "profile")
 
-    def __init__(self, model: str, api_version: str, profile: Profile, allow_unknown: bool) -> None:
+    def __init__(self, model: str, api_version: str, profile: Profile, allow_unknown: bool,
+                 drop: Transform) -> None:
         kwargs: dict[str, Any] = {"model": model}
         if api_version != DEFAULT_API_VERSION:
             kwargs["api_version"] = api_version
         if allow_unknown:
             kwargs["allow_unknown"] = True
+        kwargs.update(drop.kwargs)  # betas=, allow= (only when given)
         super().__init__("migrate", **kwargs)
         self.model = model
         self.api_version = api_version
         self.profile = profile
+        self.drop = drop
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        # first what the API refuses whatever the model (unknown keys, beta keys without their
+        # header): it removes keys only, so every path after it still names the input's places
+        conv = self.drop.apply(conv, log)
+        return self._rewrite(conv, log)
+
+    def _rewrite(self, conv: Conversation, log: ChangeLog) -> Conversation:
         p = self.profile
         ch: dict[str, Any] = {}
         note = log.add if log.enabled else _ignore
@@ -718,6 +729,13 @@ class _Migrate(Transform):
                          f"{self.model} accepts no mid-conversation system messages (rule system-message.unsupported-model)")
                     continue
                 oc = m.extra.get("output_config")
+                if not m.content and oc is None:
+                    # an effort-only system message whose output_config (a beta-only key) was
+                    # removed above: nothing is left of it, and an empty message is a 400
+                    note("removed an effort-only system message", msg_path(i),
+                         "its output_config needs a beta header not named (migrate(betas=[...]) keeps it); "
+                         "an empty message is a 400 (rule message.empty-content)")
+                    continue
                 if isinstance(oc, dict) and "effort" in oc and oc["effort"] not in p.effort_levels:
                     new = _clamp_effort(oc["effort"], p.effort_levels)
                     rest = _without(oc, "effort") if new is UNSET else FrozenDict({**oc, "effort": new})
@@ -850,10 +868,13 @@ def _strip_citations(blocks: tuple[Any, ...], path: str, note: Any) -> tuple[Any
 
 
 @register
-def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown: bool = False) -> Transform:
+def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown: bool = False,
+            betas: Iterable[str] = (), allow: Iterable[str] = ()) -> Transform:
     """Rewrite a conversation so that *model* accepts it under *api_version*, reporting each edit.
 
-    It sets ``model``; drops sampling parameters the target rejects (all of them under
+    It first removes the keys the API refuses as unknown, and beta-only keys unless *betas* names
+    their ``anthropic-beta`` header (:func:`~convo.transforms.drop_unknown_fields`, which keeps
+    the unknown keys *allow* names); then it sets ``model``; drops sampling parameters the target rejects (all of them under
     2026-10-21; ``top_k`` and non-default values on Claude 4.7 and later; changed ones while
     thinking is on); maps thinking (``enabled`` -> ``adaptive`` where budget thinking is gone,
     ``adaptive`` -> ``enabled`` where it is missing, ``disabled`` removed where thinking is always
@@ -863,7 +884,9 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown
     mark another prefix there); removes a prefill the model (or thinking, or
     JSON output) rejects and strips one's trailing whitespace; and under 2026-10-21 moves
     documents out of assistant turns (to the user turn before) and removes citations from user
-    text. A conversation valid for its own model comes out valid for *model*; one with more
+    text. A conversation valid for its own model (apart from unknown and beta-only keys) comes
+    out valid for *model*, closed-world checks included (``validate(out, betas=betas)``); a
+    block of an unknown type is kept and noted (it is content). One with more
     images than *model* takes raises :class:`~convo.errors.TransformError`. A *model* no profile
     knows raises :class:`~convo.errors.UnknownModelError` naming the closest ids (a typo would
     otherwise rewrite every line to a model that does not exist); ``allow_unknown=True`` takes it
@@ -877,11 +900,16 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown
     ('claude-opus-4-8', UNSET, UNSET, ['user'])
     >>> [c.path for c in changes]
     ['$.model', '$.temperature', '$.top_k', '$.messages[1]']
+    >>> from convo import validate
+    >>> logged = Conversation(model="claude-sonnet-4-5", max_tokens=64, extra={"fallbacks": ["x"]}).user("Hi")
+    >>> out, changes = migrate(model="claude-opus-4-8").explain(logged)
+    >>> [(c.what, c.path) for c in changes], validate(out).ok
+    ([("removed unknown key 'fallbacks'", '$.fallbacks'), ("set model 'claude-sonnet-4-5' -> 'claude-opus-4-8'", '$.model')], True)
     """
     if not isinstance(model, str) or not model:
         raise ValueError("migrate(model=...) needs a model id")
     if api_version not in API_VERSIONS:
         raise ValueError(f"migrate(api_version=...) must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
     profile = require_known(model, what="migrate(model=...)", allow_unknown=allow_unknown)
-    return _Migrate(model, api_version, profile, allow_unknown)
+    return _Migrate(model, api_version, profile, allow_unknown, dropper(betas, allow, keep_lazy=False))
 
