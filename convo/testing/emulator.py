@@ -21,8 +21,10 @@ against it (facts §5, §6, §8, §10):
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
 - Replies are deterministic (see :mod:`convo.testing._replies`): ``handler(conversation)`` returns
-  a :class:`~convo.model.Response` or the reply text; the default echoes the last user turn. A
-  handler may raise :class:`convo.errors.APIStatusError` to answer with that error.
+  a :class:`~convo.model.Response` or the reply text; the default echoes the last user turn, and
+  a structured-output request (``output_config.format``) gets JSON that validates against its
+  schema. A tool call's input validates against the tool's ``input_schema``. A handler may raise
+  :class:`convo.errors.APIStatusError` to answer with that error.
 - Faults are scheduled with ``faults=`` (a spec string or a list; syntax in
   :mod:`convo.testing._faults`, repeated here): each request takes the first pending fault whose
   scope matches it.
@@ -76,10 +78,13 @@ from convo.testing._batches import BatchStore
 from convo.testing._faults import Fault, FaultSchedule, default_error_type, default_message
 from convo.testing._models import model_info, model_infos
 from convo.testing._replies import (
+    TOOL_POLICIES,
     build_response,
     default_reply,
     estimate_input_tokens,
+    request_digest,
     stream_events,
+    structured_reply,
 )
 from convo.testing._wire import (
     ApiError,
@@ -213,7 +218,13 @@ class Emulator:
       type | None``.
     - ``profiles``: the model profiles for validation and ``/v1/models`` (default: built-in);
       ``validate_requests=False`` skips the rules; ``strict=False`` skips only the closed-world
-      checks (unknown keys, types and models pass: the old, lenient behaviour); ``stream_delay``: seconds between SSE
+      checks (unknown keys, types and models pass: the old, lenient behaviour);
+      ``tool_policy``: what a reply does when tools are offered and ``tool_choice`` is ``auto``
+      (or absent): ``"text"`` (default) answers text, as if the model chose not to call;
+      ``"call"`` calls the first tool that has an ``input_schema`` whenever the last user turn
+      holds no ``tool_result``, and answers text once results come back (so an agent loop, such
+      as the SDK's tool runner, runs one round trip). A forced ``tool_choice`` (``any``,
+      ``tool``) always calls, whatever the policy. ``stream_delay``: seconds between SSE
       events; ``organization_id``: the ``anthropic-organization-id`` header;
       ``max_request_bytes`` / ``max_batch_bytes`` / ``max_batch_requests``: the API's limits
       (32 MB, 256 MB, 100,000), lowerable so tests can reach them.
@@ -239,6 +250,7 @@ class Emulator:
         profiles: ProfileRegistry | None = None,
         validate_requests: bool = True,
         strict: bool = True,
+        tool_policy: str = "text",
         stream_delay: float = 0.0,
         organization_id: str = ORGANIZATION_ID,
         clock: Callable[[], float] = now,
@@ -257,6 +269,10 @@ class Emulator:
         self.profiles = profiles
         self.validate_requests = validate_requests
         self.strict = strict
+        if tool_policy not in TOOL_POLICIES:
+            raise ValueError(f"tool_policy must be one of {', '.join(TOOL_POLICIES)}, "
+                             f"got {tool_policy!r}")
+        self.tool_policy = tool_policy
         self.stream_delay = stream_delay
         self.organization_id = organization_id
         self.max_request_bytes = max_request_bytes
@@ -509,10 +525,14 @@ class Emulator:
         if errors:
             raise ApiError(400, "invalid_request_error", api_words(errors[0], body, endpoint))
 
+    def _default_reply(self, conv: m.Conversation, digest: str) -> str:
+        return structured_reply(conv, digest) or default_reply(conv)
+
     def _answer(self, conv: m.Conversation, service_tier: str) -> m.Response:
-        handler = self.handler or self._cassette_handler or default_reply
+        digest = request_digest(conv)
+        handler = self.handler or self._cassette_handler
         try:
-            out = handler(conv)
+            out = handler(conv) if handler is not None else self._default_reply(conv, digest)
         except APIStatusError as e:
             raise ApiError(e.status, e.type or default_error_type(e.status), e.message) from None
         except ApiError:
@@ -525,7 +545,8 @@ class Emulator:
             raise ApiError(500, "api_error",
                            f"the emulator's handler returned a {type(out).__name__}, "
                            "not a Response or a string")
-        return build_response(conv, out, service_tier=service_tier)
+        return build_response(conv, out, digest=digest, service_tier=service_tier,
+                              tool_policy=self.tool_policy)
 
     def _create_message(self, ctx: _Context) -> _Reply:
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
@@ -1011,6 +1032,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--api-key", action="append", dest="api_keys", default=None,
                    help="accept only this key (repeatable); default: any non-empty key")
     p.add_argument("--batch-delay", type=float, default=0.5)
+    p.add_argument("--tool-policy", choices=TOOL_POLICIES, default="text")
+    p.add_argument("--lenient", action="store_true")
     args = p.parse_args(argv)
     try:
         schedule = FaultSchedule(args.faults)
@@ -1022,7 +1045,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
 
     serve(args.host, args.port, faults=schedule, on_ready=ready, api_keys=args.api_keys,
-          batch_delay=args.batch_delay)
+          batch_delay=args.batch_delay, tool_policy=args.tool_policy, strict=not args.lenient)
     return 0
 
 
