@@ -108,6 +108,13 @@ def _where(path: str, key: str | int) -> str:
     return f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
 
 
+def _int(x: Any) -> TypeGuard[int]:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+_NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
 def _number(x: Any) -> TypeGuard[int | float]:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
@@ -175,7 +182,7 @@ class _Generator:
             raise SchemaError(f"{path}.$ref: {ref!r} is not a JSON pointer")
         for raw in pointer.split("/")[1:] if pointer else ():
             part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and part in node:
+            if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
@@ -191,7 +198,7 @@ class _Generator:
         while True:
             if isinstance(schema, bool):
                 return schema
-            if not isinstance(schema, Mapping):
+            if not isinstance(schema, dict):
                 raise SchemaError(f"{path}: a schema is an object or a boolean, not "
                                   f"{type(schema).__name__}")
             if "$ref" in schema:
@@ -233,7 +240,7 @@ class _Generator:
         if not usable:
             return 0
         if depth >= self.max_depth:  # prefer a branch that ends the recursion
-            plain = [i for i in usable if isinstance(branches[i], Mapping) and not _has_ref(branches[i])]
+            plain = [i for i in usable if isinstance(branches[i], dict) and not _has_ref(branches[i])]
             if plain:
                 return plain[0]
         return self.rng.choice(usable)
@@ -296,12 +303,12 @@ class _Generator:
         return None
 
     def _object(self, schema: Mapping[str, Any], path: str, depth: int) -> dict[str, Any]:
-        props = self._get(schema, "properties", Mapping, path) or {}
+        props = self._get(schema, "properties", dict, path) or {}
         required = self._get(schema, "required", list, path) or []
         if not all(isinstance(r, str) for r in required):
             raise SchemaError(f"{path}.required: not a list of names")
         extra = schema.get("additionalProperties", True)
-        if not isinstance(extra, bool | Mapping):
+        if not isinstance(extra, bool | dict):
             raise SchemaError(f"{path}.additionalProperties: not a schema")
         lo = self._count(schema, "minProperties", path) or 0
         hi = self._count(schema, "maxProperties", path)
@@ -341,7 +348,7 @@ class _Generator:
         items = schema.get("items", True)
         if isinstance(items, list):  # draft 7's tuple form
             prefix, items = items, schema.get("additionalItems", True)
-        if not isinstance(items, bool | Mapping):
+        if not isinstance(items, bool | dict):
             raise SchemaError(f"{path}.items: not a schema")
         lo = self._count(schema, "minItems", path) or 0
         hi = self._count(schema, "maxItems", path)
@@ -400,6 +407,38 @@ class _Generator:
         return _fit(self.rng.choice(_WORDS) + str(self.rng.randint(0, 99)), lo, hi, self.rng)
 
     def _number(self, schema: Mapping[str, Any], path: str, *, integer: bool) -> int | float:
+        keys = [schema.get(k) for k in _NUMBER_KEYS]
+        if all(v is None for v in keys) and not integer:
+            return round(self.rng.uniform(-100, 100), 2)
+        if integer and all(v is None or _int(v) or (v is True and i in (2, 3))
+                           for i, v in enumerate(keys)):
+            return self._integer(schema, path)
+        return self._exact_number(schema, path, integer=integer)
+
+    def _integer(self, schema: Mapping[str, Any], path: str) -> int:
+        """The fast path of integer bounds and an integer multipleOf: int arithmetic only."""
+        low, high, ex_low, ex_high, step = (schema.get(k) for k in _NUMBER_KEYS)
+        lows = [] if low is None else [low + 1 if ex_low is True else low]
+        highs = [] if high is None else [high - 1 if ex_high is True else high]
+        if _int(ex_low):
+            lows.append(ex_low + 1)
+        if _int(ex_high):
+            highs.append(ex_high - 1)
+        lo = max(lows) if lows else (min(highs) - 100 if highs else -100)
+        hi = min(highs) if highs else lo + 100
+        if lo > MAX_INT or hi < -MAX_INT:
+            raise SchemaError(f"{path}: bounds beyond the integers the generator writes")
+        lo, hi = max(lo, -MAX_INT), min(hi, MAX_INT)
+        if step is not None and step <= 0:
+            raise SchemaError(f"{path}.multipleOf: not a number above 0")
+        k = step or 1
+        first, last = -(-lo // k), hi // k
+        if first > last:
+            raise SchemaError(f"{path}: no integer between the bounds found"
+                              + (f" that is a multiple of {step}" if step else ""))
+        return int(self.rng.randint(first, last) * k)
+
+    def _exact_number(self, schema: Mapping[str, Any], path: str, *, integer: bool) -> int | float:
         lo, lo_open = _bound(schema, "minimum", "exclusiveMinimum", low=True)
         hi, hi_open = _bound(schema, "maximum", "exclusiveMaximum", low=False)
         raw = schema.get("multipleOf")
@@ -468,15 +507,18 @@ class _Generator:
 
 
 def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
+    """*value* with every mapping a dict and every sequence a list (the generator's own copy)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, list | tuple):
         return [_copy(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
     return value
 
 
 def _has_ref(schema: Any) -> bool:
-    if isinstance(schema, Mapping):
+    if isinstance(schema, dict):
         return "$ref" in schema or any(_has_ref(v) for v in schema.values())
     if isinstance(schema, list):
         return any(_has_ref(v) for v in schema)
@@ -504,10 +546,10 @@ def _implied_type(schema: Mapping[str, Any]) -> str:
 
 def _merge(a: Any, b: Any, path: str) -> dict[str, Any]:
     """The schema both *a* and *b* ask for, for the simple cases (see the module docstring)."""
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
-        bad = a if not isinstance(a, Mapping) else b
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        bad = a if not isinstance(a, dict) else b
         if bad is True:
-            return dict(a if isinstance(a, Mapping) else b)
+            return dict(a if isinstance(a, dict) else b)
         raise SchemaError(f"{path}: cannot merge a {type(bad).__name__} into a schema")
     out = dict(a)
     for key, value in b.items():
@@ -515,7 +557,7 @@ def _merge(a: Any, b: Any, path: str) -> dict[str, Any]:
             out[key] = value
             continue
         mine = out[key]
-        if key == "properties" and isinstance(mine, Mapping) and isinstance(value, Mapping):
+        if key == "properties" and isinstance(mine, dict) and isinstance(value, dict):
             props = dict(mine)
             for name, sub in value.items():
                 props[name] = {"allOf": [props[name], sub]} if name in props else sub
@@ -541,8 +583,8 @@ def _merge(a: Any, b: Any, path: str) -> dict[str, Any]:
             out[key] = [v for v in mine if v in value]
         elif key in ("additionalProperties", "items") and (mine is False or value is False):
             out[key] = False
-        elif key in ("additionalProperties", "items") and isinstance(mine, Mapping) \
-                and isinstance(value, Mapping):
+        elif key in ("additionalProperties", "items") and isinstance(mine, dict) \
+                and isinstance(value, dict):
             out[key] = {"allOf": [mine, value]}
         elif key in ("anyOf", "oneOf") and isinstance(mine, list) and isinstance(value, list):
             out["allOf"] = [*out.get("allOf", []), {key: value}] if isinstance(
