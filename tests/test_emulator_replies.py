@@ -303,8 +303,10 @@ class TestSdkTools:
             final = s.get_final_message()
         assert final.content[0].input == client.messages.create(**kw).content[0].input
 
-    def test_tool_runner_completes_a_loop(self):
-        """The SDK's tool runner calls the tool with valid arguments, sends its result, and ends."""
+    @pytest.mark.parametrize("thread", [None, False])
+    def test_tool_runner_completes_a_loop(self, thread):
+        """The SDK's tool runner calls the tool with valid arguments, sends its result, and ends;
+        threaded (its default) or not (thread=False: the full history every turn)."""
         calls: list[dict[str, Any]] = []
 
         @beta_tool
@@ -318,20 +320,38 @@ class TestSdkTools:
             calls.append({"order_id": order_id, "include_items": include_items})
             return f"order {order_id} is shipped"
 
-        with Emulator(tool_policy="call") as url:
+        emu = Emulator(tool_policy="call")
+        with emu as url:
             client = anthropic.Anthropic(api_key=KEY, base_url=url)
             try:
-                # thread=False: the emulator holds no server-side message threads (the runner's
-                # default sends a `thread` field, which the closed-world schema does not know)
                 runner = client.beta.messages.tool_runner(
-                    model=MODEL, max_tokens=512, tools=[lookup_order], thread=False,
-                    messages=[{"role": "user", "content": "Where is my order?"}])
+                    model=MODEL, max_tokens=512, tools=[lookup_order],
+                    messages=[{"role": "user", "content": "Where is my order?"}],
+                    **({} if thread is None else {"thread": thread}))
                 messages = list(runner)
             finally:
                 client.close()
         assert [m.stop_reason for m in messages] == ["tool_use", "end_turn"]
         assert len(calls) == 1 and isinstance(calls[0]["order_id"], str)
         assert messages[-1].content[0].text == f"echo: order {calls[0]['order_id']} is shipped"
+        statuses = [r.status for r in emu.log]
+        if thread is None:  # the threaded first try is refused the way the SDK recovers from
+            assert statuses == [400, 200, 200]
+            assert "thread" in emu.log[0].body and "thread" not in emu.log[1].body
+        else:
+            assert statuses == [200, 200]
+        assert len(emu.log[-1].body["messages"]) == 3  # the full history, unthreaded
+
+    def test_a_thread_is_refused_as_unsupported(self, client):
+        """Under the message-threads beta a `thread` gets thread_unsupported_request details;
+        without the beta it is an unknown key."""
+        req = body(thread={"type": "new"})
+        beta = {**H26, "anthropic-beta": "message-threads-2026-08-12"}
+        r = client.post("/v1/messages", headers=beta, json=req)
+        assert r.status_code == 400
+        assert r.json()["error"]["details"] == {"error_code": "thread_unsupported_request"}
+        plain = client.post("/v1/messages", headers=H26, json=req)
+        assert plain.json()["error"]["message"] == "thread: Extra inputs are not permitted"
 
 
 # --------------------------------------------------------------------------- 429

@@ -20,6 +20,9 @@ against it (facts §5, §6, §8, §10):
   convo 0.x did.
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
+- It holds no server-side message threads: a ``thread`` under the ``message-threads-2026-08-12``
+  beta is refused with ``error.details.error_code: "thread_unsupported_request"``, on which the
+  SDK's thread helpers and tool runner go on unthreaded (full history each turn).
 - Replies are deterministic (see :mod:`convo.testing._replies`): ``handler(conversation)`` returns
   a :class:`~convo.model.Response` or the reply text; the default echoes the last user turn, and
   a structured-output request (``output_config.format``) gets JSON that validates against its
@@ -127,6 +130,7 @@ _REQUIRED_COUNT = ("model", "messages")
 _NOT_IN_COUNT = ("max_tokens", "stream", "stop_sequences", "metadata", "temperature", "top_p",
                  "top_k", "service_tier", "container", "inference_geo")
 _BATCH_ONLY_ERRORS = {"canceled", "expired"}
+MESSAGE_THREADS_BETA = "message-threads-2026-08-12"  # SDK 2.17: its tool runner sends it
 
 
 @define
@@ -179,7 +183,8 @@ class _Reply:
 
     @classmethod
     def error(cls, e: ApiError, request_id: str) -> _Reply:
-        return cls(e.status, error_body(e.type, e.message, request_id), headers=e.headers)
+        return cls(e.status, error_body(e.type, e.message, request_id, e.details),
+                   headers=e.headers)
 
 
 def _frame(name: str, data: bytes) -> bytes:
@@ -549,6 +554,15 @@ class Emulator:
                               tool_policy=self.tool_policy)
 
     def _create_message(self, ctx: _Context) -> _Reply:
+        if (MESSAGE_THREADS_BETA in ctx.betas and isinstance(ctx.parsed, dict)
+                and "thread" in ctx.parsed):
+            # the emulator holds no server-side message threads: it refuses a threaded request
+            # with the rejection the SDK 2.17 types describe (ThreadUnsupportedRequestErrorDetails;
+            # the words are UNCONFIRMED), on which the SDK's thread helpers and tool runner go on
+            # without a thread, sending the full conversation
+            raise ApiError(400, "invalid_request_error",
+                           "thread: this request cannot be threaded; send the full conversation "
+                           "without `thread`", details={"error_code": "thread_unsupported_request"})
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
         self._check_rules(conv, ctx.version, ctx.entry, body=ctx.parsed, betas=ctx.betas)
         resp = self._answer(conv, "standard")
