@@ -107,9 +107,10 @@ def default_reply(conv: m.Conversation) -> str:
 # --------------------------------------------------------------------------- shaping a reply
 
 
-def _client_tools(conv: m.Conversation) -> list[Mapping[str, Any]]:
+def _named_tools(conv: m.Conversation) -> list[tuple[int, Mapping[str, Any]]]:
+    """The tools that have a name, with their index in ``tools`` (for error locations)."""
     tools = conv.tools if conv.tools is not UNSET else ()
-    return [t for t in tools if isinstance(t, Mapping) and "name" in t]
+    return [(i, t) for i, t in enumerate(tools) if isinstance(t, Mapping) and "name" in t]
 
 
 def _last_turn_has_results(conv: m.Conversation) -> bool:
@@ -126,18 +127,18 @@ def _tool_to_call(conv: m.Conversation, tool_policy: str) -> tuple[int, Mapping[
     ``tool_policy`` decides: ``"text"`` answers text, ``"call"`` calls the first tool with an
     ``input_schema`` unless the last user turn carries tool results (then the answer is text).
     """
-    tools = _client_tools(conv)
+    tools = _named_tools(conv)
     if not tools:
         return None
     choice = conv.tool_choice
     kind = choice.get("type") if isinstance(choice, Mapping) else (
         "auto" if choice is UNSET else None)
-    custom = [(i, t) for i, t in enumerate(tools) if isinstance(t.get("input_schema"), Mapping)]
+    custom = [(i, t) for i, t in tools if isinstance(t.get("input_schema"), Mapping)]
     if kind == "tool":
         assert isinstance(choice, Mapping)
-        return next(((i, t) for i, t in enumerate(tools) if t["name"] == choice.get("name")), None)
+        return next(((i, t) for i, t in tools if t["name"] == choice.get("name")), None)
     if kind == "any":
-        return custom[0] if custom else (0, tools[0])
+        return custom[0] if custom else tools[0]
     if kind == "auto" and tool_policy == "call" and custom and not _last_turn_has_results(conv):
         return custom[0]
     return None
