@@ -90,7 +90,11 @@ class TestMessages:
         ) as s:
             final = s.get_final_message()
         [tool] = final.content
-        assert tool.type == "tool_use" and tool.input == {"city": "echo: Hello from the SDK"}
+        plain = client.messages.create(model=MODEL, max_tokens=256, messages=HELLO,
+                                       tools=[WEATHER_TOOL],
+                                       tool_choice={"type": "tool", "name": "get_weather"})
+        assert tool.type == "tool_use" and isinstance(tool.input["city"], str)
+        assert tool.input == plain.content[0].input
         assert final.stop_reason == "tool_use"
 
     def test_count_tokens(self, emu):

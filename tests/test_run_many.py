@@ -278,7 +278,7 @@ class TestSharedBackoff:
 
     def test_without_retry_after_only_the_limited_worker_waits(self) -> None:
         """Control: a 429 without retry-after holds nobody else, so the other workers go on at once."""
-        emu = Emulator(faults="429")
+        emu = Emulator(faults="429:retry-after=none")  # a 429 has one by default
         url = emu.start()
         try:
             ex = HttpExecutor(KEY, base_url=url, retry=RetryPolicy(base=1.0, cap=1.0, jitter=0.0))

@@ -20,6 +20,13 @@ A local Messages API emulator on 127.0.0.1 (for tests and dry runs): the API's r
 streaming and batches, with faults injected on a schedule. Point a client at it with
 ANTHROPIC_BASE_URL=http://127.0.0.1:PORT (any non-empty key unless --api-key restricts them).
 
+Replies are deterministic: the echo of the last user turn; for a structured-output request
+(output_config.format) JSON that validates against its schema; for a tool call an input that
+validates against the tool's input_schema. A forced tool_choice (any, tool) always calls a tool.
+--tool-policy says what an offered but unforced tool (tool_choice auto) gets: text (the default:
+answer text) or call (call the first tool with an input_schema until a tool_result comes back,
+then answer text: one round trip of an agent loop).
+
 --faults SPEC: each request takes the first pending fault whose scope matches it; requests that
 match none are answered normally.
 
@@ -29,6 +36,7 @@ examples:
   convo serve --port 8123
   convo serve --port 8123 --faults '529,429:retry-after=1,reset'
   convo serve --port 0 --faults '429:retry-after=2*3@/v1/messages' --api-key test-key
+  convo serve --port 8123 --tool-policy call
 """
 
 
@@ -46,6 +54,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lenient", action="store_true",
                    help="accept unknown keys, block types and model ids (the real API refuses them: "
                         "400 / 404; strict is the default)")
+    p.add_argument("--tool-policy", choices=("text", "call"), default="text",
+                   help="what a reply does when tools are offered and tool_choice is auto: "
+                        "text (default) or call the first tool (see below)")
     p.set_defaults(func=command)
 
 
@@ -63,7 +74,7 @@ def command(args: argparse.Namespace) -> int:
 
     try:
         serve(args.host, args.port, faults=args.faults, batch_delay=args.batch_delay, on_ready=ready,
-              api_keys=args.api_keys, strict=not args.lenient)
+              api_keys=args.api_keys, strict=not args.lenient, tool_policy=args.tool_policy)
     except ValueError as e:  # a fault schedule that does not parse
         raise UsageError(str(e)) from None
     return EXIT_OK

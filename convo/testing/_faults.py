@@ -14,8 +14,10 @@ The spec syntax (``convo serve --faults SPEC``; also what ``str(fault)`` prints)
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote, unquote
@@ -33,7 +35,9 @@ ok            a normal answer (a placeholder that lets one request through)
 400..599      that status with the API's error body. Args: type=ERROR_TYPE (default from the
               status: 429 rate_limit_error, 529 overloaded_error, 500 api_error, ...),
               message=TEXT, retry-after=SECONDS (or an HTTP date), retry-after-ms=MS,
-              should-retry=true|false (the x-should-retry header)
+              should-retry=true|false (the x-should-retry header). A 429 carries what the
+              API's does: retry-after (default 1; retry-after=none sends none, like a
+              spend-cap 429) and the anthropic-ratelimit-* headers
 reset         the connection is reset (TCP RST) without a response
 close         the connection is closed cleanly (FIN) without a response
 slow:SECONDS  the normal answer, after SECONDS (also seconds=SECONDS)
@@ -47,7 +51,17 @@ sse-error     (streaming only) HTTP 200, then after N events (after=N, default h
               and the end of the stream"""
 """The fault spec syntax, as ``convo serve --help`` shows it."""
 
-__all__ = ["DEFAULT_ERROR_TYPES", "KINDS", "SPEC_SYNTAX", "Fault", "FaultSchedule", "parse_faults"]
+__all__ = [
+    "DEFAULT_ERROR_TYPES",
+    "KINDS",
+    "RATE_LIMITS",
+    "RATE_LIMIT_RETRY_AFTER",
+    "SPEC_SYNTAX",
+    "Fault",
+    "FaultSchedule",
+    "parse_faults",
+    "rate_limit_headers",
+]
 
 KINDS = ("ok", "status", "reset", "close", "slow", "truncate", "sse-cut", "sse-drop", "sse-error")
 STREAM_KINDS = frozenset({"sse-cut", "sse-drop", "sse-error"})
@@ -81,6 +95,12 @@ _DEFAULT_MESSAGES = {
     "timeout_error": "Request timed out",
     "overloaded_error": "Overloaded",
 }
+
+RATE_LIMIT_RETRY_AFTER = "1"
+"""The ``retry-after`` (seconds) of a 429 fault that names none: whole seconds, as the API sends."""
+
+RATE_LIMITS = {"requests": 50, "tokens": 8_000, "input-tokens": 30_000, "output-tokens": 8_000}
+"""The limits a 429's headers report (a low tier's; invented: the real ones depend on the account)."""
 
 _STATUS_ARGS = {"type", "message", "retry-after", "retry-after-ms", "should-retry"}
 
@@ -206,16 +226,70 @@ class Fault:
             etype = self.error_type or default_error_type(self.status or 500)
         return etype, self.message if self.message is not None else default_message(etype)
 
-    def headers(self) -> list[tuple[str, str]]:
-        """The extra response headers of a status fault (retry-after, x-should-retry)."""
+    def headers(self, now: datetime | None = None) -> list[tuple[str, str]]:
+        """The extra response headers of a status fault (retry-after, x-should-retry).
+
+        A 429 has, as the API's do (facts §5.2), a ``retry-after`` (:data:`RATE_LIMIT_RETRY_AFTER`
+        seconds unless the spec gives one; ``retry-after=none`` sends none) and the
+        ``anthropic-ratelimit-*`` headers, their resets *now* plus the wait.
+
+        >>> Fault.parse("500:retry-after=2").headers()
+        [('retry-after', '2')]
+        >>> t = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+        >>> dict(Fault.parse("429").headers(t))["anthropic-ratelimit-requests-reset"]
+        '2026-12-07T10:00:01Z'
+        """
         out = []
-        if self.retry_after is not None:
-            out.append(("retry-after", self.retry_after))
+        retry_after = self.retry_after
+        if self.status == 429 and retry_after is None and self.retry_after_ms is None:
+            retry_after = RATE_LIMIT_RETRY_AFTER
+        if retry_after is not None and retry_after.lower() != "none":
+            out.append(("retry-after", retry_after))
         if self.retry_after_ms is not None:
             out.append(("retry-after-ms", self.retry_after_ms))
         if self.should_retry is not None:
             out.append(("x-should-retry", self.should_retry))
+        if self.status == 429:
+            out.extend(rate_limit_headers(now or datetime.now(UTC), _wait_seconds(
+                self.retry_after_ms, retry_after)))
         return out
+
+
+def _wait_seconds(retry_after_ms: str | None, retry_after: str | None) -> float:
+    for raw, scale in ((retry_after_ms, 0.001), (retry_after, 1.0)):
+        try:
+            wait = float(raw) * scale if raw is not None else None
+        except ValueError:
+            wait = None  # an HTTP date, or none
+        if wait is not None and math.isfinite(wait) and wait >= 0:
+            return wait
+    return float(RATE_LIMIT_RETRY_AFTER)
+
+
+def rate_limit_headers(now: datetime, wait: float) -> list[tuple[str, str]]:
+    """The ``anthropic-ratelimit-*`` headers of a 429 whose request limit resets in *wait* s.
+
+    Names from facts §5.2 [DOC]: ``{requests,tokens,input-tokens,output-tokens}-{limit,
+    remaining,reset}``, resets in RFC 3339, token counts rounded to thousands; the request limit
+    is the one spent (remaining 0), and ``tokens-*`` repeat the most restrictive token limit. The
+    limits themselves are invented (:data:`RATE_LIMITS`).
+
+    >>> dict(rate_limit_headers(datetime(2026, 1, 1, tzinfo=UTC), 2.5))[
+    ...     "anthropic-ratelimit-requests-remaining"]
+    '0'
+    """
+    def stamp(seconds: float) -> str:
+        return (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    out = []
+    for name, limit in RATE_LIMITS.items():
+        spent = name == "requests"
+        out += [
+            (f"anthropic-ratelimit-{name}-limit", str(limit)),
+            (f"anthropic-ratelimit-{name}-remaining", "0" if spent else str(limit)),
+            (f"anthropic-ratelimit-{name}-reset", stamp(math.ceil(wait) if spent else 0)),
+        ]
+    return out
 
 
 def _fmt_num(x: float) -> str:

@@ -4,10 +4,14 @@ Layer: testing. Everything here is a pure function of the request, so the same r
 the same reply (and the same message id): tests can assert on it.
 
 The default reply echoes the last user turn (``"echo: <its text>"``, stripped, at most 500
-characters). A reply given as text is shaped as the API would shape it: a thinking block first when
-``thinking`` is on, a ``tool_use`` instead of text when ``tool_choice`` forces a tool, cut at the
-first stop sequence (``stop_reason: "stop_sequence"``) or at ``max_tokens`` (``"max_tokens"``).
-Token counts are an estimate (about four characters a token), not the real tokenizer's.
+characters); a structured-output request (``output_config.format``, or the legacy beta
+``output_format``) gets instead the JSON text of an instance of its schema
+(:mod:`convo.testing._instances`, seeded by the request). A reply given as text is shaped as the
+API would shape it: a thinking block first when ``thinking`` is on, a ``tool_use`` instead of text
+when the model would call a tool (a forced ``tool_choice``, or ``tool_policy="call"`` under
+``auto``), its input an instance of the tool's ``input_schema``, cut at the first stop sequence
+(``stop_reason: "stop_sequence"``) or at ``max_tokens`` (``"max_tokens"``). Token counts are an
+estimate (about four characters a token), not the real tokenizer's.
 """
 
 from __future__ import annotations
@@ -24,15 +28,23 @@ from convo import model as m
 from convo import transforms
 from convo._json import UNSET, FrozenDict, freeze
 from convo.codec import unstructure
+from convo.testing._instances import SchemaError, instance
+from convo.testing._wire import ApiError
 from convo.transforms.tokens import estimator, text_tokens
 
 __all__ = [
     "build_response",
     "default_reply",
     "estimate_input_tokens",
+    "output_schema",
     "request_digest",
     "stream_events",
+    "structured_reply",
 ]
+
+TOOL_POLICIES = ("text", "call")
+"""What a reply does when tools are offered and ``tool_choice`` is ``auto``: answer ``text``
+(the default), or ``call`` the first tool (until a tool result comes back)."""
 
 MAX_ECHO = 500
 TEXT_CHUNK, JSON_CHUNK, THINKING_CHUNK = 16, 12, 32  # characters per SSE delta
@@ -95,37 +107,106 @@ def default_reply(conv: m.Conversation) -> str:
 # --------------------------------------------------------------------------- shaping a reply
 
 
-def _forced_tool(conv: m.Conversation) -> Mapping[str, Any] | None:
-    choice = conv.tool_choice
-    if not isinstance(choice, Mapping) or choice.get("type") not in ("any", "tool"):
+def _named_tools(conv: m.Conversation) -> list[tuple[int, Mapping[str, Any]]]:
+    """The tools that have a name, with their index in ``tools`` (for error locations)."""
+    tools = conv.tools if conv.tools is not UNSET else ()
+    return [(i, t) for i, t in enumerate(tools) if isinstance(t, Mapping) and "name" in t]
+
+
+def _last_turn_has_results(conv: m.Conversation) -> bool:
+    last = conv.messages[-1] if conv.messages else None
+    return (last is not None and last.role == "user" and not isinstance(last.content, str)
+            and any(isinstance(b, m.ToolResult) for b in last.content))
+
+
+def _tool_to_call(conv: m.Conversation, tool_policy: str) -> tuple[int, Mapping[str, Any]] | None:
+    """The tool the reply calls (its index in ``tools``), or None for a text reply.
+
+    A forced ``tool_choice`` (``any``, ``tool``) always calls one: the named tool, or for ``any``
+    the first tool with an ``input_schema``. Under ``auto`` (or no tool_choice) the
+    ``tool_policy`` decides: ``"text"`` answers text, ``"call"`` calls the first tool with an
+    ``input_schema`` unless the last user turn carries tool results (then the answer is text).
+    """
+    tools = _named_tools(conv)
+    if not tools:
         return None
-    tools = [t for t in (conv.tools if conv.tools is not UNSET else ()) if isinstance(t, Mapping) and "name" in t]
-    if choice.get("type") == "tool":
-        return next((t for t in tools if t["name"] == choice.get("name")), None)
-    return tools[0] if tools else None
+    choice = conv.tool_choice
+    kind = choice.get("type") if isinstance(choice, Mapping) else (
+        "auto" if choice is UNSET else None)
+    custom = [(i, t) for i, t in tools if isinstance(t.get("input_schema"), Mapping)]
+    if kind == "tool":
+        assert isinstance(choice, Mapping)
+        return next(((i, t) for i, t in tools if t["name"] == choice.get("name")), None)
+    if kind == "any":
+        return custom[0] if custom else tools[0]
+    if kind == "auto" and tool_policy == "call" and custom and not _last_turn_has_results(conv):
+        return custom[0]
+    return None
 
 
-_PLACEHOLDERS: dict[str, Any] = {
-    "integer": 0, "number": 0, "boolean": False, "array": (), "object": FrozenDict(), "null": None,
-}
+def _tool_input(index: int, tool: Mapping[str, Any], digest: str) -> Any:
+    """An input that validates against the tool's ``input_schema`` (seeded by the request).
 
-
-def _tool_input(tool: Mapping[str, Any], text: str) -> Any:
-    """An input with every required property of the tool's schema, filled with placeholders."""
+    A schema the generator cannot satisfy is a 400 for a ``strict`` tool (the API compiles
+    those); for any other tool the input is ``{}``, as a model may well send.
+    """
     schema = tool.get("input_schema")
     if not isinstance(schema, Mapping):
         return FrozenDict()
-    props = schema.get("properties")
-    props = props if isinstance(props, Mapping) else {}
-    out = {}
-    for name in schema.get("required") or ():
-        prop = props.get(name)
-        prop = prop if isinstance(prop, Mapping) else {}
-        if prop.get("enum"):
-            out[name] = prop["enum"][0]
-        else:
-            out[name] = _PLACEHOLDERS.get(prop.get("type"), text)  # type: ignore[arg-type]
-    return freeze(out)
+    try:
+        value = instance(schema, seed=digest)
+    except SchemaError as e:
+        if tool.get("strict") is True:
+            raise ApiError(400, "invalid_request_error",
+                           f"tools.{index}.custom.input_schema: {e}") from None
+        return FrozenDict()
+    return freeze(value) if isinstance(value, dict) else FrozenDict()  # facts §8: an object
+
+
+def output_schema(conv: m.Conversation) -> tuple[Any, str] | None:
+    """The JSON schema a structured-output request asks the reply to follow, and where it is.
+
+    ``output_config.format`` (``{"type": "json_schema", "schema": ...}``), or the legacy beta
+    top-level ``output_format`` (``structured-outputs-2025-11-13``; facts §7).
+
+    >>> conv = m.Conversation(model="claude-opus-4-8", max_tokens=64, messages=[],
+    ...     output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}})
+    >>> output_schema(conv)
+    (FrozenDict({'type': 'object'}), 'output_config.format.schema')
+    """
+    places = (
+        (conv.output_config, "output_config.format"),
+        (conv.extra.get("output_format"), "output_format"),
+    )
+    for holder, where in places:
+        if holder is UNSET or not isinstance(holder, Mapping):
+            continue
+        fmt = holder.get("format") if where == "output_config.format" else holder
+        if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema" and "schema" in fmt:
+            return fmt["schema"], f"{where}.schema"
+    return None
+
+
+def structured_reply(conv: m.Conversation, digest: str | None = None) -> str | None:
+    """The reply text of a structured-output request: JSON of an instance of its schema, seeded
+    by the request (so the same request gets the same JSON); None without a schema.
+
+    >>> conv = m.Conversation(model="claude-opus-4-8", max_tokens=64,
+    ...     messages=[m.Message("user", "Hi")], output_config={"format": {
+    ...     "type": "json_schema", "schema": {"type": "object", "properties": {
+    ...     "ok": {"const": True}}, "required": ["ok"], "additionalProperties": False}}})
+    >>> structured_reply(conv)
+    '{"ok":true}'
+    """
+    found = output_schema(conv)
+    if found is None:
+        return None
+    schema, where = found
+    try:
+        value = instance(schema, seed=digest or request_digest(conv))
+    except SchemaError as e:  # the API compiles the schema first; one it cannot use is a 400
+        raise ApiError(400, "invalid_request_error", f"{where}: {e}") from None
+    return orjson.dumps(value).decode()
 
 
 def _short_id(prefix: str, digest: str) -> str:
@@ -152,7 +233,8 @@ def _usage(conv: m.Conversation, output_tokens: int, service_tier: str) -> m.Usa
     )
 
 
-def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str) -> m.Response:
+def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str,
+                tool_policy: str) -> m.Response:
     content: list[Any] = []
     spent = 0
     thinking = _thinking_on(conv)
@@ -166,10 +248,11 @@ def _shape_text(conv: m.Conversation, text: str, digest: str, service_tier: str)
         content.append(m.Thinking(thought_shown, signature))
         spent += text_tokens(thought)
     stop_reason, stop_sequence = "end_turn", None
-    tool = _forced_tool(conv)
-    if tool is not None:
+    call = _tool_to_call(conv, tool_policy)
+    if call is not None:
         # with tool_choice any/tool the API prefills internally: no text before the tool_use
-        tool_input = _tool_input(tool, text)
+        index, tool = call
+        tool_input = _tool_input(index, tool, digest)
         content.append(m.ToolUse(_short_id("toolu_", digest), tool["name"], tool_input,
                                  caller=FrozenDict(type="direct")))
         spent += text_tokens(orjson.dumps(tool_input).decode())
@@ -245,6 +328,7 @@ def build_response(
     *,
     digest: str | None = None,
     service_tier: str = "standard",
+    tool_policy: str = "text",
 ) -> m.Response:
     """The full response to *conv*: text shaped as the API would, or a handler's Response completed.
 
@@ -259,7 +343,7 @@ def build_response(
     """
     digest = digest or request_digest(conv)
     if isinstance(reply, str):
-        return _shape_text(conv, reply, digest, service_tier)
+        return _shape_text(conv, reply, digest, service_tier, tool_policy)
     return _complete(conv, reply, digest, service_tier)
 
 

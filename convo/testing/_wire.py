@@ -34,13 +34,15 @@ class ApiError(Exception):
     """
 
     def __init__(
-        self, status: int, type: str, message: str, headers: Sequence[tuple[str, str]] = ()
+        self, status: int, type: str, message: str, headers: Sequence[tuple[str, str]] = (),
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.type = type
         self.message = message
         self.headers = list(headers)
+        self.details = details
 
 
 def new_request_id() -> str:
@@ -48,25 +50,32 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
 
 
-def error_json(error_type: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+def error_json(error_type: str, message: str, request_id: str | None = None,
+               details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The API's error object (facts §5.1); without *request_id*, an SSE ``error`` event's data (§8).
+
+    *details* is the ``error.details`` object the SDK 2.17's types describe (``error_code``, ...).
 
     >>> error_json("overloaded_error", "Overloaded")
     {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}
     """
-    out: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    out: dict[str, Any] = {"type": "error", "error": error}
     if request_id is not None:
         out["request_id"] = request_id
     return out
 
 
-def error_body(error_type: str, message: str, request_id: str) -> bytes:
+def error_body(error_type: str, message: str, request_id: str,
+               details: Mapping[str, Any] | None = None) -> bytes:
     """The API's error JSON of an HTTP error answer (facts §5.1).
 
     >>> error_body("overloaded_error", "Overloaded", "req_1")
     b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}'
     """
-    return orjson.dumps(error_json(error_type, message, request_id))
+    return orjson.dumps(error_json(error_type, message, request_id, details))
 
 
 def dotted(path: str) -> str:

@@ -20,9 +20,14 @@ against it (facts §5, §6, §8, §10):
   convo 0.x did.
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
+- It holds no server-side message threads: a ``thread`` under the ``message-threads-2026-08-12``
+  beta is refused with ``error.details.error_code: "thread_unsupported_request"``, on which the
+  SDK's thread helpers and tool runner go on unthreaded (full history each turn).
 - Replies are deterministic (see :mod:`convo.testing._replies`): ``handler(conversation)`` returns
-  a :class:`~convo.model.Response` or the reply text; the default echoes the last user turn. A
-  handler may raise :class:`convo.errors.APIStatusError` to answer with that error.
+  a :class:`~convo.model.Response` or the reply text; the default echoes the last user turn, and
+  a structured-output request (``output_config.format``) gets JSON that validates against its
+  schema. A tool call's input validates against the tool's ``input_schema``. A handler may raise
+  :class:`convo.errors.APIStatusError` to answer with that error.
 - Faults are scheduled with ``faults=`` (a spec string or a list; syntax in
   :mod:`convo.testing._faults`, repeated here): each request takes the first pending fault whose
   scope matches it.
@@ -76,10 +81,13 @@ from convo.testing._batches import BatchStore
 from convo.testing._faults import Fault, FaultSchedule, default_error_type, default_message
 from convo.testing._models import model_info, model_infos
 from convo.testing._replies import (
+    TOOL_POLICIES,
     build_response,
     default_reply,
     estimate_input_tokens,
+    request_digest,
     stream_events,
+    structured_reply,
 )
 from convo.testing._wire import (
     ApiError,
@@ -122,6 +130,7 @@ _REQUIRED_COUNT = ("model", "messages")
 _NOT_IN_COUNT = ("max_tokens", "stream", "stop_sequences", "metadata", "temperature", "top_p",
                  "top_k", "service_tier", "container", "inference_geo")
 _BATCH_ONLY_ERRORS = {"canceled", "expired"}
+MESSAGE_THREADS_BETA = "message-threads-2026-08-12"  # SDK 2.17: its tool runner sends it
 
 
 @define
@@ -174,7 +183,8 @@ class _Reply:
 
     @classmethod
     def error(cls, e: ApiError, request_id: str) -> _Reply:
-        return cls(e.status, error_body(e.type, e.message, request_id), headers=e.headers)
+        return cls(e.status, error_body(e.type, e.message, request_id, e.details),
+                   headers=e.headers)
 
 
 def _frame(name: str, data: bytes) -> bytes:
@@ -213,7 +223,13 @@ class Emulator:
       type | None``.
     - ``profiles``: the model profiles for validation and ``/v1/models`` (default: built-in);
       ``validate_requests=False`` skips the rules; ``strict=False`` skips only the closed-world
-      checks (unknown keys, types and models pass: the old, lenient behaviour); ``stream_delay``: seconds between SSE
+      checks (unknown keys, types and models pass: the old, lenient behaviour);
+      ``tool_policy``: what a reply does when tools are offered and ``tool_choice`` is ``auto``
+      (or absent): ``"text"`` (default) answers text, as if the model chose not to call;
+      ``"call"`` calls the first tool that has an ``input_schema`` whenever the last user turn
+      holds no ``tool_result``, and answers text once results come back (so an agent loop, such
+      as the SDK's tool runner, runs one round trip). A forced ``tool_choice`` (``any``,
+      ``tool``) always calls, whatever the policy. ``stream_delay``: seconds between SSE
       events; ``organization_id``: the ``anthropic-organization-id`` header;
       ``max_request_bytes`` / ``max_batch_bytes`` / ``max_batch_requests``: the API's limits
       (32 MB, 256 MB, 100,000), lowerable so tests can reach them.
@@ -239,6 +255,7 @@ class Emulator:
         profiles: ProfileRegistry | None = None,
         validate_requests: bool = True,
         strict: bool = True,
+        tool_policy: str = "text",
         stream_delay: float = 0.0,
         organization_id: str = ORGANIZATION_ID,
         clock: Callable[[], float] = now,
@@ -257,6 +274,10 @@ class Emulator:
         self.profiles = profiles
         self.validate_requests = validate_requests
         self.strict = strict
+        if tool_policy not in TOOL_POLICIES:
+            raise ValueError(f"tool_policy must be one of {', '.join(TOOL_POLICIES)}, "
+                             f"got {tool_policy!r}")
+        self.tool_policy = tool_policy
         self.stream_delay = stream_delay
         self.organization_id = organization_id
         self.max_request_bytes = max_request_bytes
@@ -509,10 +530,14 @@ class Emulator:
         if errors:
             raise ApiError(400, "invalid_request_error", api_words(errors[0], body, endpoint))
 
+    def _default_reply(self, conv: m.Conversation, digest: str) -> str:
+        return structured_reply(conv, digest) or default_reply(conv)
+
     def _answer(self, conv: m.Conversation, service_tier: str) -> m.Response:
-        handler = self.handler or self._cassette_handler or default_reply
+        digest = request_digest(conv)
+        handler = self.handler or self._cassette_handler
         try:
-            out = handler(conv)
+            out = handler(conv) if handler is not None else self._default_reply(conv, digest)
         except APIStatusError as e:
             raise ApiError(e.status, e.type or default_error_type(e.status), e.message) from None
         except ApiError:
@@ -525,9 +550,19 @@ class Emulator:
             raise ApiError(500, "api_error",
                            f"the emulator's handler returned a {type(out).__name__}, "
                            "not a Response or a string")
-        return build_response(conv, out, service_tier=service_tier)
+        return build_response(conv, out, digest=digest, service_tier=service_tier,
+                              tool_policy=self.tool_policy)
 
     def _create_message(self, ctx: _Context) -> _Reply:
+        if (MESSAGE_THREADS_BETA in ctx.betas and isinstance(ctx.parsed, dict)
+                and "thread" in ctx.parsed):
+            # the emulator holds no server-side message threads: it refuses a threaded request
+            # with the rejection the SDK 2.17 types describe (ThreadUnsupportedRequestErrorDetails;
+            # the words are UNCONFIRMED), on which the SDK's thread helpers and tool runner go on
+            # without a thread, sending the full conversation
+            raise ApiError(400, "invalid_request_error",
+                           "thread: this request cannot be threaded; send the full conversation "
+                           "without `thread`", details={"error_code": "thread_unsupported_request"})
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
         self._check_rules(conv, ctx.version, ctx.entry, body=ctx.parsed, betas=ctx.betas)
         resp = self._answer(conv, "standard")
@@ -1011,6 +1046,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--api-key", action="append", dest="api_keys", default=None,
                    help="accept only this key (repeatable); default: any non-empty key")
     p.add_argument("--batch-delay", type=float, default=0.5)
+    p.add_argument("--tool-policy", choices=TOOL_POLICIES, default="text")
+    p.add_argument("--lenient", action="store_true")
     args = p.parse_args(argv)
     try:
         schedule = FaultSchedule(args.faults)
@@ -1022,7 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
 
     serve(args.host, args.port, faults=schedule, on_ready=ready, api_keys=args.api_keys,
-          batch_delay=args.batch_delay)
+          batch_delay=args.batch_delay, tool_policy=args.tool_policy, strict=not args.lenient)
     return 0
 
 
