@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from convo.codec.jsonl import AtomicWriter, iter_lines, read_records
@@ -90,6 +90,7 @@ class TestIterLines:
                               .map(lambda b: b.replace(b"\n", b"x").replace(b"\r", b"y"))),
                     max_size=12),
            st.booleans(), st.booleans(), st.integers(min_value=1, max_value=40))
+    @example([b"", b"\xef\xbb\xbf"], False, False, 1)  # a BOM alone on a later line: blank (is_blank)
     def test_chunk_boundaries_never_change_the_lines(
         self, lines: list[bytes], crlf: bool, final_newline: bool, chunk: int
     ) -> None:
@@ -98,8 +99,9 @@ class TestIterLines:
         data = sep.join(lines) + (sep if final_newline and lines else b"")
         if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a BOM opening the data is skipped
             lines = [lines[0][3:], *lines[1:]]
-        # blank is JSON's whitespace only (space, tab, CR, LF): a line of \x0b or \x0c is a line
-        expected = [(i, x) for i, x in enumerate(lines, 1) if x.strip(b" \t\r\n")]
+        # blank is JSON's whitespace only (space, tab, CR, LF), after a byte order mark on any
+        # line (concatenated files): a line of \x0b or \x0c is a line, a line of a BOM is blank
+        expected = [(i, x) for i, x in enumerate(lines, 1) if x.removeprefix(b"\xef\xbb\xbf").strip(b" \t\r\n")]
         assert _lines(data, chunk_bytes=chunk) == expected
 
     @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
