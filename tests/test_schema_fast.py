@@ -130,3 +130,26 @@ def test_the_oracle_walks_what_the_fast_path_skips():
         assert walked == []
         assert _report(conv, [], slow=True) == []
     assert "$.tools[0]" in walked
+
+
+class TestParsedContent:
+    """``parsed_content_ok`` judges a turn's parsed blocks without building them (what
+    ``drop_unknown_fields`` does for lazily decoded turns): when it says clean, the walk over the
+    built blocks reports nothing."""
+
+    @SETTINGS
+    @given(req=SchemaStrategies(load_spec()).component("CreateMessageParams"), data=st.data())
+    def test_clean_parsed_content_walks_clean(self, req, data):
+        _mutate(req, data)
+        for i, msg in enumerate(req.get("messages") or []):
+            content = msg.get("content") if isinstance(msg, dict) else None
+            if not isinstance(content, list) or not _schema.parsed_content_ok(content):
+                continue
+            try:
+                conv = convo.loads(json.dumps({"model": "claude-opus-4-8", "max_tokens": 8,
+                                               "messages": [{"role": "user", "content": content}]}).encode())
+            except convo.DecodeError:
+                continue  # the codec refuses it: nothing to walk
+            found = [(rule, path) for rule, path, _, _ in _report(conv, [], slow=True) if rule.startswith("schema.")]
+            assert found == [], (i, content, found)
+            event("clean content walked")

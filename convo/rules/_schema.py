@@ -37,6 +37,7 @@ from convo.rules._catalog import Violation, _violation
 __all__ = [
     "MessageCheck",
     "check_request",
+    "parsed_content_ok",
     "Schema",
     "Walk",
     "api_location",
@@ -582,13 +583,7 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
         return ok_list
     float_ok = 2 if bits & _NUM else 1 if bits & _INT else 0  # 1: only a whole float
     arr = _compile_array(t.array) if t.array is not None else None
-    mapping: Callable[[Any], bool] | None
-    if t.union is not None:
-        mapping = _compile_union(t.union)
-    elif t.obj is not None:
-        mapping = _compile_object(t.obj)
-    else:
-        mapping = _true if bits & _FREE else None
+    mapping = _mapping_of(t)
     model = _nested_ok(t) if t.union is not None or t.obj is not None else None
 
     def ok(x: Any) -> bool:
@@ -611,14 +606,32 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
     return ok
 
 
+def _mapping_of(t: _Type) -> Callable[[Any], bool] | None:
+    """The verdict of type *t* on a JSON object (None: *t* takes none), which is its fast
+    verdict on one: callers that see a ``dict`` call it directly, a call fewer."""
+    if t.union is not None:
+        return _compile_union(t.union)
+    if t.obj is not None:
+        return _compile_object(t.obj)
+    return _true if t.bits & _FREE else None
+
+
 def _compile_array(item: _Type) -> Callable[[Any], bool]:
     if item.bits & _ANY and not item.structured:
         return _true
     each = _fast(item)
+    mapping = _mapping_of(item)
+    if mapping is None:
+        def ok_each(seq: Any) -> bool:
+            for x in seq:  # noqa: SIM110 (a loop, no generator: hot)
+                if not each(x):
+                    return False
+            return True
+        return ok_each
 
     def ok(seq: Any) -> bool:
-        for x in seq:  # noqa: SIM110 (a loop, no generator: hot)
-            if not each(x):
+        for x in seq:  # noqa: SIM110 (hot) - parsed JSON blocks (a lazy turn) go straight to their object
+            if not (mapping(x) if type(x) is dict else each(x)):
                 return False
         return True
     return ok
@@ -651,6 +664,7 @@ def _compile_object(obj: _Obj) -> Callable[[Mapping[str, Any]], bool]:
         return found
     checks: dict[str, Callable[[Any], bool]] = {}
     plain: dict[str, frozenset[type]] = {}  # keys of plain scalar types: the types they take
+    direct: dict[str, Callable[[Any], bool]] = {}  # keys that take an object: its verdict on a dict
     obj.fast = lambda v: fn(v)  # a recursive object's placeholder
     for k, kt in obj.keys.items():
         if k in obj.beta or kt.bits & _ANY:
@@ -662,6 +676,9 @@ def _compile_object(obj: _Obj) -> Callable[[Mapping[str, Any]], bool]:
                                   *((float,) if kt.bits & _NUM else ())])
         else:
             checks[k] = _fast(kt)
+            found_map = _mapping_of(kt)
+            if found_map is not None:
+                direct[k] = found_map
     known = frozenset(k for k in obj.keys if k not in obj.beta)
     beta, is_open, required = frozenset(obj.beta), obj.open, obj.required
     tags = obj.tags
@@ -680,8 +697,15 @@ def _compile_object(obj: _Obj) -> Callable[[Mapping[str, Any]], bool]:
                     return False
                 continue
             check = checks.get(k)
-            if check is not None and not check(x):
-                return False
+            if check is not None:
+                if type(x) is dict:
+                    found = direct.get(k)
+                    if found is not None:
+                        if not found(x):
+                            return False
+                        continue
+                if not check(x):
+                    return False
         for k in required:
             if k not in v:
                 return False
@@ -989,6 +1013,24 @@ def _parts(root: _Obj) -> tuple[_Type, _Obj, _Type, _Union, set[type]]:
         # for those, a message with no extra key and str or tuple content needs no call
         parts = root.derived["parts"] = (mt.array, mt.array.obj, item, item.union, set())
     return parts
+
+
+def parsed_content_ok(content: Any, *, root: str = "create") -> bool:
+    """True when a message's content as parsed JSON (a string, or a list of block objects, as a
+    lazily decoded turn keeps it) has nothing the closed-world walk would report, judged without
+    building a block. False means "maybe": build the blocks and walk them.
+
+    >>> parsed_content_ok([{"type": "text", "text": "hi"}]), parsed_content_ok([{"type": "text", "text": "hi", "x": 1}])
+    (True, False)
+    """
+    check = _PARSED_CONTENT.get(root)
+    if check is None:
+        mobj = _parts(load_schema().roots[root])[1]
+        check = _PARSED_CONTENT[root] = _fast(mobj.keys["content"])
+    return check(content)
+
+
+_PARSED_CONTENT: dict[str, Callable[[Any], bool]] = {}  # root name -> its content's verdict
 
 
 def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[Violation], None], *,

@@ -911,5 +911,5 @@ def migrate(model: str, *, api_version: str = DEFAULT_API_VERSION, allow_unknown
     if api_version not in API_VERSIONS:
         raise ValueError(f"migrate(api_version=...) must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
     profile = require_known(model, what="migrate(model=...)", allow_unknown=allow_unknown)
-    return _Migrate(model, api_version, profile, allow_unknown, dropper(betas, allow, keep_lazy=False))
+    return _Migrate(model, api_version, profile, allow_unknown, dropper(betas, allow))
 

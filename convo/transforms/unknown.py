@@ -36,7 +36,7 @@ from convo._json import EMPTY, UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import Conversation, Message, lazy_blocks, lazy_mask, with_lazy_blocks
 from convo.rules import Violation
-from convo.rules._schema import Walk, load_schema, parse_path
+from convo.rules._schema import Walk, load_schema, parse_path, parsed_content_ok
 from convo.transforms._base import ChangeLog, Transform, register, replace
 
 __all__ = ["drop_unknown_fields", "unknown_fields"]
@@ -103,16 +103,30 @@ def _unbuilt(m: Message) -> bool:
     return False
 
 
+# turns with nothing to report, standing in for those judged clean (by role)
+_CLEAN = {role: Message(role, "-") for role in ("user", "assistant", "system")}
+
+
 def _probe(conv: Conversation) -> Conversation:
-    """*conv* with each unbuilt, lazily decoded turn replaced by a fresh lazy copy (the same
-    parsed blocks), so that checking it builds the copies and leaves the input's turns unbuilt."""
-    msgs = conv.messages
-    if not any(_unbuilt(m) for m in msgs):
-        return conv
+    """*conv* for the check, leaving the input's unbuilt, lazily decoded turns unbuilt: a turn
+    whose parsed blocks the closed-world check finds clean without building them
+    (:func:`~convo.rules._schema.parsed_content_ok`) is stood in for by a clean turn of the same
+    role; any other by a fresh lazy copy (the same parsed blocks), which the check builds. The
+    turns keep their places, so every path the check reports names the input's turn."""
     copies = []
-    for m in msgs:
+    changed = False
+    for m in conv.messages:
         blocks = lazy_blocks(m)
-        copies.append(with_lazy_blocks(m, blocks, lazy_mask(m)) if blocks is not None and _unbuilt(m) else m)
+        if blocks is None or not _unbuilt(m):
+            copies.append(m)
+            continue
+        changed = True
+        if parsed_content_ok(blocks):
+            copies.append(_CLEAN.get(m.role) or Message(m.role, "-"))
+        else:
+            copies.append(with_lazy_blocks(m, blocks, lazy_mask(m)))
+    if not changed:
+        return conv
     result: Conversation = replace(conv, messages=tuple(copies))
     return result
 
