@@ -15,7 +15,8 @@ clean bytes):
 - **migrate: its own edits** / **migrate**: ``migrate(model="claude-opus-4-8")`` without the
   removal step (what it cost before it ran ``drop_unknown_fields``) and with it;
 - **loads** / **loads + drop_unknown_fields**: a fresh ``convo.loads`` (lazy turns) each call,
-  alone and followed by the transform (which builds copies of the unbuilt turns to check them).
+  alone and followed by the transform (which judges an unbuilt turn from its parsed blocks, and
+  builds a copy only of one whose verdict says maybe).
 """
 
 from __future__ import annotations
