@@ -331,6 +331,8 @@ def transform(
     pipeline_path: str | None = None,
     validate_for: str | None = None,
     api_version: str | None = None,
+    betas: Sequence[str] = (),
+    allow: Sequence[str] = (),
     kind: str | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     rejects: str | None = None,
@@ -346,7 +348,9 @@ def transform(
     """Run a transform pipeline over *inputs* on Dask, writing ``OUTPUT/part-NNNNN.jsonl``.
 
     *specs* and *pipeline_path* are what ``convo transform`` takes (``-t`` texts, ``--pipeline``;
-    a pipeline file must be readable at the same path on every worker). Where it runs:
+    a pipeline file must be readable at the same path on every worker); *validate_for*,
+    *api_version*, *betas* and *allow* its ``--validate-for``, ``--api-version``, ``--beta`` and
+    ``--allow``. Where it runs:
     *client* (a ``distributed.Client``), else *address* (``"local"`` starts a LocalCluster for the
     run, anything else is a scheduler address), else *scheduler* (a dask scheduler name such as
     ``"sync"`` or ``"processes"``), else dask's default. Rejects go to *rejects* (default
@@ -363,6 +367,8 @@ def transform(
             "pipeline_path": pipeline_path,
             "validate_for": validate_for,
             "api_version": api_version,
+            "betas": tuple(betas),
+            "allow": tuple(allow),
             "kind": kind,
             "max_line_bytes": max_line_bytes,
             "run_key": RunKey.new(),  # scrub_secrets(keyed=True): one key for every worker

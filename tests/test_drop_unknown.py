@@ -376,3 +376,38 @@ class TestCommand:
         assert subprocess.run([*CONVO, "validate", str(out), "-q"], cwd=tmp_path).returncode == 0
         listed = subprocess.run([*CONVO, "transform", "--list"], capture_output=True, check=True, text=True).stdout
         assert "drop_unknown_fields(*, betas: Iterable[str] = (), allow: Iterable[str] = ())" in listed
+
+
+class TestTransformValidateForBetas:
+    """``convo transform --validate-for`` takes ``--beta`` and ``--allow`` as ``convo validate``
+    does (before, a line with a beta-only key was always rejected as breaking schema.beta-only)."""
+
+    def _run(self, tmp_path, *args: str):
+        import subprocess
+        import sys
+
+        line = {"model": "claude-opus-4-8", "max_tokens": 16, "context_management": {"edits": []},
+                "x_trace_id": "t1", "messages": [{"role": "user", "content": "hi"}]}
+        (tmp_path / "in.jsonl").write_bytes(orjson.dumps(line) + b"\n")
+        return subprocess.run([sys.executable, "-m", "convo.cli", "transform", "in.jsonl", "-o", "out.jsonl",
+                               "-t", "drop_sampling_params()", "--validate-for", "claude-opus-4-8", *args],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    def test_beta_and_allow_accept_what_they_name(self, tmp_path):
+        r = self._run(tmp_path)
+        assert r.returncode == 1, r.stderr  # 1 in, 0 out
+        rej = orjson.loads((tmp_path / "out.rejects.jsonl").read_bytes().splitlines()[0])
+        assert rej["code"] == "rule" and "schema." in rej["reason"]
+        r = self._run(tmp_path, "--beta", "context-management-2025-06-27", "--allow", "x_trace_id")
+        assert r.returncode == 0, r.stderr
+        out = orjson.loads((tmp_path / "out.jsonl").read_bytes())
+        assert out["context_management"] == {"edits": []} and out["x_trace_id"] == "t1"
+
+    def test_beta_without_validate_for_is_a_usage_error(self, tmp_path):
+        import subprocess
+        import sys
+
+        (tmp_path / "in.jsonl").write_bytes(b"")
+        r = subprocess.run([sys.executable, "-m", "convo.cli", "transform", "in.jsonl", "-t", "drop_images()",
+                            "--beta", "x"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "--validate-for" in r.stderr

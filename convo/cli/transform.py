@@ -91,6 +91,12 @@ def add_parser(sub: Any) -> None:
                    "keep it local")
     p.add_argument("--validate-for", metavar="MODEL",
                    help="reject outputs MODEL would refuse (under --api-version)")
+    p.add_argument("--beta", action="append", dest="betas", default=[], metavar="NAME",
+                   help="with --validate-for: the outputs are sent with this anthropic-beta header "
+                   "(repeatable): keys and types of that beta are accepted")
+    p.add_argument("--allow", action="append", default=[], metavar="KEY",
+                   help="with --validate-for: accept this unknown key (a name, or a $.path pattern "
+                   "with *; repeatable)")
     add_api_version(p)
     add_allow_unknown_model(p)
     p.add_argument("--dry-run", action="store_true",
@@ -119,6 +125,8 @@ def command(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, OSError, SyntaxError) as e:
         raise UsageError(str(e)) from None
     check_target_model(args, args.validate_for, "--validate-for")
+    if (args.betas or args.allow) and not args.validate_for:
+        raise UsageError("--beta and --allow go with --validate-for (they say what it accepts)")
     if not args.specs and not args.pipeline:
         raise UsageError("no transforms: give -t SPEC (repeatable) or --pipeline FILE.py")
     if args.dry_run:
@@ -134,6 +142,8 @@ def command(args: argparse.Namespace) -> int:
             "pipeline_path": os.path.abspath(args.pipeline) if args.pipeline else None,
             "validate_for": args.validate_for,
             "api_version": args.api_version,
+            "betas": tuple(args.betas),
+            "allow": tuple(args.allow),
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
             # one random key per run for scrub_secrets(keyed=True); its repr hides it
@@ -354,6 +364,8 @@ def _transform_dask(args: argparse.Namespace) -> int:
         pipeline_path=os.path.abspath(args.pipeline) if args.pipeline else None,
         validate_for=args.validate_for,
         api_version=args.api_version,
+        betas=tuple(args.betas),
+        allow=tuple(args.allow),
         kind=args.kind,
         max_line_bytes=args.max_line_bytes,
         rejects=args.rejects,

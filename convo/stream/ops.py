@@ -225,6 +225,8 @@ class TransformOp(TallyOp):
         pipeline_path: str | None = None,
         validate_for: str | None = None,
         api_version: str | None = None,
+        betas: Sequence[str] = (),
+        allow: Sequence[str] = (),
         kind: LineKind | None = None,
         run_key: Any = None,
         **kw: Any,
@@ -243,6 +245,8 @@ class TransformOp(TallyOp):
         self.kind = kind
         self.profile: Any = None
         self.api_version = api_version or ""
+        self.betas = tuple(betas)  # what --validate-for checks with (anthropic-beta headers)
+        self.allow = tuple(allow)  # and the unknown keys it accepts
         if validate_for:
             from convo.profiles import DEFAULT_API_VERSION, get_profile
 
@@ -288,7 +292,8 @@ class TransformOp(TallyOp):
             return None
         _merge(stats.notes, notes)
         if new is not None and self.profile is not None:
-            report = self._validate(new, profile=self.profile, api_version=self.api_version)
+            report = self._validate(new, profile=self.profile, api_version=self.api_version,
+                                    betas=self.betas, allow=self.allow)
             if not report.ok:
                 first = report.errors[0]
                 more = len(report.errors) - 1
