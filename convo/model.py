@@ -753,8 +753,26 @@ def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., 
     return register
 
 
+class _ParsedRoot:
+    """The hidden slot of a conversation that :mod:`convo.codec` decoded from JSON it parsed itself
+    (``convo.loads``, the line engine): ``(the parsed request object, its keys in convo's order
+    or None if they are so already)``, where writing it back (keys in that order) gives exactly
+    what ``convo.dumps`` would write for the value (every turn written as read: see
+    :func:`convo.codec._converter.structure_conversation_lazy`); else unset (or None).
+
+    A conversation never changes, so an untouched one is written back from it at no cost; a
+    changed copy (``attrs.evolve``, a transform) is a new object, which does not have it.
+    """
+
+    __slots__ = ("_lazy",)
+    _lazy: tuple[dict[str, Any], tuple[str, ...] | None] | None
+
+
+_SET_ROOT: Callable[[Any, Any], None] = _ParsedRoot.__dict__["_lazy"].__set__
+
+
 @frozen(kw_only=True)
-class Conversation:
+class Conversation(_ParsedRoot):
     """A Messages API request: model, max_tokens, system, messages and every other parameter.
 
     Built fluently; every method returns a new conversation.

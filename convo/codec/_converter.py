@@ -784,6 +784,7 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
     if v.__class__ is not list:
         return structure_messages(v)  # raises the error
     out = []
+    asread = True  # every turn is written back as its parsed object (see structure_conversation_lazy)
     shapes, new, msg_cls, empty = LAZY_SHAPES, _new, m.Message, EMPTY
     set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
     try:
@@ -794,6 +795,8 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
                 if r.__class__ is not str:
                     pass
                 elif c.__class__ is str:  # string content: nothing to build, made here at once
+                    if asread and next(iter(d)) != "role":
+                        asread = False
                     o = new(msg_cls)
                     set_role(o, r)
                     set_content(o, c)
@@ -823,12 +826,18 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
                         o = new(msg_cls)
                         set_role(o, r)
                         set_extra(o, empty)
-                        set_lazy(o, (c, mask, d if next(iter(d)) == "role" else None))
+                        if next(iter(d)) == "role":
+                            set_lazy(o, (c, mask, d))
+                        else:
+                            set_lazy(o, (c, mask, None))
+                            asread = False
                         out.append(o)
                         continue
             out.append(structure_message(d))
+            asread = False
     except (Shape, RecursionError):
         return structure_messages(v)  # the eager path raises the error, with the message's index
+    _ROOT.asread = asread
     return tuple(out)
 
 
@@ -836,11 +845,79 @@ STRUCTURE[m.Message] = structure_message
 UNSTRUCTURE[m.Message] = unstructure_message
 m._LAZY_BUILD[:] = [structure_blocks]
 
+_ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
+_lazy_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_messages": structure_messages_lazy})[0]
+_CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
+_ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
+
+
+def _root_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys of a request object, in the order convo writes them: the keys it does not model
+    first (as read), then its fields in spec order.
+
+    >>> _root_order(("system", "x-new", "messages", "model"))
+    ('x-new', 'model', 'messages', 'system')
+    """
+    known = sorted((k for k in keys if k in _CONVERSATION_KEYS), key=_CONVERSATION_KEYS.__getitem__)
+    return (*(k for k in keys if k not in _CONVERSATION_KEYS), *known)
+
+
+def structure_conversation_lazy(d: Any) -> m.Conversation:
+    """A conversation from JSON the codec owns: turns kept parsed (:func:`structure_messages_lazy`),
+    and the parsed object itself kept (:class:`convo.model._ParsedRoot`) where its values write
+    back as the hooks would write them: every turn written as read and a block ``system`` that
+    passes the lazy check (every other field writes back as read: JSON values thaw from their
+    frozen copies, numbers and strings are as parsed). Only the order of its keys may differ
+    from convo's; it is kept with the object (see :func:`unstructure_conversation`).
+
+    >>> conv = structure_conversation_lazy({"messages": [{"role": "user", "content": "hi"}], "model": "m"})
+    >>> unstructure_conversation(conv)
+    {'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]}
+    """
+    root = _ROOT
+    root.asread = True
+    o = _lazy_conversation(d)
+    if root.asread:
+        s = d.get("system")
+        if s.__class__ is not list or lazy_content(s) >= 0:
+            keys = tuple(d)
+            order = _ROOT_ORDER.get(keys)
+            if order is None:
+                order = _root_order(keys)
+                if len(_ROOT_ORDER) < 4096:  # (requests are written with few key orders)
+                    _ROOT_ORDER[keys] = order
+            _SET_ROOT(o, (d, None if order == keys else order))
+    return o  # type: ignore[no-any-return]
+
+
+def unstructure_conversation(o: Any) -> dict[str, Any]:
+    """A conversation's JSON; for one decoded from JSON the codec owns and written back as read,
+    a new top-level object over the parsed values, keys in convo's order (callers may add or pop
+    keys; nothing deeper is theirs to change, as for any turn written from its parsed JSON).
+
+    >>> unstructure_conversation(m.Conversation(model="m"))
+    {'model': 'm', 'messages': []}
+    """
+    try:
+        root = o._lazy
+    except AttributeError:  # not decoded from JSON: the slot is empty (None in a transform's copy)
+        root = None
+    if root is None:
+        return _eager_unstructure_conversation(o)  # type: ignore[no-any-return]
+    d, order = root
+    if order is None:
+        return {**d}
+    return {k: d[k] for k in order}
+
+
+_SET_ROOT = m._SET_ROOT
+_eager_unstructure_conversation = UNSTRUCTURE[m.Conversation]
+UNSTRUCTURE[m.Conversation] = unstructure_conversation
+
 LAZY_STRUCTURE: dict[type, Callable[[Any], Any]] = {}
 """Structure hooks for JSON the codec parsed itself and owns (nothing else holds it, nothing will
 change it): the messages of the conversations they build are lazy. See :func:`convo.codec.loads`."""
-LAZY_STRUCTURE[m.Conversation] = _gen(m.Conversation, CONVERSATION_FIELDS, None,
-                                      {"_messages": structure_messages_lazy})[0]
+LAZY_STRUCTURE[m.Conversation] = structure_conversation_lazy
 LAZY_STRUCTURE[m.BatchRequest] = _gen(
     m.BatchRequest, [F("custom_id", check="str", required=True), F("params", "conversation", required=True)],
     None, {"_S_conv": LAZY_STRUCTURE[m.Conversation]})[0]
