@@ -9,6 +9,7 @@ never let through a turn that the hooks would refuse or write differently.
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 from typing import Any
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 import convo
 from convo import strategies as cs
 from convo import transforms as t
-from convo.codec import structure
+from convo.codec import structure, unstructure
 from convo.codec._converter import lazy_content, structure_blocks, unstructure_blocks
 from convo.codec.lines import (
     RawLine,
@@ -360,3 +361,114 @@ class TestLazyCheck:
         lazy = convo.loads(data)
         assert convo.dumps(lazy) == convo.dumps(eager)
         same(lazy, eager)
+
+
+# --------------------------------------------------------------------------- the parsed request
+
+
+def root_kept(conv: Conversation) -> bool:
+    """Whether *conv* is written back from its parsed request object (convo.model._ParsedRoot)."""
+    return getattr(conv, "_lazy", None) is not None
+
+
+_SHUFFLED = orjson.dumps({
+    "x-new": {"a": [1, 2.5, None]}, "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+    "messages": orjson.loads(REQUEST)["messages"], "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+    "model": "claude-opus-4-8", "temperature": 0.5, "max_tokens": 64,
+})
+
+
+class TestParsedRequest:
+    @pytest.mark.parametrize("data", [REQUEST, _SHUFFLED])
+    def test_untouched_request_is_written_from_its_parsed_object(self, data: bytes) -> None:
+        """An untouched request keeps its parsed object and is written from it: the eager bytes
+        (keys in convo's order, whatever order they were read in), nothing built."""
+        lazy, eager = lazy_and_eager(data)
+        assert root_kept(lazy) and not root_kept(eager)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+        assert not any(built(m) for m in lazy.messages if lazy_blocks(m) is not None)
+        same(lazy, eager)
+
+    def test_callers_get_their_own_top_level_object(self) -> None:
+        """convo.codec.unstructure gives a new top-level dict each time: a caller that pops or
+        sets a key (the executors, the formats do) changes nothing kept."""
+        conv = convo.loads(_SHUFFLED)
+        d = unstructure(conv)
+        d.pop("model")
+        d["stream"] = True
+        assert convo.dumps(conv) == convo.dumps(structure(orjson.loads(_SHUFFLED), Conversation))
+        assert "model" in unstructure(conv) and "stream" not in unstructure(conv)
+
+    def test_a_changed_copy_is_written_from_its_values(self) -> None:
+        """attrs.evolve, a transform's copy and a pickled copy are new objects: written from their
+        values, never from the parsed object of the one they came from."""
+        conv = convo.loads(_SHUFFLED)
+        evolved = attrs.evolve(conv, model="claude-haiku-4-5")
+        assert not root_kept(evolved) and orjson.loads(convo.dumps(evolved))["model"] == "claude-haiku-4-5"
+        changed = t.inject_system("More.", where="top")(conv)
+        assert not root_kept(changed) and len(orjson.loads(convo.dumps(changed))["system"]) == 2
+        back = pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes
+        assert convo.dumps(back) == convo.dumps(conv)
+
+    @pytest.mark.parametrize("body", [
+        {"messages": [{"content": "hi", "role": "user"}]},  # a turn's keys in another order
+        {"messages": [{"role": "user", "content": [{"text": "a", "type": "text"}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": "u"}}]}]},
+        {"system": [{"text": "s", "type": "text"}], "messages": []},  # a system block's keys
+        {"messages": [{"role": "user", "content": "hi", "x": 1}]},
+    ])
+    def test_parsed_object_kept_only_where_it_writes_as_read(self, body: Any) -> None:
+        """Where a turn or the system would be written differently from how it was read, the
+        request is written from its values (the eager bytes)."""
+        data = orjson.dumps(body)
+        lazy, eager = lazy_and_eager(data)
+        assert not root_kept(lazy)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+
+    @settings(max_examples=60)
+    @given(cs.conversations(images=True, tools=True, thinking=True, mid_system=True, max_turns=6),
+           st.randoms(use_true_random=False), st.dictionaries(st.sampled_from(["x-a", "x-b", "zz"]), _json, max_size=2))
+    def test_any_key_order(self, conv: Conversation, rnd: Any, extra: dict[str, Any]) -> None:
+        """A generated request with its top-level keys shuffled and unknown keys added: written
+        lazily as eagerly, equal, same hash, repr and pickle, and every transform agrees."""
+        items = [*orjson.loads(convo.dumps(conv)).items(), *extra.items()]
+        rnd.shuffle(items)
+        data = orjson.dumps(dict(items))
+        lazy, eager = lazy_and_eager(data)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+        same(lazy, eager)
+        check_transforms(data)
+
+    def test_realworld_requests_keep_their_parsed_object(self) -> None:
+        """Some realworld request lines are written from their parsed object (the test above,
+        test_realworld_lines, checks their bytes and values against the eager decoding)."""
+        kept = sum(1 for line in realworld_lines()
+                   if detect_kind(orjson.loads(line)) == "request" and root_kept(convo.loads(line)))
+        assert kept > 0
+
+
+class TestSharedJson:
+    def test_repeated_tools_are_frozen_once(self) -> None:
+        """Requests with the same tools share one frozen value, equal to a fresh freeze."""
+        a, b = convo.loads(_SHUFFLED), convo.loads(_SHUFFLED)
+        assert a.tools is b.tools
+        assert a.tools == structure(orjson.loads(_SHUFFLED), Conversation).tools
+
+    @pytest.mark.parametrize("values", [(1, 1.0, True), (0.0, -0.0, 0), ("a", "a\u00e9")])
+    def test_values_that_compare_equal_stay_apart(self, values: tuple[Any, ...]) -> None:
+        """Tools whose JSON differs are never shared, even where Python calls the values equal."""
+        for v in values:
+            data = orjson.dumps({"tools": [{"name": "f", "v": v}]})
+            got = convo.loads(data).tools[0]["v"]  # type: ignore[index]
+            assert type(got) is type(v) and repr(got) == repr(v) and convo.dumps(convo.loads(data)) == data
+
+    @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+    def test_huge_integers_in_tools_stay_exact(self, order: tuple[int, int]) -> None:
+        """A huge integer in tools is kept exact, and a float written in exponent form stays a
+        float, whichever of the two (same text once parsed by orjson) is read first."""
+        lines = [b'{"tools":[{"n":1000000000000000000000000000000}]}', b'{"tools":[{"n":1e30}]}']
+        want = [10**30, 1e30]
+        for i in (*order, *order):
+            got = convo.loads(lines[i]).tools[0]["n"]  # type: ignore[index]
+            assert type(got) is type(want[i]) and got == want[i]
+            assert json.loads(convo.dumps(convo.loads(lines[i]))) == json.loads(lines[i])  # (exact ints)

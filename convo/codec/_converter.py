@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
 
@@ -120,6 +122,39 @@ def freeze_json(v: Any) -> Any:
             _big(v)
         return v
     return freeze(v)  # tuples, FrozenDicts and subclasses: built in Python, not parsed
+
+
+_SHARED: dict[bytes, Any] = {}
+_SHARED_MAX = 256
+
+
+def freeze_shared(v: Any) -> Any:
+    """:func:`freeze_json` for a JSON value that repeats from line to line (a request's ``tools``):
+    the frozen value is kept by its JSON text, and a value with the same text gets that same
+    (immutable) value back instead of being frozen again. The text is orjson's, which is one
+    text per JSON value (``1``, ``1.0`` and ``true`` differ), and a value is kept only once it
+    froze without a huge-integer doubt (:class:`BigNumber`), outside :func:`trusting` (where a
+    float may stand for what it says and another line's same text may not).
+
+    >>> a = freeze_shared([{"name": "f", "input_schema": {"type": "object"}}])
+    >>> a is freeze_shared([{"name": "f", "input_schema": {"type": "object"}}]), a == freeze_json(
+    ...     [{"name": "f", "input_schema": {"type": "object"}}])
+    (True, True)
+    """
+    c = v.__class__
+    if (c is not list and c is not dict) or getattr(_TRUST, "on", False):
+        return freeze_json(v)
+    try:
+        key = orjson.dumps(v)
+    except orjson.JSONEncodeError:  # (what orjson cannot write is frozen as it is)
+        return freeze_json(v)
+    frozen = _SHARED.get(key)
+    if frozen is None:
+        frozen = freeze_json(v)  # raises BigNumber before anything is kept
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = frozen
+    return frozen
 
 
 def _bad(v: Any, what: str, key: str | int | None = None) -> Shape:
@@ -299,6 +334,7 @@ _SET_SRC_EXTRA = m.UnknownSource.extra.__set__  # type: ignore[attr-defined]
 _KINDS = {
     "raw": ("v", "v"),
     "json": ("_freeze(v)", "v"),
+    "shared_json": ("_freeze_shared(v)", "v"),  # a JSON value that repeats from line to line
     # string content (the common case) costs no call
     "content": ("v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)",
                 "v if v.__class__ is str else _ublocks(v)"),
@@ -341,7 +377,7 @@ def _gen(
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
-        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
+        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json, "_freeze_shared": freeze_shared,
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
@@ -846,7 +882,10 @@ UNSTRUCTURE[m.Message] = unstructure_message
 m._LAZY_BUILD[:] = [structure_blocks]
 
 _ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
-_lazy_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_messages": structure_messages_lazy})[0]
+_lazy_conversation = _gen(
+    m.Conversation,
+    [F("tools", "shared_json", "list") if f.key == "tools" else f for f in CONVERSATION_FIELDS],
+    None, {"_messages": structure_messages_lazy})[0]
 _CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
 _ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
 
