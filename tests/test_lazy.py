@@ -81,6 +81,8 @@ def check_transforms(data: bytes) -> None:
         assert (got is lazy) == (expected is eager), tr
         assert convo.dumps(got) == convo.dumps(expected), tr
         same(got, expected)
+        lazy, eager = lazy_and_eager(data)  # the changes each reports are the same too
+        assert tr.explain(lazy)[1] == tr.explain(eager)[1], tr
 
 
 REQUEST = orjson.dumps({
@@ -472,3 +474,56 @@ class TestSharedJson:
             got = convo.loads(lines[i]).tools[0]["n"]  # type: ignore[index]
             assert type(got) is type(want[i]) and got == want[i]
             assert json.loads(convo.dumps(convo.loads(lines[i]))) == json.loads(lines[i])  # (exact ints)
+
+
+_IMG = {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}
+_THINK = {"type": "thinking", "thinking": "hmm", "signature": "sig"}
+
+
+def _turn(role: str, *blocks: Any) -> dict[str, Any]:
+    return {"role": role, "content": list(blocks)}
+
+
+class TestParsedTurns:
+    """Transforms that edit a request's turns as parsed JSON (convo.model.lazy_turns) give the
+    eager result, report the same changes, and build no turn."""
+
+    @pytest.mark.parametrize("messages", [
+        [_turn("user", _IMG), _turn("assistant", {"type": "text", "text": "a"}), _turn("user", _IMG)],  # dropped; last stays
+        [_turn("user", _IMG), {"role": "system", "content": "s"}, _turn("user", {"type": "text", "text": "b"})],
+        [_turn("user", {"type": "text", "text": "a"}, _IMG, _IMG), _turn("assistant", _THINK)],
+        [_turn("assistant", _THINK, {"type": "text", "text": "a"}), _turn("user", {"type": "text", "text": "b"}),
+         {"role": "system", "content": "s"}, _turn("assistant", _THINK), _turn("user", {"type": "text", "text": "c"}),
+         _turn("assistant", _THINK, {"type": "text", "text": "d"})],
+        [_turn("assistant", _THINK), _turn("user", {"type": "text", "text": "b"}), _turn("assistant", _THINK)],
+    ])
+    @pytest.mark.parametrize("tr", [t.drop_images(), t.strip_thinking(), t.pipeline(t.drop_images(), t.strip_thinking())])
+    def test_parsed_edits_agree(self, messages: list[Any], tr: t.Transform) -> None:
+        data = orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
+        lazy = convo.loads(data)
+        assert convo.model.lazy_turns(lazy) is not None
+        out = tr(lazy)
+        assert convo.model.lazy_turns(out) is not None  # still not built
+        check_transforms(data)
+
+    @pytest.mark.parametrize("messages", [
+        [_turn("user", {"type": "tool_result", "tool_use_id": "t", "content": [_IMG]}, _IMG)],
+    ])
+    def test_images_in_tool_results_are_built(self, messages: list[Any]) -> None:
+        """drop_images builds the turns where an image may sit inside a tool result (and with a
+        placeholder), with the eager result."""
+        data = orjson.dumps({"model": "claude-opus-4-8", "messages": [*messages, _turn("assistant", {"type": "text", "text": "x"}),
+                                                        _turn("user", {"type": "text", "text": "y"})]})
+        assert convo.model.lazy_turns(t.drop_images()(convo.loads(data))) is None
+        assert convo.model.lazy_turns(t.drop_images(placeholder="[img]")(convo.loads(data))) is None
+        check_transforms(data)
+
+    def test_a_copy_carries_unbuilt_turns(self) -> None:
+        """inject_system (a change beside the turns) keeps them unbuilt; reading them builds the
+        turns of the original request."""
+        conv = convo.loads(REQUEST)
+        out = t.inject_system("More.", where="top")(conv)
+        assert convo.model.lazy_turns(out) is not None and convo.model.lazy_turns(conv) is not None
+        assert out.messages == conv.messages and convo.model.lazy_turns(out) is None
+        assert convo.dumps(out) == convo.dumps(t.inject_system("More.", where="top")(
+            structure(orjson.loads(REQUEST), Conversation)))

@@ -296,10 +296,17 @@ def unstructure_messages(v: Any) -> list[Any]:
     True
     >>> REUSE.reset(token)
     """
+    if v.__class__ is list:  # parsed turns, not built (see _turns_json): written as they are
+        return v
     um = UNSTRUCTURE[m.Message]
     base = REUSE.get()
     if base is None:
-        return [um(x) for x in v]
+        # unstructure_message inlined for a turn written as it was read (the common case)
+        out: list[Any] = []
+        for x in v:
+            lazy = getattr(x, "_lazy", None)
+            out.append(lazy[2] if lazy is not None and lazy[2] is not None else um(x))
+        return out
     before, parsed = base
     if len(v) == len(before):  # the common case: turns edited in place, or not at all
         return [p if x is b else um(x) for x, b, p in zip(v, before, parsed, strict=True)]
@@ -373,7 +380,8 @@ class F:
 
 
 def _gen(
-    cls: type, fields: list[F], type_tag: str | None, overrides: dict[str, Any] | None = None
+    cls: type, fields: list[F], type_tag: str | None, overrides: dict[str, Any] | None = None,
+    getters: dict[str, str] | None = None,
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
@@ -433,7 +441,7 @@ def _gen(
         if f.required and not f.null and f.kind == "raw":
             continue
         uguard = f"v is not {f.absent}" if not f.required else "True"
-        u.append(f"    v = o.{f.name}")
+        u.append(f"    v = {(getters or {}).get(f.name, 'o.' + f.name)}")
         if ux == "v":
             u.append(f"    if {uguard}: d[{f.key!r}] = v")
         else:
@@ -877,15 +885,114 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def check_messages(v: list[Any]) -> list[int] | None:
+    """The lazy check of every turn of a parsed ``messages`` array, building nothing: each turn's
+    :data:`~convo.model.LAZY_BITS` (0 for string content), or None unless every turn
+    passes and is written back as its parsed object (``role`` first). The turns of a request
+    kept parsed whole (see :func:`structure_conversation_lazy`) are built from it when first read
+    (:func:`build_messages`).
+
+    >>> check_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}])
+    [0, 1]
+    >>> check_messages([{"content": "hi", "role": "user"}]) is None
+    True
+    """
+    masks = []
+    shapes = LAZY_SHAPES
+    try:
+        for d in v:
+            if d.__class__ is not dict or len(d) != 2:
+                return None
+            c = d.get("content")
+            if d.get("role").__class__ is not str or next(iter(d)) != "role":
+                return None
+            if c.__class__ is str:
+                masks.append(0)
+                continue
+            if c.__class__ is not list:
+                return None
+            mask = 0
+            for b in c:
+                if b.__class__ is not dict:
+                    return None
+                k = tuple(b)
+                if k == _TEXT_KEYS:  # the common block, checked inline as its check does
+                    if b["type"] != "text" or b["text"].__class__ is not str:
+                        return None
+                    mask |= 1
+                    continue
+                fn = shapes.get(k)
+                if fn is None:
+                    return None
+                x = fn(b)
+                if x < 0:
+                    return None
+                mask |= x
+            masks.append(mask)
+    except RecursionError:
+        return None
+    return masks
+
+
+def build_messages(v: list[Any], masks: list[int]) -> tuple[m.Message, ...]:
+    """The turns of a parsed ``messages`` array that :func:`check_messages` passed (with its
+    *masks*): string content made at once, block content kept parsed until read.
+
+    >>> v = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}]
+    >>> build_messages(v, check_messages(v))
+    (Message(role='user', content='hi'), Message(role='assistant', content=(Text(text='a'),)))
+    """
+    out = []
+    new, msg_cls, empty = _new, m.Message, EMPTY
+    set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
+    for d, mask in zip(v, masks, strict=True):
+        o = new(msg_cls)
+        set_role(o, d["role"])
+        set_extra(o, empty)
+        c = d["content"]
+        if c.__class__ is str:
+            set_content(o, c)
+            set_lazy(o, None)
+        else:
+            set_lazy(o, (c, mask, d))
+        out.append(o)
+    return tuple(out)
+
+
+class _Pending:
+    """What the lazy conversation hook sets as ``messages`` while the turns stay parsed."""
+
+
+_PENDING = _Pending()
+_SET_MESSAGES = m.Conversation.messages.__set__  # type: ignore[attr-defined]
+
+
+def _pending_messages(v: Any) -> Any:
+    """The lazy conversation hook's ``messages``: the turns checked, left parsed (the masks go to
+    structure_conversation_lazy), or built where a turn is not written back as read."""
+    if v.__class__ is list:
+        masks = check_messages(v)
+        if masks is not None:
+            _ROOT.masks = masks
+            return _PENDING
+    return structure_messages_lazy(v)
+
+
+def _set_pending(o: Any, v: Any) -> None:
+    if v is not _PENDING:
+        _SET_MESSAGES(o, v)
+
+
 STRUCTURE[m.Message] = structure_message
 UNSTRUCTURE[m.Message] = unstructure_message
 m._LAZY_BUILD[:] = [structure_blocks]
+m._LAZY_MESSAGES[:] = [build_messages]
 
 _ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
 _lazy_conversation = _gen(
     m.Conversation,
     [F("tools", "shared_json", "list") if f.key == "tools" else f for f in CONVERSATION_FIELDS],
-    None, {"_messages": structure_messages_lazy})[0]
+    None, {"_messages": _pending_messages, "_set_messages": _set_pending})[0]
 _CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
 _ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
 
@@ -915,7 +1022,9 @@ def structure_conversation_lazy(d: Any) -> m.Conversation:
     """
     root = _ROOT
     root.asread = True
+    root.masks = None
     o = _lazy_conversation(d)
+    masks = root.masks
     if root.asread:
         s = d.get("system")
         if s.__class__ is not list or lazy_content(s) >= 0:
@@ -925,7 +1034,11 @@ def structure_conversation_lazy(d: Any) -> m.Conversation:
                 order = _root_order(keys)
                 if len(_ROOT_ORDER) < 4096:  # (requests are written with few key orders)
                     _ROOT_ORDER[keys] = order
-            _SET_ROOT(o, (d, None if order == keys else order))
+            # the turns stay parsed too (built when first read: convo.model.Conversation.__getattr__)
+            _SET_ROOT(o, (d, None if order == keys else order, None if masks is None else d["messages"], masks))
+            return o  # type: ignore[no-any-return]
+    if masks is not None:  # the parsed object is not kept: the turns are built now
+        _SET_MESSAGES(o, build_messages(d["messages"], masks))
     return o  # type: ignore[no-any-return]
 
 
@@ -943,14 +1056,28 @@ def unstructure_conversation(o: Any) -> dict[str, Any]:
         root = None
     if root is None:
         return _eager_unstructure_conversation(o)  # type: ignore[no-any-return]
-    d, order = root
+    d, order = root[0], root[1]
+    if d is None:  # a changed copy whose turns may still be parsed (see _turns_json)
+        return _pending_unstructure_conversation(o)  # type: ignore[no-any-return]
     if order is None:
         return {**d}
     return {k: d[k] for k in order}
 
 
+def _turns_json(o: Any) -> Any:
+    """A conversation's ``messages``, or the parsed turns themselves while they are not built
+    (:func:`unstructure_messages` writes those as they are)."""
+    try:
+        return _GET_MESSAGES(o)
+    except AttributeError:
+        return o._lazy[2]
+
+
 _SET_ROOT = m._SET_ROOT
+_GET_MESSAGES = m.Conversation.messages.__get__  # type: ignore[attr-defined]
 _eager_unstructure_conversation = UNSTRUCTURE[m.Conversation]
+_pending_unstructure_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_turns": _turns_json},
+                                         {"messages": "_turns(o)"})[1]
 UNSTRUCTURE[m.Conversation] = unstructure_conversation
 
 LAZY_STRUCTURE: dict[type, Callable[[Any], Any]] = {}
