@@ -762,8 +762,9 @@ class _ParsedRoot:
     :func:`convo.codec._converter.structure_conversation_lazy`), else None. *turns* is the parsed
     ``messages`` array and *masks* the :data:`LAZY_BITS` of each turn, while the ``messages`` slot
     is empty: the turns are made from them when first read (block content still parsed,
-    :class:`_Parsed`), and a transform's copy may carry them on (:func:`lazy_turns`). Each turn of
-    *turns* is written back as it is. Unset (or None) for a conversation built any other way.
+    :class:`_Parsed`), and a transform's copy may carry them on (:func:`lazy_turns`); once they
+    are built, *turns* and *masks* are None. Each turn of *turns* is written back as it is. Unset
+    (or None) for a conversation built any other way.
 
     A conversation never changes, so an untouched one is written back from it at no cost; a
     changed copy (``attrs.evolve``, a transform) is a new object, which does not have it.
@@ -824,6 +825,7 @@ class Conversation(_ParsedRoot):
                 if root is not None and root[3] is not None:
                     messages = _LAZY_MESSAGES[0](root[2], root[3])
                     _SET_MESSAGES(self, messages)
+                    _SET_ROOT(self, (root[0], root[1], None, None))  # the turns are built now
                     return messages
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -871,7 +873,6 @@ class Conversation(_ParsedRoot):
 
 
 _SET_MESSAGES: Callable[[Any, Any], None] = Conversation.__dict__["messages"].__set__
-_GET_MESSAGES: Callable[[Any], Any] = Conversation.__dict__["messages"].__get__
 
 
 def lazy_turns(conv: Conversation) -> tuple[list[Any], list[int]] | None:
@@ -888,11 +889,9 @@ def lazy_turns(conv: Conversation) -> tuple[list[Any], list[int]] | None:
     (1, None)
     """
     try:
-        _GET_MESSAGES(conv)
+        root = _GET_ROOT(conv)
+    except AttributeError:  # (a conversation not decoded from JSON)
         return None
-    except AttributeError:
-        pass
-    root = getattr(conv, "_lazy", None)
     if root is None or root[3] is None:
         return None
     return root[2], root[3]

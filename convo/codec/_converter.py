@@ -1051,7 +1051,7 @@ def unstructure_conversation(o: Any) -> dict[str, Any]:
     {'model': 'm', 'messages': []}
     """
     try:
-        root = o._lazy
+        root = _GET_ROOT(o)
     except AttributeError:  # not decoded from JSON: the slot is empty (None in a transform's copy)
         root = None
     if root is None:
@@ -1067,14 +1067,12 @@ def unstructure_conversation(o: Any) -> dict[str, Any]:
 def _turns_json(o: Any) -> Any:
     """A conversation's ``messages``, or the parsed turns themselves while they are not built
     (:func:`unstructure_messages` writes those as they are)."""
-    try:
-        return _GET_MESSAGES(o)
-    except AttributeError:
-        return o._lazy[2]
+    root = _GET_ROOT(o)
+    return o.messages if root[3] is None else root[2]
 
 
 _SET_ROOT = m._SET_ROOT
-_GET_MESSAGES = m.Conversation.messages.__get__  # type: ignore[attr-defined]
+_GET_ROOT = m._GET_ROOT
 _eager_unstructure_conversation = UNSTRUCTURE[m.Conversation]
 _pending_unstructure_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_turns": _turns_json},
                                          {"messages": "_turns(o)"})[1]

@@ -361,17 +361,14 @@ def _make_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
         namespace["_s__lazy"] = slot.__set__
         namespace["_g__lazy"] = slot.__get__
         if turns:
-            namespace["_g_messages"] = Conversation.__dict__["messages"].__get__
             lines = [ln for ln in lines if ln != "    _s_messages(new, obj.messages)"]
-            lines += ["    try:", "        _s_messages(new, _g_messages(obj))", "        _s__lazy(new, None)",
-                      "    except AttributeError:  # turns not built",
-                      "        r = _g__lazy(obj)", "        _s__lazy(new, (None, None, r[2], r[3]))"]
+            lines += ["    try:", "        r = _g__lazy(obj)", "    except AttributeError:", "        r = None",
+                      "    if r is not None and r[3] is not None:  # turns not built",
+                      "        _s__lazy(new, None if 'messages' in changes else (None, None, r[2], r[3]))",
+                      "    else:", "        _s_messages(new, obj.messages)", "        _s__lazy(new, None)"]
         else:
             lines.append("    _s__lazy(new, None)")
-    lines += ["    for k, v in changes.items():", "        _set(new, k, v)"]
-    if turns:
-        lines += ["    if 'messages' in changes:", "        _s__lazy(new, None)"]
-    lines += ["    return new"]
+    lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
     exec(compile("\n".join(lines), f"<convo replace {cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[Any, dict[str, Any]], Any] = namespace["replace"]
     return fn

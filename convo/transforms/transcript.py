@@ -152,44 +152,41 @@ class _DropImages(Transform):
     def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation | None:
         """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`), building nothing;
         None (build them) for a placeholder or a turn holding a tool result with blocks."""
-        for turn, mask in zip(turns, masks, strict=True):
-            if mask & _IMAGE_BIT:
-                if self.placeholder is not None:
+        hits = [i for i, mask in enumerate(masks) if mask & _IMAGE_BIT]
+        if not hits:
+            return conv
+        if self.placeholder is not None:
+            return None
+        for i in hits:
+            for b in turns[i]["content"]:
+                if b["type"] == "tool_result" and b.get("content").__class__ is list:
                     return None
-                for b in turn["content"]:
-                    if b["type"] == "tool_result" and b.get("content").__class__ is list:
-                        return None
-        out: list[Any] | None = None
-        out_masks: list[int] = []
-        for i, (turn, mask) in enumerate(zip(turns, masks, strict=True)):
-            nt: Any = turn
-            if mask & _IMAGE_BIT:
-                kept = []
-                for j, b in enumerate(turn["content"]):
-                    if b["type"] == "image":
-                        if log.enabled:
-                            log.add(self._what, _inner_path(i, (), j) if log.paths else "", self._repr)
-                    else:
-                        kept.append(b)
-                if kept:
-                    nt = {"role": turn["role"], "content": kept}
-                    mask &= ~_IMAGE_BIT
-                elif (why := _needed_turns(turns, i)) is not None:
-                    nt = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
-                    mask = _TEXT_BIT
+        out, out_masks = list(turns), list(masks)
+        gone: list[int] = []
+        for i in hits:
+            turn = turns[i]
+            kept = []
+            for j, b in enumerate(turn["content"]):
+                if b["type"] == "image":
                     if log.enabled:
-                        log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+                        log.add(self._what, _inner_path(i, (), j) if log.paths else "", self._repr)
                 else:
-                    nt = None
-                    if log.enabled:
-                        log.add("dropped a turn left empty", msg_path(i), "it held only images")
-            if nt is not turn and out is None:
-                out = list(turns[:i])
-                out_masks = list(masks[:i])
-            if out is not None and nt is not None:
-                out.append(nt)
-                out_masks.append(mask)
-        return conv if out is None else with_lazy_turns(conv, out, out_masks)
+                    kept.append(b)
+            if kept:
+                out[i] = {"role": turn["role"], "content": kept}
+                out_masks[i] = masks[i] & ~_IMAGE_BIT
+            elif (why := _needed_turns(turns, i)) is not None:
+                out[i] = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
+                out_masks[i] = _TEXT_BIT
+                if log.enabled:
+                    log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+            else:
+                gone.append(i)
+                if log.enabled:
+                    log.add("dropped a turn left empty", msg_path(i), "it held only images")
+        for i in reversed(gone):
+            del out[i], out_masks[i]
+        return with_lazy_turns(conv, out, out_masks)
 
 
 def _first_image(blocks: tuple[Block, ...]) -> int:
@@ -324,6 +321,9 @@ class _StripThinking(Transform):
     def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation:
         """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`): the same edits, on
         the parsed turns, building nothing."""
+        hits = [i for i, mask in enumerate(masks) if mask & _THINKING_BITS]
+        if not hits:
+            return conv
         latest = -1
         for i in range(len(turns) - 1, -1, -1):
             if turns[i]["role"] == "assistant":
@@ -331,31 +331,33 @@ class _StripThinking(Transform):
                 break
         out: list[Any] | None = None
         out_masks: list[int] = []
-        for i, (turn, mask) in enumerate(zip(turns, masks, strict=True)):
-            nt: Any = turn
-            if mask & _THINKING_BITS and i != latest and turn["role"] == "assistant":
-                raw = turn["content"]  # (thinking is never inside another block)
-                kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
-                if kept_raw or not (i > 0 and turns[i - 1]["role"] == "system"):
-                    if log.enabled:
-                        for j, b in enumerate(raw):
-                            if b["type"] in _THINKING_TYPES:
-                                log.add(f"dropped a {b['type']} block", content_path(i, j),
-                                        "not in the latest assistant turn")
-                    if kept_raw:
-                        nt = {"role": "assistant", "content": kept_raw}
-                        mask &= ~_THINKING_BITS
-                    else:
-                        nt = None
-                        if log.enabled:
-                            log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
-            if nt is not turn and out is None:
-                out = list(turns[:i])
-                out_masks = list(masks[:i])
-            if out is not None and nt is not None:
-                out.append(nt)
-                out_masks.append(mask)
-        return conv if out is None else with_lazy_turns(conv, out, out_masks)
+        gone: list[int] = []
+        for i in hits:
+            turn = turns[i]
+            if i == latest or turn["role"] != "assistant":
+                continue
+            raw = turn["content"]  # (thinking is never inside another block)
+            kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
+            if not kept_raw and i > 0 and turns[i - 1]["role"] == "system":
+                continue  # a system message before it needs an assistant turn after it (facts §1.5)
+            if log.enabled:
+                for j, b in enumerate(raw):
+                    if b["type"] in _THINKING_TYPES:
+                        log.add(f"dropped a {b['type']} block", content_path(i, j), "not in the latest assistant turn")
+            if out is None:
+                out, out_masks = list(turns), list(masks)
+            if kept_raw:
+                out[i] = {"role": "assistant", "content": kept_raw}
+                out_masks[i] = masks[i] & ~_THINKING_BITS
+            else:
+                gone.append(i)
+                if log.enabled:
+                    log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
+        if out is None:
+            return conv
+        for i in reversed(gone):
+            del out[i], out_masks[i]
+        return with_lazy_turns(conv, out, out_masks)
 
 
 def _last_index(messages: tuple[Message, ...], role: str) -> int:
