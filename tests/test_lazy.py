@@ -497,7 +497,8 @@ class TestParsedTurns:
          _turn("assistant", _THINK, {"type": "text", "text": "d"})],
         [_turn("assistant", _THINK), _turn("user", {"type": "text", "text": "b"}), _turn("assistant", _THINK)],
     ])
-    @pytest.mark.parametrize("tr", [t.drop_images(), t.strip_thinking(), t.pipeline(t.drop_images(), t.strip_thinking())])
+    @pytest.mark.parametrize("tr", [t.drop_images(), t.drop_images(placeholder="[img]"), t.strip_thinking(),
+                                    t.pipeline(t.drop_images(), t.strip_thinking())])
     def test_parsed_edits_agree(self, messages: list[Any], tr: t.Transform) -> None:
         data = orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
         lazy = convo.loads(data)
@@ -510,8 +511,8 @@ class TestParsedTurns:
         [_turn("user", {"type": "tool_result", "tool_use_id": "t", "content": [_IMG]}, _IMG)],
     ])
     def test_images_in_tool_results_are_built(self, messages: list[Any]) -> None:
-        """drop_images builds the turns where an image may sit inside a tool result (and with a
-        placeholder), with the eager result."""
+        """drop_images builds the turns where an image may sit inside a tool result, with the
+        eager result."""
         data = orjson.dumps({"model": "claude-opus-4-8", "messages": [*messages, _turn("assistant", {"type": "text", "text": "x"}),
                                                         _turn("user", {"type": "text", "text": "y"})]})
         assert convo.model.lazy_turns(t.drop_images()(convo.loads(data))) is None

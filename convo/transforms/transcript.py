@@ -151,12 +151,11 @@ class _DropImages(Transform):
 
     def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation | None:
         """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`), building nothing;
-        None (build them) for a placeholder or a turn holding a tool result with blocks."""
+        None (build them) where a turn with an image holds a tool result with blocks."""
         hits = [i for i, mask in enumerate(masks) if mask & _IMAGE_BIT]
         if not hits:
             return conv
-        if self.placeholder is not None:
-            return None
+        placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
         for i in hits:
             for b in turns[i]["content"]:
                 if b["type"] == "tool_result" and b.get("content").__class__ is list:
@@ -170,11 +169,13 @@ class _DropImages(Transform):
                 if b["type"] == "image":
                     if log.enabled:
                         log.add(self._what, _inner_path(i, (), j) if log.paths else "", self._repr)
+                    if placeholder is not None:  # (one dict for all: parsed turns are never changed)
+                        kept.append(placeholder)
                 else:
                     kept.append(b)
             if kept:
                 out[i] = {"role": turn["role"], "content": kept}
-                out_masks[i] = masks[i] & ~_IMAGE_BIT
+                out_masks[i] = masks[i] & ~_IMAGE_BIT | (0 if placeholder is None else _TEXT_BIT)
             elif (why := _needed_turns(turns, i)) is not None:
                 out[i] = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
                 out_masks[i] = _TEXT_BIT
