@@ -239,6 +239,11 @@ class ConvoBefore:
         git archive REV convo | tar -x -C /tmp/b && mv /tmp/b/convo /tmp/b/convo_base
         find /tmp/b/convo_base -name '*.py' | xargs sed -i -E \\
           's/\\bfrom convo(\\.| import)/from convo_base\\1/g; s/^(\\s*)import convo\\b/\\1import convo_base/g'
+        sed -i -E 's/"convo\\.(codec|profiles|rules|transforms)"/"convo_base.\\1"/g; \\
+          s/import_module\\(f?"convo\\./import_module(f"convo_base./' /tmp/b/convo_base/__init__.py
+
+    The last line matters since ``convo/__init__.py`` names the modules it loads on first use as
+    strings: without it ``convo_base.loads`` is the current ``convo.codec.loads`` (checked below).
     """
 
     name = "convo before"
@@ -250,6 +255,9 @@ class ConvoBefore:
 
         self.load = convo_base.loads
         self.dump = convo_base.dumps
+        if not self.load.__module__.startswith("convo_base"):
+            raise SystemExit(f"--before {where}: convo_base.loads is {self.load.__module__}.loads, not the "
+                             "older codec (see ConvoBefore's docstring for the last sed)")
         self.edit = t.pipeline(t.drop_images(), t.strip_thinking(),
                                t.inject_system(SYSTEM_ADDITION, where="top"))
 

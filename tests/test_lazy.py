@@ -528,3 +528,31 @@ class TestParsedTurns:
         assert out.messages == conv.messages and convo.model.lazy_turns(out) is None
         assert convo.dumps(out) == convo.dumps(t.inject_system("More.", where="top")(
             structure(orjson.loads(REQUEST), Conversation)))
+
+    @pytest.mark.parametrize("tr", [t.drop_images(placeholder="[img]"), t.strip_thinking(), t.redact("Calling"),
+                                    t.pipeline(t.drop_sampling_params(), t.inject_system("x", where="top"))])
+    @pytest.mark.parametrize("kind", ["request", "exchange"])
+    def test_line_engine_writes_unbuilt_turns(self, tr: t.Transform, kind: str) -> None:
+        """The command's path (decode_json_line, a transform, encode_value with base) writes the
+        eager bytes for a line whose turns were never built, as for one whose turns were."""
+        from convo.codec.lines import decode_json_line
+
+        req = orjson.loads(REQUEST)
+        data = REQUEST if kind == "request" else orjson.dumps({"id": 1, "request": req, "error": {"type": "x"}})
+        value, parsed = decode_json_line(RawLine("f", 1, data))
+        conv = conversation_of(value)
+        assert conv is not None and convo.model.lazy_turns(conv) is not None
+        new_conv = tr(conv)
+        new = value if new_conv is conv else (
+            new_conv if kind == "request" else attrs.evolve(value, request=new_conv))  # type: ignore[arg-type]
+        eager = decode_value(orjson.loads(data), kind)  # type: ignore[arg-type]
+        eager_conv = conversation_of(eager)
+        assert eager_conv is not None
+        out_eager = tr(eager_conv)
+        eager_new = out_eager if kind == "request" else attrs.evolve(eager, request=out_eager)  # type: ignore[arg-type]
+        assert encode_value(new, base=(value, parsed)) == encode_value(eager_new)
+
+    def test_unknown_attribute_error_is_plain(self) -> None:
+        """Reading an attribute a conversation does not have says so, as for any object."""
+        with pytest.raises(AttributeError, match="'Conversation' object has no attribute 'nope'"):
+            convo.loads(REQUEST).nope  # type: ignore[attr-defined]  # noqa: B018
