@@ -59,10 +59,17 @@ Figures, issue 14 second pass (2026-12-07 10:07-10:15, same machine and corpus, 
     convo (lazy)     0.53   0.93   0.67        0.66
     msgspec Structs  0.82   0.60   0.80        0.87
 
-Per line (CPU µs, the same run of a breakdown script, parse 51-56 and serialise 34-37 alike):
-building 47-50 -> 36-38 (the turns are checked, not built; ~16 of it is that check, a Python
-loop over 21 turns and 23 blocks, ~12 the request's other fields), transforms 29 -> 18 (turns
-edited as parsed JSON), back to dicts 14 -> 3.6 (2.1 untouched). What is left is the check: a
+and again at 10:32-10:36, load average ~1:
+
+    convo before     0.52   0.62   0.56        0.55
+    convo (lazy)     0.61   0.95   0.67        0.68
+    msgspec Structs  0.84   0.59   0.79        0.81
+
+Per line (CPU µs, 2,000 of these requests, before and after in one run, medians of 5, load
+~0.8; parse 51-53 and serialise 34-35 alike): building 46.6 -> 35.3 (the turns are checked, not
+built; ~16 of it is that check, a Python loop over 21 turns and 23 blocks, ~12 the request's
+other fields), transforms 27.9 -> 17.6 (turns edited as parsed JSON), back to dicts 13.7 -> 3.5
+(11.3 -> 2.1 untouched). What is left is the check: a
 bare Python loop over the same turns and blocks costs ~5-8 µs, so the next step is a check done
 in C while parsing (as msgspec's typed decoding does, 0.82x on load here), not more Python.
 """
