@@ -50,6 +50,28 @@ Lazy turns pay off on dump (untouched turns are written from their parsed JSON) 
 shape errors on load costs nearly what building the small blocks cost (~1 µs per block either
 way on this machine), so load barely moves. The issue's goal (≥ 0.80 edits, ≥ 0.85 load+dump)
 is not reached.
+
+Figures, issue 14 second pass (2026-12-07 10:07-10:15, same machine and corpus, ``--quick
+--before`` c41441b built as ConvoBefore says; load average 5-7, other suites running):
+
+    row              load   dump   load+dump   load+3 edits+dump
+    convo before     0.49   0.63   0.60        0.58
+    convo (lazy)     0.53   0.93   0.67        0.66
+    msgspec Structs  0.82   0.60   0.80        0.87
+
+and again at 10:32-10:36, load average ~1:
+
+    convo before     0.52   0.62   0.56        0.55
+    convo (lazy)     0.61   0.95   0.67        0.68
+    msgspec Structs  0.84   0.59   0.79        0.81
+
+Per line (CPU µs, 2,000 of these requests, before and after in one run, medians of 5, load
+~0.8; parse 51-53 and serialise 34-35 alike): building 46.6 -> 35.3 (the turns are checked, not
+built; ~16 of it is that check, a Python loop over 21 turns and 23 blocks, ~12 the request's
+other fields), transforms 27.9 -> 17.6 (turns edited as parsed JSON), back to dicts 13.7 -> 3.5
+(11.3 -> 2.1 untouched). What is left is the check: a
+bare Python loop over the same turns and blocks costs ~5-8 µs, so the next step is a check done
+in C while parsing (as msgspec's typed decoding does, 0.82x on load here), not more Python.
 """
 
 from __future__ import annotations
@@ -239,6 +261,11 @@ class ConvoBefore:
         git archive REV convo | tar -x -C /tmp/b && mv /tmp/b/convo /tmp/b/convo_base
         find /tmp/b/convo_base -name '*.py' | xargs sed -i -E \\
           's/\\bfrom convo(\\.| import)/from convo_base\\1/g; s/^(\\s*)import convo\\b/\\1import convo_base/g'
+        sed -i -E 's/"convo\\.(codec|profiles|rules|transforms)"/"convo_base.\\1"/g; \\
+          s/import_module\\(f?"convo\\./import_module(f"convo_base./' /tmp/b/convo_base/__init__.py
+
+    The last line matters since ``convo/__init__.py`` names the modules it loads on first use as
+    strings: without it ``convo_base.loads`` is the current ``convo.codec.loads`` (checked below).
     """
 
     name = "convo before"
@@ -250,6 +277,9 @@ class ConvoBefore:
 
         self.load = convo_base.loads
         self.dump = convo_base.dumps
+        if not self.load.__module__.startswith("convo_base"):
+            raise SystemExit(f"--before {where}: convo_base.loads is {self.load.__module__}.loads, not the "
+                             "older codec (see ConvoBefore's docstring for the last sed)")
         self.edit = t.pipeline(t.drop_images(), t.strip_thinking(),
                                t.inject_system(SYSTEM_ADDITION, where="top"))
 

@@ -74,6 +74,7 @@ __all__ = [
     "builder",
     "lazy_blocks",
     "lazy_mask",
+    "lazy_turns",
     "with_lazy_blocks",
 ]
 
@@ -756,8 +757,35 @@ def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., 
     return register
 
 
+class _ParsedRoot:
+    """The hidden slot of a conversation that :mod:`convo.codec` decoded from JSON it parsed itself
+    (``convo.loads``, the line engine): ``(root, order, turns, masks)``. *root* is the parsed
+    request object where writing it back (keys in *order*, or as they are where *order* is None)
+    gives exactly what ``convo.dumps`` would write for the value (every turn written as read: see
+    :func:`convo.codec._converter.structure_conversation_lazy`), else None. *turns* is the parsed
+    ``messages`` array and *masks* the :data:`LAZY_BITS` of each turn, while the ``messages`` slot
+    is empty: the turns are made from them when first read (block content still parsed,
+    :class:`_Parsed`), and a transform's copy may carry them on (:func:`lazy_turns`); once they
+    are built, *turns* and *masks* are None. Each turn of *turns* is written back as it is. Unset
+    (or None) for a conversation built any other way.
+
+    A conversation never changes, so an untouched one is written back from it at no cost; a
+    changed copy (``attrs.evolve``, a transform) is a new object, which does not have it.
+    """
+
+    __slots__ = ("_lazy",)
+    _lazy: tuple[dict[str, Any] | None, tuple[str, ...] | None, list[Any] | None, list[int] | None] | None
+
+
+_SET_ROOT: Callable[[Any, Any], None] = _ParsedRoot.__dict__["_lazy"].__set__
+_GET_ROOT: Callable[[Any], Any] = _ParsedRoot.__dict__["_lazy"].__get__
+
+_LAZY_MESSAGES: list[Callable[[list[Any], list[int]], tuple[Message, ...]]] = []
+"""The codec's function that builds the turns of a request kept parsed (registered on import)."""
+
+
 @frozen(kw_only=True)
-class Conversation:
+class Conversation(_ParsedRoot):
     """A Messages API request: model, max_tokens, system, messages and every other parameter.
 
     Built fluently; every method returns a new conversation.
@@ -787,6 +815,22 @@ class Conversation:
     container: Json | Unset = _opt()
     inference_geo: str | Unset | None = UNSET  # the spec allows null here
     extra: FrozenDict = _extra()
+
+    if not TYPE_CHECKING:  # for mypy, Conversation has no attributes beyond its fields
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when a slot is empty: the turns of a request kept parsed, or _lazy.
+            if name == "messages":
+                try:
+                    root = _GET_ROOT(self)
+                except AttributeError:
+                    root = None
+                if root is not None and root[3] is not None:
+                    messages = _LAZY_MESSAGES[0](root[2], root[3])
+                    _SET_MESSAGES(self, messages)
+                    _SET_ROOT(self, (root[0], root[1], None, None))  # the turns are built now
+                    return messages
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # The fluent API: sugar over the builders of convo.transforms, which register themselves
     # here (:func:`builder`): this layer knows nothing of the layers above it.
@@ -829,6 +873,31 @@ class Conversation:
     def with_response(self, response: Response) -> Conversation:
         """The conversation with *response* appended as an assistant turn."""
         return _frozen.evolve(self, messages=(*self.messages, response.as_message()))
+
+
+_SET_MESSAGES: Callable[[Any, Any], None] = Conversation.__dict__["messages"].__set__
+
+
+def lazy_turns(conv: Conversation) -> tuple[list[Any], list[int]] | None:
+    """The parsed turns of a conversation whose ``messages`` are not built yet, with the
+    :data:`LAZY_BITS` of each (0 for string content), or None (read ``conv.messages``). Read only:
+    never change them. Transforms look here first, so that a request they leave alone, or can edit
+    as parsed JSON, never has its turns built.
+
+    >>> import convo
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}')
+    >>> lazy_turns(conv)
+    ([{'role': 'user', 'content': [{'type': 'text', 'text': 'hi'}]}], [1])
+    >>> len(conv.messages), lazy_turns(conv)
+    (1, None)
+    """
+    try:
+        root = _GET_ROOT(conv)
+    except AttributeError:  # (a conversation not decoded from JSON)
+        return None
+    if root is None or root[3] is None:
+        return None
+    return root[2], root[3]
 
 
 # --------------------------------------------------------------------------- response

@@ -9,6 +9,7 @@ never let through a turn that the hooks would refuse or write differently.
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 from typing import Any
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 import convo
 from convo import strategies as cs
 from convo import transforms as t
-from convo.codec import structure
+from convo.codec import structure, unstructure
 from convo.codec._converter import lazy_content, structure_blocks, unstructure_blocks
 from convo.codec.lines import (
     RawLine,
@@ -80,6 +81,8 @@ def check_transforms(data: bytes) -> None:
         assert (got is lazy) == (expected is eager), tr
         assert convo.dumps(got) == convo.dumps(expected), tr
         same(got, expected)
+        lazy, eager = lazy_and_eager(data)  # the changes each reports are the same too
+        assert tr.explain(lazy)[1] == tr.explain(eager)[1], tr
 
 
 REQUEST = orjson.dumps({
@@ -360,3 +363,196 @@ class TestLazyCheck:
         lazy = convo.loads(data)
         assert convo.dumps(lazy) == convo.dumps(eager)
         same(lazy, eager)
+
+
+# --------------------------------------------------------------------------- the parsed request
+
+
+def root_kept(conv: Conversation) -> bool:
+    """Whether *conv* is written back from its parsed request object (convo.model._ParsedRoot)."""
+    return getattr(conv, "_lazy", None) is not None
+
+
+_SHUFFLED = orjson.dumps({
+    "x-new": {"a": [1, 2.5, None]}, "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+    "messages": orjson.loads(REQUEST)["messages"], "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+    "model": "claude-opus-4-8", "temperature": 0.5, "max_tokens": 64,
+})
+
+
+class TestParsedRequest:
+    @pytest.mark.parametrize("data", [REQUEST, _SHUFFLED])
+    def test_untouched_request_is_written_from_its_parsed_object(self, data: bytes) -> None:
+        """An untouched request keeps its parsed object and is written from it: the eager bytes
+        (keys in convo's order, whatever order they were read in), nothing built."""
+        lazy, eager = lazy_and_eager(data)
+        assert root_kept(lazy) and not root_kept(eager)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+        assert not any(built(m) for m in lazy.messages if lazy_blocks(m) is not None)
+        same(lazy, eager)
+
+    def test_callers_get_their_own_top_level_object(self) -> None:
+        """convo.codec.unstructure gives a new top-level dict each time: a caller that pops or
+        sets a key (the executors, the formats do) changes nothing kept."""
+        conv = convo.loads(_SHUFFLED)
+        d = unstructure(conv)
+        d.pop("model")
+        d["stream"] = True
+        assert convo.dumps(conv) == convo.dumps(structure(orjson.loads(_SHUFFLED), Conversation))
+        assert "model" in unstructure(conv) and "stream" not in unstructure(conv)
+
+    def test_a_changed_copy_is_written_from_its_values(self) -> None:
+        """attrs.evolve, a transform's copy and a pickled copy are new objects: written from their
+        values, never from the parsed object of the one they came from."""
+        conv = convo.loads(_SHUFFLED)
+        evolved = attrs.evolve(conv, model="claude-haiku-4-5")
+        assert not root_kept(evolved) and orjson.loads(convo.dumps(evolved))["model"] == "claude-haiku-4-5"
+        changed = t.inject_system("More.", where="top")(conv)
+        assert not root_kept(changed) and len(orjson.loads(convo.dumps(changed))["system"]) == 2
+        back = pickle.loads(pickle.dumps(conv))  # noqa: S301 - our own bytes
+        assert convo.dumps(back) == convo.dumps(conv)
+
+    @pytest.mark.parametrize("body", [
+        {"messages": [{"content": "hi", "role": "user"}]},  # a turn's keys in another order
+        {"messages": [{"role": "user", "content": [{"text": "a", "type": "text"}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": "u"}}]}]},
+        {"system": [{"text": "s", "type": "text"}], "messages": []},  # a system block's keys
+        {"messages": [{"role": "user", "content": "hi", "x": 1}]},
+    ])
+    def test_parsed_object_kept_only_where_it_writes_as_read(self, body: Any) -> None:
+        """Where a turn or the system would be written differently from how it was read, the
+        request is written from its values (the eager bytes)."""
+        data = orjson.dumps(body)
+        lazy, eager = lazy_and_eager(data)
+        assert not root_kept(lazy)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+
+    @settings(max_examples=60)
+    @given(cs.conversations(images=True, tools=True, thinking=True, mid_system=True, max_turns=6),
+           st.randoms(use_true_random=False), st.dictionaries(st.sampled_from(["x-a", "x-b", "zz"]), _json, max_size=2))
+    def test_any_key_order(self, conv: Conversation, rnd: Any, extra: dict[str, Any]) -> None:
+        """A generated request with its top-level keys shuffled and unknown keys added: written
+        lazily as eagerly, equal, same hash, repr and pickle, and every transform agrees."""
+        items = [*orjson.loads(convo.dumps(conv)).items(), *extra.items()]
+        rnd.shuffle(items)
+        data = orjson.dumps(dict(items))
+        lazy, eager = lazy_and_eager(data)
+        assert convo.dumps(lazy) == convo.dumps(eager)
+        same(lazy, eager)
+        check_transforms(data)
+
+    def test_realworld_requests_keep_their_parsed_object(self) -> None:
+        """Some realworld request lines are written from their parsed object (the test above,
+        test_realworld_lines, checks their bytes and values against the eager decoding)."""
+        kept = sum(1 for line in realworld_lines()
+                   if detect_kind(orjson.loads(line)) == "request" and root_kept(convo.loads(line)))
+        assert kept > 0
+
+
+class TestSharedJson:
+    def test_repeated_tools_are_frozen_once(self) -> None:
+        """Requests with the same tools share one frozen value, equal to a fresh freeze."""
+        a, b = convo.loads(_SHUFFLED), convo.loads(_SHUFFLED)
+        assert a.tools is b.tools
+        assert a.tools == structure(orjson.loads(_SHUFFLED), Conversation).tools
+
+    @pytest.mark.parametrize("values", [(1, 1.0, True), (0.0, -0.0, 0), ("a", "a\u00e9")])
+    def test_values_that_compare_equal_stay_apart(self, values: tuple[Any, ...]) -> None:
+        """Tools whose JSON differs are never shared, even where Python calls the values equal."""
+        for v in values:
+            data = orjson.dumps({"tools": [{"name": "f", "v": v}]})
+            got = convo.loads(data).tools[0]["v"]  # type: ignore[index]
+            assert type(got) is type(v) and repr(got) == repr(v) and convo.dumps(convo.loads(data)) == data
+
+    @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+    def test_huge_integers_in_tools_stay_exact(self, order: tuple[int, int]) -> None:
+        """A huge integer in tools is kept exact, and a float written in exponent form stays a
+        float, whichever of the two (same text once parsed by orjson) is read first."""
+        lines = [b'{"tools":[{"n":1000000000000000000000000000000}]}', b'{"tools":[{"n":1e30}]}']
+        want = [10**30, 1e30]
+        for i in (*order, *order):
+            got = convo.loads(lines[i]).tools[0]["n"]  # type: ignore[index]
+            assert type(got) is type(want[i]) and got == want[i]
+            assert json.loads(convo.dumps(convo.loads(lines[i]))) == json.loads(lines[i])  # (exact ints)
+
+
+_IMG = {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}
+_THINK = {"type": "thinking", "thinking": "hmm", "signature": "sig"}
+
+
+def _turn(role: str, *blocks: Any) -> dict[str, Any]:
+    return {"role": role, "content": list(blocks)}
+
+
+class TestParsedTurns:
+    """Transforms that edit a request's turns as parsed JSON (convo.model.lazy_turns) give the
+    eager result, report the same changes, and build no turn."""
+
+    @pytest.mark.parametrize("messages", [
+        [_turn("user", _IMG), _turn("assistant", {"type": "text", "text": "a"}), _turn("user", _IMG)],  # dropped; last stays
+        [_turn("user", _IMG), {"role": "system", "content": "s"}, _turn("user", {"type": "text", "text": "b"})],
+        [_turn("user", {"type": "text", "text": "a"}, _IMG, _IMG), _turn("assistant", _THINK)],
+        [_turn("assistant", _THINK, {"type": "text", "text": "a"}), _turn("user", {"type": "text", "text": "b"}),
+         {"role": "system", "content": "s"}, _turn("assistant", _THINK), _turn("user", {"type": "text", "text": "c"}),
+         _turn("assistant", _THINK, {"type": "text", "text": "d"})],
+        [_turn("assistant", _THINK), _turn("user", {"type": "text", "text": "b"}), _turn("assistant", _THINK)],
+    ])
+    @pytest.mark.parametrize("tr", [t.drop_images(), t.drop_images(placeholder="[img]"), t.strip_thinking(),
+                                    t.pipeline(t.drop_images(), t.strip_thinking())])
+    def test_parsed_edits_agree(self, messages: list[Any], tr: t.Transform) -> None:
+        data = orjson.dumps({"model": "claude-opus-4-8", "messages": messages})
+        lazy = convo.loads(data)
+        assert convo.model.lazy_turns(lazy) is not None
+        out = tr(lazy)
+        assert convo.model.lazy_turns(out) is not None  # still not built
+        check_transforms(data)
+
+    @pytest.mark.parametrize("messages", [
+        [_turn("user", {"type": "tool_result", "tool_use_id": "t", "content": [_IMG]}, _IMG)],
+    ])
+    def test_images_in_tool_results_are_built(self, messages: list[Any]) -> None:
+        """drop_images builds the turns where an image may sit inside a tool result, with the
+        eager result."""
+        data = orjson.dumps({"model": "claude-opus-4-8", "messages": [*messages, _turn("assistant", {"type": "text", "text": "x"}),
+                                                        _turn("user", {"type": "text", "text": "y"})]})
+        assert convo.model.lazy_turns(t.drop_images()(convo.loads(data))) is None
+        assert convo.model.lazy_turns(t.drop_images(placeholder="[img]")(convo.loads(data))) is None
+        check_transforms(data)
+
+    def test_a_copy_carries_unbuilt_turns(self) -> None:
+        """inject_system (a change beside the turns) keeps them unbuilt; reading them builds the
+        turns of the original request."""
+        conv = convo.loads(REQUEST)
+        out = t.inject_system("More.", where="top")(conv)
+        assert convo.model.lazy_turns(out) is not None and convo.model.lazy_turns(conv) is not None
+        assert out.messages == conv.messages and convo.model.lazy_turns(out) is None
+        assert convo.dumps(out) == convo.dumps(t.inject_system("More.", where="top")(
+            structure(orjson.loads(REQUEST), Conversation)))
+
+    @pytest.mark.parametrize("tr", [t.drop_images(placeholder="[img]"), t.strip_thinking(), t.redact("Calling"),
+                                    t.pipeline(t.drop_sampling_params(), t.inject_system("x", where="top"))])
+    @pytest.mark.parametrize("kind", ["request", "exchange"])
+    def test_line_engine_writes_unbuilt_turns(self, tr: t.Transform, kind: str) -> None:
+        """The command's path (decode_json_line, a transform, encode_value with base) writes the
+        eager bytes for a line whose turns were never built, as for one whose turns were."""
+        from convo.codec.lines import decode_json_line
+
+        req = orjson.loads(REQUEST)
+        data = REQUEST if kind == "request" else orjson.dumps({"id": 1, "request": req, "error": {"type": "x"}})
+        value, parsed = decode_json_line(RawLine("f", 1, data))
+        conv = conversation_of(value)
+        assert conv is not None and convo.model.lazy_turns(conv) is not None
+        new_conv = tr(conv)
+        new = value if new_conv is conv else (
+            new_conv if kind == "request" else attrs.evolve(value, request=new_conv))  # type: ignore[arg-type]
+        eager = decode_value(orjson.loads(data), kind)  # type: ignore[arg-type]
+        eager_conv = conversation_of(eager)
+        assert eager_conv is not None
+        out_eager = tr(eager_conv)
+        eager_new = out_eager if kind == "request" else attrs.evolve(eager, request=out_eager)  # type: ignore[arg-type]
+        assert encode_value(new, base=(value, parsed)) == encode_value(eager_new)
+
+    def test_unknown_attribute_error_is_plain(self) -> None:
+        """Reading an attribute a conversation does not have says so, as for any object."""
+        with pytest.raises(AttributeError, match="'Conversation' object has no attribute 'nope'"):
+            convo.loads(REQUEST).nope  # type: ignore[attr-defined]  # noqa: B018

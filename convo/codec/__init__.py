@@ -11,6 +11,9 @@ an untouched turn from its parsed JSON. Shape errors still surface here, on load
 ``$.path``: a turn is kept parsed only after a structural check (generated from the hooks' field
 specs) that it would decode without error and with its keys in the order convo writes them;
 any other turn is built at once, as before. :func:`structure` on a caller's dicts builds at once.
+Where every turn passes (and a block ``system`` too), the request keeps its parsed object: its
+``messages`` are made when first read, and an untouched request is written from that object
+(keys in convo's order). The check is the same, so shape errors surface on load as before.
 
 >>> conv = loads(b'{"model": "claude-opus-4-8", "max_tokens": 64, '
 ...              b'"messages": [{"role": "user", "content": "Hi"}], "x-new-field": [1]}')

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 from convo import model as m
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
 
@@ -120,6 +122,39 @@ def freeze_json(v: Any) -> Any:
             _big(v)
         return v
     return freeze(v)  # tuples, FrozenDicts and subclasses: built in Python, not parsed
+
+
+_SHARED: dict[bytes, Any] = {}
+_SHARED_MAX = 256
+
+
+def freeze_shared(v: Any) -> Any:
+    """:func:`freeze_json` for a JSON value that repeats from line to line (a request's ``tools``):
+    the frozen value is kept by its JSON text, and a value with the same text gets that same
+    (immutable) value back instead of being frozen again. The text is orjson's, which is one
+    text per JSON value (``1``, ``1.0`` and ``true`` differ), and a value is kept only once it
+    froze without a huge-integer doubt (:class:`BigNumber`), outside :func:`trusting` (where a
+    float may stand for what it says and another line's same text may not).
+
+    >>> a = freeze_shared([{"name": "f", "input_schema": {"type": "object"}}])
+    >>> a is freeze_shared([{"name": "f", "input_schema": {"type": "object"}}]), a == freeze_json(
+    ...     [{"name": "f", "input_schema": {"type": "object"}}])
+    (True, True)
+    """
+    c = v.__class__
+    if (c is not list and c is not dict) or getattr(_TRUST, "on", False):
+        return freeze_json(v)
+    try:
+        key = orjson.dumps(v)
+    except orjson.JSONEncodeError:  # (what orjson cannot write is frozen as it is)
+        return freeze_json(v)
+    frozen = _SHARED.get(key)
+    if frozen is None:
+        frozen = freeze_json(v)  # raises BigNumber before anything is kept
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = frozen
+    return frozen
 
 
 def _bad(v: Any, what: str, key: str | int | None = None) -> Shape:
@@ -261,10 +296,17 @@ def unstructure_messages(v: Any) -> list[Any]:
     True
     >>> REUSE.reset(token)
     """
+    if v.__class__ is list:  # parsed turns, not built (see _turns_json): written as they are
+        return v
     um = UNSTRUCTURE[m.Message]
     base = REUSE.get()
     if base is None:
-        return [um(x) for x in v]
+        # unstructure_message inlined for a turn written as it was read (the common case)
+        out: list[Any] = []
+        for x in v:
+            lazy = getattr(x, "_lazy", None)
+            out.append(lazy[2] if lazy is not None and lazy[2] is not None else um(x))
+        return out
     before, parsed = base
     if len(v) == len(before):  # the common case: turns edited in place, or not at all
         return [p if x is b else um(x) for x, b, p in zip(v, before, parsed, strict=True)]
@@ -299,6 +341,7 @@ _SET_SRC_EXTRA = m.UnknownSource.extra.__set__  # type: ignore[attr-defined]
 _KINDS = {
     "raw": ("v", "v"),
     "json": ("_freeze(v)", "v"),
+    "shared_json": ("_freeze_shared(v)", "v"),  # a JSON value that repeats from line to line
     # string content (the common case) costs no call
     "content": ("v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)",
                 "v if v.__class__ is str else _ublocks(v)"),
@@ -337,11 +380,12 @@ class F:
 
 
 def _gen(
-    cls: type, fields: list[F], type_tag: str | None, overrides: dict[str, Any] | None = None
+    cls: type, fields: list[F], type_tag: str | None, overrides: dict[str, Any] | None = None,
+    getters: dict[str, str] | None = None,
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     known = {f.key for f in fields} | ({"type"} if type_tag is not None else set())
     ns: dict[str, Any] = {
-        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json,
+        "UNSET": UNSET, "NO_MESSAGES": m.NO_MESSAGES, "NO_CONTENT": m.NO_CONTENT, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "_freeze": freeze_json, "_freeze_shared": freeze_shared,
         "_new": _new, "_cls": cls, "Shape": Shape, "describe": describe, "_bad": _bad,
         "_big": _big, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
         "_content": structure_content, "_blocks": structure_blocks, "_source": structure_source,
@@ -397,7 +441,7 @@ def _gen(
         if f.required and not f.null and f.kind == "raw":
             continue
         uguard = f"v is not {f.absent}" if not f.required else "True"
-        u.append(f"    v = o.{f.name}")
+        u.append(f"    v = {(getters or {}).get(f.name, 'o.' + f.name)}")
         if ux == "v":
             u.append(f"    if {uguard}: d[{f.key!r}] = v")
         else:
@@ -784,6 +828,7 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
     if v.__class__ is not list:
         return structure_messages(v)  # raises the error
     out = []
+    asread = True  # every turn is written back as its parsed object (see structure_conversation_lazy)
     shapes, new, msg_cls, empty = LAZY_SHAPES, _new, m.Message, EMPTY
     set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
     try:
@@ -794,6 +839,8 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
                 if r.__class__ is not str:
                     pass
                 elif c.__class__ is str:  # string content: nothing to build, made here at once
+                    if asread and next(iter(d)) != "role":
+                        asread = False
                     o = new(msg_cls)
                     set_role(o, r)
                     set_content(o, c)
@@ -823,24 +870,218 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
                         o = new(msg_cls)
                         set_role(o, r)
                         set_extra(o, empty)
-                        set_lazy(o, (c, mask, d if next(iter(d)) == "role" else None))
+                        if next(iter(d)) == "role":
+                            set_lazy(o, (c, mask, d))
+                        else:
+                            set_lazy(o, (c, mask, None))
+                            asread = False
                         out.append(o)
                         continue
             out.append(structure_message(d))
+            asread = False
     except (Shape, RecursionError):
         return structure_messages(v)  # the eager path raises the error, with the message's index
+    _ROOT.asread = asread
     return tuple(out)
+
+
+def check_messages(v: list[Any]) -> list[int] | None:
+    """The lazy check of every turn of a parsed ``messages`` array, building nothing: each turn's
+    :data:`~convo.model.LAZY_BITS` (0 for string content), or None unless every turn
+    passes and is written back as its parsed object (``role`` first). The turns of a request
+    kept parsed whole (see :func:`structure_conversation_lazy`) are built from it when first read
+    (:func:`build_messages`).
+
+    >>> check_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}])
+    [0, 1]
+    >>> check_messages([{"content": "hi", "role": "user"}]) is None
+    True
+    """
+    masks = []
+    shapes = LAZY_SHAPES
+    try:
+        for d in v:
+            if d.__class__ is not dict or len(d) != 2:
+                return None
+            c = d.get("content")
+            if d.get("role").__class__ is not str or next(iter(d)) != "role":
+                return None
+            if c.__class__ is str:
+                masks.append(0)
+                continue
+            if c.__class__ is not list:
+                return None
+            mask = 0
+            for b in c:
+                if b.__class__ is not dict:
+                    return None
+                k = tuple(b)
+                if k == _TEXT_KEYS:  # the common block, checked inline as its check does
+                    if b["type"] != "text" or b["text"].__class__ is not str:
+                        return None
+                    mask |= 1
+                    continue
+                fn = shapes.get(k)
+                if fn is None:
+                    return None
+                x = fn(b)
+                if x < 0:
+                    return None
+                mask |= x
+            masks.append(mask)
+    except RecursionError:
+        return None
+    return masks
+
+
+def build_messages(v: list[Any], masks: list[int]) -> tuple[m.Message, ...]:
+    """The turns of a parsed ``messages`` array that :func:`check_messages` passed (with its
+    *masks*): string content made at once, block content kept parsed until read.
+
+    >>> v = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}]
+    >>> build_messages(v, check_messages(v))
+    (Message(role='user', content='hi'), Message(role='assistant', content=(Text(text='a'),)))
+    """
+    out = []
+    new, msg_cls, empty = _new, m.Message, EMPTY
+    set_role, set_content, set_extra, set_lazy = _SET_ROLE, _SET_MSG_CONTENT, _SET_MSG_EXTRA, _SET_LAZY
+    for d, mask in zip(v, masks, strict=True):
+        o = new(msg_cls)
+        set_role(o, d["role"])
+        set_extra(o, empty)
+        c = d["content"]
+        if c.__class__ is str:
+            set_content(o, c)
+            set_lazy(o, None)
+        else:
+            set_lazy(o, (c, mask, d))
+        out.append(o)
+    return tuple(out)
+
+
+class _Pending:
+    """What the lazy conversation hook sets as ``messages`` while the turns stay parsed."""
+
+
+_PENDING = _Pending()
+_SET_MESSAGES = m.Conversation.messages.__set__  # type: ignore[attr-defined]
+
+
+def _pending_messages(v: Any) -> Any:
+    """The lazy conversation hook's ``messages``: the turns checked, left parsed (the masks go to
+    structure_conversation_lazy), or built where a turn is not written back as read."""
+    if v.__class__ is list:
+        masks = check_messages(v)
+        if masks is not None:
+            _ROOT.masks = masks
+            return _PENDING
+    return structure_messages_lazy(v)
+
+
+def _set_pending(o: Any, v: Any) -> None:
+    if v is not _PENDING:
+        _SET_MESSAGES(o, v)
 
 
 STRUCTURE[m.Message] = structure_message
 UNSTRUCTURE[m.Message] = unstructure_message
 m._LAZY_BUILD[:] = [structure_blocks]
+m._LAZY_MESSAGES[:] = [build_messages]
+
+_ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
+_lazy_conversation = _gen(
+    m.Conversation,
+    [F("tools", "shared_json", "list") if f.key == "tools" else f for f in CONVERSATION_FIELDS],
+    None, {"_messages": _pending_messages, "_set_messages": _set_pending})[0]
+_CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
+_ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
+
+
+def _root_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys of a request object, in the order convo writes them: the keys it does not model
+    first (as read), then its fields in spec order.
+
+    >>> _root_order(("system", "x-new", "messages", "model"))
+    ('x-new', 'model', 'messages', 'system')
+    """
+    known = sorted((k for k in keys if k in _CONVERSATION_KEYS), key=_CONVERSATION_KEYS.__getitem__)
+    return (*(k for k in keys if k not in _CONVERSATION_KEYS), *known)
+
+
+def structure_conversation_lazy(d: Any) -> m.Conversation:
+    """A conversation from JSON the codec owns: turns kept parsed (:func:`structure_messages_lazy`),
+    and the parsed object itself kept (:class:`convo.model._ParsedRoot`) where its values write
+    back as the hooks would write them: every turn written as read and a block ``system`` that
+    passes the lazy check (every other field writes back as read: JSON values thaw from their
+    frozen copies, numbers and strings are as parsed). Only the order of its keys may differ
+    from convo's; it is kept with the object (see :func:`unstructure_conversation`).
+
+    >>> conv = structure_conversation_lazy({"messages": [{"role": "user", "content": "hi"}], "model": "m"})
+    >>> unstructure_conversation(conv)
+    {'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]}
+    """
+    root = _ROOT
+    root.asread = True
+    root.masks = None
+    o = _lazy_conversation(d)
+    masks = root.masks
+    if root.asread:
+        s = d.get("system")
+        if s.__class__ is not list or lazy_content(s) >= 0:
+            keys = tuple(d)
+            order = _ROOT_ORDER.get(keys)
+            if order is None:
+                order = _root_order(keys)
+                if len(_ROOT_ORDER) < 4096:  # (requests are written with few key orders)
+                    _ROOT_ORDER[keys] = order
+            # the turns stay parsed too (built when first read: convo.model.Conversation.__getattr__)
+            _SET_ROOT(o, (d, None if order == keys else order, None if masks is None else d["messages"], masks))
+            return o  # type: ignore[no-any-return]
+    if masks is not None:  # the parsed object is not kept: the turns are built now
+        _SET_MESSAGES(o, build_messages(d["messages"], masks))
+    return o  # type: ignore[no-any-return]
+
+
+def unstructure_conversation(o: Any) -> dict[str, Any]:
+    """A conversation's JSON; for one decoded from JSON the codec owns and written back as read,
+    a new top-level object over the parsed values, keys in convo's order (callers may add or pop
+    keys; nothing deeper is theirs to change, as for any turn written from its parsed JSON).
+
+    >>> unstructure_conversation(m.Conversation(model="m"))
+    {'model': 'm', 'messages': []}
+    """
+    try:
+        root = _GET_ROOT(o)
+    except AttributeError:  # not decoded from JSON: the slot is empty (None in a transform's copy)
+        root = None
+    if root is None:
+        return _eager_unstructure_conversation(o)  # type: ignore[no-any-return]
+    d, order = root[0], root[1]
+    if d is None:  # a changed copy whose turns may still be parsed (see _turns_json)
+        return _pending_unstructure_conversation(o)  # type: ignore[no-any-return]
+    if order is None:
+        return {**d}
+    return {k: d[k] for k in order}
+
+
+def _turns_json(o: Any) -> Any:
+    """A conversation's ``messages``, or the parsed turns themselves while they are not built
+    (:func:`unstructure_messages` writes those as they are)."""
+    root = _GET_ROOT(o)
+    return o.messages if root[3] is None else root[2]
+
+
+_SET_ROOT = m._SET_ROOT
+_GET_ROOT = m._GET_ROOT
+_eager_unstructure_conversation = UNSTRUCTURE[m.Conversation]
+_pending_unstructure_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_turns": _turns_json},
+                                         {"messages": "_turns(o)"})[1]
+UNSTRUCTURE[m.Conversation] = unstructure_conversation
 
 LAZY_STRUCTURE: dict[type, Callable[[Any], Any]] = {}
 """Structure hooks for JSON the codec parsed itself and owns (nothing else holds it, nothing will
 change it): the messages of the conversations they build are lazy. See :func:`convo.codec.loads`."""
-LAZY_STRUCTURE[m.Conversation] = _gen(m.Conversation, CONVERSATION_FIELDS, None,
-                                      {"_messages": structure_messages_lazy})[0]
+LAZY_STRUCTURE[m.Conversation] = structure_conversation_lazy
 LAZY_STRUCTURE[m.BatchRequest] = _gen(
     m.BatchRequest, [F("custom_id", check="str", required=True), F("params", "conversation", required=True)],
     None, {"_S_conv": LAZY_STRUCTURE[m.Conversation]})[0]

@@ -281,6 +281,8 @@ def _reusable(before: Value, parsed: Any) -> tuple[tuple[m.Message, ...], list[A
         if key is None:  # a batch result line: no request
             return None
         conv, req = getattr(before, key), parsed.get(key)
+    if m.lazy_turns(conv) is not None:  # its turns were never built: none can be reused
+        return None
     msgs = conv.messages
     if msgs.__class__ is not tuple or req.__class__ is not dict:  # no "messages" key: UNSET
         return None

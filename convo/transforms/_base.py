@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 import attrs
 from attrs import field, frozen
 
-from convo.model import Block, Conversation, Message, Text
+from convo.model import _SET_ROOT, Block, Conversation, Message, Text
 from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
 
 __all__ = [
@@ -352,10 +352,22 @@ def _make_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
             lines.append(f"    _s_{n}(new, obj.{n})")
         else:
             lines.append(f"    _set(new, {n!r}, obj.{n})")
+    turns = issubclass(cls, Conversation)
     if any("_lazy" in getattr(k, "__slots__", ()) for k in cls.__mro__):
-        # a message's parsed content (convo.model._Parsed) is not the copy's: its content may change
-        namespace["_s__lazy"] = next(k.__dict__["_lazy"] for k in cls.__mro__ if "_lazy" in k.__dict__).__set__
-        lines.append("    _s__lazy(new, None)")
+        # a message's parsed content (convo.model._Parsed) is not the copy's: its content may change;
+        # nor is a conversation's parsed request (convo.model._ParsedRoot), but its turns, while
+        # not built, are carried on as they are (built when read, written as they were read)
+        slot = next(k.__dict__["_lazy"] for k in cls.__mro__ if "_lazy" in k.__dict__)
+        namespace["_s__lazy"] = slot.__set__
+        namespace["_g__lazy"] = slot.__get__
+        if turns:
+            lines = [ln for ln in lines if ln != "    _s_messages(new, obj.messages)"]
+            lines += ["    try:", "        r = _g__lazy(obj)", "    except AttributeError:", "        r = None",
+                      "    if r is not None and r[3] is not None:  # turns not built",
+                      "        _s__lazy(new, None if 'messages' in changes else (None, None, r[2], r[3]))",
+                      "    else:", "        _s_messages(new, obj.messages)", "        _s__lazy(new, None)"]
+        else:
+            lines.append("    _s__lazy(new, None)")
     lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
     exec(compile("\n".join(lines), f"<convo replace {cls.__name__}>", "exec"), namespace)  # noqa: S102
     fn: Callable[[Any, dict[str, Any]], Any] = namespace["replace"]
@@ -378,6 +390,24 @@ def replace(obj: Any, **changes: Any) -> Any:
     if fn is None:
         fn = _REPLACERS[cls] = _make_replacer(cls)
     return fn(obj, changes)
+
+
+def with_lazy_turns(conv: Conversation, turns: list[Any], masks: list[int]) -> Conversation:
+    """*conv*, whose turns are not built (:func:`convo.model.lazy_turns`), with *turns* (parsed,
+    not built) as its messages: each a turn of :func:`~convo.model.lazy_turns` or a new
+    ``{"role": ..., "content": [...]}`` (in that order) of the role of one and some of its parsed
+    blocks, in their order; *masks* hold at least the :data:`~convo.model.LAZY_BITS` of each.
+
+    >>> import convo
+    >>> from convo.model import lazy_turns
+    >>> conv = convo.loads(b'{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}')
+    >>> turns, masks = lazy_turns(conv)
+    >>> convo.dumps(with_lazy_turns(conv, turns[1:], masks[1:]))
+    b'{"messages":[{"role":"user","content":"b"}]}'
+    """
+    new = replace(conv)
+    _SET_ROOT(new, (None, None, turns, masks))
+    return new  # type: ignore[no-any-return]
 
 
 def with_messages(conv: Conversation, messages: Iterable[Message]) -> Conversation:

@@ -30,6 +30,7 @@ from convo.model import (
     ToolResult,
     lazy_blocks,
     lazy_mask,
+    lazy_turns,
     with_lazy_blocks,
 )
 from convo.rules import paused
@@ -43,6 +44,7 @@ from convo.transforms._base import (
     register,
     replace,
     with_content,
+    with_lazy_turns,
     with_messages,
 )
 from convo.transforms.tokens import estimator
@@ -101,10 +103,16 @@ class _DropImages(Transform):
         return None if out is None else tuple(out)
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        pending = lazy_turns(conv)
+        if pending is not None:  # turns not built: edit them as parsed JSON where that is plain
+            done = self._parsed(conv, *pending, log)
+            if done is not None:
+                return done
         messages = conv.messages
         msgs: list[Message] | None = None
         for i, m in enumerate(messages):
-            if not lazy_mask(m) & _IMAGE_BIT:  # decoded lazily, no image inside: not even built
+            lazy = getattr(m, "_lazy", None)  # lazy_mask(m), inlined: this is the hot loop
+            if lazy is not None and not lazy[1] & _IMAGE_BIT:  # decoded lazily, no image inside: not even built
                 if msgs is not None:
                     msgs.append(m)
                 continue
@@ -141,6 +149,47 @@ class _DropImages(Transform):
         return conv if msgs is None else with_messages(conv, msgs)
 
 
+    def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation | None:
+        """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`), building nothing;
+        None (build them) where a turn with an image holds a tool result with blocks."""
+        hits = [i for i, mask in enumerate(masks) if mask & _IMAGE_BIT]
+        if not hits:
+            return conv
+        placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
+        for i in hits:
+            for b in turns[i]["content"]:
+                if b["type"] == "tool_result" and b.get("content").__class__ is list:
+                    return None
+        out, out_masks = list(turns), list(masks)
+        gone: list[int] = []
+        for i in hits:
+            turn = turns[i]
+            kept = []
+            for j, b in enumerate(turn["content"]):
+                if b["type"] == "image":
+                    if log.enabled:
+                        log.add(self._what, _inner_path(i, (), j) if log.paths else "", self._repr)
+                    if placeholder is not None:  # (one dict for all: parsed turns are never changed)
+                        kept.append(placeholder)
+                else:
+                    kept.append(b)
+            if kept:
+                out[i] = {"role": turn["role"], "content": kept}
+                out_masks[i] = masks[i] & ~_IMAGE_BIT | (0 if placeholder is None else _TEXT_BIT)
+            elif (why := _needed_turns(turns, i)) is not None:
+                out[i] = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
+                out_masks[i] = _TEXT_BIT
+                if log.enabled:
+                    log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+            else:
+                gone.append(i)
+                if log.enabled:
+                    log.add("dropped a turn left empty", msg_path(i), "it held only images")
+        for i in reversed(gone):
+            del out[i], out_masks[i]
+        return with_lazy_turns(conv, out, out_masks)
+
+
 def _first_image(blocks: tuple[Block, ...]) -> int:
     """The index of the first image, or tool result with blocks, in *blocks* (-1: none)."""
     for j, b in enumerate(blocks):
@@ -162,6 +211,7 @@ _IMAGE_BIT = LAZY_BITS["image"]  # lazy_mask() is -1 (every bit) where the block
 _THINKING_BITS = LAZY_BITS["thinking"] | LAZY_BITS["redacted_thinking"]
 _THINKING_TYPES = ("thinking", "redacted_thinking")
 _TOOL_RESULT_BIT = LAZY_BITS["tool_result"]
+_TEXT_BIT = LAZY_BITS["text"]
 
 IMAGE_PLACEHOLDER = "[image]"
 """What ``drop_images()`` leaves in a turn of images only that it cannot drop."""
@@ -172,6 +222,15 @@ def _needed(messages: tuple[Message, ...], i: int) -> str | None:
     if i + 1 < len(messages) and messages[i + 1].role == "system":
         return "a system message follows it, and needs a user turn before it (rule system-message.not-after-user)"
     if all(m.role == "system" for m in messages[i + 1 :]):
+        return "it is the last turn: without it the reply before it would become a prefill"
+    return None
+
+
+def _needed_turns(turns: list[Any], i: int) -> str | None:
+    """:func:`_needed` for parsed turns (:func:`~convo.model.lazy_turns`)."""
+    if i + 1 < len(turns) and turns[i + 1]["role"] == "system":
+        return "a system message follows it, and needs a user turn before it (rule system-message.not-after-user)"
+    if all(t["role"] == "system" for t in turns[i + 1 :]):
         return "it is the last turn: without it the reply before it would become a prefill"
     return None
 
@@ -213,13 +272,17 @@ class _StripThinking(Transform):
         super().__init__("strip_thinking")
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
+        pending = lazy_turns(conv)
+        if pending is not None:
+            return self._parsed(conv, *pending, log)
         latest = _last_index(conv.messages, "assistant")
         msgs: list[Message] | None = None
         for i, m in enumerate(conv.messages):
             nm: Message | None = m
-            raw = lazy_blocks(m) if m.role == "assistant" and i != latest else None
-            if raw is not None:  # decoded lazily: work on the parsed blocks, build nothing
-                mask = lazy_mask(m)
+            # lazy_blocks(m) and lazy_mask(m), inlined: this is the hot loop
+            lazy = getattr(m, "_lazy", None) if m.role == "assistant" and i != latest else None
+            if lazy is not None:  # decoded lazily: work on the parsed blocks, build nothing
+                raw, mask = lazy[0], lazy[1]
                 if mask & _THINKING_BITS:  # (thinking is never inside another block)
                     kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
                     if kept_raw or not _after_system(conv.messages, i):
@@ -254,6 +317,48 @@ class _StripThinking(Transform):
             if msgs is not None and nm is not None:
                 msgs.append(nm)
         return conv if msgs is None else with_messages(conv, msgs)
+
+
+    def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation:
+        """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`): the same edits, on
+        the parsed turns, building nothing."""
+        hits = [i for i, mask in enumerate(masks) if mask & _THINKING_BITS]
+        if not hits:
+            return conv
+        latest = -1
+        for i in range(len(turns) - 1, -1, -1):
+            if turns[i]["role"] == "assistant":
+                latest = i
+                break
+        out: list[Any] | None = None
+        out_masks: list[int] = []
+        gone: list[int] = []
+        for i in hits:
+            turn = turns[i]
+            if i == latest or turn["role"] != "assistant":
+                continue
+            raw = turn["content"]  # (thinking is never inside another block)
+            kept_raw = [b for b in raw if b["type"] not in _THINKING_TYPES]
+            if not kept_raw and i > 0 and turns[i - 1]["role"] == "system":
+                continue  # a system message before it needs an assistant turn after it (facts §1.5)
+            if log.enabled:
+                for j, b in enumerate(raw):
+                    if b["type"] in _THINKING_TYPES:
+                        log.add(f"dropped a {b['type']} block", content_path(i, j), "not in the latest assistant turn")
+            if out is None:
+                out, out_masks = list(turns), list(masks)
+            if kept_raw:
+                out[i] = {"role": "assistant", "content": kept_raw}
+                out_masks[i] = masks[i] & ~_THINKING_BITS
+            else:
+                gone.append(i)
+                if log.enabled:
+                    log.add("dropped a turn left empty", msg_path(i), "it held only thinking")
+        if out is None:
+            return conv
+        for i in reversed(gone):
+            del out[i], out_masks[i]
+        return with_lazy_turns(conv, out, out_masks)
 
 
 def _last_index(messages: tuple[Message, ...], role: str) -> int:
