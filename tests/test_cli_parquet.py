@@ -304,3 +304,31 @@ class TestReadmeWorkedExample:
         ds = datasets.load_dataset("parquet", data_files=str(migrated), split="train", cache_dir=str(tmp_path / "c"))
         assert ds.num_rows == 195 and set(ds["model"]) == {"claude-opus-4-8"}
         assert ds[0]["messages"][0]["role"] in ("system", "user")
+
+
+class TestWhatIsParquet:
+    """A file is Parquet when it starts with the magic and is named ``.parquet`` or ends with a
+    footer; a JSONL file whose first line starts with ``PAR1`` is read as JSONL (before, it was
+    refused as a damaged Parquet file and every line in it was lost, uncounted)."""
+
+    def test_a_jsonl_file_starting_with_par1_is_read_line_by_line(self, tmp_path: Path) -> None:
+        good = convo.dumps(convo.Conversation(model="m").user("Hi"))
+        src = tmp_path / "odd.jsonl"
+        src.write_bytes(b"PAR1 not json\n" + good + b"\n")
+        out = tmp_path / "out.jsonl"
+        p = run("transform", str(src), "-t", "drop_images()", "-o", str(out))
+        assert "2 lines in = 1 out + 1 rejected" in p.stderr, p.stderr
+        assert out.read_bytes() == good + b"\n"
+        (rec,) = read_rejects(tmp_path / "out.rejects.jsonl")
+        assert rec["line"] == 1
+
+    def test_a_parquet_file_under_another_name_is_still_parquet(self, tmp_path: Path) -> None:
+        from convo.stream.sources import is_parquet
+
+        src = tmp_path / "data.bin"
+        good = convo.dumps(convo.Conversation(model="m").user("Hi")).decode()
+        pq.write_table(pa.table({"kind": ["request"], "json": [good]}), src)
+        assert is_parquet(str(src))
+        short = tmp_path / "short.jsonl"
+        short.write_bytes(b"PAR1")
+        assert not is_parquet(str(short))

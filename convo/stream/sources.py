@@ -135,7 +135,11 @@ class Oversize:
 
 
 def is_parquet(source: str) -> bool:
-    """Whether the file at *source* is a Parquet file (its magic bytes; stdin never is).
+    """Whether the file at *source* is a Parquet file (stdin never is): it starts with Parquet's
+    magic bytes, and its name ends in ``.parquet`` (a damaged one is then a file-level problem)
+    or it ends with the magic too, around a footer that fits in the file. So a ``.jsonl`` file
+    whose first line happens to start with ``PAR1`` is JSONL: its lines are read (that one
+    rejected), not refused as a damaged Parquet file.
 
     >>> is_parquet("-"), is_parquet(__file__)
     (False, False)
@@ -144,9 +148,18 @@ def is_parquet(source: str) -> bool:
         return False
     try:
         with open(source, "rb") as f:
-            return f.read(4) == PARQUET_MAGIC
+            if f.read(4) != PARQUET_MAGIC:
+                return False
+            if source.endswith(".parquet"):
+                return True
+            size = f.seek(0, os.SEEK_END)
+            if size < 12:  # magic, a footer's length, magic
+                return False
+            f.seek(size - 8)
+            tail = f.read(8)
     except OSError:
         return False
+    return tail[4:] == PARQUET_MAGIC and int.from_bytes(tail[:4], "little") <= size - 12
 
 
 def display_name(source: str) -> str:
@@ -381,7 +394,8 @@ class ChunkReader:
                         if not more:
                             break
                         block += more
-                    if block.startswith(PARQUET_MAGIC):  # piped in: its footer is at the far end
+                    if (block.startswith(PARQUET_MAGIC) and len(block) > 4 and block[4] < 0x20
+                            and block[4] not in b"\t\n\r"):  # piped in (binary after the magic)
                         raise InputError(f"{name}: Parquet is read from a file, not a stream: give its path")
             lines = _views(block) if self.views else block.split(b"\n")
             if len(lines) == 1:  # no newline: all of it belongs to a line still going on
