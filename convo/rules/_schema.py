@@ -481,9 +481,10 @@ def _messages_check(u: _Union, classes: frozenset[type]) -> Callable[[Any], bool
     :func:`_seq_check`). One call for the request; anything else answers False (the message pass
     then checks message by message)."""
     namespace: dict[str, Any] = {"_MSG": classes, "_U": UNSET}
-    body = _block_lines(u, namespace, "            ")
-    if body is None or not classes:
+    if not classes:
         return _never
+    # with no block class known yet, any block needs a look (string content does not)
+    body = _block_lines(u, namespace, "            ") or ["            return False"]
     exec("\n".join([  # noqa: S102 (identifiers and classes only)
         "def ok(msgs):",
         "    for m in msgs:",
