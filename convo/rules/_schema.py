@@ -571,12 +571,13 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
         return lambda x: type(x) in scalars
     item = t.array
     if (item is not None and not item.structured and not item.bits & (_INT | _ANY) and t.obj is None
-            and t.union is None and not bits):  # an array of plain scalars (a list of names)
+            and t.union is None and not bits & ~_NULL):  # an array of plain scalars (a list of names)
         each = frozenset(py for py, bit in _SCALARS if item.bits & bit)
+        nullable = bool(bits & _NULL)
 
         def ok_list(x: Any) -> bool:
             if type(x) is not tuple and type(x) is not list:
-                return False
+                return nullable and x is None
             for y in x:  # noqa: SIM110 (a loop, no generator: hot)
                 if type(y) not in each:
                     return False
@@ -632,7 +633,7 @@ def _compile_array(item: _Type) -> Callable[[Any], bool]:
 
     def ok(seq: Any) -> bool:
         for x in seq:  # noqa: SIM110 (hot) - parsed JSON blocks (a lazy turn) go straight to their object
-            if not (mapping(x) if type(x) is dict else each(x)):
+            if not (mapping(x) if type(x) is dict or type(x) is FrozenDict else each(x)):
                 return False
         return True
     return ok
@@ -699,7 +700,7 @@ def _compile_object(obj: _Obj) -> Callable[[Mapping[str, Any]], bool]:
                 continue
             check = checks.get(k)
             if check is not None:
-                if type(x) is dict:
+                if type(x) is dict or type(x) is FrozenDict:
                     found = direct.get(k)
                     if found is not None:
                         if not found(x):
