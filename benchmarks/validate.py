@@ -20,7 +20,8 @@ results (strings and blocks), ``metadata`` and ``output_config``. It is loaded o
   ``orjson.loads`` of the same bodies' bytes.
 
 Figures are CPU time of this process (``time.process_time``: steadier than wall time on a
-loaded machine), medians of ``--repeat`` runs of ``--number`` calls each; the ratio column is
+loaded machine), medians of ``--repeat`` rounds in which every row runs ``--number`` calls in
+turn (so that a slow spell falls on every row alike); the ratio column is
 (row's time) / (raw orjson loads' time), so it stays comparable across machines. Run it twice
 (before and after a change) on the same machine, with the load noted (``uptime``), to compare.
 """
@@ -191,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
                  _without_closed_world(lambda: convo.validate(conv))))
     for _, fn in rows:  # warm up caches (profiles, schema)
         fn()
-    floor = _time(rows[0][1], args.number, args.repeat)
+    # the rows take turns, one run of each per round, so that a slow spell of the machine falls
+    # on every row alike (medians of the rounds)
+    runs: list[list[float]] = [[] for _ in rows]
+    for _ in range(args.repeat):
+        for k, (_, fn) in enumerate(rows):
+            runs[k].append(_time(fn, args.number, 1))
+    times = [statistics.median(r) for r in runs]
+    floor = times[0]
     load = os.getloadavg()
     print(f"validate on a 41-message request ({len(body):,} bytes); Python {sys.version.split()[0]}; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
@@ -200,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| what | µs per call | ratio to raw orjson loads |")
     print("|---|---:|---:|")
     print(f"| {rows[0][0]} | {floor * 1e6:.1f} | 1.00 |")
-    for name, fn in rows[1:]:
-        t = _time(fn, args.number, args.repeat)
+    for (name, _), t in zip(rows[1:], times[1:], strict=True):
         print(f"| {name} | {t * 1e6:.1f} | {t / floor:.2f} |")
     if convs:
         n = len(convs)
