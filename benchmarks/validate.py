@@ -12,6 +12,10 @@ results (strings and blocks), ``metadata`` and ``output_config``. It is loaded o
   compares against: the cheapest thing one can do with these bytes);
 - **validate**: ``convo.validate(conv)``, every rule (closed-world schema included);
 - **validate (betas)**: the same with ``betas=("context-management-2025-06-27",)``;
+- **validate, the tools new to it**: the same, each call on a copy whose ``tools`` value is its
+  own (the closed world remembers a tools value it found fine by identity, as the codec hands
+  lines with the same tools the same value: the row above is a run whose lines repeat their
+  tools, this one a run whose every line has new ones);
 - **validate without the closed-world walk**: every other rule, the schema walk switched off
   (its share of ``validate`` is the difference; the closed world may cost at most 0.5x the rest);
 - **realworld**: every request body recorded against the live API
@@ -188,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("ignore")
             all_live()
 
+    # the tools' verdict is remembered by identity (the codec shares a repeated tools value from
+    # line to line): this row gives every call an equal tools value of its own, as a request
+    # whose tools are new costs
+    import attrs
+
+    from convo._json import freeze, thaw
+
+    fresh = [attrs.evolve(conv, tools=freeze(thaw(conv.tools))) for _ in range(args.number)]
+    turn = iter(range(1 << 62))
+    rows.append(("validate, the tools new to it (an equal copy each call)",
+                 lambda: convo.validate(fresh[next(turn) % len(fresh)])))
     rows.append(("validate without the closed-world walk (its share is the difference)",
                  _without_closed_world(lambda: convo.validate(conv))))
     for _, fn in rows:  # warm up caches (profiles, schema)

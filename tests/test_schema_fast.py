@@ -16,11 +16,13 @@ import warnings
 from typing import Any
 from unittest import mock
 
+import attrs
 from hypothesis import HealthCheck, Phase, event, given, reject, settings
 from hypothesis import strategies as st
 
 import convo
 from convo import rules
+from convo._json import freeze, thaw
 from convo.rules import _schema
 from tests._spec_strategies import BETA_SPEC, SchemaStrategies, load_spec
 
@@ -153,3 +155,25 @@ class TestParsedContent:
             found = [(rule, path) for rule, path, _, _ in _report(conv, [], slow=True) if rule.startswith("schema.")]
             assert found == [], (i, content, found)
             event("clean content walked")
+
+
+def test_remembered_tools_verdicts_never_hide_a_fault():
+    """A tools value found fine is remembered by identity (the codec shares a repeated tools
+    value between lines); a value with a fault is never remembered, and an equal-looking value
+    that is another object is checked on its own."""
+    good = b'{"name": "t", "description": "d", "input_schema": {"type": "object", "properties": {}}}'
+    bad = b'{"name": "t", "description": "d", "input_schema": {"type": "object"}, "x_extra": 1}'
+
+    def line(tools: bytes) -> convo.Conversation:
+        return convo.loads(b'{"model": "claude-opus-4-8", "max_tokens": 8, "tools": [' + tools
+                           + b'], "messages": [{"role": "user", "content": "Hi"}]}')
+
+    first, second = line(good), line(good)
+    assert first.tools is second.tools  # the codec shares it: the verdict is reused
+    for conv in (first, second, first):
+        assert _report(conv, [], slow=False) == []
+    for _ in range(3):
+        assert [(r, p) for r, p, _, _ in _report(line(bad), [], slow=False)] == [("schema.unknown-key", "$.tools[0].x_extra")]
+    many = [attrs.evolve(first, tools=freeze(thaw(first.tools))) for _ in range(_schema._REMEMBER + 5)]
+    for conv in many:  # more values than are remembered: still right, the memory stays bounded
+        assert _report(conv, [], slow=False) == []

@@ -402,6 +402,33 @@ def _all_ok(item: _Type) -> Callable[[Any], bool]:
     return ok
 
 
+# Fields whose values the codec shares from line to line (``freeze_shared``: a request's ``tools``
+# decoded from the same JSON text is the same object): their verdict is remembered by identity,
+# so a run whose lines repeat their tools checks them once (a new value costs its full check).
+_SHARED_FIELDS = frozenset({"tools"})
+_REMEMBER = 64  # values remembered per field (then forgotten all at once)
+
+
+def _remembered(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """*check*, remembering the values it found fine by identity. A value is held while it is
+    remembered, so its id cannot stand for another; values are immutable, and a verdict does not
+    depend on the walk's betas or allow (see :func:`_fast`), so a remembered one stays true."""
+    seen: dict[int, Any] = {}
+
+    def ok(v: Any) -> bool:
+        if seen.get(id(v)) is v:
+            return True
+        if not check(v):
+            return False
+        if type(v) is not tuple:  # (a frozen value is a tuple: anything else is not remembered)
+            return True
+        if len(seen) >= _REMEMBER:
+            seen.clear()
+        seen[id(v)] = v
+        return True
+    return ok
+
+
 def _terms(plan: _Plan, namespace: dict[str, Any], prefix: str = "") -> str:
     """The expression, over an instance ``v``, that is True when it needs no walk: no extra
     keys, every walked attribute unset or fine by its fast verdict, every required one set.
@@ -414,7 +441,8 @@ def _terms(plan: _Plan, namespace: dict[str, Any], prefix: str = "") -> str:
             namespace[f"{prefix}_ok{k}"] = _fast(t)
             terms.append(f"(type(v.{name}) is _FD or v.{name} is _U or {prefix}_ok{k}(v.{name}))")
         elif kind == _BLOCKS:  # content: a string, or blocks that are all fine
-            namespace[f"{prefix}_all{k}"] = _all_ok(t.array)
+            check = _all_ok(t.array)
+            namespace[f"{prefix}_all{k}"] = _remembered(check) if name in _SHARED_FIELDS else check
             if t.bits & _STR:
                 terms.append(f"(type(v.{name}) is str or v.{name} is _U or {prefix}_all{k}(v.{name}))")
             else:
