@@ -1146,6 +1146,7 @@ def _quote(v: Any) -> str:
     return f"'{v}'" if isinstance(v, str) else repr(v)
 
 
+@functools.lru_cache(maxsize=4096)  # (difflib costs ~80 µs a key; a file repeats its unknown keys)
 def _suggest(obj: _Obj, key: str) -> str:
     """The hint for an unknown *key* of *obj*: a close known key, a known mistake, or how to go on."""
     alias = _ALIASES.get(key)
@@ -1157,15 +1158,21 @@ def _suggest(obj: _Obj, key: str) -> str:
         if found in obj.beta:
             return f"Did you mean `{found}` (a beta key)?"
         return f"Did you mean `{found}`?"
-    return ("Remove it: the API refuses unknown keys. If a newer API takes it, accept it with "
-            "validate(allow=[...]) / --allow KEY.")
+    return ("Remove it: the API refuses unknown keys (drop_unknown_fields() removes them all). If a "
+            "newer API takes it, accept it with validate(allow=[...]) / --allow KEY.")
 
 
 def _suggest_tag(u: _Union, tag: Any) -> str:
     if isinstance(tag, str):
-        close = difflib.get_close_matches(tag, list(u.tags), n=1, cutoff=0.6)
-        if close:
-            return f"Did you mean `{close[0]}`?"
+        return _suggest_str_tag(u, tag)
+    return f"Use one of the types the API knows here: {u.expected}."
+
+
+@functools.lru_cache(maxsize=4096)
+def _suggest_str_tag(u: _Union, tag: str) -> str:
+    close = difflib.get_close_matches(tag, list(u.tags), n=1, cutoff=0.6)
+    if close:
+        return f"Did you mean `{close[0]}`?"
     return f"Use one of the types the API knows here: {u.expected}."
 
 
