@@ -72,6 +72,7 @@ __all__ = [
     "SAMPLING_PARAMS",
     "LAZY_BITS",
     "builder",
+    "is_built",
     "lazy_blocks",
     "lazy_mask",
     "lazy_turns",
@@ -616,6 +617,24 @@ def lazy_mask(message: Message) -> int:
     """
     lazy = getattr(message, "_lazy", None)
     return -1 if lazy is None else lazy[1]
+
+
+_CONTENT_SLOT = Message.__dict__["content"]  # empty while a lazily decoded message is unbuilt
+
+
+def is_built(message: Message) -> bool:
+    """Whether *message*'s content is built (blocks or a string), not parsed JSON waiting.
+
+    >>> import convo
+    >>> msg = convo.loads(b'{"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}').messages[0]
+    >>> is_built(msg), msg.content and is_built(msg), is_built(Message("user", "hi"))
+    (False, True, True)
+    """
+    try:
+        _CONTENT_SLOT.__get__(message)
+    except AttributeError:
+        return False
+    return True
 
 
 def lazy_blocks(message: Message) -> list[Any] | None:

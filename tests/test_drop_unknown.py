@@ -24,7 +24,7 @@ from convo import strategies as cs
 from convo import transforms as t
 from convo.codec import structure
 from convo.codec.lines import RawLine, decode_line
-from convo.model import Conversation, Message, lazy_blocks
+from convo.model import Conversation, is_built, lazy_blocks
 from convo.rules import betas_needed, validate
 from convo.rules._schema import parse_path
 from convo.stream.ops import conversation_of
@@ -32,15 +32,7 @@ from tests._helpers_cli import REALWORLD, realworld_lines
 
 CONVO = [sys.executable, "-m", "convo.cli"]
 OPUS = "claude-opus-4-8"
-_CONTENT = Message.__dict__["content"]  # the slot: empty while a lazy message is unbuilt
-
-
-def built(msg: Message) -> bool:
-    try:
-        _CONTENT.__get__(msg)
-    except AttributeError:
-        return False
-    return True
+built = is_built  # (convo.model's: whether the content slot holds blocks or a string)
 
 
 def schema_violations(conv: Conversation, **kw: Any) -> list[tuple[str, str]]:

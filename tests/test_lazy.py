@@ -34,20 +34,11 @@ from convo.codec.lines import (
     encode_value,
 )
 from convo.errors import DecodeError
-from convo.model import Conversation, Message, lazy_blocks, lazy_mask
+from convo.model import Conversation, is_built, lazy_blocks, lazy_mask
 from tests._helpers_cli import realworld_lines
 from tests._helpers_transforms import parseable_transforms, stored_transcript_transforms
 
-_CONTENT = Message.__dict__["content"]  # the slot: empty while a lazy message is unbuilt
-
-
-def built(msg: Message) -> bool:
-    """Whether *msg*'s content slot holds blocks (or a string) already."""
-    try:
-        _CONTENT.__get__(msg)
-    except AttributeError:
-        return False
-    return True
+built = is_built  # (convo.model's: whether the content slot holds blocks or a string)
 
 
 def lazy_and_eager(data: bytes) -> tuple[Conversation, Conversation]:

@@ -34,7 +34,7 @@ import attrs
 
 from convo._json import EMPTY, UNSET, FrozenDict
 from convo.errors import TransformError
-from convo.model import Conversation, Message, lazy_blocks, lazy_mask, with_lazy_blocks
+from convo.model import Conversation, Message, is_built, lazy_blocks, lazy_mask, with_lazy_blocks
 from convo.rules import Violation
 from convo.rules._schema import Walk, load_schema, parse_path, parsed_content_ok
 from convo.transforms._base import ChangeLog, Transform, register, replace
@@ -90,19 +90,6 @@ def _split(found: list[Violation]) -> tuple[list[Violation], list[Violation]]:
     return keys, types
 
 
-_CONTENT = Message.__dict__["content"]  # the slot, empty while a lazily decoded turn is unbuilt
-
-
-def _unbuilt(m: Message) -> bool:
-    if lazy_mask(m) < 0:
-        return False
-    try:
-        _CONTENT.__get__(m)
-    except AttributeError:
-        return True
-    return False
-
-
 # turns with nothing to report, standing in for those judged clean (by role)
 _CLEAN = {role: Message(role, "-") for role in ("user", "assistant", "system")}
 
@@ -117,7 +104,7 @@ def _probe(conv: Conversation) -> Conversation:
     changed = False
     for m in conv.messages:
         blocks = lazy_blocks(m)
-        if blocks is None or not _unbuilt(m):
+        if blocks is None or is_built(m):
             copies.append(m)
             continue
         changed = True
