@@ -926,9 +926,11 @@ class Walk:
 
     # ------------------------------------------------------------------ objects
 
-    def json_object(self, v: Mapping[str, Any], obj: _Obj, path: str, *, required: bool = True) -> None:
+    def keys(self, items: Iterable[tuple[str, Any]], obj: _Obj, path: str) -> None:
+        """The keys and values of a JSON object as *obj* (or a model object's ``extra``): each
+        known, not beta-only without its header, and a value of its type."""
         keys = obj.keys
-        for k, x in v.items():
+        for k, x in items:
             t = keys.get(k)
             if t is None:
                 if not obj.open:
@@ -943,6 +945,10 @@ class Walk:
             if bits & _ANY or (type(x) is str and bits & _STR):
                 continue  # any JSON, or the common case of a string where one belongs
             self.value(x, t, f"{path}.{k}")
+
+    def json_object(self, v: Mapping[str, Any], obj: _Obj, path: str, *, required: bool = True) -> None:
+        keys = obj.keys
+        self.keys(v.items(), obj, path)
         tag = v.get("type", UNSET)
         if obj.tags and tag is not UNSET and tag not in obj.tags and not (
                 tag is None and "type" in keys and keys["type"].bits & _NULL):
@@ -994,18 +1000,7 @@ class Walk:
                 elif tt.structured:
                     self.value(x, tt, f"{path}.{name}")
         if extra:
-            keys = obj.keys
-            for k, x in extra.items():
-                t = keys.get(k)
-                if t is None:
-                    if not obj.open:
-                        self._unknown(obj, k, path)
-                    continue
-                headers = obj.beta.get(k)
-                if headers is not None and not self._beta_ok(headers):
-                    self._gated(headers, f"`{k}`", key_path(path, k), _EXTRA)
-                    continue
-                self.value(x, t, f"{path}.{k}")
+            self.keys(extra.items(), obj, path)
         if not plan.tag_checked and getattr(v, "type", None) not in obj.tags:
             self._wrong_tag(obj, path)
         if required:
@@ -1053,14 +1048,7 @@ def parsed_content_ok(content: Any, *, root: str = "create") -> bool:
     >>> parsed_content_ok([{"type": "text", "text": "hi"}]), parsed_content_ok([{"type": "text", "text": "hi", "x": 1}])
     (True, False)
     """
-    check = _PARSED_CONTENT.get(root)
-    if check is None:
-        mobj = _parts(load_schema().roots[root])[1]
-        check = _PARSED_CONTENT[root] = _fast(mobj.keys["content"])
-    return check(content)
-
-
-_PARSED_CONTENT: dict[str, Callable[[Any], bool]] = {}  # root name -> its content's verdict
+    return _fast(_parts(load_schema().roots[root])[1].keys["content"])(content)
 
 
 def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[Violation], None], *,
