@@ -449,9 +449,16 @@ def _terms(plan: _Plan, namespace: dict[str, Any], prefix: str = "") -> str:
                 terms.append(f"(v.{name} is _U or {prefix}_all{k}(v.{name}))")
         elif kind == _VALUE:
             # a model object (a source), a JSON one (a cache_control), an array, ...: fine when
-            # its fast verdict says so
+            # its fast verdict says so (a frozen JSON object goes straight to its object's
+            # verdict, a call fewer; when that says no, the fast verdict says no too)
             namespace[f"{prefix}_ok{k}"] = _fast(t)
-            terms.append(f"(v.{name} is _U or {prefix}_ok{k}(v.{name}))")
+            found_map = _mapping_of(t)
+            if found_map is not None:
+                namespace[f"{prefix}_map{k}"] = found_map
+                terms.append(f"(v.{name} is _U or (type(v.{name}) is _FD and {prefix}_map{k}(v.{name}))"
+                             f" or {prefix}_ok{k}(v.{name}))")
+            else:
+                terms.append(f"(v.{name} is _U or {prefix}_ok{k}(v.{name}))")
         else:
             terms.append(f"v.{name} is _U")
     terms.extend(f"v.{name} is not _U" for name in plan.required)
@@ -615,6 +622,10 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
     arr = _compile_array(t.array) if t.array is not None else None
     mapping = _mapping_of(t)
     model = _nested_ok(t) if t.union is not None or t.obj is not None else None
+    # a model class already met (a source, a block): its plan, one lookup (a class not met yet,
+    # or one whose tag is unknown, goes the long way below, which makes or refuses its plan)
+    plans: dict[type, Any] = (t.union.plans if t.union is not None
+                              else t.obj.plans if t.obj is not None else {})
 
     def ok(x: Any) -> bool:
         tx = type(x)
@@ -622,6 +633,9 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
             return True
         if tx is FrozenDict or tx is dict:
             return mapping is not None and mapping(x)
+        p = plans.get(tx)
+        if p is not None:
+            return bool(p.ok(x))
         if tx is tuple:
             return arr is not None and arr(x)
         if tx is float:
