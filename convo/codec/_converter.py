@@ -20,6 +20,7 @@ with the standard library, which keeps big integers exact, and builds it in *tru
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -506,6 +507,7 @@ def register_block(cls: type, fields: list[F]) -> None:
     if LAZY_BLOCKS.pop(cls.type, None) is not None:  # type: ignore[attr-defined]
         for keys in [k for k, fn in LAZY_SHAPES.items() if fn.__code__.co_filename.endswith(f" {cls.type}>")]:  # type: ignore[attr-defined]
             del LAZY_SHAPES[keys]
+            del LAZY_TABLE[keys]  # (the C check reads this very dict)
 
 
 CC = F("cache_control", "json")
@@ -688,13 +690,22 @@ LAZY_SHAPES: dict[tuple[str, ...], Callable[[Any], int]] = {}
 """The lazy check of a block by its keys, in order: one generated function per way a block of a
 lazy type can be written by convo (required keys, some optional ones, in spec order)."""
 
+LAZY_TABLE: dict[tuple[str, ...], tuple[str, int, tuple[tuple[int, int, bool], ...]]] = {}
+"""The same checks as data, for the C check (``convo/codec/_lazycheck.c``): a block's keys ->
+(tag, bit, one (kind, check, nullable) per key after ``type``), codes as in :data:`_KIND_CODES`
+and :data:`_CHECK_CODES`."""
 
-def lazy_content(v: list[Any]) -> int:
-    """The :data:`~convo.model.LAZY_BITS` of a parsed content array that may stay parsed, or -1.
+_KIND_CODES = {"raw": 0, "json": 1, "source": 2, "content": 3}
+_CHECK_CODES = {"any": 0, "str": 1, "int": 2, "bool": 3, "num": 4, "obj": 5, "list": 6}
 
-    >>> lazy_content([{"type": "text", "text": "hi"}, {"type": "thinking", "thinking": "", "signature": "s"}])
+
+def lazy_content_py(v: list[Any]) -> int:
+    """The :data:`~convo.model.LAZY_BITS` of a parsed content array that may stay parsed, or -1
+    (:func:`lazy_content` is this, or the same check in C where ``_lazycheck`` is built).
+
+    >>> lazy_content_py([{"type": "text", "text": "hi"}, {"type": "thinking", "thinking": "", "signature": "s"}])
     17
-    >>> lazy_content([{"text": "hi", "type": "text"}])  # written back as type, text: built at once
+    >>> lazy_content_py([{"text": "hi", "type": "text"}])  # written back as type, text: built at once
     -1
     """
     mask = 0
@@ -759,6 +770,8 @@ def _gen_lazy_checks(tag: str, fields: list[F]) -> dict[tuple[str, ...], Callabl
             code.append("    return mask")
             exec(compile("\n".join(code), f"<convo lazy check for {tag}>", "exec"), ns)  # noqa: S102 - from our own specs
             out[keys] = ns["check"]
+            LAZY_TABLE[keys] = (tag, m.LAZY_BITS[tag], tuple(
+                (_KIND_CODES[by_key[k].kind], _CHECK_CODES[by_key[k].check], by_key[k].null) for k in keys[1:]))
     return out
 
 
@@ -885,16 +898,16 @@ def structure_messages_lazy(v: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def check_messages(v: list[Any]) -> list[int] | None:
+def check_messages_py(v: list[Any]) -> list[int] | None:
     """The lazy check of every turn of a parsed ``messages`` array, building nothing: each turn's
     :data:`~convo.model.LAZY_BITS` (0 for string content), or None unless every turn
     passes and is written back as its parsed object (``role`` first). The turns of a request
     kept parsed whole (see :func:`structure_conversation_lazy`) are built from it when first read
-    (:func:`build_messages`).
+    (:func:`build_messages`). :func:`check_messages` is this, or the same check in C.
 
-    >>> check_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}])
+    >>> check_messages_py([{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "text", "text": "a"}]}])
     [0, 1]
-    >>> check_messages([{"content": "hi", "role": "user"}]) is None
+    >>> check_messages_py([{"content": "hi", "role": "user"}]) is None
     True
     """
     masks = []
@@ -932,6 +945,35 @@ def check_messages(v: list[Any]) -> list[int] | None:
     except RecursionError:
         return None
     return masks
+
+
+check_messages: Callable[[list[Any]], list[int] | None] = check_messages_py
+lazy_content: Callable[[list[Any]], int] = lazy_content_py
+
+
+def _use_c_check(on: bool = True) -> bool:
+    """Use the lazy check in C (``convo/codec/_lazycheck.c``) where it is built, or (*on* False)
+    the Python one; True when the C one is in use. The two give the same verdicts (tested); the
+    C one is the default unless ``CONVO_PURE_PYTHON`` is set in the environment.
+
+    >>> from convo.codec import _converter as c
+    >>> was = c.check_messages is not c.check_messages_py
+    >>> c._use_c_check(False), c.lazy_content is c.lazy_content_py
+    (False, True)
+    >>> c._use_c_check(was) == was
+    True
+    """
+    global check_messages, lazy_content
+    check_messages, lazy_content = check_messages_py, lazy_content_py
+    if not on:
+        return False
+    try:
+        from convo.codec import _lazycheck
+    except ImportError:
+        return False
+    _lazycheck.configure(LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER))
+    check_messages, lazy_content = _lazycheck.check_messages, _lazycheck.lazy_content
+    return True
 
 
 def build_messages(v: list[Any], masks: list[int]) -> tuple[m.Message, ...]:
@@ -987,6 +1029,7 @@ STRUCTURE[m.Message] = structure_message
 UNSTRUCTURE[m.Message] = unstructure_message
 m._LAZY_BUILD[:] = [structure_blocks]
 m._LAZY_MESSAGES[:] = [build_messages]
+_use_c_check(not os.environ.get("CONVO_PURE_PYTHON"))
 
 _ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
 _lazy_conversation = _gen(
