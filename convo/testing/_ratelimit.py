@@ -108,6 +108,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._end = -math.inf  # the current window's end (none open yet)
         self._reset = ""  # its end as a stamp: formatted once per window
+        self._resets: tuple[tuple[str, str], ...] = ()  # the token resets' headers, likewise
         self._used_requests = self._used_input = self._used_output = 0
         n = "anthropic-ratelimit-"  # the limits' own headers, made once
         self._limit_headers = [(f"{n}requests-limit", str(self._requests)), *(
@@ -118,6 +119,8 @@ class RateLimiter:
         if t >= self._end:
             self._end = t + self.limits.window
             self._reset = _stamp(self._end)
+            self._resets = tuple((f"anthropic-ratelimit-{k}-reset", self._reset)
+                                 for k in ("tokens", "input-tokens", "output-tokens"))
             self._used_requests = self._used_input = self._used_output = 0
 
     def admit(self) -> Ticket:
@@ -126,7 +129,8 @@ class RateLimiter:
         limits = self.limits
         with self._lock:
             t = self._clock()
-            self._roll(t)
+            if t >= self._end:
+                self._roll(t)
             if limits.enforce:
                 spent = self._spent()
                 if spent is not None:
@@ -177,27 +181,20 @@ class RateLimiter:
     def _headers(self, ticket: Ticket, spent_tokens: str | None = None) -> list[tuple[str, str]]:
         remaining, reset = ticket
         lim = self._limit_headers
-        requests = [
-            lim[0],
-            ("anthropic-ratelimit-requests-remaining", str(remaining) if remaining > 0 else "0"),
-            ("anthropic-ratelimit-requests-reset", reset),
-        ]
+        left_req = ("anthropic-ratelimit-requests-remaining", str(remaining) if remaining > 0 else "0")
         if not self._tokens:
-            return requests
-        limits, window_reset = self.limits, self._reset
+            return [lim[0], left_req, ("anthropic-ratelimit-requests-reset", reset)]
+        limits, resets = self.limits, self._resets
         left_in = 0 if spent_tokens == "input-tokens" else limits.input_tokens - self._used_input
         left_out = 0 if spent_tokens == "output-tokens" else limits.output_tokens - self._used_output
         # tokens-*: LIVE, the sum of the input and output figures (38000 = 30000 + 8000)
         left = left_in + left_out if left_in > 0 and left_out > 0 else 0
         return [
-            *requests,
-            lim[1],
-            ("anthropic-ratelimit-tokens-remaining", _shown(left, limits.tokens)),
-            ("anthropic-ratelimit-tokens-reset", window_reset),
-            lim[2],
-            ("anthropic-ratelimit-input-tokens-remaining", _shown(left_in, limits.input_tokens)),
-            ("anthropic-ratelimit-input-tokens-reset", window_reset),
-            lim[3],
-            ("anthropic-ratelimit-output-tokens-remaining", _shown(left_out, limits.output_tokens)),
-            ("anthropic-ratelimit-output-tokens-reset", window_reset),
+            lim[0], left_req, ("anthropic-ratelimit-requests-reset", reset),
+            lim[1], ("anthropic-ratelimit-tokens-remaining", _shown(left, limits.tokens)), resets[0],
+            lim[2], ("anthropic-ratelimit-input-tokens-remaining", _shown(left_in, limits.input_tokens)),
+            resets[1],
+            lim[3], ("anthropic-ratelimit-output-tokens-remaining",
+                     _shown(left_out, limits.output_tokens)),
+            resets[2],
         ]

@@ -737,9 +737,9 @@ def _spent(resp: m.Response) -> tuple[int, int]:
     u = resp.usage
     if not isinstance(u, m.Usage):
         return 0, 0
-    counted = (u.input_tokens, u.cache_creation_input_tokens, u.output_tokens)
-    i, c, o = (n if type(n) is int else 0 for n in counted)
-    return i + c, o
+    i, c, o = u.input_tokens, u.cache_creation_input_tokens, u.output_tokens
+    return ((i if type(i) is int else 0) + (c if type(c) is int else 0),
+            o if type(o) is int else 0)
 
 
 @define
