@@ -115,6 +115,7 @@ class TestEveryResponse:
             assert raw.headers["anthropic-ratelimit-requests-remaining"] == "49"
             assert STAMP.match(raw.headers["anthropic-ratelimit-output-tokens-reset"])
 
+    @pytest.mark.filterwarnings("ignore::convo.profiles.UnknownModelWarning")
     @pytest.mark.parametrize(("body", "status"), [
         ({**h.request_body(), "stop_sequence": ["x"]}, 400),  # an unknown key
         (h.request_body(model="claude-nope-9"), 404),  # an unknown model

@@ -101,9 +101,12 @@ _DEFAULT_MESSAGES = {
 RATE_LIMIT_RETRY_AFTER = "1"
 """The ``retry-after`` (seconds) of a 429 fault that names none: whole seconds, as the API sends."""
 
-RATE_LIMITS = {"requests": 50, "tokens": 38_000, "input-tokens": 30_000, "output-tokens": 8_000}
+_DEFAULT_LIMITS = RateLimits()
+RATE_LIMITS = {"requests": _DEFAULT_LIMITS.requests, "tokens": _DEFAULT_LIMITS.tokens,
+               "input-tokens": _DEFAULT_LIMITS.input_tokens,
+               "output-tokens": _DEFAULT_LIMITS.output_tokens}
 """The limits a 429's headers report by default (a live recording's, a tier-1 organization's;
-``tokens`` is input plus output, as recorded): :class:`~convo.testing._ratelimit.RateLimits`."""
+``tokens`` is input plus output, as recorded): :class:`~convo.testing.RateLimits`."""
 
 _STATUS_ARGS = {"type", "message", "retry-after", "retry-after-ms", "should-retry"}
 
@@ -280,14 +283,14 @@ def rate_limit_headers(now: datetime, wait: float) -> list[tuple[str, str]]:
 
     Names from facts §5.2 [DOC]: ``{requests,tokens,input-tokens,output-tokens}-{limit,
     remaining,reset}``, resets in RFC 3339, token counts rounded to thousands; the request limit
-    is the one spent (remaining 0). The limits are :class:`~convo.testing._ratelimit.RateLimits`'
+    is the one spent (remaining 0). The limits are :class:`~convo.testing.RateLimits`'
     defaults (a live recording's); an emulator reports its own (``Emulator(rate_limits=...)``).
 
     >>> dict(rate_limit_headers(datetime(2026, 1, 1, tzinfo=UTC), 2.5))[
     ...     "anthropic-ratelimit-requests-remaining"]
     '0'
     """
-    return RateLimiter(RateLimits(), clock=now.timestamp).refused(wait)
+    return RateLimiter(_DEFAULT_LIMITS, clock=now.timestamp).refused(wait)
 
 
 def _fmt_num(x: float) -> str:

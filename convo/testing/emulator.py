@@ -21,9 +21,9 @@ against it (facts §5, §6, §8, §10):
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
 - Every answer of ``POST /v1/messages`` (200, streamed or not, and 400/404/429 errors; not a
-  401, nor an injected 5xx fault) carries ``anthropic-ratelimit-{requests,tokens,input-tokens,
+  401, nor an injected fault other than 429) carries ``anthropic-ratelimit-{requests,tokens,input-tokens,
   output-tokens}-{limit,remaining,reset}`` as the API's do (LIVE, facts §5.2): counted per
-  window by the emulator's :class:`~convo.testing._ratelimit.RateLimits` (``rate_limits=``;
+  window by the emulator's :class:`~convo.testing.RateLimits` (``rate_limits=``;
   see :mod:`convo.testing._ratelimit`). count_tokens answers carry its own ``requests-*``.
 - It holds no server-side message threads: a ``thread`` under the ``message-threads-2026-08-12``
   beta is refused with ``error.details.error_code: "thread_unsupported_request"``, on which the
@@ -225,11 +225,11 @@ class Emulator:
       :class:`FaultSchedule`). ``api_keys``: the keys accepted (None: any non-empty key).
       ``betas``: the beta names accepted (None: any).
     - ``batch_delay``: seconds a batch processes; ``cancel_delay``: seconds it stays
-      ``canceling`` (default batch_delay / 5); ``clock``: the time source of batches (a fake
-      one makes batch tests exact). ``batch_errors`` injects per-request batch outcomes: a
-      mapping custom_id -> error type (``"overloaded_error"``, ``"invalid_request_error"``,
-      ...; or ``"canceled"`` / ``"expired"``), or a function ``(custom_id, params) -> error
-      type | None``.
+      ``canceling`` (default batch_delay / 5); ``clock``: the time source of batches and
+      rate-limit windows (a fake one makes their tests exact). ``batch_errors`` injects
+      per-request batch outcomes: a mapping custom_id -> error type (``"overloaded_error"``,
+      ``"invalid_request_error"``, ...; or ``"canceled"`` / ``"expired"``), or a function
+      ``(custom_id, params) -> error type | None``.
     - ``profiles``: the model profiles for validation and ``/v1/models`` (default: built-in);
       ``validate_requests=False`` skips the rules; ``strict=False`` skips only the closed-world
       checks (unknown keys, types and models pass: the old, lenient behaviour);
@@ -242,7 +242,7 @@ class Emulator:
       events; ``organization_id``: the ``anthropic-organization-id`` header;
       ``max_request_bytes`` / ``max_batch_bytes`` / ``max_batch_requests``: the API's limits
       (32 MB, 256 MB, 100,000), lowerable so tests can reach them.
-    - ``rate_limits``: a :class:`~convo.testing._ratelimit.RateLimits` (or a dict of its
+    - ``rate_limits``: a :class:`~convo.testing.RateLimits` (or a dict of its
       fields): the limits the ``anthropic-ratelimit-*`` headers report, counted per window
       (default: a tier-1 organization's 50 requests, 30,000 input and 8,000 output tokens a
       minute, not enforced); ``enforce=True`` answers a 429 with ``retry-after`` once a limit
