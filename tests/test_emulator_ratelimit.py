@@ -320,7 +320,7 @@ def test_counts_follow_a_window_model(limits, steps):
 
     limits = RateLimits(**limits)
     clock = Clock(0.0)
-    limiter = RateLimiter(limits, clock=clock)
+    limiter, twin = RateLimiter(limits, clock=clock), RateLimiter(limits, clock=clock)
     start, used_r, used_i, used_o = None, 0, 0, 0
     for inp, out, dt in steps:
         clock.t += dt
@@ -328,7 +328,10 @@ def test_counts_follow_a_window_model(limits, steps):
             start, used_r, used_i, used_o = clock.t, 0, 0, 0
         used_r += 1
         used_i += inp
-        got = limits_of(dict(limiter.headers(limiter.admit(), inp, out)))
+        pairs = limiter.headers(limiter.admit(), inp, out)
+        # what the emulator writes (lines) says the same as the pairs, fed the same requests
+        assert twin.lines(twin.admit(), inp, out) == "\r\n".join(f"{k}: {v}" for k, v in pairs)
+        got = limits_of(dict(pairs))
         assert got["requests"][1] == max(0, limits.requests - used_r)
         for kind, limit, used in (("input-tokens", limits.input_tokens, used_i),
                                   ("output-tokens", limits.output_tokens, used_o)):

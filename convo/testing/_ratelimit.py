@@ -95,8 +95,9 @@ class RateLimiter:
     integer updates).
 
     ``tokens=False`` (count_tokens) reports the request limit only. :meth:`admit` counts a
-    request as it arrives; :meth:`headers` makes its response's headers, charging the tokens
-    the response used; :meth:`refused` makes a 429's.
+    request as it arrives when limits are enforced; :meth:`headers` (or :meth:`lines`) makes
+    its response's headers, counting it if not counted yet and charging the tokens the
+    response used; :meth:`refused` makes a 429 fault's.
     """
 
     def __init__(self, limits: RateLimits, *, clock: Callable[[], float] = time.time,
@@ -109,11 +110,22 @@ class RateLimiter:
         self._end = -math.inf  # the current window's end (none open yet)
         self._reset = ""  # its end as a stamp: formatted once per window
         self._resets: tuple[tuple[str, str], ...] = ()  # the token resets' headers, likewise
+        self._template = ""  # the window's header lines, the counts left as %s (see _lines)
         self._used_requests = self._used_input = self._used_output = 0
         n = "anthropic-ratelimit-"  # the limits' own headers, made once
         self._limit_headers = [(f"{n}requests-limit", str(self._requests)), *(
             (f"{n}{k}-limit", str(v)) for k, v in (("tokens", limits.tokens),
             ("input-tokens", limits.input_tokens), ("output-tokens", limits.output_tokens)))]
+        self._count_template = (f"{n}requests-limit: {self._requests}\r\n"
+                                f"{n}requests-remaining: %s\r\n{n}requests-reset: %s")
+
+    def _make_template(self) -> str:
+        # _headers' lines with the window's constants in, the counts as %s; a % in a name or a
+        # stamp cannot occur (fixed names, digits)
+        shown = dict(self._headers((-1, "%s")))
+        for k in ("requests", "tokens", "input-tokens", "output-tokens"):
+            shown[f"anthropic-ratelimit-{k}-remaining"] = "%s"
+        return "\r\n".join(f"{k}: {v}" for k, v in shown.items())
 
     def _roll(self, t: float) -> None:  # under the lock
         if t >= self._end:
@@ -121,25 +133,36 @@ class RateLimiter:
             self._reset = _stamp(self._end)
             self._resets = tuple((f"anthropic-ratelimit-{k}-reset", self._reset)
                                  for k in ("tokens", "input-tokens", "output-tokens"))
+            self._template = self._make_template()
             self._used_requests = self._used_input = self._used_output = 0
 
-    def admit(self) -> Ticket:
-        """Count one request; its requests remaining and reset. Raises the 429 when limits are
-        enforced and one is spent (the request is not counted then)."""
+    def admit(self) -> Ticket | None:
+        """With ``enforce=True``, count one request as it arrives: its requests remaining and
+        reset, or the 429 when a limit is spent (the request is not counted then). Otherwise
+        None: the request is counted when its response's headers are made (one lock a request).
+        """
         limits = self.limits
+        if not limits.enforce:
+            return None
         with self._lock:
             t = self._clock()
             if t >= self._end:
                 self._roll(t)
-            if limits.enforce:
-                spent = self._spent()
-                if spent is not None:
-                    left = 0 if spent == "requests" else self._requests - self._used_requests
-                    retry = ("retry-after", str(max(1, math.ceil(self._end - t))))
-                    raise ApiError(429, "rate_limit_error", self._words(spent),
-                                   [retry, *self._headers((left, self._reset), spent_tokens=spent)])
+            spent = self._spent()
+            if spent is not None:
+                left = 0 if spent == "requests" else self._requests - self._used_requests
+                retry = ("retry-after", str(max(1, math.ceil(self._end - t))))
+                raise ApiError(429, "rate_limit_error", self._words(spent),
+                               [retry, *self._headers((left, self._reset), spent_tokens=spent)])
             self._used_requests += 1
             return self._requests - self._used_requests, self._reset
+
+    def _take(self) -> Ticket:  # under the lock: count one request now
+        t = self._clock()
+        if t >= self._end:
+            self._roll(t)
+        self._used_requests += 1
+        return self._requests - self._used_requests, self._reset
 
     def _spent(self) -> str | None:  # under the lock
         if self._used_requests >= self._requests:
@@ -159,17 +182,42 @@ class RateLimiter:
                 f"{spent.replace('-', ' ')} per {per}. You can see the response headers for "
                 "current usage.")
 
-    def headers(self, ticket: Ticket, input_tokens: int = 0,
+    def headers(self, ticket: Ticket | None, input_tokens: int = 0,
                 output_tokens: int = 0) -> list[tuple[str, str]]:
-        """The headers of the response to an admitted request, charging its tokens: the input
-        shows in these headers, the output from the next response on (LIVE)."""
-        if not self._tokens:
-            return self._headers(ticket)
+        """The headers of the response to a request (*ticket* from :meth:`admit`; None: count
+        it now), charging its tokens: the input shows in these headers, the output from the
+        next response on (LIVE)."""
         with self._lock:
+            if ticket is None:
+                ticket = self._take()
             self._used_input += input_tokens
             out = self._headers(ticket)
             self._used_output += output_tokens
         return out
+
+    def lines(self, ticket: Ticket | None, input_tokens: int = 0, output_tokens: int = 0) -> str:
+        """:meth:`headers` as header lines (``name: value`` joined by CRLF), one string: what
+        the emulator writes on a success."""
+        with self._lock:
+            if ticket is None:
+                ticket = self._take()
+            self._used_input += input_tokens
+            out = self._lines(ticket)
+            self._used_output += output_tokens
+        return out
+
+    def _lines(self, ticket: Ticket) -> str:
+        remaining, reset = ticket
+        left = str(remaining) if remaining > 0 else "0"
+        if not self._tokens:
+            return self._count_template % (left, reset)
+        limits = self.limits
+        left_in = limits.input_tokens - self._used_input
+        left_out = limits.output_tokens - self._used_output
+        both = left_in + left_out if left_in > 0 and left_out > 0 else 0
+        return self._template % (left, reset, _shown(both, limits.tokens),
+                                 _shown(left_in, limits.input_tokens),
+                                 _shown(left_out, limits.output_tokens))
 
     def refused(self, wait: float) -> list[tuple[str, str]]:
         """The headers of a 429 (an injected fault) whose request limit is back in *wait* s."""
