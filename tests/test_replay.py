@@ -21,6 +21,7 @@ from convo.errors import (
     ValidationError,
 )
 from convo.executor import (
+    AsyncHttpExecutor,
     AsyncMockExecutor,
     AsyncReplayExecutor,
     Cassette,
@@ -291,6 +292,83 @@ class TestThroughHttp:
             assert secret not in data
         assert data.count("<redacted>") >= 8
         assert "authorization" not in data.lower() and "x-api-key" not in data.lower()
+
+
+CTX_BETA = "context-management-2025-06-27"
+
+
+def _managed(text: str = "Hello, Claude") -> m.Conversation:
+    """A request with a key that exists only under the context-management beta."""
+    return H.conv(text, extra={"context_management": {"edits": []}})
+
+
+class TestBetas:
+    """Issue 12: replay refused a beta-only key that the API took when the cassette was recorded."""
+
+    def test_recorded_betas_replay_the_request(self, tmp_path: Path) -> None:
+        """Reproducer: recorded through HttpExecutor(betas=...) (the emulator checks them too),
+        the request replays; the cassette keeps the beta names, and no header."""
+        path = tmp_path / "c.jsonl"
+        with Emulator() as url:
+            inner = HttpExecutor(KEY, base_url=url, betas=[CTX_BETA])
+            with ReplayExecutor(path, mode="record", inner=inner) as rec:
+                live = rec.execute(_managed())
+            with HttpExecutor(KEY, base_url=url, validate=False) as bare, pytest.raises(BadRequestError):
+                bare.execute(_managed())  # the API's view: without the header, a 400
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(_managed()) == live
+            # a request that needs a beta and has no recorded exchange: refused, not a miss
+            with pytest.raises(ValidationError, match="context_management"):
+                rep.execute(_managed("never recorded"))
+        (line,) = _lines(path)
+        assert line["betas"] == [CTX_BETA]
+        assert "anthropic-beta" not in path.read_text() and KEY not in path.read_text()
+
+    def test_async_replay_uses_the_recorded_betas(self, tmp_path: Path) -> None:
+        path = tmp_path / "c.jsonl"
+
+        async def main() -> tuple[str, str]:
+            with Emulator() as url:
+                inner = AsyncHttpExecutor(KEY, base_url=url, betas=[CTX_BETA])
+                async with AsyncReplayExecutor(path, "record", inner) as rec:
+                    live = (await rec.execute(_managed())).text
+            async with AsyncReplayExecutor(path) as rep:
+                return live, (await rep.execute(_managed())).text
+
+        live, replayed = asyncio.run(main())
+        assert replayed == live == "echo: Hello, Claude"
+
+    def test_betas_argument_wins_over_the_recorded_ones(self, tmp_path: Path) -> None:
+        """betas= names the headers for a cassette recorded without them (a mock records none);
+        betas=() checks with none even where some were recorded."""
+        path = tmp_path / "c.jsonl"
+        _record(path, _managed())
+        assert "betas" not in _lines(path)[0]
+        with ReplayExecutor(path) as rep, pytest.raises(ValidationError, match="beta-only"):
+            rep.execute(_managed())
+        with ReplayExecutor(path, betas=[CTX_BETA]) as rep:
+            assert rep.execute(_managed()).text == "re: Hello, Claude"
+        lines = [{**line, "betas": [CTX_BETA]} for line in _lines(path)]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(_managed()).text == "re: Hello, Claude"
+        with ReplayExecutor(path, betas=()) as rep, pytest.raises(ValidationError):
+            rep.execute(_managed())
+
+    def test_recording_with_other_betas_than_the_inner_executors_is_refused(self, tmp_path: Path) -> None:
+        inner = HttpExecutor(KEY, base_url="http://127.0.0.1:9", betas=[CTX_BETA])
+        with pytest.raises(ValueError, match="inner executor"):
+            ReplayExecutor(tmp_path / "c.jsonl", mode="record", inner=inner, betas=["other-2026-01-01"])
+        inner.close()
+        with pytest.raises(TypeError, match="not one string"):
+            ReplayExecutor(tmp_path / "c.jsonl", betas=CTX_BETA)
+
+    def test_a_bad_betas_field_is_a_cassette_error(self, tmp_path: Path) -> None:
+        path = tmp_path / "c.jsonl"
+        _record(path, H.conv())
+        path.write_text(json.dumps({**_lines(path)[0], "betas": "x"}) + "\n")
+        with pytest.raises(convo.ConvoError, match=r"c\.jsonl:1.*'betas' is not a list of strings"):
+            ReplayExecutor(path)
 
 
 class TestCassetteObject:

@@ -349,6 +349,14 @@ class Cassette:
             self._played[key] = i + 1
             return found[min(i, len(found) - 1)]
 
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The exchange :meth:`next` would give for *key* now, without taking it."""
+        with self._lock:
+            found = self._by_key.get(key)
+            if not found:
+                return None
+            return found[min(self._played.get(key, 0), len(found) - 1)]
+
     def nearest(self, request: Any, endpoint: str) -> dict[str, Any] | None:
         """The recorded exchange of *endpoint* whose request differs from *request* the least."""
         best, best_d = None, -1
@@ -433,6 +441,9 @@ def _entry_problem(entry: Any) -> str | None:
         return f"'endpoint' is {_show(endpoint)}, not one of {', '.join(_ENDPOINTS)}"
     if "request" in entry and not isinstance(entry["request"], dict):
         return "'request' is not a JSON object"
+    betas = entry.get("betas", [])
+    if not isinstance(betas, list) or not all(isinstance(b, str) for b in betas):
+        return "'betas' is not a list of strings"
     outcomes = [k for k in ("response", "events", "error") if k in entry]
     if len(outcomes) != 1:
         return ("an exchange holds one of 'response', 'events' or 'error'"
@@ -521,9 +532,12 @@ class _ReplayCore:
         api_version: str,
         secrets: Iterable[str],
         detectors: Iterable[SecretDetector] = (),
+        betas: Iterable[str] | None = None,
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
+        if isinstance(betas, str):
+            raise TypeError("betas is a collection of names, not one string")
         inner_key = getattr(inner, "_api_key", None)
         all_secrets = [*secrets, *_env_secrets(), *([str(inner_key)] if inner_key else [])]
         if mode == "once":
@@ -535,6 +549,13 @@ class _ReplayCore:
         self.inner = inner
         self.validate = validate
         self.api_version = api_version
+        self.betas = None if betas is None else tuple(betas)
+        # what the inner executor sends as anthropic-beta, recorded with each exchange
+        self._sent_betas = [str(b) for b in getattr(inner, "betas", None) or ()]
+        if mode == "record" and self.betas is not None and set(self.betas) != set(self._sent_betas):
+            raise ValueError(
+                f"betas={list(self.betas)!r} differs from the inner executor's "
+                f"{self._sent_betas!r}: recording sends the inner executor's headers")
         self._dirty = False
 
     def __repr__(self) -> str:
@@ -545,19 +566,25 @@ class _ReplayCore:
         """Whether requests go to the inner executor and are written down."""
         return self.mode == "record"
 
-    def _check(self, conversation: m.Conversation) -> None:
-        # in record mode the inner executor checks (with its own settings); replay checks the
-        # same way, so a request the API's rules refuse fails alike in both modes
-        if self.validate and not self.recording:
-            from convo import rules
+    def _check(self, conversation: m.Conversation, entry: dict[str, Any] | None) -> None:
+        # in record mode the inner executor checks (with its own settings, its betas included);
+        # replay checks the same way, with the betas the request would go with: betas= when
+        # given, else those recorded with the exchange that answers it, so a request the API's
+        # rules refuse fails alike in both modes, and one the API took replays
+        from convo import rules
 
-            report = rules.validate(conversation, api_version=self.api_version)
-            if not report.ok:
-                raise ValidationError(report)
+        betas = self.betas
+        if betas is None:
+            betas = tuple(entry.get("betas", ())) if entry is not None else ()
+        report = rules.validate(conversation, api_version=self.api_version, betas=betas)
+        if not report.ok:
+            raise ValidationError(report)
 
     def _lookup(self, conversation: m.Conversation, endpoint: str) -> dict[str, Any]:
         request = _request_json(conversation)
         key = _key_of(request, endpoint)
+        if self.validate and endpoint == "messages":  # before the lookup: a miss is no excuse
+            self._check(conversation, self.cassette.peek(key))
         entry = self.cassette.next(key)
         if entry is not None:
             return entry
@@ -602,6 +629,8 @@ class _ReplayCore:
     def _record(self, conversation: m.Conversation, endpoint: str, **outcome: Any) -> None:
         request = _request_json(conversation)
         entry = {"key": _key_of(request, endpoint), "endpoint": endpoint, "request": request, **outcome}
+        if self._sent_betas:  # the anthropic-beta header it went with: replay checks with them
+            entry["betas"] = self._sent_betas
         self.cassette.add(entry)
         self._dirty = True
 
@@ -655,6 +684,13 @@ class ReplayExecutor(_ReplayCore, Executor):
     (:class:`Scrubber`): ``secrets`` are more secrets to redact, ``detectors`` more
     :data:`SecretDetector` functions.
 
+    Betas: a recorded exchange keeps the ``anthropic-beta`` names its request went with (the
+    inner executor's ``betas``, as a ``"betas"`` list; cassettes store no headers), and replay
+    checks the request with them, so a key that exists only under a beta replays as it was
+    recorded. ``betas=`` names them instead, for every request (for cassettes recorded without
+    them, or to check against other headers); ``betas=()`` checks with none. In record mode
+    ``betas`` must be the inner executor's (the headers actually sent), or it is a ValueError.
+
     >>> import tempfile, os
     >>> from convo.executor import MockExecutor
     >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
@@ -665,6 +701,26 @@ class ReplayExecutor(_ReplayCore, Executor):
     >>> with ReplayExecutor(path, validate=False) as rep:
     ...     rep.execute(conv).text
     'Hello'
+
+    A request with a beta-only key, recorded through an executor that sends no betas (a mock),
+    replays once ``betas=`` names its header:
+
+    >>> import attrs
+    >>> from convo.errors import ValidationError
+    >>> managed = attrs.evolve(conv, model="claude-sonnet-4-5",
+    ...                        extra={"context_management": {"edits": []}})
+    >>> with ReplayExecutor(path, "record", MockExecutor(lambda c: "Managed")) as rec:
+    ...     rec.execute(managed).text
+    'Managed'
+    >>> with ReplayExecutor(path) as rep:
+    ...     try:
+    ...         rep.execute(managed)
+    ...     except ValidationError as e:
+    ...         print(e.report.errors[0].rule, e.report.errors[0].path)
+    schema.beta-only $.context_management
+    >>> with ReplayExecutor(path, betas=["context-management-2025-06-27"]) as rep:
+    ...     rep.execute(managed).text
+    'Managed'
     """
 
     def __init__(
@@ -677,10 +733,11 @@ class ReplayExecutor(_ReplayCore, Executor):
         api_version: str = "2026-10-21",
         secrets: Iterable[str] = (),
         detectors: Iterable[SecretDetector] = (),
+        betas: Iterable[str] | None = None,
     ) -> None:
         super().__init__(
             cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets,
-            detectors=detectors,
+            detectors=detectors, betas=betas,
         )
 
     def execute(self, conversation: m.Conversation) -> m.Response:
@@ -697,7 +754,6 @@ class ReplayExecutor(_ReplayCore, Executor):
 
     def _run(self, conversation: m.Conversation, on_event: EventCallback | None, *, stream: bool) -> m.Response:
         if not self.recording:
-            self._check(conversation)
             return self._replay(self._lookup(conversation, "messages"), on_event)
         inner = self._inner()
         try:
@@ -767,10 +823,11 @@ class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
         api_version: str = "2026-10-21",
         secrets: Iterable[str] = (),
         detectors: Iterable[SecretDetector] = (),
+        betas: Iterable[str] | None = None,
     ) -> None:
         super().__init__(
             cassette, mode, inner, validate=validate, api_version=api_version, secrets=secrets,
-            detectors=detectors,
+            detectors=detectors, betas=betas,
         )
 
     async def execute(self, conversation: m.Conversation) -> m.Response:
@@ -789,7 +846,6 @@ class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
         self, conversation: m.Conversation, on_event: EventCallback | None, *, stream: bool
     ) -> m.Response:
         if not self.recording:
-            self._check(conversation)
             return self._replay(self._lookup(conversation, "messages"), on_event)
         inner = self._inner()
         try:

@@ -13,9 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from convo.testing.emulator import Emulator, Fault, FaultSchedule, LoggedRequest, serve
+    from convo.testing.emulator import (
+        Emulator,
+        Fault,
+        FaultSchedule,
+        LoggedRequest,
+        RateLimits,
+        serve,
+    )
 
-__all__ = ["Emulator", "Fault", "FaultSchedule", "LoggedRequest", "serve"]
+__all__ = ["Emulator", "Fault", "FaultSchedule", "LoggedRequest", "RateLimits", "serve"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote, unquote
 
 from attrs import field, frozen
+
+from convo.testing._ratelimit import RateLimiter, RateLimits
 
 SPEC_SYNTAX = """\
 SPEC   := ENTRY ("," ENTRY)*            e.g.  529,429:retry-after=1,ok,reset
@@ -99,8 +101,12 @@ _DEFAULT_MESSAGES = {
 RATE_LIMIT_RETRY_AFTER = "1"
 """The ``retry-after`` (seconds) of a 429 fault that names none: whole seconds, as the API sends."""
 
-RATE_LIMITS = {"requests": 50, "tokens": 8_000, "input-tokens": 30_000, "output-tokens": 8_000}
-"""The limits a 429's headers report (a low tier's; invented: the real ones depend on the account)."""
+_DEFAULT_LIMITS = RateLimits()
+RATE_LIMITS = {"requests": _DEFAULT_LIMITS.requests, "tokens": _DEFAULT_LIMITS.tokens,
+               "input-tokens": _DEFAULT_LIMITS.input_tokens,
+               "output-tokens": _DEFAULT_LIMITS.output_tokens}
+"""The limits a 429's headers report by default (a live recording's, a tier-1 organization's;
+``tokens`` is input plus output, as recorded): :class:`~convo.testing.RateLimits`."""
 
 _STATUS_ARGS = {"type", "message", "retry-after", "retry-after-ms", "should-retry"}
 
@@ -226,12 +232,17 @@ class Fault:
             etype = self.error_type or default_error_type(self.status or 500)
         return etype, self.message if self.message is not None else default_message(etype)
 
-    def headers(self, now: datetime | None = None) -> list[tuple[str, str]]:
+    def headers(
+        self, now: datetime | None = None,
+        rate_limits: Callable[[float], list[tuple[str, str]]] | None = None,
+    ) -> list[tuple[str, str]]:
         """The extra response headers of a status fault (retry-after, x-should-retry).
 
         A 429 has, as the API's do (facts §5.2), a ``retry-after`` (:data:`RATE_LIMIT_RETRY_AFTER`
         seconds unless the spec gives one; ``retry-after=none`` sends none) and the
-        ``anthropic-ratelimit-*`` headers, their resets *now* plus the wait.
+        ``anthropic-ratelimit-*`` headers, the requests' reset *now* plus the wait:
+        ``rate_limits(wait)`` makes them (an emulator's counters), else
+        :func:`rate_limit_headers`.
 
         >>> Fault.parse("500:retry-after=2").headers()
         [('retry-after', '2')]
@@ -250,8 +261,9 @@ class Fault:
         if self.should_retry is not None:
             out.append(("x-should-retry", self.should_retry))
         if self.status == 429:
-            out.extend(rate_limit_headers(now or datetime.now(UTC), _wait_seconds(
-                self.retry_after_ms, retry_after)))
+            wait = _wait_seconds(self.retry_after_ms, retry_after)
+            out.extend(rate_limits(wait) if rate_limits is not None
+                       else rate_limit_headers(now or datetime.now(UTC), wait))
         return out
 
 
@@ -271,25 +283,14 @@ def rate_limit_headers(now: datetime, wait: float) -> list[tuple[str, str]]:
 
     Names from facts §5.2 [DOC]: ``{requests,tokens,input-tokens,output-tokens}-{limit,
     remaining,reset}``, resets in RFC 3339, token counts rounded to thousands; the request limit
-    is the one spent (remaining 0), and ``tokens-*`` repeat the most restrictive token limit. The
-    limits themselves are invented (:data:`RATE_LIMITS`).
+    is the one spent (remaining 0). The limits are :class:`~convo.testing.RateLimits`'
+    defaults (a live recording's); an emulator reports its own (``Emulator(rate_limits=...)``).
 
     >>> dict(rate_limit_headers(datetime(2026, 1, 1, tzinfo=UTC), 2.5))[
     ...     "anthropic-ratelimit-requests-remaining"]
     '0'
     """
-    def stamp(seconds: float) -> str:
-        return (now + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    out = []
-    for name, limit in RATE_LIMITS.items():
-        spent = name == "requests"
-        out += [
-            (f"anthropic-ratelimit-{name}-limit", str(limit)),
-            (f"anthropic-ratelimit-{name}-remaining", "0" if spent else str(limit)),
-            (f"anthropic-ratelimit-{name}-reset", stamp(math.ceil(wait) if spent else 0)),
-        ]
-    return out
+    return RateLimiter(_DEFAULT_LIMITS, clock=now.timestamp).refused(wait)
 
 
 def _fmt_num(x: float) -> str:

@@ -20,6 +20,11 @@ against it (facts §5, §6, §8, §10):
   convo 0.x did.
 - Every response carries ``request-id`` and ``anthropic-organization-id``; errors have the API's
   body ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
+- Every answer of ``POST /v1/messages`` (200, streamed or not, and 400/404/429 errors; not a
+  401, nor an injected fault other than 429) carries ``anthropic-ratelimit-{requests,tokens,input-tokens,
+  output-tokens}-{limit,remaining,reset}`` as the API's do (LIVE, facts §5.2): counted per
+  window by the emulator's :class:`~convo.testing.RateLimits` (``rate_limits=``;
+  see :mod:`convo.testing._ratelimit`). count_tokens answers carry its own ``requests-*``.
 - It holds no server-side message threads: a ``thread`` under the ``message-threads-2026-08-12``
   beta is refused with ``error.details.error_code: "thread_unsupported_request"``, on which the
   SDK's thread helpers and tool runner go on unthreaded (full history each turn).
@@ -80,6 +85,7 @@ from convo.rules import Violation, api_location, validate
 from convo.testing._batches import BatchStore
 from convo.testing._faults import Fault, FaultSchedule, default_error_type, default_message
 from convo.testing._models import model_info, model_infos
+from convo.testing._ratelimit import RateLimiter, RateLimits
 from convo.testing._replies import (
     TOOL_POLICIES,
     build_response,
@@ -104,6 +110,7 @@ __all__ = [
     "Fault",
     "FaultSchedule",
     "LoggedRequest",
+    "RateLimits",
     "main",
     "serve",
     "stream_events",
@@ -114,6 +121,7 @@ log = logging.getLogger("convo.testing.emulator")
 Handler: TypeAlias = Callable[[m.Conversation], "m.Response | str"]
 BatchErrors: TypeAlias = Mapping[str, str] | Callable[[str, Any], "str | None"]
 FaultsArg: TypeAlias = str | Fault | Iterable[str | Fault] | FaultSchedule | None
+RateLimitsArg: TypeAlias = RateLimits | Mapping[str, Any] | None
 
 MB = 1024 * 1024
 MESSAGES_MAX_BYTES = 32 * MB  # facts §6.3 (count_tokens too)
@@ -176,6 +184,8 @@ class _Reply:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(factory=list)
     events: list[tuple[str, bytes]] | None = None
+    usage: tuple[int, int] = (0, 0)  # the input and output tokens it spends (rate limits)
+    head_lines: str = ""  # more header lines, rendered ("k: v\r\nk: v"): one string, no tuples
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> _Reply:
@@ -216,11 +226,11 @@ class Emulator:
       :class:`FaultSchedule`). ``api_keys``: the keys accepted (None: any non-empty key).
       ``betas``: the beta names accepted (None: any).
     - ``batch_delay``: seconds a batch processes; ``cancel_delay``: seconds it stays
-      ``canceling`` (default batch_delay / 5); ``clock``: the time source of batches (a fake
-      one makes batch tests exact). ``batch_errors`` injects per-request batch outcomes: a
-      mapping custom_id -> error type (``"overloaded_error"``, ``"invalid_request_error"``,
-      ...; or ``"canceled"`` / ``"expired"``), or a function ``(custom_id, params) -> error
-      type | None``.
+      ``canceling`` (default batch_delay / 5); ``clock``: the time source of batches and
+      rate-limit windows (a fake one makes their tests exact). ``batch_errors`` injects
+      per-request batch outcomes: a mapping custom_id -> error type (``"overloaded_error"``,
+      ``"invalid_request_error"``, ...; or ``"canceled"`` / ``"expired"``), or a function
+      ``(custom_id, params) -> error type | None``.
     - ``profiles``: the model profiles for validation and ``/v1/models`` (default: built-in);
       ``validate_requests=False`` skips the rules; ``strict=False`` skips only the closed-world
       checks (unknown keys, types and models pass: the old, lenient behaviour);
@@ -233,10 +243,25 @@ class Emulator:
       events; ``organization_id``: the ``anthropic-organization-id`` header;
       ``max_request_bytes`` / ``max_batch_bytes`` / ``max_batch_requests``: the API's limits
       (32 MB, 256 MB, 100,000), lowerable so tests can reach them.
+    - ``rate_limits``: a :class:`~convo.testing.RateLimits` (or a dict of its
+      fields): the limits the ``anthropic-ratelimit-*`` headers report, counted per window
+      (default: a tier-1 organization's 50 requests, 30,000 input and 8,000 output tokens a
+      minute, not enforced); ``enforce=True`` answers a 429 with ``retry-after`` once a limit
+      is spent. Assigning ``emu.rate_limits`` starts the counts afresh.
 
     >>> emu = Emulator(faults="529")
     >>> emu.faults.pending[0].status, emu.base_url
     (529, None)
+    >>> import httpx
+    >>> h = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    >>> body = {"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [
+    ...     {"role": "user", "content": "Hi"}]}
+    >>> with Emulator(rate_limits={"requests": 2, "enforce": True}) as url:
+    ...     rs = [httpx.post(f"{url}/v1/messages", headers=h, json=body) for _ in range(3)]
+    >>> [(r.status_code, r.headers["anthropic-ratelimit-requests-remaining"]) for r in rs]
+    [(200, '1'), (200, '0'), (429, '0')]
+    >>> rs[2].headers["retry-after"] in {str(s) for s in range(1, 61)}
+    True
     """
 
     def __init__(
@@ -262,6 +287,7 @@ class Emulator:
         max_request_bytes: int = MESSAGES_MAX_BYTES,
         max_batch_bytes: int = BATCH_MAX_BYTES,
         max_batch_requests: int = BATCH_MAX_REQUESTS,
+        rate_limits: RateLimitsArg = None,
     ) -> None:
         self.handler = handler
         self.cassette = cassette
@@ -283,6 +309,8 @@ class Emulator:
         self.max_request_bytes = max_request_bytes
         self.max_batch_bytes = max_batch_bytes
         self.max_batch_requests = max_batch_requests
+        self._clock = clock
+        self.rate_limits = rate_limits
         self.host, self.port = host, port
         self.base_url: str | None = None
         self.log: list[LoggedRequest] = []
@@ -309,6 +337,22 @@ class Emulator:
     @faults.setter
     def faults(self, value: FaultsArg) -> None:
         self._faults = value if isinstance(value, FaultSchedule) else FaultSchedule(value)
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """The rate limits the headers report; assign new ones (or a dict) to start afresh."""
+        return self._rate_limits
+
+    @rate_limits.setter
+    def rate_limits(self, value: RateLimitsArg) -> None:
+        limits = (value if isinstance(value, RateLimits)
+                  else RateLimits() if value is None else RateLimits(**value))
+        self._rate_limits = limits
+        # facts §5.2 (DOC): count_tokens has its own limit, independent of messages'
+        self._limiters = {
+            "/v1/messages": RateLimiter(limits, clock=self._clock),
+            "/v1/messages/count_tokens": RateLimiter(limits, clock=self._clock, tokens=False),
+        }
 
     @property
     def batch_requests_seen(self) -> Counter[tuple[str, str]]:
@@ -385,7 +429,22 @@ class Emulator:
 
     def _route(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
                parsed: Any, bad_json: str | None, entry: LoggedRequest) -> _Reply:
-        self._check_key(headers)
+        self._check_key(headers)  # a 401 has no organization, so no rate limits either
+        limiter = self._limiters.get(path)
+        if limiter is None:
+            return self._routed(method, path, query, headers, parsed, bad_json, entry)
+        ticket = limiter.admit()  # the 429 when limits are enforced and one is spent
+        try:
+            reply = self._routed(method, path, query, headers, parsed, bad_json, entry)
+        except ApiError as e:
+            e.headers.extend(limiter.headers(ticket))
+            raise
+        # one string, not twelve tuples: fewer objects per request for the garbage collector
+        reply.head_lines = limiter.lines(ticket, *reply.usage)
+        return reply
+
+    def _routed(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+                parsed: Any, bad_json: str | None, entry: LoggedRequest) -> _Reply:
         version = self._check_version(headers)
         self._check_betas(headers)
         betas = tuple(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
@@ -566,10 +625,12 @@ class Emulator:
         conv = self._decode(ctx.parsed, ctx.bad_json, _REQUIRED_CREATE)
         self._check_rules(conv, ctx.version, ctx.entry, body=ctx.parsed, betas=ctx.betas)
         resp = self._answer(conv, "standard")
+        usage = _spent(resp)
         if conv.stream is True:
             return _Reply(200, content_type="text/event-stream; charset=utf-8",
-                          headers=[("cache-control", "no-cache")], events=stream_events(resp))
-        return _Reply(200, dumps_response(resp))
+                          headers=[("cache-control", "no-cache")], events=stream_events(resp),
+                          usage=usage)
+        return _Reply(200, dumps_response(resp), usage=usage)
 
     def _count_tokens(self, ctx: _Context) -> _Reply:
         if isinstance(ctx.parsed, dict):
@@ -670,6 +731,17 @@ class Emulator:
             return {"type": "succeeded", "message": unstructure(resp)}
         except ApiError as e:
             return {"type": "errored", "error": error_json(e.type, e.message, new_request_id())}
+
+
+def _spent(resp: m.Response) -> tuple[int, int]:
+    """The input and output tokens a response counts against the rate limits (input with cache
+    writes; cache reads do not count, DOC rate-limits)."""
+    u = resp.usage
+    if not isinstance(u, m.Usage):
+        return 0, 0
+    i, c, o = u.input_tokens, u.cache_creation_input_tokens, u.output_tokens
+    return ((i if type(i) is int else 0) + (c if type(c) is int else 0),
+            o if type(o) is int else 0)
 
 
 @define
@@ -781,6 +853,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True  # SSE frames go out as they are written
     server: _Server
+    _head_lines = ""  # header lines rendered already (the rate limits), set per request by _send
 
     def setup(self) -> None:
         super().setup()
@@ -900,7 +973,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return True
         if kind == "status":
             etype, message = fault.body_error()
-            e = ApiError(fault.status or 500, etype, message, fault.headers())
+            limiter = emu._limiters.get(entry.path)
+            e = ApiError(fault.status or 500, etype, message,
+                         fault.headers(rate_limits=None if limiter is None else limiter.refused))
             self._send(_Reply.error(e, request_id), None, entry)
             return True
         if kind == "slow" and emu._stopping.wait(fault.seconds):
@@ -929,6 +1004,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                  f"date: {email.utils.formatdate(usegmt=True)}",
                  f"server: {self.server_version}"]
         lines.extend(f"{k}: {v}" for k, v in headers)
+        if self._head_lines:
+            lines.append(self._head_lines)
         if self.close_connection:
             lines.append("connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -941,6 +1018,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             ("anthropic-organization-id", emu.organization_id),
             *reply.headers,
         ]
+        self._head_lines = reply.head_lines  # this request's, for _head
         entry.status = reply.status
         kind = fault.kind if fault is not None else None
         try:
