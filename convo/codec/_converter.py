@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from convo import model as m
+from convo._gencode import exec_generated
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
 
 __all__ = [
@@ -451,7 +452,7 @@ def _gen(
     u.append("    e = o.extra")
     u.append("    if e: d = {**e, **d}")
     u.append("    return d")
-    exec(compile("\n".join(s) + "\n" + "\n".join(u), f"<convo hooks for {cls.__name__}>", "exec"), ns)  # noqa: S102 - code built from our own specs, never from data
+    exec_generated("\n".join(s) + "\n" + "\n".join(u), f"<convo hooks for {cls.__name__}>", ns)  # code built from our own specs, never from data
     return ns["structure"], ns["unstructure"]
 
 
@@ -768,7 +769,7 @@ def _gen_lazy_checks(tag: str, fields: list[F]) -> dict[tuple[str, ...], Callabl
                              f"{ind}elif v.__class__ is not str: return -1"]
                 code.append(f"{ind}pass")
             code.append("    return mask")
-            exec(compile("\n".join(code), f"<convo lazy check for {tag}>", "exec"), ns)  # noqa: S102 - from our own specs
+            exec_generated("\n".join(code), f"<convo lazy check for {tag}>", ns)  # from our own specs
             out[keys] = ns["check"]
             LAZY_TABLE[keys] = (tag, m.LAZY_BITS[tag], tuple(
                 (_KIND_CODES[by_key[k].kind], _CHECK_CODES[by_key[k].check], by_key[k].null) for k in keys[1:]))
@@ -968,7 +969,7 @@ def _use_c_check(on: bool = True) -> bool:
     if not on:
         return False
     try:
-        from convo.codec import _lazycheck
+        import convo.codec._lazycheck as _lazycheck
     except ImportError:
         return False
     _lazycheck.configure(LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER))

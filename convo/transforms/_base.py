@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 import attrs
 from attrs import field, frozen
 
+from convo._gencode import exec_generated
 from convo.model import _SET_ROOT, Block, Conversation, Message, Text
 from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
 
@@ -369,7 +370,7 @@ def _make_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
         else:
             lines.append("    _s__lazy(new, None)")
     lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
-    exec(compile("\n".join(lines), f"<convo replace {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    exec_generated("\n".join(lines), f"<convo replace {cls.__name__}>", namespace)
     fn: Callable[[Any, dict[str, Any]], Any] = namespace["replace"]
     return fn
 
