@@ -16,11 +16,12 @@ not from each other), which ``tests/test_layers.py`` checks on every module::
 
     convo.errors, convo._json        the exception tree; frozen JSON values, UNSET
     convo._frozen(_code)             attrs classes built without attrs (code generated at build time)
+    convo._gencode(_data)            generated hooks and checks as bytecode made at install
     convo.model                      content blocks, Message, Conversation, Response (attrs, frozen)
     convo.profiles, convo.pricing    what each model accepts; what its tokens cost (profiles.json)
     convo.rules                      validate() -> Report
     convo.transforms                 pure transforms, pipeline(), the registry the command parses
-    convo.codec                      JSON in and out, losslessly; JSONL lines; foreign formats
+    convo.codec                      JSON in and out, losslessly (a lazy check in C where built); JSONL lines; foreign formats
     convo.strategies                 Hypothesis strategies (needs hypothesis)
     convo.executor | arrow, hf | view   sending conversations: HTTP, retry, SSE, mock, replay, batch API |
                                      Arrow tables, Parquet and ``datasets`` (needs pyarrow, datasets) |
