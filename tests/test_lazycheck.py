@@ -149,7 +149,7 @@ def near_blocks(draw: st.DrawFn) -> Any:
             b[draw(st.sampled_from(_KEYS))] = draw(json_values)
         elif what == "move" and k in b:
             b[k] = b.pop(k)
-        elif what == "source" and isinstance(b.get("source"), dict):
+        elif what == "source" and isinstance(b.get("source"), dict) and b["source"]:
             src = dict(b["source"])
             src[draw(st.sampled_from(list(src)))] = draw(json_values)
             b["source"] = src
