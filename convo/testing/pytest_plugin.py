@@ -187,11 +187,12 @@ def _cassette_path(request: pytest.FixtureRequest) -> Path:
 def convo_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A :class:`~convo.executor.ReplayExecutor` on this test's cassette (see the module doc)."""
     from convo.executor import HttpExecutor, ReplayExecutor
+    from convo.profiles import DEFAULT_API_VERSION
 
     path = _cassette_path(request)
     version = str(request.config.getini("convo_api_version")) or None
     if request.config.getoption("convo_record"):
-        inner = HttpExecutor(**({"api_version": version} if version else {}))
+        inner = HttpExecutor(api_version=version or DEFAULT_API_VERSION)
         with ReplayExecutor(path, mode="record", inner=inner, api_version=version) as ex:
             yield ex
         return
@@ -207,11 +208,12 @@ def convo_async_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     cassette itself at teardown, so a test need not close it.
     """
     from convo.executor import AsyncHttpExecutor, AsyncReplayExecutor
+    from convo.profiles import DEFAULT_API_VERSION
 
     path = _cassette_path(request)
     version = str(request.config.getini("convo_api_version")) or None
     if request.config.getoption("convo_record"):
-        inner = AsyncHttpExecutor(**({"api_version": version} if version else {}))
+        inner = AsyncHttpExecutor(api_version=version or DEFAULT_API_VERSION)
         ex = AsyncReplayExecutor(path, mode="record", inner=inner, api_version=version)
         try:
             yield ex
