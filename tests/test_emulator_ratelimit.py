@@ -7,9 +7,14 @@ and on errors. Checked over real sockets with httpx and the official SDK.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import signal
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convo.testing import Emulator
+from convo.testing import Emulator, RateLimits
+from convo.testing._ratelimit import parse_rate_limits
 from tests import _helpers_emulator as h
 
 KEY = h.KEY
@@ -344,3 +350,116 @@ def test_counts_follow_a_window_model(limits, steps):
         assert got["requests"][2] == datetime.fromtimestamp(math.ceil(start + 60), UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
         used_o += out  # the output counts from the next response on
+
+
+# --------------------------------------------------------------------------- convo serve's options
+
+CONVO = [sys.executable, "-m", "convo.cli"]
+
+
+@contextlib.contextmanager
+def serving(*options: str) -> Iterator[str]:
+    """`convo serve --port 0 OPTIONS` in a subprocess: its URL, until the block ends (then Ctrl-C)."""
+    p = subprocess.Popen([*CONVO, "serve", "--port", "0", "--api-key", KEY, *options],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stderr is not None
+        line = p.stderr.readline()
+        assert "listening on http://127.0.0.1:" in line, line + p.stderr.read()
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0
+
+
+class TestServeOptions:
+    """Issue 12: `convo serve` had no option for the emulator's rate limits."""
+
+    def test_headers_report_the_configured_limits(self):
+        """--rate-limits sets every limit the headers report, the window their reset; not
+        enforced, a spent limit is reported (remaining 0) and the request still answered."""
+        spec = "requests=2, input-tokens=2000,output_tokens=500,count_tokens_requests=3,window=30"
+        with serving("--rate-limits", spec) as url:
+            before = datetime.now(UTC)
+            rs = [post(url) for _ in range(3)]
+            count = post(url, {k: v for k, v in h.request_body().items() if k != "max_tokens"},
+                         path="/v1/messages/count_tokens")
+        assert [r.status_code for r in rs] == [200, 200, 200] and count.status_code == 200
+        got = limits_of(rs[0].headers)
+        assert {k: v[0] for k, v in got.items()} == {
+            "requests": 2, "tokens": 2500, "input-tokens": 2000, "output-tokens": 500}
+        assert [limits_of(r.headers)["requests"][1] for r in rs] == [1, 0, 0]
+        reset = datetime.strptime(got["requests"][2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert 25 <= (reset - before).total_seconds() <= 32  # the 30 s window, not the 60 s default
+        assert limits_of(count.headers, ("requests",))["requests"][:2] == (3, 2)
+
+    def test_enforced_limits_answer_429_with_retry_after(self):
+        with serving("--rate-limits", "requests=2", "--enforce-rate-limits") as url:
+            rs = [post(url) for _ in range(3)]
+        assert [r.status_code for r in rs] == [200, 200, 429]
+        refused = rs[2]
+        assert refused.json()["error"]["type"] == "rate_limit_error"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert limits_of(refused.headers)["requests"][:2] == (2, 0)
+
+    def test_enforce_alone_enforces_the_default_limits(self):
+        """--enforce-rate-limits without --rate-limits: the default (50 requests) enforced; a
+        request over 30,000 input tokens spends that limit and the next one is refused."""
+        big = h.request_body("word " * 40_000)
+        with serving("--enforce-rate-limits") as url:
+            first, second = post(url, big), post(url)
+        assert first.status_code == 200 and limits_of(first.headers)["requests"][0] == 50
+        assert second.status_code == 429 and "input tokens" in second.json()["error"]["message"]
+
+    @pytest.mark.parametrize(("spec", "words"), [
+        ("request=5", "unknown limit 'request' (did you mean requests?)"),
+        ("requests=0", "requests must be positive"),
+        ("requests=-3", "requests must be positive"),
+        ("requests=2.5", "requests must be a whole number"),
+        ("window=soon", "window must be a number of seconds"),
+        ("window=nan", "window must be positive"),
+        ("requests", "is not NAME=VALUE"),
+        ("requests=1,requests=2", "requests is given twice"),
+        ("requests=1,,window=5", "an empty entry"),
+        ("", "an empty entry"),
+    ])
+    def test_bad_values_are_usage_errors_naming_the_option(self, spec, words):
+        r = subprocess.run([*CONVO, "serve", "--port", "0", "--rate-limits", spec],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2
+        assert "--rate-limits: " in r.stderr and words in r.stderr
+        assert "listening" not in r.stderr
+
+    def test_help_shows_the_syntax(self):
+        out = subprocess.run([*CONVO, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
+        assert "--rate-limits LIMITS" in out and "--enforce-rate-limits" in out
+        assert "count_tokens_requests" in out and "window" in out
+
+
+class TestParseRateLimits:
+    @given(st.fixed_dictionaries({}, optional={
+        "requests": st.integers(1, 10**9), "input_tokens": st.integers(1, 10**9),
+        "output_tokens": st.integers(1, 10**9), "count_tokens_requests": st.integers(1, 10**9),
+        "window": st.floats(0.001, 1e6)}), st.booleans(), st.booleans())
+    def test_a_spec_gives_the_limits_it_names(self, given_limits, enforce, hyphens):
+        """Every set of limits written as a spec (names with - or _, any order) parses back to
+        RateLimits of those limits, the rest at their defaults."""
+        parts = [f"{k.replace('_', '-') if hyphens else k}={v!r}" for k, v in given_limits.items()]
+        spec = " , ".join(parts) if parts else "window=60"
+        assert parse_rate_limits(spec, enforce=enforce) == RateLimits(enforce=enforce, **given_limits)
+
+    @given(st.text(alphabet=st.sampled_from("requstinpu_koew-=,.0123456789 e+-nafx"), max_size=40))
+    @settings(max_examples=300)
+    def test_any_text_is_limits_or_a_value_error(self, spec):
+        """Fuzz: the parser returns RateLimits or raises ValueError, never anything else."""
+        try:
+            limits = parse_rate_limits(spec)
+        except ValueError as e:
+            assert str(e)
+        else:
+            assert isinstance(limits, RateLimits) and limits.requests > 0 and limits.window > 0

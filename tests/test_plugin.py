@@ -238,3 +238,25 @@ def test_old(convo_executor):
         assert emulator_env.log[0].api_key_scheme == "x-api-key"
         emulator_env.stop()
         pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+    def test_replay_without_the_option_uses_the_recorded_version(
+            self, pytester: pytest.Pytester, emulator_env: Emulator) -> None:
+        """Issue 12: a cassette recorded under 2023-06-01 replays once the ini option is gone (the
+        cassette keeps the version); setting it to 2026-10-21 checks under that and refuses."""
+        pytester.makeini("[pytest]\nconvo_api_version = 2023-06-01\n")
+        pytester.makepyfile(test_old="""
+import attrs
+from convo import Conversation, Message
+
+def test_old(convo_executor):
+    conv = Conversation(model="claude-sonnet-4-5", max_tokens=32, messages=[Message("user", "Old")])
+    assert convo_executor.execute(attrs.evolve(conv, temperature=0.2)).text == "echo: Old"
+""")
+        pytester.runpytest("--convo-record", "-p", "no:randomly").assert_outcomes(passed=1)
+        emulator_env.stop()
+        pytester.makeini("[pytest]\n")
+        pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+        pytester.makeini("[pytest]\nconvo_api_version = 2026-10-21\n")
+        result = pytester.runpytest("-p", "no:randomly")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*sampling.removed*"])

@@ -10,6 +10,8 @@ from typing import Any
 import attrs
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import convo
 from convo import model as m
@@ -25,6 +27,7 @@ from convo.executor import (
     AsyncMockExecutor,
     AsyncReplayExecutor,
     Cassette,
+    CassetteError,
     CassetteMissError,
     HttpExecutor,
     MockExecutor,
@@ -35,6 +38,8 @@ from convo.executor import (
     load_cassette,
     request_key,
 )
+from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION
+from convo.strategies import conversations
 from convo.testing import Emulator
 from tests import _helpers_executor as H
 
@@ -369,6 +374,150 @@ class TestBetas:
         path.write_text(json.dumps({**_lines(path)[0], "betas": "x"}) + "\n")
         with pytest.raises(convo.ConvoError, match=r"c\.jsonl:1.*'betas' is not a list of strings"):
             ReplayExecutor(path)
+
+
+OLD_API = "2023-06-01"
+
+
+def _sampled(text: str = "Hello, Claude") -> m.Conversation:
+    """A request that API 2023-06-01 takes and 2026-10-21 refuses (rule sampling.removed)."""
+    return H.conv(text, temperature=0.5)
+
+
+class TestApiVersion:
+    """Issue 12: replay checked with the default API version, not the one the cassette was recorded under."""
+
+    def test_recorded_version_replays_the_request(self, tmp_path: Path) -> None:
+        """Reproducer: recorded through HttpExecutor(api_version="2023-06-01") against the
+        emulator with a temperature, the request replays; the line keeps the version, no header."""
+        path = tmp_path / "c.jsonl"
+        with Emulator() as url:
+            inner = HttpExecutor(KEY, base_url=url, api_version=OLD_API)
+            with ReplayExecutor(path, mode="record", inner=inner) as rec:
+                live = rec.execute(_sampled())
+            with HttpExecutor(KEY, base_url=url, validate=False) as new, pytest.raises(BadRequestError):
+                new.execute(_sampled())  # the API's view under 2026-10-21: a 400
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(_sampled()) == live
+            # not recorded, and refused under the recorded version too: refused, not a miss
+            with pytest.raises(ValidationError, match=r"sampling\.range"):
+                rep.execute(H.conv("never recorded", temperature=3.0))
+        (line,) = _lines(path)
+        assert line["api_version"] == OLD_API
+        assert "anthropic-version" not in path.read_text() and KEY not in path.read_text()
+
+    def test_async_replay_uses_the_recorded_version(self, tmp_path: Path) -> None:
+        path = tmp_path / "c.jsonl"
+
+        async def main() -> tuple[str, str, int]:
+            with Emulator() as url:
+                inner = AsyncHttpExecutor(KEY, base_url=url, api_version=OLD_API)
+                async with AsyncReplayExecutor(path, "record", inner) as rec:
+                    live = (await rec.execute(_sampled())).text
+                    n = await rec.count_tokens(_sampled())
+            async with AsyncReplayExecutor(path) as rep:
+                assert await rep.count_tokens(_sampled()) == n
+                return live, (await rep.execute(_sampled())).text, n
+
+        live, replayed, _ = asyncio.run(main())
+        assert replayed == live == "echo: Hello, Claude"
+        assert {line["api_version"] for line in _lines(path)} == {OLD_API}
+
+    def test_the_default_version_is_not_written(self, tmp_path: Path) -> None:
+        """A cassette recorded under the default version has no api_version field (old cassettes
+        stay as they were), and replays with the default: the temperature is refused."""
+        path = tmp_path / "c.jsonl"
+        with Emulator() as url:
+            inner = HttpExecutor(KEY, base_url=url)
+            with ReplayExecutor(path, mode="record", inner=inner) as rec:
+                rec.execute(H.conv())
+        assert "api_version" not in _lines(path)[0]
+        _record(path, _sampled())  # a mock has no version: none recorded
+        assert "api_version" not in _lines(path)[0]
+        with ReplayExecutor(path) as rep, pytest.raises(ValidationError, match=r"sampling\.removed"):
+            rep.execute(_sampled())
+
+    def test_api_version_argument_wins_over_the_recorded_one(self, tmp_path: Path) -> None:
+        path = tmp_path / "c.jsonl"
+        _record(path, _sampled())
+        with ReplayExecutor(path, api_version=OLD_API) as rep:
+            assert rep.execute(_sampled()).text == "re: Hello, Claude"
+        path.write_text(json.dumps({**_lines(path)[0], "api_version": OLD_API}) + "\n")
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(_sampled()).text == "re: Hello, Claude"
+        with ReplayExecutor(path, api_version="2026-10-21") as rep, pytest.raises(ValidationError):
+            rep.execute(_sampled())
+
+    def test_recording_with_another_version_than_the_inner_executors_is_refused(self, tmp_path: Path) -> None:
+        inner = HttpExecutor(KEY, base_url="http://127.0.0.1:9", api_version=OLD_API)
+        with pytest.raises(ValueError, match="inner executor"):
+            ReplayExecutor(tmp_path / "c.jsonl", mode="record", inner=inner, api_version="2026-10-21")
+        with ReplayExecutor(tmp_path / "c.jsonl", mode="record", inner=inner, api_version=OLD_API) as rec:
+            assert rec.api_version == OLD_API
+        with pytest.raises(ValueError, match="unknown API version"):
+            ReplayExecutor(tmp_path / "c.jsonl", api_version="1999-01-01")
+
+    @pytest.mark.parametrize("bad", [20230601, None, ["2023-06-01"]])
+    def test_a_version_field_not_a_string_is_a_cassette_error(self, tmp_path: Path, bad: Any) -> None:
+        path = tmp_path / "c.jsonl"
+        _record(path, H.conv(), H.conv("second"))
+        lines = _lines(path)
+        lines[1]["api_version"] = bad
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        with pytest.raises(CassetteError, match=r"c\.jsonl:2: 'api_version' is .*not one of 2023-06-01, 2026-10-21"):
+            ReplayExecutor(path)
+
+    def test_an_unknown_version_is_a_cassette_error_naming_the_line(self, tmp_path: Path) -> None:
+        """A version convo does not know (a newer convo's cassette) is an error where it is
+        needed to check a request, naming the line; api_version= or validate=False replay it."""
+        path = tmp_path / "c.jsonl"
+        _record(path, H.conv(), H.conv("second"))
+        lines = sorted(_lines(path), key=lambda line: line["request"]["messages"][0]["content"] != "second")
+        lines[0]["api_version"] = "2099-01-01"  # "second" on line 1
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(H.conv()).text == "re: Hello, Claude"  # line 2: no version field
+            with pytest.raises(CassetteError, match=r"c\.jsonl:1: 'api_version' is \"2099-01-01\", not one of") as e:
+                rep.execute(H.conv("second"))
+            assert e.value.path == "$.api_version"
+        for ok in (ReplayExecutor(path, api_version="2026-10-21"), ReplayExecutor(path, validate=False)):
+            with ok as rep:
+                assert rep.execute(H.conv("second")).text == "re: second"
+
+    def test_a_miss_is_checked_under_the_version_the_cassette_shares(self, tmp_path: Path) -> None:
+        """A request with no recorded exchange is checked under the cassette's one version (its
+        exchanges all have it), else the default; a valid one is then a miss."""
+        path = tmp_path / "c.jsonl"
+        with ReplayExecutor(path, "record", MockExecutor(lambda c: "ok"), api_version=OLD_API) as rec:
+            rec.execute(_sampled())
+            rec.execute(H.conv("plain"))
+        assert [line["api_version"] for line in _lines(path)] == [OLD_API, OLD_API]
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(_sampled()).text == "ok"
+            with pytest.raises(CassetteMissError):
+                rep.execute(_sampled("never recorded"))
+        path.write_text(path.read_text() + json.dumps({**_lines(path)[0], "key": "other", "api_version": "2026-10-21"}) + "\n")
+        with ReplayExecutor(path) as rep, pytest.raises(ValidationError, match=r"sampling\.removed"):
+            rep.execute(_sampled("never recorded"))
+
+
+class TestApiVersionProperty:
+    @given(data=st.data())
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    def test_what_a_version_accepts_replays_under_it(self, tmp_path_factory: pytest.TempPathFactory,
+                                                      data: st.DataObject) -> None:
+        """Every conversation valid under the version it was recorded with replays, whatever the
+        version, and the line says the version exactly when it is not the default."""
+        version = data.draw(st.sampled_from(API_VERSIONS))
+        conv = data.draw(conversations(api_version=version, sampling=version != DEFAULT_API_VERSION, max_turns=4))
+        path = tmp_path_factory.mktemp("v") / "c.jsonl"
+        with ReplayExecutor(path, "record", MockExecutor(lambda c: "ok"), api_version=version) as rec:
+            recorded = rec.execute(conv)
+        with ReplayExecutor(path) as rep:
+            assert rep.execute(conv) == recorded
+        (line,) = _lines(path)
+        assert line.get("api_version", DEFAULT_API_VERSION) == version
+        assert ("api_version" in line) == (version != DEFAULT_API_VERSION)
 
 
 class TestCassetteObject:

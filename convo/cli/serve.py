@@ -12,6 +12,7 @@ from typing import Any
 
 from convo.cli._common import EXIT_OK, UsageError, command_parser
 from convo.testing._faults import SPEC_SYNTAX
+from convo.testing._ratelimit import RATE_LIMITS_SYNTAX, RateLimits, parse_rate_limits
 
 __all__ = ["add_parser", "command"]
 
@@ -32,11 +33,19 @@ match none are answered normally.
 
 """ + textwrap.indent(SPEC_SYNTAX, "  ") + """
 
+--rate-limits LIMITS: the limits that the anthropic-ratelimit-* headers of every /v1/messages
+answer report, counted per window (fixed, opened by its first request; default: a tier-1
+organization's). --enforce-rate-limits answers a 429 rate_limit_error with retry-after (seconds
+to the window's end) once one is spent (default: reported only).
+
+""" + textwrap.indent(RATE_LIMITS_SYNTAX, "  ") + """
+
 examples:
   convo serve --port 8123
   convo serve --port 8123 --faults '529,429:retry-after=1,reset'
   convo serve --port 0 --faults '429:retry-after=2*3@/v1/messages' --api-key test-key
   convo serve --port 8123 --tool-policy call
+  convo serve --port 8123 --rate-limits requests=5,window=10 --enforce-rate-limits
 """
 
 
@@ -57,6 +66,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tool-policy", choices=("text", "call"), default="text",
                    help="what a reply does when tools are offered and tool_choice is auto: "
                         "text (default) or call the first tool (see below)")
+    p.add_argument("--rate-limits", metavar="LIMITS",
+                   help="the limits the anthropic-ratelimit-* headers report, e.g. "
+                        "requests=50,input_tokens=30000,output_tokens=8000 (syntax below)")
+    p.add_argument("--enforce-rate-limits", action="store_true",
+                   help="answer 429 with retry-after once a limit is spent (default: report only)")
     p.set_defaults(func=command)
 
 
@@ -69,12 +83,20 @@ def command(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError("the emulator listens on the loopback interface only (127.0.0.1)")
 
+    enforce = bool(args.enforce_rate_limits)
+    try:
+        limits = (RateLimits(enforce=enforce) if args.rate_limits is None
+                  else parse_rate_limits(args.rate_limits, enforce=enforce))
+    except ValueError as e:
+        raise UsageError(f"--rate-limits: {e}") from None
+
     def ready(url: str) -> None:
         print(f"convo serve: listening on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
 
     try:
         serve(args.host, args.port, faults=args.faults, batch_delay=args.batch_delay, on_ready=ready,
-              api_keys=args.api_keys, strict=not args.lenient, tool_policy=args.tool_policy)
+              api_keys=args.api_keys, strict=not args.lenient, tool_policy=args.tool_policy,
+              rate_limits=limits)
     except ValueError as e:  # a fault schedule that does not parse
         raise UsageError(str(e)) from None
     return EXIT_OK

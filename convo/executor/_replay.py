@@ -6,13 +6,16 @@ Layer: executor. A cassette is a JSONL file, one exchange per line, readable and
     {"key": "9e1a…", "endpoint": "messages", "request": {…}, "events": [{"event": …, "data": …}, …]}
     {"key": "c2d4…", "endpoint": "messages", "request": {…}, "error": {"status": 429, …}}
     {"key": "77b0…", "endpoint": "count_tokens", "request": {…}, "response": {"input_tokens": 12}}
+    {"key": "a3f9…", "endpoint": "messages", "betas": ["…"], "api_version": "2023-06-01", …}
 
 ``key`` is a hash of the endpoint and the CANONICAL request: the conversation decoded and written
 again with sorted keys and no whitespace (``stream`` left out: a streamed reply assembles to the
 same response), so the formatting and key order of the test's input do not matter. Lines are
 sorted by key (calls with the same key keep their order), so recording the same test again gives
 the same file whatever order concurrent calls finished in. Streamed replies are kept as their
-events.
+events. ``betas`` and ``api_version`` are the ``anthropic-beta`` names and the
+``anthropic-version`` the request went with (absent: none, and the default version); replay
+checks the request under them.
 
 No header is ever stored, and every line is scrubbed before it is written, structurally
 (:class:`Scrubber`): the values of fields named like credentials (``authorization``,
@@ -51,6 +54,7 @@ from convo.codec.jsonl import commit_temp, temp_beside
 from convo.errors import APIStatusError, ConvoError, DecodeError, ValidationError, error_for_status
 from convo.executor._base import AsyncExecutor, EventCallback, Executor
 from convo.executor._sse import StreamEvent, assemble, events_from_response
+from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION
 from convo.transforms.secrets import scrub_json
 
 __all__ = [
@@ -444,6 +448,8 @@ def _entry_problem(entry: Any) -> str | None:
     betas = entry.get("betas", [])
     if not isinstance(betas, list) or not all(isinstance(b, str) for b in betas):
         return "'betas' is not a list of strings"
+    if "api_version" in entry and not isinstance(entry["api_version"], str):
+        return _version_problem(entry["api_version"])
     outcomes = [k for k in ("response", "events", "error") if k in entry]
     if len(outcomes) != 1:
         return ("an exchange holds one of 'response', 'events' or 'error'"
@@ -477,6 +483,10 @@ def _entry_problem(entry: Any) -> str | None:
     if endpoint == "count_tokens" and type(resp.get("input_tokens")) is not int:
         return "a count_tokens response needs an integer 'input_tokens'"
     return None
+
+
+def _version_problem(version: object) -> str:
+    return f"'api_version' is {_show(version)}, not one of {', '.join(API_VERSIONS)}"
 
 
 def _miss_message(cassette: Cassette, request: Any, key: str, endpoint: str) -> str:
@@ -529,7 +539,7 @@ class _ReplayCore:
         inner: Any,
         *,
         validate: bool,
-        api_version: str,
+        api_version: str | None,
         secrets: Iterable[str],
         detectors: Iterable[SecretDetector] = (),
         betas: Iterable[str] | None = None,
@@ -538,6 +548,8 @@ class _ReplayCore:
             raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
         if isinstance(betas, str):
             raise TypeError("betas is a collection of names, not one string")
+        if api_version is not None and api_version not in API_VERSIONS:
+            raise ValueError(f"unknown API version {api_version!r} (known: {', '.join(API_VERSIONS)})")
         inner_key = getattr(inner, "_api_key", None)
         all_secrets = [*secrets, *_env_secrets(), *([str(inner_key)] if inner_key else [])]
         if mode == "once":
@@ -556,6 +568,19 @@ class _ReplayCore:
             raise ValueError(
                 f"betas={list(self.betas)!r} differs from the inner executor's "
                 f"{self._sent_betas!r}: recording sends the inner executor's headers")
+        # the anthropic-version it is sent with (HttpExecutor.api_version), recorded with each
+        # exchange when not the default; an inner executor without one (a mock) takes api_version=
+        sent_version = getattr(inner, "api_version", None)
+        if not isinstance(sent_version, str):
+            sent_version = None
+        if mode == "record" and None not in (api_version, sent_version) and api_version != sent_version:
+            raise ValueError(
+                f"api_version={api_version!r} differs from the inner executor's {sent_version!r}: "
+                "recording sends the inner executor's headers")
+        self._sent_version = sent_version if sent_version is not None else api_version
+        # a request with no recorded exchange is checked under the version all exchanges share
+        versions = {e.get("api_version", DEFAULT_API_VERSION) for e in self.cassette.entries}
+        self._version_entry = self.cassette.entries[0] if len(versions) == 1 else None
         self._dirty = False
 
     def __repr__(self) -> str:
@@ -567,18 +592,32 @@ class _ReplayCore:
         return self.mode == "record"
 
     def _check(self, conversation: m.Conversation, entry: dict[str, Any] | None) -> None:
-        # in record mode the inner executor checks (with its own settings, its betas included);
-        # replay checks the same way, with the betas the request would go with: betas= when
-        # given, else those recorded with the exchange that answers it, so a request the API's
-        # rules refuse fails alike in both modes, and one the API took replays
+        # in record mode the inner executor checks (with its own settings, its betas and API
+        # version included); replay checks the same way, with the headers the request would go
+        # with: betas= and api_version= when given, else those recorded with the exchange that
+        # answers it, so a request the API's rules refuse fails alike in both modes, and one the
+        # API took replays
         from convo import rules
 
         betas = self.betas
         if betas is None:
             betas = tuple(entry.get("betas", ())) if entry is not None else ()
-        report = rules.validate(conversation, api_version=self.api_version, betas=betas)
+        report = rules.validate(conversation, api_version=self._version_for(entry), betas=betas)
         if not report.ok:
             raise ValidationError(report)
+
+    def _version_for(self, entry: dict[str, Any] | None) -> str:
+        """The API version a replayed request is checked under (see :meth:`_check`)."""
+        if self.api_version is not None:
+            return self.api_version
+        if entry is None:
+            entry = self._version_entry
+        version = DEFAULT_API_VERSION if entry is None else entry.get("api_version", DEFAULT_API_VERSION)
+        if version not in API_VERSIONS:  # a newer convo's cassette: said where, when it matters
+            raise CassetteError(_version_problem(version) + "; pass api_version= to check under one of those",
+                                path=self.cassette.path, line=entry.get("_line") if entry else None,
+                                json_path="$.api_version")
+        return str(version)
 
     def _lookup(self, conversation: m.Conversation, endpoint: str) -> dict[str, Any]:
         request = _request_json(conversation)
@@ -631,6 +670,8 @@ class _ReplayCore:
         entry = {"key": _key_of(request, endpoint), "endpoint": endpoint, "request": request, **outcome}
         if self._sent_betas:  # the anthropic-beta header it went with: replay checks with them
             entry["betas"] = self._sent_betas
+        if self._sent_version not in (None, DEFAULT_API_VERSION):  # absent: the default
+            entry["api_version"] = self._sent_version
         self.cassette.add(entry)
         self._dirty = True
 
@@ -691,6 +732,15 @@ class ReplayExecutor(_ReplayCore, Executor):
     them, or to check against other headers); ``betas=()`` checks with none. In record mode
     ``betas`` must be the inner executor's (the headers actually sent), or it is a ValueError.
 
+    API version: likewise, an exchange keeps the ``anthropic-version`` it was sent with (the
+    inner executor's ``api_version``, as ``"api_version"``; left out when it is the default
+    ``2026-10-21``, so cassettes recorded under it are unchanged), and replay checks under it. A
+    request with no recorded exchange is checked under the version every exchange of the
+    cassette shares, else the default. ``api_version=`` names the version instead, for every
+    request; in record mode it must be the inner executor's (ValueError), and an inner executor
+    without one (a mock) records under it. A version convo does not know in a cassette line is
+    a :class:`CassetteError` naming the line when a request needs it.
+
     >>> import tempfile, os
     >>> from convo.executor import MockExecutor
     >>> path = os.path.join(tempfile.mkdtemp(), "t.jsonl")
@@ -721,6 +771,24 @@ class ReplayExecutor(_ReplayCore, Executor):
     >>> with ReplayExecutor(path, betas=["context-management-2025-06-27"]) as rep:
     ...     rep.execute(managed).text
     'Managed'
+
+    A temperature, refused under API 2026-10-21 and taken under 2023-06-01, replays under the
+    version it was recorded with:
+
+    >>> sampled = attrs.evolve(conv, model="claude-sonnet-4-5", temperature=0.5)
+    >>> with ReplayExecutor(path, "record", MockExecutor(lambda c: "Warm"),
+    ...                     api_version="2023-06-01") as rec:
+    ...     rec.execute(sampled).text
+    'Warm'
+    >>> with ReplayExecutor(path) as rep:
+    ...     rep.execute(sampled).text
+    'Warm'
+    >>> with ReplayExecutor(path, api_version="2026-10-21") as rep:
+    ...     try:
+    ...         rep.execute(sampled)
+    ...     except ValidationError as e:
+    ...         print(e.report.errors[0].rule, e.report.errors[0].path)
+    sampling.removed $.temperature
     """
 
     def __init__(
@@ -730,7 +798,7 @@ class ReplayExecutor(_ReplayCore, Executor):
         inner: Executor | None = None,
         *,
         validate: bool = True,
-        api_version: str = "2026-10-21",
+        api_version: str | None = None,
         secrets: Iterable[str] = (),
         detectors: Iterable[SecretDetector] = (),
         betas: Iterable[str] | None = None,
@@ -820,7 +888,7 @@ class AsyncReplayExecutor(_ReplayCore, AsyncExecutor):
         inner: AsyncExecutor | None = None,
         *,
         validate: bool = True,
-        api_version: str = "2026-10-21",
+        api_version: str | None = None,
         secrets: Iterable[str] = (),
         detectors: Iterable[SecretDetector] = (),
         betas: Iterable[str] | None = None,

@@ -35,7 +35,7 @@ from attrs import field, frozen
 
 from convo.testing._wire import ApiError
 
-__all__ = ["RateLimiter", "RateLimits"]
+__all__ = ["RATE_LIMITS_SYNTAX", "RateLimiter", "RateLimits", "parse_rate_limits"]
 
 
 def _positive(_: object, a: object, value: float) -> None:
@@ -69,6 +69,63 @@ class RateLimits:
     def tokens(self) -> int:
         """The ``tokens-limit`` header: input plus output (LIVE: 38000 = 30000 + 8000)."""
         return self.input_tokens + self.output_tokens
+
+
+RATE_LIMITS_SYNTAX = """\
+LIMITS := NAME=VALUE ("," NAME=VALUE)*   e.g.  requests=50,input_tokens=30000,output_tokens=8000
+
+NAME                   VALUE (a name left out keeps its default)
+requests               messages requests a window (default 50)
+input_tokens           input tokens a window (default 30000)
+output_tokens          output tokens a window (default 8000)
+count_tokens_requests  count_tokens requests a window (default 100)
+window                 the window's length in seconds (default 60)"""
+"""The ``--rate-limits`` syntax, as ``convo serve --help`` shows it."""
+
+_COUNTS = ("requests", "input_tokens", "output_tokens", "count_tokens_requests")
+
+
+def parse_rate_limits(spec: str, *, enforce: bool = False) -> RateLimits:
+    """The :class:`RateLimits` a spec names (:data:`RATE_LIMITS_SYNTAX`); ValueError says what is wrong.
+
+    Counts are positive integers (``_`` may group digits: ``30_000``), ``window`` positive
+    seconds; a ``-`` in a name reads as ``_``.
+
+    >>> parse_rate_limits("requests=5, input-tokens=1_000", enforce=True)
+    RateLimits(requests=5, input_tokens=1000, output_tokens=8000, count_tokens_requests=100, window=60.0, enforce=True)
+    >>> parse_rate_limits("request=5")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown limit 'request' (did you mean requests?); the limits: requests, input_tokens, output_tokens, count_tokens_requests, window
+    """
+    import difflib
+
+    names = (*_COUNTS, "window")
+    given: dict[str, int | float] = {}
+    for part in spec.split(","):
+        item = part.strip()
+        if not item:
+            raise ValueError(f"an empty entry in {spec!r}: write NAME=VALUE, separated by commas")
+        name, eq, text = (x.strip() for x in item.partition("="))
+        key = name.replace("-", "_")
+        if not eq:
+            raise ValueError(f"{item!r} is not NAME=VALUE (e.g. requests=50)")
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ValueError(f"unknown limit {name!r}{hint}; the limits: {', '.join(names)}")
+        if key in given:
+            raise ValueError(f"{key} is given twice")
+        value: int | float
+        try:
+            value = float(text) if key == "window" else int(text)
+        except ValueError:
+            what = "a number of seconds" if key == "window" else "a whole number"
+            raise ValueError(f"{key} must be {what}, got {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{key} must be positive, got {text!r}")
+        given[key] = value
+    return RateLimits(enforce=enforce, **given)  # type: ignore[arg-type]  # keys checked above
 
 
 def _stamp(t: float) -> str:

@@ -85,7 +85,7 @@ from convo.rules import Violation, api_location, validate
 from convo.testing._batches import BatchStore
 from convo.testing._faults import Fault, FaultSchedule, default_error_type, default_message
 from convo.testing._models import model_info, model_infos
-from convo.testing._ratelimit import RateLimiter, RateLimits
+from convo.testing._ratelimit import RateLimiter, RateLimits, parse_rate_limits
 from convo.testing._replies import (
     TOOL_POLICIES,
     build_response,
@@ -1126,18 +1126,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-delay", type=float, default=0.5)
     p.add_argument("--tool-policy", choices=TOOL_POLICIES, default="text")
     p.add_argument("--lenient", action="store_true")
+    p.add_argument("--rate-limits", default=None, help="e.g. requests=50,input_tokens=30000,window=60")
+    p.add_argument("--enforce-rate-limits", action="store_true")
     args = p.parse_args(argv)
     try:
         schedule = FaultSchedule(args.faults)
     except ValueError as e:
         p.error(str(e))
+    try:
+        limits = (RateLimits(enforce=args.enforce_rate_limits) if args.rate_limits is None
+                  else parse_rate_limits(args.rate_limits, enforce=args.enforce_rate_limits))
+    except ValueError as e:
+        p.error(f"--rate-limits: {e}")
 
     def ready(url: str) -> None:
         sys.stderr.write(f"convo emulator listening on {url}\n")
         sys.stderr.flush()
 
     serve(args.host, args.port, faults=schedule, on_ready=ready, api_keys=args.api_keys,
-          batch_delay=args.batch_delay, tool_policy=args.tool_policy, strict=not args.lenient)
+          batch_delay=args.batch_delay, tool_policy=args.tool_policy, strict=not args.lenient,
+          rate_limits=limits)
     return 0
 
 

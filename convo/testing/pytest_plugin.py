@@ -8,8 +8,8 @@ test can never reach the real API by accident. With ``--convo-record`` it sends 
 through a real :class:`~convo.executor.HttpExecutor` (configured from ``ANTHROPIC_API_KEY`` and
 ``ANTHROPIC_BASE_URL``; point the latter at ``convo serve`` to record against the emulator) and
 writes the cassette, API key scrubbed. ``convo_async_executor`` is the async twin. The
-``convo_api_version`` ini option (default ``2026-10-21``) is the version recorded with, and the
-one whose rules are checked on replay.
+``convo_api_version`` ini option is the version recorded with (default ``2026-10-21``); replay
+checks each request under the version its exchange was recorded with, or the option's when set.
 
 The test id is the node id made safe as a file name: ``tests/test_a.py::TestX::test_y[1]`` is
 ``tests.test_a__TestX__test_y[1].jsonl``. ``@pytest.mark.convo_cassette("name")`` names the
@@ -161,8 +161,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("convo_cassettes", "directory of convo cassettes, relative to the rootdir", default="")
     parser.addini(
         "convo_api_version",
-        "anthropic-version for recording, and for the rules checked on replay",
-        default="2026-10-21",
+        "anthropic-version for recording (default 2026-10-21), and for the rules checked on "
+        "replay (default: the version each exchange was recorded with)",
+        default="",
     )
 
 
@@ -186,11 +187,12 @@ def _cassette_path(request: pytest.FixtureRequest) -> Path:
 def convo_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A :class:`~convo.executor.ReplayExecutor` on this test's cassette (see the module doc)."""
     from convo.executor import HttpExecutor, ReplayExecutor
+    from convo.profiles import DEFAULT_API_VERSION
 
     path = _cassette_path(request)
-    version = str(request.config.getini("convo_api_version"))
+    version = str(request.config.getini("convo_api_version")) or None
     if request.config.getoption("convo_record"):
-        inner = HttpExecutor(api_version=version)
+        inner = HttpExecutor(api_version=version or DEFAULT_API_VERSION)
         with ReplayExecutor(path, mode="record", inner=inner, api_version=version) as ex:
             yield ex
         return
@@ -206,11 +208,12 @@ def convo_async_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     cassette itself at teardown, so a test need not close it.
     """
     from convo.executor import AsyncHttpExecutor, AsyncReplayExecutor
+    from convo.profiles import DEFAULT_API_VERSION
 
     path = _cassette_path(request)
-    version = str(request.config.getini("convo_api_version"))
+    version = str(request.config.getini("convo_api_version")) or None
     if request.config.getoption("convo_record"):
-        inner = AsyncHttpExecutor(api_version=version)
+        inner = AsyncHttpExecutor(api_version=version or DEFAULT_API_VERSION)
         ex = AsyncReplayExecutor(path, mode="record", inner=inner, api_version=version)
         try:
             yield ex
