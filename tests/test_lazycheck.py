@@ -12,6 +12,7 @@ selects the Python one.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -87,6 +88,34 @@ def test_pure_python_switch() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**{k: v for k, v in os.environ.items() if k != "CONVO_PURE_PYTHON"}, **env})
         assert out.stdout.strip() == want
+
+
+@pytest.mark.slow
+def test_command_output_is_the_same_without_it(tmp_path: Path) -> None:
+    """``convo transform`` over every realworld line and the bundled transcripts writes the same
+    bytes, the same rejects and the same summary with the C check and with the Python one."""
+    from tests._helpers_cli import realworld_lines
+
+    src = tmp_path / "in.jsonl"
+    fixtures = (Path(__file__).resolve().parents[1] / "fixtures" / "transcripts.jsonl").read_bytes()
+    src.write_bytes(b"\n".join(realworld_lines()) + b"\n" + fixtures)
+    outs = []
+    for pure in ("", "1"):
+        (tmp_path / (pure or "c")).mkdir()
+        out = tmp_path / (pure or "c") / "out.jsonl"
+        env = {k: v for k, v in os.environ.items() if k != "CONVO_PURE_PYTHON"}
+        if pure:
+            env["CONVO_PURE_PYTHON"] = pure
+        r = subprocess.run([sys.executable, "-m", "convo.cli", "transform", str(src), "-o", str(out),
+                            "-t", "drop_images()", "-t", "strip_thinking()",
+                            "-t", 'inject_system("Be brief.", where="top")'],
+                           capture_output=True, text=True, env=env)
+        rejects = out.with_name(out.stem + ".rejects.jsonl")
+        summary = re.sub(r" in [0-9.]+ s", "", r.stderr.replace(str(out.parent), "DIR"))
+        outs.append((r.returncode, summary, out.read_bytes(),
+                     rejects.read_bytes() if rejects.exists() else b""))
+    assert outs[0] == outs[1]
+    assert outs[0][2].count(b"\n") > 300  # (most lines came through)
 
 
 def test_realworld() -> None:
