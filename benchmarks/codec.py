@@ -60,12 +60,16 @@ Figures, issue 14 second pass (2026-12-07 10:07-10:15, same machine and corpus, 
     msgspec Structs  0.82   0.60   0.80        0.87
 
 Figures, issue 14 third pass (2026-12-07 12:06-12:27, same machine, 12,000 requests, ``--quick
---before`` ba0a44d; the lazy check in C): two runs, load 2.2-2.6 then 0.5-1.0:
+--before`` ba0a44d; the lazy check in C): three runs, load 2.2-2.6, 0.5-1.0, 0.5-1.1:
 
-    row              load        dump        load+dump   load+3 edits+dump
-    convo before     0.65, 0.62  0.89, 0.90  0.63, 0.73  0.51, 0.63
-    convo (C check)  0.79, 0.83  0.88, 0.95  0.60, 0.81  0.69, 0.73
-    msgspec Structs  0.78, 0.81  0.59, 0.50  0.74, 0.87  0.67, 0.72
+    row              load              dump              load+dump         load+3 edits+dump
+    convo before     0.65, 0.62, 0.66  0.89, 0.90, 0.80  0.63, 0.73, 0.68  0.51, 0.63, 0.65
+    convo (C check)  0.79, 0.83, 0.95  0.88, 0.95, 0.94  0.60, 0.81, 0.67  0.69, 0.73, 0.75
+    msgspec Structs  0.78, 0.81, 0.88  0.59, 0.50, 0.53  0.74, 0.87, 0.74  0.67, 0.72, 0.75
+
+The load+dump column swings most between runs (convo's load and dump alone imply 0.81-0.91 in
+each); a direct loop in one process shows load + dump additive, so it is the machine, not a
+cost that appears only when the two run together.
 
 and again at 10:32-10:36, load average ~1:
 
