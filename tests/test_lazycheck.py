@@ -80,12 +80,12 @@ def test_in_use_by_default() -> None:
 
 
 @pytest.mark.slow
-def test_pure_python_switch() -> None:
+def test_pure_python_switch(tmp_path: Path) -> None:
     """CONVO_PURE_PYTHON=1 selects the Python check, and the values decoded are the same."""
     code = ("import convo, sys; from convo.codec import _converter as C; "
             "print(C.lazy_content is C.lazy_content_py, C.check_messages is C.check_messages_py)")
     for env, want in (({"CONVO_PURE_PYTHON": "1"}, "True True"), ({}, "False False")):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                              env={**{k: v for k, v in os.environ.items() if k != "CONVO_PURE_PYTHON"}, **env})
         assert out.stdout.strip() == want
 
@@ -109,7 +109,7 @@ def test_command_output_is_the_same_without_it(tmp_path: Path) -> None:
         r = subprocess.run([sys.executable, "-m", "convo.cli", "transform", str(src), "-o", str(out),
                             "-t", "drop_images()", "-t", "strip_thinking()",
                             "-t", 'inject_system("Be brief.", where="top")'],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=env, cwd=tmp_path)
         rejects = out.with_name(out.stem + ".rejects.jsonl")
         summary = re.sub(r" in [0-9.]+ s", "", r.stderr.replace(str(out.parent), "DIR"))
         outs.append((r.returncode, summary, out.read_bytes(),
@@ -247,14 +247,22 @@ def test_not_json_answers_no_or_the_same() -> None:
 
 
 def test_deep_values() -> None:
-    """A tool input nested past the recursion limit: "no" from both (never a crash), and
-    convo.loads of such a line decodes it eagerly, as before."""
+    """A tool input nested past the recursion limit: "no" from both (never a crash); nested
+    deeper than the C check looks (200 levels): "no" from it, whatever the Python one says (on
+    Python >= 3.12 the recursion limit no longer bounds C code: the fixed depth keeps the C check
+    from taking lazily what the Python one would not); and a shallow one decodes and writes back
+    as it was."""
     deep: Any = 1.0
     for _ in range(sys.getrecursionlimit() + 500):
         deep = [deep]
     block = {"type": "tool_use", "id": "t", "name": "n", "input": {"x": deep}}
     assert lazycheck.lazy_content([block]) == C.lazy_content_py([block]) == -1
     assert lazycheck.check_messages([{"role": "assistant", "content": [block]}]) is None
+    mid: Any = 1.0
+    for _ in range(300):  # deeper than the C check looks (200), within Python's recursion limit
+        mid = [mid]
+    block = {"type": "tool_use", "id": "t", "name": "n", "input": {"x": mid}}
+    assert lazycheck.lazy_content([block]) == -1 and C.lazy_content_py([block]) in (-1, 4)
     shallow = {"type": "tool_use", "id": "t", "name": "n", "input": {"x": [[[2.0**64]]]}}
     assert lazycheck.lazy_content([shallow]) == C.lazy_content_py([shallow]) == -1
     line = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": [

@@ -67,9 +67,15 @@ str_eq(PyObject *a, PyObject *b) /* a: any object; b: a str. 1 when a is exactly
     return PyUnicode_Compare(a, b) == 0;
 }
 
+/* How deep scan() looks before it answers "no" (the eager path then decides). The Python check
+ * stops at the interpreter's recursion limit, which since 3.12 no longer bounds C recursion: a
+ * fixed depth keeps this check from taking lazily what the Python one would not (JSON nested this
+ * deep is rare, and orjson writes at most 255 levels anyway). */
+#define MAX_DEPTH 200
+
 /* _scan: no float that may stand for a huge integer, at any depth. 0 also on too deep a value. */
 static int
-scan(PyObject *v)
+scan(PyObject *v, int depth)
 {
     if (PyFloat_CheckExact(v)) {
         double d = PyFloat_AS_DOUBLE(v);
@@ -78,6 +84,8 @@ scan(PyObject *v)
     int dict = PyDict_CheckExact(v);
     if (!dict && !PyList_CheckExact(v))
         return 1;
+    if (depth >= MAX_DEPTH)
+        return 0;
     if (Py_EnterRecursiveCall(" in convo's lazy check")) {
         PyErr_Clear();
         return 0;
@@ -87,11 +95,11 @@ scan(PyObject *v)
         Py_ssize_t pos = 0;
         PyObject *k, *x;
         while (ok && PyDict_Next(v, &pos, &k, &x))
-            ok = scan(x);
+            ok = scan(x, depth + 1);
     }
     else {
         for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE(v); i++)
-            ok = scan(PyList_GET_ITEM(v, i));
+            ok = scan(PyList_GET_ITEM(v, i), depth + 1);
     }
     Py_LeaveRecursiveCall();
     return ok;
@@ -161,7 +169,7 @@ block_mask(PyObject *keys, PyObject **vals, Py_ssize_t n, PyObject *shape)
         case K_RAW:
             break;
         case K_JSON:
-            if (!scan(v))
+            if (!scan(v, 0))
                 return -1;
             break;
         case K_SOURCE:
