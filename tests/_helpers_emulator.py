@@ -19,6 +19,24 @@ KEY = "sk-emulator-test-key-0123456789"
 H26 = {"authorization": f"Bearer {KEY}", "anthropic-version": "2026-10-21"}
 H23 = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
 
+_SDK_CLIENTS: list[Any] = []  # closed after each test (tests/conftest.py), so no socket is left open
+
+
+def sdk(emu: Any, *, api_key: str = KEY, **kw: Any) -> Any:
+    """An official SDK client (``anthropic.Anthropic``) on the running emulator *emu*, closed
+    when the test ends."""
+    import anthropic
+
+    client = anthropic.Anthropic(api_key=api_key, base_url=emu.base_url, **kw)
+    _SDK_CLIENTS.append(client)
+    return client
+
+
+def close_sdk_clients() -> None:
+    """Close every client :func:`sdk` opened."""
+    while _SDK_CLIENTS:
+        _SDK_CLIENTS.pop().close()
+
 
 def request_body(text: str = "Hello, Claude", **params: Any) -> dict[str, Any]:
     """A minimal valid request body (a model that takes both API versions)."""

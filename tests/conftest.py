@@ -11,6 +11,7 @@ Profiles (select with ``HYPOTHESIS_PROFILE``; ``ci`` is the default):
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def shared_dir() -> Path:
     """The shared reference directory that sits beside the checkout (``../shared``)."""
     return SHARED_DIR
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients():
+    """The official SDK clients a test opened on an emulator (``_helpers_emulator.sdk``) are
+    closed when it ends."""
+    yield
+    helpers = sys.modules.get("tests._helpers_emulator")
+    if helpers is not None:
+        helpers.close_sdk_clients()

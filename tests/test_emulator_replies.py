@@ -105,20 +105,7 @@ def client(emu):
         yield c
 
 
-_CLIENTS: list[anthropic.Anthropic] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_sdk_clients():
-    yield
-    while _CLIENTS:
-        _CLIENTS.pop().close()
-
-
-def sdk(emu: Emulator, **kw: Any) -> anthropic.Anthropic:
-    c = anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, **kw)
-    _CLIENTS.append(c)
-    return c
+sdk = h.sdk  # an official SDK client on the emulator, closed after the test
 
 
 # --------------------------------------------------------------------------- structured outputs

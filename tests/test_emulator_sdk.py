@@ -23,9 +23,6 @@ WEATHER_TOOL = {
 }
 
 
-_CLIENTS: list[anthropic.Anthropic] = []  # closed after each test, so no socket is left open
-
-
 @pytest.fixture
 def emu():
     e = Emulator(batch_delay=0.2, api_keys={KEY})
@@ -33,15 +30,11 @@ def emu():
     try:
         yield e
     finally:
-        while _CLIENTS:
-            _CLIENTS.pop().close()
+        h.close_sdk_clients()  # (before the server stops)
         e.stop()
 
 
-def sdk(emu: Emulator, *, api_key: str = KEY, **kw: Any) -> anthropic.Anthropic:
-    client = anthropic.Anthropic(api_key=api_key, base_url=emu.base_url, **kw)
-    _CLIENTS.append(client)
-    return client
+sdk = h.sdk  # an official SDK client on the emulator, closed after the test
 
 
 class TestMessages:

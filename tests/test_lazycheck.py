@@ -32,7 +32,7 @@ lazycheck = pytest.importorskip(
 
 # the codec's tables (configured on import unless CONVO_PURE_PYTHON is set; this does not change
 # which check the codec uses)
-lazycheck.configure(C.LAZY_TABLE, dict(C._SOURCE_KEYS), frozenset(C._LAZY_INNER))
+lazycheck.configure(*C.lazy_tables())
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 
@@ -309,7 +309,7 @@ def test_configure_checks_its_tables() -> None:
         lazycheck.configure({("type", "text"): ("text", 1, ((0, 1, 0),))}, {}, frozenset())
     with pytest.raises(TypeError):
         lazycheck.configure([], {}, frozenset())
-    lazycheck.configure(C.LAZY_TABLE, dict(C._SOURCE_KEYS), frozenset(C._LAZY_INNER))  # back
+    lazycheck.configure(*C.lazy_tables())  # back
     agree([{"type": "text", "text": "hi"}])
 
 

@@ -222,18 +222,22 @@ class TestCommittedCassette:
         assert convo_executor.count_tokens(conv) > 0
 
 
-class TestApiVersionOption:
-    def test_ini_option_sets_the_version(self, pytester: pytest.Pytester, emulator_env: Emulator) -> None:
-        """convo_api_version = 2023-06-01 records with x-api-key and replays a request only valid there."""
-        pytester.makeini("[pytest]\nconvo_api_version = 2023-06-01\n")
-        pytester.makepyfile(test_old="""
+# a request valid under 2023-06-01 only (temperature: sampling.removed under 2026-10-21)
+OLD_TEMPERATURE_TEST = """
 import attrs
 from convo import Conversation, Message
 
 def test_old(convo_executor):
     conv = Conversation(model="claude-sonnet-4-5", max_tokens=32, messages=[Message("user", "Old")])
     assert convo_executor.execute(attrs.evolve(conv, temperature=0.2)).text == "echo: Old"
-""")
+"""
+
+
+class TestApiVersionOption:
+    def test_ini_option_sets_the_version(self, pytester: pytest.Pytester, emulator_env: Emulator) -> None:
+        """convo_api_version = 2023-06-01 records with x-api-key and replays a request only valid there."""
+        pytester.makeini("[pytest]\nconvo_api_version = 2023-06-01\n")
+        pytester.makepyfile(test_old=OLD_TEMPERATURE_TEST)
         pytester.runpytest("--convo-record", "-p", "no:randomly").assert_outcomes(passed=1)
         assert emulator_env.log[0].api_key_scheme == "x-api-key"
         emulator_env.stop()
@@ -244,14 +248,7 @@ def test_old(convo_executor):
         """Issue 12: a cassette recorded under 2023-06-01 replays once the ini option is gone (the
         cassette keeps the version); setting it to 2026-10-21 checks under that and refuses."""
         pytester.makeini("[pytest]\nconvo_api_version = 2023-06-01\n")
-        pytester.makepyfile(test_old="""
-import attrs
-from convo import Conversation, Message
-
-def test_old(convo_executor):
-    conv = Conversation(model="claude-sonnet-4-5", max_tokens=32, messages=[Message("user", "Old")])
-    assert convo_executor.execute(attrs.evolve(conv, temperature=0.2)).text == "echo: Old"
-""")
+        pytester.makepyfile(test_old=OLD_TEMPERATURE_TEST)
         pytester.runpytest("--convo-record", "-p", "no:randomly").assert_outcomes(passed=1)
         emulator_env.stop()
         pytester.makeini("[pytest]\n")

@@ -952,6 +952,13 @@ check_messages: Callable[[list[Any]], list[int] | None] = check_messages_py
 lazy_content: Callable[[list[Any]], int] = lazy_content_py
 
 
+def lazy_tables() -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], str], frozenset[str]]:
+    """The tables the C check reads (``_lazycheck.configure``'s arguments): the block shapes
+    (this very dict: a type registered again leaves it), the image sources' keys, the tags a tool
+    result's content may hold."""
+    return LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER)
+
+
 def _use_c_check(on: bool = True) -> bool:
     """Use the lazy check in C (``convo/codec/_lazycheck.c``) where it is built, or (*on* False)
     the Python one; True when the C one is in use. The two give the same verdicts (tested); the
@@ -972,7 +979,7 @@ def _use_c_check(on: bool = True) -> bool:
         import convo.codec._lazycheck as _lazycheck
     except ImportError:
         return False
-    _lazycheck.configure(LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER))
+    _lazycheck.configure(*lazy_tables())
     check_messages, lazy_content = _lazycheck.check_messages, _lazycheck.lazy_content
     return True
 

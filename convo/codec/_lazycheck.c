@@ -135,10 +135,10 @@ source_ok(PyObject *v)
 
 static long content_mask(PyObject *v, int inner_only);
 
-/* The generated check of one block whose keys are *keys* (values in vals) and whose shape is
+/* The generated check of one block of *n* keys (their values in vals, in order) whose shape is
  * *shape*: its bits, or -1. */
 static long
-block_mask(PyObject *keys, PyObject **vals, Py_ssize_t n, PyObject *shape)
+block_mask(PyObject **vals, Py_ssize_t n, PyObject *shape)
 {
     PyObject *tag = PyTuple_GET_ITEM(shape, 0);
     long mask = PyLong_AsLong(PyTuple_GET_ITEM(shape, 1));
@@ -190,7 +190,6 @@ block_mask(PyObject *keys, PyObject **vals, Py_ssize_t n, PyObject *shape)
             return -1;
         }
     }
-    (void)keys;
     return mask;
 }
 
@@ -242,7 +241,7 @@ content_mask(PyObject *v, int inner_only)
             r = -1;
         }
         else
-            r = block_mask(keys, vals, n, shape);
+            r = block_mask(vals, n, shape);
         Py_DECREF(keys);
         if (r < 0) {
             mask = -1;

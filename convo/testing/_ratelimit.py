@@ -30,10 +30,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from attrs import field, frozen
 
 from convo.testing._wire import ApiError
+
+_T = TypeVar("_T")
 
 __all__ = ["RATE_LIMITS_SYNTAX", "RateLimiter", "RateLimits", "parse_rate_limits"]
 
@@ -244,22 +247,21 @@ class RateLimiter:
         """The headers of the response to a request (*ticket* from :meth:`admit`; None: count
         it now), charging its tokens: the input shows in these headers, the output from the
         next response on (LIVE)."""
-        with self._lock:
-            if ticket is None:
-                ticket = self._take()
-            self._used_input += input_tokens
-            out = self._headers(ticket)
-            self._used_output += output_tokens
-        return out
+        return self._charge(ticket, input_tokens, output_tokens, self._headers)
 
     def lines(self, ticket: Ticket | None, input_tokens: int = 0, output_tokens: int = 0) -> str:
         """:meth:`headers` as header lines (``name: value`` joined by CRLF), one string: what
         the emulator writes on a success."""
+        return self._charge(ticket, input_tokens, output_tokens, self._lines)
+
+    def _charge(self, ticket: Ticket | None, input_tokens: int, output_tokens: int,
+                render: Callable[[Ticket], _T]) -> _T:
+        """*render* of the request's ticket, between charging its input and its output tokens."""
         with self._lock:
             if ticket is None:
                 ticket = self._take()
             self._used_input += input_tokens
-            out = self._lines(ticket)
+            out = render(ticket)
             self._used_output += output_tokens
         return out
 
