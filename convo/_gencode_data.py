@@ -33,763 +33,52 @@ def _g0_unstructure(o):
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for URLSource>
+# <convo hooks for BashCodeExecutionToolResult>
 def _g1_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['url']
-    except KeyError: raise Shape('missing required key', ['url']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'url')
-    _v_url = v
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
     e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
     o = _new(_cls)
-    _set_url(o, _v_url)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
 def _g1_unstructure(o):
-    d = {'type': 'url', 'url': o.url}
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for FileSource>
-def _g2_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['file_id']
-    except KeyError: raise Shape('missing required key', ['file_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'file_id')
-    _v_file_id = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_file_id(o, _v_file_id)
-    _set_extra(o, e)
-    return o
-def _g2_unstructure(o):
-    d = {'type': 'file', 'file_id': o.file_id}
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for TextSource>
-def _g3_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['data']
-    except KeyError: raise Shape('missing required key', ['data']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'data')
-    _v_data = v
-    if not more:
-        o = _new(_cls)
-        _set_data(o, _v_data)
-        _set_media_type(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('media_type', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'media_type')
-    _v_media_type = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_data(o, _v_data)
-    _set_media_type(o, _v_media_type)
-    _set_extra(o, e)
-    return o
-def _g3_unstructure(o):
-    d = {'type': 'text', 'data': o.data}
-    v = o.media_type
-    if v is not UNSET: d['media_type'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for ContentSource>
-def _g4_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_content(o, _v_content)
-    _set_extra(o, e)
-    return o
-def _g4_unstructure(o):
-    d = {'type': 'content'}
-    v = o.content
-    if True: d['content'] = v if v.__class__ is str else _ublocks(v)
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Text>
-def _g5_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['text']
-    except KeyError: raise Shape('missing required key', ['text']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'text')
-    _v_text = v
-    if not more:
-        o = _new(_cls)
-        _set_text(o, _v_text)
-        _set_cache_control(o, UNSET)
-        _set_citations(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('citations', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is list)): raise _bad(v, 'expected an array or null', 'citations')
-        try:
-            if v is not None: v = _freeze(v)
-        except Shape as e: raise e.under('citations') from None
-    _v_citations = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_text(o, _v_text)
-    _set_cache_control(o, _v_cache_control)
-    _set_citations(o, _v_citations)
-    _set_extra(o, e)
-    return o
-def _g5_unstructure(o):
-    d = {'type': 'text', 'text': o.text}
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.citations
-    if v is not UNSET: d['citations'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Image>
-def _g6_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['source']
-    except KeyError: raise Shape('missing required key', ['source']) from None
-    try:
-        v = _source(v)
-    except Shape as e: raise e.under('source') from None
-    _v_source = v
-    if not more:
-        o = _new(_cls)
-        _set_source(o, _v_source)
-        _set_cache_control(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_source(o, _v_source)
-    _set_cache_control(o, _v_cache_control)
-    _set_extra(o, e)
-    return o
-def _g6_unstructure(o):
-    d = {'type': 'image'}
-    v = o.source
-    if True: d['source'] = _U[v.__class__](v)
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Document>
-def _g7_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['source']
-    except KeyError: raise Shape('missing required key', ['source']) from None
-    try:
-        v = _source(v)
-    except Shape as e: raise e.under('source') from None
-    _v_source = v
-    if not more:
-        o = _new(_cls)
-        _set_source(o, _v_source)
-        _set_cache_control(o, UNSET)
-        _set_citations(o, UNSET)
-        _set_context(o, UNSET)
-        _set_title(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('citations', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('citations') from None
-    _v_citations = v
-    v = d.get('context', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'context')
-    _v_context = v
-    v = d.get('title', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'title')
-    _v_title = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_source(o, _v_source)
-    _set_cache_control(o, _v_cache_control)
-    _set_citations(o, _v_citations)
-    _set_context(o, _v_context)
-    _set_title(o, _v_title)
-    _set_extra(o, e)
-    return o
-def _g7_unstructure(o):
-    d = {'type': 'document'}
-    v = o.source
-    if True: d['source'] = _U[v.__class__](v)
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.citations
-    if v is not UNSET: d['citations'] = v
-    v = o.context
-    if v is not UNSET: d['context'] = v
-    v = o.title
-    if v is not UNSET: d['title'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for SearchResult>
-def _g8_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 4
-    more = len(d) > 4
-    try: v = d['source']
-    except KeyError: raise Shape('missing required key', ['source']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'source')
-    _v_source = v
-    try: v = d['title']
-    except KeyError: raise Shape('missing required key', ['title']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'title')
-    _v_title = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _blocks(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_source(o, _v_source)
-        _set_title(o, _v_title)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_citations(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('citations', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('citations') from None
-    _v_citations = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_source(o, _v_source)
-    _set_title(o, _v_title)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_citations(o, _v_citations)
-    _set_extra(o, e)
-    return o
-def _g8_unstructure(o):
-    d = {'type': 'search_result', 'source': o.source, 'title': o.title}
-    v = o.content
-    if True: d['content'] = _ublocks(v)
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.citations
-    if v is not UNSET: d['citations'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for ToolUse>
-def _g9_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 4
-    more = len(d) > 4
-    try: v = d['id']
-    except KeyError: raise Shape('missing required key', ['id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
-    _v_id = v
-    try: v = d['name']
-    except KeyError: raise Shape('missing required key', ['name']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'name')
-    _v_name = v
-    try: v = d['input']
-    except KeyError: raise Shape('missing required key', ['input']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('input') from None
-    _v_input = v
-    if not more:
-        o = _new(_cls)
-        _set_id(o, _v_id)
-        _set_name(o, _v_name)
-        _set_input(o, _v_input)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_id(o, _v_id)
-    _set_name(o, _v_name)
-    _set_input(o, _v_input)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g9_unstructure(o):
-    d = {'type': 'tool_use', 'id': o.id, 'name': o.name}
-    v = o.input
-    if True: d['input'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for ServerToolUse>
-def _g10_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 4
-    more = len(d) > 4
-    try: v = d['id']
-    except KeyError: raise Shape('missing required key', ['id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
-    _v_id = v
-    try: v = d['name']
-    except KeyError: raise Shape('missing required key', ['name']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'name')
-    _v_name = v
-    try: v = d['input']
-    except KeyError: raise Shape('missing required key', ['input']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('input') from None
-    _v_input = v
-    if not more:
-        o = _new(_cls)
-        _set_id(o, _v_id)
-        _set_name(o, _v_name)
-        _set_input(o, _v_input)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_id(o, _v_id)
-    _set_name(o, _v_name)
-    _set_input(o, _v_input)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g10_unstructure(o):
-    d = {'type': 'server_tool_use', 'id': o.id, 'name': o.name}
-    v = o.input
-    if True: d['input'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for ToolResult>
-def _g11_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, UNSET)
-        _set_is_error(o, UNSET)
-        _set_cache_control(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('content', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
-        except Shape as e: raise e.under('content') from None
-    _v_content = v
-    v = d.get('is_error', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'is_error')
-    _v_is_error = v
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_is_error(o, _v_is_error)
-    _set_cache_control(o, _v_cache_control)
-    _set_extra(o, e)
-    return o
-def _g11_unstructure(o):
-    d = {'type': 'tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if v is not UNSET: d['content'] = v if v.__class__ is str else _ublocks(v)
-    v = o.is_error
-    if v is not UNSET: d['is_error'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Thinking>
-def _g12_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    try: v = d['thinking']
-    except KeyError: raise Shape('missing required key', ['thinking']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'thinking')
-    _v_thinking = v
-    try: v = d['signature']
-    except KeyError: raise Shape('missing required key', ['signature']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'signature')
-    _v_signature = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_thinking(o, _v_thinking)
-    _set_signature(o, _v_signature)
-    _set_extra(o, e)
-    return o
-def _g12_unstructure(o):
-    d = {'type': 'thinking', 'thinking': o.thinking, 'signature': o.signature}
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for RedactedThinking>
-def _g13_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['data']
-    except KeyError: raise Shape('missing required key', ['data']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'data')
-    _v_data = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_data(o, _v_data)
-    _set_extra(o, e)
-    return o
-def _g13_unstructure(o):
-    d = {'type': 'redacted_thinking', 'data': o.data}
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for WebSearchToolResult>
-def _g14_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g14_unstructure(o):
-    d = {'type': 'web_search_tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if True: d['content'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for WebFetchToolResult>
-def _g15_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g15_unstructure(o):
-    d = {'type': 'web_fetch_tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if True: d['content'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for CodeExecutionToolResult>
-def _g16_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g16_unstructure(o):
-    d = {'type': 'code_execution_tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if True: d['content'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for BashCodeExecutionToolResult>
-def _g17_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g17_unstructure(o):
     d = {'type': 'bash_code_execution_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -801,65 +90,36 @@ def _g17_unstructure(o):
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for TextEditorCodeExecutionToolResult>
-def _g18_structure(d):
+# <convo hooks for BatchRequest>
+def _g2_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
+    k = 2
+    try: v = d['custom_id']
+    except KeyError: raise Shape('missing required key', ['custom_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'custom_id')
+    _v_custom_id = v
+    try: v = d['params']
+    except KeyError: raise Shape('missing required key', ['params']) from None
     try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
+        v = _S_conv(v)
+    except Shape as e: raise e.under('params') from None
+    _v_params = v
     e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
     o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
+    _set_custom_id(o, _v_custom_id)
+    _set_params(o, _v_params)
     _set_extra(o, e)
     return o
-def _g18_unstructure(o):
-    d = {'type': 'text_editor_code_execution_tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if True: d['content'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
+def _g2_unstructure(o):
+    d = {'custom_id': o.custom_id}
+    v = o.params
+    if True: d['params'] = _U[v.__class__](v)
     e = o.extra
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for ToolSearchToolResult>
-def _g19_structure(d):
+# <convo hooks for CodeExecutionToolResult>
+def _g3_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     more = len(d) > 3
@@ -903,8 +163,8 @@ def _g19_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g19_unstructure(o):
-    d = {'type': 'tool_search_tool_result', 'tool_use_id': o.tool_use_id}
+def _g3_unstructure(o):
+    d = {'type': 'code_execution_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
     v = o.cache_control
@@ -916,7 +176,7 @@ def _g19_unstructure(o):
     return d
 
 # <convo hooks for ContainerUpload>
-def _g20_structure(d):
+def _g4_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -943,7 +203,7 @@ def _g20_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g20_unstructure(o):
+def _g4_unstructure(o):
     d = {'type': 'container_upload', 'file_id': o.file_id}
     v = o.cache_control
     if v is not UNSET: d['cache_control'] = v
@@ -951,90 +211,10 @@ def _g20_unstructure(o):
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for ToolReference>
-def _g21_structure(d):
+# <convo hooks for ContentSource>
+def _g5_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
-    more = len(d) > 2
-    try: v = d['tool_name']
-    except KeyError: raise Shape('missing required key', ['tool_name']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_name')
-    _v_tool_name = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_name(o, _v_tool_name)
-        _set_cache_control(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_name(o, _v_tool_name)
-    _set_cache_control(o, _v_cache_control)
-    _set_extra(o, e)
-    return o
-def _g21_unstructure(o):
-    d = {'type': 'tool_reference', 'tool_name': o.tool_name}
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for MidConvSystem>
-def _g22_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    more = len(d) > 2
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _blocks(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_extra(o, e)
-    return o
-def _g22_unstructure(o):
-    d = {'type': 'mid_conv_system'}
-    v = o.content
-    if True: d['content'] = _ublocks(v)
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Message>
-def _g23_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['role']
-    except KeyError: raise Shape('missing required key', ['role']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'role')
-    _v_role = v
     try: v = d['content']
     except KeyError: raise Shape('missing required key', ['content']) from None
     try:
@@ -1043,12 +223,11 @@ def _g23_structure(d):
     _v_content = v
     e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
     o = _new(_cls)
-    _set_role(o, _v_role)
     _set_content(o, _v_content)
     _set_extra(o, e)
     return o
-def _g23_unstructure(o):
-    d = {'role': o.role}
+def _g5_unstructure(o):
+    d = {'type': 'content'}
     v = o.content
     if True: d['content'] = v if v.__class__ is str else _ublocks(v)
     e = o.extra
@@ -1056,7 +235,7 @@ def _g23_unstructure(o):
     return d
 
 # <convo hooks for Conversation>
-def _g24_structure(d):
+def _g6_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 0
     more = len(d) > 0
@@ -1219,7 +398,213 @@ def _g24_structure(d):
     _set_inference_geo(o, _v_inference_geo)
     _set_extra(o, e)
     return o
-def _g24_unstructure(o):
+def _g6_unstructure(o):
+    d = {}
+    v = o.model
+    if v is not UNSET: d['model'] = v
+    v = o.max_tokens
+    if v is not UNSET: d['max_tokens'] = v
+    v = _turns(o)
+    if v is not NO_MESSAGES: d['messages'] = _umessages(v)
+    v = o.system
+    if v is not UNSET: d['system'] = v if v.__class__ is str else _ublocks(v)
+    v = o.tools
+    if v is not UNSET: d['tools'] = v
+    v = o.tool_choice
+    if v is not UNSET: d['tool_choice'] = v
+    v = o.thinking
+    if v is not UNSET: d['thinking'] = v
+    v = o.output_config
+    if v is not UNSET: d['output_config'] = v
+    v = o.stop_sequences
+    if v is not UNSET: d['stop_sequences'] = v
+    v = o.metadata
+    if v is not UNSET: d['metadata'] = v
+    v = o.temperature
+    if v is not UNSET: d['temperature'] = v
+    v = o.top_p
+    if v is not UNSET: d['top_p'] = v
+    v = o.top_k
+    if v is not UNSET: d['top_k'] = v
+    v = o.stream
+    if v is not UNSET: d['stream'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.service_tier
+    if v is not UNSET: d['service_tier'] = v
+    v = o.container
+    if v is not UNSET: d['container'] = v
+    v = o.inference_geo
+    if v is not UNSET: d['inference_geo'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Conversation>
+def _g7_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 0
+    more = len(d) > 0
+    if not more:
+        o = _new(_cls)
+        _set_model(o, UNSET)
+        _set_max_tokens(o, UNSET)
+        _set_messages(o, NO_MESSAGES)
+        _set_system(o, UNSET)
+        _set_tools(o, UNSET)
+        _set_tool_choice(o, UNSET)
+        _set_thinking(o, UNSET)
+        _set_output_config(o, UNSET)
+        _set_stop_sequences(o, UNSET)
+        _set_metadata(o, UNSET)
+        _set_temperature(o, UNSET)
+        _set_top_p(o, UNSET)
+        _set_top_k(o, UNSET)
+        _set_stream(o, UNSET)
+        _set_cache_control(o, UNSET)
+        _set_service_tier(o, UNSET)
+        _set_container(o, UNSET)
+        _set_inference_geo(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('model', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
+    _v_model = v
+    v = d.get('max_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'max_tokens')
+    _v_max_tokens = v
+    v = d.get('messages', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _messages(v)
+        except Shape as e: raise e.under('messages') from None
+    else: v = NO_MESSAGES
+    _v_messages = v
+    v = d.get('system', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
+        except Shape as e: raise e.under('system') from None
+    _v_system = v
+    v = d.get('tools', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'tools')
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('tools') from None
+    _v_tools = v
+    v = d.get('tool_choice', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('tool_choice') from None
+    _v_tool_choice = v
+    v = d.get('thinking', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('thinking') from None
+    _v_thinking = v
+    v = d.get('output_config', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('output_config') from None
+    _v_output_config = v
+    v = d.get('stop_sequences', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'stop_sequences')
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('stop_sequences') from None
+    _v_stop_sequences = v
+    v = d.get('metadata', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('metadata') from None
+    _v_metadata = v
+    v = d.get('temperature', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'temperature')
+        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
+    _v_temperature = v
+    v = d.get('top_p', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'top_p')
+        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
+    _v_top_p = v
+    v = d.get('top_k', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'top_k')
+    _v_top_k = v
+    v = d.get('stream', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'stream')
+    _v_stream = v
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('service_tier', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'service_tier')
+    _v_service_tier = v
+    v = d.get('container', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('container') from None
+    _v_container = v
+    v = d.get('inference_geo', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'inference_geo')
+    _v_inference_geo = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_model(o, _v_model)
+    _set_max_tokens(o, _v_max_tokens)
+    _set_messages(o, _v_messages)
+    _set_system(o, _v_system)
+    _set_tools(o, _v_tools)
+    _set_tool_choice(o, _v_tool_choice)
+    _set_thinking(o, _v_thinking)
+    _set_output_config(o, _v_output_config)
+    _set_stop_sequences(o, _v_stop_sequences)
+    _set_metadata(o, _v_metadata)
+    _set_temperature(o, _v_temperature)
+    _set_top_p(o, _v_top_p)
+    _set_top_k(o, _v_top_k)
+    _set_stream(o, _v_stream)
+    _set_cache_control(o, _v_cache_control)
+    _set_service_tier(o, _v_service_tier)
+    _set_container(o, _v_container)
+    _set_inference_geo(o, _v_inference_geo)
+    _set_extra(o, e)
+    return o
+def _g7_unstructure(o):
     d = {}
     v = o.model
     if v is not UNSET: d['model'] = v
@@ -1261,655 +646,8 @@ def _g24_unstructure(o):
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for StopDetails>
-def _g25_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 1
-    more = len(d) > 1
-    try: v = d['type']
-    except KeyError: raise Shape('missing required key', ['type']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'type')
-    _v_type = v
-    if not more:
-        o = _new(_cls)
-        _set_type(o, _v_type)
-        _set_category(o, UNSET)
-        _set_explanation(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('category', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'category')
-    _v_category = v
-    v = d.get('explanation', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'explanation')
-    _v_explanation = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_type(o, _v_type)
-    _set_category(o, _v_category)
-    _set_explanation(o, _v_explanation)
-    _set_extra(o, e)
-    return o
-def _g25_unstructure(o):
-    d = {'type': o.type}
-    v = o.category
-    if v is not UNSET: d['category'] = v
-    v = o.explanation
-    if v is not UNSET: d['explanation'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Usage>
-def _g26_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 0
-    more = len(d) > 0
-    if not more:
-        o = _new(_cls)
-        _set_input_tokens(o, UNSET)
-        _set_output_tokens(o, UNSET)
-        _set_cache_creation_input_tokens(o, UNSET)
-        _set_cache_read_input_tokens(o, UNSET)
-        _set_cache_creation(o, UNSET)
-        _set_server_tool_use(o, UNSET)
-        _set_service_tier(o, UNSET)
-        _set_inference_geo(o, UNSET)
-        _set_output_tokens_details(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('input_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'input_tokens')
-    _v_input_tokens = v
-    v = d.get('output_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'output_tokens')
-    _v_output_tokens = v
-    v = d.get('cache_creation_input_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'cache_creation_input_tokens')
-    _v_cache_creation_input_tokens = v
-    v = d.get('cache_read_input_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'cache_read_input_tokens')
-    _v_cache_read_input_tokens = v
-    v = d.get('cache_creation', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_creation') from None
-    _v_cache_creation = v
-    v = d.get('server_tool_use', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('server_tool_use') from None
-    _v_server_tool_use = v
-    v = d.get('service_tier', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'service_tier')
-    _v_service_tier = v
-    v = d.get('inference_geo', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'inference_geo')
-    _v_inference_geo = v
-    v = d.get('output_tokens_details', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('output_tokens_details') from None
-    _v_output_tokens_details = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_input_tokens(o, _v_input_tokens)
-    _set_output_tokens(o, _v_output_tokens)
-    _set_cache_creation_input_tokens(o, _v_cache_creation_input_tokens)
-    _set_cache_read_input_tokens(o, _v_cache_read_input_tokens)
-    _set_cache_creation(o, _v_cache_creation)
-    _set_server_tool_use(o, _v_server_tool_use)
-    _set_service_tier(o, _v_service_tier)
-    _set_inference_geo(o, _v_inference_geo)
-    _set_output_tokens_details(o, _v_output_tokens_details)
-    _set_extra(o, e)
-    return o
-def _g26_unstructure(o):
-    d = {}
-    v = o.input_tokens
-    if v is not UNSET: d['input_tokens'] = v
-    v = o.output_tokens
-    if v is not UNSET: d['output_tokens'] = v
-    v = o.cache_creation_input_tokens
-    if v is not UNSET: d['cache_creation_input_tokens'] = v
-    v = o.cache_read_input_tokens
-    if v is not UNSET: d['cache_read_input_tokens'] = v
-    v = o.cache_creation
-    if v is not UNSET: d['cache_creation'] = v
-    v = o.server_tool_use
-    if v is not UNSET: d['server_tool_use'] = v
-    v = o.service_tier
-    if v is not UNSET: d['service_tier'] = v
-    v = o.inference_geo
-    if v is not UNSET: d['inference_geo'] = v
-    v = o.output_tokens_details
-    if v is not UNSET: d['output_tokens_details'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Response>
-def _g27_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 0
-    more = len(d) > 0
-    if not more:
-        o = _new(_cls)
-        _set_id(o, UNSET)
-        _set_type(o, UNSET)
-        _set_role(o, UNSET)
-        _set_content(o, NO_CONTENT)
-        _set_model(o, UNSET)
-        _set_stop_reason(o, UNSET)
-        _set_stop_sequence(o, UNSET)
-        _set_stop_details(o, UNSET)
-        _set_usage(o, UNSET)
-        _set_container(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('id', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
-    _v_id = v
-    v = d.get('type', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'type')
-    _v_type = v
-    v = d.get('role', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'role')
-    _v_role = v
-    v = d.get('content', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _blocks(v)
-        except Shape as e: raise e.under('content') from None
-    else: v = NO_CONTENT
-    _v_content = v
-    v = d.get('model', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
-    _v_model = v
-    v = d.get('stop_reason', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'stop_reason')
-    _v_stop_reason = v
-    v = d.get('stop_sequence', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'stop_sequence')
-    _v_stop_sequence = v
-    v = d.get('stop_details', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            if v is not None: v = _S_stop(v)
-        except Shape as e: raise e.under('stop_details') from None
-    _v_stop_details = v
-    v = d.get('usage', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _S_usage(v)
-        except Shape as e: raise e.under('usage') from None
-    _v_usage = v
-    v = d.get('container', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('container') from None
-    _v_container = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_id(o, _v_id)
-    _set_type(o, _v_type)
-    _set_role(o, _v_role)
-    _set_content(o, _v_content)
-    _set_model(o, _v_model)
-    _set_stop_reason(o, _v_stop_reason)
-    _set_stop_sequence(o, _v_stop_sequence)
-    _set_stop_details(o, _v_stop_details)
-    _set_usage(o, _v_usage)
-    _set_container(o, _v_container)
-    _set_extra(o, e)
-    return o
-def _g27_unstructure(o):
-    d = {}
-    v = o.id
-    if v is not UNSET: d['id'] = v
-    v = o.type
-    if v is not UNSET: d['type'] = v
-    v = o.role
-    if v is not UNSET: d['role'] = v
-    v = o.content
-    if v is not NO_CONTENT: d['content'] = _ublocks(v)
-    v = o.model
-    if v is not UNSET: d['model'] = v
-    v = o.stop_reason
-    if v is not UNSET: d['stop_reason'] = v
-    v = o.stop_sequence
-    if v is not UNSET: d['stop_sequence'] = v
-    v = o.stop_details
-    if v is not UNSET: d['stop_details'] = None if v is None else _U[v.__class__](v)
-    v = o.usage
-    if v is not UNSET: d['usage'] = _U[v.__class__](v)
-    v = o.container
-    if v is not UNSET: d['container'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for BatchRequest>
-def _g28_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 2
-    try: v = d['custom_id']
-    except KeyError: raise Shape('missing required key', ['custom_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'custom_id')
-    _v_custom_id = v
-    try: v = d['params']
-    except KeyError: raise Shape('missing required key', ['params']) from None
-    try:
-        v = _S_conv(v)
-    except Shape as e: raise e.under('params') from None
-    _v_params = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_custom_id(o, _v_custom_id)
-    _set_params(o, _v_params)
-    _set_extra(o, e)
-    return o
-def _g28_unstructure(o):
-    d = {'custom_id': o.custom_id}
-    v = o.params
-    if True: d['params'] = _U[v.__class__](v)
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Exchange>
-def _g29_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 1
-    more = len(d) > 1
-    try: v = d['request']
-    except KeyError: raise Shape('missing required key', ['request']) from None
-    try:
-        v = _S_conv(v)
-    except Shape as e: raise e.under('request') from None
-    _v_request = v
-    if not more:
-        o = _new(_cls)
-        _set_id(o, UNSET)
-        _set_request(o, _v_request)
-        _set_response(o, UNSET)
-        _set_error(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('id', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('id') from None
-    _v_id = v
-    v = d.get('response', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _S_resp(v)
-        except Shape as e: raise e.under('response') from None
-    _v_response = v
-    v = d.get('error', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('error') from None
-    _v_error = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_id(o, _v_id)
-    _set_request(o, _v_request)
-    _set_response(o, _v_response)
-    _set_error(o, _v_error)
-    _set_extra(o, e)
-    return o
-def _g29_unstructure(o):
-    d = {}
-    v = o.id
-    if v is not UNSET: d['id'] = v
-    v = o.request
-    if True: d['request'] = _U[v.__class__](v)
-    v = o.response
-    if v is not UNSET: d['response'] = _U[v.__class__](v)
-    v = o.error
-    if v is not UNSET: d['error'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo lazy check for text>
-def _g30_check(b):
-    if b['type'] != 'text': return -1
-    mask = _BIT
-    v = b['text']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
-# <convo lazy check for text>
-def _g31_check(b):
-    if b['type'] != 'text': return -1
-    mask = _BIT
-    v = b['text']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for text>
-def _g32_check(b):
-    if b['type'] != 'text': return -1
-    mask = _BIT
-    v = b['text']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['citations']
-    if v is not None:
-        if not (v.__class__ is list): return -1
-        if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-        pass
-    return mask
-
-# <convo lazy check for text>
-def _g33_check(b):
-    if b['type'] != 'text': return -1
-    mask = _BIT
-    v = b['text']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['citations']
-    if v is not None:
-        if not (v.__class__ is list): return -1
-        if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-        pass
-    return mask
-
-# <convo lazy check for image>
-def _g34_check(b):
-    if b['type'] != 'image': return -1
-    mask = _BIT
-    v = b['source']
-    if not _src(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for image>
-def _g35_check(b):
-    if b['type'] != 'image': return -1
-    mask = _BIT
-    v = b['source']
-    if not _src(v): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_use>
-def _g36_check(b):
-    if b['type'] != 'tool_use': return -1
-    mask = _BIT
-    v = b['id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['name']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['input']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_use>
-def _g37_check(b):
-    if b['type'] != 'tool_use': return -1
-    mask = _BIT
-    v = b['id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['name']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['input']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_use>
-def _g38_check(b):
-    if b['type'] != 'tool_use': return -1
-    mask = _BIT
-    v = b['id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['name']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['input']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['caller']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_use>
-def _g39_check(b):
-    if b['type'] != 'tool_use': return -1
-    mask = _BIT
-    v = b['id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['name']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['input']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['caller']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g40_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g41_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['content']
-    if v.__class__ is list:
-        r = _inner(v)
-        if r < 0: return -1
-        mask |= r
-    elif v.__class__ is not str: return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g42_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['is_error']
-    if not (v.__class__ is bool): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g43_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g44_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['content']
-    if v.__class__ is list:
-        r = _inner(v)
-        if r < 0: return -1
-        mask |= r
-    elif v.__class__ is not str: return -1
-    pass
-    v = b['is_error']
-    if not (v.__class__ is bool): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g45_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['content']
-    if v.__class__ is list:
-        r = _inner(v)
-        if r < 0: return -1
-        mask |= r
-    elif v.__class__ is not str: return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g46_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['is_error']
-    if not (v.__class__ is bool): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
-def _g47_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['content']
-    if v.__class__ is list:
-        r = _inner(v)
-        if r < 0: return -1
-        mask |= r
-    elif v.__class__ is not str: return -1
-    pass
-    v = b['is_error']
-    if not (v.__class__ is bool): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    return mask
-
-# <convo lazy check for thinking>
-def _g48_check(b):
-    if b['type'] != 'thinking': return -1
-    mask = _BIT
-    v = b['thinking']
-    if not (v.__class__ is str): return -1
-    pass
-    v = b['signature']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
-# <convo lazy check for redacted_thinking>
-def _g49_check(b):
-    if b['type'] != 'redacted_thinking': return -1
-    mask = _BIT
-    v = b['data']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
 # <convo hooks for Conversation>
-def _g50_structure(d):
+def _g8_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 0
     more = len(d) > 0
@@ -2072,7 +810,7 @@ def _g50_structure(d):
     _set_inference_geo(o, _v_inference_geo)
     _set_extra(o, e)
     return o
-def _g50_unstructure(o):
+def _g8_unstructure(o):
     d = {}
     v = o.model
     if v is not UNSET: d['model'] = v
@@ -2114,124 +852,26 @@ def _g50_unstructure(o):
     if e: d = {**e, **d}
     return d
 
-# <convo hooks for Conversation>
-def _g51_structure(d):
+# <convo hooks for Document>
+def _g9_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 0
-    more = len(d) > 0
+    k = 2
+    more = len(d) > 2
+    try: v = d['source']
+    except KeyError: raise Shape('missing required key', ['source']) from None
+    try:
+        v = _source(v)
+    except Shape as e: raise e.under('source') from None
+    _v_source = v
     if not more:
         o = _new(_cls)
-        _set_model(o, UNSET)
-        _set_max_tokens(o, UNSET)
-        _set_messages(o, NO_MESSAGES)
-        _set_system(o, UNSET)
-        _set_tools(o, UNSET)
-        _set_tool_choice(o, UNSET)
-        _set_thinking(o, UNSET)
-        _set_output_config(o, UNSET)
-        _set_stop_sequences(o, UNSET)
-        _set_metadata(o, UNSET)
-        _set_temperature(o, UNSET)
-        _set_top_p(o, UNSET)
-        _set_top_k(o, UNSET)
-        _set_stream(o, UNSET)
+        _set_source(o, _v_source)
         _set_cache_control(o, UNSET)
-        _set_service_tier(o, UNSET)
-        _set_container(o, UNSET)
-        _set_inference_geo(o, UNSET)
+        _set_citations(o, UNSET)
+        _set_context(o, UNSET)
+        _set_title(o, UNSET)
         _set_extra(o, EMPTY)
         return o
-    v = d.get('model', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
-    _v_model = v
-    v = d.get('max_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'max_tokens')
-    _v_max_tokens = v
-    v = d.get('messages', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _messages(v)
-        except Shape as e: raise e.under('messages') from None
-    else: v = NO_MESSAGES
-    _v_messages = v
-    v = d.get('system', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
-        except Shape as e: raise e.under('system') from None
-    _v_system = v
-    v = d.get('tools', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'tools')
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('tools') from None
-    _v_tools = v
-    v = d.get('tool_choice', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('tool_choice') from None
-    _v_tool_choice = v
-    v = d.get('thinking', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('thinking') from None
-    _v_thinking = v
-    v = d.get('output_config', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('output_config') from None
-    _v_output_config = v
-    v = d.get('stop_sequences', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'stop_sequences')
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('stop_sequences') from None
-    _v_stop_sequences = v
-    v = d.get('metadata', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('metadata') from None
-    _v_metadata = v
-    v = d.get('temperature', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'temperature')
-        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
-    _v_temperature = v
-    v = d.get('top_p', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'top_p')
-        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
-    _v_top_p = v
-    v = d.get('top_k', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'top_k')
-    _v_top_k = v
-    v = d.get('stream', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'stream')
-    _v_stream = v
     v = d.get('cache_control', UNSET)
     if v is not UNSET:
         k += 1
@@ -2239,11 +879,327 @@ def _g51_structure(d):
             v = _freeze(v)
         except Shape as e: raise e.under('cache_control') from None
     _v_cache_control = v
-    v = d.get('service_tier', UNSET)
+    v = d.get('citations', UNSET)
     if v is not UNSET:
         k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'service_tier')
-    _v_service_tier = v
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('citations') from None
+    _v_citations = v
+    v = d.get('context', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'context')
+    _v_context = v
+    v = d.get('title', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'title')
+    _v_title = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_source(o, _v_source)
+    _set_cache_control(o, _v_cache_control)
+    _set_citations(o, _v_citations)
+    _set_context(o, _v_context)
+    _set_title(o, _v_title)
+    _set_extra(o, e)
+    return o
+def _g9_unstructure(o):
+    d = {'type': 'document'}
+    v = o.source
+    if True: d['source'] = _U[v.__class__](v)
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.citations
+    if v is not UNSET: d['citations'] = v
+    v = o.context
+    if v is not UNSET: d['context'] = v
+    v = o.title
+    if v is not UNSET: d['title'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Exchange>
+def _g10_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 1
+    more = len(d) > 1
+    try: v = d['request']
+    except KeyError: raise Shape('missing required key', ['request']) from None
+    try:
+        v = _S_conv(v)
+    except Shape as e: raise e.under('request') from None
+    _v_request = v
+    if not more:
+        o = _new(_cls)
+        _set_id(o, UNSET)
+        _set_request(o, _v_request)
+        _set_response(o, UNSET)
+        _set_error(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('id', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('id') from None
+    _v_id = v
+    v = d.get('response', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _S_resp(v)
+        except Shape as e: raise e.under('response') from None
+    _v_response = v
+    v = d.get('error', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('error') from None
+    _v_error = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_id(o, _v_id)
+    _set_request(o, _v_request)
+    _set_response(o, _v_response)
+    _set_error(o, _v_error)
+    _set_extra(o, e)
+    return o
+def _g10_unstructure(o):
+    d = {}
+    v = o.id
+    if v is not UNSET: d['id'] = v
+    v = o.request
+    if True: d['request'] = _U[v.__class__](v)
+    v = o.response
+    if v is not UNSET: d['response'] = _U[v.__class__](v)
+    v = o.error
+    if v is not UNSET: d['error'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for FileSource>
+def _g11_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    try: v = d['file_id']
+    except KeyError: raise Shape('missing required key', ['file_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'file_id')
+    _v_file_id = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_file_id(o, _v_file_id)
+    _set_extra(o, e)
+    return o
+def _g11_unstructure(o):
+    d = {'type': 'file', 'file_id': o.file_id}
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Image>
+def _g12_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['source']
+    except KeyError: raise Shape('missing required key', ['source']) from None
+    try:
+        v = _source(v)
+    except Shape as e: raise e.under('source') from None
+    _v_source = v
+    if not more:
+        o = _new(_cls)
+        _set_source(o, _v_source)
+        _set_cache_control(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_source(o, _v_source)
+    _set_cache_control(o, _v_cache_control)
+    _set_extra(o, e)
+    return o
+def _g12_unstructure(o):
+    d = {'type': 'image'}
+    v = o.source
+    if True: d['source'] = _U[v.__class__](v)
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Message>
+def _g13_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    try: v = d['role']
+    except KeyError: raise Shape('missing required key', ['role']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'role')
+    _v_role = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_role(o, _v_role)
+    _set_content(o, _v_content)
+    _set_extra(o, e)
+    return o
+def _g13_unstructure(o):
+    d = {'role': o.role}
+    v = o.content
+    if True: d['content'] = v if v.__class__ is str else _ublocks(v)
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for MidConvSystem>
+def _g14_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _blocks(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_extra(o, e)
+    return o
+def _g14_unstructure(o):
+    d = {'type': 'mid_conv_system'}
+    v = o.content
+    if True: d['content'] = _ublocks(v)
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for RedactedThinking>
+def _g15_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    try: v = d['data']
+    except KeyError: raise Shape('missing required key', ['data']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'data')
+    _v_data = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_data(o, _v_data)
+    _set_extra(o, e)
+    return o
+def _g15_unstructure(o):
+    d = {'type': 'redacted_thinking', 'data': o.data}
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Response>
+def _g16_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 0
+    more = len(d) > 0
+    if not more:
+        o = _new(_cls)
+        _set_id(o, UNSET)
+        _set_type(o, UNSET)
+        _set_role(o, UNSET)
+        _set_content(o, NO_CONTENT)
+        _set_model(o, UNSET)
+        _set_stop_reason(o, UNSET)
+        _set_stop_sequence(o, UNSET)
+        _set_stop_details(o, UNSET)
+        _set_usage(o, UNSET)
+        _set_container(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('id', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
+    _v_id = v
+    v = d.get('type', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'type')
+    _v_type = v
+    v = d.get('role', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'role')
+    _v_role = v
+    v = d.get('content', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _blocks(v)
+        except Shape as e: raise e.under('content') from None
+    else: v = NO_CONTENT
+    _v_content = v
+    v = d.get('model', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
+    _v_model = v
+    v = d.get('stop_reason', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'stop_reason')
+    _v_stop_reason = v
+    v = d.get('stop_sequence', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'stop_sequence')
+    _v_stop_sequence = v
+    v = d.get('stop_details', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            if v is not None: v = _S_stop(v)
+        except Shape as e: raise e.under('stop_details') from None
+    _v_stop_details = v
+    v = d.get('usage', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _S_usage(v)
+        except Shape as e: raise e.under('usage') from None
+    _v_usage = v
     v = d.get('container', UNSET)
     if v is not UNSET:
         k += 1
@@ -2251,77 +1207,1160 @@ def _g51_structure(d):
             v = _freeze(v)
         except Shape as e: raise e.under('container') from None
     _v_container = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_id(o, _v_id)
+    _set_type(o, _v_type)
+    _set_role(o, _v_role)
+    _set_content(o, _v_content)
+    _set_model(o, _v_model)
+    _set_stop_reason(o, _v_stop_reason)
+    _set_stop_sequence(o, _v_stop_sequence)
+    _set_stop_details(o, _v_stop_details)
+    _set_usage(o, _v_usage)
+    _set_container(o, _v_container)
+    _set_extra(o, e)
+    return o
+def _g16_unstructure(o):
+    d = {}
+    v = o.id
+    if v is not UNSET: d['id'] = v
+    v = o.type
+    if v is not UNSET: d['type'] = v
+    v = o.role
+    if v is not UNSET: d['role'] = v
+    v = o.content
+    if v is not NO_CONTENT: d['content'] = _ublocks(v)
+    v = o.model
+    if v is not UNSET: d['model'] = v
+    v = o.stop_reason
+    if v is not UNSET: d['stop_reason'] = v
+    v = o.stop_sequence
+    if v is not UNSET: d['stop_sequence'] = v
+    v = o.stop_details
+    if v is not UNSET: d['stop_details'] = None if v is None else _U[v.__class__](v)
+    v = o.usage
+    if v is not UNSET: d['usage'] = _U[v.__class__](v)
+    v = o.container
+    if v is not UNSET: d['container'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for SearchResult>
+def _g17_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 4
+    more = len(d) > 4
+    try: v = d['source']
+    except KeyError: raise Shape('missing required key', ['source']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'source')
+    _v_source = v
+    try: v = d['title']
+    except KeyError: raise Shape('missing required key', ['title']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'title')
+    _v_title = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _blocks(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_source(o, _v_source)
+        _set_title(o, _v_title)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_citations(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('citations', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('citations') from None
+    _v_citations = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_source(o, _v_source)
+    _set_title(o, _v_title)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_citations(o, _v_citations)
+    _set_extra(o, e)
+    return o
+def _g17_unstructure(o):
+    d = {'type': 'search_result', 'source': o.source, 'title': o.title}
+    v = o.content
+    if True: d['content'] = _ublocks(v)
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.citations
+    if v is not UNSET: d['citations'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for ServerToolUse>
+def _g18_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 4
+    more = len(d) > 4
+    try: v = d['id']
+    except KeyError: raise Shape('missing required key', ['id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
+    _v_id = v
+    try: v = d['name']
+    except KeyError: raise Shape('missing required key', ['name']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'name')
+    _v_name = v
+    try: v = d['input']
+    except KeyError: raise Shape('missing required key', ['input']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('input') from None
+    _v_input = v
+    if not more:
+        o = _new(_cls)
+        _set_id(o, _v_id)
+        _set_name(o, _v_name)
+        _set_input(o, _v_input)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_id(o, _v_id)
+    _set_name(o, _v_name)
+    _set_input(o, _v_input)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g18_unstructure(o):
+    d = {'type': 'server_tool_use', 'id': o.id, 'name': o.name}
+    v = o.input
+    if True: d['input'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for StopDetails>
+def _g19_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 1
+    more = len(d) > 1
+    try: v = d['type']
+    except KeyError: raise Shape('missing required key', ['type']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'type')
+    _v_type = v
+    if not more:
+        o = _new(_cls)
+        _set_type(o, _v_type)
+        _set_category(o, UNSET)
+        _set_explanation(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('category', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'category')
+    _v_category = v
+    v = d.get('explanation', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'explanation')
+    _v_explanation = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_type(o, _v_type)
+    _set_category(o, _v_category)
+    _set_explanation(o, _v_explanation)
+    _set_extra(o, e)
+    return o
+def _g19_unstructure(o):
+    d = {'type': o.type}
+    v = o.category
+    if v is not UNSET: d['category'] = v
+    v = o.explanation
+    if v is not UNSET: d['explanation'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Text>
+def _g20_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['text']
+    except KeyError: raise Shape('missing required key', ['text']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'text')
+    _v_text = v
+    if not more:
+        o = _new(_cls)
+        _set_text(o, _v_text)
+        _set_cache_control(o, UNSET)
+        _set_citations(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('citations', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is list)): raise _bad(v, 'expected an array or null', 'citations')
+        try:
+            if v is not None: v = _freeze(v)
+        except Shape as e: raise e.under('citations') from None
+    _v_citations = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_text(o, _v_text)
+    _set_cache_control(o, _v_cache_control)
+    _set_citations(o, _v_citations)
+    _set_extra(o, e)
+    return o
+def _g20_unstructure(o):
+    d = {'type': 'text', 'text': o.text}
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.citations
+    if v is not UNSET: d['citations'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for TextEditorCodeExecutionToolResult>
+def _g21_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g21_unstructure(o):
+    d = {'type': 'text_editor_code_execution_tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if True: d['content'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for TextSource>
+def _g22_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['data']
+    except KeyError: raise Shape('missing required key', ['data']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'data')
+    _v_data = v
+    if not more:
+        o = _new(_cls)
+        _set_data(o, _v_data)
+        _set_media_type(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('media_type', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'media_type')
+    _v_media_type = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_data(o, _v_data)
+    _set_media_type(o, _v_media_type)
+    _set_extra(o, e)
+    return o
+def _g22_unstructure(o):
+    d = {'type': 'text', 'data': o.data}
+    v = o.media_type
+    if v is not UNSET: d['media_type'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Thinking>
+def _g23_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    try: v = d['thinking']
+    except KeyError: raise Shape('missing required key', ['thinking']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'thinking')
+    _v_thinking = v
+    try: v = d['signature']
+    except KeyError: raise Shape('missing required key', ['signature']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'signature')
+    _v_signature = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_thinking(o, _v_thinking)
+    _set_signature(o, _v_signature)
+    _set_extra(o, e)
+    return o
+def _g23_unstructure(o):
+    d = {'type': 'thinking', 'thinking': o.thinking, 'signature': o.signature}
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for ToolReference>
+def _g24_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['tool_name']
+    except KeyError: raise Shape('missing required key', ['tool_name']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_name')
+    _v_tool_name = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_name(o, _v_tool_name)
+        _set_cache_control(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_name(o, _v_tool_name)
+    _set_cache_control(o, _v_cache_control)
+    _set_extra(o, e)
+    return o
+def _g24_unstructure(o):
+    d = {'type': 'tool_reference', 'tool_name': o.tool_name}
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for ToolResult>
+def _g25_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    more = len(d) > 2
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, UNSET)
+        _set_is_error(o, UNSET)
+        _set_cache_control(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('content', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
+        except Shape as e: raise e.under('content') from None
+    _v_content = v
+    v = d.get('is_error', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'is_error')
+    _v_is_error = v
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_is_error(o, _v_is_error)
+    _set_cache_control(o, _v_cache_control)
+    _set_extra(o, e)
+    return o
+def _g25_unstructure(o):
+    d = {'type': 'tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if v is not UNSET: d['content'] = v if v.__class__ is str else _ublocks(v)
+    v = o.is_error
+    if v is not UNSET: d['is_error'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for ToolSearchToolResult>
+def _g26_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g26_unstructure(o):
+    d = {'type': 'tool_search_tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if True: d['content'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for ToolUse>
+def _g27_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 4
+    more = len(d) > 4
+    try: v = d['id']
+    except KeyError: raise Shape('missing required key', ['id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'id')
+    _v_id = v
+    try: v = d['name']
+    except KeyError: raise Shape('missing required key', ['name']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'name')
+    _v_name = v
+    try: v = d['input']
+    except KeyError: raise Shape('missing required key', ['input']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('input') from None
+    _v_input = v
+    if not more:
+        o = _new(_cls)
+        _set_id(o, _v_id)
+        _set_name(o, _v_name)
+        _set_input(o, _v_input)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_id(o, _v_id)
+    _set_name(o, _v_name)
+    _set_input(o, _v_input)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g27_unstructure(o):
+    d = {'type': 'tool_use', 'id': o.id, 'name': o.name}
+    v = o.input
+    if True: d['input'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for URLSource>
+def _g28_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 2
+    try: v = d['url']
+    except KeyError: raise Shape('missing required key', ['url']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'url')
+    _v_url = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_url(o, _v_url)
+    _set_extra(o, e)
+    return o
+def _g28_unstructure(o):
+    d = {'type': 'url', 'url': o.url}
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Usage>
+def _g29_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 0
+    more = len(d) > 0
+    if not more:
+        o = _new(_cls)
+        _set_input_tokens(o, UNSET)
+        _set_output_tokens(o, UNSET)
+        _set_cache_creation_input_tokens(o, UNSET)
+        _set_cache_read_input_tokens(o, UNSET)
+        _set_cache_creation(o, UNSET)
+        _set_server_tool_use(o, UNSET)
+        _set_service_tier(o, UNSET)
+        _set_inference_geo(o, UNSET)
+        _set_output_tokens_details(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('input_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'input_tokens')
+    _v_input_tokens = v
+    v = d.get('output_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'output_tokens')
+    _v_output_tokens = v
+    v = d.get('cache_creation_input_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'cache_creation_input_tokens')
+    _v_cache_creation_input_tokens = v
+    v = d.get('cache_read_input_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'cache_read_input_tokens')
+    _v_cache_read_input_tokens = v
+    v = d.get('cache_creation', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_creation') from None
+    _v_cache_creation = v
+    v = d.get('server_tool_use', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('server_tool_use') from None
+    _v_server_tool_use = v
+    v = d.get('service_tier', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'service_tier')
+    _v_service_tier = v
     v = d.get('inference_geo', UNSET)
     if v is not UNSET:
         k += 1
         if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'inference_geo')
     _v_inference_geo = v
+    v = d.get('output_tokens_details', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('output_tokens_details') from None
+    _v_output_tokens_details = v
     e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
     o = _new(_cls)
-    _set_model(o, _v_model)
-    _set_max_tokens(o, _v_max_tokens)
-    _set_messages(o, _v_messages)
-    _set_system(o, _v_system)
-    _set_tools(o, _v_tools)
-    _set_tool_choice(o, _v_tool_choice)
-    _set_thinking(o, _v_thinking)
-    _set_output_config(o, _v_output_config)
-    _set_stop_sequences(o, _v_stop_sequences)
-    _set_metadata(o, _v_metadata)
-    _set_temperature(o, _v_temperature)
-    _set_top_p(o, _v_top_p)
-    _set_top_k(o, _v_top_k)
-    _set_stream(o, _v_stream)
-    _set_cache_control(o, _v_cache_control)
+    _set_input_tokens(o, _v_input_tokens)
+    _set_output_tokens(o, _v_output_tokens)
+    _set_cache_creation_input_tokens(o, _v_cache_creation_input_tokens)
+    _set_cache_read_input_tokens(o, _v_cache_read_input_tokens)
+    _set_cache_creation(o, _v_cache_creation)
+    _set_server_tool_use(o, _v_server_tool_use)
     _set_service_tier(o, _v_service_tier)
-    _set_container(o, _v_container)
     _set_inference_geo(o, _v_inference_geo)
+    _set_output_tokens_details(o, _v_output_tokens_details)
     _set_extra(o, e)
     return o
-def _g51_unstructure(o):
+def _g29_unstructure(o):
     d = {}
-    v = o.model
-    if v is not UNSET: d['model'] = v
-    v = o.max_tokens
-    if v is not UNSET: d['max_tokens'] = v
-    v = _turns(o)
-    if v is not NO_MESSAGES: d['messages'] = _umessages(v)
-    v = o.system
-    if v is not UNSET: d['system'] = v if v.__class__ is str else _ublocks(v)
-    v = o.tools
-    if v is not UNSET: d['tools'] = v
-    v = o.tool_choice
-    if v is not UNSET: d['tool_choice'] = v
-    v = o.thinking
-    if v is not UNSET: d['thinking'] = v
-    v = o.output_config
-    if v is not UNSET: d['output_config'] = v
-    v = o.stop_sequences
-    if v is not UNSET: d['stop_sequences'] = v
-    v = o.metadata
-    if v is not UNSET: d['metadata'] = v
-    v = o.temperature
-    if v is not UNSET: d['temperature'] = v
-    v = o.top_p
-    if v is not UNSET: d['top_p'] = v
-    v = o.top_k
-    if v is not UNSET: d['top_k'] = v
-    v = o.stream
-    if v is not UNSET: d['stream'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
+    v = o.input_tokens
+    if v is not UNSET: d['input_tokens'] = v
+    v = o.output_tokens
+    if v is not UNSET: d['output_tokens'] = v
+    v = o.cache_creation_input_tokens
+    if v is not UNSET: d['cache_creation_input_tokens'] = v
+    v = o.cache_read_input_tokens
+    if v is not UNSET: d['cache_read_input_tokens'] = v
+    v = o.cache_creation
+    if v is not UNSET: d['cache_creation'] = v
+    v = o.server_tool_use
+    if v is not UNSET: d['server_tool_use'] = v
     v = o.service_tier
     if v is not UNSET: d['service_tier'] = v
-    v = o.container
-    if v is not UNSET: d['container'] = v
     v = o.inference_geo
     if v is not UNSET: d['inference_geo'] = v
+    v = o.output_tokens_details
+    if v is not UNSET: d['output_tokens_details'] = v
     e = o.extra
     if e: d = {**e, **d}
     return d
 
+# <convo hooks for WebFetchToolResult>
+def _g30_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g30_unstructure(o):
+    d = {'type': 'web_fetch_tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if True: d['content'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for WebSearchToolResult>
+def _g31_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g31_unstructure(o):
+    d = {'type': 'web_search_tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if True: d['content'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo lazy check for image>
+def _g32_check(b):
+    if b['type'] != 'image': return -1
+    mask = _BIT
+    v = b['source']
+    if not _src(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for image>
+def _g33_check(b):
+    if b['type'] != 'image': return -1
+    mask = _BIT
+    v = b['source']
+    if not _src(v): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for redacted_thinking>
+def _g34_check(b):
+    if b['type'] != 'redacted_thinking': return -1
+    mask = _BIT
+    v = b['data']
+    if not (v.__class__ is str): return -1
+    pass
+    return mask
+
+# <convo lazy check for text>
+def _g35_check(b):
+    if b['type'] != 'text': return -1
+    mask = _BIT
+    v = b['text']
+    if not (v.__class__ is str): return -1
+    pass
+    return mask
+
+# <convo lazy check for text>
+def _g36_check(b):
+    if b['type'] != 'text': return -1
+    mask = _BIT
+    v = b['text']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for text>
+def _g37_check(b):
+    if b['type'] != 'text': return -1
+    mask = _BIT
+    v = b['text']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['citations']
+    if v is not None:
+        if not (v.__class__ is list): return -1
+        if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+        pass
+    return mask
+
+# <convo lazy check for text>
+def _g38_check(b):
+    if b['type'] != 'text': return -1
+    mask = _BIT
+    v = b['text']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['citations']
+    if v is not None:
+        if not (v.__class__ is list): return -1
+        if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+        pass
+    return mask
+
+# <convo lazy check for thinking>
+def _g39_check(b):
+    if b['type'] != 'thinking': return -1
+    mask = _BIT
+    v = b['thinking']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['signature']
+    if not (v.__class__ is str): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g40_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g41_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g42_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['content']
+    if v.__class__ is list:
+        r = _inner(v)
+        if r < 0: return -1
+        mask |= r
+    elif v.__class__ is not str: return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g43_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['content']
+    if v.__class__ is list:
+        r = _inner(v)
+        if r < 0: return -1
+        mask |= r
+    elif v.__class__ is not str: return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g44_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['content']
+    if v.__class__ is list:
+        r = _inner(v)
+        if r < 0: return -1
+        mask |= r
+    elif v.__class__ is not str: return -1
+    pass
+    v = b['is_error']
+    if not (v.__class__ is bool): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g45_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['content']
+    if v.__class__ is list:
+        r = _inner(v)
+        if r < 0: return -1
+        mask |= r
+    elif v.__class__ is not str: return -1
+    pass
+    v = b['is_error']
+    if not (v.__class__ is bool): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g46_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['is_error']
+    if not (v.__class__ is bool): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_result>
+def _g47_check(b):
+    if b['type'] != 'tool_result': return -1
+    mask = _BIT
+    v = b['tool_use_id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['is_error']
+    if not (v.__class__ is bool): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_use>
+def _g48_check(b):
+    if b['type'] != 'tool_use': return -1
+    mask = _BIT
+    v = b['id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['name']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['input']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_use>
+def _g49_check(b):
+    if b['type'] != 'tool_use': return -1
+    mask = _BIT
+    v = b['id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['name']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['input']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_use>
+def _g50_check(b):
+    if b['type'] != 'tool_use': return -1
+    mask = _BIT
+    v = b['id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['name']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['input']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['caller']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo lazy check for tool_use>
+def _g51_check(b):
+    if b['type'] != 'tool_use': return -1
+    mask = _BIT
+    v = b['id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['name']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['input']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['caller']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    return mask
+
+# <convo maker Conversation>
+def _g52_make(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18):
+    o = _new(cls)
+    _s0(o, _0)
+    _s1(o, _1)
+    _s2(o, _2)
+    _s3(o, _3)
+    _s4(o, _4)
+    _s5(o, _5)
+    _s6(o, _6)
+    _s7(o, _7)
+    _s8(o, _8)
+    _s9(o, _9)
+    _s10(o, _10)
+    _s11(o, _11)
+    _s12(o, _12)
+    _s13(o, _13)
+    _s14(o, _14)
+    _s15(o, _15)
+    _s16(o, _16)
+    _s17(o, _17)
+    _s18(o, _18)
+    return o
+
 # <convo replace Conversation>
-def _g52_replace(obj, changes):
+def _g53_replace(obj, changes):
+    new = _clone(obj)
+    try:
+        r = _g__lazy(obj)
+    except AttributeError:
+        r = None
+    if r is not None and r[3] is not None:  # turns not built
+        _s__lazy(new, None if 'messages' in changes else (None, None, r[2], r[3]))
+    else:
+        _s__lazy(new, None)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace Conversation>
+def _g54_replace(obj, changes):
     new = _new(cls)
     _s_model(new, obj.model)
     _s_max_tokens(new, obj.max_tokens)
@@ -2354,8 +2393,34 @@ def _g52_replace(obj, changes):
         _set(new, k, v)
     return new
 
+# <convo replace Image>
+def _g55_replace(obj, changes):
+    new = _clone(obj)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace Image>
+def _g56_replace(obj, changes):
+    new = _new(cls)
+    _s_source(new, obj.source)
+    _s_cache_control(new, obj.cache_control)
+    _s_extra(new, obj.extra)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
 # <convo replace Message>
-def _g53_replace(obj, changes):
+def _g57_replace(obj, changes):
+    new = _clone(obj)
+    _s_content(new, obj.content)
+    _s__lazy(new, None)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace Message>
+def _g58_replace(obj, changes):
     new = _new(cls)
     _s_role(new, obj.role)
     _s_content(new, obj.content)
@@ -2366,7 +2431,14 @@ def _g53_replace(obj, changes):
     return new
 
 # <convo replace Text>
-def _g54_replace(obj, changes):
+def _g59_replace(obj, changes):
+    new = _clone(obj)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace Text>
+def _g60_replace(obj, changes):
     new = _new(cls)
     _s_text(new, obj.text)
     _s_cache_control(new, obj.cache_control)
@@ -2377,7 +2449,14 @@ def _g54_replace(obj, changes):
     return new
 
 # <convo replace ToolResult>
-def _g55_replace(obj, changes):
+def _g61_replace(obj, changes):
+    new = _clone(obj)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace ToolResult>
+def _g62_replace(obj, changes):
     new = _new(cls)
     _s_tool_use_id(new, obj.tool_use_id)
     _s_content(new, obj.content)
@@ -2389,7 +2468,14 @@ def _g55_replace(obj, changes):
     return new
 
 # <convo replace ToolUse>
-def _g56_replace(obj, changes):
+def _g63_replace(obj, changes):
+    new = _clone(obj)
+    for k, v in changes.items():
+        _set(new, k, v)
+    return new
+
+# <convo replace ToolUse>
+def _g64_replace(obj, changes):
     new = _new(cls)
     _s_id(new, obj.id)
     _s_name(new, obj.name)
@@ -2401,73 +2487,70 @@ def _g56_replace(obj, changes):
         _set(new, k, v)
     return new
 
-# <convo replace Image>
-def _g57_replace(obj, changes):
-    new = _new(cls)
-    _s_source(new, obj.source)
-    _s_cache_control(new, obj.cache_control)
-    _s_extra(new, obj.extra)
-    for k, v in changes.items():
-        _set(new, k, v)
-    return new
-
 CODE = {
     'c1e0e4cc572b400c1ff7555e9c844cd8': (('structure', _g0_structure, 1), ('unstructure', _g0_unstructure, 18),),
-    '7450e2357818cccc5b28e755115288c9': (('structure', _g1_structure, 1), ('unstructure', _g1_unstructure, 13),),
-    '38f4addc4c2c67bc01fa00225c7f2eaf': (('structure', _g2_structure, 1), ('unstructure', _g2_unstructure, 13),),
-    '322d590b7800cfa62f9afe527e2bf86e': (('structure', _g3_structure, 1), ('unstructure', _g3_unstructure, 26),),
-    '36453b84aa45ef008b2832c84082ce7f': (('structure', _g4_structure, 1), ('unstructure', _g4_unstructure, 15),),
-    'e061f95505e3191c4af834c365a48a9a': (('structure', _g5_structure, 1), ('unstructure', _g5_unstructure, 38),),
-    '1bd39dbb5e3f20451c5f5db371719ee0': (('structure', _g6_structure, 1), ('unstructure', _g6_unstructure, 30),),
-    '2941fa000fdcf3aaa7b85080caff433b': (('structure', _g7_structure, 1), ('unstructure', _g7_unstructure, 53),),
-    '36b2fa9edc7c9370c42bb32e97f0d79c': (('structure', _g8_structure, 1), ('unstructure', _g8_unstructure, 51),),
-    '8f136abae9c0b6227b8ad2c7200b0d94': (('structure', _g9_structure, 1), ('unstructure', _g9_unstructure, 51),),
-    'b6499a744ebff6faf9b6b75b467cb55d': (('structure', _g10_structure, 1), ('unstructure', _g10_unstructure, 51),),
-    '7538e2d17152a820532de4116936608b': (('structure', _g11_structure, 1), ('unstructure', _g11_unstructure, 44),),
-    'efbe10210aa6094f039564771b5687e8': (('structure', _g12_structure, 1), ('unstructure', _g12_unstructure, 18),),
-    '4c0ec4f2d6d56a74f9ff533293f5ca33': (('structure', _g13_structure, 1), ('unstructure', _g13_unstructure, 13),),
-    'df44976d9fc235c0c4d23de2c5fdf313': (('structure', _g14_structure, 1), ('unstructure', _g14_unstructure, 45),),
-    '763bebfb4e57b187b22bd4b28553dcb8': (('structure', _g15_structure, 1), ('unstructure', _g15_unstructure, 45),),
-    '3e95556a0ec5cae445bbe29d4ba9782a': (('structure', _g16_structure, 1), ('unstructure', _g16_unstructure, 45),),
-    '741dc071cfda6f2ae7f52dad7dbc3497': (('structure', _g17_structure, 1), ('unstructure', _g17_unstructure, 45),),
-    'bffc416e6c4b8b0cbdf405cf3be646bb': (('structure', _g18_structure, 1), ('unstructure', _g18_unstructure, 45),),
-    '0e5c807bb22cffcbecaae529d54f810a': (('structure', _g19_structure, 1), ('unstructure', _g19_unstructure, 45),),
-    '97fcb0bcd04d676aad121a86408fe934': (('structure', _g20_structure, 1), ('unstructure', _g20_unstructure, 28),),
-    '368e525c2709234823bdc7e2a203ee26': (('structure', _g21_structure, 1), ('unstructure', _g21_unstructure, 28),),
-    'ba12caf4ea5df2954909bc9d76989bee': (('structure', _g22_structure, 1), ('unstructure', _g22_unstructure, 30),),
-    'a37f9a42d9b6ab55c4736d739b3df96a': (('structure', _g23_structure, 1), ('unstructure', _g23_unstructure, 20),),
-    'a281e91a366016a9b07e24c802ce3a00': (('structure', _g24_structure, 1), ('unstructure', _g24_unstructure, 164),),
-    'e280568321d404ad319db3d67ef9861b': (('structure', _g25_structure, 1), ('unstructure', _g25_unstructure, 33),),
-    'd827d324903671f4362146c506e0fb53': (('structure', _g26_structure, 1), ('unstructure', _g26_unstructure, 82),),
-    '4e653bc1bb9601ced5e21f575b868721': (('structure', _g27_structure, 1), ('unstructure', _g27_unstructure, 92),),
-    '0961d39e20cb9c574c653b3539f20873': (('structure', _g28_structure, 1), ('unstructure', _g28_unstructure, 20),),
-    '157717e62621ff4dc5a81068723141e6': (('structure', _g29_structure, 1), ('unstructure', _g29_unstructure, 48),),
-    'ff61b5c251b615e3d99bbd624c9c402a': (('check', _g30_check, 1),),
-    'b3161df578c17ac191cd1ab01605f88e': (('check', _g31_check, 1),),
-    '340fed89d61d9cd15361054894d62e60': (('check', _g32_check, 1),),
-    'a6e54d6f763ed5fc0d20f7a9017b7bcd': (('check', _g33_check, 1),),
-    'e3c8292ff474fa750ee119ce2b4aaa8e': (('check', _g34_check, 1),),
-    'b9e1b8bf1d2e75497096197bd9e2f7df': (('check', _g35_check, 1),),
-    '467a01449fd5a2bc3d434f7d7205776e': (('check', _g36_check, 1),),
-    '7d9a762c3795a7f0b1ec69be0a0b017e': (('check', _g37_check, 1),),
-    '26ce31a1d33f567e9e9a0cecee2df366': (('check', _g38_check, 1),),
-    'c794aa87a6cf61a05997647ca8001d2a': (('check', _g39_check, 1),),
+    '741dc071cfda6f2ae7f52dad7dbc3497': (('structure', _g1_structure, 1), ('unstructure', _g1_unstructure, 45),),
+    '0961d39e20cb9c574c653b3539f20873': (('structure', _g2_structure, 1), ('unstructure', _g2_unstructure, 20),),
+    '3e95556a0ec5cae445bbe29d4ba9782a': (('structure', _g3_structure, 1), ('unstructure', _g3_unstructure, 45),),
+    '97fcb0bcd04d676aad121a86408fe934': (('structure', _g4_structure, 1), ('unstructure', _g4_unstructure, 28),),
+    '36453b84aa45ef008b2832c84082ce7f': (('structure', _g5_structure, 1), ('unstructure', _g5_unstructure, 15),),
+    'd79fd20fe7d05cc6c5105e4048a50b2a': (('structure', _g6_structure, 1), ('unstructure', _g6_unstructure, 164),),
+    'a281e91a366016a9b07e24c802ce3a00': (('structure', _g7_structure, 1), ('unstructure', _g7_unstructure, 164),),
+    'b3c64e7ac3ae6508109d3f0b1f5e4289': (('structure', _g8_structure, 1), ('unstructure', _g8_unstructure, 164),),
+    '2941fa000fdcf3aaa7b85080caff433b': (('structure', _g9_structure, 1), ('unstructure', _g9_unstructure, 53),),
+    '157717e62621ff4dc5a81068723141e6': (('structure', _g10_structure, 1), ('unstructure', _g10_unstructure, 48),),
+    '38f4addc4c2c67bc01fa00225c7f2eaf': (('structure', _g11_structure, 1), ('unstructure', _g11_unstructure, 13),),
+    '1bd39dbb5e3f20451c5f5db371719ee0': (('structure', _g12_structure, 1), ('unstructure', _g12_unstructure, 30),),
+    'a37f9a42d9b6ab55c4736d739b3df96a': (('structure', _g13_structure, 1), ('unstructure', _g13_unstructure, 20),),
+    'ba12caf4ea5df2954909bc9d76989bee': (('structure', _g14_structure, 1), ('unstructure', _g14_unstructure, 30),),
+    '4c0ec4f2d6d56a74f9ff533293f5ca33': (('structure', _g15_structure, 1), ('unstructure', _g15_unstructure, 13),),
+    '4e653bc1bb9601ced5e21f575b868721': (('structure', _g16_structure, 1), ('unstructure', _g16_unstructure, 92),),
+    '36b2fa9edc7c9370c42bb32e97f0d79c': (('structure', _g17_structure, 1), ('unstructure', _g17_unstructure, 51),),
+    'b6499a744ebff6faf9b6b75b467cb55d': (('structure', _g18_structure, 1), ('unstructure', _g18_unstructure, 51),),
+    'e280568321d404ad319db3d67ef9861b': (('structure', _g19_structure, 1), ('unstructure', _g19_unstructure, 33),),
+    'e061f95505e3191c4af834c365a48a9a': (('structure', _g20_structure, 1), ('unstructure', _g20_unstructure, 38),),
+    'bffc416e6c4b8b0cbdf405cf3be646bb': (('structure', _g21_structure, 1), ('unstructure', _g21_unstructure, 45),),
+    '322d590b7800cfa62f9afe527e2bf86e': (('structure', _g22_structure, 1), ('unstructure', _g22_unstructure, 26),),
+    'efbe10210aa6094f039564771b5687e8': (('structure', _g23_structure, 1), ('unstructure', _g23_unstructure, 18),),
+    '368e525c2709234823bdc7e2a203ee26': (('structure', _g24_structure, 1), ('unstructure', _g24_unstructure, 28),),
+    '7538e2d17152a820532de4116936608b': (('structure', _g25_structure, 1), ('unstructure', _g25_unstructure, 44),),
+    '0e5c807bb22cffcbecaae529d54f810a': (('structure', _g26_structure, 1), ('unstructure', _g26_unstructure, 45),),
+    '8f136abae9c0b6227b8ad2c7200b0d94': (('structure', _g27_structure, 1), ('unstructure', _g27_unstructure, 51),),
+    '7450e2357818cccc5b28e755115288c9': (('structure', _g28_structure, 1), ('unstructure', _g28_unstructure, 13),),
+    'd827d324903671f4362146c506e0fb53': (('structure', _g29_structure, 1), ('unstructure', _g29_unstructure, 82),),
+    '763bebfb4e57b187b22bd4b28553dcb8': (('structure', _g30_structure, 1), ('unstructure', _g30_unstructure, 45),),
+    'df44976d9fc235c0c4d23de2c5fdf313': (('structure', _g31_structure, 1), ('unstructure', _g31_unstructure, 45),),
+    'e3c8292ff474fa750ee119ce2b4aaa8e': (('check', _g32_check, 1),),
+    'b9e1b8bf1d2e75497096197bd9e2f7df': (('check', _g33_check, 1),),
+    '4282449f0ea5a3a61a1df6671fadeb01': (('check', _g34_check, 1),),
+    'ff61b5c251b615e3d99bbd624c9c402a': (('check', _g35_check, 1),),
+    'b3161df578c17ac191cd1ab01605f88e': (('check', _g36_check, 1),),
+    'a6e54d6f763ed5fc0d20f7a9017b7bcd': (('check', _g37_check, 1),),
+    '340fed89d61d9cd15361054894d62e60': (('check', _g38_check, 1),),
+    'f7d8cbcb579a64a4f2c1cdeb6008b15d': (('check', _g39_check, 1),),
     'd1958b0a86b3f8f619d45f0156aeaf7a': (('check', _g40_check, 1),),
-    '5116b20ae19f864b4bd72a4533470758': (('check', _g41_check, 1),),
-    '7f37d0d54ffa7d9682050e2f4d3c9507': (('check', _g42_check, 1),),
-    '84c4aa025d9872296e8b7a9742bb88fb': (('check', _g43_check, 1),),
+    '84c4aa025d9872296e8b7a9742bb88fb': (('check', _g41_check, 1),),
+    '5116b20ae19f864b4bd72a4533470758': (('check', _g42_check, 1),),
+    '7a5312716b835af4fa08ed6325c8aca1': (('check', _g43_check, 1),),
     'd640d2cbf58f52345a7c9c9e1bc33da4': (('check', _g44_check, 1),),
-    '7a5312716b835af4fa08ed6325c8aca1': (('check', _g45_check, 1),),
-    '2d5835b023542aed8a6796b140fa52cb': (('check', _g46_check, 1),),
-    '18be1cefc751aeca0382337863c6dd38': (('check', _g47_check, 1),),
-    'f7d8cbcb579a64a4f2c1cdeb6008b15d': (('check', _g48_check, 1),),
-    '4282449f0ea5a3a61a1df6671fadeb01': (('check', _g49_check, 1),),
-    'b3c64e7ac3ae6508109d3f0b1f5e4289': (('structure', _g50_structure, 1), ('unstructure', _g50_unstructure, 164),),
-    'd79fd20fe7d05cc6c5105e4048a50b2a': (('structure', _g51_structure, 1), ('unstructure', _g51_unstructure, 164),),
-    '20fc54a93bf105615fa2dcdd8973fc2d': (('replace', _g52_replace, 1),),
-    '52ce4c5997ce17957593a78f2cccdf7c': (('replace', _g53_replace, 1),),
-    '42414047ede3658e164f47f7293960d2': (('replace', _g54_replace, 1),),
-    '71e7354d39c7f1e5d3e7f23fe3c287bb': (('replace', _g55_replace, 1),),
-    '4ddd325c2f67bcafd425ebd092410b55': (('replace', _g56_replace, 1),),
-    '1b704ed3d89c10a75845c2ff6b2228ad': (('replace', _g57_replace, 1),),
+    '18be1cefc751aeca0382337863c6dd38': (('check', _g45_check, 1),),
+    '7f37d0d54ffa7d9682050e2f4d3c9507': (('check', _g46_check, 1),),
+    '2d5835b023542aed8a6796b140fa52cb': (('check', _g47_check, 1),),
+    '467a01449fd5a2bc3d434f7d7205776e': (('check', _g48_check, 1),),
+    '7d9a762c3795a7f0b1ec69be0a0b017e': (('check', _g49_check, 1),),
+    'c794aa87a6cf61a05997647ca8001d2a': (('check', _g50_check, 1),),
+    '26ce31a1d33f567e9e9a0cecee2df366': (('check', _g51_check, 1),),
+    '14030f096613ebac4c126091ffb7550c': (('make', _g52_make, 1),),
+    'ba6e8b8c9ac2ad383b8e6253208ddefe': (('replace', _g53_replace, 1),),
+    '20fc54a93bf105615fa2dcdd8973fc2d': (('replace', _g54_replace, 1),),
+    '80d7cf5d9018baf113912a4ce7ea53f5': (('replace', _g55_replace, 1),),
+    '1b704ed3d89c10a75845c2ff6b2228ad': (('replace', _g56_replace, 1),),
+    'decbe0c8660a7df6f6e1cc4490669f3a': (('replace', _g57_replace, 1),),
+    '52ce4c5997ce17957593a78f2cccdf7c': (('replace', _g58_replace, 1),),
+    '9cd2061eba8daaaeebf8289f297cf99d': (('replace', _g59_replace, 1),),
+    '42414047ede3658e164f47f7293960d2': (('replace', _g60_replace, 1),),
+    '13c63598b2b664796b9804025e4f82dc': (('replace', _g61_replace, 1),),
+    '71e7354d39c7f1e5d3e7f23fe3c287bb': (('replace', _g62_replace, 1),),
+    '479f1b4f100278bf4741a02f77ab4c1c': (('replace', _g63_replace, 1),),
+    '4ddd325c2f67bcafd425ebd092410b55': (('replace', _g64_replace, 1),),
 }

@@ -32,6 +32,7 @@ import orjson
 from convo import model as m
 from convo._gencode import exec_generated
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
+from convo._slots import maker
 
 __all__ = [
     "LAZY_STRUCTURE",
@@ -959,6 +960,9 @@ def lazy_tables() -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], str
     return LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER)
 
 
+_FAST: dict[tuple[str, ...], Callable[[dict[str, Any]], Any] | None] = {}  # a request's keys -> its fast hook (see _fast_hook)
+
+
 def _use_c_check(on: bool = True) -> bool:
     """Use the lazy check in C (``convo/codec/_lazycheck.c``) where it is built, or (*on* False)
     the Python one; True when the C one is in use. The two give the same verdicts (tested); the
@@ -973,6 +977,7 @@ def _use_c_check(on: bool = True) -> bool:
     """
     global check_messages, lazy_content
     check_messages, lazy_content = check_messages_py, lazy_content_py
+    _FAST.clear()
     if not on:
         return False
     try:
@@ -981,6 +986,7 @@ def _use_c_check(on: bool = True) -> bool:
         return False
     _lazycheck.configure(*lazy_tables())
     check_messages, lazy_content = _lazycheck.check_messages, _lazycheck.lazy_content
+    _FAST.clear()  # (the fast hooks call the check they were made with)
     return True
 
 
@@ -1040,9 +1046,10 @@ m._LAZY_MESSAGES[:] = [build_messages]
 _use_c_check(not os.environ.get("CONVO_PURE_PYTHON"))
 
 _ROOT = threading.local()  # structure_messages_lazy's word on the turns it just decoded
+_LAZY_FIELDS = [F("tools", "shared_json", "list") if f.key == "tools" else f for f in CONVERSATION_FIELDS]
 _lazy_conversation = _gen(
     m.Conversation,
-    [F("tools", "shared_json", "list") if f.key == "tools" else f for f in CONVERSATION_FIELDS],
+    _LAZY_FIELDS,
     None, {"_messages": _pending_messages, "_set_messages": _set_pending})[0]
 _CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
 _ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
@@ -1059,6 +1066,69 @@ def _root_order(keys: tuple[str, ...]) -> tuple[str, ...]:
     return (*(k for k in keys if k not in _CONVERSATION_KEYS), *known)
 
 
+_MAKE_NAMES = (*(f.name for f in _LAZY_FIELDS if f.key != "messages"), "extra", "_lazy")
+_make_conversation = maker(m.Conversation, _MAKE_NAMES)
+_FAST_SHAPES = 512  # (requests are written with few key orders; past this many, the hook below)
+
+
+def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
+    """The lazy conversation hook made for requests whose keys are *keys*, in that order: it reads
+    the values at once (``d.values()``), makes the conversation in one call, and answers None
+    wherever the general hook would do anything but the plain case (a value of another type, a
+    turn not written back as read, a huge number, a shape error), which the caller then hands to
+    that hook: so both give the same value or the same error. None: no such hook (no
+    ``messages``, or a key that is not an identifier-safe string)."""
+    if "messages" not in keys or not all(k.__class__ is str for k in keys):
+        return None
+    spec = {f.key: f for f in _LAZY_FIELDS}
+    ns: dict[str, Any] = {
+        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "Shape": Shape, "_freeze": freeze_json,
+        "_freeze_shared": freeze_shared, "_blocks": structure_blocks, "_check": check_messages,
+        "_lazy_content": lazy_content, "_make": _make_conversation, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
+    }
+    order = _root_order(keys)
+    ns["ORDER"] = None if order == keys else order
+    var = {k: f"v{i}" for i, k in enumerate(keys)}
+    body = [f"    {', '.join(var.values())}{',' if len(keys) == 1 else ''} = d.values()"]
+    convert = []  # conversions that may raise Shape
+    for k, v in var.items():
+        f = spec.get(k)
+        if f is None:
+            continue
+        cond, _ = _CHECKS[f.check]
+        if f.kind == "messages":
+            body += [f"    if {v}.__class__ is not list: return None", f"    masks = _check({v})",
+                     "    if masks is None: return None"]
+            continue
+        if f.kind == "content":
+            body += [f"    if {v}.__class__ is list:", f"        if _lazy_content({v}) < 0: return None",
+                     f"        {v} = _blocks({v})", f"    elif {v}.__class__ is not str: return None"]
+            continue
+        if cond:
+            cond = cond.replace("v.", f"{v}.")
+            body.append(f"    if not ({v} is None or {cond}): return None" if f.null
+                        else f"    if not ({cond}): return None")
+        if f.check == "num":
+            body.append(f"    if {v}.__class__ is float and ({v} >= _PL or {v} <= _NL): return None")
+        if f.kind == "json":
+            convert.append(f"        {v} = _freeze({v})")
+        elif f.kind == "shared_json":
+            convert.append(f"        {v} = _freeze_shared({v})")
+        elif f.kind != "raw":
+            return None
+    extra = [k for k in keys if k not in spec]
+    if extra:
+        convert.append("        e = FrozenDict({" + ", ".join(f"{k!r}: _freeze({var[k]})" for k in extra) + "})")
+    if convert:
+        body += ["    try:", *convert, "    except Shape:", "        return None"]
+    args = [var.get(f.key, "UNSET") for f in _LAZY_FIELDS if f.key != "messages"]
+    args += ["e" if extra else "EMPTY", f"(d, ORDER, {var['messages']}, masks)"]
+    body.append(f"    return _make({', '.join(args)})")
+    source = "def fast(d):\n" + "\n".join(body) + "\n"
+    exec(compile(source, "<convo fast hook for Conversation>", "exec", dont_inherit=True), ns)  # noqa: S102 - convo's own generated code (keys only as repr literals)
+    return ns["fast"]  # type: ignore[no-any-return]
+
+
 def structure_conversation_lazy(d: Any) -> m.Conversation:
     """A conversation from JSON the codec owns: turns kept parsed (:func:`structure_messages_lazy`),
     and the parsed object itself kept (:class:`convo.model._ParsedRoot`) where its values write
@@ -1071,6 +1141,18 @@ def structure_conversation_lazy(d: Any) -> m.Conversation:
     >>> unstructure_conversation(conv)
     {'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]}
     """
+    if d.__class__ is dict:
+        keys = tuple(d)
+        try:
+            fast = _FAST[keys]
+        except KeyError:
+            fast = _fast_hook(keys)
+            if len(_FAST) < _FAST_SHAPES:
+                _FAST[keys] = fast
+        if fast is not None:
+            o = fast(d)
+            if o is not None:
+                return o  # type: ignore[no-any-return]
     root = _ROOT
     root.asread = True
     root.masks = None

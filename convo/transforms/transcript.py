@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import reduce
+from itertools import compress, repeat
+from operator import and_, or_
 from typing import Any
 
 from convo._json import UNSET, FrozenDict
@@ -152,9 +155,9 @@ class _DropImages(Transform):
     def _parsed(self, conv: Conversation, turns: list[Any], masks: list[int], log: ChangeLog) -> Conversation | None:
         """:meth:`apply` on turns not built (:func:`~convo.model.lazy_turns`), building nothing;
         None (build them) where a turn with an image holds a tool result with blocks."""
-        hits = [i for i, mask in enumerate(masks) if mask & _IMAGE_BIT]
-        if not hits:
+        if not reduce(or_, masks, 0) & _IMAGE_BIT:  # (no turn holds an image: one pass, in C)
             return conv
+        hits = list(compress(range(len(masks)), map(and_, masks, repeat(_IMAGE_BIT))))
         placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
         for i in hits:
             for b in turns[i]["content"]:

@@ -1,0 +1,199 @@
+/* Slot copying for convo's frozen values, in C. Optional: where this module is not built, the
+ * same work is done by generated Python (convo/transforms/_base.py's replacers, convo/codec's
+ * hooks), which the tests compare with it (tests/test_speedups.py).
+ *
+ * clone(obj): a new instance of obj's class holding the same slot values, made without calling
+ *     __new__ or __init__ (as object.__new__ followed by one setter per slot). Only for instances
+ *     of heap types whose values are all in __slots__ (no instance __dict__).
+ * maker(cls, names): a callable that takes one positional argument per name and returns a new
+ *     instance of cls (object.__new__(cls)) with each name's slot set to its argument; the other
+ *     slots stay empty, as they are after object.__new__.
+ *
+ * A frozen value's class refuses setattr; both functions write the slots directly, which is what
+ * the Python fallbacks do through each slot's descriptor. Neither runs Python code.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* 1 when tp's instances keep every value in slots: tp and each base but object made by a class
+ * statement, and no instance __dict__. Else 0, with TypeError set. */
+static int
+slotted(PyTypeObject *tp)
+{
+    int ok = tp->tp_dictoffset == 0 && tp->tp_mro != NULL;
+    for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(tp->tp_mro); i++) {
+        PyTypeObject *b = (PyTypeObject *)PyTuple_GET_ITEM(tp->tp_mro, i);
+        ok = b == &PyBaseObject_Type || (b->tp_flags & Py_TPFLAGS_HEAPTYPE);
+    }
+    if (!ok)
+        PyErr_Format(PyExc_TypeError, "convo._speedups: %.200s is not a class whose values are all in __slots__",
+                     tp->tp_name);
+    return ok;
+}
+
+static PyObject *
+clone_(PyObject *self, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (!slotted(tp))
+        return NULL;
+    PyObject *new = tp->tp_alloc(tp, 0);
+    if (new == NULL)
+        return NULL;
+    PyObject *mro = tp->tp_mro;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *b = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(b->tp_flags & Py_TPFLAGS_HEAPTYPE) || b->tp_members == NULL)
+            continue;
+        for (PyMemberDef *m = b->tp_members; m->name != NULL; m++) {
+            if ((m->type != T_OBJECT_EX && m->type != T_OBJECT) || (m->flags & READONLY))
+                continue;
+            PyObject **dst = (PyObject **)((char *)new + m->offset);
+            PyObject *v = *(PyObject **)((char *)obj + m->offset);
+            if (*dst == NULL && v != NULL) {
+                Py_INCREF(v);
+                *dst = v;
+            }
+        }
+    }
+    return new;
+}
+
+/* maker ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_VAR_HEAD
+    PyTypeObject *cls;
+    Py_ssize_t n;
+    vectorcallfunc vectorcall;
+    Py_ssize_t offsets[1]; /* n of them */
+} Maker;
+
+static PyTypeObject MakerType;
+
+static PyObject *
+maker_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Maker *mk = (Maker *)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
+        PyErr_SetString(PyExc_TypeError, "a convo maker takes positional arguments only");
+        return NULL;
+    }
+    if (nargs != mk->n) {
+        PyErr_Format(PyExc_TypeError, "a convo maker of %.200s takes %zd arguments (%zd given)",
+                     mk->cls->tp_name, mk->n, nargs);
+        return NULL;
+    }
+    PyObject *new = mk->cls->tp_alloc(mk->cls, 0);
+    if (new == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyObject **dst = (PyObject **)((char *)new + mk->offsets[i]);
+        Py_INCREF(args[i]);
+        Py_XSETREF(*dst, args[i]);
+    }
+    return new;
+}
+
+static void
+maker_dealloc(PyObject *self)
+{
+    Maker *mk = (Maker *)self;
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(mk->cls);
+    PyObject_GC_Del(self);
+}
+
+static int
+maker_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((Maker *)self)->cls);
+    return 0;
+}
+
+static PyObject *
+maker_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<convo maker of %s>", ((Maker *)self)->cls->tp_name);
+}
+
+static PyTypeObject MakerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "convo._speedups.Maker",
+    .tp_basicsize = sizeof(Maker) - sizeof(Py_ssize_t),
+    .tp_itemsize = sizeof(Py_ssize_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Maker, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = maker_dealloc,
+    .tp_traverse = maker_traverse,
+    .tp_repr = maker_repr,
+    .tp_doc = "maker(cls, names)(*values): a new cls with each name's slot set (see convo/_speedups.c).",
+};
+
+static PyObject *
+maker(PyObject *self, PyObject *args)
+{
+    PyObject *cls, *names;
+    if (!PyArg_ParseTuple(args, "O!O!:maker", &PyType_Type, &cls, &PyTuple_Type, &names))
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    if (!slotted(tp))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    Maker *mk = PyObject_GC_NewVar(Maker, &MakerType, n > 0 ? n : 1);
+    if (mk == NULL)
+        return NULL;
+    mk->cls = NULL;
+    mk->n = n;
+    mk->vectorcall = maker_vectorcall;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        PyObject *d = PyUnicode_Check(name) ? _PyType_Lookup(tp, name) : NULL; /* borrowed */
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is not a slot of %.200s", name, tp->tp_name);
+            Py_DECREF(mk);
+            return NULL;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if ((m->type != T_OBJECT_EX && m->type != T_OBJECT) || (m->flags & READONLY)) {
+            PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is not a writable slot of %.200s", name,
+                         tp->tp_name);
+            Py_DECREF(mk);
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (mk->offsets[j] == m->offset) {
+                PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is named twice", name);
+                Py_DECREF(mk);
+                return NULL;
+            }
+        }
+        mk->offsets[i] = m->offset;
+    }
+    Py_INCREF(cls);
+    mk->cls = tp;
+    PyObject_GC_Track((PyObject *)mk);
+    return (PyObject *)mk;
+}
+
+static PyMethodDef methods[] = {
+    {"clone", clone_, METH_O, "clone(obj): a new instance of obj's class with the same slot values."},
+    {"maker", maker, METH_VARARGS, "maker(cls, names): a callable making cls from one value per named slot."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "convo._speedups",
+    "Slot copying for convo's frozen values (optional; see convo/_speedups.c).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (PyType_Ready(&MakerType) < 0)
+        return NULL;
+    return PyModule_Create(&module);
+}
