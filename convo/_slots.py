@@ -19,7 +19,7 @@ from typing import Any
 
 from convo._gencode import exec_generated
 
-__all__ = ["CLONE", "all_slots", "maker"]
+__all__ = ["CLONE", "all_slots", "maker", "packer"]
 
 
 def _speedups() -> Any:
@@ -76,3 +76,20 @@ def maker(cls: type, names: tuple[str, ...], *, pure: bool = False) -> Callable[
     exec_generated("\n".join(lines), f"<convo maker {cls.__name__}>", ns)
     fn: Callable[..., Any] = ns["make"]
     return fn
+
+
+def packer(cls: type, names: tuple[str, ...], keys: tuple[str, ...], skip: Any) -> Callable[[Any], dict[str, Any]] | None:
+    """A function of an instance of *cls* that returns a new dict of ``keys[i]``: the value of
+    slot ``names[i]``, in that order, leaving out the slots that hold *skip* (an empty slot gives
+    None); None where the C part is not built (callers keep their own Python for it).
+
+    >>> class P:
+    ...     __slots__ = ("x", "y", "z")
+    >>> p = P(); p.x, p.y = 1, None
+    >>> pack = packer(P, ("x", "y", "z"), ("a", "b", "c"), None)
+    >>> pack is None or pack(p) == {"a": 1, "c": None}
+    True
+    """
+    if _C is None:
+        return None
+    return _C.packer(cls, names, keys, skip)  # type: ignore[no-any-return]

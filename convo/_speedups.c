@@ -8,6 +8,9 @@
  * maker(cls, names): a callable that takes one positional argument per name and returns a new
  *     instance of cls (object.__new__(cls)) with each name's slot set to its argument; the other
  *     slots stay empty, as they are after object.__new__.
+ * packer(cls, names, keys, skip): a callable that takes an instance of cls and returns a new dict
+ *     of keys[i]: the value of slot names[i], in that order, leaving out the slots that hold skip
+ *     (an empty slot gives None).
  *
  * A frozen value's class refuses setattr; both functions write the slots directly, which is what
  * the Python fallbacks do through each slot's descriptor. Neither runs Python code.
@@ -58,6 +61,23 @@ clone_(PyObject *self, PyObject *obj)
         }
     }
     return new;
+}
+
+/* The offset of the writable object slot *name* of tp, or -1 with TypeError set. */
+static Py_ssize_t
+slot_offset(PyTypeObject *tp, PyObject *name)
+{
+    PyObject *d = PyUnicode_Check(name) ? _PyType_Lookup(tp, name) : NULL; /* borrowed */
+    if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "convo._speedups: %R is not a slot of %.200s", name, tp->tp_name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if ((m->type != T_OBJECT_EX && m->type != T_OBJECT) || (m->flags & READONLY)) {
+        PyErr_Format(PyExc_TypeError, "convo._speedups: %R is not a writable slot of %.200s", name, tp->tp_name);
+        return -1;
+    }
+    return m->offset;
 }
 
 /* maker ------------------------------------------------------------------------------------ */
@@ -151,27 +171,18 @@ maker(PyObject *self, PyObject *args)
     mk->vectorcall = maker_vectorcall;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyTuple_GET_ITEM(names, i);
-        PyObject *d = PyUnicode_Check(name) ? _PyType_Lookup(tp, name) : NULL; /* borrowed */
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is not a slot of %.200s", name, tp->tp_name);
-            Py_DECREF(mk);
-            return NULL;
-        }
-        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        if ((m->type != T_OBJECT_EX && m->type != T_OBJECT) || (m->flags & READONLY)) {
-            PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is not a writable slot of %.200s", name,
-                         tp->tp_name);
-            Py_DECREF(mk);
-            return NULL;
-        }
-        for (Py_ssize_t j = 0; j < i; j++) {
-            if (mk->offsets[j] == m->offset) {
-                PyErr_Format(PyExc_TypeError, "convo._speedups.maker: %R is named twice", name);
-                Py_DECREF(mk);
-                return NULL;
+        Py_ssize_t offset = slot_offset(tp, name);
+        for (Py_ssize_t j = 0; offset >= 0 && j < i; j++) {
+            if (mk->offsets[j] == offset) {
+                PyErr_Format(PyExc_TypeError, "convo._speedups: %R is named twice", name);
+                offset = -1;
             }
         }
-        mk->offsets[i] = m->offset;
+        if (offset < 0) {
+            Py_DECREF(mk);
+            return NULL;
+        }
+        mk->offsets[i] = offset;
     }
     Py_INCREF(cls);
     mk->cls = tp;
@@ -179,9 +190,134 @@ maker(PyObject *self, PyObject *args)
     return (PyObject *)mk;
 }
 
+
+/* packer ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_VAR_HEAD
+    PyTypeObject *cls;
+    PyObject *keys; /* tuple of str, one per slot */
+    PyObject *skip;
+    vectorcallfunc vectorcall;
+    Py_ssize_t offsets[1]; /* Py_SIZE of them */
+} Packer;
+
+static PyObject *
+packer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Packer *pk = (Packer *)self;
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "a convo packer takes one value");
+        return NULL;
+    }
+    PyObject *obj = args[0];
+    if (!PyObject_TypeCheck(obj, pk->cls)) {
+        PyErr_Format(PyExc_TypeError, "a convo packer of %.200s got %.200s", pk->cls->tp_name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < Py_SIZE(pk); i++) {
+        PyObject *v = *(PyObject **)((char *)obj + pk->offsets[i]);
+        if (v == pk->skip)
+            continue;
+        if (PyDict_SetItem(d, PyTuple_GET_ITEM(pk->keys, i), v == NULL ? Py_None : v) < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static void
+packer_dealloc(PyObject *self)
+{
+    Packer *pk = (Packer *)self;
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(pk->cls);
+    Py_CLEAR(pk->keys);
+    Py_CLEAR(pk->skip);
+    PyObject_GC_Del(self);
+}
+
+static int
+packer_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Packer *pk = (Packer *)self;
+    Py_VISIT(pk->cls);
+    Py_VISIT(pk->keys);
+    Py_VISIT(pk->skip);
+    return 0;
+}
+
+static PyObject *
+packer_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<convo packer of %s>", ((Packer *)self)->cls->tp_name);
+}
+
+static PyTypeObject PackerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "convo._speedups.Packer",
+    .tp_basicsize = sizeof(Packer) - sizeof(Py_ssize_t),
+    .tp_itemsize = sizeof(Py_ssize_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Packer, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = packer_dealloc,
+    .tp_traverse = packer_traverse,
+    .tp_repr = packer_repr,
+    .tp_doc = "packer(cls, names, keys, skip)(obj): {key: slot} for each slot not skip (see convo/_speedups.c).",
+};
+
+static PyObject *
+packer(PyObject *self, PyObject *args)
+{
+    PyObject *cls, *names, *keys, *skip;
+    if (!PyArg_ParseTuple(args, "O!O!O!O:packer", &PyType_Type, &cls, &PyTuple_Type, &names, &PyTuple_Type, &keys,
+                          &skip))
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    if (!slotted(tp))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    if (PyTuple_GET_SIZE(keys) != n) {
+        PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: one key per name");
+        return NULL;
+    }
+    Packer *pk = PyObject_GC_NewVar(Packer, &PackerType, n > 0 ? n : 1);
+    if (pk == NULL)
+        return NULL;
+    Py_SET_SIZE(pk, n);
+    pk->cls = NULL;
+    pk->keys = NULL;
+    pk->skip = NULL;
+    pk->vectorcall = packer_vectorcall;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t offset = slot_offset(tp, PyTuple_GET_ITEM(names, i));
+        if (offset < 0 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(keys, i))) {
+            if (offset >= 0)
+                PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: keys are str");
+            Py_DECREF(pk);
+            return NULL;
+        }
+        pk->offsets[i] = offset;
+    }
+    Py_INCREF(cls);
+    pk->cls = tp;
+    Py_INCREF(keys);
+    pk->keys = keys;
+    Py_INCREF(skip);
+    pk->skip = skip;
+    PyObject_GC_Track((PyObject *)pk);
+    return (PyObject *)pk;
+}
+
 static PyMethodDef methods[] = {
     {"clone", clone_, METH_O, "clone(obj): a new instance of obj's class with the same slot values."},
     {"maker", maker, METH_VARARGS, "maker(cls, names): a callable making cls from one value per named slot."},
+    {"packer", packer, METH_VARARGS, "packer(cls, names, keys, skip): a callable giving {key: slot} of a cls."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -193,7 +329,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&MakerType) < 0)
+    if (PyType_Ready(&MakerType) < 0 || PyType_Ready(&PackerType) < 0)
         return NULL;
     return PyModule_Create(&module);
 }

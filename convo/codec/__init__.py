@@ -39,6 +39,7 @@ from convo.codec._converter import (
     UNSTRUCTURE,
     BigNumber,
     Shape,
+    fast_conversation,
     structure_block,
     trusting,
 )
@@ -330,6 +331,14 @@ def loads(data: bytes | bytearray | memoryview | str) -> m.Conversation:
     >>> loads(b'{"model": "claude-opus-4-8", "max_tokens": 16, "messages": []}').max_tokens
     16
     """
+    try:  # the plain case, straight (every other one, and every error, is the general path's)
+        obj = orjson.loads(data)
+        if obj.__class__ is dict:
+            conv = fast_conversation(obj)
+            if conv is not None:
+                return conv
+    except Exception:  # noqa: S110 - decoded again below, which says what is wrong
+        pass
     return structure_parsed(data, parse_json(data), m.Conversation)  # type: ignore[no-any-return]
 
 
@@ -339,6 +348,15 @@ def dumps(conv: m.Conversation) -> bytes:
     >>> dumps(m.Conversation(model="claude-opus-4-8", max_tokens=16))
     b'{"model":"claude-opus-4-8","max_tokens":16,"messages":[]}'
     """
+    if conv.__class__ is m.Conversation:
+        root = getattr(conv, "_lazy", None)
+        if root is not None and root[1] is None and root[0] is not None:
+            # decoded and untouched, its keys read in convo's order: the parsed request is what
+            # unstructure would copy (see unstructure_conversation)
+            try:
+                return orjson.dumps(root[0])
+            except orjson.JSONEncodeError:
+                pass
     return dump_json(UNSTRUCTURE[m.Conversation](conv))
 
 

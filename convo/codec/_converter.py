@@ -32,7 +32,7 @@ import orjson
 from convo import model as m
 from convo._gencode import exec_generated
 from convo._json import EMPTY, UNSET, FrozenDict, freeze
-from convo._slots import maker
+from convo._slots import maker, packer
 
 __all__ = [
     "LAZY_STRUCTURE",
@@ -1129,6 +1129,24 @@ def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
     return ns["fast"]  # type: ignore[no-any-return]
 
 
+def fast_conversation(d: dict[str, Any]) -> m.Conversation | None:
+    """The lazy conversation of a request object the codec owns (see :func:`structure_conversation_lazy`)
+    where its fast hook takes it (:func:`_fast_hook`), else None: hand it to the general hook.
+    Raises only what building its JSON values may raise (BigNumber, RecursionError).
+
+    >>> fast_conversation({"model": "m", "messages": []}).model, fast_conversation({"model": 1, "messages": []})
+    ('m', None)
+    """
+    keys = tuple(d)
+    try:
+        fast = _FAST[keys]
+    except KeyError:
+        fast = _fast_hook(keys)
+        if len(_FAST) < _FAST_SHAPES:
+            _FAST[keys] = fast
+    return None if fast is None else fast(d)  # type: ignore[no-any-return]
+
+
 def structure_conversation_lazy(d: Any) -> m.Conversation:
     """A conversation from JSON the codec owns: turns kept parsed (:func:`structure_messages_lazy`),
     and the parsed object itself kept (:class:`convo.model._ParsedRoot`) where its values write
@@ -1142,17 +1160,9 @@ def structure_conversation_lazy(d: Any) -> m.Conversation:
     {'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]}
     """
     if d.__class__ is dict:
-        keys = tuple(d)
-        try:
-            fast = _FAST[keys]
-        except KeyError:
-            fast = _fast_hook(keys)
-            if len(_FAST) < _FAST_SHAPES:
-                _FAST[keys] = fast
-        if fast is not None:
-            o = fast(d)
-            if o is not None:
-                return o  # type: ignore[no-any-return]
+        o = fast_conversation(d)
+        if o is not None:
+            return o
     root = _ROOT
     root.asread = True
     root.masks = None
@@ -1209,6 +1219,28 @@ _GET_ROOT = m._GET_ROOT
 _eager_unstructure_conversation = UNSTRUCTURE[m.Conversation]
 _pending_unstructure_conversation = _gen(m.Conversation, CONVERSATION_FIELDS, None, {"_turns": _turns_json},
                                          {"messages": "_turns(o)"})[1]
+_PACK_CONVERSATION = packer(m.Conversation, tuple(f.name for f in CONVERSATION_FIELDS),
+                            tuple(f.key for f in CONVERSATION_FIELDS), UNSET)
+
+
+def _packed_unstructure_conversation(o: Any) -> dict[str, Any]:
+    """``_pending_unstructure_conversation`` with the fields read in one C call (convo._speedups):
+    the same dict, keys in the same order."""
+    d = _PACK_CONVERSATION(o)  # type: ignore[misc]
+    v = _turns_json(o)
+    if v is m.NO_MESSAGES:
+        del d["messages"]
+    else:
+        d["messages"] = unstructure_messages(v)
+    v = d.get("system")
+    if v is not None and v.__class__ is not str:
+        d["system"] = unstructure_blocks(v)
+    e = o.extra
+    return {**e, **d} if e else d
+
+
+if _PACK_CONVERSATION is not None:
+    _pending_unstructure_conversation = _packed_unstructure_conversation
 UNSTRUCTURE[m.Conversation] = unstructure_conversation
 
 LAZY_STRUCTURE: dict[type, Callable[[Any], Any]] = {}

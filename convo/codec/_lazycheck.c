@@ -60,11 +60,122 @@ keys_of(PyObject *d, PyObject **vals, Py_ssize_t *n_out)
 static int
 str_eq(PyObject *a, PyObject *b) /* a: any object; b: a str. 1 when a is exactly a str equal to b */
 {
+    if (a == b)
+        return PyUnicode_CheckExact(a);
     if (!PyUnicode_CheckExact(a))
         return 0;
-    if (a == b)
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(a) < 0 || PyUnicode_READY(b) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    /* (orjson's keys are its own str objects, not the tables': equal text, one memcmp) */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b)
+           && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
+}
+
+/* str_eq(a, b), remembering in *alias (a strong reference) the last object found equal to b:
+ * orjson hands out the same str object for a key it has seen before (its key cache), so most
+ * comparisons end at the first pointer test. */
+static inline int
+alias_eq(PyObject *a, PyObject *b, PyObject **alias)
+{
+    if (a == *alias)
         return 1;
-    return PyUnicode_Compare(a, b) == 0;
+    if (!str_eq(a, b))
+        return 0;
+    Py_INCREF(a);
+    Py_XSETREF(*alias, a);
+    return 1;
+}
+
+static PyObject *a_type = NULL, *a_text_key = NULL, *a_role = NULL, *a_content = NULL;
+
+/* The shapes by tag: tag -> list of (keys, shape), made from shapes (the Python dict itself, which
+ * register_block may shrink: rebuilt whenever its size is not the one it was made from), so that
+ * a block is looked up by its "type" and its keys compared in place, without a tuple of them.
+ * Each entry is [keys, shape, aliases]: aliases holds, per key, the last str found equal to it
+ * (see alias_eq). */
+static PyObject *by_tag = NULL;
+static Py_ssize_t by_tag_size = -1;
+
+static int
+index_shapes(void)
+{
+    PyObject *idx = PyDict_New();
+    if (idx == NULL)
+        return -1;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(shapes, &pos, &k, &v)) {
+        PyObject *tag = PyTuple_GET_ITEM(v, 0);
+        PyObject *list = PyDict_GetItemWithError(idx, tag); /* borrowed */
+        if (list == NULL) {
+            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL || PyDict_SetItem(idx, tag, list) < 0) {
+                Py_XDECREF(list);
+                Py_DECREF(idx);
+                return -1;
+            }
+            Py_DECREF(list); /* (the index holds it) */
+        }
+        PyObject *aliases = PyList_New(PyTuple_GET_SIZE(k));
+        for (Py_ssize_t i = 0; aliases != NULL && i < PyTuple_GET_SIZE(k); i++) {
+            Py_INCREF(PyTuple_GET_ITEM(k, i));
+            PyList_SET_ITEM(aliases, i, PyTuple_GET_ITEM(k, i));
+        }
+        PyObject *pair = aliases == NULL ? NULL : PyList_New(3);
+        if (pair != NULL) {
+            Py_INCREF(k);
+            Py_INCREF(v);
+            PyList_SET_ITEM(pair, 0, k);
+            PyList_SET_ITEM(pair, 1, v);
+            PyList_SET_ITEM(pair, 2, aliases);
+        }
+        else
+            Py_XDECREF(aliases);
+        if (pair == NULL || PyList_Append(list, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(idx);
+            return -1;
+        }
+        Py_DECREF(pair);
+    }
+    Py_XSETREF(by_tag, idx);
+    by_tag_size = PyDict_GET_SIZE(shapes);
+    return 0;
+}
+
+/* The shape of a block of n keys (keys[0] being "type", vals[0] its tag), or NULL (no error set). */
+static PyObject *
+find_shape(PyObject **keys, PyObject **vals, Py_ssize_t n)
+{
+    if (PyDict_GET_SIZE(shapes) != by_tag_size && index_shapes() < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!alias_eq(keys[0], s_type, &a_type) || !PyUnicode_CheckExact(vals[0]))
+        return NULL;
+    PyObject *cands = PyDict_GetItemWithError(by_tag, vals[0]); /* borrowed */
+    if (cands == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    for (Py_ssize_t c = 0; c < PyList_GET_SIZE(cands); c++) {
+        PyObject *pair = PyList_GET_ITEM(cands, c);
+        PyObject *kt = PyList_GET_ITEM(pair, 0);
+        if (PyTuple_GET_SIZE(kt) != n)
+            continue;
+        PyObject **aliases = ((PyListObject *)PyList_GET_ITEM(pair, 2))->ob_item;
+        Py_ssize_t i = 1;
+        while (i < n && alias_eq(keys[i], PyTuple_GET_ITEM(kt, i), &aliases[i]))
+            i++;
+        if (i == n)
+            return PyList_GET_ITEM(pair, 1);
+    }
+    return NULL;
 }
 
 /* How deep scan() looks before it answers "no" (the eager path then decides). The Python check
@@ -216,8 +327,8 @@ content_mask(PyObject *v, int inner_only)
             PyObject *k0, *v0, *k1, *v1;
             PyDict_Next(b, &pos, &k0, &v0);
             PyDict_Next(b, &pos, &k1, &v1);
-            if (str_eq(k0, s_type) && str_eq(k1, s_text)) {
-                if (!str_eq(v0, s_text) || !PyUnicode_CheckExact(v1)) {
+            if (alias_eq(k0, s_type, &a_type) && alias_eq(k1, s_text, &a_text_key)) {
+                if (!str_eq(v0, s_text) || !PyUnicode_CheckExact(v1)) { /* (a value: orjson makes each anew) */
                     mask = -1;
                     break;
                 }
@@ -225,24 +336,28 @@ content_mask(PyObject *v, int inner_only)
                 continue;
             }
         }
-        PyObject *keys = keys_of(b, vals, &n);
-        if (keys == NULL) {
+        n = PyDict_GET_SIZE(b);
+        if (n < 1 || n > MAX_KEYS) {
             mask = -1;
             break;
         }
-        PyObject *shape = PyDict_GetItemWithError(shapes, keys); /* borrowed */
-        long r;
-        if (shape == NULL) {
-            PyErr_Clear();
-            r = -1;
+        PyObject *keys[MAX_KEYS];
+        Py_ssize_t pos = 0, j = 0;
+        PyObject *k, *x;
+        while (j < n && PyDict_Next(b, &pos, &k, &x)) {
+            keys[j] = k;
+            vals[j++] = x;
         }
+        PyObject *shape = j == n ? find_shape(keys, vals, n) : NULL; /* borrowed */
+        long r;
+        if (shape == NULL)
+            r = -1;
         else if (inner_only && PySet_Contains(inner, PyTuple_GET_ITEM(shape, 0)) != 1) {
             PyErr_Clear();
             r = -1;
         }
         else
             r = block_mask(vals, n, shape);
-        Py_DECREF(keys);
         if (r < 0) {
             mask = -1;
             break;
@@ -293,7 +408,7 @@ check_messages(PyObject *self, PyObject *v)
         PyObject *k0, *role, *k1, *c;
         PyDict_Next(d, &pos, &k0, &role);
         PyDict_Next(d, &pos, &k1, &c);
-        if (!str_eq(k0, s_role) || !PyUnicode_CheckExact(role) || !str_eq(k1, s_content))
+        if (!alias_eq(k0, s_role, &a_role) || !PyUnicode_CheckExact(role) || !alias_eq(k1, s_content, &a_content))
             goto no;
         long mask;
         if (PyUnicode_CheckExact(c))
@@ -352,6 +467,7 @@ configure(PyObject *self, PyObject *args)
     Py_XSETREF(shapes, sh);
     Py_XSETREF(sources, so);
     Py_XSETREF(inner, in);
+    by_tag_size = -1; /* (indexed again on first use) */
     Py_RETURN_NONE;
 }
 

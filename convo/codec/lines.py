@@ -185,14 +185,32 @@ def decode_json_line(raw: RawLine, *, kind: LineKind | None = None) -> tuple[Val
     >>> encode_value(value.with_params(model="n"))
     b'{"model":"n","messages":[{"role":"user","content":"hi"}]}'
     """
-    _, value, parsed = _decode(raw, kind)
+    if raw.error is not None:
+        raise raw.error
+    _, value, parsed = _decode_bytes(raw.file, raw.line, raw.data, kind)
+    return value, parsed
+
+
+def decode_json_bytes(file: str, line: int, data: bytes, kind: LineKind | None = None) -> tuple[Value, Any]:
+    """:func:`decode_json_line` of ``RawLine(file, line, data)`` (the line engine's, which holds
+    the three already).
+
+    >>> decode_json_bytes("a.jsonl", 3, b'{"model": 1}')
+    Traceback (most recent call last):
+    ...
+    convo.errors.DecodeError: a.jsonl:3: $.model: expected a string, got an integer
+    """
+    _, value, parsed = _decode_bytes(file, line, data, kind)
     return value, parsed
 
 
 def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
     if raw.error is not None:
         raise raw.error
-    data = raw.data
+    return _decode_bytes(raw.file, raw.line, raw.data, kind)
+
+
+def _decode_bytes(file: str, line: int, data: bytes, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
     if data[:3] == BOM:  # no part of the JSON text (kept in the line's bytes)
         data = data[3:]
     try:
@@ -206,7 +224,7 @@ def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
             raise DecodeError(f"unknown line kind {kind!r}: expected one of {', '.join(LINE_KINDS)}")
         value, obj = structure_exactly(data, obj, cls)
     except DecodeError as e:
-        raise e.located(file=raw.file, line=raw.line) from None
+        raise e.located(file=file, line=line) from None
     return kind, value, obj
 
 

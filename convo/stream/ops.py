@@ -26,7 +26,7 @@ from convo.codec.lines import (
     RawLine,
     Value,
     conversation_of,
-    decode_json_line,
+    decode_json_bytes,
     decode_line,
     encode_value,
 )
@@ -165,7 +165,8 @@ class _CountingLog(ChangeLog):
         self._subs: dict[str, _CountingLog] = {}
 
     def add(self, what: str, path: str, why: str) -> None:
-        _add(self.cell[0], (self.transform, what))
+        counts, key = self.cell[0], (self.transform, what)  # (_add, inlined: once per change)
+        counts[key] = counts.get(key, 0) + 1
 
     def note(self, what: str, path: str, why: str) -> None:
         _add(self.cell[1], (self.transform, what))
@@ -290,7 +291,8 @@ class TransformOp(TallyOp):
             rejects.append(reject(file, lineno, "transform", f"{type(e).__name__}: {e}", path, raw))
             _add(stats.rejects, "transform")
             return None
-        _merge(stats.notes, notes)
+        if notes:
+            _merge(stats.notes, notes)
         if new is not None and self.profile is not None:
             report = self._validate(new, profile=self.profile, api_version=self.api_version,
                                     betas=self.betas, allow=self.allow)
@@ -311,7 +313,8 @@ class TransformOp(TallyOp):
                 return None
         if value is not before:
             stats.changed += 1
-            _merge(stats.changes, changes)
+            if changes:
+                _merge(stats.changes, changes)
         return value
 
     def line(
@@ -324,12 +327,12 @@ class TransformOp(TallyOp):
         stats: Any,
     ) -> bool:
         try:
-            value, parsed = decode_json_line(RawLine(file, lineno, raw), kind=self.kind)
+            value, parsed = decode_json_bytes(file, lineno, raw, self.kind)
         except DecodeError as e:
             self.reject_undecodable(file, lineno, raw, e, classify(raw), rejects, stats)
             return False
         before = value
-        conv = conversation_of(value)
+        conv = value if value.__class__ is m.Conversation else conversation_of(value)
         if conv is not None or self.outside:
             new_value = self._transform(file, lineno, raw, value, conv, rejects, stats)
             if new_value is None:

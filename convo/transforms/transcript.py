@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from functools import reduce
 from itertools import compress, repeat
-from operator import and_, or_
+from operator import and_, attrgetter, or_
 from typing import Any
 
 from convo._json import UNSET, FrozenDict
@@ -159,21 +159,24 @@ class _DropImages(Transform):
             return conv
         hits = list(compress(range(len(masks)), map(and_, masks, repeat(_IMAGE_BIT))))
         placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
-        for i in hits:
-            for b in turns[i]["content"]:
-                if b["type"] == "tool_result" and b.get("content").__class__ is list:
-                    return None
+        # what to log, said only once every turn is known to be editable here (else: built, and
+        # the built blocks' edit logs it)
+        said: list[tuple[str, str, str]] | None = [] if log.enabled else None
+        paths = log.paths
         out, out_masks = list(turns), list(masks)
         gone: list[int] = []
         for i in hits:
             turn = turns[i]
             kept = []
             for j, b in enumerate(turn["content"]):
-                if b["type"] == "image":
-                    if log.enabled:
-                        log.add(self._what, _inner_path(i, (), j) if log.paths else "", self._repr)
+                t = b["type"]
+                if t == "image":
+                    if said is not None:
+                        said.append((self._what, _inner_path(i, (), j) if paths else "", self._repr))
                     if placeholder is not None:  # (one dict for all: parsed turns are never changed)
                         kept.append(placeholder)
+                elif t == "tool_result" and b.get("content").__class__ is list:
+                    return None
                 else:
                     kept.append(b)
             if kept:
@@ -182,14 +185,16 @@ class _DropImages(Transform):
             elif (why := _needed_turns(turns, i)) is not None:
                 out[i] = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
                 out_masks[i] = _TEXT_BIT
-                if log.enabled:
-                    log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why)
+                if said is not None:
+                    said.append((f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why))
             else:
                 gone.append(i)
-                if log.enabled:
-                    log.add("dropped a turn left empty", msg_path(i), "it held only images")
+                if said is not None:
+                    said.append(("dropped a turn left empty", msg_path(i), "it held only images"))
         for i in reversed(gone):
             del out[i], out_masks[i]
+        for what, path, why in said or ():
+            log.add(what, path, why)
         return with_lazy_turns(conv, out, out_masks)
 
 
@@ -788,6 +793,9 @@ def map_text(fn: Callable[[str], str]) -> Transform:
 # --------------------------------------------------------------------------- parameters / prefill
 
 
+_sampling = attrgetter(*SAMPLING_PARAMS)
+
+
 class _DropSamplingParams(Transform):
     __slots__ = ()
 
@@ -795,9 +803,10 @@ class _DropSamplingParams(Transform):
         super().__init__("drop_sampling_params")
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
-        changes = {k: UNSET for k in SAMPLING_PARAMS if getattr(conv, k) is not UNSET}
-        if not changes:
+        values = _sampling(conv)
+        if values.count(UNSET) == len(SAMPLING_PARAMS):  # (the common case: nothing set, looked at in C)
             return conv
+        changes = {k: UNSET for k, v in zip(SAMPLING_PARAMS, values, strict=True) if v is not UNSET}
         if log.enabled:
             for k in changes:
                 log.add(f"removed {k}", f"$.{k}", "drop_sampling_params()")
