@@ -1144,7 +1144,7 @@ def fast_conversation(d: dict[str, Any]) -> m.Conversation | None:
         fast = _fast_hook(keys)
         if len(_FAST) < _FAST_SHAPES:
             _FAST[keys] = fast
-    return None if fast is None else fast(d)  # type: ignore[no-any-return]
+    return None if fast is None else fast(d)
 
 
 def structure_conversation_lazy(d: Any) -> m.Conversation:
