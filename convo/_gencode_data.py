@@ -9,8 +9,97 @@ source). See :mod:`convo._gencode`.
 # fmt: off
 
 
+# <convo fast hook for Conversation>
+def _g0_fast(d, keys):
+    n = 0
+    v0 = d.get('model', UNSET)
+    if v0 is not UNSET:
+        n += 1
+        if not (v0.__class__ is str): return None
+    v1 = d.get('max_tokens', UNSET)
+    if v1 is not UNSET:
+        n += 1
+        if not (v1.__class__ is int): return None
+    v2 = d.get('messages')
+    if v2.__class__ is not list: return None
+    masks = _check(v2)
+    if masks is None: return None
+    n += 1
+    v3 = d.get('system', UNSET)
+    if v3 is not UNSET:
+        n += 1
+        if v3.__class__ is list:
+            if _lazy_content(v3) < 0: return None
+            v3 = _blocks(v3)
+        elif v3.__class__ is not str: return None
+    v4 = d.get('tools', UNSET)
+    if v4 is not UNSET:
+        n += 1
+        if not (v4.__class__ is list): return None
+    v5 = d.get('tool_choice', UNSET)
+    if v5 is not UNSET:
+        n += 1
+    v6 = d.get('thinking', UNSET)
+    if v6 is not UNSET:
+        n += 1
+    v7 = d.get('output_config', UNSET)
+    if v7 is not UNSET:
+        n += 1
+    v8 = d.get('stop_sequences', UNSET)
+    if v8 is not UNSET:
+        n += 1
+        if not (v8.__class__ is list): return None
+    v9 = d.get('metadata', UNSET)
+    if v9 is not UNSET:
+        n += 1
+    v10 = d.get('temperature', UNSET)
+    if v10 is not UNSET:
+        n += 1
+        if not (v10 is None or v10.__class__ is int or v10.__class__ is float): return None
+        if v10.__class__ is float and (v10 >= _PL or v10 <= _NL): return None
+    v11 = d.get('top_p', UNSET)
+    if v11 is not UNSET:
+        n += 1
+        if not (v11 is None or v11.__class__ is int or v11.__class__ is float): return None
+        if v11.__class__ is float and (v11 >= _PL or v11 <= _NL): return None
+    v12 = d.get('top_k', UNSET)
+    if v12 is not UNSET:
+        n += 1
+        if not (v12 is None or v12.__class__ is int): return None
+    v13 = d.get('stream', UNSET)
+    if v13 is not UNSET:
+        n += 1
+        if not (v13.__class__ is bool): return None
+    v14 = d.get('cache_control', UNSET)
+    if v14 is not UNSET:
+        n += 1
+    v15 = d.get('service_tier', UNSET)
+    if v15 is not UNSET:
+        n += 1
+        if not (v15.__class__ is str): return None
+    v16 = d.get('container', UNSET)
+    if v16 is not UNSET:
+        n += 1
+    v17 = d.get('inference_geo', UNSET)
+    if v17 is not UNSET:
+        n += 1
+        if not (v17 is None or v17.__class__ is str): return None
+    if n != len(d): return None  # (keys it does not model: the general hook)
+    try:
+        if v4 is not UNSET: v4 = _freeze_shared(v4)
+        if v5 is not UNSET: v5 = _freeze(v5)
+        if v6 is not UNSET: v6 = _freeze(v6)
+        if v7 is not UNSET: v7 = _freeze(v7)
+        if v8 is not UNSET: v8 = _freeze(v8)
+        if v9 is not UNSET: v9 = _freeze(v9)
+        if v14 is not UNSET: v14 = _freeze(v14)
+        if v16 is not UNSET: v16 = _freeze(v16)
+    except Shape:
+        return None
+    return _make(v0, v1, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, EMPTY, (d, _order(keys), v2, masks))
+
 # <convo hooks for Base64Source>
-def _g0_structure(d):
+def _g1_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     try: v = d['media_type']
@@ -27,14 +116,14 @@ def _g0_structure(d):
     _set_data(o, _v_data)
     _set_extra(o, e)
     return o
-def _g0_unstructure(o):
+def _g1_unstructure(o):
     d = {'type': 'base64', 'media_type': o.media_type, 'data': o.data}
     e = o.extra
     if e: d = {**e, **d}
     return d
 
 # <convo hooks for BashCodeExecutionToolResult>
-def _g1_structure(d):
+def _g2_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     more = len(d) > 3
@@ -78,7 +167,7 @@ def _g1_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g1_unstructure(o):
+def _g2_unstructure(o):
     d = {'type': 'bash_code_execution_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -91,7 +180,7 @@ def _g1_unstructure(o):
     return d
 
 # <convo hooks for BatchRequest>
-def _g2_structure(d):
+def _g3_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['custom_id']
@@ -110,7 +199,7 @@ def _g2_structure(d):
     _set_params(o, _v_params)
     _set_extra(o, e)
     return o
-def _g2_unstructure(o):
+def _g3_unstructure(o):
     d = {'custom_id': o.custom_id}
     v = o.params
     if True: d['params'] = _U[v.__class__](v)
@@ -119,7 +208,7 @@ def _g2_unstructure(o):
     return d
 
 # <convo hooks for CodeExecutionToolResult>
-def _g3_structure(d):
+def _g4_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     more = len(d) > 3
@@ -163,7 +252,7 @@ def _g3_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g3_unstructure(o):
+def _g4_unstructure(o):
     d = {'type': 'code_execution_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -176,7 +265,7 @@ def _g3_unstructure(o):
     return d
 
 # <convo hooks for ContainerUpload>
-def _g4_structure(d):
+def _g5_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -203,7 +292,7 @@ def _g4_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g4_unstructure(o):
+def _g5_unstructure(o):
     d = {'type': 'container_upload', 'file_id': o.file_id}
     v = o.cache_control
     if v is not UNSET: d['cache_control'] = v
@@ -212,7 +301,7 @@ def _g4_unstructure(o):
     return d
 
 # <convo hooks for ContentSource>
-def _g5_structure(d):
+def _g6_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['content']
@@ -226,216 +315,10 @@ def _g5_structure(d):
     _set_content(o, _v_content)
     _set_extra(o, e)
     return o
-def _g5_unstructure(o):
+def _g6_unstructure(o):
     d = {'type': 'content'}
     v = o.content
     if True: d['content'] = v if v.__class__ is str else _ublocks(v)
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for Conversation>
-def _g6_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 0
-    more = len(d) > 0
-    if not more:
-        o = _new(_cls)
-        _set_model(o, UNSET)
-        _set_max_tokens(o, UNSET)
-        _set_messages(o, NO_MESSAGES)
-        _set_system(o, UNSET)
-        _set_tools(o, UNSET)
-        _set_tool_choice(o, UNSET)
-        _set_thinking(o, UNSET)
-        _set_output_config(o, UNSET)
-        _set_stop_sequences(o, UNSET)
-        _set_metadata(o, UNSET)
-        _set_temperature(o, UNSET)
-        _set_top_p(o, UNSET)
-        _set_top_k(o, UNSET)
-        _set_stream(o, UNSET)
-        _set_cache_control(o, UNSET)
-        _set_service_tier(o, UNSET)
-        _set_container(o, UNSET)
-        _set_inference_geo(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('model', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
-    _v_model = v
-    v = d.get('max_tokens', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'max_tokens')
-    _v_max_tokens = v
-    v = d.get('messages', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _messages(v)
-        except Shape as e: raise e.under('messages') from None
-    else: v = NO_MESSAGES
-    _v_messages = v
-    v = d.get('system', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
-        except Shape as e: raise e.under('system') from None
-    _v_system = v
-    v = d.get('tools', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'tools')
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('tools') from None
-    _v_tools = v
-    v = d.get('tool_choice', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('tool_choice') from None
-    _v_tool_choice = v
-    v = d.get('thinking', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('thinking') from None
-    _v_thinking = v
-    v = d.get('output_config', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('output_config') from None
-    _v_output_config = v
-    v = d.get('stop_sequences', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'stop_sequences')
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('stop_sequences') from None
-    _v_stop_sequences = v
-    v = d.get('metadata', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('metadata') from None
-    _v_metadata = v
-    v = d.get('temperature', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'temperature')
-        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
-    _v_temperature = v
-    v = d.get('top_p', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'top_p')
-        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
-    _v_top_p = v
-    v = d.get('top_k', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'top_k')
-    _v_top_k = v
-    v = d.get('stream', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'stream')
-    _v_stream = v
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('service_tier', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'service_tier')
-    _v_service_tier = v
-    v = d.get('container', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('container') from None
-    _v_container = v
-    v = d.get('inference_geo', UNSET)
-    if v is not UNSET:
-        k += 1
-        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'inference_geo')
-    _v_inference_geo = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_model(o, _v_model)
-    _set_max_tokens(o, _v_max_tokens)
-    _set_messages(o, _v_messages)
-    _set_system(o, _v_system)
-    _set_tools(o, _v_tools)
-    _set_tool_choice(o, _v_tool_choice)
-    _set_thinking(o, _v_thinking)
-    _set_output_config(o, _v_output_config)
-    _set_stop_sequences(o, _v_stop_sequences)
-    _set_metadata(o, _v_metadata)
-    _set_temperature(o, _v_temperature)
-    _set_top_p(o, _v_top_p)
-    _set_top_k(o, _v_top_k)
-    _set_stream(o, _v_stream)
-    _set_cache_control(o, _v_cache_control)
-    _set_service_tier(o, _v_service_tier)
-    _set_container(o, _v_container)
-    _set_inference_geo(o, _v_inference_geo)
-    _set_extra(o, e)
-    return o
-def _g6_unstructure(o):
-    d = {}
-    v = o.model
-    if v is not UNSET: d['model'] = v
-    v = o.max_tokens
-    if v is not UNSET: d['max_tokens'] = v
-    v = _turns(o)
-    if v is not NO_MESSAGES: d['messages'] = _umessages(v)
-    v = o.system
-    if v is not UNSET: d['system'] = v if v.__class__ is str else _ublocks(v)
-    v = o.tools
-    if v is not UNSET: d['tools'] = v
-    v = o.tool_choice
-    if v is not UNSET: d['tool_choice'] = v
-    v = o.thinking
-    if v is not UNSET: d['thinking'] = v
-    v = o.output_config
-    if v is not UNSET: d['output_config'] = v
-    v = o.stop_sequences
-    if v is not UNSET: d['stop_sequences'] = v
-    v = o.metadata
-    if v is not UNSET: d['metadata'] = v
-    v = o.temperature
-    if v is not UNSET: d['temperature'] = v
-    v = o.top_p
-    if v is not UNSET: d['top_p'] = v
-    v = o.top_k
-    if v is not UNSET: d['top_k'] = v
-    v = o.stream
-    if v is not UNSET: d['stream'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.service_tier
-    if v is not UNSET: d['service_tier'] = v
-    v = o.container
-    if v is not UNSET: d['container'] = v
-    v = o.inference_geo
-    if v is not UNSET: d['inference_geo'] = v
     e = o.extra
     if e: d = {**e, **d}
     return d
@@ -610,7 +493,7 @@ def _g7_unstructure(o):
     if v is not UNSET: d['model'] = v
     v = o.max_tokens
     if v is not UNSET: d['max_tokens'] = v
-    v = o.messages
+    v = _turns(o)
     if v is not NO_MESSAGES: d['messages'] = _umessages(v)
     v = o.system
     if v is not UNSET: d['system'] = v if v.__class__ is str else _ublocks(v)
@@ -648,6 +531,212 @@ def _g7_unstructure(o):
 
 # <convo hooks for Conversation>
 def _g8_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 0
+    more = len(d) > 0
+    if not more:
+        o = _new(_cls)
+        _set_model(o, UNSET)
+        _set_max_tokens(o, UNSET)
+        _set_messages(o, NO_MESSAGES)
+        _set_system(o, UNSET)
+        _set_tools(o, UNSET)
+        _set_tool_choice(o, UNSET)
+        _set_thinking(o, UNSET)
+        _set_output_config(o, UNSET)
+        _set_stop_sequences(o, UNSET)
+        _set_metadata(o, UNSET)
+        _set_temperature(o, UNSET)
+        _set_top_p(o, UNSET)
+        _set_top_k(o, UNSET)
+        _set_stream(o, UNSET)
+        _set_cache_control(o, UNSET)
+        _set_service_tier(o, UNSET)
+        _set_container(o, UNSET)
+        _set_inference_geo(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('model', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'model')
+    _v_model = v
+    v = d.get('max_tokens', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is int): raise _bad(v, 'expected an integer', 'max_tokens')
+    _v_max_tokens = v
+    v = d.get('messages', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _messages(v)
+        except Shape as e: raise e.under('messages') from None
+    else: v = NO_MESSAGES
+    _v_messages = v
+    v = d.get('system', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = v if v.__class__ is str else _blocks(v) if v.__class__ is list else _content(v)
+        except Shape as e: raise e.under('system') from None
+    _v_system = v
+    v = d.get('tools', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'tools')
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('tools') from None
+    _v_tools = v
+    v = d.get('tool_choice', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('tool_choice') from None
+    _v_tool_choice = v
+    v = d.get('thinking', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('thinking') from None
+    _v_thinking = v
+    v = d.get('output_config', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('output_config') from None
+    _v_output_config = v
+    v = d.get('stop_sequences', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is list): raise _bad(v, 'expected an array', 'stop_sequences')
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('stop_sequences') from None
+    _v_stop_sequences = v
+    v = d.get('metadata', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('metadata') from None
+    _v_metadata = v
+    v = d.get('temperature', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'temperature')
+        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
+    _v_temperature = v
+    v = d.get('top_p', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int or v.__class__ is float)): raise _bad(v, 'expected a number or null', 'top_p')
+        if v.__class__ is float and (v >= _PL or v <= _NL): _big(v)
+    _v_top_p = v
+    v = d.get('top_k', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is int)): raise _bad(v, 'expected an integer or null', 'top_k')
+    _v_top_k = v
+    v = d.get('stream', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is bool): raise _bad(v, 'expected a boolean', 'stream')
+    _v_stream = v
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('service_tier', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v.__class__ is str): raise _bad(v, 'expected a string', 'service_tier')
+    _v_service_tier = v
+    v = d.get('container', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('container') from None
+    _v_container = v
+    v = d.get('inference_geo', UNSET)
+    if v is not UNSET:
+        k += 1
+        if not (v is None or (v.__class__ is str)): raise _bad(v, 'expected a string or null', 'inference_geo')
+    _v_inference_geo = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_model(o, _v_model)
+    _set_max_tokens(o, _v_max_tokens)
+    _set_messages(o, _v_messages)
+    _set_system(o, _v_system)
+    _set_tools(o, _v_tools)
+    _set_tool_choice(o, _v_tool_choice)
+    _set_thinking(o, _v_thinking)
+    _set_output_config(o, _v_output_config)
+    _set_stop_sequences(o, _v_stop_sequences)
+    _set_metadata(o, _v_metadata)
+    _set_temperature(o, _v_temperature)
+    _set_top_p(o, _v_top_p)
+    _set_top_k(o, _v_top_k)
+    _set_stream(o, _v_stream)
+    _set_cache_control(o, _v_cache_control)
+    _set_service_tier(o, _v_service_tier)
+    _set_container(o, _v_container)
+    _set_inference_geo(o, _v_inference_geo)
+    _set_extra(o, e)
+    return o
+def _g8_unstructure(o):
+    d = {}
+    v = o.model
+    if v is not UNSET: d['model'] = v
+    v = o.max_tokens
+    if v is not UNSET: d['max_tokens'] = v
+    v = o.messages
+    if v is not NO_MESSAGES: d['messages'] = _umessages(v)
+    v = o.system
+    if v is not UNSET: d['system'] = v if v.__class__ is str else _ublocks(v)
+    v = o.tools
+    if v is not UNSET: d['tools'] = v
+    v = o.tool_choice
+    if v is not UNSET: d['tool_choice'] = v
+    v = o.thinking
+    if v is not UNSET: d['thinking'] = v
+    v = o.output_config
+    if v is not UNSET: d['output_config'] = v
+    v = o.stop_sequences
+    if v is not UNSET: d['stop_sequences'] = v
+    v = o.metadata
+    if v is not UNSET: d['metadata'] = v
+    v = o.temperature
+    if v is not UNSET: d['temperature'] = v
+    v = o.top_p
+    if v is not UNSET: d['top_p'] = v
+    v = o.top_k
+    if v is not UNSET: d['top_k'] = v
+    v = o.stream
+    if v is not UNSET: d['stream'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.service_tier
+    if v is not UNSET: d['service_tier'] = v
+    v = o.container
+    if v is not UNSET: d['container'] = v
+    v = o.inference_geo
+    if v is not UNSET: d['inference_geo'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for Conversation>
+def _g9_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 0
     more = len(d) > 0
@@ -810,7 +899,7 @@ def _g8_structure(d):
     _set_inference_geo(o, _v_inference_geo)
     _set_extra(o, e)
     return o
-def _g8_unstructure(o):
+def _g9_unstructure(o):
     d = {}
     v = o.model
     if v is not UNSET: d['model'] = v
@@ -853,7 +942,7 @@ def _g8_unstructure(o):
     return d
 
 # <convo hooks for Document>
-def _g9_structure(d):
+def _g10_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -905,7 +994,7 @@ def _g9_structure(d):
     _set_title(o, _v_title)
     _set_extra(o, e)
     return o
-def _g9_unstructure(o):
+def _g10_unstructure(o):
     d = {'type': 'document'}
     v = o.source
     if True: d['source'] = _U[v.__class__](v)
@@ -922,7 +1011,7 @@ def _g9_unstructure(o):
     return d
 
 # <convo hooks for Exchange>
-def _g10_structure(d):
+def _g11_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 1
     more = len(d) > 1
@@ -969,7 +1058,7 @@ def _g10_structure(d):
     _set_error(o, _v_error)
     _set_extra(o, e)
     return o
-def _g10_unstructure(o):
+def _g11_unstructure(o):
     d = {}
     v = o.id
     if v is not UNSET: d['id'] = v
@@ -984,7 +1073,7 @@ def _g10_unstructure(o):
     return d
 
 # <convo hooks for FileSource>
-def _g11_structure(d):
+def _g12_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['file_id']
@@ -996,14 +1085,14 @@ def _g11_structure(d):
     _set_file_id(o, _v_file_id)
     _set_extra(o, e)
     return o
-def _g11_unstructure(o):
+def _g12_unstructure(o):
     d = {'type': 'file', 'file_id': o.file_id}
     e = o.extra
     if e: d = {**e, **d}
     return d
 
 # <convo hooks for Image>
-def _g12_structure(d):
+def _g13_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1032,7 +1121,7 @@ def _g12_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g12_unstructure(o):
+def _g13_unstructure(o):
     d = {'type': 'image'}
     v = o.source
     if True: d['source'] = _U[v.__class__](v)
@@ -1043,7 +1132,7 @@ def _g12_unstructure(o):
     return d
 
 # <convo hooks for Message>
-def _g13_structure(d):
+def _g14_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['role']
@@ -1062,7 +1151,7 @@ def _g13_structure(d):
     _set_content(o, _v_content)
     _set_extra(o, e)
     return o
-def _g13_unstructure(o):
+def _g14_unstructure(o):
     d = {'role': o.role}
     v = o.content
     if True: d['content'] = v if v.__class__ is str else _ublocks(v)
@@ -1071,7 +1160,7 @@ def _g13_unstructure(o):
     return d
 
 # <convo hooks for MidConvSystem>
-def _g14_structure(d):
+def _g15_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1100,7 +1189,7 @@ def _g14_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g14_unstructure(o):
+def _g15_unstructure(o):
     d = {'type': 'mid_conv_system'}
     v = o.content
     if True: d['content'] = _ublocks(v)
@@ -1111,7 +1200,7 @@ def _g14_unstructure(o):
     return d
 
 # <convo hooks for RedactedThinking>
-def _g15_structure(d):
+def _g16_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['data']
@@ -1123,14 +1212,14 @@ def _g15_structure(d):
     _set_data(o, _v_data)
     _set_extra(o, e)
     return o
-def _g15_unstructure(o):
+def _g16_unstructure(o):
     d = {'type': 'redacted_thinking', 'data': o.data}
     e = o.extra
     if e: d = {**e, **d}
     return d
 
 # <convo hooks for Response>
-def _g16_structure(d):
+def _g17_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 0
     more = len(d) > 0
@@ -1221,7 +1310,7 @@ def _g16_structure(d):
     _set_container(o, _v_container)
     _set_extra(o, e)
     return o
-def _g16_unstructure(o):
+def _g17_unstructure(o):
     d = {}
     v = o.id
     if v is not UNSET: d['id'] = v
@@ -1248,7 +1337,7 @@ def _g16_unstructure(o):
     return d
 
 # <convo hooks for SearchResult>
-def _g17_structure(d):
+def _g18_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 4
     more = len(d) > 4
@@ -1298,7 +1387,7 @@ def _g17_structure(d):
     _set_citations(o, _v_citations)
     _set_extra(o, e)
     return o
-def _g17_unstructure(o):
+def _g18_unstructure(o):
     d = {'type': 'search_result', 'source': o.source, 'title': o.title}
     v = o.content
     if True: d['content'] = _ublocks(v)
@@ -1311,7 +1400,7 @@ def _g17_unstructure(o):
     return d
 
 # <convo hooks for ServerToolUse>
-def _g18_structure(d):
+def _g19_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 4
     more = len(d) > 4
@@ -1361,7 +1450,7 @@ def _g18_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g18_unstructure(o):
+def _g19_unstructure(o):
     d = {'type': 'server_tool_use', 'id': o.id, 'name': o.name}
     v = o.input
     if True: d['input'] = v
@@ -1374,7 +1463,7 @@ def _g18_unstructure(o):
     return d
 
 # <convo hooks for StopDetails>
-def _g19_structure(d):
+def _g20_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 1
     more = len(d) > 1
@@ -1406,7 +1495,7 @@ def _g19_structure(d):
     _set_explanation(o, _v_explanation)
     _set_extra(o, e)
     return o
-def _g19_unstructure(o):
+def _g20_unstructure(o):
     d = {'type': o.type}
     v = o.category
     if v is not UNSET: d['category'] = v
@@ -1417,7 +1506,7 @@ def _g19_unstructure(o):
     return d
 
 # <convo hooks for Text>
-def _g20_structure(d):
+def _g21_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1454,7 +1543,7 @@ def _g20_structure(d):
     _set_citations(o, _v_citations)
     _set_extra(o, e)
     return o
-def _g20_unstructure(o):
+def _g21_unstructure(o):
     d = {'type': 'text', 'text': o.text}
     v = o.cache_control
     if v is not UNSET: d['cache_control'] = v
@@ -1465,7 +1554,7 @@ def _g20_unstructure(o):
     return d
 
 # <convo hooks for TextEditorCodeExecutionToolResult>
-def _g21_structure(d):
+def _g22_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     more = len(d) > 3
@@ -1509,7 +1598,7 @@ def _g21_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g21_unstructure(o):
+def _g22_unstructure(o):
     d = {'type': 'text_editor_code_execution_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -1522,7 +1611,7 @@ def _g21_unstructure(o):
     return d
 
 # <convo hooks for TextSource>
-def _g22_structure(d):
+def _g23_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1547,7 +1636,7 @@ def _g22_structure(d):
     _set_media_type(o, _v_media_type)
     _set_extra(o, e)
     return o
-def _g22_unstructure(o):
+def _g23_unstructure(o):
     d = {'type': 'text', 'data': o.data}
     v = o.media_type
     if v is not UNSET: d['media_type'] = v
@@ -1556,7 +1645,7 @@ def _g22_unstructure(o):
     return d
 
 # <convo hooks for Thinking>
-def _g23_structure(d):
+def _g24_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     try: v = d['thinking']
@@ -1573,14 +1662,14 @@ def _g23_structure(d):
     _set_signature(o, _v_signature)
     _set_extra(o, e)
     return o
-def _g23_unstructure(o):
+def _g24_unstructure(o):
     d = {'type': 'thinking', 'thinking': o.thinking, 'signature': o.signature}
     e = o.extra
     if e: d = {**e, **d}
     return d
 
 # <convo hooks for ToolReference>
-def _g24_structure(d):
+def _g25_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1607,7 +1696,7 @@ def _g24_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g24_unstructure(o):
+def _g25_unstructure(o):
     d = {'type': 'tool_reference', 'tool_name': o.tool_name}
     v = o.cache_control
     if v is not UNSET: d['cache_control'] = v
@@ -1616,7 +1705,7 @@ def _g24_unstructure(o):
     return d
 
 # <convo hooks for ToolResult>
-def _g25_structure(d):
+def _g26_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     more = len(d) > 2
@@ -1659,7 +1748,7 @@ def _g25_structure(d):
     _set_cache_control(o, _v_cache_control)
     _set_extra(o, e)
     return o
-def _g25_unstructure(o):
+def _g26_unstructure(o):
     d = {'type': 'tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if v is not UNSET: d['content'] = v if v.__class__ is str else _ublocks(v)
@@ -1672,7 +1761,7 @@ def _g25_unstructure(o):
     return d
 
 # <convo hooks for ToolSearchToolResult>
-def _g26_structure(d):
+def _g27_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
     more = len(d) > 3
@@ -1716,7 +1805,7 @@ def _g26_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g26_unstructure(o):
+def _g27_unstructure(o):
     d = {'type': 'tool_search_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -1729,7 +1818,7 @@ def _g26_unstructure(o):
     return d
 
 # <convo hooks for ToolUse>
-def _g27_structure(d):
+def _g28_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 4
     more = len(d) > 4
@@ -1779,7 +1868,7 @@ def _g27_structure(d):
     _set_caller(o, _v_caller)
     _set_extra(o, e)
     return o
-def _g27_unstructure(o):
+def _g28_unstructure(o):
     d = {'type': 'tool_use', 'id': o.id, 'name': o.name}
     v = o.input
     if True: d['input'] = v
@@ -1792,7 +1881,7 @@ def _g27_unstructure(o):
     return d
 
 # <convo hooks for URLSource>
-def _g28_structure(d):
+def _g29_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 2
     try: v = d['url']
@@ -1804,14 +1893,14 @@ def _g28_structure(d):
     _set_url(o, _v_url)
     _set_extra(o, e)
     return o
-def _g28_unstructure(o):
+def _g29_unstructure(o):
     d = {'type': 'url', 'url': o.url}
     e = o.extra
     if e: d = {**e, **d}
     return d
 
 # <convo hooks for Usage>
-def _g29_structure(d):
+def _g30_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 0
     more = len(d) > 0
@@ -1892,7 +1981,7 @@ def _g29_structure(d):
     _set_output_tokens_details(o, _v_output_tokens_details)
     _set_extra(o, e)
     return o
-def _g29_unstructure(o):
+def _g30_unstructure(o):
     d = {}
     v = o.input_tokens
     if v is not UNSET: d['input_tokens'] = v
@@ -1917,63 +2006,6 @@ def _g29_unstructure(o):
     return d
 
 # <convo hooks for WebFetchToolResult>
-def _g30_structure(d):
-    if d.__class__ is not dict: raise _bad(d, 'expected an object')
-    k = 3
-    more = len(d) > 3
-    try: v = d['tool_use_id']
-    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
-    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
-    _v_tool_use_id = v
-    try: v = d['content']
-    except KeyError: raise Shape('missing required key', ['content']) from None
-    try:
-        v = _freeze(v)
-    except Shape as e: raise e.under('content') from None
-    _v_content = v
-    if not more:
-        o = _new(_cls)
-        _set_tool_use_id(o, _v_tool_use_id)
-        _set_content(o, _v_content)
-        _set_cache_control(o, UNSET)
-        _set_caller(o, UNSET)
-        _set_extra(o, EMPTY)
-        return o
-    v = d.get('cache_control', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('cache_control') from None
-    _v_cache_control = v
-    v = d.get('caller', UNSET)
-    if v is not UNSET:
-        k += 1
-        try:
-            v = _freeze(v)
-        except Shape as e: raise e.under('caller') from None
-    _v_caller = v
-    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
-    o = _new(_cls)
-    _set_tool_use_id(o, _v_tool_use_id)
-    _set_content(o, _v_content)
-    _set_cache_control(o, _v_cache_control)
-    _set_caller(o, _v_caller)
-    _set_extra(o, e)
-    return o
-def _g30_unstructure(o):
-    d = {'type': 'web_fetch_tool_result', 'tool_use_id': o.tool_use_id}
-    v = o.content
-    if True: d['content'] = v
-    v = o.cache_control
-    if v is not UNSET: d['cache_control'] = v
-    v = o.caller
-    if v is not UNSET: d['caller'] = v
-    e = o.extra
-    if e: d = {**e, **d}
-    return d
-
-# <convo hooks for WebSearchToolResult>
 def _g31_structure(d):
     if d.__class__ is not dict: raise _bad(d, 'expected an object')
     k = 3
@@ -2019,6 +2051,63 @@ def _g31_structure(d):
     _set_extra(o, e)
     return o
 def _g31_unstructure(o):
+    d = {'type': 'web_fetch_tool_result', 'tool_use_id': o.tool_use_id}
+    v = o.content
+    if True: d['content'] = v
+    v = o.cache_control
+    if v is not UNSET: d['cache_control'] = v
+    v = o.caller
+    if v is not UNSET: d['caller'] = v
+    e = o.extra
+    if e: d = {**e, **d}
+    return d
+
+# <convo hooks for WebSearchToolResult>
+def _g32_structure(d):
+    if d.__class__ is not dict: raise _bad(d, 'expected an object')
+    k = 3
+    more = len(d) > 3
+    try: v = d['tool_use_id']
+    except KeyError: raise Shape('missing required key', ['tool_use_id']) from None
+    if not (v.__class__ is str): raise _bad(v, 'expected a string', 'tool_use_id')
+    _v_tool_use_id = v
+    try: v = d['content']
+    except KeyError: raise Shape('missing required key', ['content']) from None
+    try:
+        v = _freeze(v)
+    except Shape as e: raise e.under('content') from None
+    _v_content = v
+    if not more:
+        o = _new(_cls)
+        _set_tool_use_id(o, _v_tool_use_id)
+        _set_content(o, _v_content)
+        _set_cache_control(o, UNSET)
+        _set_caller(o, UNSET)
+        _set_extra(o, EMPTY)
+        return o
+    v = d.get('cache_control', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('cache_control') from None
+    _v_cache_control = v
+    v = d.get('caller', UNSET)
+    if v is not UNSET:
+        k += 1
+        try:
+            v = _freeze(v)
+        except Shape as e: raise e.under('caller') from None
+    _v_caller = v
+    e = FrozenDict({x: _freeze(y) for x, y in d.items() if x not in _KNOWN}) if len(d) > k else EMPTY
+    o = _new(_cls)
+    _set_tool_use_id(o, _v_tool_use_id)
+    _set_content(o, _v_content)
+    _set_cache_control(o, _v_cache_control)
+    _set_caller(o, _v_caller)
+    _set_extra(o, e)
+    return o
+def _g32_unstructure(o):
     d = {'type': 'web_search_tool_result', 'tool_use_id': o.tool_use_id}
     v = o.content
     if True: d['content'] = v
@@ -2031,7 +2120,7 @@ def _g31_unstructure(o):
     return d
 
 # <convo lazy check for image>
-def _g32_check(b):
+def _g33_check(b):
     if b['type'] != 'image': return -1
     mask = _BIT
     v = b['source']
@@ -2040,7 +2129,7 @@ def _g32_check(b):
     return mask
 
 # <convo lazy check for image>
-def _g33_check(b):
+def _g34_check(b):
     if b['type'] != 'image': return -1
     mask = _BIT
     v = b['source']
@@ -2052,19 +2141,10 @@ def _g33_check(b):
     return mask
 
 # <convo lazy check for redacted_thinking>
-def _g34_check(b):
+def _g35_check(b):
     if b['type'] != 'redacted_thinking': return -1
     mask = _BIT
     v = b['data']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
-# <convo lazy check for text>
-def _g35_check(b):
-    if b['type'] != 'text': return -1
-    mask = _BIT
-    v = b['text']
     if not (v.__class__ is str): return -1
     pass
     return mask
@@ -2075,9 +2155,6 @@ def _g36_check(b):
     mask = _BIT
     v = b['text']
     if not (v.__class__ is str): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
@@ -2091,6 +2168,18 @@ def _g37_check(b):
     v = b['cache_control']
     if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
+    return mask
+
+# <convo lazy check for text>
+def _g38_check(b):
+    if b['type'] != 'text': return -1
+    mask = _BIT
+    v = b['text']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
     v = b['citations']
     if v is not None:
         if not (v.__class__ is list): return -1
@@ -2099,7 +2188,7 @@ def _g37_check(b):
     return mask
 
 # <convo lazy check for text>
-def _g38_check(b):
+def _g39_check(b):
     if b['type'] != 'text': return -1
     mask = _BIT
     v = b['text']
@@ -2113,7 +2202,7 @@ def _g38_check(b):
     return mask
 
 # <convo lazy check for thinking>
-def _g39_check(b):
+def _g40_check(b):
     if b['type'] != 'thinking': return -1
     mask = _BIT
     v = b['thinking']
@@ -2125,23 +2214,11 @@ def _g39_check(b):
     return mask
 
 # <convo lazy check for tool_result>
-def _g40_check(b):
-    if b['type'] != 'tool_result': return -1
-    mask = _BIT
-    v = b['tool_use_id']
-    if not (v.__class__ is str): return -1
-    pass
-    return mask
-
-# <convo lazy check for tool_result>
 def _g41_check(b):
     if b['type'] != 'tool_result': return -1
     mask = _BIT
     v = b['tool_use_id']
     if not (v.__class__ is str): return -1
-    pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
@@ -2152,12 +2229,8 @@ def _g42_check(b):
     v = b['tool_use_id']
     if not (v.__class__ is str): return -1
     pass
-    v = b['content']
-    if v.__class__ is list:
-        r = _inner(v)
-        if r < 0: return -1
-        mask |= r
-    elif v.__class__ is not str: return -1
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
@@ -2175,9 +2248,6 @@ def _g43_check(b):
         mask |= r
     elif v.__class__ is not str: return -1
     pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
     return mask
 
 # <convo lazy check for tool_result>
@@ -2194,8 +2264,8 @@ def _g44_check(b):
         mask |= r
     elif v.__class__ is not str: return -1
     pass
-    v = b['is_error']
-    if not (v.__class__ is bool): return -1
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
@@ -2216,9 +2286,6 @@ def _g45_check(b):
     v = b['is_error']
     if not (v.__class__ is bool): return -1
     pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
     return mask
 
 # <convo lazy check for tool_result>
@@ -2228,8 +2295,18 @@ def _g46_check(b):
     v = b['tool_use_id']
     if not (v.__class__ is str): return -1
     pass
+    v = b['content']
+    if v.__class__ is list:
+        r = _inner(v)
+        if r < 0: return -1
+        mask |= r
+    elif v.__class__ is not str: return -1
+    pass
     v = b['is_error']
     if not (v.__class__ is bool): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
@@ -2243,22 +2320,19 @@ def _g47_check(b):
     v = b['is_error']
     if not (v.__class__ is bool): return -1
     pass
-    v = b['cache_control']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
     return mask
 
-# <convo lazy check for tool_use>
+# <convo lazy check for tool_result>
 def _g48_check(b):
-    if b['type'] != 'tool_use': return -1
+    if b['type'] != 'tool_result': return -1
     mask = _BIT
-    v = b['id']
+    v = b['tool_use_id']
     if not (v.__class__ is str): return -1
     pass
-    v = b['name']
-    if not (v.__class__ is str): return -1
+    v = b['is_error']
+    if not (v.__class__ is bool): return -1
     pass
-    v = b['input']
+    v = b['cache_control']
     if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
@@ -2274,9 +2348,6 @@ def _g49_check(b):
     if not (v.__class__ is str): return -1
     pass
     v = b['input']
-    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
-    pass
-    v = b['cache_control']
     if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
@@ -2297,13 +2368,31 @@ def _g50_check(b):
     v = b['cache_control']
     if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
+    return mask
+
+# <convo lazy check for tool_use>
+def _g51_check(b):
+    if b['type'] != 'tool_use': return -1
+    mask = _BIT
+    v = b['id']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['name']
+    if not (v.__class__ is str): return -1
+    pass
+    v = b['input']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
+    v = b['cache_control']
+    if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
+    pass
     v = b['caller']
     if (v.__class__ is dict or v.__class__ is list or v.__class__ is float) and not _scan(v): return -1
     pass
     return mask
 
 # <convo lazy check for tool_use>
-def _g51_check(b):
+def _g52_check(b):
     if b['type'] != 'tool_use': return -1
     mask = _BIT
     v = b['id']
@@ -2321,7 +2410,7 @@ def _g51_check(b):
     return mask
 
 # <convo maker Conversation>
-def _g52_make(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18):
+def _g53_make(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18):
     o = _new(cls)
     _s0(o, _0)
     _s1(o, _1)
@@ -2345,7 +2434,7 @@ def _g52_make(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _
     return o
 
 # <convo replace Conversation>
-def _g53_replace(obj, changes):
+def _g54_replace(obj, changes):
     new = _clone(obj)
     try:
         r = _g__lazy(obj)
@@ -2360,7 +2449,7 @@ def _g53_replace(obj, changes):
     return new
 
 # <convo replace Conversation>
-def _g54_replace(obj, changes):
+def _g55_replace(obj, changes):
     new = _new(cls)
     _s_model(new, obj.model)
     _s_max_tokens(new, obj.max_tokens)
@@ -2394,14 +2483,14 @@ def _g54_replace(obj, changes):
     return new
 
 # <convo replace Image>
-def _g55_replace(obj, changes):
+def _g56_replace(obj, changes):
     new = _clone(obj)
     for k, v in changes.items():
         _set(new, k, v)
     return new
 
 # <convo replace Image>
-def _g56_replace(obj, changes):
+def _g57_replace(obj, changes):
     new = _new(cls)
     _s_source(new, obj.source)
     _s_cache_control(new, obj.cache_control)
@@ -2411,7 +2500,7 @@ def _g56_replace(obj, changes):
     return new
 
 # <convo replace Message>
-def _g57_replace(obj, changes):
+def _g58_replace(obj, changes):
     new = _clone(obj)
     _s_content(new, obj.content)
     _s__lazy(new, None)
@@ -2420,7 +2509,7 @@ def _g57_replace(obj, changes):
     return new
 
 # <convo replace Message>
-def _g58_replace(obj, changes):
+def _g59_replace(obj, changes):
     new = _new(cls)
     _s_role(new, obj.role)
     _s_content(new, obj.content)
@@ -2431,14 +2520,14 @@ def _g58_replace(obj, changes):
     return new
 
 # <convo replace Text>
-def _g59_replace(obj, changes):
+def _g60_replace(obj, changes):
     new = _clone(obj)
     for k, v in changes.items():
         _set(new, k, v)
     return new
 
 # <convo replace Text>
-def _g60_replace(obj, changes):
+def _g61_replace(obj, changes):
     new = _new(cls)
     _s_text(new, obj.text)
     _s_cache_control(new, obj.cache_control)
@@ -2449,14 +2538,14 @@ def _g60_replace(obj, changes):
     return new
 
 # <convo replace ToolResult>
-def _g61_replace(obj, changes):
+def _g62_replace(obj, changes):
     new = _clone(obj)
     for k, v in changes.items():
         _set(new, k, v)
     return new
 
 # <convo replace ToolResult>
-def _g62_replace(obj, changes):
+def _g63_replace(obj, changes):
     new = _new(cls)
     _s_tool_use_id(new, obj.tool_use_id)
     _s_content(new, obj.content)
@@ -2468,14 +2557,14 @@ def _g62_replace(obj, changes):
     return new
 
 # <convo replace ToolUse>
-def _g63_replace(obj, changes):
+def _g64_replace(obj, changes):
     new = _clone(obj)
     for k, v in changes.items():
         _set(new, k, v)
     return new
 
 # <convo replace ToolUse>
-def _g64_replace(obj, changes):
+def _g65_replace(obj, changes):
     new = _new(cls)
     _s_id(new, obj.id)
     _s_name(new, obj.name)
@@ -2488,69 +2577,70 @@ def _g64_replace(obj, changes):
     return new
 
 CODE = {
-    'c1e0e4cc572b400c1ff7555e9c844cd8': (('structure', _g0_structure, 1), ('unstructure', _g0_unstructure, 18),),
-    '741dc071cfda6f2ae7f52dad7dbc3497': (('structure', _g1_structure, 1), ('unstructure', _g1_unstructure, 45),),
-    '0961d39e20cb9c574c653b3539f20873': (('structure', _g2_structure, 1), ('unstructure', _g2_unstructure, 20),),
-    '3e95556a0ec5cae445bbe29d4ba9782a': (('structure', _g3_structure, 1), ('unstructure', _g3_unstructure, 45),),
-    '97fcb0bcd04d676aad121a86408fe934': (('structure', _g4_structure, 1), ('unstructure', _g4_unstructure, 28),),
-    '36453b84aa45ef008b2832c84082ce7f': (('structure', _g5_structure, 1), ('unstructure', _g5_unstructure, 15),),
-    'd79fd20fe7d05cc6c5105e4048a50b2a': (('structure', _g6_structure, 1), ('unstructure', _g6_unstructure, 164),),
-    'a281e91a366016a9b07e24c802ce3a00': (('structure', _g7_structure, 1), ('unstructure', _g7_unstructure, 164),),
-    'b3c64e7ac3ae6508109d3f0b1f5e4289': (('structure', _g8_structure, 1), ('unstructure', _g8_unstructure, 164),),
-    '2941fa000fdcf3aaa7b85080caff433b': (('structure', _g9_structure, 1), ('unstructure', _g9_unstructure, 53),),
-    '157717e62621ff4dc5a81068723141e6': (('structure', _g10_structure, 1), ('unstructure', _g10_unstructure, 48),),
-    '38f4addc4c2c67bc01fa00225c7f2eaf': (('structure', _g11_structure, 1), ('unstructure', _g11_unstructure, 13),),
-    '1bd39dbb5e3f20451c5f5db371719ee0': (('structure', _g12_structure, 1), ('unstructure', _g12_unstructure, 30),),
-    'a37f9a42d9b6ab55c4736d739b3df96a': (('structure', _g13_structure, 1), ('unstructure', _g13_unstructure, 20),),
-    'ba12caf4ea5df2954909bc9d76989bee': (('structure', _g14_structure, 1), ('unstructure', _g14_unstructure, 30),),
-    '4c0ec4f2d6d56a74f9ff533293f5ca33': (('structure', _g15_structure, 1), ('unstructure', _g15_unstructure, 13),),
-    '4e653bc1bb9601ced5e21f575b868721': (('structure', _g16_structure, 1), ('unstructure', _g16_unstructure, 92),),
-    '36b2fa9edc7c9370c42bb32e97f0d79c': (('structure', _g17_structure, 1), ('unstructure', _g17_unstructure, 51),),
-    'b6499a744ebff6faf9b6b75b467cb55d': (('structure', _g18_structure, 1), ('unstructure', _g18_unstructure, 51),),
-    'e280568321d404ad319db3d67ef9861b': (('structure', _g19_structure, 1), ('unstructure', _g19_unstructure, 33),),
-    'e061f95505e3191c4af834c365a48a9a': (('structure', _g20_structure, 1), ('unstructure', _g20_unstructure, 38),),
-    'bffc416e6c4b8b0cbdf405cf3be646bb': (('structure', _g21_structure, 1), ('unstructure', _g21_unstructure, 45),),
-    '322d590b7800cfa62f9afe527e2bf86e': (('structure', _g22_structure, 1), ('unstructure', _g22_unstructure, 26),),
-    'efbe10210aa6094f039564771b5687e8': (('structure', _g23_structure, 1), ('unstructure', _g23_unstructure, 18),),
-    '368e525c2709234823bdc7e2a203ee26': (('structure', _g24_structure, 1), ('unstructure', _g24_unstructure, 28),),
-    '7538e2d17152a820532de4116936608b': (('structure', _g25_structure, 1), ('unstructure', _g25_unstructure, 44),),
-    '0e5c807bb22cffcbecaae529d54f810a': (('structure', _g26_structure, 1), ('unstructure', _g26_unstructure, 45),),
-    '8f136abae9c0b6227b8ad2c7200b0d94': (('structure', _g27_structure, 1), ('unstructure', _g27_unstructure, 51),),
-    '7450e2357818cccc5b28e755115288c9': (('structure', _g28_structure, 1), ('unstructure', _g28_unstructure, 13),),
-    'd827d324903671f4362146c506e0fb53': (('structure', _g29_structure, 1), ('unstructure', _g29_unstructure, 82),),
-    '763bebfb4e57b187b22bd4b28553dcb8': (('structure', _g30_structure, 1), ('unstructure', _g30_unstructure, 45),),
-    'df44976d9fc235c0c4d23de2c5fdf313': (('structure', _g31_structure, 1), ('unstructure', _g31_unstructure, 45),),
-    'e3c8292ff474fa750ee119ce2b4aaa8e': (('check', _g32_check, 1),),
-    'b9e1b8bf1d2e75497096197bd9e2f7df': (('check', _g33_check, 1),),
-    '4282449f0ea5a3a61a1df6671fadeb01': (('check', _g34_check, 1),),
-    'ff61b5c251b615e3d99bbd624c9c402a': (('check', _g35_check, 1),),
-    'b3161df578c17ac191cd1ab01605f88e': (('check', _g36_check, 1),),
-    'a6e54d6f763ed5fc0d20f7a9017b7bcd': (('check', _g37_check, 1),),
-    '340fed89d61d9cd15361054894d62e60': (('check', _g38_check, 1),),
-    'f7d8cbcb579a64a4f2c1cdeb6008b15d': (('check', _g39_check, 1),),
-    'd1958b0a86b3f8f619d45f0156aeaf7a': (('check', _g40_check, 1),),
-    '84c4aa025d9872296e8b7a9742bb88fb': (('check', _g41_check, 1),),
-    '5116b20ae19f864b4bd72a4533470758': (('check', _g42_check, 1),),
-    '7a5312716b835af4fa08ed6325c8aca1': (('check', _g43_check, 1),),
-    'd640d2cbf58f52345a7c9c9e1bc33da4': (('check', _g44_check, 1),),
-    '18be1cefc751aeca0382337863c6dd38': (('check', _g45_check, 1),),
-    '7f37d0d54ffa7d9682050e2f4d3c9507': (('check', _g46_check, 1),),
-    '2d5835b023542aed8a6796b140fa52cb': (('check', _g47_check, 1),),
-    '467a01449fd5a2bc3d434f7d7205776e': (('check', _g48_check, 1),),
-    '7d9a762c3795a7f0b1ec69be0a0b017e': (('check', _g49_check, 1),),
-    'c794aa87a6cf61a05997647ca8001d2a': (('check', _g50_check, 1),),
-    '26ce31a1d33f567e9e9a0cecee2df366': (('check', _g51_check, 1),),
-    '14030f096613ebac4c126091ffb7550c': (('make', _g52_make, 1),),
-    'ba6e8b8c9ac2ad383b8e6253208ddefe': (('replace', _g53_replace, 1),),
-    '20fc54a93bf105615fa2dcdd8973fc2d': (('replace', _g54_replace, 1),),
-    '80d7cf5d9018baf113912a4ce7ea53f5': (('replace', _g55_replace, 1),),
-    '1b704ed3d89c10a75845c2ff6b2228ad': (('replace', _g56_replace, 1),),
-    'decbe0c8660a7df6f6e1cc4490669f3a': (('replace', _g57_replace, 1),),
-    '52ce4c5997ce17957593a78f2cccdf7c': (('replace', _g58_replace, 1),),
-    '9cd2061eba8daaaeebf8289f297cf99d': (('replace', _g59_replace, 1),),
-    '42414047ede3658e164f47f7293960d2': (('replace', _g60_replace, 1),),
-    '13c63598b2b664796b9804025e4f82dc': (('replace', _g61_replace, 1),),
-    '71e7354d39c7f1e5d3e7f23fe3c287bb': (('replace', _g62_replace, 1),),
-    '479f1b4f100278bf4741a02f77ab4c1c': (('replace', _g63_replace, 1),),
-    '4ddd325c2f67bcafd425ebd092410b55': (('replace', _g64_replace, 1),),
+    '8c00735c6afa85a54a7273efb3ca6ec8': (('fast', _g0_fast, 1),),
+    'c1e0e4cc572b400c1ff7555e9c844cd8': (('structure', _g1_structure, 1), ('unstructure', _g1_unstructure, 18),),
+    '741dc071cfda6f2ae7f52dad7dbc3497': (('structure', _g2_structure, 1), ('unstructure', _g2_unstructure, 45),),
+    '0961d39e20cb9c574c653b3539f20873': (('structure', _g3_structure, 1), ('unstructure', _g3_unstructure, 20),),
+    '3e95556a0ec5cae445bbe29d4ba9782a': (('structure', _g4_structure, 1), ('unstructure', _g4_unstructure, 45),),
+    '97fcb0bcd04d676aad121a86408fe934': (('structure', _g5_structure, 1), ('unstructure', _g5_unstructure, 28),),
+    '36453b84aa45ef008b2832c84082ce7f': (('structure', _g6_structure, 1), ('unstructure', _g6_unstructure, 15),),
+    'd79fd20fe7d05cc6c5105e4048a50b2a': (('structure', _g7_structure, 1), ('unstructure', _g7_unstructure, 164),),
+    'a281e91a366016a9b07e24c802ce3a00': (('structure', _g8_structure, 1), ('unstructure', _g8_unstructure, 164),),
+    'b3c64e7ac3ae6508109d3f0b1f5e4289': (('structure', _g9_structure, 1), ('unstructure', _g9_unstructure, 164),),
+    '2941fa000fdcf3aaa7b85080caff433b': (('structure', _g10_structure, 1), ('unstructure', _g10_unstructure, 53),),
+    '157717e62621ff4dc5a81068723141e6': (('structure', _g11_structure, 1), ('unstructure', _g11_unstructure, 48),),
+    '38f4addc4c2c67bc01fa00225c7f2eaf': (('structure', _g12_structure, 1), ('unstructure', _g12_unstructure, 13),),
+    '1bd39dbb5e3f20451c5f5db371719ee0': (('structure', _g13_structure, 1), ('unstructure', _g13_unstructure, 30),),
+    'a37f9a42d9b6ab55c4736d739b3df96a': (('structure', _g14_structure, 1), ('unstructure', _g14_unstructure, 20),),
+    'ba12caf4ea5df2954909bc9d76989bee': (('structure', _g15_structure, 1), ('unstructure', _g15_unstructure, 30),),
+    '4c0ec4f2d6d56a74f9ff533293f5ca33': (('structure', _g16_structure, 1), ('unstructure', _g16_unstructure, 13),),
+    '4e653bc1bb9601ced5e21f575b868721': (('structure', _g17_structure, 1), ('unstructure', _g17_unstructure, 92),),
+    '36b2fa9edc7c9370c42bb32e97f0d79c': (('structure', _g18_structure, 1), ('unstructure', _g18_unstructure, 51),),
+    'b6499a744ebff6faf9b6b75b467cb55d': (('structure', _g19_structure, 1), ('unstructure', _g19_unstructure, 51),),
+    'e280568321d404ad319db3d67ef9861b': (('structure', _g20_structure, 1), ('unstructure', _g20_unstructure, 33),),
+    'e061f95505e3191c4af834c365a48a9a': (('structure', _g21_structure, 1), ('unstructure', _g21_unstructure, 38),),
+    'bffc416e6c4b8b0cbdf405cf3be646bb': (('structure', _g22_structure, 1), ('unstructure', _g22_unstructure, 45),),
+    '322d590b7800cfa62f9afe527e2bf86e': (('structure', _g23_structure, 1), ('unstructure', _g23_unstructure, 26),),
+    'efbe10210aa6094f039564771b5687e8': (('structure', _g24_structure, 1), ('unstructure', _g24_unstructure, 18),),
+    '368e525c2709234823bdc7e2a203ee26': (('structure', _g25_structure, 1), ('unstructure', _g25_unstructure, 28),),
+    '7538e2d17152a820532de4116936608b': (('structure', _g26_structure, 1), ('unstructure', _g26_unstructure, 44),),
+    '0e5c807bb22cffcbecaae529d54f810a': (('structure', _g27_structure, 1), ('unstructure', _g27_unstructure, 45),),
+    '8f136abae9c0b6227b8ad2c7200b0d94': (('structure', _g28_structure, 1), ('unstructure', _g28_unstructure, 51),),
+    '7450e2357818cccc5b28e755115288c9': (('structure', _g29_structure, 1), ('unstructure', _g29_unstructure, 13),),
+    'd827d324903671f4362146c506e0fb53': (('structure', _g30_structure, 1), ('unstructure', _g30_unstructure, 82),),
+    '763bebfb4e57b187b22bd4b28553dcb8': (('structure', _g31_structure, 1), ('unstructure', _g31_unstructure, 45),),
+    'df44976d9fc235c0c4d23de2c5fdf313': (('structure', _g32_structure, 1), ('unstructure', _g32_unstructure, 45),),
+    'e3c8292ff474fa750ee119ce2b4aaa8e': (('check', _g33_check, 1),),
+    'b9e1b8bf1d2e75497096197bd9e2f7df': (('check', _g34_check, 1),),
+    '4282449f0ea5a3a61a1df6671fadeb01': (('check', _g35_check, 1),),
+    'ff61b5c251b615e3d99bbd624c9c402a': (('check', _g36_check, 1),),
+    'b3161df578c17ac191cd1ab01605f88e': (('check', _g37_check, 1),),
+    'a6e54d6f763ed5fc0d20f7a9017b7bcd': (('check', _g38_check, 1),),
+    '340fed89d61d9cd15361054894d62e60': (('check', _g39_check, 1),),
+    'f7d8cbcb579a64a4f2c1cdeb6008b15d': (('check', _g40_check, 1),),
+    'd1958b0a86b3f8f619d45f0156aeaf7a': (('check', _g41_check, 1),),
+    '84c4aa025d9872296e8b7a9742bb88fb': (('check', _g42_check, 1),),
+    '5116b20ae19f864b4bd72a4533470758': (('check', _g43_check, 1),),
+    '7a5312716b835af4fa08ed6325c8aca1': (('check', _g44_check, 1),),
+    'd640d2cbf58f52345a7c9c9e1bc33da4': (('check', _g45_check, 1),),
+    '18be1cefc751aeca0382337863c6dd38': (('check', _g46_check, 1),),
+    '7f37d0d54ffa7d9682050e2f4d3c9507': (('check', _g47_check, 1),),
+    '2d5835b023542aed8a6796b140fa52cb': (('check', _g48_check, 1),),
+    '467a01449fd5a2bc3d434f7d7205776e': (('check', _g49_check, 1),),
+    '7d9a762c3795a7f0b1ec69be0a0b017e': (('check', _g50_check, 1),),
+    'c794aa87a6cf61a05997647ca8001d2a': (('check', _g51_check, 1),),
+    '26ce31a1d33f567e9e9a0cecee2df366': (('check', _g52_check, 1),),
+    '14030f096613ebac4c126091ffb7550c': (('make', _g53_make, 1),),
+    'ba6e8b8c9ac2ad383b8e6253208ddefe': (('replace', _g54_replace, 1),),
+    '20fc54a93bf105615fa2dcdd8973fc2d': (('replace', _g55_replace, 1),),
+    '80d7cf5d9018baf113912a4ce7ea53f5': (('replace', _g56_replace, 1),),
+    '1b704ed3d89c10a75845c2ff6b2228ad': (('replace', _g57_replace, 1),),
+    'decbe0c8660a7df6f6e1cc4490669f3a': (('replace', _g58_replace, 1),),
+    '52ce4c5997ce17957593a78f2cccdf7c': (('replace', _g59_replace, 1),),
+    '9cd2061eba8daaaeebf8289f297cf99d': (('replace', _g60_replace, 1),),
+    '42414047ede3658e164f47f7293960d2': (('replace', _g61_replace, 1),),
+    '13c63598b2b664796b9804025e4f82dc': (('replace', _g62_replace, 1),),
+    '71e7354d39c7f1e5d3e7f23fe3c287bb': (('replace', _g63_replace, 1),),
+    '479f1b4f100278bf4741a02f77ab4c1c': (('replace', _g64_replace, 1),),
+    '4ddd325c2f67bcafd425ebd092410b55': (('replace', _g65_replace, 1),),
 }

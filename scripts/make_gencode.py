@@ -52,6 +52,8 @@ def sources() -> list[tuple[str, str]]:
     from convo.codec import _converter
 
     maker(m.Conversation, _converter._MAKE_NAMES, pure=True)  # without convo._speedups (made on import there)
+    _converter._GENERIC.clear()
+    _converter._generic()  # the fast hook for any key order (made on first use)
     seen: set[str] = set()
     out = []
     # (sorted: what is made on import differs with and without convo._speedups, never the file)

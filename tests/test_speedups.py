@@ -190,32 +190,59 @@ class TestReplacers:
 
 def general(d: Any) -> Any:
     """The general lazy hook alone (no fast hook), on a fresh copy of *d*."""
-    saved = dict(C._FAST)
-    C._FAST.clear()
-    real = C._fast_hook
-    C._fast_hook = lambda keys: None  # type: ignore[assignment]
+    real = C.fast_conversation
+    C.fast_conversation = lambda d: None  # type: ignore[assignment]
     try:
         return C.structure_conversation_lazy(orjson.loads(orjson.dumps(d)))
     finally:
-        C._fast_hook = real  # type: ignore[assignment]
+        C.fast_conversation = real  # type: ignore[assignment]
+
+
+def hooked(specialize: int) -> Any:
+    """structure_conversation_lazy with the fast hooks, a key order getting its own hook at its
+    *specialize*-th sighting (1: at once; a large number: never, the hook for any order)."""
+    def fn(d: Any) -> Any:
+        was = C._SPECIALIZE
+        C._SPECIALIZE = specialize
         C._FAST.clear()
-        C._FAST.update(saved)
+        C._SEEN.clear()
+        try:
+            return C.structure_conversation_lazy(orjson.loads(orjson.dumps(d)))
+        finally:
+            C._SPECIALIZE = was
+            C._FAST.clear()
+            C._SEEN.clear()
+    return fn
 
 
 def outcome(fn: Any, d: Any) -> tuple[str, Any]:
     try:
         conv = fn(d)
-    except Exception as e:
+    except Exception as e:  # (the error itself is compared)
         return "error", (type(e).__name__, str(e))
     turns = lazy_turns(conv)
     return "value", (repr(conv), convo.dumps(conv), turns, pickle.dumps(conv))
 
 
 def agree(d: Any) -> None:
-    """The fast hook (made for *d*'s keys, on a fresh parse) and the general one agree on *d*."""
-    C._FAST.pop(tuple(d), None) if isinstance(d, dict) else None
-    fast = outcome(lambda x: C.structure_conversation_lazy(orjson.loads(orjson.dumps(x))), d)
-    assert fast == outcome(general, d)
+    """The fast hooks (one made for *d*'s key order, and the one for any order) and the general
+    hook agree on *d*; so does convo.loads."""
+    want = outcome(general, d)
+    assert outcome(hooked(1), d) == want
+    assert outcome(hooked(10**9), d) == want
+    assert outcome(lambda x: convo.loads(orjson.dumps(x)), d) == outcome(general_loads, d)
+
+
+def general_loads(d: Any) -> Any:
+    """convo.loads of *d*'s JSON without its fast path."""
+    import convo.codec as codec
+
+    real = codec.fast_conversation
+    codec.fast_conversation = lambda d: None  # type: ignore[assignment]
+    try:
+        return convo.loads(orjson.dumps(d))
+    finally:
+        codec.fast_conversation = real  # type: ignore[assignment]
 
 
 def _requests() -> Iterator[dict[str, Any]]:
@@ -243,12 +270,21 @@ class TestFastHooks:
             agree(d)
 
     def test_fast_hooks_are_used(self) -> None:
-        """A plain request is made by its fast hook (one per key order, kept)."""
+        """A plain request is made by the fast hook for any key order, and once its key order
+        has been seen often, by one made for that order (kept)."""
         C._FAST.clear()
+        C._SEEN.clear()
+        keys = ("model", "max_tokens", "messages")
         data = orjson.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+        for _ in range(C._SPECIALIZE - 1):
+            conv = convo.loads(data)
+            assert lazy_turns(conv) is not None and convo.dumps(conv) == data
+        assert keys not in C._FAST
         conv = convo.loads(data)
-        assert C._FAST[("model", "max_tokens", "messages")] is not None
         assert lazy_turns(conv) is not None and convo.dumps(conv) == data
+        assert C._FAST[keys] is not C._generic()
+        C._FAST.clear()
+        C._SEEN.clear()
 
     @settings(max_examples=150)
     @given(cs.conversations(images=True, tools=True, thinking=True, mid_system=True, max_turns=5),
@@ -285,21 +321,30 @@ class TestFastHooks:
     def test_a_new_check_makes_new_fast_hooks(self) -> None:
         """Switching between the C and the Python lazy check drops the fast hooks made with the
         other (each calls the check it was made with)."""
+        hooked(1)({"messages": []})
         convo.loads(b'{"messages": []}')
-        assert C._FAST
+        assert C._GENERIC
         was = C.check_messages is not C.check_messages_py
         try:
             C._use_c_check(not was)
-            assert not C._FAST
+            assert not C._FAST and not C._GENERIC
             assert convo.dumps(convo.loads(b'{"messages": [{"role": "user", "content": "a"}]}'))
+            assert C._GENERIC[0].__globals__["_check"] is C.check_messages
         finally:
             C._use_c_check(was)
 
     def test_many_key_orders(self) -> None:
-        """Past the number of fast hooks kept, requests go through the general hook, alike."""
+        """Past the number of fast hooks kept, requests go through the hook for any order, alike."""
+        was = C._SPECIALIZE
+        C._SPECIALIZE = 1
         C._FAST.clear()
-        for i in range(C._FAST_SHAPES + 20):
-            d = {f"x{i}": i, "messages": [{"role": "user", "content": "a"}]}
-            assert convo.dumps(convo.loads(orjson.dumps(d))) == orjson.dumps(d)
-        assert len(C._FAST) == C._FAST_SHAPES
-        C._FAST.clear()
+        try:
+            for i in range(C._FAST_SHAPES + 20):
+                d = {"model": str(i), **({"top_k": i} if i % 2 else {}), f"x{i}": i,
+                     "messages": [{"role": "user", "content": "a"}]}
+                assert convo.dumps(convo.loads(orjson.dumps(d))) == convo.dumps(general_loads(d))
+            assert len(C._FAST) == C._FAST_SHAPES
+        finally:
+            C._SPECIALIZE = was
+            C._FAST.clear()
+            C._SEEN.clear()

@@ -960,7 +960,8 @@ def lazy_tables() -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], str
     return LAZY_TABLE, dict(_SOURCE_KEYS), frozenset(_LAZY_INNER)
 
 
-_FAST: dict[tuple[str, ...], Callable[[dict[str, Any]], Any] | None] = {}  # a request's keys -> its fast hook (see _fast_hook)
+_FAST: dict[tuple[str, ...], Callable[[dict[str, Any], tuple[str, ...]], Any]] = {}  # a request's keys -> its own fast hook (see fast_conversation)
+_GENERIC: list[Callable[[dict[str, Any], tuple[str, ...]], Any]] = []  # (made on first use, again after _use_c_check)
 
 
 def _use_c_check(on: bool = True) -> bool:
@@ -978,6 +979,7 @@ def _use_c_check(on: bool = True) -> bool:
     global check_messages, lazy_content
     check_messages, lazy_content = check_messages_py, lazy_content_py
     _FAST.clear()
+    _GENERIC.clear()
     if not on:
         return False
     try:
@@ -987,6 +989,7 @@ def _use_c_check(on: bool = True) -> bool:
     _lazycheck.configure(*lazy_tables())
     check_messages, lazy_content = _lazycheck.check_messages, _lazycheck.lazy_content
     _FAST.clear()  # (the fast hooks call the check they were made with)
+    _GENERIC.clear()
     return True
 
 
@@ -1071,21 +1074,50 @@ _make_conversation = maker(m.Conversation, _MAKE_NAMES)
 _FAST_SHAPES = 512  # (requests are written with few key orders; past this many, the hook below)
 
 
-def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
+def _fast_field(f: F, v: str) -> tuple[list[str], list[str]] | None:
+    """The lines of a fast hook that check field *f*'s value in variable *v* (``return None`` where
+    the general hook would do anything but the plain case), and those that convert it (which may
+    raise Shape); None: a field no fast hook takes."""
+    if f.kind == "messages":
+        return [f"if {v}.__class__ is not list: return None", f"masks = _check({v})",
+                "if masks is None: return None"], []
+    if f.kind == "content":
+        return [f"if {v}.__class__ is list:", f"    if _lazy_content({v}) < 0: return None",
+                f"    {v} = _blocks({v})", f"elif {v}.__class__ is not str: return None"], []
+    check = []
+    cond, _ = _CHECKS[f.check]
+    if cond:
+        cond = cond.replace("v.", f"{v}.")
+        check.append(f"if not ({v} is None or {cond}): return None" if f.null else f"if not ({cond}): return None")
+    if f.check == "num":
+        check.append(f"if {v}.__class__ is float and ({v} >= _PL or {v} <= _NL): return None")
+    if f.kind == "raw":
+        return check, []
+    if f.kind in ("json", "shared_json"):
+        return check, [f"{v} = {'_freeze' if f.kind == 'json' else '_freeze_shared'}({v})"]
+    return None
+
+
+def _fast_namespace() -> dict[str, Any]:
+    return {
+        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "Shape": Shape, "_freeze": freeze_json,
+        "_freeze_shared": freeze_shared, "_blocks": structure_blocks, "_check": check_messages,
+        "_lazy_content": lazy_content, "_make": _make_conversation, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
+        "_order": _fast_order,
+    }
+
+
+def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any], tuple[str, ...]], Any] | None:
     """The lazy conversation hook made for requests whose keys are *keys*, in that order: it reads
     the values at once (``d.values()``), makes the conversation in one call, and answers None
     wherever the general hook would do anything but the plain case (a value of another type, a
     turn not written back as read, a huge number, a shape error), which the caller then hands to
     that hook: so both give the same value or the same error. None: no such hook (no
-    ``messages``, or a key that is not an identifier-safe string)."""
+    ``messages``, or a key that is not a str)."""
     if "messages" not in keys or not all(k.__class__ is str for k in keys):
         return None
     spec = {f.key: f for f in _LAZY_FIELDS}
-    ns: dict[str, Any] = {
-        "UNSET": UNSET, "EMPTY": EMPTY, "FrozenDict": FrozenDict, "Shape": Shape, "_freeze": freeze_json,
-        "_freeze_shared": freeze_shared, "_blocks": structure_blocks, "_check": check_messages,
-        "_lazy_content": lazy_content, "_make": _make_conversation, "_PL": _POS_LIMIT, "_NL": _NEG_LIMIT,
-    }
+    ns = _fast_namespace()
     order = _root_order(keys)
     ns["ORDER"] = None if order == keys else order
     var = {k: f"v{i}" for i, k in enumerate(keys)}
@@ -1095,27 +1127,11 @@ def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
         f = spec.get(k)
         if f is None:
             continue
-        cond, _ = _CHECKS[f.check]
-        if f.kind == "messages":
-            body += [f"    if {v}.__class__ is not list: return None", f"    masks = _check({v})",
-                     "    if masks is None: return None"]
-            continue
-        if f.kind == "content":
-            body += [f"    if {v}.__class__ is list:", f"        if _lazy_content({v}) < 0: return None",
-                     f"        {v} = _blocks({v})", f"    elif {v}.__class__ is not str: return None"]
-            continue
-        if cond:
-            cond = cond.replace("v.", f"{v}.")
-            body.append(f"    if not ({v} is None or {cond}): return None" if f.null
-                        else f"    if not ({cond}): return None")
-        if f.check == "num":
-            body.append(f"    if {v}.__class__ is float and ({v} >= _PL or {v} <= _NL): return None")
-        if f.kind == "json":
-            convert.append(f"        {v} = _freeze({v})")
-        elif f.kind == "shared_json":
-            convert.append(f"        {v} = _freeze_shared({v})")
-        elif f.kind != "raw":
+        lines = _fast_field(f, v)
+        if lines is None:
             return None
+        body += [f"    {ln}" for ln in lines[0]]
+        convert += [f"        {ln}" for ln in lines[1]]
     extra = [k for k in keys if k not in spec]
     if extra:
         convert.append("        e = FrozenDict({" + ", ".join(f"{k!r}: _freeze({var[k]})" for k in extra) + "})")
@@ -1124,27 +1140,84 @@ def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any] | None:
     args = [var.get(f.key, "UNSET") for f in _LAZY_FIELDS if f.key != "messages"]
     args += ["e" if extra else "EMPTY", f"(d, ORDER, {var['messages']}, masks)"]
     body.append(f"    return _make({', '.join(args)})")
-    source = "def fast(d):\n" + "\n".join(body) + "\n"
+    source = "def fast(d, keys):\n" + "\n".join(body) + "\n"
     exec(compile(source, "<convo fast hook for Conversation>", "exec", dont_inherit=True), ns)  # noqa: S102 - convo's own generated code (keys only as repr literals)
     return ns["fast"]  # type: ignore[no-any-return]
 
 
+def _generic_fast_hook() -> Callable[[dict[str, Any], tuple[str, ...]], Any]:
+    """The fast hook for requests of any key order (:func:`_fast_hook`'s answers, its values
+    looked up by key; a key it does not model: None). Its source is the same every time, so its
+    code is made at build time (:mod:`convo._gencode`)."""
+    body = ["    n = 0"]
+    convert = []
+    args = []
+    for i, f in enumerate(_LAZY_FIELDS):
+        v = f"v{i}"
+        lines = _fast_field(f, v)
+        assert lines is not None  # (every field of a request has a fast form)
+        if f.kind == "messages":
+            body += [f"    {v} = d.get({f.key!r})", *(f"    {ln}" for ln in lines[0]), "    n += 1"]
+            continue
+        args.append(v)
+        body += [f"    {v} = d.get({f.key!r}, UNSET)", f"    if {v} is not UNSET:", "        n += 1",
+                 *(f"        {ln}" for ln in lines[0])]
+        convert += [f"        if {v} is not UNSET: {ln}" for ln in lines[1]]
+    body.append("    if n != len(d): return None  # (keys it does not model: the general hook)")
+    if convert:
+        body += ["    try:", *convert, "    except Shape:", "        return None"]
+    messages = next(i for i, f in enumerate(_LAZY_FIELDS) if f.kind == "messages")
+    body.append(f"    return _make({', '.join(args)}, EMPTY, (d, _order(keys), v{messages}, masks))")
+    ns = _fast_namespace()
+    exec_generated("def fast(d, keys):\n" + "\n".join(body) + "\n", "<convo fast hook for Conversation>", ns)
+    return ns["fast"]  # type: ignore[no-any-return]
+
+
+_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+
+
+def _fast_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The order convo writes a request of *keys* in, or None where it is *keys* (see _root_order)."""
+    try:
+        return _ORDERS[keys]
+    except KeyError:
+        order = _root_order(keys)
+        found = None if order == keys else order
+        if len(_ORDERS) < 4096:
+            _ORDERS[keys] = found
+        return found
+
+
+_SEEN: dict[tuple[str, ...], int] = {}
+_SPECIALIZE = 100  # a key order seen this often gets its own hook (compiling one costs ~0.4 ms)
+
+
 def fast_conversation(d: dict[str, Any]) -> m.Conversation | None:
     """The lazy conversation of a request object the codec owns (see :func:`structure_conversation_lazy`)
-    where its fast hook takes it (:func:`_fast_hook`), else None: hand it to the general hook.
+    where a fast hook takes it, else None: hand it to the general hook. Requests of a key order
+    seen often get a hook of their own (:func:`_fast_hook`); the others, one for any order.
     Raises only what building its JSON values may raise (BigNumber, RecursionError).
 
     >>> fast_conversation({"model": "m", "messages": []}).model, fast_conversation({"model": 1, "messages": []})
     ('m', None)
     """
     keys = tuple(d)
-    try:
-        fast = _FAST[keys]
-    except KeyError:
-        fast = _fast_hook(keys)
-        if len(_FAST) < _FAST_SHAPES:
-            _FAST[keys] = fast
-    return None if fast is None else fast(d)
+    fast = _FAST.get(keys)
+    if fast is None:
+        seen = _SEEN.get(keys, 0) + 1
+        if seen >= _SPECIALIZE and len(_FAST) < _FAST_SHAPES:
+            fast = _FAST[keys] = _fast_hook(keys) or _generic()
+        else:
+            if len(_SEEN) < 4096 or keys in _SEEN:
+                _SEEN[keys] = seen
+            fast = _generic()
+    return fast(d, keys)  # type: ignore[no-any-return]
+
+
+def _generic() -> Callable[[dict[str, Any], tuple[str, ...]], Any]:
+    if not _GENERIC:
+        _GENERIC.append(_generic_fast_hook())
+    return _GENERIC[0]
 
 
 def structure_conversation_lazy(d: Any) -> m.Conversation:
