@@ -80,149 +80,63 @@ slot_offset(PyTypeObject *tp, PyObject *name)
     return m->offset;
 }
 
-/* maker ------------------------------------------------------------------------------------ */
+/* maker and packer: one type of callable over a class and some of its slots ---------------- */
 
 typedef struct {
-    PyObject_VAR_HEAD
+    PyObject_VAR_HEAD /* Py_SIZE: how many slots */
     PyTypeObject *cls;
-    Py_ssize_t n;
+    PyObject *keys;   /* a packer's: tuple of str, one per slot; NULL for a maker */
+    PyObject *skip;   /* a packer's: the value whose slots it leaves out */
     vectorcallfunc vectorcall;
-    Py_ssize_t offsets[1]; /* n of them */
-} Maker;
-
-static PyTypeObject MakerType;
+    Py_ssize_t offsets[1]; /* Py_SIZE of them */
+} SlotFunction;
 
 static PyObject *
 maker_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    Maker *mk = (Maker *)self;
+    SlotFunction *f = (SlotFunction *)self;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
         PyErr_SetString(PyExc_TypeError, "a convo maker takes positional arguments only");
         return NULL;
     }
-    if (nargs != mk->n) {
+    if (nargs != Py_SIZE(f)) {
         PyErr_Format(PyExc_TypeError, "a convo maker of %.200s takes %zd arguments (%zd given)",
-                     mk->cls->tp_name, mk->n, nargs);
+                     f->cls->tp_name, Py_SIZE(f), nargs);
         return NULL;
     }
-    PyObject *new = mk->cls->tp_alloc(mk->cls, 0);
+    PyObject *new = f->cls->tp_alloc(f->cls, 0);
     if (new == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < nargs; i++) {
-        PyObject **dst = (PyObject **)((char *)new + mk->offsets[i]);
+        PyObject **dst = (PyObject **)((char *)new + f->offsets[i]);
         Py_INCREF(args[i]);
         Py_XSETREF(*dst, args[i]);
     }
     return new;
 }
 
-static void
-maker_dealloc(PyObject *self)
-{
-    Maker *mk = (Maker *)self;
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(mk->cls);
-    PyObject_GC_Del(self);
-}
-
-static int
-maker_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(((Maker *)self)->cls);
-    return 0;
-}
-
-static PyObject *
-maker_repr(PyObject *self)
-{
-    return PyUnicode_FromFormat("<convo maker of %s>", ((Maker *)self)->cls->tp_name);
-}
-
-static PyTypeObject MakerType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "convo._speedups.Maker",
-    .tp_basicsize = sizeof(Maker) - sizeof(Py_ssize_t),
-    .tp_itemsize = sizeof(Py_ssize_t),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_vectorcall_offset = offsetof(Maker, vectorcall),
-    .tp_call = PyVectorcall_Call,
-    .tp_dealloc = maker_dealloc,
-    .tp_traverse = maker_traverse,
-    .tp_repr = maker_repr,
-    .tp_doc = "maker(cls, names)(*values): a new cls with each name's slot set (see convo/_speedups.c).",
-};
-
-static PyObject *
-maker(PyObject *self, PyObject *args)
-{
-    PyObject *cls, *names;
-    if (!PyArg_ParseTuple(args, "O!O!:maker", &PyType_Type, &cls, &PyTuple_Type, &names))
-        return NULL;
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    if (!slotted(tp))
-        return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(names);
-    Maker *mk = PyObject_GC_NewVar(Maker, &MakerType, n > 0 ? n : 1);
-    if (mk == NULL)
-        return NULL;
-    mk->cls = NULL;
-    mk->n = n;
-    mk->vectorcall = maker_vectorcall;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *name = PyTuple_GET_ITEM(names, i);
-        Py_ssize_t offset = slot_offset(tp, name);
-        for (Py_ssize_t j = 0; offset >= 0 && j < i; j++) {
-            if (mk->offsets[j] == offset) {
-                PyErr_Format(PyExc_TypeError, "convo._speedups: %R is named twice", name);
-                offset = -1;
-            }
-        }
-        if (offset < 0) {
-            Py_DECREF(mk);
-            return NULL;
-        }
-        mk->offsets[i] = offset;
-    }
-    Py_INCREF(cls);
-    mk->cls = tp;
-    PyObject_GC_Track((PyObject *)mk);
-    return (PyObject *)mk;
-}
-
-
-/* packer ----------------------------------------------------------------------------------- */
-
-typedef struct {
-    PyObject_VAR_HEAD
-    PyTypeObject *cls;
-    PyObject *keys; /* tuple of str, one per slot */
-    PyObject *skip;
-    vectorcallfunc vectorcall;
-    Py_ssize_t offsets[1]; /* Py_SIZE of them */
-} Packer;
-
 static PyObject *
 packer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    Packer *pk = (Packer *)self;
+    SlotFunction *f = (SlotFunction *)self;
     if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
         PyErr_SetString(PyExc_TypeError, "a convo packer takes one value");
         return NULL;
     }
     PyObject *obj = args[0];
-    if (!PyObject_TypeCheck(obj, pk->cls)) {
-        PyErr_Format(PyExc_TypeError, "a convo packer of %.200s got %.200s", pk->cls->tp_name, Py_TYPE(obj)->tp_name);
+    if (!PyObject_TypeCheck(obj, f->cls)) {
+        PyErr_Format(PyExc_TypeError, "a convo packer of %.200s got %.200s", f->cls->tp_name, Py_TYPE(obj)->tp_name);
         return NULL;
     }
     PyObject *d = PyDict_New();
     if (d == NULL)
         return NULL;
-    for (Py_ssize_t i = 0; i < Py_SIZE(pk); i++) {
-        PyObject *v = *(PyObject **)((char *)obj + pk->offsets[i]);
-        if (v == pk->skip)
+    for (Py_ssize_t i = 0; i < Py_SIZE(f); i++) {
+        PyObject *v = *(PyObject **)((char *)obj + f->offsets[i]);
+        if (v == f->skip)
             continue;
-        if (PyDict_SetItem(d, PyTuple_GET_ITEM(pk->keys, i), v == NULL ? Py_None : v) < 0) {
+        if (PyDict_SetItem(d, PyTuple_GET_ITEM(f->keys, i), v == NULL ? Py_None : v) < 0) {
             Py_DECREF(d);
             return NULL;
         }
@@ -231,45 +145,105 @@ packer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject
 }
 
 static void
-packer_dealloc(PyObject *self)
+slotfunction_dealloc(PyObject *self)
 {
-    Packer *pk = (Packer *)self;
+    SlotFunction *f = (SlotFunction *)self;
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(pk->cls);
-    Py_CLEAR(pk->keys);
-    Py_CLEAR(pk->skip);
+    Py_CLEAR(f->cls);
+    Py_CLEAR(f->keys);
+    Py_CLEAR(f->skip);
     PyObject_GC_Del(self);
 }
 
 static int
-packer_traverse(PyObject *self, visitproc visit, void *arg)
+slotfunction_traverse(PyObject *self, visitproc visit, void *arg)
 {
-    Packer *pk = (Packer *)self;
-    Py_VISIT(pk->cls);
-    Py_VISIT(pk->keys);
-    Py_VISIT(pk->skip);
+    SlotFunction *f = (SlotFunction *)self;
+    Py_VISIT(f->cls);
+    Py_VISIT(f->keys);
+    Py_VISIT(f->skip);
     return 0;
 }
 
 static PyObject *
-packer_repr(PyObject *self)
+slotfunction_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("<convo packer of %s>", ((Packer *)self)->cls->tp_name);
+    SlotFunction *f = (SlotFunction *)self;
+    return PyUnicode_FromFormat("<convo %s of %s>", f->keys == NULL ? "maker" : "packer", f->cls->tp_name);
 }
 
-static PyTypeObject PackerType = {
+static PyTypeObject SlotFunctionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "convo._speedups.Packer",
-    .tp_basicsize = sizeof(Packer) - sizeof(Py_ssize_t),
+    .tp_name = "convo._speedups.SlotFunction",
+    .tp_basicsize = sizeof(SlotFunction) - sizeof(Py_ssize_t),
     .tp_itemsize = sizeof(Py_ssize_t),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_vectorcall_offset = offsetof(Packer, vectorcall),
+    .tp_vectorcall_offset = offsetof(SlotFunction, vectorcall),
     .tp_call = PyVectorcall_Call,
-    .tp_dealloc = packer_dealloc,
-    .tp_traverse = packer_traverse,
-    .tp_repr = packer_repr,
-    .tp_doc = "packer(cls, names, keys, skip)(obj): {key: slot} for each slot not skip (see convo/_speedups.c).",
+    .tp_dealloc = slotfunction_dealloc,
+    .tp_traverse = slotfunction_traverse,
+    .tp_repr = slotfunction_repr,
+    .tp_doc = "A maker or a packer of a class (see convo/_speedups.c).",
 };
+
+/* A new SlotFunction of cls over the slots named in names (a tuple), each named once; keys and
+ * skip as the packer's (keys NULL: a maker). NULL with TypeError set on a bad name. */
+static PyObject *
+slot_function(PyObject *cls, PyObject *names, PyObject *keys, PyObject *skip, vectorcallfunc call)
+{
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    if (!slotted(tp))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    if (keys != NULL && PyTuple_GET_SIZE(keys) != n) {
+        PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: one key per name");
+        return NULL;
+    }
+    SlotFunction *f = PyObject_GC_NewVar(SlotFunction, &SlotFunctionType, n > 0 ? n : 1);
+    if (f == NULL)
+        return NULL;
+    Py_SET_SIZE(f, n);
+    f->cls = NULL;
+    f->keys = NULL;
+    f->skip = NULL;
+    f->vectorcall = call;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        Py_ssize_t offset = slot_offset(tp, name);
+        for (Py_ssize_t j = 0; offset >= 0 && j < i; j++) {
+            if (f->offsets[j] == offset) {
+                PyErr_Format(PyExc_TypeError, "convo._speedups: %R is named twice", name);
+                offset = -1;
+            }
+        }
+        if (offset >= 0 && keys != NULL && !PyUnicode_CheckExact(PyTuple_GET_ITEM(keys, i))) {
+            PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: keys are str");
+            offset = -1;
+        }
+        if (offset < 0) {
+            Py_DECREF(f);
+            return NULL;
+        }
+        f->offsets[i] = offset;
+    }
+    Py_INCREF(cls);
+    f->cls = tp;
+    Py_XINCREF(keys);
+    f->keys = keys;
+    Py_XINCREF(skip);
+    f->skip = skip;
+    PyObject_GC_Track((PyObject *)f);
+    return (PyObject *)f;
+}
+
+static PyObject *
+maker(PyObject *self, PyObject *args)
+{
+    PyObject *cls, *names;
+    if (!PyArg_ParseTuple(args, "O!O!:maker", &PyType_Type, &cls, &PyTuple_Type, &names))
+        return NULL;
+    return slot_function(cls, names, NULL, NULL, maker_vectorcall);
+}
 
 static PyObject *
 packer(PyObject *self, PyObject *args)
@@ -278,40 +252,7 @@ packer(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!O!O:packer", &PyType_Type, &cls, &PyTuple_Type, &names, &PyTuple_Type, &keys,
                           &skip))
         return NULL;
-    PyTypeObject *tp = (PyTypeObject *)cls;
-    if (!slotted(tp))
-        return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(names);
-    if (PyTuple_GET_SIZE(keys) != n) {
-        PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: one key per name");
-        return NULL;
-    }
-    Packer *pk = PyObject_GC_NewVar(Packer, &PackerType, n > 0 ? n : 1);
-    if (pk == NULL)
-        return NULL;
-    Py_SET_SIZE(pk, n);
-    pk->cls = NULL;
-    pk->keys = NULL;
-    pk->skip = NULL;
-    pk->vectorcall = packer_vectorcall;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t offset = slot_offset(tp, PyTuple_GET_ITEM(names, i));
-        if (offset < 0 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(keys, i))) {
-            if (offset >= 0)
-                PyErr_SetString(PyExc_TypeError, "convo._speedups.packer: keys are str");
-            Py_DECREF(pk);
-            return NULL;
-        }
-        pk->offsets[i] = offset;
-    }
-    Py_INCREF(cls);
-    pk->cls = tp;
-    Py_INCREF(keys);
-    pk->keys = keys;
-    Py_INCREF(skip);
-    pk->skip = skip;
-    PyObject_GC_Track((PyObject *)pk);
-    return (PyObject *)pk;
+    return slot_function(cls, names, keys, skip, packer_vectorcall);
 }
 
 static PyMethodDef methods[] = {
@@ -329,7 +270,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&MakerType) < 0 || PyType_Ready(&PackerType) < 0)
+    if (PyType_Ready(&SlotFunctionType) < 0)
         return NULL;
     return PyModule_Create(&module);
 }

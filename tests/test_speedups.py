@@ -125,14 +125,17 @@ class TestMaker:
             speedups.maker(int, ())
 
     def test_no_leak(self) -> None:
-        """Neither function leaks a reference (a missing DECREF grows memory on every call)."""
+        """No function leaks a reference (a missing DECREF grows memory on every call)."""
         conv = convo.loads(orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
         make = speedups.maker(m.Text, ("text", "cache_control", "citations", "extra"))
+        pack = speedups.packer(m.Text, ("text", "cache_control"), ("text", "cache_control"), UNSET)
 
         def work() -> None:
             for _ in range(2000):
                 speedups.clone(conv)
-                make("x" * 10, UNSET, UNSET, conv.extra)
+                pack(make("x" * 10, UNSET, UNSET, conv.extra))
+                speedups.maker(m.Text, ("text",))
+                speedups.packer(m.Text, ("text",), ("t",), None)
 
         work()
         tracemalloc.start()
@@ -143,6 +146,31 @@ class TestMaker:
         grown = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         assert grown < 64 * 1024, grown
+
+
+class TestPacker:
+    def test_every_model_class(self) -> None:
+        """A packer gives each slot's value by key, in order, leaving out those holding skip and
+        giving None for an empty slot."""
+        for cls in MODEL_CLASSES:
+            names = tuple(a.name for a in cls.__attrs_attrs__)
+            values = tuple(UNSET if i % 3 == 1 else object() for i in range(len(names)))
+            obj = maker(cls, names[1:])(*values[1:])  # (the first slot left empty)
+            got = speedups.packer(cls, names, tuple(f"k{i}" for i in range(len(names))), UNSET)(obj)
+            want = {f"k{i}": (None if i == 0 else v) for i, v in enumerate(values) if v is not UNSET or i == 0}
+            assert list(got.items()) == list(want.items())
+
+    def test_bad_calls(self) -> None:
+        pack = speedups.packer(m.Text, ("text",), ("text",), UNSET)
+        assert repr(pack) == "<convo packer of Text>"
+        with pytest.raises(TypeError, match="a convo packer of Text got Image"):
+            pack(m.Image.from_url("https://x/a.png"))
+        with pytest.raises(TypeError, match="takes one value"):
+            pack(m.Text("a"), m.Text("b"))
+        with pytest.raises(TypeError, match="one key per name"):
+            speedups.packer(m.Text, ("text",), (), UNSET)
+        with pytest.raises(TypeError, match="keys are str"):
+            speedups.packer(m.Text, ("text",), (1,), UNSET)
 
 
 def replacers(cls: type) -> tuple[Any, Any]:
