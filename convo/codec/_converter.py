@@ -978,7 +978,7 @@ def _use_c_check(on: bool = True) -> bool:
     """
     global check_messages, lazy_content
     check_messages, lazy_content = check_messages_py, lazy_content_py
-    _FAST.clear()
+    _FAST.clear()  # (the fast hooks call the check they were made with: made again on first use)
     _GENERIC.clear()
     if not on:
         return False
@@ -988,8 +988,6 @@ def _use_c_check(on: bool = True) -> bool:
         return False
     _lazycheck.configure(*lazy_tables())
     check_messages, lazy_content = _lazycheck.check_messages, _lazycheck.lazy_content
-    _FAST.clear()  # (the fast hooks call the check they were made with)
-    _GENERIC.clear()
     return True
 
 
@@ -1055,7 +1053,6 @@ _lazy_conversation = _gen(
     _LAZY_FIELDS,
     None, {"_messages": _pending_messages, "_set_messages": _set_pending})[0]
 _CONVERSATION_KEYS = {f.key: i for i, f in enumerate(CONVERSATION_FIELDS)}
-_ROOT_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}  # a request's keys -> as convo writes them
 
 
 def _root_order(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -1071,7 +1068,7 @@ def _root_order(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 _MAKE_NAMES = (*(f.name for f in _LAZY_FIELDS if f.key != "messages"), "extra", "_lazy")
 _make_conversation = maker(m.Conversation, _MAKE_NAMES)
-_FAST_SHAPES = 512  # (requests are written with few key orders; past this many, the hook below)
+_FAST_SHAPES = 512  # (requests are written with few key orders; past this many, the hook for any order)
 
 
 def _fast_field(f: F, v: str) -> tuple[list[str], list[str]] | None:
@@ -1173,7 +1170,7 @@ def _generic_fast_hook() -> Callable[[dict[str, Any], tuple[str, ...]], Any]:
     return ns["fast"]  # type: ignore[no-any-return]
 
 
-_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}  # a request's keys -> as convo writes them (None: so)
 
 
 def _fast_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -1244,14 +1241,8 @@ def structure_conversation_lazy(d: Any) -> m.Conversation:
     if root.asread:
         s = d.get("system")
         if s.__class__ is not list or lazy_content(s) >= 0:
-            keys = tuple(d)
-            order = _ROOT_ORDER.get(keys)
-            if order is None:
-                order = _root_order(keys)
-                if len(_ROOT_ORDER) < 4096:  # (requests are written with few key orders)
-                    _ROOT_ORDER[keys] = order
             # the turns stay parsed too (built when first read: convo.model.Conversation.__getattr__)
-            _SET_ROOT(o, (d, None if order == keys else order, None if masks is None else d["messages"], masks))
+            _SET_ROOT(o, (d, _fast_order(tuple(d)), None if masks is None else d["messages"], masks))
             return o  # type: ignore[no-any-return]
     if masks is not None:  # the parsed object is not kept: the turns are built now
         _SET_MESSAGES(o, build_messages(d["messages"], masks))
