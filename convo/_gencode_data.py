@@ -11,80 +11,38 @@ source). See :mod:`convo._gencode`.
 
 # <convo fast hook for Conversation>
 def _g0_fast(d, keys):
-    n = 0
-    v0 = d.get('model', UNSET)
+    v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17 = row = tuple(map(d.get, _KEYS, _ABSENT))
+    if len(d) + row.count(UNSET) != 18: return None  # (keys it does not model: the general hook)
     if v0 is not UNSET:
-        n += 1
         if not (v0.__class__ is str): return None
-    v1 = d.get('max_tokens', UNSET)
     if v1 is not UNSET:
-        n += 1
         if not (v1.__class__ is int): return None
-    v2 = d.get('messages')
     if v2.__class__ is not list: return None
     masks = _check(v2)
     if masks is None: return None
-    n += 1
-    v3 = d.get('system', UNSET)
     if v3 is not UNSET:
-        n += 1
         if v3.__class__ is list:
             if _lazy_content(v3) < 0: return None
             v3 = _blocks(v3)
         elif v3.__class__ is not str: return None
-    v4 = d.get('tools', UNSET)
     if v4 is not UNSET:
-        n += 1
         if not (v4.__class__ is list): return None
-    v5 = d.get('tool_choice', UNSET)
-    if v5 is not UNSET:
-        n += 1
-    v6 = d.get('thinking', UNSET)
-    if v6 is not UNSET:
-        n += 1
-    v7 = d.get('output_config', UNSET)
-    if v7 is not UNSET:
-        n += 1
-    v8 = d.get('stop_sequences', UNSET)
     if v8 is not UNSET:
-        n += 1
         if not (v8.__class__ is list): return None
-    v9 = d.get('metadata', UNSET)
-    if v9 is not UNSET:
-        n += 1
-    v10 = d.get('temperature', UNSET)
     if v10 is not UNSET:
-        n += 1
         if not (v10 is None or v10.__class__ is int or v10.__class__ is float): return None
         if v10.__class__ is float and (v10 >= _PL or v10 <= _NL): return None
-    v11 = d.get('top_p', UNSET)
     if v11 is not UNSET:
-        n += 1
         if not (v11 is None or v11.__class__ is int or v11.__class__ is float): return None
         if v11.__class__ is float and (v11 >= _PL or v11 <= _NL): return None
-    v12 = d.get('top_k', UNSET)
     if v12 is not UNSET:
-        n += 1
         if not (v12 is None or v12.__class__ is int): return None
-    v13 = d.get('stream', UNSET)
     if v13 is not UNSET:
-        n += 1
         if not (v13.__class__ is bool): return None
-    v14 = d.get('cache_control', UNSET)
-    if v14 is not UNSET:
-        n += 1
-    v15 = d.get('service_tier', UNSET)
     if v15 is not UNSET:
-        n += 1
         if not (v15.__class__ is str): return None
-    v16 = d.get('container', UNSET)
-    if v16 is not UNSET:
-        n += 1
-    v17 = d.get('inference_geo', UNSET)
     if v17 is not UNSET:
-        n += 1
         if not (v17 is None or v17.__class__ is str): return None
-    if n != len(d): return None  # (keys it does not model: the general hook)
     try:
         if v4 is not UNSET: v4 = _freeze_shared(v4)
         if v5 is not UNSET: v5 = _freeze(v5)
@@ -2577,7 +2535,7 @@ def _g65_replace(obj, changes):
     return new
 
 CODE = {
-    '8c00735c6afa85a54a7273efb3ca6ec8': (('fast', _g0_fast, 1),),
+    'b18fa917346af1641dd80f53415da7d7': (('fast', _g0_fast, 1),),
     'c1e0e4cc572b400c1ff7555e9c844cd8': (('structure', _g1_structure, 1), ('unstructure', _g1_unstructure, 18),),
     '741dc071cfda6f2ae7f52dad7dbc3497': (('structure', _g2_structure, 1), ('unstructure', _g2_unstructure, 45),),
     '0961d39e20cb9c574c653b3539f20873': (('structure', _g3_structure, 1), ('unstructure', _g3_unstructure, 20),),

@@ -1144,28 +1144,30 @@ def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any], tuple[str, ..
 
 def _generic_fast_hook() -> Callable[[dict[str, Any], tuple[str, ...]], Any]:
     """The fast hook for requests of any key order (:func:`_fast_hook`'s answers, its values
-    looked up by key; a key it does not model: None). Its source is the same every time, so its
-    code is made at build time (:mod:`convo._gencode`)."""
-    body = ["    n = 0"]
+    looked up by key in one C pass; a key it does not model: None). Its source is the same every
+    time, so its code is made at build time (:mod:`convo._gencode`)."""
+    names = [f"v{i}" for i in range(len(_LAZY_FIELDS))]
+    body = [f"    {', '.join(names)} = row = tuple(map(d.get, _KEYS, _ABSENT))",
+            f"    if len(d) + row.count(UNSET) != {len(names)}: return None  # (keys it does not model: the general hook)"]
     convert = []
     args = []
-    for i, f in enumerate(_LAZY_FIELDS):
-        v = f"v{i}"
+    for f, v in zip(_LAZY_FIELDS, names, strict=True):
         lines = _fast_field(f, v)
         assert lines is not None  # (every field of a request has a fast form)
-        if f.kind == "messages":
-            body += [f"    {v} = d.get({f.key!r})", *(f"    {ln}" for ln in lines[0]), "    n += 1"]
+        if f.kind == "messages":  # (absent, it is UNSET: not a list)
+            body += [f"    {ln}" for ln in lines[0]]
             continue
         args.append(v)
-        body += [f"    {v} = d.get({f.key!r}, UNSET)", f"    if {v} is not UNSET:", "        n += 1",
-                 *(f"        {ln}" for ln in lines[0])]
+        if lines[0]:
+            body += [f"    if {v} is not UNSET:", *(f"        {ln}" for ln in lines[0])]
         convert += [f"        if {v} is not UNSET: {ln}" for ln in lines[1]]
-    body.append("    if n != len(d): return None  # (keys it does not model: the general hook)")
     if convert:
         body += ["    try:", *convert, "    except Shape:", "        return None"]
-    messages = next(i for i, f in enumerate(_LAZY_FIELDS) if f.kind == "messages")
-    body.append(f"    return _make({', '.join(args)}, EMPTY, (d, _order(keys), v{messages}, masks))")
+    messages = next(v for f, v in zip(_LAZY_FIELDS, names, strict=True) if f.kind == "messages")
+    body.append(f"    return _make({', '.join(args)}, EMPTY, (d, _order(keys), {messages}, masks))")
     ns = _fast_namespace()
+    ns["_KEYS"] = tuple(f.key for f in _LAZY_FIELDS)
+    ns["_ABSENT"] = (UNSET,) * len(_LAZY_FIELDS)
     exec_generated("def fast(d, keys):\n" + "\n".join(body) + "\n", "<convo fast hook for Conversation>", ns)
     return ns["fast"]  # type: ignore[no-any-return]
 
