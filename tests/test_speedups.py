@@ -342,6 +342,19 @@ class TestFastHooks:
     def test_edge_cases(self, body: dict[str, Any]) -> None:
         agree(body)
 
+    @pytest.mark.parametrize("extra", [
+        {"x" * 300: 1},  # a long key
+        {f"k{i}": i for i in range(70)},  # many keys
+        {"'; import os; '": 1, '"""': 2, "\n": 3, "\udcff": 4},  # keys that would be code if pasted as is
+    ])
+    def test_keys_from_the_data(self, extra: dict[str, Any]) -> None:
+        """Keys are data: a key order of many or long keys gets no hook of its own (the general
+        hook takes those requests), and odd keys are literals in a hook's source, never code."""
+        d = {"model": "m", **extra, "messages": [{"role": "user", "content": "hi"}]}
+        agree(d)
+        made = C._fast_hook(tuple(d))
+        assert (made is None) == (len(d) > 64 or any(len(k) > 256 for k in d))
+
     def test_errors_name_the_path(self) -> None:
         with pytest.raises(DecodeError, match=r"\$\.temperature: expected a number or null"):
             convo.loads(b'{"messages": [], "temperature": "hot"}')

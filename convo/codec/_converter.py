@@ -1111,8 +1111,8 @@ def _fast_hook(keys: tuple[str, ...]) -> Callable[[dict[str, Any], tuple[str, ..
     turn not written back as read, a huge number, a shape error), which the caller then hands to
     that hook: so both give the same value or the same error. None: no such hook (no
     ``messages``, or a key that is not a str)."""
-    if "messages" not in keys or not all(k.__class__ is str for k in keys):
-        return None
+    if "messages" not in keys or len(keys) > 64 or not all(k.__class__ is str and len(k) <= 256 for k in keys):
+        return None  # (a key only ever enters the source as a repr() literal; these bounds keep it small)
     spec = {f.key: f for f in _LAZY_FIELDS}
     ns = _fast_namespace()
     order = _root_order(keys)
