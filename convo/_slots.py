@@ -19,7 +19,7 @@ from typing import Any
 
 from convo._gencode import exec_generated
 
-__all__ = ["CLONE", "all_slots", "maker", "packer"]
+__all__ = ["CLONE", "all_slots", "maker", "packer", "slot"]
 
 
 def _speedups() -> Any:
@@ -51,6 +51,18 @@ def all_slots(cls: type) -> bool:
     return cls.__dictoffset__ == 0 and all(b is object or b.__flags__ & _HEAPTYPE for b in cls.__mro__)
 
 
+def slot(cls: type, name: str) -> Any:
+    """The descriptor of attribute *name* in *cls* or its bases (a slot's member descriptor for
+    a slot), or None.
+
+    >>> class P:
+    ...     __slots__ = ("x",)
+    >>> slot(P, "x") is P.__dict__["x"], slot(P, "y")
+    (True, None)
+    """
+    return next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+
+
 def maker(cls: type, names: tuple[str, ...], *, pure: bool = False) -> Callable[..., Any]:
     """A function of one positional argument per name in *names* that returns a new *cls*
     (``object.__new__(cls)``, no ``__init__``) with each of those slots set to its argument; the
@@ -67,10 +79,10 @@ def maker(cls: type, names: tuple[str, ...], *, pure: bool = False) -> Callable[
     ns: dict[str, Any] = {"_new": object.__new__, "cls": cls}
     lines = [f"def make({', '.join(f'_{i}' for i in range(len(names)))}):", "    o = _new(cls)"]
     for i, n in enumerate(names):
-        slot = next((k.__dict__[n] for k in cls.__mro__ if n in k.__dict__), None)
-        if slot is None or not hasattr(slot, "__set__") or not n.isidentifier():
+        d = slot(cls, n)
+        if d is None or not hasattr(d, "__set__") or not n.isidentifier():
             raise TypeError(f"{n!r} is not a slot of {cls.__name__}")
-        ns[f"_s{i}"] = slot.__set__
+        ns[f"_s{i}"] = d.__set__
         lines.append(f"    _s{i}(o, _{i})")
     lines.append("    return o")
     exec_generated("\n".join(lines), f"<convo maker {cls.__name__}>", ns)

@@ -1,11 +1,16 @@
-"""Shared helpers for the emulator tests: spec schemas, SSE checks, a fake clock, headers.
+"""Shared helpers for the emulator tests: spec schemas, SSE checks, a fake clock, headers, `convo serve`.
 
 Loaded by path from tests/test_emulator*.py (tests/ is not a package).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -108,3 +113,23 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+@contextlib.contextmanager
+def serving(*options: str) -> Iterator[str]:
+    """`convo serve --port 0 OPTIONS` in a subprocess: its URL, until the block ends (then Ctrl-C)."""
+    p = subprocess.Popen([sys.executable, "-m", "convo.cli", "serve", "--port", "0", "--api-key", KEY, *options],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stderr is not None
+        line = p.stderr.readline()
+        assert "listening on http://127.0.0.1:" in line, line + p.stderr.read()
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0

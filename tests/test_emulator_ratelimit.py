@@ -7,14 +7,11 @@ and on errors. Checked over real sockets with httpx and the official SDK.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -344,26 +341,6 @@ def test_counts_follow_a_window_model(limits, steps):
 CONVO = [sys.executable, "-m", "convo.cli"]
 
 
-@contextlib.contextmanager
-def serving(*options: str) -> Iterator[str]:
-    """`convo serve --port 0 OPTIONS` in a subprocess: its URL, until the block ends (then Ctrl-C)."""
-    p = subprocess.Popen([*CONVO, "serve", "--port", "0", "--api-key", KEY, *options],
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stderr is not None
-        line = p.stderr.readline()
-        assert "listening on http://127.0.0.1:" in line, line + p.stderr.read()
-        yield line.split("listening on ")[1].split()[0]
-    finally:
-        p.send_signal(signal.SIGINT)
-        try:
-            p.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-    assert p.returncode == 0
-
-
 class TestServeOptions:
     """Issue 12: `convo serve` had no option for the emulator's rate limits."""
 
@@ -371,7 +348,7 @@ class TestServeOptions:
         """--rate-limits sets every limit the headers report, the window their reset; not
         enforced, a spent limit is reported (remaining 0) and the request still answered."""
         spec = "requests=2, input-tokens=2000,output_tokens=500,count_tokens_requests=3,window=30"
-        with serving("--rate-limits", spec) as url:
+        with h.serving("--rate-limits", spec) as url:
             before = datetime.now(UTC)
             rs = [post(url) for _ in range(3)]
             count = post(url, {k: v for k, v in h.request_body().items() if k != "max_tokens"},
@@ -386,7 +363,7 @@ class TestServeOptions:
         assert limits_of(count.headers, ("requests",))["requests"][:2] == (3, 2)
 
     def test_enforced_limits_answer_429_with_retry_after(self):
-        with serving("--rate-limits", "requests=2", "--enforce-rate-limits") as url:
+        with h.serving("--rate-limits", "requests=2", "--enforce-rate-limits") as url:
             rs = [post(url) for _ in range(3)]
         assert [r.status_code for r in rs] == [200, 200, 429]
         refused = rs[2]
@@ -398,7 +375,7 @@ class TestServeOptions:
         """--enforce-rate-limits without --rate-limits: the default (50 requests) enforced; a
         request over 30,000 input tokens spends that limit and the next one is refused."""
         big = h.request_body("word " * 40_000)
-        with serving("--enforce-rate-limits") as url:
+        with h.serving("--enforce-rate-limits") as url:
             first, second = post(url, big), post(url)
         assert first.status_code == 200 and limits_of(first.headers)["requests"][0] == 50
         assert second.status_code == 429 and "input tokens" in second.json()["error"]["message"]

@@ -9,9 +9,6 @@ spec said so. Checked over real sockets, with ``jsonschema`` and the official SD
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -402,24 +399,11 @@ class TestRateLimits:
 class TestServe:
     def test_serve_tool_policy_call(self):
         """`convo serve --tool-policy call` answers an unforced tool with a call."""
-        p = subprocess.Popen([sys.executable, "-m", "convo.cli", "serve", "--port", "0",
-                              "--tool-policy", "call"], stderr=subprocess.PIPE, text=True)
-        try:
-            assert p.stderr is not None
-            line = p.stderr.readline()
-            url = line.split("listening on ")[1].split()[0]
+        with h.serving("--tool-policy", "call") as url:
             data = httpx.post(f"{url}/v1/messages", headers=H26, timeout=10,
                               json=body(tools=[CITY_TOOL])).json()
             assert data["content"][0]["type"] == "tool_use"
             assert errors_of(data["content"][0]["input"], CITY_TOOL["input_schema"]) == []
-        finally:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-            p.communicate()  # reaps it and closes the stderr pipe
-        assert p.returncode == 0
 
     def test_help_says_what_the_policies_do(self, capsys):
         """convo serve --help names --tool-policy and both choices."""

@@ -19,7 +19,7 @@ import attrs
 from attrs import field, frozen
 
 from convo._gencode import exec_generated
-from convo._slots import CLONE, all_slots
+from convo._slots import CLONE, all_slots, slot
 from convo.model import _SET_ROOT, Block, Conversation, Message, Text
 from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
 
@@ -355,9 +355,9 @@ def _make_replacer(cls: type, clone: Callable[[Any], Any] | None = None) -> Call
         clone = None
         for a in attrs.fields(cls):
             n = a.name
-            slot = next((k.__dict__[n] for k in cls.__mro__ if n in k.__dict__), None)
-            if isinstance(slot, types.MemberDescriptorType):
-                namespace[f"_s_{n}"] = slot.__set__
+            d = slot(cls, n)
+            if isinstance(d, types.MemberDescriptorType):
+                namespace[f"_s_{n}"] = d.__set__
                 lines.append(f"    _s_{n}(new, obj.{n})")
             else:
                 lines.append(f"    _set(new, {n!r}, obj.{n})")
@@ -366,20 +366,20 @@ def _make_replacer(cls: type, clone: Callable[[Any], Any] | None = None) -> Call
         # a message's parsed content (convo.model._Parsed) is not the copy's: its content may change;
         # nor is a conversation's parsed request (convo.model._ParsedRoot), but its turns, while
         # not built, are carried on as they are (built when read, written as they were read)
-        slot = next(k.__dict__["_lazy"] for k in cls.__mro__ if "_lazy" in k.__dict__)
-        namespace["_s__lazy"] = slot.__set__
-        namespace["_g__lazy"] = slot.__get__
+        lazy = slot(cls, "_lazy")
+        namespace["_s__lazy"] = lazy.__set__
+        namespace["_g__lazy"] = lazy.__get__
         if turns:
             lines = [ln for ln in lines if ln != "    _s_messages(new, obj.messages)"]
+            # (a clone has the messages slot already: it is empty only while the turns are not built)
+            built = [] if clone is not None else ["        _s_messages(new, obj.messages)"]
             lines += ["    try:", "        r = _g__lazy(obj)", "    except AttributeError:", "        r = None",
                       "    if r is not None and r[3] is not None:  # turns not built",
                       "        _s__lazy(new, None if 'messages' in changes else (None, None, r[2], r[3]))",
-                      "    else:", "        _s_messages(new, obj.messages)", "        _s__lazy(new, None)"]
-            if clone is not None:  # (the messages slot is copied: it is empty only while turns are not built)
-                lines.remove("        _s_messages(new, obj.messages)")
+                      "    else:", *built, "        _s__lazy(new, None)"]
         else:
             if clone is not None:  # a message's content slot is empty until built: build it (as read)
-                namespace["_s_content"] = next(k.__dict__["content"] for k in cls.__mro__ if "content" in k.__dict__).__set__
+                namespace["_s_content"] = slot(cls, "content").__set__
                 lines.append("    _s_content(new, obj.content)")
             lines.append("    _s__lazy(new, None)")
     lines += ["    for k, v in changes.items():", "        _set(new, k, v)", "    return new"]
