@@ -19,10 +19,11 @@ from typing import Any
 
 from convo._gencode import exec_generated
 
-__all__ = ["CLONE", "all_slots", "maker", "packer", "slot"]
+__all__ = ["CLONE", "all_slots", "maker", "packer", "slot", "speedups"]
 
 
-def _speedups() -> Any:
+def speedups() -> Any:
+    """The module ``convo._speedups``, or None where it is not built or ``CONVO_PURE_PYTHON`` is set."""
     if os.environ.get("CONVO_PURE_PYTHON"):
         return None
     try:
@@ -32,7 +33,7 @@ def _speedups() -> Any:
     return _speedups
 
 
-_C = _speedups()
+_C = speedups()
 
 CLONE: Callable[[Any], Any] | None = None if _C is None else _C.clone
 """``clone(obj)``: a new instance of *obj*'s class holding the same slot values, made without

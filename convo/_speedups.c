@@ -12,6 +12,10 @@
  *     of keys[i]: the value of slot names[i], in that order, leaving out the slots that hold skip
  *     (an empty slot gives None).
  *
+ * clean_turns(turns, masks): True when the parsed turns of a lazily decoded request need neither
+ *     the message pass of convo.rules nor the closed world's walk of messages, False for "maybe"
+ *     (convo/rules/_turns.py's clean_turns_py, which the tests hold it to, says what it checks).
+ *
  * A frozen value's class refuses setattr; both functions write the slots directly, which is what
  * the Python fallbacks do through each slot's descriptor. Neither runs Python code.
  */
@@ -255,10 +259,250 @@ packer(PyObject *self, PyObject *args)
     return slot_function(cls, names, keys, skip, packer_vectorcall);
 }
 
+/* ------------------------------------------------------------------ clean_turns */
+
+enum { K_TYPE, K_TEXT, K_ROLE, K_CONTENT, K_THINKING, K_SIGNATURE, K_DATA, K_ID, K_NAME, K_INPUT,
+       K_TOOL_USE_ID, K_IS_ERROR, K_USER, K_ASSISTANT, K_TOOL_USE, K_TOOL_RESULT, K_REDACTED, K_COUNT };
+static const char *const WORDS[K_COUNT] = {
+    "type", "text", "role", "content", "thinking", "signature", "data", "id", "name", "input",
+    "tool_use_id", "is_error", "user", "assistant", "tool_use", "tool_result", "redacted_thinking",
+};
+static PyObject *W[K_COUNT]; /* interned */
+
+/* the keys each judged block type may have (convo.rules._turns.BLOCK_KEYS), -1 ended */
+enum { B_OTHER, B_TEXT, B_THINKING, B_REDACTED, B_TOOL_USE, B_TOOL_RESULT };
+static const int BLOCK_KEYS[][5] = {
+    [B_OTHER] = {-1},
+    [B_TEXT] = {K_TYPE, K_TEXT, -1},
+    [B_THINKING] = {K_TYPE, K_THINKING, K_SIGNATURE, -1},
+    [B_REDACTED] = {K_TYPE, K_DATA, -1},
+    [B_TOOL_USE] = {K_TYPE, K_ID, K_NAME, K_INPUT, -1},
+    [B_TOOL_RESULT] = {K_TYPE, K_TOOL_USE_ID, K_CONTENT, K_IS_ERROR, -1},
+};
+#define IMAGE_BIT 2 /* convo.model.LAZY_BITS["image"] (tested) */
+
+/* whether str s is the word k */
+static int
+is_word(PyObject *s, int k)
+{
+    PyObject *w = W[k];
+    return s == w || (PyUnicode_GET_LENGTH(s) == PyUnicode_GET_LENGTH(w) && PyUnicode_Compare(s, w) == 0);
+}
+
+/* d[W[k]] or NULL (no error set: the dicts hold str keys only) */
+static PyObject *
+item(PyObject *d, int k)
+{
+    return PyDict_GetItemWithError(d, W[k]);
+}
+
+/* 1 when v is a str that is empty or only whitespace (str.isspace, or ""); 0 else; -1 not a str */
+static int
+blank(PyObject *v)
+{
+    if (!PyUnicode_CheckExact(v))
+        return -1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+            return 0;
+    return 1;
+}
+
+/* whether the str v (not empty) ends in whitespace */
+static int
+ends_in_space(PyObject *v)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    return n > 0 && Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
+}
+
+/* the judged type of block b (a dict), B_OTHER for any other; 0 when a key is not its type's */
+static int
+block_kind(PyObject *b)
+{
+    PyObject *t = item(b, K_TYPE);
+    if (t == NULL || !PyUnicode_CheckExact(t))
+        return B_OTHER;
+    int kind = is_word(t, K_TEXT) ? B_TEXT : is_word(t, K_TOOL_USE) ? B_TOOL_USE
+             : is_word(t, K_TOOL_RESULT) ? B_TOOL_RESULT : is_word(t, K_THINKING) ? B_THINKING
+             : is_word(t, K_REDACTED) ? B_REDACTED : B_OTHER;
+    if (kind == B_OTHER)
+        return B_OTHER;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(b, &pos, &key, &value)) {
+        const int *k = BLOCK_KEYS[kind];
+        while (*k >= 0 && !(PyUnicode_CheckExact(key) && is_word(key, *k)))
+            k++;
+        if (*k < 0)
+            return B_OTHER;
+    }
+    return kind;
+}
+
+/* a tool_result's own values: is_error a bool, content a str or non-empty text blocks */
+static int
+clean_result(PyObject *b)
+{
+    PyObject *e = item(b, K_IS_ERROR);
+    if (e != NULL && e != Py_True && e != Py_False)
+        return 0;
+    PyObject *c = item(b, K_CONTENT);
+    if (c == NULL || PyUnicode_CheckExact(c))
+        return 1;
+    if (!PyList_CheckExact(c))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(c); i++) {
+        PyObject *x = PyList_GET_ITEM(c, i);
+        if (!PyDict_CheckExact(x) || block_kind(x) != B_TEXT)
+            return 0;
+        PyObject *text = item(x, K_TEXT);
+        if (text == NULL || !PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* the verdict, 1 or 0; seen and asks are empty sets it may fill, asked one it reads */
+static int
+judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObject *asks)
+{
+    Py_ssize_t n = PyList_GET_SIZE(turns);
+    if (n == 0 || n > 100000 || PyList_GET_SIZE(masks) != n)
+        return 0;
+    int prev_user = 0; /* the role of the previous turn is user (the first must be user) */
+    int asked_any = 0; /* asked holds the tool_use ids of the previous (assistant) turn */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PyList_GET_ITEM(turns, i), *mask = PyList_GET_ITEM(masks, i);
+        if (!PyDict_CheckExact(d) || !PyLong_CheckExact(mask))
+            return 0;
+        long bits = PyLong_AsLong(mask);
+        if (bits == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (bits < 0 || bits > 0xFFFF || (bits & IMAGE_BIT))
+            return 0;
+        PyObject *role = item(d, K_ROLE), *c = item(d, K_CONTENT);
+        if (role == NULL || c == NULL || !PyUnicode_CheckExact(role))
+            return 0;
+        int user = is_word(role, K_USER);
+        if (!user && !is_word(role, K_ASSISTANT))
+            return 0;
+        if (i == 0 ? !user : user == prev_user)
+            return 0;
+        prev_user = user;
+        int last = i == n - 1;
+        if (PyUnicode_CheckExact(c)) {
+            if (blank(c) || asked_any || (last && !user && ends_in_space(c)))
+                return 0;
+            continue;
+        }
+        if (!PyList_CheckExact(c) || PyList_GET_SIZE(c) == 0)
+            return 0;
+        Py_ssize_t nb = PyList_GET_SIZE(c);
+        if (user) {
+            int other = 0;
+            for (Py_ssize_t j = 0; j < nb; j++) {
+                PyObject *b = PyList_GET_ITEM(c, j);
+                int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
+                if (kind == B_TEXT) {
+                    PyObject *text = item(b, K_TEXT);
+                    if (text == NULL || blank(text) != 0)
+                        return 0;
+                    other = 1;
+                } else if (kind == B_TOOL_RESULT) {
+                    PyObject *tid = item(b, K_TOOL_USE_ID);
+                    if (tid == NULL || !PyUnicode_CheckExact(tid) || other || !asked_any || !clean_result(b))
+                        return 0;
+                    int r = PySet_Discard(asked, tid); /* answered: out of asked */
+                    if (r < 0)
+                        return -1;
+                    if (r == 0)
+                        return 0; /* an orphan, or an id answered twice */
+                } else {
+                    return 0;
+                }
+            }
+            if (asked_any && PySet_GET_SIZE(asked) != 0)
+                return 0; /* tool-use.missing-result */
+            asked_any = 0;
+        } else {
+            for (Py_ssize_t j = 0; j < nb; j++) {
+                PyObject *b = PyList_GET_ITEM(c, j);
+                int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
+                if (kind == B_TEXT) {
+                    PyObject *text = item(b, K_TEXT);
+                    if (text == NULL || blank(text) != 0)
+                        return 0;
+                } else if (kind == B_TOOL_USE) {
+                    PyObject *tid = item(b, K_ID), *name = item(b, K_NAME), *input = item(b, K_INPUT);
+                    if (tid == NULL || name == NULL || input == NULL || !PyUnicode_CheckExact(tid)
+                        || !PyUnicode_CheckExact(name) || !PyDict_CheckExact(input))
+                        return 0;
+                    int r = PySet_Contains(seen, tid);
+                    if (r != 0)
+                        return r < 0 ? -1 : 0; /* tool-use.duplicate-id */
+                    if (PySet_Add(seen, tid) < 0 || PySet_Add(asks, tid) < 0)
+                        return -1;
+                } else if (kind == B_THINKING) {
+                    PyObject *t = item(b, K_THINKING), *sig = item(b, K_SIGNATURE);
+                    if (t == NULL || sig == NULL || !PyUnicode_CheckExact(t) || !PyUnicode_CheckExact(sig))
+                        return 0;
+                } else if (kind == B_REDACTED) {
+                    PyObject *data = item(b, K_DATA);
+                    if (data == NULL || !PyUnicode_CheckExact(data))
+                        return 0;
+                } else {
+                    return 0;
+                }
+            }
+            if (last) {
+                PyObject *b = PyList_GET_ITEM(c, nb - 1);
+                if (PySet_GET_SIZE(asks) != 0)
+                    return 0; /* the conversation ends with tool calls unanswered */
+                if (block_kind(b) == B_TEXT && ends_in_space(item(b, K_TEXT)))
+                    return 0; /* prefill.trailing-whitespace */
+            }
+            /* this turn's calls are what the next one must answer: the sets trade places (asked
+             * is empty here, as it is whenever asked_any is 0 or the user turn answered all) */
+            PyObject *was = asked;
+            asked = asks;
+            asks = was;
+            asked_any = PySet_GET_SIZE(asked) != 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+clean_turns(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "clean_turns(turns, masks) takes two arguments");
+        return NULL;
+    }
+    if (!PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]))
+        Py_RETURN_FALSE;
+    PyObject *seen = PySet_New(NULL), *asked = PySet_New(NULL), *asks = PySet_New(NULL);
+    int r = seen && asked && asks ? judge(args[0], args[1], seen, asked, asks) : -1;
+    Py_XDECREF(seen);
+    Py_XDECREF(asked);
+    Py_XDECREF(asks);
+    if (r < 0)
+        return NULL;
+    return PyBool_FromLong(r);
+}
+
 static PyMethodDef methods[] = {
     {"clone", clone_, METH_O, "clone(obj): a new instance of obj's class with the same slot values."},
     {"maker", maker, METH_VARARGS, "maker(cls, names): a callable making cls from one value per named slot."},
     {"packer", packer, METH_VARARGS, "packer(cls, names, keys, skip): a callable giving {key: slot} of a cls."},
+    {"clean_turns", (PyCFunction)(void (*)(void))clean_turns, METH_FASTCALL,
+     "clean_turns(turns, masks): True when parsed turns need neither the message rules nor the closed world's walk."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -272,5 +516,8 @@ PyInit__speedups(void)
 {
     if (PyType_Ready(&SlotFunctionType) < 0)
         return NULL;
+    for (int k = 0; k < K_COUNT; k++)
+        if (W[k] == NULL && (W[k] = PyUnicode_InternFromString(WORDS[k])) == NULL)
+            return NULL;
     return PyModule_Create(&module);
 }

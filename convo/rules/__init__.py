@@ -40,10 +40,10 @@ from collections.abc import Iterable
 
 from convo._json import UNSET
 from convo.errors import ValidationError
-from convo.model import Conversation
+from convo.model import Conversation, lazy_turns
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
-from convo.rules._messages import _check_messages
+from convo.rules._messages import _check_messages, _prefill_rules
 from convo.rules._pass import _get, _Pass
 from convo.rules._predicates import effort_only as effort_only
 from convo.rules._predicates import interleaved as interleaved
@@ -54,6 +54,7 @@ from convo.rules._predicates import sampling_off_thinking as sampling_off_thinki
 from convo.rules._predicates import system_may_follow as system_may_follow
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
 from convo.rules._schema import api_location, betas_needed, check_request, load_schema
+from convo.rules._turns import clean_turns
 
 __all__ = [
     "RULES",
@@ -130,14 +131,22 @@ def validate(
         prof = profile
     s = _Pass(prof, api_version == "2026-10-21")
     betas = frozenset(betas)
+    # turns still parsed that are plainly clean need neither the message pass nor the closed
+    # world's walk of messages (convo.rules._turns): they are never built
+    turns = lazy_turns(conversation)
+    clean = turns is not None and clean_turns(*turns)
     # the closed world: the top level now; the messages and their blocks inside the message
     # pass, each visited once (or not at all, when one call finds every one fine)
-    s.blocks_schema = check_request(conversation, load_schema(), root, s.out.append, betas=betas, allow=allow)
+    s.blocks_schema = check_request(conversation, load_schema(), root, s.out.append, betas=betas, allow=allow,
+                                    messages_clean=clean)
     thinking_type = _get(conversation.thinking, "type")
     _check_request(conversation, prof, s, thinking_type, count_tokens=root == "count_tokens",
                    betas=betas)
     _check_system(conversation, s)
-    _check_messages(conversation, prof, s, thinking_type in _THINKING_ON)
+    if not clean:
+        _check_messages(conversation, prof, s, thinking_type in _THINKING_ON)
+    elif turns is not None and turns[0][-1]["role"] == "assistant":  # (a clean final turn is no paused one)
+        _prefill_rules(conversation, prof, s, thinking_type in _THINKING_ON, f"$.messages[{len(turns[0]) - 1}]")
     cc = conversation.cache_control
     if cc is not UNSET:
         s.breakpoint(cc, "$.cache_control")  # automatic caching: a breakpoint on the last block

@@ -312,19 +312,28 @@ def _check_prefill(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool) 
     if final.role != "assistant" or paused(final):
         return
     where = f"$.messages[{last}]"
-    if not p.prefill:
-        s.add("prefill.unsupported", where,
-              f"{p.model or 'this model'} does not accept a prefill (a final assistant turn)")
     content: Any = final.content
     # [OBS] "final assistant content cannot end with trailing whitespace" (facts §1.4)
+    trailing = None
     if type(content) is str:
         if content and content[-1].isspace():
-            s.add("prefill.trailing-whitespace", f"{where}.content", "the prefill ends in whitespace")
+            trailing = f"{where}.content"
     elif content:
         b = content[-1]
         if type(b) is Text and b.text and b.text[-1].isspace():
-            s.add("prefill.trailing-whitespace", f"{where}.content[{len(content) - 1}]",
-                  "the prefill ends in whitespace")
+            trailing = f"{where}.content[{len(content) - 1}]"
+    _prefill_rules(conv, p, s, thinking_on, where, trailing)
+
+
+def _prefill_rules(conv: Conversation, p: Profile, s: _Pass, thinking_on: bool, where: str,
+                   trailing: str | None = None) -> None:
+    """The ``prefill.*`` rules of a final assistant turn at *where* that is no paused one;
+    *trailing* is the path of its content where it ends in whitespace."""
+    if not p.prefill:
+        s.add("prefill.unsupported", where,
+              f"{p.model or 'this model'} does not accept a prefill (a final assistant turn)")
+    if trailing is not None:
+        s.add("prefill.trailing-whitespace", trailing, "the prefill ends in whitespace")
     if thinking_on:
         s.add("prefill.with-thinking", where, "a prefill cannot be used while thinking is on")
     if _get(conv.output_config, "format") not in (UNSET, None) or "output_format" in conv.extra:

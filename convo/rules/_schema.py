@@ -558,6 +558,8 @@ def _skip_plan(obj: _Obj, cls: type, skip: str) -> _Plan:
     plan = _SKIP_PLANS[(obj, cls, skip)] = _Plan(cls, obj)
     plan.walk = tuple(w for w in plan.walk if w[0] != skip)
     plan.walk_names = tuple(w[0] for w in plan.walk)
+    # (nor is it read as a required one: reading a conversation's messages builds them)
+    plan.required = tuple(n for n in plan.required if n != skip)
     plan.get = _getter(plan.walk_names)
     plan.unset = (UNSET,) * len(plan.walk)
     plan.ok = _quick_check(plan) if plan.quick else _never
@@ -1066,11 +1068,13 @@ def parsed_content_ok(content: Any, *, root: str = "create") -> bool:
 
 
 def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[Violation], None], *,
-                  betas: Iterable[str] = (), allow: Iterable[str] = ()) -> MessageCheck | None:
+                  betas: Iterable[str] = (), allow: Iterable[str] = (),
+                  messages_clean: bool = False) -> MessageCheck | None:
     """The closed-world check of a request: its top level now (violations go to *add*), and what
     the message pass must check: None when no message and no block needs a walk (one call for
-    the whole request, as most are clean), else the :class:`MessageCheck` the pass runs as it
-    visits each message and block."""
+    the whole request, as most are clean, or none when *messages_clean*: the parsed turns were
+    judged clean by :func:`convo.rules._turns.clean_turns`), else the :class:`MessageCheck` the
+    pass runs as it visits each message and block."""
     obj = schema.roots[root]
     plan = _skip_plan(obj, type(conversation), "messages")  # the message pass checks those
     walk = None
@@ -1078,6 +1082,8 @@ def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[V
         walk = Walk(schema, add, betas=betas, allow=allow)
         # the root's required keys (model, max_tokens, messages) have rules of their own
         walk.fields(conversation, plan, "$", None, required=False)
+    if messages_clean:
+        return None
     msgs = conversation.messages
     if type(msgs) is tuple and _messages_ok(obj, msgs):
         return None

@@ -499,7 +499,7 @@ class ValidateOp(TallyOp):
         stats: Any,
     ) -> bool:
         try:
-            value = decode_line(RawLine(file, lineno, raw), kind=self.kind).value
+            value = decode_json_bytes(file, lineno, raw, self.kind)[0]
         except DecodeError as e:
             code = classify(raw)
             self._undecodable(file, lineno, raw, code, e.path, e.expected, out, rejects, stats)

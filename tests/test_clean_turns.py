@@ -1,0 +1,318 @@
+"""``validate`` on parsed turns: :func:`convo.rules._turns.clean_turns` (in C and in Python) says
+when the turns of a lazily decoded request need neither the message pass nor the closed world's
+walk of ``messages``, so that ``validate`` never builds them.
+
+The predicate only chooses a path: the report must be the same whichever path runs. So every
+test here compares ``validate`` with the predicate in use against ``validate`` with it forced to
+answer False (the full pass on built messages, as before), on realworld requests, on generated
+plain conversations and on the same with one or two things broken; and the C predicate against
+the Python one, on those and on any JSON at all.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convo
+import convo.rules as R
+from convo.codec.lines import RawLine, conversation_of, decode_line
+from convo.errors import DecodeError
+from convo.model import LAZY_BITS, is_built, lazy_turns
+from convo.rules import _turns
+from convo.rules._schema import load_schema, parsed_content_ok
+from tests._helpers_cli import REALWORLD, realworld_lines
+
+LIVE = REALWORLD / "anthropic-live-pydantic-ai"
+
+speedups = pytest.importorskip("convo._speedups", reason="the C part is not built here (no C compiler at install)")
+
+# (profile, api_version, betas): the message rules depend on the model and the API version
+SETTINGS = [
+    ("claude-opus-4-8", "2026-10-21", ()),
+    ("claude-sonnet-4-5", "2023-06-01", ()),
+    ("claude-haiku-4-5", "2023-06-01", ("context-management-2025-06-27",)),
+]
+
+
+def reports(conv_bytes: bytes) -> list[tuple[Any, Any]]:
+    """(fast report, full report) for each of SETTINGS, each on a fresh lazy value."""
+    out = []
+    for profile, version, betas in SETTINGS:
+        fast = R.validate(convo.loads(conv_bytes), profile=profile, api_version=version, betas=betas)
+        was = R.clean_turns
+        R.clean_turns = lambda turns, masks: False  # the full pass on built messages
+        try:
+            full = R.validate(convo.loads(conv_bytes), profile=profile, api_version=version, betas=betas)
+        finally:
+            R.clean_turns = was
+        out.append((fast, full))
+    return out
+
+
+def verdicts(conv_bytes: bytes) -> bool | None:
+    """The predicate's verdict on the request's parsed turns (None: not kept parsed); the C and
+    Python predicates must agree."""
+    turns = lazy_turns(convo.loads(conv_bytes))
+    if turns is None:
+        return None
+    c = speedups.clean_turns(*turns)
+    assert c == _turns.clean_turns_py(*turns)
+    return c
+
+
+def check(conv_bytes: bytes) -> bool | None:
+    """The predicate's verdict, with both paths giving the same reports (None also when the
+    bytes do not decode: nothing to validate)."""
+    try:
+        convo.loads(conv_bytes)
+    except DecodeError:
+        return None
+    verdict = verdicts(conv_bytes)
+    for fast, full in reports(conv_bytes):
+        assert fast == full
+        assert [(v.rule, v.path, v.message, v.hint) for v in fast.violations] == [
+            (v.rule, v.path, v.message, v.hint) for v in full.violations]
+    if verdict:  # and then the closed world's verdict on each parsed content is "fine" too
+        turns, _ = lazy_turns(convo.loads(conv_bytes))  # type: ignore[misc]
+        assert all(type(d["content"]) is str or parsed_content_ok(d["content"]) for d in turns)
+    return verdict
+
+
+# --------------------------------------------------------------------------- plain conversations
+
+
+def _tool_id(n: int) -> str:
+    return f"toolu_{n:04d}"
+
+
+@st.composite
+def plain_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A request the predicate should judge clean: user and assistant in turn, non-blank text,
+    thinking, tool calls answered by the next turn (string or text-block results)."""
+    text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12).filter(
+        lambda s: not s.isspace() and not s[-1].isspace())
+    turns = draw(st.integers(1, 7))
+    messages: list[dict[str, Any]] = []
+    asked: list[str] = []
+    next_id = 0
+    for i in range(turns):
+        if i % 2 == 0:  # user
+            blocks: list[dict[str, Any]] = []
+            for tid in asked:
+                result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tid}
+                kind = draw(st.sampled_from(["none", "str", "blocks"]))
+                if kind == "str":
+                    result["content"] = draw(text)
+                elif kind == "blocks":
+                    result["content"] = [{"type": "text", "text": draw(text)}]
+                if draw(st.booleans()):
+                    result["is_error"] = draw(st.booleans())
+                blocks.append(result)
+            asked = []
+            if not blocks or draw(st.booleans()):
+                blocks.append({"type": "text", "text": draw(text)})
+            content: Any = blocks if len(blocks) > 1 or draw(st.booleans()) else blocks[0].get("text", blocks)
+            messages.append({"role": "user", "content": content})
+        else:
+            blocks = []
+            if draw(st.booleans()):
+                blocks.append({"type": "thinking", "thinking": draw(text), "signature": "sig"})
+            if draw(st.booleans()):
+                blocks.append({"type": "redacted_thinking", "data": "abc"})
+            blocks.append({"type": "text", "text": draw(text)})
+            if i < turns - 1:
+                for _ in range(draw(st.integers(0, 2))):
+                    next_id += 1
+                    asked.append(_tool_id(next_id))
+                    blocks.append({"type": "tool_use", "id": _tool_id(next_id), "name": "f",
+                                   "input": {"q": draw(text)}})
+            messages.append({"role": "assistant", "content": blocks})
+    req: dict[str, Any] = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": messages}
+    if draw(st.booleans()):
+        req["system"] = draw(text)
+    return req
+
+
+def _blocks(req: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for msg in req["messages"]:
+        if isinstance(msg["content"], list):
+            yield from msg["content"]
+
+
+def _first(req: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((b for b in _blocks(req) if b.get("type") == kind), None)
+
+
+def _break(req: dict[str, Any], how: str, data: st.DataObject) -> None:
+    """Break *req* in place in one of the ways the predicate must notice (or not mind)."""
+    msgs = req["messages"]
+    i = data.draw(st.integers(0, len(msgs) - 1))
+    msg = msgs[i]
+    text = _first(req, "text")
+    if how == "blank":
+        msg["content"] = data.draw(st.sampled_from(["", " ", "\n\t", "\u3000"]))
+    elif how == "blank_block" and text is not None:
+        text["text"] = data.draw(st.sampled_from(["", " ", "\u2003"]))
+    elif how == "trailing":
+        last = msgs[-1]
+        if isinstance(last["content"], str):
+            last["content"] += " "
+        elif last["content"] and last["content"][-1].get("type") == "text":
+            last["content"][-1]["text"] += "\n"
+    elif how == "role":
+        msg["role"] = data.draw(st.sampled_from(["system", "assistant", "user", "tool", "User"]))
+    elif how == "swap":
+        msgs.reverse()
+    elif how == "drop":
+        del msgs[i]
+    elif how == "extra_key":
+        target = data.draw(st.sampled_from(list(_blocks(req)) or [msg]))
+        target[data.draw(st.sampled_from(["cache_control", "citations", "caller", "x_meta", "signature"]))] = (
+            data.draw(st.sampled_from([None, {"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}, [], 1])))
+    elif how == "image":
+        if isinstance(msg["content"], list):
+            msg["content"].append({"type": "image", "source": {"type": "url", "url": "https://x/a.png"}})
+    elif how == "dup_id":
+        uses = [b for b in _blocks(req) if b.get("type") == "tool_use"]
+        if len(uses) >= 2:
+            uses[1]["id"] = uses[0]["id"]
+    elif how == "orphan":
+        res = _first(req, "tool_result")
+        if res is not None:
+            res["tool_use_id"] = "toolu_nobody"
+    elif how == "unanswered":
+        res = _first(req, "tool_result")
+        if res is not None:
+            res["type"] = "text"
+            res["text"] = "no answer"
+            del res["tool_use_id"]
+            res.pop("content", None)
+            res.pop("is_error", None)
+    elif how == "result_after_text":
+        for m in msgs:
+            c = m["content"]
+            if isinstance(c, list) and c and c[0].get("type") == "tool_result":
+                c.insert(0, {"type": "text", "text": "first"})
+                break
+    elif how == "values":
+        target = data.draw(st.sampled_from(list(_blocks(req)) or [msg]))
+        key = data.draw(st.sampled_from(sorted(target)))
+        target[key] = data.draw(st.sampled_from([None, 1, 1.5, True, [], {}, "", " ", [{"type": "text", "text": ""}]]))
+    elif how == "final_assistant":
+        msgs.append({"role": "assistant", "content": data.draw(st.sampled_from(
+            ["Sure", "", " ", [{"type": "text", "text": "ok"}], [{"type": "thinking", "thinking": "t", "signature": "s"}]]))})
+    elif how == "document":
+        msg["content"] = [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]
+
+
+BREAKS = ["blank", "blank_block", "trailing", "role", "swap", "drop", "extra_key", "image", "dup_id", "orphan",
+          "unanswered", "result_after_text", "values", "final_assistant", "document"]
+
+
+class TestSamePath:
+    @settings(max_examples=150, deadline=None)
+    @given(plain_requests())
+    def test_plain_requests_are_clean_and_reported_alike(self, req: dict[str, Any]) -> None:
+        assert check(orjson.dumps(req)) is True
+
+    @settings(max_examples=300, deadline=None)
+    @given(plain_requests(), st.lists(st.sampled_from(BREAKS), min_size=1, max_size=2), st.data())
+    def test_broken_requests_are_reported_alike(self, req: dict[str, Any], breaks: list[str],
+                                                data: st.DataObject) -> None:
+        for how in breaks:
+            if req["messages"]:
+                _break(req, how, data)
+        check(orjson.dumps(req))
+
+    def test_realworld_requests(self) -> None:
+        judged: dict[bool | None, int] = {True: 0, False: 0, None: 0}
+        bodies = [orjson.dumps(x["request"]["body"]) for f in sorted(LIVE.glob("*.json"))
+                  for x in orjson.loads(f.read_bytes())]
+        for raw in [*realworld_lines(), *bodies]:
+            try:
+                conv = conversation_of(decode_line(RawLine("f", 1, raw)).value)
+            except DecodeError:
+                continue
+            if conv is None:
+                continue
+            judged[check(convo.dumps(conv))] += 1
+        assert judged[True] >= 200 and judged[False] >= 10, judged  # both paths ran (267 and 12 on 2026-12-07)
+
+    def test_fixtures(self) -> None:
+        from pathlib import Path
+        lines = (Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl").read_bytes().splitlines()
+        got = [check(raw) for raw in lines[:80]]  # (a few lines are broken on purpose: None)
+        assert got.count(True) >= 20, got
+
+
+class TestReproducer:
+    def test_validate_leaves_clean_turns_parsed(self) -> None:
+        # before: validate built every message and block of every line it checked
+        raw = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 64, "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Look it up"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]}]})
+        conv = convo.loads(raw)
+        assert R.validate(conv).ok
+        assert lazy_turns(conv) is not None  # the turns are still parsed: never built
+
+    def test_a_violation_still_builds_and_reports(self) -> None:
+        conv = convo.loads(orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 64, "messages": [
+            {"role": "user", "content": [{"type": "text", "text": " "}]}]}))
+        assert R.validate(conv).rules == ("text.whitespace-only",)
+        assert all(is_built(m) for m in conv.messages)
+
+    def test_final_assistant_keeps_the_prefill_rules(self) -> None:
+        raw = orjson.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "thinking": {"type": "enabled",
+                            "budget_tokens": 1024}, "messages": [
+            {"role": "user", "content": "Hi"}, {"role": "assistant", "content": [{"type": "text", "text": "The"}]}]})
+        assert verdicts(raw) is True
+        fast, full = reports(raw)[1]
+        assert "prefill.with-thinking" in fast.rules and fast == full
+
+
+class TestPredicate:
+    def test_block_keys_are_ga_keys_of_their_type(self) -> None:
+        union = load_schema().roots["create"].keys["messages"].array.obj.keys["content"].array.union
+        for tag, keys in _turns.BLOCK_KEYS.items():
+            obj = union.tags[tag]
+            assert keys <= set(obj.keys) and not keys & set(obj.beta), tag
+            assert set(obj.required) <= keys, tag  # (the lazy check makes sure they are there)
+
+    def test_image_bit(self) -> None:
+        # the C predicate has the image bit written in (IMAGE_BIT): a turn with one is never judged
+        assert LAZY_BITS["image"] == 2
+        turn = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+        assert speedups.clean_turns(turn, [1]) and not speedups.clean_turns(turn, [3])
+
+    def test_in_use(self) -> None:
+        import os
+        expected = _turns.clean_turns_py if os.environ.get("CONVO_PURE_PYTHON") else speedups.clean_turns
+        assert _turns.clean_turns is expected
+
+    def test_bad_calls(self) -> None:
+        with pytest.raises(TypeError):
+            speedups.clean_turns([])  # type: ignore[call-arg]
+        assert speedups.clean_turns((), []) is False
+        assert speedups.clean_turns([{"role": "user", "content": "hi"}], [0, 0]) is False
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.sampled_from(
+            ["user", "assistant", "text", "tool_use", "tool_result", "thinking", " ", "t1"]),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+            ["role", "content", "type", "text", "id", "name", "input", "tool_use_id", "is_error", "thinking",
+             "signature", "data", "x"]), inner, max_size=5),
+        max_leaves=25), max_size=5), st.lists(st.integers(-3, 2**70) | st.booleans() | st.none(), max_size=5))
+    def test_fuzz_any_json_same_verdict(self, turns: list[Any], masks: list[Any]) -> None:
+        masks = (masks + [0] * len(turns))[: len(turns)]
+        before = copy.deepcopy(turns)
+        assert speedups.clean_turns(turns, masks) == _turns.clean_turns_py(turns, masks)
+        assert turns == before  # read only
