@@ -13,7 +13,8 @@
  *     (an empty slot gives None).
  *
  * clean_turns(turns, masks): True when the parsed turns of a lazily decoded request need neither
- *     the message pass of convo.rules nor the closed world's walk of messages, False for "maybe"
+ *     the message pass of convo.rules nor the closed world's walk of messages, False for "maybe",
+ *     or the list of (message, block, inner index or -1) of the images whose own rules are left
  *     (convo/rules/_turns.py's clean_turns_py, which the tests hold it to, says what it checks).
  *
  * A frozen value's class refuses setattr; both functions write the slots directly, which is what
@@ -262,15 +263,17 @@ packer(PyObject *self, PyObject *args)
 /* ------------------------------------------------------------------ clean_turns */
 
 enum { K_TYPE, K_TEXT, K_ROLE, K_CONTENT, K_THINKING, K_SIGNATURE, K_DATA, K_ID, K_NAME, K_INPUT,
-       K_TOOL_USE_ID, K_IS_ERROR, K_USER, K_ASSISTANT, K_TOOL_USE, K_TOOL_RESULT, K_REDACTED, K_COUNT };
+       K_TOOL_USE_ID, K_IS_ERROR, K_USER, K_ASSISTANT, K_TOOL_USE, K_TOOL_RESULT, K_REDACTED, K_IMAGE, K_SOURCE,
+       K_COUNT };
 static const char *const WORDS[K_COUNT] = {
     "type", "text", "role", "content", "thinking", "signature", "data", "id", "name", "input",
-    "tool_use_id", "is_error", "user", "assistant", "tool_use", "tool_result", "redacted_thinking",
+    "tool_use_id", "is_error", "user", "assistant", "tool_use", "tool_result", "redacted_thinking", "image",
+    "source",
 };
 static PyObject *W[K_COUNT]; /* interned */
 
 /* the keys each judged block type may have (convo.rules._turns.BLOCK_KEYS), -1 ended */
-enum { B_OTHER, B_TEXT, B_THINKING, B_REDACTED, B_TOOL_USE, B_TOOL_RESULT };
+enum { B_OTHER, B_TEXT, B_THINKING, B_REDACTED, B_TOOL_USE, B_TOOL_RESULT, B_IMAGE };
 static const int BLOCK_KEYS[][5] = {
     [B_OTHER] = {-1},
     [B_TEXT] = {K_TYPE, K_TEXT, -1},
@@ -278,8 +281,8 @@ static const int BLOCK_KEYS[][5] = {
     [B_REDACTED] = {K_TYPE, K_DATA, -1},
     [B_TOOL_USE] = {K_TYPE, K_ID, K_NAME, K_INPUT, -1},
     [B_TOOL_RESULT] = {K_TYPE, K_TOOL_USE_ID, K_CONTENT, K_IS_ERROR, -1},
+    [B_IMAGE] = {K_TYPE, K_SOURCE, -1},
 };
-#define IMAGE_BIT 2 /* convo.model.LAZY_BITS["image"] (tested) */
 
 /* whether str s is the word k */
 static int
@@ -328,7 +331,7 @@ block_kind(PyObject *b)
         return B_OTHER;
     int kind = is_word(t, K_TEXT) ? B_TEXT : is_word(t, K_TOOL_USE) ? B_TOOL_USE
              : is_word(t, K_TOOL_RESULT) ? B_TOOL_RESULT : is_word(t, K_THINKING) ? B_THINKING
-             : is_word(t, K_REDACTED) ? B_REDACTED : B_OTHER;
+             : is_word(t, K_REDACTED) ? B_REDACTED : is_word(t, K_IMAGE) ? B_IMAGE : B_OTHER;
     if (kind == B_OTHER)
         return B_OTHER;
     Py_ssize_t pos = 0;
@@ -343,9 +346,30 @@ block_kind(PyObject *b)
     return kind;
 }
 
-/* a tool_result's own values: is_error a bool, content a str or non-empty text blocks */
+/* note where an image is: (i, j, k) appended to *images (made on first use); 0 on error */
 static int
-clean_result(PyObject *b)
+note_image(PyObject **images, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
+{
+    if (*images == NULL && (*images = PyList_New(0)) == NULL)
+        return 0;
+    PyObject *at = Py_BuildValue("(nnn)", i, j, k);
+    int ok = at != NULL && PyList_Append(*images, at) == 0;
+    Py_XDECREF(at);
+    return ok;
+}
+
+/* an image block's source is an object (the lazy check knows its kind) */
+static int
+has_source(PyObject *b)
+{
+    PyObject *src = item(b, K_SOURCE);
+    return src != NULL && PyDict_CheckExact(src);
+}
+
+/* a tool_result's own values: is_error a bool, content a str or non-empty text blocks and images
+ * (noted); 1, 0, or -1 on error */
+static int
+clean_result(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **images)
 {
     PyObject *e = item(b, K_IS_ERROR);
     if (e != NULL && e != Py_True && e != Py_False)
@@ -355,9 +379,17 @@ clean_result(PyObject *b)
         return 1;
     if (!PyList_CheckExact(c))
         return 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(c); i++) {
-        PyObject *x = PyList_GET_ITEM(c, i);
-        if (!PyDict_CheckExact(x) || block_kind(x) != B_TEXT)
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(c); k++) {
+        PyObject *x = PyList_GET_ITEM(c, k);
+        int kind = PyDict_CheckExact(x) ? block_kind(x) : B_OTHER;
+        if (kind == B_IMAGE) {
+            if (!has_source(x))
+                return 0;
+            if (!note_image(images, i, j, k))
+                return -1;
+            continue;
+        }
+        if (kind != B_TEXT)
             return 0;
         PyObject *text = item(x, K_TEXT);
         if (text == NULL || !PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) == 0)
@@ -366,9 +398,10 @@ clean_result(PyObject *b)
     return 1;
 }
 
-/* the verdict, 1 or 0; seen and asks are empty sets it may fill, asked one it reads */
+/* the verdict, 1 or 0 (-1 on error); seen, asked and asks are empty sets it may fill; the
+ * images met go to *images */
 static int
-judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObject *asks)
+judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObject *asks, PyObject **images)
 {
     Py_ssize_t n = PyList_GET_SIZE(turns);
     if (n == 0 || n > 100000 || PyList_GET_SIZE(masks) != n)
@@ -384,7 +417,7 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
             PyErr_Clear();
             return 0;
         }
-        if (bits < 0 || bits > 0xFFFF || (bits & IMAGE_BIT))
+        if (bits < 0 || bits > 0xFFFF)
             return 0;
         PyObject *role = item(d, K_ROLE), *c = item(d, K_CONTENT);
         if (role == NULL || c == NULL || !PyUnicode_CheckExact(role))
@@ -414,10 +447,19 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                     if (text == NULL || blank(text) != 0)
                         return 0;
                     other = 1;
+                } else if (kind == B_IMAGE) {
+                    if (!has_source(b))
+                        return 0;
+                    if (!note_image(images, i, j, -1))
+                        return -1;
+                    other = 1;
                 } else if (kind == B_TOOL_RESULT) {
                     PyObject *tid = item(b, K_TOOL_USE_ID);
-                    if (tid == NULL || !PyUnicode_CheckExact(tid) || other || !asked_any || !clean_result(b))
+                    if (tid == NULL || !PyUnicode_CheckExact(tid) || other || !asked_any)
                         return 0;
+                    int ok = clean_result(b, i, j, images);
+                    if (ok <= 0)
+                        return ok;
                     int r = PySet_Discard(asked, tid); /* answered: out of asked */
                     if (r < 0)
                         return -1;
@@ -487,14 +529,16 @@ clean_turns(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]))
         Py_RETURN_FALSE;
-    PyObject *seen = PySet_New(NULL), *asked = PySet_New(NULL), *asks = PySet_New(NULL);
-    int r = seen && asked && asks ? judge(args[0], args[1], seen, asked, asks) : -1;
+    PyObject *seen = PySet_New(NULL), *asked = PySet_New(NULL), *asks = PySet_New(NULL), *images = NULL;
+    int r = seen && asked && asks ? judge(args[0], args[1], seen, asked, asks, &images) : -1;
     Py_XDECREF(seen);
     Py_XDECREF(asked);
     Py_XDECREF(asks);
-    if (r < 0)
-        return NULL;
-    return PyBool_FromLong(r);
+    if (r <= 0 || images == NULL) {
+        Py_XDECREF(images);
+        return r < 0 ? NULL : PyBool_FromLong(r);
+    }
+    return images; /* clean but for the images: where they are */
 }
 
 static PyMethodDef methods[] = {

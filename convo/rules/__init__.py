@@ -37,6 +37,7 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from convo._json import UNSET
 from convo.errors import ValidationError
@@ -53,7 +54,13 @@ from convo.rules._predicates import sampling_off_default as sampling_off_default
 from convo.rules._predicates import sampling_off_thinking as sampling_off_thinking
 from convo.rules._predicates import system_may_follow as system_may_follow
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
-from convo.rules._schema import api_location, betas_needed, check_request, load_schema
+from convo.rules._schema import (
+    api_location,
+    betas_needed,
+    check_request,
+    load_schema,
+    parsed_content_ok,
+)
 from convo.rules._turns import clean_turns
 
 __all__ = [
@@ -134,7 +141,8 @@ def validate(
     # turns still parsed that are plainly clean need neither the message pass nor the closed
     # world's walk of messages (convo.rules._turns): they are never built
     turns = lazy_turns(conversation)
-    clean = turns is not None and clean_turns(*turns)
+    verdict = False if turns is None else clean_turns(*turns)
+    clean = verdict is True or (verdict.__class__ is list and _clean_images(conversation, turns, verdict, s, root))
     # the closed world: the top level now; the messages and their blocks inside the message
     # pass, each visited once (or not at all, when one call finds every one fine)
     s.blocks_schema = check_request(conversation, load_schema(), root, s.out.append, betas=betas, allow=allow,
@@ -153,6 +161,23 @@ def validate(
     if s.images:
         s.check_images()
     return Report(s.out)
+
+
+def _clean_images(conv: Conversation, turns: Any, found: list[tuple[int, int, int]], s: _Pass, root: str) -> bool:
+    """Clean turns but for their images (*found*: where they are): when the closed world finds
+    the content of every message that holds one fine, those images go to the pass as the message
+    pass would give them (built: only those messages are), and True; else False (the full pass)."""
+    contents = turns[0]
+    if not all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found}):
+        return False
+    msgs = conv.messages
+    for i, j, k in found:
+        b: Any = msgs[i].content[j]
+        if k < 0:
+            s.images.append((f"$.messages[{i}].content[{j}]", b))
+        else:
+            s.images.append((f"$.messages[{i}].content[{j}].content[{k}]", b.content[k]))
+    return True
 
 
 def check(

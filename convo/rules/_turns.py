@@ -5,8 +5,8 @@ neither the message pass nor the closed world's walk of ``messages`` can report 
 Most lines a command validates are plain: user and assistant turns in turn, text, thinking, tool
 calls answered by the next turn. For those, building every message and block only to find
 nothing cost about two thirds of ``convo validate``'s time. The predicate is conservative: it
-answers True only for what it knows to be clean, and anything else (a system message, an image,
-a cache breakpoint, cited text, an empty or whitespace-only text, a key outside the blocks' GA
+answers True only for what it knows to be clean (images in user turns: where they are, for their
+own rules on built images), and anything else (a system message, a cache breakpoint, cited text, an empty or whitespace-only text, a key outside the blocks' GA
 keys, a tool call not answered, ...) answers False, and :func:`convo.rules.validate` then runs
 the full pass on built messages as before. So a report never depends on which path ran: the tests
 compare the two on every realworld request and on generated and mutated ones.
@@ -20,12 +20,11 @@ Layer: inside ``convo.rules``, on the model only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from convo import _slots
-from convo.model import LAZY_BITS
 
-__all__ = ["BLOCK_KEYS", "clean_turns", "clean_turns_py"]
+__all__ = ["BLOCK_KEYS", "Verdict", "clean_turns", "clean_turns_py"]
 
 MAX_MESSAGES = 100_000  # (as _messages._MAX_MESSAGES: more is messages.too-many)
 
@@ -35,18 +34,27 @@ BLOCK_KEYS: dict[str, frozenset[str]] = {
     "redacted_thinking": frozenset(("type", "data")),
     "tool_use": frozenset(("type", "id", "name", "input")),
     "tool_result": frozenset(("type", "tool_use_id", "content", "is_error")),
+    "image": frozenset(("type", "source")),
 }
 """The keys a block may have for :func:`clean_turns` to judge it: GA keys of its type in the
 schema (tested), without ``cache_control`` (breakpoints are counted in order across the request),
 ``citations`` (a rule of their own) or ``caller`` (checked by the closed world's walk)."""
 
-_IMAGE = LAZY_BITS["image"]
 _MASK_MAX = 0xFFFF  # (masks are a few bits; anything else is no mask)
 
 
-def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> bool:
+Verdict: TypeAlias = "bool | list[tuple[int, int, int]]"
+
+
+def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
     """True when the per-message rules and the closed world have nothing to say about *turns*
     (parsed turns that passed the codec's lazy check, with their *masks*), False for "maybe".
+
+    Images in user turns (and in their tool results) are left to the caller: then the answer is
+    the list of where they are, ``(message, block, -1)`` or ``(message, block, index in the tool
+    result's content)``, in the order the message pass meets them. Their rules (base64, media
+    type, size, how many) need the built image; the closed world's verdict on the content of a
+    message that holds one is the caller's too (only their keys are looked at here).
 
     >>> clean_turns_py([{"role": "user", "content": "Hi"}], [0])
     True
@@ -58,6 +66,9 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> bool:
     True
     >>> clean_turns_py([{"role": "user", "content": "Go"}, ask], [0, 4])  # asked, never answered
     False
+    >>> img = {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}
+    >>> clean_turns_py([{"role": "user", "content": [{"type": "text", "text": "See"}, img]}], [3])
+    [(0, 1, -1)]
     """
     n = len(turns)
     if n == 0 or n > MAX_MESSAGES or len(masks) != n:
@@ -65,10 +76,11 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> bool:
     prev = "assistant"  # so that a first assistant turn (messages.first-role) answers False
     asked: set[str] | None = None  # the tool_use ids of the previous turn
     seen: set[str] = set()  # every tool_use id so far (tool-use.duplicate-id)
+    images: list[tuple[int, int, int]] = []
     last = n - 1
     for i, d in enumerate(turns):
         mask = masks[i]
-        if mask.__class__ is not int or not 0 <= mask <= _MASK_MAX or mask & _IMAGE or d.__class__ is not dict:
+        if mask.__class__ is not int or not 0 <= mask <= _MASK_MAX or d.__class__ is not dict:
             return False
         role = d.get("role")
         if role == prev or (role != "user" and role != "assistant"):
@@ -87,17 +99,22 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> bool:
         if role == "user":
             answers: set[str] = set()
             other = False  # a block that is no tool_result came already
-            for b in c:
+            for j, b in enumerate(c):
                 t = _kind(b)
                 if t == "text":
                     text = b.get("text")
                     if text.__class__ is not str or not text or text.isspace():
                         return False
                     other = True
+                elif t == "image":
+                    if b.get("source").__class__ is not dict:
+                        return False
+                    images.append((i, j, -1))
+                    other = True
                 elif t == "tool_result":
                     tid = b.get("tool_use_id")
                     if (tid.__class__ is not str or other or not asked or tid not in asked or tid in answers
-                            or not _clean_result(b)):
+                            or not _clean_result(b, i, j, images)):
                         return False
                     answers.add(tid)
                 else:
@@ -135,7 +152,7 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> bool:
                 if b["type"] == "text" and b["text"][-1].isspace():
                     return False  # prefill.trailing-whitespace
             asked = asks or None
-    return True
+    return images or True
 
 
 def _kind(b: Any) -> str | None:
@@ -149,9 +166,9 @@ def _kind(b: Any) -> str | None:
     return t
 
 
-def _clean_result(b: dict[str, Any]) -> bool:
-    """A tool_result block's own values: content a string or non-empty text blocks, is_error a
-    boolean."""
+def _clean_result(b: dict[str, Any], i: int, j: int, images: list[tuple[int, int, int]]) -> bool:
+    """A tool_result block's own values: content a string or non-empty text blocks and images
+    (noted in *images*), is_error a boolean."""
     e = b.get("is_error", False)
     if e is not True and e is not False:
         return False
@@ -160,20 +177,24 @@ def _clean_result(b: dict[str, Any]) -> bool:
         return True
     if c.__class__ is not list:
         return False
-    for x in c:
-        if _kind(x) != "text":
-            return False
+    for k, x in enumerate(c):
+        t = _kind(x)
+        if t == "image":
+            if x.get("source").__class__ is not dict:
+                return False
+            images.append((i, j, k))
+            continue
         text = x.get("text")
-        if text.__class__ is not str or not text:
+        if t != "text" or text.__class__ is not str or not text:
             return False
     return True
 
 
-def _pick() -> Callable[[list[Any], list[int]], bool]:
+def _pick() -> Callable[[list[Any], list[int]], Verdict]:
     c = _slots.speedups()
     return clean_turns_py if c is None else c.clean_turns
 
 
-clean_turns: Callable[[list[Any], list[int]], bool] = _pick()
+clean_turns: Callable[[list[Any], list[int]], Verdict] = _pick()
 """The predicate in use: the C one where ``convo._speedups`` is built (and ``CONVO_PURE_PYTHON``
 is not set), else :func:`clean_turns_py`."""
