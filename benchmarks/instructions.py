@@ -21,7 +21,9 @@ Rows: ``orjson`` (the floor: ``orjson.loads`` / ``dumps``, edits on dicts), ``co
 ``benchmarks/codec.py``'s ``ConvoBefore`` says). Ops: ``load``, ``dump`` (of an untouched
 request), ``load+dump``, ``edits`` (load, the codec benchmark's three transforms, dump) and
 ``line`` (``convo transform``'s work on one line, with ``benchmarks/cli.py``'s pipeline; the
-floor is that benchmark's plain script).
+floor is that benchmark's plain script) and ``validate`` (``convo validate``'s work on one line,
+for claude-sonnet-4-5 under API 2023-06-01; the floor is ``orjson.loads`` alone, the parse-only
+loop of ``benchmarks/validate_cli.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OPS = ("load", "dump", "load+dump", "edits", "line")
+OPS = ("load", "dump", "load+dump", "edits", "line", "validate")
 
 
 def child(row: str, op: str, corpus: str, work: bool) -> None:
@@ -57,15 +59,18 @@ def child(row: str, op: str, corpus: str, work: bool) -> None:
 
         def line_fn(i: int, raw: bytes) -> None:
             orjson.dumps(plain(orjson.loads(raw)))  # type: ignore[operator]
+
+        def validate_fn(i: int, raw: bytes) -> None:
+            orjson.loads(raw)  # (the floor of convo validate: a parse-only loop)
     else:
         if row == "before":
             import convo_base as cv  # type: ignore[import-not-found]
             from convo_base import transforms as t  # type: ignore[import-not-found]
-            from convo_base.stream.ops import TransformOp  # type: ignore[import-not-found]
+            from convo_base.stream.ops import TransformOp, ValidateOp  # type: ignore[import-not-found]
         else:
             import convo as cv
             from convo import transforms as t
-            from convo.stream.ops import TransformOp
+            from convo.stream.ops import TransformOp, ValidateOp
         load, dump = cv.loads, cv.dumps
         edit = t.pipeline(t.drop_images(), t.strip_thinking(), t.inject_system(codec_bench.SYSTEM_ADDITION, where="top"))
         op_ = TransformOp(specs=cli_bench.PIPELINE)
@@ -77,6 +82,13 @@ def child(row: str, op: str, corpus: str, work: bool) -> None:
             op_.line("f", i, raw, out, rejects, stats)
             out.clear()
 
+        vop = ValidateOp(model="claude-sonnet-4-5", api_version="2023-06-01")
+        vstats = vop.new_stats()
+
+        def validate_fn(i: int, raw: bytes) -> None:
+            vop.line("f", i, raw, out, rejects, vstats)
+            out.clear()
+
     values = [load(raw) for raw in lines]
     fns = {
         "load": lambda: [load(raw) for raw in lines],
@@ -84,6 +96,7 @@ def child(row: str, op: str, corpus: str, work: bool) -> None:
         "load+dump": lambda: [dump(load(raw)) for raw in lines],
         "edits": lambda: [dump(edit(load(raw))) for raw in lines],
         "line": lambda: [line_fn(i, raw) for i, raw in enumerate(lines)],
+        "validate": lambda: [validate_fn(i, raw) for i, raw in enumerate(lines)],
     }
     fns[op]()  # warm-up: caches, generated code
     if work:

@@ -377,3 +377,48 @@ class TestPredicate:
         before = copy.deepcopy(turns)
         assert speedups.clean_turns(turns, masks) == _turns.clean_turns_py(turns, masks)
         assert turns == before  # read only
+
+
+class TestToolsRemembered:
+    """``_check_request`` remembers a tools value it found clean by identity (lines with the same
+    tools share one tuple): the reports must be those of a tools value seen for the first time."""
+
+    TOOLS = ({"name": "get_weather", "input_schema": {"type": "object"}},
+             {"name": "get_time", "input_schema": {"type": "object"}})
+
+    remembered = False
+
+    def _reports(self, tools: Any, **extra: Any) -> list[Any]:
+        from convo.rules import _request
+        body = {"model": "claude-opus-4-8", "max_tokens": 64, "tools": list(tools),
+                "messages": [{"role": "user", "content": "Hi"}], **extra}
+        _request._TOOLS_SEEN.clear()
+        first = convo.loads(orjson.dumps(body))
+        out = [R.validate(first)]
+        for _ in range(3):  # the same tuple again (the codec shares equal tools between lines)
+            conv = convo.loads(orjson.dumps(body))
+            assert conv.tools is first.tools
+            out.append(R.validate(conv))
+        self.remembered = id(first.tools) in _request._TOOLS_SEEN
+        return out
+
+    def test_clean_tools_with_a_forced_choice(self) -> None:
+        got = self._reports(self.TOOLS, tool_choice={"type": "tool", "name": "get_time"})
+        assert all(r.ok for r in got) and self.remembered
+        got = self._reports(self.TOOLS, tool_choice={"type": "tool", "name": "nope"})
+        assert all(r.rules == ("tool-choice.unknown-tool",) for r in got)
+        assert len({r.violations[0].message for r in got}) == 1
+
+    def test_tools_with_findings_are_reported_every_time(self) -> None:
+        bad = [*self.TOOLS, {"name": "get_time", "input_schema": {"type": "object"}}, {"name": "a b",
+               "input_schema": {"type": "object"}}]
+        got = self._reports(bad)
+        assert all(r.rules == ("tools.duplicate-name", "tools.name") for r in got) and not self.remembered
+
+    def test_breakpoints_are_counted_every_time(self) -> None:
+        cc = {"type": "ephemeral"}
+        tools = [{**t, "cache_control": cc} for t in self.TOOLS]
+        tools = [*tools, {"name": "x1", "input_schema": {"type": "object"}, "cache_control": cc},
+                 {"name": "x2", "input_schema": {"type": "object"}, "cache_control": cc}]
+        got = self._reports(tools, system=[{"type": "text", "text": "s", "cache_control": cc}])
+        assert all(r.rules == ("cache-control.too-many",) for r in got) and not self.remembered

@@ -24,6 +24,8 @@ Where each part lives (the modules are private; import from ``convo.rules``):
   documents and base64 data;
 - ``_request``: the request-level rules and the top-level ``system`` field;
 - ``_messages``: the per-message rules, one function per family;
+- ``_turns``: :func:`~convo.rules._turns.clean_turns`, which judges the parsed turns of a lazily
+  decoded request without building them (plainly clean: the message pass is skipped; else it runs);
 - here: :func:`validate` and :func:`check`, which run them in that order (the schema first, as
   the API checks the shape of a request before its meaning).
 

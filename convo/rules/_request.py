@@ -6,6 +6,7 @@ Layer: inside ``convo.rules``, above ``_pass``.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,8 @@ from convo.rules._predicates import (
 # the define-tools docs say 64. The API's word wins; names over 64 are the risky ones.
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _THINKING_ON = frozenset(("enabled", "adaptive", "between_tools"))
+_SAMPLING = operator.attrgetter(*SAMPLING_PARAMS)
+_NO_SAMPLING = (UNSET,) * len(SAMPLING_PARAMS)
 
 
 def _is_number(v: Any) -> bool:
@@ -55,8 +58,8 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any,
               f"max_tokens {max_tokens} is above {p.model or 'the model'}'s max output {p.max_output}")
 
     thinking_on = thinking_type in _THINKING_ON
-    for name in SAMPLING_PARAMS:
-        value = getattr(conv, name)
+    sampling = _SAMPLING(conv)
+    for name, value in zip(SAMPLING_PARAMS, sampling, strict=True) if sampling != _NO_SAMPLING else ():
         if value is UNSET:
             continue
         path = f"$.{name}"
@@ -108,7 +111,8 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any,
                 s.add("thinking.budget", "$.thinking.budget_tokens",
                       f"budget_tokens {budget} must be below max_tokens {max_tokens}")
 
-    choice = _get(conv.tool_choice, "type")
+    tool_choice = conv.tool_choice
+    choice = UNSET if tool_choice is UNSET else _get(tool_choice, "type")
     if choice in ("any", "tool"):
         if not p.forced_tool_choice:
             s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
@@ -119,7 +123,8 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any,
             s.add("tool-choice.forced-unsupported", "$.tool_choice.type",
                   f"tool_choice {choice!r} cannot be used while thinking is {thinking_type}")
 
-    level = _get(conv.output_config, "effort")
+    output_config = conv.output_config
+    level = UNSET if output_config is UNSET else _get(output_config, "effort")
     # null is the default level (the spec: anyOf [EffortLevel, null])
     if level is not UNSET and level is not None and level not in p.effort_levels:
         s.add("effort.unsupported", "$.output_config.effort", _effort_message(p, level))
@@ -127,7 +132,33 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any,
     tools = conv.tools
     names: dict[str, int] = {}
     if type(tools) is tuple:
-        for k, tool in enumerate(tools):
+        _check_tools(tools, names, s)
+    if choice == "tool":
+        wanted = _get(conv.tool_choice, "name")
+        if isinstance(wanted, str) and wanted not in names:
+            s.add("tool-choice.unknown-tool", "$.tool_choice.name",
+                  f"tool_choice names {wanted!r}, which is no tool of the request"
+                  + (f" (tools: {', '.join(names)})" if names else " (it has no tools)"))
+
+
+# A request's tools, judged once per value: the codec hands lines with the same tools the same
+# tuple (convo.codec's shared JSON values), so a file's lines mostly repeat a few. Each entry
+# keeps its tuple alive, so that its id stays its own; the cache is emptied when full.
+_TOOLS_SEEN: dict[int, tuple[tuple[Any, ...], dict[str, int]]] = {}
+_TOOLS_SEEN_MAX = 256
+
+
+def _check_tools(tools: tuple[Any, ...], names: dict[str, int], s: _Pass) -> None:
+    """``tools.name``, ``tools.duplicate-name`` and the tools' cache breakpoints; *names* gets
+    each tool name's first index. A tools value with nothing to report and no breakpoint is
+    remembered, and its names are all the next line with it needs."""
+    seen = _TOOLS_SEEN.get(id(tools))
+    if seen is not None and seen[0] is tools:
+        names.update(seen[1])
+        return
+    before = len(s.out)
+    breakpoints = s.cache_count
+    for k, tool in enumerate(tools):
             if not isinstance(tool, Mapping):
                 continue
             ttype = tool.get("type")
@@ -145,12 +176,10 @@ def _check_request(conv: Conversation, p: Profile, s: _Pass, thinking_type: Any,
             cc = tool.get("cache_control", UNSET)
             if cc is not UNSET:
                 s.breakpoint(cc, f"$.tools[{k}]")
-    if choice == "tool":
-        wanted = _get(conv.tool_choice, "name")
-        if isinstance(wanted, str) and wanted not in names:
-            s.add("tool-choice.unknown-tool", "$.tool_choice.name",
-                  f"tool_choice names {wanted!r}, which is no tool of the request"
-                  + (f" (tools: {', '.join(names)})" if names else " (it has no tools)"))
+    if len(s.out) == before and s.cache_count == breakpoints:
+        if len(_TOOLS_SEEN) >= _TOOLS_SEEN_MAX:
+            _TOOLS_SEEN.clear()
+        _TOOLS_SEEN[id(tools)] = (tools, dict(names))
 
 
 def _effort_message(p: Profile, effort: Any) -> str:
