@@ -114,6 +114,9 @@ EMPTY: Final = FrozenDict()
 """The shared empty :class:`FrozenDict` (the default ``extra`` of every model object)."""
 
 
+_AS_IS = frozenset((_Unset, str, int, float, bool, type(None)))
+
+
 def freeze(value: Any) -> Json:
     """Return *value* with every dict made a :class:`FrozenDict` and every list a tuple.
 
@@ -121,6 +124,8 @@ def freeze(value: Any) -> Json:
     FrozenDict({'a': (1, FrozenDict({'b': 2}))})
     """
     t = type(value)
+    if t in _AS_IS:  # (the most common: an absent field, a string, a number)
+        return value
     if t is FrozenDict:
         # Already frozen: FrozenDicts are built by freeze(), so their values are frozen too. This
         # keeps attrs.evolve (which re-runs field converters) from re-walking every JSON value.
