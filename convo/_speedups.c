@@ -322,6 +322,14 @@ ends_in_space(PyObject *v)
     return n > 0 && Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
 }
 
+/* a text block's text is a str that is neither empty nor only whitespace */
+static int
+real_text(PyObject *b)
+{
+    PyObject *text = item(b, K_TEXT);
+    return text != NULL && blank(text) == 0;
+}
+
 /* the judged type of block b (a dict), B_OTHER for any other; 0 when a key is not its type's */
 static int
 block_kind(PyObject *b)
@@ -443,8 +451,7 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 PyObject *b = PyList_GET_ITEM(c, j);
                 int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
                 if (kind == B_TEXT) {
-                    PyObject *text = item(b, K_TEXT);
-                    if (text == NULL || blank(text) != 0)
+                    if (!real_text(b))
                         return 0;
                     other = 1;
                 } else if (kind == B_IMAGE) {
@@ -477,8 +484,7 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 PyObject *b = PyList_GET_ITEM(c, j);
                 int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
                 if (kind == B_TEXT) {
-                    PyObject *text = item(b, K_TEXT);
-                    if (text == NULL || blank(text) != 0)
+                    if (!real_text(b))
                         return 0;
                 } else if (kind == B_TOOL_USE) {
                     PyObject *tid = item(b, K_ID), *name = item(b, K_NAME), *input = item(b, K_INPUT);

@@ -102,8 +102,7 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
             for j, b in enumerate(c):
                 t = _kind(b)
                 if t == "text":
-                    text = b.get("text")
-                    if text.__class__ is not str or not text or text.isspace():
+                    if not _real_text(b):
                         return False
                     other = True
                 elif t == "image":
@@ -127,8 +126,7 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
             for b in c:
                 t = _kind(b)
                 if t == "text":
-                    text = b.get("text")
-                    if text.__class__ is not str or not text or text.isspace():
+                    if not _real_text(b):
                         return False
                 elif t == "tool_use":
                     tid = b.get("id")
@@ -164,6 +162,12 @@ def _kind(b: Any) -> str | None:
     if keys is None or not keys.issuperset(b):
         return None
     return t
+
+
+def _real_text(b: dict[str, Any]) -> bool:
+    """A text block's text is a string that is neither empty nor only whitespace."""
+    text = b.get("text")
+    return text.__class__ is str and bool(text) and not text.isspace()
 
 
 def _clean_result(b: dict[str, Any], i: int, j: int, images: list[tuple[int, int, int]]) -> bool:
