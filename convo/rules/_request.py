@@ -159,23 +159,23 @@ def _check_tools(tools: tuple[Any, ...], names: dict[str, int], s: _Pass) -> Non
     before = len(s.out)
     breakpoints = s.cache_count
     for k, tool in enumerate(tools):
-            if not isinstance(tool, Mapping):
-                continue
-            ttype = tool.get("type")
-            tname = tool.get("name")
-            client = ttype is None or ttype == "custom"
-            if client and (not isinstance(tname, str) or not _TOOL_NAME.fullmatch(tname)):
-                s.add("tools.name", f"$.tools[{k}].name",
-                      f"tool name {tname!r} does not match ^[a-zA-Z0-9_-]{{1,128}}$")
-            if isinstance(tname, str):
-                if tname in names:
-                    s.add("tools.duplicate-name", f"$.tools[{k}].name",
-                          f"tool name {tname!r} is also the name of tools[{names[tname]}]")
-                else:
-                    names[tname] = k
-            cc = tool.get("cache_control", UNSET)
-            if cc is not UNSET:
-                s.breakpoint(cc, f"$.tools[{k}]")
+        if not isinstance(tool, Mapping):
+            continue
+        ttype = tool.get("type")
+        tname = tool.get("name")
+        client = ttype is None or ttype == "custom"
+        if client and (not isinstance(tname, str) or not _TOOL_NAME.fullmatch(tname)):
+            s.add("tools.name", f"$.tools[{k}].name",
+                  f"tool name {tname!r} does not match ^[a-zA-Z0-9_-]{{1,128}}$")
+        if isinstance(tname, str):
+            if tname in names:
+                s.add("tools.duplicate-name", f"$.tools[{k}].name",
+                      f"tool name {tname!r} is also the name of tools[{names[tname]}]")
+            else:
+                names[tname] = k
+        cc = tool.get("cache_control", UNSET)
+        if cc is not UNSET:
+            s.breakpoint(cc, f"$.tools[{k}]")
     if len(s.out) == before and s.cache_count == breakpoints:
         if len(_TOOLS_SEEN) >= _TOOLS_SEEN_MAX:
             _TOOLS_SEEN.clear()
