@@ -14,7 +14,8 @@
  *
  * clean_turns(turns, masks): True when the parsed turns of a lazily decoded request need neither
  *     the message pass of convo.rules nor the closed world's walk of messages, False for "maybe",
- *     or the list of (message, block, inner index or -1) of the images whose own rules are left
+ *     or the list of (message, block, inner index or -1) of the blocks left to look at (images,
+ *     for their own rules, and blocks with a cache_control key, for the breakpoints)
  *     (convo/rules/_turns.py's clean_turns_py, which the tests hold it to, says what it checks).
  *
  * A frozen value's class refuses setattr; both functions write the slots directly, which is what
@@ -264,24 +265,24 @@ packer(PyObject *self, PyObject *args)
 
 enum { K_TYPE, K_TEXT, K_ROLE, K_CONTENT, K_THINKING, K_SIGNATURE, K_DATA, K_ID, K_NAME, K_INPUT,
        K_TOOL_USE_ID, K_IS_ERROR, K_USER, K_ASSISTANT, K_TOOL_USE, K_TOOL_RESULT, K_REDACTED, K_IMAGE, K_SOURCE,
-       K_COUNT };
+       K_CACHE_CONTROL, K_COUNT };
 static const char *const WORDS[K_COUNT] = {
     "type", "text", "role", "content", "thinking", "signature", "data", "id", "name", "input",
     "tool_use_id", "is_error", "user", "assistant", "tool_use", "tool_result", "redacted_thinking", "image",
-    "source",
+    "source", "cache_control",
 };
 static PyObject *W[K_COUNT]; /* interned */
 
 /* the keys each judged block type may have (convo.rules._turns.BLOCK_KEYS), -1 ended */
 enum { B_OTHER, B_TEXT, B_THINKING, B_REDACTED, B_TOOL_USE, B_TOOL_RESULT, B_IMAGE };
-static const int BLOCK_KEYS[][5] = {
+static const int BLOCK_KEYS[][6] = {
     [B_OTHER] = {-1},
-    [B_TEXT] = {K_TYPE, K_TEXT, -1},
+    [B_TEXT] = {K_TYPE, K_TEXT, K_CACHE_CONTROL, -1},
     [B_THINKING] = {K_TYPE, K_THINKING, K_SIGNATURE, -1},
     [B_REDACTED] = {K_TYPE, K_DATA, -1},
-    [B_TOOL_USE] = {K_TYPE, K_ID, K_NAME, K_INPUT, -1},
-    [B_TOOL_RESULT] = {K_TYPE, K_TOOL_USE_ID, K_CONTENT, K_IS_ERROR, -1},
-    [B_IMAGE] = {K_TYPE, K_SOURCE, -1},
+    [B_TOOL_USE] = {K_TYPE, K_ID, K_NAME, K_INPUT, K_CACHE_CONTROL, -1},
+    [B_TOOL_RESULT] = {K_TYPE, K_TOOL_USE_ID, K_CONTENT, K_IS_ERROR, K_CACHE_CONTROL, -1},
+    [B_IMAGE] = {K_TYPE, K_SOURCE, K_CACHE_CONTROL, -1},
 };
 
 /* whether str s is the word k */
@@ -354,9 +355,10 @@ block_kind(PyObject *b)
     return kind;
 }
 
-/* note where an image is: (i, j, k) appended to *images (made on first use); 0 on error */
+/* note a block to look at (an image, or one with a cache_control key): (i, j, k) appended to
+ * *images (made on first use); 0 on error */
 static int
-note_image(PyObject **images, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
+note_look(PyObject **images, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
 {
     if (*images == NULL && (*images = PyList_New(0)) == NULL)
         return 0;
@@ -364,6 +366,13 @@ note_image(PyObject **images, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
     int ok = at != NULL && PyList_Append(*images, at) == 0;
     Py_XDECREF(at);
     return ok;
+}
+
+/* whether block b has a cache_control key */
+static int
+has_cc(PyObject *b)
+{
+    return item(b, K_CACHE_CONTROL) != NULL;
 }
 
 /* an image block's source is an object (the lazy check knows its kind) */
@@ -374,6 +383,8 @@ has_source(PyObject *b)
     return src != NULL && PyDict_CheckExact(src);
 }
 
+static int clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images);
+
 /* a tool_result's own values: is_error a bool, content a str or non-empty text blocks and images
  * (noted); 1, 0, or -1 on error */
 static int
@@ -383,17 +394,27 @@ clean_result(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **images)
     if (e != NULL && e != Py_True && e != Py_False)
         return 0;
     PyObject *c = item(b, K_CONTENT);
-    if (c == NULL || PyUnicode_CheckExact(c))
-        return 1;
-    if (!PyList_CheckExact(c))
-        return 0;
+    if (c != NULL && !PyUnicode_CheckExact(c)) {
+        int r = PyList_CheckExact(c) ? clean_inner(c, i, j, images) : 0;
+        if (r <= 0)
+            return r;
+    }
+    /* its own breakpoint comes after those of its content, as the message pass counts them */
+    return has_cc(b) && !note_look(images, i, j, -1) ? -1 : 1;
+}
+
+/* a tool_result's content blocks: non-empty text and images (noted, as are blocks with a
+ * cache_control key); 1, 0, or -1 on error */
+static int
+clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images)
+{
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(c); k++) {
         PyObject *x = PyList_GET_ITEM(c, k);
         int kind = PyDict_CheckExact(x) ? block_kind(x) : B_OTHER;
         if (kind == B_IMAGE) {
             if (!has_source(x))
                 return 0;
-            if (!note_image(images, i, j, k))
+            if (!note_look(images, i, j, k))
                 return -1;
             continue;
         }
@@ -402,6 +423,8 @@ clean_result(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **images)
         PyObject *text = item(x, K_TEXT);
         if (text == NULL || !PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) == 0)
             return 0;
+        if (has_cc(x) && !note_look(images, i, j, k))
+            return -1;
     }
     return 1;
 }
@@ -453,11 +476,13 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 if (kind == B_TEXT) {
                     if (!real_text(b))
                         return 0;
+                    if (has_cc(b) && !note_look(images, i, j, -1))
+                        return -1;
                     other = 1;
                 } else if (kind == B_IMAGE) {
                     if (!has_source(b))
                         return 0;
-                    if (!note_image(images, i, j, -1))
+                    if (!note_look(images, i, j, -1))
                         return -1;
                     other = 1;
                 } else if (kind == B_TOOL_RESULT) {
@@ -486,6 +511,8 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 if (kind == B_TEXT) {
                     if (!real_text(b))
                         return 0;
+                    if (has_cc(b) && !note_look(images, i, j, -1))
+                        return -1;
                 } else if (kind == B_TOOL_USE) {
                     PyObject *tid = item(b, K_ID), *name = item(b, K_NAME), *input = item(b, K_INPUT);
                     if (tid == NULL || name == NULL || input == NULL || !PyUnicode_CheckExact(tid)
@@ -495,6 +522,8 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                     if (r != 0)
                         return r < 0 ? -1 : 0; /* tool-use.duplicate-id */
                     if (PySet_Add(seen, tid) < 0 || PySet_Add(asks, tid) < 0)
+                        return -1;
+                    if (has_cc(b) && !note_look(images, i, j, -1))
                         return -1;
                 } else if (kind == B_THINKING) {
                     PyObject *t = item(b, K_THINKING), *sig = item(b, K_SIGNATURE);

@@ -225,12 +225,25 @@ def _break(req: dict[str, Any], how: str, data: st.DataObject) -> None:
     elif how == "final_assistant":
         msgs.append({"role": "assistant", "content": data.draw(st.sampled_from(
             ["Sure", "", " ", [{"type": "text", "text": "ok"}], [{"type": "thinking", "thinking": "t", "signature": "s"}]]))})
+    elif how == "cache":  # breakpoints here and there, with TTLs in any order (counted across the request)
+        spots: list[dict[str, Any]] = list(_blocks(req))
+        spots += [x for b in list(spots) if b.get("type") == "tool_result" and isinstance(b.get("content"), list)
+                  for x in b["content"]]
+        spots = [b for b in spots if b.get("type") in ("text", "image", "tool_use", "tool_result")]
+        if spots:
+            for b in data.draw(st.lists(st.sampled_from(spots), min_size=1, max_size=6)):
+                b["cache_control"] = data.draw(st.sampled_from(
+                    [{"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}, {"type": "ephemeral", "ttl": "5m"},
+                     None]))
+        if data.draw(st.booleans()):
+            req["system"] = [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": data.draw(
+                st.sampled_from(["5m", "1h"]))}}]
     elif how == "document":
         msg["content"] = [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]
 
 
 BREAKS = ["blank", "blank_block", "trailing", "role", "swap", "drop", "extra_key", "image", "dup_id", "orphan",
-          "unanswered", "result_after_text", "values", "final_assistant", "document"]
+          "unanswered", "result_after_text", "values", "final_assistant", "document", "cache", "cache"]
 
 
 class TestSamePath:
@@ -270,6 +283,46 @@ class TestSamePath:
         lines = (Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl").read_bytes().splitlines()
         got = [check(raw) for raw in lines[:80]]  # (a few lines are broken on purpose: None)
         assert got.count(True) >= 20, got
+
+
+class TestBreakpoints:
+    """Cache breakpoints in clean turns: the predicate lists where they are, in the order the
+    message pass meets them, and validate counts them there (after the tools' and the system's)."""
+
+    def _request(self, ttls: list[str | None]) -> bytes:
+        def cc(n: int) -> dict[str, Any]:
+            ttl = ttls[n]
+            return {} if ttl is None else {"cache_control": {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}}
+        return orjson.dumps({
+            "model": "claude-opus-4-8", "max_tokens": 64,
+            "tools": [{"name": "f", "input_schema": {"type": "object"}, **cc(0)}],
+            "system": [{"type": "text", "text": "Be brief.", **cc(1)}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Go", **cc(2)}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}, **cc(3)}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                                              "content": [{"type": "text", "text": "42", **cc(4)}], **cc(5)}]}]})
+
+    def test_positions_in_order(self) -> None:
+        raw = self._request([None, None, "", "", "", ""])  # (keys in the order convo writes: kept parsed)
+        assert verdicts(raw) == [(0, 0, -1), (1, 0, -1), (2, 0, 0), (2, 0, -1)]  # inner before its result
+
+    def test_too_many(self) -> None:
+        fast, full = reports(self._request(["", "", "", "", "", ""]))[0]
+        assert fast == full and [(v.rule, v.path) for v in fast.violations] == [
+            ("cache-control.too-many", "$.messages[2].content[0].content[0]")]
+
+    def test_ttl_order(self) -> None:
+        fast, full = reports(self._request([None, "5m", None, "1h", None, None]))[0]
+        assert fast == full and [(v.rule, v.path) for v in fast.violations] == [
+            ("cache-control.ttl-order", "$.messages[1].content[0]")]
+
+    def test_null_is_no_breakpoint(self) -> None:
+        raw = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 8, "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": None}]}]})
+        assert check(raw) is not None
+        fast, full = reports(raw)[0]
+        assert fast == full
 
 
 class TestReproducer:

@@ -43,7 +43,7 @@ from typing import Any
 
 from convo._json import UNSET
 from convo.errors import ValidationError
-from convo.model import Conversation, lazy_turns
+from convo.model import Conversation, Image, lazy_turns
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
 from convo.rules._messages import _check_messages, _prefill_rules
@@ -144,7 +144,9 @@ def validate(
     # world's walk of messages (convo.rules._turns): they are never built
     turns = lazy_turns(conversation)
     verdict = False if turns is None else clean_turns(*turns)
-    clean = verdict is True or (verdict.__class__ is list and _clean_images(conversation, turns, verdict, s, root))
+    # (a list: clean but for blocks the pass must look at, if the closed world finds their
+    # messages fine: images, for their rules, and cache breakpoints, counted in order)
+    clean = verdict is True or (verdict.__class__ is list and _looks_fine(turns, verdict, root))
     # the closed world: the top level now; the messages and their blocks inside the message
     # pass, each visited once (or not at all, when one call finds every one fine)
     s.blocks_schema = check_request(conversation, load_schema(), root, s.out.append, betas=betas, allow=allow,
@@ -155,8 +157,12 @@ def validate(
     _check_system(conversation, s)
     if not clean:
         _check_messages(conversation, prof, s, thinking_type in _THINKING_ON)
-    elif turns is not None and turns[0][-1]["role"] == "assistant":  # (a clean final turn is no paused one)
-        _prefill_rules(conversation, prof, s, thinking_type in _THINKING_ON, f"$.messages[{len(turns[0]) - 1}]")
+    else:
+        assert turns is not None  # (clean: they were judged)
+        if isinstance(verdict, list):
+            _look(conversation, verdict, s)
+        if turns[0][-1]["role"] == "assistant":  # (a clean final turn is no paused one)
+            _prefill_rules(conversation, prof, s, thinking_type in _THINKING_ON, f"$.messages[{len(turns[0]) - 1}]")
     cc = conversation.cache_control
     if cc is not UNSET:
         s.breakpoint(cc, "$.cache_control")  # automatic caching: a breakpoint on the last block
@@ -165,21 +171,28 @@ def validate(
     return Report(s.out)
 
 
-def _clean_images(conv: Conversation, turns: Any, found: list[tuple[int, int, int]], s: _Pass, root: str) -> bool:
-    """Clean turns but for their images (*found*: where they are): when the closed world finds
-    the content of every message that holds one fine, those images go to the pass as the message
-    pass would give them (built: only those messages are), and True; else False (the full pass)."""
+def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
+    """Whether the closed world finds the parsed content of every message in *found* fine."""
     contents = turns[0]
-    if not all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found}):
-        return False
+    return all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found})
+
+
+def _look(conv: Conversation, found: list[tuple[int, int, int]], s: _Pass) -> None:
+    """What the message pass does with the blocks *found* (clean turns but for these): an image
+    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only the
+    messages that hold them are built."""
     msgs = conv.messages
     for i, j, k in found:
         b: Any = msgs[i].content[j]
-        if k < 0:
-            s.images.append((f"$.messages[{i}].content[{j}]", b))
-        else:
-            s.images.append((f"$.messages[{i}].content[{j}].content[{k}]", b.content[k]))
-    return True
+        path = f"$.messages[{i}].content[{j}]"
+        if k >= 0:
+            b = b.content[k]
+            path = f"{path}.content[{k}]"
+        if type(b) is Image:
+            s.images.append((path, b))
+        cc = getattr(b, "cache_control", UNSET)
+        if cc is not UNSET and cc is not None:
+            s.breakpoint(cc, path)
 
 
 def check(

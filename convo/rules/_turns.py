@@ -5,10 +5,11 @@ neither the message pass nor the closed world's walk of ``messages`` can report 
 Most lines a command validates are plain: user and assistant turns in turn, text, thinking, tool
 calls answered by the next turn. For those, building every message and block only to find
 nothing cost about two thirds of ``convo validate``'s time. The predicate is conservative: it
-answers True only for what it knows to be clean (images in user turns: where they are, for their
-own rules on built images), and anything else (a system message, a cache breakpoint, cited text, an empty or whitespace-only text, a key outside the blocks' GA
-keys, a tool call not answered, ...) answers False, and :func:`convo.rules.validate` then runs
-the full pass on built messages as before. So a report never depends on which path ran: the tests
+answers True only for what it knows to be clean (images in user turns and cache breakpoints:
+where they are, for their own rules on built blocks), and anything else (a system message,
+cited text, an empty or whitespace-only text, a key outside the blocks' GA keys, a tool call not
+answered, ...) answers False, and :func:`convo.rules.validate` then runs the full pass on built
+messages as before. So a report never depends on which path ran: the tests
 compare the two on every realworld request and on generated and mutated ones.
 
 The same predicate is written in C (``convo/_speedups.c``: ``clean_turns``, used where it is
@@ -29,16 +30,17 @@ __all__ = ["BLOCK_KEYS", "Verdict", "clean_turns", "clean_turns_py"]
 MAX_MESSAGES = 100_000  # (as _messages._MAX_MESSAGES: more is messages.too-many)
 
 BLOCK_KEYS: dict[str, frozenset[str]] = {
-    "text": frozenset(("type", "text")),
+    "text": frozenset(("type", "text", "cache_control")),
     "thinking": frozenset(("type", "thinking", "signature")),
     "redacted_thinking": frozenset(("type", "data")),
-    "tool_use": frozenset(("type", "id", "name", "input")),
-    "tool_result": frozenset(("type", "tool_use_id", "content", "is_error")),
-    "image": frozenset(("type", "source")),
+    "tool_use": frozenset(("type", "id", "name", "input", "cache_control")),
+    "tool_result": frozenset(("type", "tool_use_id", "content", "is_error", "cache_control")),
+    "image": frozenset(("type", "source", "cache_control")),
 }
 """The keys a block may have for :func:`clean_turns` to judge it: GA keys of its type in the
-schema (tested), without ``cache_control`` (breakpoints are counted in order across the request),
-``citations`` (a rule of their own) or ``caller`` (checked by the closed world's walk)."""
+schema (tested), without ``citations`` (a rule of their own) or ``caller`` (checked by the closed
+world's walk). A block with ``cache_control`` is left to the caller (its breakpoint is counted
+in order across the request)."""
 
 _MASK_MAX = 0xFFFF  # (masks are a few bits; anything else is no mask)
 
@@ -50,11 +52,13 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
     """True when the per-message rules and the closed world have nothing to say about *turns*
     (parsed turns that passed the codec's lazy check, with their *masks*), False for "maybe".
 
-    Images in user turns (and in their tool results) are left to the caller: then the answer is
-    the list of where they are, ``(message, block, -1)`` or ``(message, block, index in the tool
-    result's content)``, in the order the message pass meets them. Their rules (base64, media
-    type, size, how many) need the built image; the closed world's verdict on the content of a
-    message that holds one is the caller's too (only their keys are looked at here).
+    Images in user turns (and in their tool results) and blocks with a ``cache_control`` key are
+    left to the caller: then the answer is the list of where they are, ``(message, block, -1)``
+    or ``(message, block, index in the tool result's content)``, in the order the message pass
+    meets them (a tool result's content before the tool result). Image rules (base64, media
+    type, size, how many) need the built image, and breakpoints are counted in order across the
+    request; the closed world's verdict on the content of a message that holds one is the
+    caller's too (only their keys are looked at here).
 
     >>> clean_turns_py([{"role": "user", "content": "Hi"}], [0])
     True
@@ -76,7 +80,7 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
     prev = "assistant"  # so that a first assistant turn (messages.first-role) answers False
     asked: set[str] | None = None  # the tool_use ids of the previous turn
     seen: set[str] = set()  # every tool_use id so far (tool-use.duplicate-id)
-    images: list[tuple[int, int, int]] = []
+    looks: list[tuple[int, int, int]] = []  # images and breakpoints, for the caller
     last = n - 1
     for i, d in enumerate(turns):
         mask = masks[i]
@@ -104,16 +108,18 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
                 if t == "text":
                     if not _real_text(b):
                         return False
+                    if "cache_control" in b:
+                        looks.append((i, j, -1))
                     other = True
                 elif t == "image":
                     if b.get("source").__class__ is not dict:
                         return False
-                    images.append((i, j, -1))
+                    looks.append((i, j, -1))
                     other = True
                 elif t == "tool_result":
                     tid = b.get("tool_use_id")
                     if (tid.__class__ is not str or other or not asked or tid not in asked or tid in answers
-                            or not _clean_result(b, i, j, images)):
+                            or not _clean_result(b, i, j, looks)):
                         return False
                     answers.add(tid)
                 else:
@@ -123,11 +129,13 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
             asked = None
         else:
             asks: set[str] = set()
-            for b in c:
+            for j, b in enumerate(c):
                 t = _kind(b)
                 if t == "text":
                     if not _real_text(b):
                         return False
+                    if "cache_control" in b:
+                        looks.append((i, j, -1))
                 elif t == "tool_use":
                     tid = b.get("id")
                     if (tid.__class__ is not str or tid in seen or b.get("name").__class__ is not str
@@ -135,6 +143,8 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
                         return False
                     seen.add(tid)
                     asks.add(tid)
+                    if "cache_control" in b:
+                        looks.append((i, j, -1))
                 elif t == "thinking":
                     if b.get("thinking").__class__ is not str or b.get("signature").__class__ is not str:
                         return False
@@ -150,7 +160,7 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
                 if b["type"] == "text" and b["text"][-1].isspace():
                     return False  # prefill.trailing-whitespace
             asked = asks or None
-    return images or True
+    return looks or True
 
 
 def _kind(b: Any) -> str | None:
@@ -170,27 +180,31 @@ def _real_text(b: dict[str, Any]) -> bool:
     return text.__class__ is str and bool(text) and not text.isspace()
 
 
-def _clean_result(b: dict[str, Any], i: int, j: int, images: list[tuple[int, int, int]]) -> bool:
-    """A tool_result block's own values: content a string or non-empty text blocks and images
-    (noted in *images*), is_error a boolean."""
+def _clean_result(b: dict[str, Any], i: int, j: int, looks: list[tuple[int, int, int]]) -> bool:
+    """A tool_result block's own values: content a string or non-empty text blocks and images,
+    is_error a boolean; its images and blocks with a breakpoint are noted in *looks*, then the
+    tool result itself if it has one (the message pass counts them in that order)."""
     e = b.get("is_error", False)
     if e is not True and e is not False:
         return False
     c = b.get("content", "")
-    if c.__class__ is str:
-        return True
-    if c.__class__ is not list:
-        return False
-    for k, x in enumerate(c):
-        t = _kind(x)
-        if t == "image":
-            if x.get("source").__class__ is not dict:
-                return False
-            images.append((i, j, k))
-            continue
-        text = x.get("text")
-        if t != "text" or text.__class__ is not str or not text:
+    if c.__class__ is not str:
+        if c.__class__ is not list:
             return False
+        for k, x in enumerate(c):
+            t = _kind(x)
+            if t == "image":
+                if x.get("source").__class__ is not dict:
+                    return False
+                looks.append((i, j, k))
+                continue
+            text = x.get("text")
+            if t != "text" or text.__class__ is not str or not text:
+                return False
+            if "cache_control" in x:
+                looks.append((i, j, k))
+    if "cache_control" in b:
+        looks.append((i, j, -1))
     return True
 
 
