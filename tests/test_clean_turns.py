@@ -307,6 +307,11 @@ class TestBreakpoints:
         raw = self._request([None, None, "", "", "", ""])  # (keys in the order convo writes: kept parsed)
         assert verdicts(raw) == [(0, 0, -1), (1, 0, -1), (2, 0, 0), (2, 0, -1)]  # inner before its result
 
+    def test_turns_stay_parsed(self) -> None:
+        conv = convo.loads(self._request([None, None, "1h", None, None, "5m"]))
+        assert R.validate(conv).ok
+        assert lazy_turns(conv) is not None  # only the blocks looked at were built, apart
+
     def test_too_many(self) -> None:
         fast, full = reports(self._request(["", "", "", "", "", ""]))[0]
         assert fast == full and [(v.rule, v.path) for v in fast.violations] == [

@@ -43,7 +43,7 @@ from typing import Any
 
 from convo._json import UNSET
 from convo.errors import ValidationError
-from convo.model import Conversation, Image, lazy_turns
+from convo.model import _LAZY_BUILD, Conversation, Image, lazy_turns  # (the codec's block builder)
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
 from convo.rules._messages import _check_messages, _prefill_rules
@@ -160,7 +160,7 @@ def validate(
     else:
         assert turns is not None  # (clean: they were judged)
         if isinstance(verdict, list):
-            _look(conversation, verdict, s)
+            _look(turns, verdict, s)
         if turns[0][-1]["role"] == "assistant":  # (a clean final turn is no paused one)
             _prefill_rules(conversation, prof, s, thinking_type in _THINKING_ON, f"$.messages[{len(turns[0]) - 1}]")
     cc = conversation.cache_control
@@ -177,13 +177,17 @@ def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> boo
     return all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found})
 
 
-def _look(conv: Conversation, found: list[tuple[int, int, int]], s: _Pass) -> None:
+def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
     """What the message pass does with the blocks *found* (clean turns but for these): an image
     goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only the
-    messages that hold them are built."""
-    msgs = conv.messages
+    content of the messages that hold them is built (as reading it would build it)."""
+    contents = turns[0]
+    built: dict[int, Any] = {}
     for i, j, k in found:
-        b: Any = msgs[i].content[j]
+        blocks = built.get(i)
+        if blocks is None:
+            blocks = built[i] = _LAZY_BUILD[0](contents[i]["content"])
+        b: Any = blocks[j]
         path = f"$.messages[{i}].content[{j}]"
         if k >= 0:
             b = b.content[k]
