@@ -480,3 +480,29 @@ class TestToolsRemembered:
                  {"name": "x2", "input_schema": {"type": "object"}, "cache_control": cc}]
         got = self._reports(tools, system=[{"type": "text", "text": "s", "cache_control": cc}])
         assert all(r.rules == ("cache-control.too-many",) for r in got) and not self.remembered
+
+
+class TestBase64Check:
+    """The image and document rules' base64 check takes canonical base64 without decoding it:
+    it must answer exactly what strict decoding answers (which takes a few odd forms too)."""
+
+    @staticmethod
+    def strict(data: str) -> bool:
+        import binascii
+        try:
+            binascii.a2b_base64(data, strict_mode=True)
+        except (binascii.Error, ValueError):
+            return False
+        return True
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.text(alphabet=st.sampled_from("AQgw+/=\n -_é\x00"), max_size=14) | st.binary(max_size=40).map(
+        lambda b: base64.b64encode(b).decode()))
+    def test_same_as_strict_decoding(self, data: str) -> None:
+        from convo.rules._pass import _valid_base64
+        assert _valid_base64(data) == self.strict(data)
+
+    def test_odd_forms(self) -> None:
+        from convo.rules._pass import _valid_base64
+        for data in ["", "QQ==", "QUI=", "QUJD", "QR==", "+BAx=", "QQ=", "Q===", "=QUJ", "QU=J", "QUJD\n", "QUJDé"]:
+            assert _valid_base64(data) == self.strict(data), data

@@ -155,9 +155,20 @@ class _Pass:
                          f"{size[0]}x{size[1]} px is larger than {limit}x{limit}{why}")
 
 
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 def _valid_base64(data: str) -> bool:
     """Whether *data* is standard base64 (the spec's ``format: byte``): the alphabet, padding, a
-    length that is a multiple of 4; no whitespace. Decoded in C, as fast as reading it."""
+    length that is a multiple of 4; no whitespace. What ``binascii.a2b_base64(strict_mode=True)``
+    accepts; canonical base64 (the usual case) is told about 4x faster without decoding: a length
+    that is a multiple of 4, ASCII, at most two ``=`` at the end and the alphabet before them
+    (all of which strict mode accepts: tested). Anything else is decoded in strict mode."""
+    n = len(data)
+    if not n % 4 and data.isascii():
+        body = data.encode("ascii").rstrip(b"=")
+        if n - len(body) <= 2 and not body.translate(None, _B64_ALPHABET):
+            return True
     try:
         binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError):
