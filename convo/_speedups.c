@@ -323,13 +323,6 @@ ends_in_space(PyObject *v)
     return n > 0 && Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(v, n - 1));
 }
 
-/* a text block's text is a str that is neither empty nor only whitespace */
-static int
-real_text(PyObject *b)
-{
-    PyObject *text = item(b, K_TEXT);
-    return text != NULL && blank(text) == 0;
-}
 
 /* the judged type of block b (a dict), B_OTHER for any other; 0 when a key is not its type's */
 static int
@@ -356,14 +349,14 @@ block_kind(PyObject *b)
 }
 
 /* note a block to look at (an image, or one with a cache_control key): (i, j, k) appended to
- * *images (made on first use); 0 on error */
+ * *looks (made on first use); 0 on error */
 static int
-note_look(PyObject **images, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
+note_look(PyObject **looks, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
 {
-    if (*images == NULL && (*images = PyList_New(0)) == NULL)
+    if (*looks == NULL && (*looks = PyList_New(0)) == NULL)
         return 0;
     PyObject *at = Py_BuildValue("(nnn)", i, j, k);
-    int ok = at != NULL && PyList_Append(*images, at) == 0;
+    int ok = at != NULL && PyList_Append(*looks, at) == 0;
     Py_XDECREF(at);
     return ok;
 }
@@ -375,6 +368,17 @@ has_cc(PyObject *b)
     return item(b, K_CACHE_CONTROL) != NULL;
 }
 
+/* block j of turn i is a text block: 1 when its text is a str neither empty nor only
+ * whitespace (its breakpoint, if any, noted), 0 when not, -1 on error */
+static int
+text_block(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **looks)
+{
+    PyObject *text = item(b, K_TEXT);
+    if (text == NULL || blank(text) != 0)
+        return 0;
+    return has_cc(b) && !note_look(looks, i, j, -1) ? -1 : 1;
+}
+
 /* an image block's source is an object (the lazy check knows its kind) */
 static int
 has_source(PyObject *b)
@@ -383,30 +387,30 @@ has_source(PyObject *b)
     return src != NULL && PyDict_CheckExact(src);
 }
 
-static int clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images);
+static int clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **looks);
 
 /* a tool_result's own values: is_error a bool, content a str or non-empty text blocks and images
  * (noted); 1, 0, or -1 on error */
 static int
-clean_result(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **images)
+clean_result(PyObject *b, Py_ssize_t i, Py_ssize_t j, PyObject **looks)
 {
     PyObject *e = item(b, K_IS_ERROR);
     if (e != NULL && e != Py_True && e != Py_False)
         return 0;
     PyObject *c = item(b, K_CONTENT);
     if (c != NULL && !PyUnicode_CheckExact(c)) {
-        int r = PyList_CheckExact(c) ? clean_inner(c, i, j, images) : 0;
+        int r = PyList_CheckExact(c) ? clean_inner(c, i, j, looks) : 0;
         if (r <= 0)
             return r;
     }
     /* its own breakpoint comes after those of its content, as the message pass counts them */
-    return has_cc(b) && !note_look(images, i, j, -1) ? -1 : 1;
+    return has_cc(b) && !note_look(looks, i, j, -1) ? -1 : 1;
 }
 
 /* a tool_result's content blocks: non-empty text and images (noted, as are blocks with a
  * cache_control key); 1, 0, or -1 on error */
 static int
-clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images)
+clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **looks)
 {
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(c); k++) {
         PyObject *x = PyList_GET_ITEM(c, k);
@@ -414,7 +418,7 @@ clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images)
         if (kind == B_IMAGE) {
             if (!has_source(x))
                 return 0;
-            if (!note_look(images, i, j, k))
+            if (!note_look(looks, i, j, k))
                 return -1;
             continue;
         }
@@ -423,16 +427,16 @@ clean_inner(PyObject *c, Py_ssize_t i, Py_ssize_t j, PyObject **images)
         PyObject *text = item(x, K_TEXT);
         if (text == NULL || !PyUnicode_CheckExact(text) || PyUnicode_GET_LENGTH(text) == 0)
             return 0;
-        if (has_cc(x) && !note_look(images, i, j, k))
+        if (has_cc(x) && !note_look(looks, i, j, k))
             return -1;
     }
     return 1;
 }
 
 /* the verdict, 1 or 0 (-1 on error); seen, asked and asks are empty sets it may fill; the
- * images met go to *images */
+ * blocks to look at go to *looks */
 static int
-judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObject *asks, PyObject **images)
+judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObject *asks, PyObject **looks)
 {
     Py_ssize_t n = PyList_GET_SIZE(turns);
     if (n == 0 || n > 100000 || PyList_GET_SIZE(masks) != n)
@@ -474,22 +478,21 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 PyObject *b = PyList_GET_ITEM(c, j);
                 int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
                 if (kind == B_TEXT) {
-                    if (!real_text(b))
-                        return 0;
-                    if (has_cc(b) && !note_look(images, i, j, -1))
-                        return -1;
+                    int r = text_block(b, i, j, looks);
+                    if (r <= 0)
+                        return r;
                     other = 1;
                 } else if (kind == B_IMAGE) {
                     if (!has_source(b))
                         return 0;
-                    if (!note_look(images, i, j, -1))
+                    if (!note_look(looks, i, j, -1))
                         return -1;
                     other = 1;
                 } else if (kind == B_TOOL_RESULT) {
                     PyObject *tid = item(b, K_TOOL_USE_ID);
                     if (tid == NULL || !PyUnicode_CheckExact(tid) || other || !asked_any)
                         return 0;
-                    int ok = clean_result(b, i, j, images);
+                    int ok = clean_result(b, i, j, looks);
                     if (ok <= 0)
                         return ok;
                     int r = PySet_Discard(asked, tid); /* answered: out of asked */
@@ -509,10 +512,9 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                 PyObject *b = PyList_GET_ITEM(c, j);
                 int kind = PyDict_CheckExact(b) ? block_kind(b) : B_OTHER;
                 if (kind == B_TEXT) {
-                    if (!real_text(b))
-                        return 0;
-                    if (has_cc(b) && !note_look(images, i, j, -1))
-                        return -1;
+                    int r = text_block(b, i, j, looks);
+                    if (r <= 0)
+                        return r;
                 } else if (kind == B_TOOL_USE) {
                     PyObject *tid = item(b, K_ID), *name = item(b, K_NAME), *input = item(b, K_INPUT);
                     if (tid == NULL || name == NULL || input == NULL || !PyUnicode_CheckExact(tid)
@@ -523,7 +525,7 @@ judge(PyObject *turns, PyObject *masks, PyObject *seen, PyObject *asked, PyObjec
                         return r < 0 ? -1 : 0; /* tool-use.duplicate-id */
                     if (PySet_Add(seen, tid) < 0 || PySet_Add(asks, tid) < 0)
                         return -1;
-                    if (has_cc(b) && !note_look(images, i, j, -1))
+                    if (has_cc(b) && !note_look(looks, i, j, -1))
                         return -1;
                 } else if (kind == B_THINKING) {
                     PyObject *t = item(b, K_THINKING), *sig = item(b, K_SIGNATURE);
@@ -564,16 +566,16 @@ clean_turns(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]))
         Py_RETURN_FALSE;
-    PyObject *seen = PySet_New(NULL), *asked = PySet_New(NULL), *asks = PySet_New(NULL), *images = NULL;
-    int r = seen && asked && asks ? judge(args[0], args[1], seen, asked, asks, &images) : -1;
+    PyObject *seen = PySet_New(NULL), *asked = PySet_New(NULL), *asks = PySet_New(NULL), *looks = NULL;
+    int r = seen && asked && asks ? judge(args[0], args[1], seen, asked, asks, &looks) : -1;
     Py_XDECREF(seen);
     Py_XDECREF(asked);
     Py_XDECREF(asks);
-    if (r <= 0 || images == NULL) {
-        Py_XDECREF(images);
+    if (r <= 0 || looks == NULL) {
+        Py_XDECREF(looks);
         return r < 0 ? NULL : PyBool_FromLong(r);
     }
-    return images; /* clean but for the images: where they are */
+    return looks; /* clean but for the blocks to look at: where they are */
 }
 
 static PyMethodDef methods[] = {

@@ -331,15 +331,25 @@ def loads(data: bytes | bytearray | memoryview | str) -> m.Conversation:
     >>> loads(b'{"model": "claude-opus-4-8", "max_tokens": 16, "messages": []}').max_tokens
     16
     """
-    try:  # the plain case, straight (every other one, and every error, is the general path's)
-        obj = orjson.loads(data)
-        if obj.__class__ is dict:
-            conv = fast_conversation(obj)
-            if conv is not None:
-                return conv
-    except Exception:  # noqa: S110 - decoded again below, which says what is wrong
-        pass
-    return structure_parsed(data, parse_json(data), m.Conversation)  # type: ignore[no-any-return]
+    obj = parse_json(data)
+    conv = plain_request(obj)  # the plain case, straight; every other one is the general path's
+    return conv if conv is not None else structure_parsed(data, obj, m.Conversation)
+
+
+def plain_request(obj: Any) -> m.Conversation | None:
+    """The conversation of *obj*, a request object fresh from :func:`parse_json`, where the
+    codec's fast hook takes it (the plain case: see ``_converter.fast_conversation``), else None:
+    the general path (:func:`structure_exactly`) then takes it, and words any error.
+
+    >>> plain_request({"model": "m", "messages": []}).model, plain_request({"model": 1}), plain_request([])
+    ('m', None, None)
+    """
+    if obj.__class__ is not dict:
+        return None
+    try:
+        return fast_conversation(obj)
+    except (BigNumber, RecursionError):  # (a huge number, deep nesting: the general path's too)
+        return None
 
 
 def dumps(conv: m.Conversation) -> bytes:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeAlias, get_args
 
-import orjson
 from attrs import field, frozen
 
 from convo import model as m
-from convo.codec import dump_json, parse_json, structure, structure_exactly
-from convo.codec._converter import REUSE, UNSTRUCTURE, BigNumber, describe, fast_conversation
+from convo.codec import dump_json, parse_json, plain_request, structure, structure_exactly
+from convo.codec._converter import REUSE, UNSTRUCTURE, describe
 from convo.errors import DecodeError
 
 __all__ = [
@@ -212,15 +211,6 @@ def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
 
 
 def _decode_bytes(file: str, line: int, data: bytes, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
-    if kind is None:  # the plain request first: what the general path below would do, fewer calls
-        try:
-            obj = orjson.loads(data)
-            if obj.__class__ is dict and ("messages" in obj or "model" in obj):
-                o = fast_conversation(obj)  # None: not the plain case (the general hook decides)
-                if o is not None:
-                    return "request", o, obj
-        except (orjson.JSONDecodeError, BigNumber, RecursionError):
-            pass  # (a BOM, a number beyond 64 bits, deep nesting: the general path words or takes it)
     if data[:3] == BOM:  # no part of the JSON text (kept in the line's bytes)
         data = data[3:]
     try:
@@ -229,6 +219,10 @@ def _decode_bytes(file: str, line: int, data: bytes, kind: LineKind | None) -> t
             raise DecodeError(f"expected a JSON object, got {describe(obj)}")
         if kind is None:
             kind = detect_kind(obj)
+            if kind == "request":  # the plain request straight: what the general path does, fewer calls
+                conv = plain_request(obj)
+                if conv is not None:
+                    return kind, conv, obj
         cls = _CLASSES.get(kind)
         if cls is None:
             raise DecodeError(f"unknown line kind {kind!r}: expected one of {', '.join(LINE_KINDS)}")

@@ -106,10 +106,8 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
             for j, b in enumerate(c):
                 t = _kind(b)
                 if t == "text":
-                    if not _real_text(b):
+                    if not _text_block(b, i, j, looks):
                         return False
-                    if "cache_control" in b:
-                        looks.append((i, j, -1))
                     other = True
                 elif t == "image":
                     if b.get("source").__class__ is not dict:
@@ -132,10 +130,8 @@ def clean_turns_py(turns: list[dict[str, Any]], masks: list[int]) -> Verdict:
             for j, b in enumerate(c):
                 t = _kind(b)
                 if t == "text":
-                    if not _real_text(b):
+                    if not _text_block(b, i, j, looks):
                         return False
-                    if "cache_control" in b:
-                        looks.append((i, j, -1))
                 elif t == "tool_use":
                     tid = b.get("id")
                     if (tid.__class__ is not str or tid in seen or b.get("name").__class__ is not str
@@ -174,10 +170,15 @@ def _kind(b: Any) -> str | None:
     return t
 
 
-def _real_text(b: dict[str, Any]) -> bool:
-    """A text block's text is a string that is neither empty nor only whitespace."""
+def _text_block(b: dict[str, Any], i: int, j: int, looks: list[tuple[int, int, int]]) -> bool:
+    """Whether text block *j* of turn *i* has text that is neither empty nor only whitespace
+    (its breakpoint, if any, noted in *looks*)."""
     text = b.get("text")
-    return text.__class__ is str and bool(text) and not text.isspace()
+    if text.__class__ is not str or not text or text.isspace():
+        return False
+    if "cache_control" in b:
+        looks.append((i, j, -1))
+    return True
 
 
 def _clean_result(b: dict[str, Any], i: int, j: int, looks: list[tuple[int, int, int]]) -> bool:
