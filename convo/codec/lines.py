@@ -25,7 +25,14 @@ from typing import Any, Literal, TypeAlias, get_args
 from attrs import field, frozen
 
 from convo import model as m
-from convo.codec import dump_json, parse_json, plain_request, structure, structure_exactly
+from convo.codec import (
+    _converter,
+    dump_json,
+    parse_json,
+    plain_request,
+    structure,
+    structure_exactly,
+)
 from convo.codec._converter import REUSE, UNSTRUCTURE, describe
 from convo.errors import DecodeError
 
@@ -45,6 +52,7 @@ __all__ = [
     "detect_kind",
     "encode_value",
     "is_blank",
+    "lazy_masks",
 ]
 
 LineKind: TypeAlias = Literal["request", "batch_request", "batch_result", "exchange"]
@@ -191,17 +199,30 @@ def decode_json_line(raw: RawLine, *, kind: LineKind | None = None) -> tuple[Val
     return value, parsed
 
 
-def decode_json_bytes(file: str, line: int, data: bytes, kind: LineKind | None = None) -> tuple[Value, Any]:
+def decode_json_bytes(file: str, line: int, data: bytes, kind: LineKind | None = None, *,
+                      parsed: Any = None) -> tuple[Value, Any]:
     """:func:`decode_json_line` of ``RawLine(file, line, data)`` (the line engine's, which holds
-    the three already).
+    the three already). *parsed* is ``orjson.loads(data)`` where the caller has it already (a
+    JSON object, owned by the codec from now on), so as not to parse it twice.
 
     >>> decode_json_bytes("a.jsonl", 3, b'{"model": 1}')
     Traceback (most recent call last):
     ...
     convo.errors.DecodeError: a.jsonl:3: $.model: expected a string, got an integer
     """
-    _, value, parsed = _decode_bytes(file, line, data, kind)
+    _, value, parsed = _decode_bytes(file, line, data, kind, parsed)
     return value, parsed
+
+
+def lazy_masks(turns: list[Any]) -> list[int] | None:
+    """The codec's lazy check of a parsed ``messages`` array (in C where it is built): the
+    :data:`~convo.model.LAZY_BITS` of each turn, or None where they are not all kept parsed when
+    decoded. Read only.
+
+    >>> lazy_masks([{"role": "user", "content": "hi"}]), lazy_masks([{"content": "hi", "role": "user"}])
+    ([0], None)
+    """
+    return _converter.check_messages(turns)
 
 
 def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
@@ -210,11 +231,13 @@ def _decode(raw: RawLine, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
     return _decode_bytes(raw.file, raw.line, raw.data, kind)
 
 
-def _decode_bytes(file: str, line: int, data: bytes, kind: LineKind | None) -> tuple[LineKind, Value, Any]:
+def _decode_bytes(file: str, line: int, data: bytes, kind: LineKind | None,
+                  obj: Any = None) -> tuple[LineKind, Value, Any]:
     if data[:3] == BOM:  # no part of the JSON text (kept in the line's bytes)
         data = data[3:]
     try:
-        obj = parse_json(data)
+        if obj is None:
+            obj = parse_json(data)
         if obj.__class__ is not dict:
             raise DecodeError(f"expected a JSON object, got {describe(obj)}")
         if kind is None:

@@ -452,6 +452,14 @@ class ValidateOp(TallyOp):
         self.strict = strict
         self.keep_rejects = keep_rejects
         self.kind = kind
+        # a plain request judged on its parsed JSON: a clean one is never decoded
+        # (convo.rules._plain; betas and allowed keys only ever widen what is accepted)
+        self._plain: Callable[[Any], bool] | None = None
+        if not self.betas and not self.allow and kind in (None, "request"):
+            from convo.codec.lines import lazy_masks
+            from convo.rules._plain import PlainCheck
+
+            self._plain = PlainCheck(lazy_masks, self.profile, api_version=self.api_version)
 
     def _undecodable(
         self, file: str, lineno: int, raw: bytes, code: str, path: str, message: str,
@@ -498,8 +506,20 @@ class ValidateOp(TallyOp):
         rejects: list[bytes],
         stats: Any,
     ) -> bool:
+        parsed = None
+        plain = self._plain
+        if plain is not None:
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = None  # (the decode words why, or takes a number beyond a double)
+            else:
+                if plain(parsed):
+                    return True  # nothing to report: as the report below would say
+                if parsed.__class__ is not dict:
+                    parsed = None
         try:
-            value = decode_json_bytes(file, lineno, raw, self.kind)[0]
+            value = decode_json_bytes(file, lineno, raw, self.kind, parsed=parsed)[0]
         except DecodeError as e:
             code = classify(raw)
             self._undecodable(file, lineno, raw, code, e.path, e.expected, out, rejects, stats)

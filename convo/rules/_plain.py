@@ -1,0 +1,254 @@
+"""validate's verdict on a plain request read as parsed JSON, without building it:
+:class:`PlainCheck` answers True for a request object on which :func:`convo.rules.validate`
+(no betas, nothing allowed, the Messages endpoint) reports nothing at all.
+
+Most lines ``convo validate`` reads are plain and valid: a model, max_tokens, a system prompt,
+perhaps tools, metadata, stop sequences or a thinking budget, and turns of text, thinking and
+answered tool calls. Decoding one into a conversation costs as much as parsing it, and the rules
+as much again, only to find nothing. This check looks at the parsed object instead, and the line
+is never decoded. It is conservative: True only for what it knows to be clean, and anything else
+(a key outside :data:`PLAIN_KEYS`, a final assistant turn, an image, a cache breakpoint, a
+model without a profile, ...) answers False, and the caller decodes the line and validates it
+as before. So a report never depends on which path ran: the tests hold the two to the same
+verdict on every realworld request and on generated and mutated ones.
+
+What it checks, and where the rule comes from:
+
+- the top-level keys (a closed set here: no sampling parameter, no ``tool_choice``, ...);
+- ``model`` a string with a known profile, ``max_tokens`` an integer within it
+  (``_request._check_request``);
+- the turns: the codec's lazy check (*lazy_check*, the caller's: ``convo.codec.lines.lazy_masks``), then
+  :func:`convo.rules._turns.clean_turns` answering True, and the last turn a user turn (no
+  prefill rule applies);
+- ``system``: a string, or text blocks of non-empty text and nothing else;
+- ``metadata``, ``stop_sequences``, ``thinking`` and ``tools``: the closed world's fast verdict on
+  the parsed value (``_schema._fast``), and the rules on top: no breakpoint, thinking of a type
+  the profile takes with a budget of at least 1024 below max_tokens, tool names well formed and
+  distinct (a tools value's verdict is remembered by its JSON text);
+- ``stream``, ``output_config``, ``tool_choice``: their shape, an effort the profile takes
+  (thinking not turned off at an effort that needs it), a forced tool choice only where the
+  profile takes one and thinking is not ``enabled``, naming one of the tools;
+- the sampling parameters: in range, none under ``2026-10-21``, as the profile and thinking take
+  them (``_request._check_request``).
+
+Layer: inside ``convo.rules``, on the codec's lazy check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from convo.model import SAMPLING_PARAMS
+from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
+from convo.rules._predicates import sampling_off_default, sampling_off_thinking
+from convo.rules._request import _THINKING_ON, _TOOL_NAME
+from convo.rules._schema import _fast, load_schema
+from convo.rules._turns import clean_turns
+
+__all__ = ["PLAIN_KEYS", "PlainCheck"]
+
+PLAIN_KEYS = frozenset(("model", "max_tokens", "messages", "system", "metadata", "stop_sequences", "stream",
+                        "thinking", "output_config", "tools", "tool_choice", "temperature", "top_p", "top_k"))
+"""The keys a request may have for :class:`PlainCheck` to judge it (``model``, ``max_tokens`` and
+``messages`` are required)."""
+
+# the keys the closed world's fast verdict judges
+_CHECKED = ("metadata", "stop_sequences", "stream", "thinking", "output_config", "tools", "tool_choice")
+_ABSENT: Any = object()  # (a key not there)
+_TOOLS_MAX = 256  # tools texts remembered (a file's lines mostly repeat a few)
+
+
+class PlainCheck:
+    """``check(obj)``: True when :func:`convo.rules.validate` has nothing to say about request
+    *obj* (parsed JSON, not changed here), False for "maybe": decode it and validate.
+
+    *lazy_check* is the codec's lazy check of a parsed ``messages`` array (its masks, or None:
+    not lazily decodable), which :func:`convo.rules._turns.clean_turns` takes. *profile* is the
+    one every request is checked with (``convo validate --model``), or None for each request's
+    own model, looked up in *registry* (default the built-ins). Under *api_version*
+    ``2026-10-21`` a sampling parameter is never plain (it is a 400); what else differs between
+    versions (documents, citations) is never plain in any.
+
+    >>> from convo.codec.lines import lazy_masks
+    >>> check = PlainCheck(lazy_masks)
+    >>> hi = {"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+    >>> check(hi), check({**hi, "temperature": 0.5}), check({**hi, "max_tokens": 10**6})
+    (True, False, False)
+    """
+
+    __slots__ = ("_api_2026", "_fast", "_lazy_check", "_profile", "_profiles", "_registry", "_tools")
+
+    def __init__(self, lazy_check: Callable[[list[Any]], list[int] | None], profile: Profile | None = None, *,
+                 api_version: str = DEFAULT_API_VERSION, registry: ProfileRegistry | None = None) -> None:
+        if api_version not in API_VERSIONS:
+            raise ValueError(f"unknown API version {api_version!r} (known: {', '.join(API_VERSIONS)})")
+        self._lazy_check = lazy_check
+        self._profile = profile
+        self._api_2026 = api_version == "2026-10-21"
+        self._registry = registry
+        self._profiles: dict[str, Profile] = {}
+        root = load_schema().roots["create"]
+        self._fast: dict[str, Callable[[Any], bool]] = {k: _fast(root.keys[k]) for k in _CHECKED}
+        self._tools: dict[bytes, bool] = {}  # a tools value's JSON text -> its verdict
+
+    def __call__(self, d: dict[str, Any]) -> bool:
+        if d.__class__ is not dict or not PLAIN_KEYS.issuperset(d):
+            return False
+        model = d.get("model")
+        max_tokens = d.get("max_tokens")
+        turns = d.get("messages")
+        if model.__class__ is not str or not model or max_tokens.__class__ is not int or turns.__class__ is not list:
+            return False
+        p = self._profile
+        if p is None:
+            p = self._profiles.get(model)
+            if p is None:
+                p = get_profile(model, registry=self._registry)
+                if len(self._profiles) < 1024:
+                    self._profiles[model] = p
+        if not p.known or not 1 <= max_tokens <= p.max_output:
+            return False
+        if not turns or turns[-1].__class__ is not dict or turns[-1].get("role") != "user":
+            return False  # (no turn: messages.empty; a final assistant turn: the prefill rules)
+        masks = self._lazy_check(turns)
+        if masks is None or clean_turns(turns, masks) is not True:
+            return False
+        n = len(d) - 3  # the keys left to look at (one that is null is never looked at: False)
+        if not n:
+            return True
+        system = d.get("system")
+        if system is not None:
+            n -= 1
+            if system.__class__ is not str:
+                if system.__class__ is not list:
+                    return False
+                for b in system:  # text blocks of text, nothing else (a breakpoint, citations, ...)
+                    if b.__class__ is not dict or len(b) != 2 or b.get("type") != "text":
+                        return False
+                    text = b.get("text")
+                    if text.__class__ is not str or not text:
+                        return False
+            if not n:
+                return True
+        fast = self._fast
+        config = d.get("output_config")
+        effort: Any = _ABSENT
+        if config is not None:
+            n -= 1
+            if not fast["output_config"](config):
+                return False
+            effort = config.get("effort", _ABSENT)
+            if effort is not _ABSENT and effort is not None and effort not in p.effort_levels:
+                return False  # effort.unsupported
+        thinking = d.get("thinking")
+        if thinking is not None:
+            n -= 1
+            if not (fast["thinking"](thinking) and _thinking_ok(thinking, p, max_tokens, effort)):
+                return False
+        tools = d.get("tools")
+        if tools is not None:
+            n -= 1
+            if not self._tools_ok(tools):
+                return False
+        choice = d.get("tool_choice")
+        if choice is not None:
+            n -= 1
+            if not (fast["tool_choice"](choice) and _choice_ok(choice, p, thinking, tools)):
+                return False
+        for k in ("metadata", "stop_sequences", "stream"):
+            v = d.get(k)
+            if v is not None:
+                n -= 1
+                if not fast[k](v):
+                    return False
+        return not n or self._sampling_ok(d, p, thinking, n)
+
+    def _sampling_ok(self, d: dict[str, Any], p: Profile, thinking: Any, n: int) -> bool:
+        """Whether the *n* keys of *d* left are sampling parameters of which
+        ``_request._check_request`` has nothing to say."""
+        if self._api_2026:
+            return False  # sampling.removed
+        thinking_on = thinking is not None and thinking.get("type") in _THINKING_ON
+        for name in SAMPLING_PARAMS:
+            v = d.get(name)
+            if v is None:
+                continue
+            n -= 1
+            if name == "top_k":
+                if v.__class__ is not int or v < 0:
+                    return False
+            elif (v.__class__ is not int and v.__class__ is not float) or not 0 <= v <= 1:
+                return False  # (NaN too)
+            if (p.sampling == "default_only" and sampling_off_default(name, v)) or (
+                    thinking_on and sampling_off_thinking(name, v)):
+                return False
+        return not n  # (else a key was null: a default for some, a schema.type error for others)
+
+    def _tools_ok(self, tools: Any) -> bool:
+        """The verdict on a ``tools`` value, remembered by its JSON text."""
+        try:
+            key = orjson.dumps(tools)
+        except orjson.JSONEncodeError:
+            return False
+        found = self._tools.get(key)
+        if found is None:
+            found = tools.__class__ is list and self._fast["tools"](tools) and _tools_ok(tools)
+            if len(self._tools) >= _TOOLS_MAX:
+                self._tools.clear()
+            self._tools[key] = found
+        return found
+
+
+def _thinking_ok(thinking: Any, p: Profile, max_tokens: int, effort: Any) -> bool:
+    """``thinking`` as ``_request._check_request`` has nothing to say about it (its shape checked;
+    *effort* is ``output_config.effort``, or ``_ABSENT``)."""
+    if thinking.__class__ is not dict:
+        return False
+    t = thinking.get("type")
+    if t.__class__ is not str or t not in p.thinking_modes:
+        return False
+    if t == "disabled":
+        if effort is _ABSENT:
+            effort = p.default_effort
+        return effort not in p.thinking_required_efforts
+    if t == "enabled":
+        budget = thinking.get("budget_tokens")
+        return budget.__class__ is int and 1024 <= budget < max_tokens
+    return "budget_tokens" not in thinking
+
+
+def _choice_ok(choice: Any, p: Profile, thinking: Any, tools: Any) -> bool:
+    """``tool_choice`` as ``_request._check_request`` has nothing to say about it (its shape
+    checked, and *tools*' if any): auto and none; any and tool where the model can force a tool
+    and thinking is not ``enabled``; tool naming one of *tools*."""
+    if choice.__class__ is not dict:
+        return False
+    t = choice.get("type")
+    if t == "auto" or t == "none":
+        return True
+    if t != "any" and t != "tool":
+        return False
+    if not p.forced_tool_choice or (thinking is not None and thinking.get("type") == "enabled"):
+        return False
+    if t == "any":
+        return True
+    name = choice.get("name")
+    return tools is not None and name.__class__ is str and any(tool.get("name") == name for tool in tools)
+
+
+def _tools_ok(tools: list[Any]) -> bool:
+    """Tool names as ``_request._check_tools`` has nothing to say about them, and no breakpoint."""
+    names = set()
+    for tool in tools:
+        if tool.__class__ is not dict or "cache_control" in tool:
+            return False
+        name = tool.get("name")
+        if name.__class__ is not str or name in names:
+            return False
+        if tool.get("type") in (None, "custom") and not _TOOL_NAME.fullmatch(name):
+            return False
+        names.add(name)
+    return True

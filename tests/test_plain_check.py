@@ -1,0 +1,338 @@
+"""``convo validate`` judges a plain request on its parsed JSON (:class:`convo.rules._plain.PlainCheck`)
+and never decodes one it finds clean.
+
+The check only chooses a path, so its promise is one implication: where it answers True,
+:func:`convo.rules.validate` (the full pass on built messages: the oracle) reports nothing for
+the same profile and API version, and the line decodes. Every test here holds it to that, on
+realworld requests, on generated plain requests, on the same broken at the top level or in the
+turns, and on any JSON at all; and ``convo validate``'s output with the check against without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convo
+import convo.rules as R
+from convo.codec import dump_json
+from convo.codec import lines as L
+from convo.codec.lines import RawLine, conversation_of, decode_line, lazy_masks
+from convo.errors import DecodeError
+from convo.profiles import get_profile
+from convo.rules._plain import PLAIN_KEYS, PlainCheck
+from convo.stream import ops
+from convo.stream.ops import ValidateOp
+from tests._helpers_cli import REALWORLD, realworld_lines
+from tests.test_clean_turns import BREAKS, _break, plain_requests
+
+LIVE = REALWORLD / "anthropic-live-pydantic-ai"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl"
+
+# (profile or None for the request's own model, API version)
+SETTINGS = [
+    ("claude-opus-4-8", "2026-10-21"),
+    (None, "2023-06-01"),
+    (None, "2026-10-21"),
+    ("claude-sonnet-4-5", "2023-06-01"),
+    ("claude-opus-5", "2023-06-01"),  # thinking cannot be off at some efforts
+    ("claude-3-opus", "2023-06-01"),  # max_output 4096, thinking disabled only
+]
+
+CHECKS = {s: PlainCheck(lazy_masks, None if s[0] is None else get_profile(s[0]), api_version=s[1])
+          for s in SETTINGS}
+
+
+def full_report(raw: bytes, profile: str | None, version: str) -> Any:
+    """The oracle: validate on the decoded request, the full pass on built messages."""
+    was = R.clean_turns
+    R.clean_turns = lambda turns, masks: False
+    try:
+        return R.validate(convo.loads(raw), profile=profile, api_version=version)
+    finally:
+        R.clean_turns = was
+
+
+def judge(obj: Any) -> list[bool]:
+    """The check's verdict on *obj* under each setting; where it is True the line decodes and
+    the oracle reports nothing. The check never changes *obj*."""
+    before = copy.deepcopy(obj)
+    out = []
+    for (profile, version), check in CHECKS.items():
+        verdict = check(obj)
+        assert verdict is True or verdict is False
+        if verdict:
+            try:
+                report = full_report(dump_json(obj), profile, version)  # (integers of any size too)
+            except DecodeError as e:  # pragma: no cover - the failure to report
+                pytest.fail(f"judged plain but does not decode: {e}")
+            assert report.violations == (), (profile, version, report.violations, obj)
+        out.append(verdict)
+    assert obj == before
+    return out
+
+
+# --------------------------------------------------------------------------- generated requests
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+
+
+def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """*good* three times in four, else *bad*: most generated requests are plain, many are not."""
+    return st.one_of(good, good, good, bad)
+
+
+TOOL = st.fixed_dictionaries(
+    {"name": mostly(st.sampled_from(["run_sql", "get-weather", "f", "x" * 64]),
+                    st.sampled_from(["x" * 129, "bad name", "", "ñ", 3])),
+     "input_schema": mostly(st.sampled_from([{"type": "object"}, {"type": "object", "properties": {
+         "q": {"type": "string"}}, "required": ["q"]}]), st.sampled_from([{"type": "string"}, {}, {"type": "object", "x": 1}]))},
+    optional={"description": mostly(st.just("Runs it."), st.sampled_from(["", 3])),
+              "type": st.sampled_from(["custom", None, "web_search_20250305", "bash_20250124", "nope"]),
+              "cache_control": st.sampled_from([{"type": "ephemeral"}, None]),
+              "strict": st.booleans(), "x_meta": st.just(1)})
+TOP = {
+    "system": mostly(st.one_of(TEXT, st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}), max_size=3)),
+                     st.one_of(st.just(""), st.lists(st.fixed_dictionaries(
+                         {"type": st.sampled_from(["text", "text", "image"]), "text": st.sampled_from(["B", "", " ", 7])},
+                         optional={"cache_control": st.just({"type": "ephemeral"}), "citations": st.just([])}), max_size=3),
+                         st.just(None), st.just({"type": "text"}))),
+    "metadata": mostly(st.fixed_dictionaries({}, optional={"user_id": st.just("u-1")}),
+                       st.one_of(st.fixed_dictionaries({}, optional={"user_id": st.sampled_from([None, 3, "x" * 300]),
+                                                                     "session": st.just("s")}), st.just(None), st.just([]))),
+    "stop_sequences": mostly(st.lists(st.sampled_from(["END", "\n\nHuman:"]), max_size=3),
+                             st.one_of(st.lists(st.sampled_from(["", " "]), min_size=1, max_size=2), st.just(None),
+                                       st.just("END"), st.just([1]))),
+    "thinking": mostly(
+        st.sampled_from([{"type": "enabled", "budget_tokens": 1024}, {"type": "enabled", "budget_tokens": 2000},
+                         {"type": "adaptive"}, {"type": "disabled"}, {"type": "adaptive", "display": "omitted"}]),
+        st.one_of(st.fixed_dictionaries({"type": st.sampled_from(["enabled", "adaptive", "disabled", "between_tools", "on"])},
+                                        optional={"budget_tokens": st.sampled_from([0, 1023, 5000, 10**6, 1.5, True]),
+                                                  "display": st.sampled_from(["summarized", "omitted", "x"])}),
+                  st.just(None), st.just("enabled"))),
+    "tools": mostly(st.lists(TOOL, max_size=3), st.sampled_from([None, {}, [1]])),
+    "temperature": mostly(st.sampled_from([0, 0.5, 1, 1.0]), st.sampled_from([1.5, -0.1, True, None, "0.5"])),
+    "top_p": mostly(st.sampled_from([0.9, 0.95, 0.99, 1]), st.sampled_from([2, None])),
+    "top_k": mostly(st.sampled_from([0, 5]), st.sampled_from([-1, 1.0, None])),
+    "tool_choice": mostly(st.sampled_from([{"type": "auto"}, {"type": "any"}, {"type": "none"}, {"type": "tool", "name": "f"},
+                                           {"type": "tool", "name": "run_sql"}, {"type": "any", "disable_parallel_tool_use": True}]),
+                          st.sampled_from([{"type": "tool"}, {"type": "auto", "x": 1}, {"type": "nope"}, "auto"])),
+    "output_config": mostly(st.sampled_from([{"effort": "high"}, {"effort": "xhigh"}, {"effort": "max"}, {"effort": "low"},
+                                             {"effort": None}, {}]),
+                            st.sampled_from([{"effort": "huge"}, {"format": {"type": "json_schema", "schema": {
+                                "type": "object"}}}, {"task_budget": 5}, {"x": 1}, []])),
+    "stream": mostly(st.booleans(), st.sampled_from([None, "yes"])),
+    "x_trace": st.just("t"),
+}
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A generated plain request with top-level keys drawn from :data:`TOP`, a model and
+    max_tokens in and out of range."""
+    req = draw(plain_requests())
+    if len(req["messages"]) > 1 and req["messages"][-1]["role"] == "assistant" and draw(mostly(st.just(True),
+                                                                                              st.just(False))):
+        req["messages"].pop()  # (mostly no prefill: its rules are the full pass's)
+    req["model"] = draw(mostly(st.sampled_from(["claude-opus-4-8", "claude-sonnet-4-5", "claude-opus-5", "claude-3-opus",
+                                                "claude-haiku-4-5-20251001", "claude-sonnet-4-6"]),
+                               st.sampled_from(["claude-next-9", "", 7])))
+    req["max_tokens"] = draw(mostly(st.sampled_from([1, 64, 4096, 8000]),
+                                    st.sampled_from([4097, 64000, 128000, 10**6, 0, -1, True, 64.0, "64"])))
+    for key in draw(st.lists(st.sampled_from(sorted(TOP)), max_size=4, unique=True)):
+        req[key] = draw(TOP[key])
+    return req
+
+
+class TestImplication:
+    @settings(max_examples=400, deadline=None)
+    @given(requests())
+    def test_generated(self, req: dict[str, Any]) -> None:
+        judge(req)
+
+    @settings(max_examples=200, deadline=None)
+    @given(requests(), st.lists(st.sampled_from(BREAKS), min_size=1, max_size=2), st.data())
+    def test_generated_broken_in_the_turns(self, req: dict[str, Any], breaks: list[str],
+                                           data: st.DataObject) -> None:
+        for how in breaks:
+            if req["messages"]:
+                _break(req, how, data)
+        judge(req)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+                        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+                            st.sampled_from([*sorted(PLAIN_KEYS), "role", "content", "type", "text"]), kids, max_size=4),
+                        max_leaves=12))
+    def test_any_json(self, obj: Any) -> None:
+        for check in CHECKS.values():
+            assert check(obj) is False or isinstance(obj, dict)
+        if isinstance(obj, dict):
+            judge(obj)
+
+    def test_plain_requests_are_judged_plain(self) -> None:
+        """The check is of use: the plain shapes the corpora hold are judged plain."""
+        hi = [{"role": "user", "content": "Hi"}]
+        base = {"model": "claude-sonnet-4-5", "max_tokens": 4096, "messages": hi}
+        shapes = [
+            {}, {"system": "Be brief."}, {"system": [{"type": "text", "text": "Be brief."}]},
+            {"metadata": {"user_id": "u-1"}}, {"stop_sequences": ["END"]},
+            {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+            {"tools": [{"name": "run_sql", "description": "Runs it.", "input_schema": {"type": "object"}}]},
+            {"temperature": 0.5, "top_p": 0.9, "top_k": 5},
+            {"stream": True}, {"tool_choice": {"type": "auto"}},
+            {"tool_choice": {"type": "tool", "name": "f"}, "tools": [{"name": "f", "input_schema": {"type": "object"}}]},
+        ]
+        for shape in shapes:
+            req = {**base, **shape}
+            assert judge(req)[3] is True, shape  # claude-sonnet-4-5, 2023-06-01
+
+    @pytest.mark.parametrize(("change", "rule"), [
+        ({"max_tokens": 64001}, "request.max-tokens-range"),
+        ({"model": "claude-next-9"}, "model.unknown"),
+        ({"system": [{"type": "text", "text": ""}]}, "text.empty"),
+        ({"system": None}, None),  # (a decode error)
+        ({"thinking": {"type": "enabled", "budget_tokens": 4096}}, "thinking.budget"),
+        ({"thinking": {"type": "adaptive"}}, "thinking.unsupported-mode"),
+        ({"tools": [{"name": "a b", "input_schema": {"type": "object"}}]}, "tools.name"),
+        ({"tools": [{"name": "f", "input_schema": {"type": "object"}}] * 2}, "tools.duplicate-name"),
+        ({"temperature": 1.5}, "sampling.range"),
+        ({"temperature": 0.5, "thinking": {"type": "enabled", "budget_tokens": 1024}}, "sampling.with-thinking"),
+        ({"metadata": {"user": "u"}}, "schema.unknown-key"),
+        ({"tool_choice": {"type": "tool", "name": "g"}, "tools": [{"name": "f", "input_schema": {"type": "object"}}]},
+         "tool-choice.unknown-tool"),
+        ({"tool_choice": {"type": "any"}, "thinking": {"type": "enabled", "budget_tokens": 1024}},
+         "tool-choice.forced-unsupported"),
+        ({"output_config": {"effort": "high"}}, "effort.unsupported"),
+        ({"stream": "yes"}, None),  # (a decode error)
+        ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}]}, None),
+    ])
+    def test_what_validate_reports_is_never_plain(self, change: dict[str, Any], rule: str | None) -> None:
+        req = {"model": "claude-sonnet-4-5", "max_tokens": 4096, "messages": [{"role": "user", "content": "Hi"}],
+               **change}
+        check = CHECKS[(None, "2023-06-01")]  # (each request's own model)
+        assert check(req) is False
+        if rule is not None:
+            assert rule in full_report(orjson.dumps(req), None, "2023-06-01").rules
+
+    def test_null_values_are_never_plain(self) -> None:
+        check = CHECKS[(None, "2023-06-01")]
+        base = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+        assert check(base)
+        for key in sorted(PLAIN_KEYS - {"model", "max_tokens", "messages"}):
+            assert check({**base, key: None}) is False, key
+
+    def test_sampling_under_2026_is_never_plain(self) -> None:
+        req = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}],
+               "temperature": 1}
+        assert CHECKS[(None, "2023-06-01")](req) and not CHECKS[(None, "2026-10-21")](req)
+        assert "sampling.removed" in full_report(orjson.dumps(req), None, "2026-10-21").rules
+
+    def test_nan_is_never_plain(self) -> None:
+        req = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}],
+               "temperature": math.nan}
+        assert not CHECKS[(None, "2023-06-01")](req)
+
+    def test_unknown_api_version(self) -> None:
+        with pytest.raises(ValueError, match="unknown API version"):
+            PlainCheck(lazy_masks, api_version="2025-01-01")
+
+
+class TestCorpora:
+    def test_realworld_requests(self) -> None:
+        bodies = [orjson.dumps(x["request"]["body"]) for f in sorted(LIVE.glob("*.json"))
+                  for x in orjson.loads(f.read_bytes())]
+        plain = judged = 0
+        for raw in [*realworld_lines(), *bodies]:
+            try:
+                conv = conversation_of(decode_line(RawLine("f", 1, raw)).value)
+            except DecodeError:
+                continue
+            if conv is None:
+                continue
+            judged += 1
+            plain += any(judge(orjson.loads(convo.dumps(conv))))
+        # every path ran (on 2026-12-07: 75 of 279 plain under one setting or more)
+        assert judged >= 250 and 40 <= plain < judged, (plain, judged)
+
+    def test_fixtures(self) -> None:
+        lines = FIXTURES.read_bytes().splitlines()
+        verdicts = []
+        for raw in lines:
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            verdicts.append(any(judge(obj)))
+        assert sum(verdicts) >= 100, sum(verdicts)
+
+
+class TestValidateCommand:
+    """``convo validate``'s line: the same output, tallies and verdicts with the check as without."""
+
+    def _run(self, op: ValidateOp, lines: list[bytes]) -> tuple[list[bytes], list[bytes], Any, list[bool]]:
+        out: list[bytes] = []
+        rejects: list[bytes] = []
+        stats = op.tally()
+        kept = [op.line("f.jsonl", i + 1, raw, out, rejects, stats) for i, raw in enumerate(lines)]
+        return out, rejects, stats, kept
+
+    def _lines(self) -> list[bytes]:
+        lines = FIXTURES.read_bytes().splitlines()
+        extra = [b"\xef\xbb\xbf" + lines[0], b"[1]", b"null", b"{", b'{"model": "m"', b"{}",
+                 b'{"model": "claude-opus-4-8", "max_tokens": 9' + b"9" * 30 + b', "messages": []}',
+                 b'{"custom_id": "a", "params": ' + lines[0] + b"}"]
+        return lines + extra
+
+    @pytest.mark.parametrize(("model", "version"), [(None, None), ("claude-opus-4-8", "2026-10-21"),
+                                                    ("claude-sonnet-4-5", "2023-06-01")])
+    def test_same_output(self, model: str | None, version: str | None) -> None:
+        lines = self._lines()
+        op = ValidateOp(model=model, api_version=version, keep_rejects=True)
+        assert op._plain is not None
+        without = ValidateOp(model=model, api_version=version, keep_rejects=True)
+        without._plain = None
+        a, b = self._run(op, lines), self._run(without, lines)
+        assert a[0] == b[0] and a[1] == b[1] and a[3] == b[3]
+        assert orjson.dumps(a[2], default=lambda o: o.__dict__ if hasattr(o, "__dict__") else str(o)) == orjson.dumps(
+            b[2], default=lambda o: o.__dict__ if hasattr(o, "__dict__") else str(o))
+
+    def test_a_plain_line_is_not_decoded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The reproducer: a clean plain line was decoded into a conversation before it was
+        validated (the decode alone cost as much as parsing it)."""
+        raw = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 64, "system": "Be brief.",
+                            "messages": [{"role": "user", "content": "Hi"}]})
+        calls: list[int] = []
+        real = ops.decode_json_bytes
+
+        def counting(*a: Any, **k: Any) -> Any:
+            calls.append(1)
+            return real(*a, **k)
+        monkeypatch.setattr(ops, "decode_json_bytes", counting)
+        op = ValidateOp()
+        out: list[bytes] = []
+        assert op.line("f", 1, raw, out, [], op.tally()) is True and out == []
+        assert calls == []
+        bad = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 64, "messages": [{"role": "user", "content": ""}]})
+        assert op.line("f", 2, bad, out, [], op.tally()) is False and out
+        assert calls == [1]  # (parsed once: the decode takes the parsed object)
+
+    def test_no_check_with_betas_allow_or_another_kind(self) -> None:
+        assert ValidateOp(betas=["context-management-2025-06-27"])._plain is None
+        assert ValidateOp(allow=["x_meta"])._plain is None
+        assert ValidateOp(kind="exchange")._plain is None
+        assert ValidateOp(kind="request")._plain is not None
+
+    def test_decode_takes_the_parsed_object(self) -> None:
+        raw = FIXTURES.read_bytes().splitlines()[0]
+        obj = orjson.loads(raw)
+        value, parsed = L.decode_json_bytes("f", 1, raw, parsed=obj)
+        assert parsed is obj and convo.dumps(conversation_of(value)) == convo.dumps(  # type: ignore[arg-type]
+            conversation_of(L.decode_json_bytes("f", 1, raw)[0]))  # type: ignore[arg-type]
