@@ -31,7 +31,7 @@ from convo.rules._plain import PLAIN_KEYS, PlainCheck
 from convo.stream import ops
 from convo.stream.ops import ValidateOp
 from tests._helpers_cli import REALWORLD, realworld_lines
-from tests.test_clean_turns import BREAKS, _break, plain_requests
+from tests.test_clean_turns import BREAKS, PNG, _break, plain_requests
 
 LIVE = REALWORLD / "anthropic-live-pydantic-ai"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl"
@@ -193,6 +193,25 @@ class TestImplication:
         for shape in shapes:
             req = {**base, **shape}
             assert judge(req)[3] is True, shape  # claude-sonnet-4-5, 2023-06-01
+
+    def test_images(self) -> None:
+        """Turns clean but for images: plain where the image rules find them fine (built alone,
+        as validate builds them), not where they find anything, nor with a breakpoint."""
+        check = CHECKS[(None, "2023-06-01")]
+
+        def req(*blocks: dict[str, Any]) -> dict[str, Any]:
+            return {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "See"}, *blocks]}]}
+        png = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+        url = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+        assert judge(req(png))[1] is True and judge(req(png, url))[1] is True
+        jpeg = {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": PNG}}
+        broken = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG[:-3] + "@@="}}
+        for bad in (jpeg, broken):
+            assert check(req(bad)) is False and full_report(orjson.dumps(req(bad)), None, "2023-06-01").violations
+        assert check(req({**png, "cache_control": {"type": "ephemeral"}})) is False
+        many = req(*[png] * 101)  # more than the model takes
+        assert check(many) is False and "image.too-many" in full_report(orjson.dumps(many), None, "2023-06-01").rules
 
     @pytest.mark.parametrize(("change", "rule"), [
         ({"max_tokens": 64001}, "request.max-tokens-range"),

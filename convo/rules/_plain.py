@@ -18,8 +18,9 @@ What it checks, and where the rule comes from:
 - ``model`` a string with a known profile, ``max_tokens`` an integer within it
   (``_request._check_request``);
 - the turns: the codec's lazy check (*lazy_check*, the caller's: ``convo.codec.lines.lazy_masks``), then
-  :func:`convo.rules._turns.clean_turns` answering True, and the last turn a user turn (no
-  prefill rule applies);
+  :func:`convo.rules._turns.clean_turns` answering True, or clean but for images (no cache
+  breakpoint), which the image rules then find fine, built alone as validate builds them; the
+  last turn a user turn (no prefill rule applies);
 - ``system``: a string, or text blocks of non-empty text and nothing else;
 - ``metadata``, ``stop_sequences``, ``thinking`` and ``tools``: the closed world's fast verdict on
   the parsed value (``_schema._fast``), and the rules on top: no breakpoint, thinking of a type
@@ -43,6 +44,8 @@ import orjson
 
 from convo.model import SAMPLING_PARAMS
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
+from convo.rules import _look, _looks_fine  # (the package never imports this module)
+from convo.rules._pass import _Pass
 from convo.rules._predicates import sampling_off_default, sampling_off_thinking
 from convo.rules._request import _THINKING_ON, _TOOL_NAME
 from convo.rules._schema import _fast, load_schema
@@ -114,7 +117,10 @@ class PlainCheck:
         if not turns or turns[-1].__class__ is not dict or turns[-1].get("role") != "user":
             return False  # (no turn: messages.empty; a final assistant turn: the prefill rules)
         masks = self._lazy_check(turns)
-        if masks is None or clean_turns(turns, masks) is not True:
+        if masks is None:
+            return False
+        verdict = clean_turns(turns, masks)
+        if verdict is not True and not (verdict.__class__ is list and _images_ok(turns, masks, verdict, p, self._api_2026)):
             return False
         n = len(d) - 3  # the keys left to look at (one that is null is never looked at: False)
         if not n:
@@ -200,6 +206,22 @@ class PlainCheck:
                 self._tools.clear()
             self._tools[key] = found
         return found
+
+
+def _images_ok(turns: list[Any], masks: list[int], looks: list[tuple[int, int, int]], p: Profile,
+               api_2026: bool) -> bool:
+    """Whether clean turns but for the blocks *looks* (:func:`convo.rules._turns.clean_turns`'
+    list) hold images only, which the image rules find nothing wrong with, as validate judges
+    them: the closed world on those messages' parsed content, then the image rules on their
+    blocks, built alone (a breakpoint among them: False, as it is counted across the request)."""
+    if not _looks_fine((turns, masks), looks, "create"):
+        return False
+    s = _Pass(p, api_2026)
+    _look((turns, masks), looks, s)
+    if s.cache_count or s.out:
+        return False
+    s.check_images()
+    return not s.out
 
 
 def _thinking_ok(thinking: Any, p: Profile, max_tokens: int, effort: Any) -> bool:
