@@ -28,10 +28,12 @@ alone). CPU is user+system seconds of the child. The machine's load average is p
 table. convo's bytecode (and DIR's) is compiled first (``compileall``), as pip compiles an
 installed package: with ``PYTHONDONTWRITEBYTECODE`` set every run would otherwise compile it.
 
-Figures on a 2-core machine, Python 3.11 (2026-12-07 evening, ``--size-mb 100 --repeat 5``, four
-runs at load 1.0-1.5; before = b85c4d0 with its C parts built): fixtures 0.33-0.41x the parse-only
-loop (1.72-2.01 s; the floor ran in 0.66-0.81 s), before 0.16-0.19x, pure Python 0.23-0.28x; logs
-0.29-0.38x (1.46-1.62 s; the floor ran in 0.45-0.62 s), before 0.22-0.26x.
+Figures on a 2-core machine, Python 3.11 (2026-12-07 night, ``--size-mb 100 --repeat 5``, two
+runs at load 1.0 and 0.4; before = b85c4d0 with its C parts built): fixtures 0.68x and 0.70x the
+parse-only loop (0.90 and 1.18 s; the floor ran in 0.61 and 0.82 s), before 0.19x and 0.21x,
+pure Python 0.47x; logs 0.42x and 0.44x (1.27 and 1.42 s; the floor ran in 0.54 and 0.62 s),
+before 0.30x and 0.35x, pure Python 0.37x. Earlier that evening, before plain lines were judged
+on their parsed JSON: fixtures 0.33-0.41x, logs 0.29-0.38x.
 """
 
 from __future__ import annotations
