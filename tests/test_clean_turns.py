@@ -47,12 +47,13 @@ def reports(conv_bytes: bytes) -> list[tuple[Any, Any]]:
     out = []
     for profile, version, betas in SETTINGS:
         fast = R.validate(convo.loads(conv_bytes), profile=profile, api_version=version, betas=betas)
-        was = R.clean_turns
+        was = R.clean_turns, R._plain_verdict
         R.clean_turns = lambda turns, masks: False  # the full pass on built messages
+        R._plain_verdict = lambda conv, prof, version: False
         try:
             full = R.validate(convo.loads(conv_bytes), profile=profile, api_version=version, betas=betas)
         finally:
-            R.clean_turns = was
+            R.clean_turns, R._plain_verdict = was
         out.append((fast, full))
     return out
 
@@ -181,7 +182,8 @@ def _break(req: dict[str, Any], how: str, data: st.DataObject) -> None:
         last = msgs[-1]
         if isinstance(last["content"], str):
             last["content"] += " "
-        elif last["content"] and last["content"][-1].get("type") == "text":
+        elif (last["content"] and last["content"][-1].get("type") == "text"
+              and isinstance(last["content"][-1].get("text"), str)):  # (another break may have set it to anything)
             last["content"][-1]["text"] += "\n"
     elif how == "role":
         msg["role"] = data.draw(st.sampled_from(["system", "assistant", "user", "tool", "User"]))
@@ -451,12 +453,17 @@ class TestToolsRemembered:
         body = {"model": "claude-opus-4-8", "max_tokens": 64, "tools": list(tools),
                 "messages": [{"role": "user", "content": "Hi"}], **extra}
         _request._TOOLS_SEEN.clear()
-        first = convo.loads(orjson.dumps(body))
-        out = [R.validate(first)]
-        for _ in range(3):  # the same tuple again (the codec shares equal tools between lines)
-            conv = convo.loads(orjson.dumps(body))
-            assert conv.tools is first.tools
-            out.append(R.validate(conv))
+        was = R._plain_verdict
+        R._plain_verdict = lambda conv, prof, version: False  # (the rules run: a plain request would skip them)
+        try:
+            first = convo.loads(orjson.dumps(body))
+            out = [R.validate(first)]
+            for _ in range(3):  # the same tuple again (the codec shares equal tools between lines)
+                conv = convo.loads(orjson.dumps(body))
+                assert conv.tools is first.tools
+                out.append(R.validate(conv))
+        finally:
+            R._plain_verdict = was
         self.remembered = id(first.tools) in _request._TOOLS_SEEN
         return out
 

@@ -11,6 +11,7 @@ turns, and on any JSON at all; and ``convo validate``'s output with the check ag
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -52,28 +53,38 @@ CHECKS = {s: PlainCheck(lazy_masks, None if s[0] is None else get_profile(s[0]),
 
 def full_report(raw: bytes, profile: str | None, version: str) -> Any:
     """The oracle: validate on the decoded request, the full pass on built messages."""
-    was = R.clean_turns
+    was = R.clean_turns, R._plain_verdict
     R.clean_turns = lambda turns, masks: False
+    R._plain_verdict = lambda conv, prof, version: False
     try:
         return R.validate(convo.loads(raw), profile=profile, api_version=version)
     finally:
-        R.clean_turns = was
+        R.clean_turns, R._plain_verdict = was
 
 
 def judge(obj: Any) -> list[bool]:
     """The check's verdict on *obj* under each setting; where it is True the line decodes and
-    the oracle reports nothing. The check never changes *obj*."""
+    the oracle reports nothing. ``validate`` on the request as ``convo.loads`` decodes it (which
+    takes the check where it can) gives the oracle's report in every setting. The check never
+    changes *obj*."""
     before = copy.deepcopy(obj)
+    raw = dump_json(obj)  # (integers of any size too)
+    try:
+        convo.loads(raw)
+    except DecodeError:
+        raw = None
     out = []
     for (profile, version), check in CHECKS.items():
         verdict = check(obj)
         assert verdict is True or verdict is False
         if verdict:
-            try:
-                report = full_report(dump_json(obj), profile, version)  # (integers of any size too)
-            except DecodeError as e:  # pragma: no cover - the failure to report
-                pytest.fail(f"judged plain but does not decode: {e}")
+            if raw is None:  # pragma: no cover - the failure to report
+                pytest.fail("judged plain but does not decode")
+            report = full_report(raw, profile, version)
             assert report.violations == (), (profile, version, report.violations, obj)
+        if raw is not None:
+            lib = R.validate(convo.loads(raw), profile=profile, api_version=version)
+            assert lib == full_report(raw, profile, version)
         out.append(verdict)
     assert obj == before
     return out
@@ -259,6 +270,31 @@ class TestImplication:
                "temperature": math.nan}
         assert not CHECKS[(None, "2023-06-01")](req)
 
+    @pytest.mark.parametrize("where", ["output_config", "tools"])
+    def test_deep_free_json_is_never_plain(self, where: str) -> None:
+        """Found in review: an output format's schema nested ~500 deep was judged plain, but
+        decoding it goes past Python's recursion limit (a decode error the full path reports)."""
+        x: Any = 1
+        for _ in range(600):
+            x = {"a": x}
+        req: dict[str, Any] = {"model": "claude-sonnet-4-5", "max_tokens": 64,
+                               "messages": [{"role": "user", "content": "Hi"}]}
+        if where == "output_config":
+            req["output_config"] = {"format": {"type": "json_schema", "schema": {"a": x}}}
+        else:
+            req["tools"] = [{"name": "f", "input_schema": {"type": "object", "properties": {"a": x}}}]
+        for check in CHECKS.values():
+            assert check(req) is False
+        if where == "output_config":  # the command reports the decode error, as without the check
+            op = ValidateOp(api_version="2023-06-01")
+            out: list[bytes] = []
+            assert op.line("f", 1, json.dumps(req).encode(), out, [], op.tally()) is False
+            assert b"nested too deeply" in out[0]
+        shallow = {**req}
+        if where == "output_config":
+            shallow["output_config"] = {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+            assert judge(shallow)[1] is True
+
     def test_unknown_api_version(self) -> None:
         with pytest.raises(ValueError, match="unknown API version"):
             PlainCheck(lazy_masks, api_version="2025-01-01")
@@ -291,6 +327,46 @@ class TestCorpora:
                 continue
             verdicts.append(any(judge(obj)))
         assert sum(verdicts) >= 100, sum(verdicts)
+
+
+class TestValidateFunction:
+    """``convo.rules.validate`` takes the check for a request the codec decoded and nothing
+    changed since (its parsed object and the turns' masks are kept with it)."""
+
+    RAW = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 64, "system": "Be brief.",
+                        "messages": [{"role": "user", "content": "Hi"}]})
+
+    def test_a_plain_request_skips_the_rules(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The reproducer: validate ran every rule on a plainly valid request."""
+        def boom(*a: Any, **k: Any) -> None:
+            raise AssertionError("a rule ran")
+        monkeypatch.setattr(R, "_check_request", boom)
+        assert R.validate(convo.loads(self.RAW)).ok
+        with pytest.raises(AssertionError, match="a rule ran"):  # built, not decoded: the rules run
+            R.validate(convo.Conversation(model="claude-opus-4-8", max_tokens=64,
+                                          messages=[convo.Message("user", "Hi")]))
+        with pytest.raises(AssertionError, match="a rule ran"):  # a beta header: the rules run
+            R.validate(convo.loads(self.RAW), betas=["context-management-2025-06-27"])
+
+    def test_a_changed_copy_is_judged_on_its_values(self) -> None:
+        import attrs
+        conv = convo.loads(self.RAW)
+        assert R.validate(conv).ok
+        assert R.validate(attrs.evolve(conv, max_tokens=10**7)).rules == ("request.max-tokens-range",)
+        assert R.validate(conv.with_params(max_tokens=10**7)).rules == ("request.max-tokens-range",)
+        big = convo.loads(orjson.dumps({**orjson.loads(self.RAW), "max_tokens": 8000}))
+        assert R.validate(big).ok  # (claude-opus-4-8 takes 128,000)
+        assert R.validate(big, profile="claude-3-opus").rules == ("request.max-tokens-range",)  # (4,096)
+
+    def test_same_reports_as_the_full_pass(self) -> None:
+        lines = FIXTURES.read_bytes().splitlines()
+        for raw in lines:
+            try:
+                conv = convo.loads(raw)
+            except DecodeError:
+                continue
+            for profile, version in SETTINGS:
+                assert R.validate(conv, profile=profile, api_version=version) == full_report(raw, profile, version)
 
 
 class TestValidateCommand:

@@ -39,15 +39,15 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from convo._json import UNSET
 from convo.errors import ValidationError
-from convo.model import _LAZY_BUILD, Conversation, Image, lazy_turns  # (the codec's block builder)
+from convo.model import _GET_ROOT, Conversation, lazy_turns
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
 from convo.rules._messages import _check_messages, _prefill_rules
 from convo.rules._pass import _get, _Pass
+from convo.rules._plain import PlainCheck, _look, _looks_fine
 from convo.rules._predicates import effort_only as effort_only
 from convo.rules._predicates import interleaved as interleaved
 from convo.rules._predicates import is_server_result as is_server_result
@@ -61,7 +61,6 @@ from convo.rules._schema import (
     betas_needed,
     check_request,
     load_schema,
-    parsed_content_ok,
 )
 from convo.rules._turns import clean_turns
 
@@ -138,6 +137,8 @@ def validate(
         prof = get_profile(profile, registry=registry)
     else:
         prof = profile
+    if root == "create" and not betas and not allow and _plain_verdict(conversation, prof, api_version):
+        return Report([])  # a request decoded from JSON, untouched, plainly valid (convo.rules._plain)
     s = _Pass(prof, api_version == "2026-10-21")
     betas = frozenset(betas)
     # turns still parsed that are plainly clean need neither the message pass nor the closed
@@ -171,32 +172,27 @@ def validate(
     return Report(s.out)
 
 
-def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
-    """Whether the closed world finds the parsed content of every message in *found* fine."""
-    contents = turns[0]
-    return all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found})
+_PLAIN: dict[tuple[int, str], tuple[Profile, PlainCheck]] = {}  # (id(profile), API version) -> (profile, its PlainCheck)
 
 
-def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
-    """What the message pass does with the blocks *found* (clean turns but for these): an image
-    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only the
-    content of the messages that hold them is built (as reading it would build it)."""
-    contents = turns[0]
-    built: dict[int, Any] = {}
-    for i, j, k in found:
-        blocks = built.get(i)
-        if blocks is None:
-            blocks = built[i] = _LAZY_BUILD[0](contents[i]["content"])
-        b: Any = blocks[j]
-        path = f"$.messages[{i}].content[{j}]"
-        if k >= 0:
-            b = b.content[k]
-            path = f"{path}.content[{k}]"
-        if type(b) is Image:
-            s.images.append((path, b))
-        cc = getattr(b, "cache_control", UNSET)
-        if cc is not UNSET and cc is not None:
-            s.breakpoint(cc, path)
+def _plain_verdict(conversation: Conversation, prof: Profile, api_version: str) -> bool:
+    """True when *conversation* was decoded from JSON by the codec, is untouched, and its parsed
+    request is plainly valid for *prof* under *api_version*
+    (:class:`convo.rules._plain.PlainCheck`, given the masks the codec kept): validate would
+    report nothing. False for "maybe", and for any other conversation."""
+    try:
+        parsed = _GET_ROOT(conversation)
+    except AttributeError:  # (not decoded from JSON)
+        return False
+    if parsed is None or parsed[0] is None or parsed[3] is None:  # (changed, or its turns built)
+        return False
+    key = (id(prof), api_version)
+    found = _PLAIN.get(key)
+    if found is None or found[0] is not prof:
+        if len(_PLAIN) >= 64:
+            _PLAIN.clear()
+        found = _PLAIN[key] = (prof, PlainCheck(None, prof, api_version=api_version))
+    return bool(found[1](parsed[0], parsed[3]))
 
 
 def check(

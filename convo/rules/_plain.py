@@ -25,7 +25,8 @@ What it checks, and where the rule comes from:
 - ``metadata``, ``stop_sequences``, ``thinking`` and ``tools``: the closed world's fast verdict on
   the parsed value (``_schema._fast``), and the rules on top: no breakpoint, thinking of a type
   the profile takes with a budget of at least 1024 below max_tokens, tool names well formed and
-  distinct (a tools value's verdict is remembered by its JSON text);
+  distinct (the verdicts on tools and output_config, which hold free JSON, are remembered by
+  their JSON text; one nested deeper than orjson writes is never plain);
 - ``stream``, ``output_config``, ``tool_choice``: their shape, an effort the profile takes
   (thinking not turned off at an effort that needs it), a forced tool choice only where the
   profile takes one and thinking is not ``enabled``, naming one of the tools;
@@ -42,13 +43,13 @@ from typing import Any
 
 import orjson
 
-from convo.model import SAMPLING_PARAMS
+from convo._json import UNSET
+from convo.model import _LAZY_BUILD, SAMPLING_PARAMS, Image
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
-from convo.rules import _look, _looks_fine  # (the package never imports this module)
 from convo.rules._pass import _Pass
 from convo.rules._predicates import sampling_off_default, sampling_off_thinking
 from convo.rules._request import _THINKING_ON, _TOOL_NAME
-from convo.rules._schema import _fast, load_schema
+from convo.rules._schema import _fast, load_schema, parsed_content_ok
 from convo.rules._turns import clean_turns
 
 __all__ = ["PLAIN_KEYS", "PlainCheck"]
@@ -61,7 +62,7 @@ PLAIN_KEYS = frozenset(("model", "max_tokens", "messages", "system", "metadata",
 # the keys the closed world's fast verdict judges
 _CHECKED = ("metadata", "stop_sequences", "stream", "thinking", "output_config", "tools", "tool_choice")
 _ABSENT: Any = object()  # (a key not there)
-_TOOLS_MAX = 256  # tools texts remembered (a file's lines mostly repeat a few)
+_SEEN_MAX = 256  # values remembered by their JSON text, of each kind
 
 
 class PlainCheck:
@@ -69,7 +70,9 @@ class PlainCheck:
     *obj* (parsed JSON, not changed here), False for "maybe": decode it and validate.
 
     *lazy_check* is the codec's lazy check of a parsed ``messages`` array (its masks, or None:
-    not lazily decodable), which :func:`convo.rules._turns.clean_turns` takes. *profile* is the
+    not lazily decodable), which :func:`convo.rules._turns.clean_turns` takes; a caller that has
+    the masks already (a conversation the codec decoded keeps them) passes them with the request,
+    and *lazy_check* may then be None. *profile* is the
     one every request is checked with (``convo validate --model``), or None for each request's
     own model, looked up in *registry* (default the built-ins). Under *api_version*
     ``2026-10-21`` a sampling parameter is never plain (it is a 400); what else differs between
@@ -82,9 +85,9 @@ class PlainCheck:
     (True, False, False)
     """
 
-    __slots__ = ("_api_2026", "_fast", "_lazy_check", "_profile", "_profiles", "_registry", "_tools")
+    __slots__ = ("_api_2026", "_configs", "_fast", "_lazy_check", "_profile", "_profiles", "_registry", "_tools")
 
-    def __init__(self, lazy_check: Callable[[list[Any]], list[int] | None], profile: Profile | None = None, *,
+    def __init__(self, lazy_check: Callable[[list[Any]], list[int] | None] | None, profile: Profile | None = None, *,
                  api_version: str = DEFAULT_API_VERSION, registry: ProfileRegistry | None = None) -> None:
         if api_version not in API_VERSIONS:
             raise ValueError(f"unknown API version {api_version!r} (known: {', '.join(API_VERSIONS)})")
@@ -96,8 +99,9 @@ class PlainCheck:
         root = load_schema().roots["create"]
         self._fast: dict[str, Callable[[Any], bool]] = {k: _fast(root.keys[k]) for k in _CHECKED}
         self._tools: dict[bytes, bool] = {}  # a tools value's JSON text -> its verdict
+        self._configs: dict[bytes, bool] = {}  # an output_config's JSON text -> its shape's verdict
 
-    def __call__(self, d: dict[str, Any]) -> bool:
+    def __call__(self, d: dict[str, Any], masks: list[int] | None = None) -> bool:
         if d.__class__ is not dict or not PLAIN_KEYS.issuperset(d):
             return False
         model = d.get("model")
@@ -116,9 +120,12 @@ class PlainCheck:
             return False
         if not turns or turns[-1].__class__ is not dict or turns[-1].get("role") != "user":
             return False  # (no turn: messages.empty; a final assistant turn: the prefill rules)
-        masks = self._lazy_check(turns)
         if masks is None:
-            return False
+            if self._lazy_check is None:
+                return False
+            masks = self._lazy_check(turns)
+            if masks is None:
+                return False
         verdict = clean_turns(turns, masks)
         if verdict is not True and not (verdict.__class__ is list and _images_ok(turns, masks, verdict, p, self._api_2026)):
             return False
@@ -144,7 +151,7 @@ class PlainCheck:
         effort: Any = _ABSENT
         if config is not None:
             n -= 1
-            if not fast["output_config"](config):
+            if not self._remembered(self._configs, config, fast["output_config"]):
                 return False
             effort = config.get("effort", _ABSENT)
             if effort is not _ABSENT and effort is not None and effort not in p.effort_levels:
@@ -194,17 +201,27 @@ class PlainCheck:
         return not n  # (else a key was null: a default for some, a schema.type error for others)
 
     def _tools_ok(self, tools: Any) -> bool:
-        """The verdict on a ``tools`` value, remembered by its JSON text."""
+        """The verdict on a ``tools`` value."""
+        fast = self._fast["tools"]
+        return self._remembered(self._tools, tools,
+                                lambda v: v.__class__ is list and fast(v) and _tools_ok(v))
+
+    @staticmethod
+    def _remembered(seen: dict[bytes, bool], value: Any, judge: Callable[[Any], bool]) -> bool:
+        """*judge*'s verdict on a value that holds free JSON (a tool's input schema, an output
+        format's), remembered in *seen* by its JSON text: a file's lines mostly repeat a few.
+        A value orjson cannot write, nested deeper than its 255 levels, answers False: decoding
+        it may go past Python's recursion limit (a decode error the full path reports)."""
         try:
-            key = orjson.dumps(tools)
+            key = orjson.dumps(value)
         except orjson.JSONEncodeError:
             return False
-        found = self._tools.get(key)
+        found = seen.get(key)
         if found is None:
-            found = tools.__class__ is list and self._fast["tools"](tools) and _tools_ok(tools)
-            if len(self._tools) >= _TOOLS_MAX:
-                self._tools.clear()
-            self._tools[key] = found
+            found = judge(value)
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[key] = found
         return found
 
 
@@ -274,3 +291,31 @@ def _tools_ok(tools: list[Any]) -> bool:
             return False
         names.add(name)
     return True
+
+
+def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
+    """Whether the closed world finds the parsed content of every message in *found* fine."""
+    contents = turns[0]
+    return all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found})
+
+
+def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
+    """What the message pass does with the blocks *found* (clean turns but for these): an image
+    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only the
+    content of the messages that hold them is built (as reading it would build it)."""
+    contents = turns[0]
+    built: dict[int, Any] = {}
+    for i, j, k in found:
+        blocks = built.get(i)
+        if blocks is None:
+            blocks = built[i] = _LAZY_BUILD[0](contents[i]["content"])
+        b: Any = blocks[j]
+        path = f"$.messages[{i}].content[{j}]"
+        if k >= 0:
+            b = b.content[k]
+            path = f"{path}.content[{k}]"
+        if type(b) is Image:
+            s.images.append((path, b))
+        cc = getattr(b, "cache_control", UNSET)
+        if cc is not UNSET and cc is not None:
+            s.breakpoint(cc, path)
