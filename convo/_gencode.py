@@ -14,9 +14,13 @@ Layer: base (standard library only).
 
 from __future__ import annotations
 
-import hashlib
 import types
 from typing import Any
+
+try:  # BLAKE2 as CPython builds it in: hashlib would load OpenSSL's libcrypto (3.7 MB of a command's memory)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - another Python
+    from hashlib import blake2b
 
 RECORD: list[tuple[str, str]] | None = None
 """Where :func:`exec_generated` records each ``(filename, source)`` it runs, when set (by
@@ -31,7 +35,7 @@ def digest(source: str, filename: str) -> str:
     >>> digest("def f(): pass", "<x>") == digest("def f(): pass", "<x>") != digest("def f(): pass", "<y>")
     True
     """
-    return hashlib.blake2b(f"{filename}\0{source}".encode(), digest_size=16).hexdigest()
+    return blake2b(f"{filename}\0{source}".encode(), digest_size=16).hexdigest()
 
 
 def _table() -> dict[str, tuple[tuple[str, Any, int], ...]]:

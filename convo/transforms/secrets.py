@@ -30,8 +30,6 @@ previews are masked (:func:`mask`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -618,6 +616,9 @@ class RunKey:
 
     def tag(self, secret: str) -> str:
         """Eight hex digits of HMAC-SHA256(key, secret): equal secrets, equal tags."""
+        import hashlib  # (here: hashlib loads OpenSSL's libcrypto, 3.7 MB, which a run without
+        import hmac  # redaction never needs)
+
         digest = hmac.new(self.key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
         return digest.hexdigest()[:8]
 
@@ -625,9 +626,13 @@ class RunKey:
         return "RunKey(<hidden>)"
 
     def __eq__(self, other: object) -> bool:
+        import hmac
+
         return isinstance(other, RunKey) and hmac.compare_digest(self.key, other.key)
 
     def __hash__(self) -> int:
+        import hashlib
+
         return hash(hashlib.sha256(self.key).digest())
 
     def __reduce__(self) -> tuple[Any, ...]:
