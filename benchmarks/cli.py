@@ -14,7 +14,9 @@ system prompts, sampling parameters, prefill). The pipeline is three transforms:
 ``inject_system("You are a concise assistant.", where="top")``; the plain script does the same
 edits on dicts, and the script checks that both outputs are the same JSON, line for line.
 
-Wall times depend on what else the machine is doing; the table gives the CPU seconds of each run
+The three rows run in turn in each of ``--repeat`` rounds (the best of each is shown), so that a
+slow spell of a shared machine falls on every row alike. Wall times depend on what else the
+machine is doing; the table gives the CPU seconds of each run
 (the process and its workers) and the load average, so a reader can tell a busy machine from a
 slow program. Peak RSS is read from /proc (VmHWM) for the command's process and each worker, by a
 thread sampling every 20 ms; the wall time is taken the moment the command exits. The fixed cost
@@ -26,7 +28,9 @@ PYTHONDONTWRITEBYTECODE set, every run would otherwise compile the sources again
 
 Figures on a 2-core machine, Python 3.11 (2026-11-25): 100 MB, 1 worker 0.52-0.55x the floor,
 2 workers 1.45-1.53x 1 worker; 300 MB, 0.55x and 1.72x; 1 GB, 0.53-0.56x and 1.74-1.77x, peak
-RSS 25 MB (1 worker) and 80 MB in all (2 workers).
+RSS 25 MB (1 worker) and 80 MB in all (2 workers). 2026-12-07 night, both C extensions, rows
+not yet interleaved: 100 MB, 1 worker 0.81x, 0.55x (loads 0.8, 1.0; the same code), 1 GB 0.99x,
+0.86x, peak RSS 27 MB.
 
 2026-12-07 afternoon (both C extensions, fast request hooks; two runs, load 1.9 and 1.1): 100 MB,
 1 worker 0.67x and 0.65x by wall time, 0.74x and 0.63x by CPU seconds; 1 GB 0.68x and 0.67x
@@ -287,11 +291,12 @@ def main() -> int:
             "convo transform, 1 worker": lambda out: convo_argv(corpus, out, 1),
             "convo transform, 2 workers": lambda out: convo_argv(corpus, out, 2),
         }
-        outs = {}
-        for name, argv_for in configs.items():
-            out = work / f"out-{len(outs)}.jsonl"
-            outs[name] = out
-            results[name] = best([measure(argv_for(out)) for _ in range(args.repeat)])
+        outs = {name: work / f"out-{i}.jsonl" for i, name in enumerate(configs)}
+        runs: dict[str, list[Measure]] = {name: [] for name in configs}
+        for _ in range(args.repeat):  # rows in turn in each round, so that a slow spell falls on every row alike
+            for name, argv_for in configs.items():
+                runs[name].append(measure(argv_for(outs[name])))
+        results = {name: best(ms) for name, ms in runs.items()}
         plain = results["plain orjson on dicts"]
         same = same_json(outs["plain orjson on dicts"], outs["convo transform, 1 worker"])
         identical = outs["convo transform, 1 worker"].read_bytes() == outs["convo transform, 2 workers"].read_bytes()
