@@ -186,6 +186,8 @@ def _plain_verdict(conversation: Conversation, prof: Profile, api_version: str) 
         return False
     if parsed is None or parsed[0] is None or parsed[3] is None:  # (changed, or its turns built)
         return False
+    if parsed[2] is not parsed[0].get("messages"):  # (the masks are those of the request's own turns)
+        return False
     key = (id(prof), api_version)
     found = _PLAIN.get(key)
     if found is None or found[0] is not prof:

@@ -72,11 +72,11 @@ class PlainCheck:
     *lazy_check* is the codec's lazy check of a parsed ``messages`` array (its masks, or None:
     not lazily decodable), which :func:`convo.rules._turns.clean_turns` takes; a caller that has
     the masks already (a conversation the codec decoded keeps them) passes them with the request,
-    and *lazy_check* may then be None. *profile* is the
-    one every request is checked with (``convo validate --model``), or None for each request's
-    own model, looked up in *registry* (default the built-ins). Under *api_version*
-    ``2026-10-21`` a sampling parameter is never plain (it is a 400); what else differs between
-    versions (documents, citations) is never plain in any.
+    and *lazy_check* may then be None. *profile* is the one every request is checked with
+    (``convo validate --model``), or None for each request's own model, looked up in *registry*
+    (default the built-ins). Under *api_version* ``2026-10-21`` a sampling parameter is never
+    plain (it is a 400); what else differs between versions (documents, citations) is never
+    plain in any.
 
     >>> from convo.codec.lines import lazy_masks
     >>> check = PlainCheck(lazy_masks)
