@@ -314,8 +314,9 @@ class TestCorpora:
                 continue
             judged += 1
             plain += any(judge(orjson.loads(convo.dumps(conv))))
-        # every path ran (on 2026-12-07: 75 of 279 plain under one setting or more)
-        assert judged >= 250 and 40 <= plain < judged, (plain, judged)
+        # every path ran (on 2026-12-07: 102 of 310 plain under one setting or more; most of the rest name
+        # models convo has no profile for)
+        assert judged >= 250 and 80 <= plain < judged, (plain, judged)
 
     def test_fixtures(self) -> None:
         lines = FIXTURES.read_bytes().splitlines()
