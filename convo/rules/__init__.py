@@ -26,6 +26,9 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 - ``_messages``: the per-message rules, one function per family;
 - ``_turns``: :func:`~convo.rules._turns.clean_turns`, which judges the parsed turns of a lazily
   decoded request without building them (plainly clean: the message pass is skipped; else it runs);
+- ``_plain``: :class:`~convo.rules._plain.PlainCheck`, which judges a whole plain request as parsed
+  JSON (plainly valid: ``convo validate`` never decodes the line, and :func:`validate` of an
+  untouched decoded request returns at once; else the rules run);
 - here: :func:`validate` and :func:`check`, which run them in that order (the schema first, as
   the API checks the shape of a request before its meaning).
 

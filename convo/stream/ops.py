@@ -453,7 +453,7 @@ class ValidateOp(TallyOp):
         self.keep_rejects = keep_rejects
         self.kind = kind
         # a plain request judged on its parsed JSON: a clean one is never decoded
-        # (convo.rules._plain; betas and allowed keys only ever widen what is accepted)
+        # (convo.rules._plain; with --beta or --allow the full path decides: the check knows neither)
         self._plain: Callable[[Any], bool] | None = None
         if not self.betas and not self.allow and kind in (None, "request"):
             from convo.codec.lines import lazy_masks
