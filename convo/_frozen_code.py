@@ -8,8 +8,41 @@ edit. Each function returns a class's ``__init__``, ``__eq__`` and ``__hash__`` 
 # fmt: off
 
 
+# convo.codec.lines.RawLine
+def _make0(*, _h, _s_file, _s_line, _s_data, _s_error, _d_error):
+    def __init__(self, file, line, data, error=_d_error):
+        _s_file(self, file)
+        _s_line(self, line)
+        _s_data(self, data)
+        _s_error(self, error)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.file == other.file and self.line == other.line and self.data == other.data and self.error == other.error)
+    def __hash__(self):
+        return hash((_h, self.file, self.line, self.data, self.error, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.codec.lines.Record
+def _make1(*, _h, _s_kind, _s_value, _s_file, _s_line, _s_raw):
+    def __init__(self, kind, value, file, line, raw):
+        _s_kind(self, kind)
+        _s_value(self, value)
+        _s_file(self, file)
+        _s_line(self, line)
+        _s_raw(self, raw)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.kind == other.kind and self.value == other.value and self.file == other.file and self.line == other.line and self.raw == other.raw)
+    def __hash__(self):
+        return hash((_h, self.kind, self.value, self.file, self.line, self.raw, ))
+    return __init__, __eq__, __hash__
+
+
 # convo.model.Base64Source
-def _make0(*, _h, _s_media_type, _s_data, _s_extra, _d_extra, _c_extra):
+def _make2(*, _h, _s_media_type, _s_data, _s_extra, _d_extra, _c_extra):
     def __init__(self, media_type, data, *, extra=_d_extra):
         _s_media_type(self, media_type)
         _s_data(self, data)
@@ -24,7 +57,7 @@ def _make0(*, _h, _s_media_type, _s_data, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.BashCodeExecutionToolResult
-def _make1(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make3(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -41,7 +74,7 @@ def _make1(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_c
 
 
 # convo.model.BatchRequest
-def _make2(*, _h, _s_custom_id, _s_params, _s_extra, _d_extra, _c_extra):
+def _make4(*, _h, _s_custom_id, _s_params, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, custom_id, params, extra=_d_extra):
         _s_custom_id(self, custom_id)
         _s_params(self, params)
@@ -56,7 +89,7 @@ def _make2(*, _h, _s_custom_id, _s_params, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.BatchResult
-def _make3(*, _h, _s_custom_id, _s_result_type, _s_message, _d_message, _s_error, _d_error, _c_error, _s_result_extra, _d_result_extra, _c_result_extra, _s_extra, _d_extra, _c_extra):
+def _make5(*, _h, _s_custom_id, _s_result_type, _s_message, _d_message, _s_error, _d_error, _c_error, _s_result_extra, _d_result_extra, _c_result_extra, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, custom_id, result_type, message=_d_message, error=_d_error, result_extra=_d_result_extra, extra=_d_extra):
         _s_custom_id(self, custom_id)
         _s_result_type(self, result_type)
@@ -74,7 +107,7 @@ def _make3(*, _h, _s_custom_id, _s_result_type, _s_message, _d_message, _s_error
 
 
 # convo.model.CodeExecutionToolResult
-def _make4(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make6(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -91,7 +124,7 @@ def _make4(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_c
 
 
 # convo.model.ContainerUpload
-def _make5(*, _h, _s_file_id, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
+def _make7(*, _h, _s_file_id, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
     def __init__(self, file_id, *, cache_control=_d_cache_control, extra=_d_extra):
         _s_file_id(self, file_id)
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -106,7 +139,7 @@ def _make5(*, _h, _s_file_id, _s_cache_control, _d_cache_control, _c_cache_contr
 
 
 # convo.model.ContentSource
-def _make6(*, _h, _s_content, _s_extra, _d_extra, _c_extra):
+def _make8(*, _h, _s_content, _s_extra, _d_extra, _c_extra):
     def __init__(self, content, *, extra=_d_extra):
         _s_content(self, content)
         _s_extra(self, _c_extra(extra))
@@ -120,7 +153,7 @@ def _make6(*, _h, _s_content, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.Conversation
-def _make7(*, _h, _s_model, _d_model, _s_max_tokens, _d_max_tokens, _s_messages, _d_messages, _c_messages, _s_system, _d_system, _c_system, _s_tools, _d_tools, _c_tools, _s_tool_choice, _d_tool_choice, _c_tool_choice, _s_thinking, _d_thinking, _c_thinking, _s_output_config, _d_output_config, _c_output_config, _s_stop_sequences, _d_stop_sequences, _c_stop_sequences, _s_metadata, _d_metadata, _c_metadata, _s_temperature, _d_temperature, _s_top_p, _d_top_p, _s_top_k, _d_top_k, _s_stream, _d_stream, _s_cache_control, _d_cache_control, _c_cache_control, _s_service_tier, _d_service_tier, _s_container, _d_container, _c_container, _s_inference_geo, _d_inference_geo, _s_extra, _d_extra, _c_extra):
+def _make9(*, _h, _s_model, _d_model, _s_max_tokens, _d_max_tokens, _s_messages, _d_messages, _c_messages, _s_system, _d_system, _c_system, _s_tools, _d_tools, _c_tools, _s_tool_choice, _d_tool_choice, _c_tool_choice, _s_thinking, _d_thinking, _c_thinking, _s_output_config, _d_output_config, _c_output_config, _s_stop_sequences, _d_stop_sequences, _c_stop_sequences, _s_metadata, _d_metadata, _c_metadata, _s_temperature, _d_temperature, _s_top_p, _d_top_p, _s_top_k, _d_top_k, _s_stream, _d_stream, _s_cache_control, _d_cache_control, _c_cache_control, _s_service_tier, _d_service_tier, _s_container, _d_container, _c_container, _s_inference_geo, _d_inference_geo, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, model=_d_model, max_tokens=_d_max_tokens, messages=_d_messages, system=_d_system, tools=_d_tools, tool_choice=_d_tool_choice, thinking=_d_thinking, output_config=_d_output_config, stop_sequences=_d_stop_sequences, metadata=_d_metadata, temperature=_d_temperature, top_p=_d_top_p, top_k=_d_top_k, stream=_d_stream, cache_control=_d_cache_control, service_tier=_d_service_tier, container=_d_container, inference_geo=_d_inference_geo, extra=_d_extra):
         _s_model(self, model)
         _s_max_tokens(self, max_tokens)
@@ -151,7 +184,7 @@ def _make7(*, _h, _s_model, _d_model, _s_max_tokens, _d_max_tokens, _s_messages,
 
 
 # convo.model.Document
-def _make8(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_context, _d_context, _s_title, _d_title, _s_extra, _d_extra, _c_extra):
+def _make10(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_context, _d_context, _s_title, _d_title, _s_extra, _d_extra, _c_extra):
     def __init__(self, source, *, cache_control=_d_cache_control, citations=_d_citations, context=_d_context, title=_d_title, extra=_d_extra):
         _s_source(self, source)
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -169,7 +202,7 @@ def _make8(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_contro
 
 
 # convo.model.Exchange
-def _make9(*, _h, _s_id, _d_id, _s_request, _s_response, _d_response, _s_error, _d_error, _c_error, _s_extra, _d_extra, _c_extra):
+def _make11(*, _h, _s_id, _d_id, _s_request, _s_response, _d_response, _s_error, _d_error, _c_error, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, id=_d_id, request, response=_d_response, error=_d_error, extra=_d_extra):
         _s_id(self, id)
         _s_request(self, request)
@@ -186,7 +219,7 @@ def _make9(*, _h, _s_id, _d_id, _s_request, _s_response, _d_response, _s_error, 
 
 
 # convo.model.FileSource
-def _make10(*, _h, _s_file_id, _s_extra, _d_extra, _c_extra):
+def _make12(*, _h, _s_file_id, _s_extra, _d_extra, _c_extra):
     def __init__(self, file_id, *, extra=_d_extra):
         _s_file_id(self, file_id)
         _s_extra(self, _c_extra(extra))
@@ -200,7 +233,7 @@ def _make10(*, _h, _s_file_id, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.Image
-def _make11(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
+def _make13(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
     def __init__(self, source, *, cache_control=_d_cache_control, extra=_d_extra):
         _s_source(self, source)
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -215,7 +248,7 @@ def _make11(*, _h, _s_source, _s_cache_control, _d_cache_control, _c_cache_contr
 
 
 # convo.model.Message
-def _make12(*, _h, _s_role, _s_content, _c_content, _s_extra, _d_extra, _c_extra):
+def _make14(*, _h, _s_role, _s_content, _c_content, _s_extra, _d_extra, _c_extra):
     def __init__(self, role, content, *, extra=_d_extra):
         _s_role(self, role)
         _s_content(self, _c_content(content))
@@ -231,7 +264,7 @@ def _make12(*, _h, _s_role, _s_content, _c_content, _s_extra, _d_extra, _c_extra
 
 
 # convo.model.MidConvSystem
-def _make13(*, _h, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
+def _make15(*, _h, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
     def __init__(self, content, *, cache_control=_d_cache_control, extra=_d_extra):
         _s_content(self, _c_content(content))
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -246,7 +279,7 @@ def _make13(*, _h, _s_content, _c_content, _s_cache_control, _d_cache_control, _
 
 
 # convo.model.RedactedThinking
-def _make14(*, _h, _s_data, _s_extra, _d_extra, _c_extra):
+def _make16(*, _h, _s_data, _s_extra, _d_extra, _c_extra):
     def __init__(self, data, *, extra=_d_extra):
         _s_data(self, data)
         _s_extra(self, _c_extra(extra))
@@ -260,7 +293,7 @@ def _make14(*, _h, _s_data, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.Response
-def _make15(*, _h, _s_id, _d_id, _s_type, _d_type, _s_role, _d_role, _s_content, _d_content, _c_content, _s_model, _d_model, _s_stop_reason, _d_stop_reason, _s_stop_sequence, _d_stop_sequence, _s_stop_details, _d_stop_details, _s_usage, _d_usage, _s_container, _d_container, _c_container, _s_extra, _d_extra, _c_extra):
+def _make17(*, _h, _s_id, _d_id, _s_type, _d_type, _s_role, _d_role, _s_content, _d_content, _c_content, _s_model, _d_model, _s_stop_reason, _d_stop_reason, _s_stop_sequence, _d_stop_sequence, _s_stop_details, _d_stop_details, _s_usage, _d_usage, _s_container, _d_container, _c_container, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, id=_d_id, type=_d_type, role=_d_role, content=_d_content, model=_d_model, stop_reason=_d_stop_reason, stop_sequence=_d_stop_sequence, stop_details=_d_stop_details, usage=_d_usage, container=_d_container, extra=_d_extra):
         _s_id(self, id)
         _s_type(self, type)
@@ -283,7 +316,7 @@ def _make15(*, _h, _s_id, _d_id, _s_type, _d_type, _s_role, _d_role, _s_content,
 
 
 # convo.model.SearchResult
-def _make16(*, _h, _s_source, _s_title, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_extra, _d_extra, _c_extra):
+def _make18(*, _h, _s_source, _s_title, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_extra, _d_extra, _c_extra):
     def __init__(self, source, title, content, *, cache_control=_d_cache_control, citations=_d_citations, extra=_d_extra):
         _s_source(self, source)
         _s_title(self, title)
@@ -301,7 +334,7 @@ def _make16(*, _h, _s_source, _s_title, _s_content, _c_content, _s_cache_control
 
 
 # convo.model.ServerToolResult
-def _make17(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make19(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -318,7 +351,7 @@ def _make17(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_
 
 
 # convo.model.ServerToolUse
-def _make18(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make20(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, id, name, input, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_id(self, id)
         _s_name(self, name)
@@ -336,7 +369,7 @@ def _make18(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cach
 
 
 # convo.model.StopDetails
-def _make19(*, _h, _s_type, _s_category, _d_category, _s_explanation, _d_explanation, _s_extra, _d_extra, _c_extra):
+def _make21(*, _h, _s_type, _s_category, _d_category, _s_explanation, _d_explanation, _s_extra, _d_extra, _c_extra):
     def __init__(self, type, *, category=_d_category, explanation=_d_explanation, extra=_d_extra):
         _s_type(self, type)
         _s_category(self, category)
@@ -352,7 +385,7 @@ def _make19(*, _h, _s_type, _s_category, _d_category, _s_explanation, _d_explana
 
 
 # convo.model.Text
-def _make20(*, _h, _s_text, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_extra, _d_extra, _c_extra):
+def _make22(*, _h, _s_text, _s_cache_control, _d_cache_control, _c_cache_control, _s_citations, _d_citations, _c_citations, _s_extra, _d_extra, _c_extra):
     def __init__(self, text, *, cache_control=_d_cache_control, citations=_d_citations, extra=_d_extra):
         _s_text(self, text)
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -368,7 +401,7 @@ def _make20(*, _h, _s_text, _s_cache_control, _d_cache_control, _c_cache_control
 
 
 # convo.model.TextEditorCodeExecutionToolResult
-def _make21(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make23(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -385,7 +418,7 @@ def _make21(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_
 
 
 # convo.model.TextSource
-def _make22(*, _h, _s_data, _s_media_type, _d_media_type, _s_extra, _d_extra, _c_extra):
+def _make24(*, _h, _s_data, _s_media_type, _d_media_type, _s_extra, _d_extra, _c_extra):
     def __init__(self, data, *, media_type=_d_media_type, extra=_d_extra):
         _s_data(self, data)
         _s_media_type(self, media_type)
@@ -400,7 +433,7 @@ def _make22(*, _h, _s_data, _s_media_type, _d_media_type, _s_extra, _d_extra, _c
 
 
 # convo.model.Thinking
-def _make23(*, _h, _s_thinking, _s_signature, _s_extra, _d_extra, _c_extra):
+def _make25(*, _h, _s_thinking, _s_signature, _s_extra, _d_extra, _c_extra):
     def __init__(self, thinking, signature, *, extra=_d_extra):
         _s_thinking(self, thinking)
         _s_signature(self, signature)
@@ -415,7 +448,7 @@ def _make23(*, _h, _s_thinking, _s_signature, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.ToolReference
-def _make24(*, _h, _s_tool_name, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
+def _make26(*, _h, _s_tool_name, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_name, *, cache_control=_d_cache_control, extra=_d_extra):
         _s_tool_name(self, tool_name)
         _s_cache_control(self, _c_cache_control(cache_control))
@@ -430,7 +463,7 @@ def _make24(*, _h, _s_tool_name, _s_cache_control, _d_cache_control, _c_cache_co
 
 
 # convo.model.ToolResult
-def _make25(*, _h, _s_tool_use_id, _s_content, _d_content, _c_content, _s_is_error, _d_is_error, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
+def _make27(*, _h, _s_tool_use_id, _s_content, _d_content, _c_content, _s_is_error, _d_is_error, _s_cache_control, _d_cache_control, _c_cache_control, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, *, content=_d_content, is_error=_d_is_error, cache_control=_d_cache_control, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -447,7 +480,7 @@ def _make25(*, _h, _s_tool_use_id, _s_content, _d_content, _c_content, _s_is_err
 
 
 # convo.model.ToolSearchToolResult
-def _make26(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make28(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -464,7 +497,7 @@ def _make26(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_
 
 
 # convo.model.ToolUse
-def _make27(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make29(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, id, name, input, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_id(self, id)
         _s_name(self, name)
@@ -482,7 +515,7 @@ def _make27(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cach
 
 
 # convo.model.URLSource
-def _make28(*, _h, _s_url, _s_extra, _d_extra, _c_extra):
+def _make30(*, _h, _s_url, _s_extra, _d_extra, _c_extra):
     def __init__(self, url, *, extra=_d_extra):
         _s_url(self, url)
         _s_extra(self, _c_extra(extra))
@@ -496,7 +529,7 @@ def _make28(*, _h, _s_url, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.UnknownBlock
-def _make29(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
+def _make31(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
     def __init__(self, type, *, extra=_d_extra):
         _s_type(self, type)
         _s_extra(self, _c_extra(extra))
@@ -510,7 +543,7 @@ def _make29(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.UnknownSource
-def _make30(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
+def _make32(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
     def __init__(self, type, *, extra=_d_extra):
         _s_type(self, type)
         _s_extra(self, _c_extra(extra))
@@ -524,7 +557,7 @@ def _make30(*, _h, _s_type, _s_extra, _d_extra, _c_extra):
 
 
 # convo.model.Usage
-def _make31(*, _h, _s_input_tokens, _d_input_tokens, _s_output_tokens, _d_output_tokens, _s_cache_creation_input_tokens, _d_cache_creation_input_tokens, _s_cache_read_input_tokens, _d_cache_read_input_tokens, _s_cache_creation, _d_cache_creation, _c_cache_creation, _s_server_tool_use, _d_server_tool_use, _c_server_tool_use, _s_service_tier, _d_service_tier, _s_inference_geo, _d_inference_geo, _s_output_tokens_details, _d_output_tokens_details, _c_output_tokens_details, _s_extra, _d_extra, _c_extra):
+def _make33(*, _h, _s_input_tokens, _d_input_tokens, _s_output_tokens, _d_output_tokens, _s_cache_creation_input_tokens, _d_cache_creation_input_tokens, _s_cache_read_input_tokens, _d_cache_read_input_tokens, _s_cache_creation, _d_cache_creation, _c_cache_creation, _s_server_tool_use, _d_server_tool_use, _c_server_tool_use, _s_service_tier, _d_service_tier, _s_inference_geo, _d_inference_geo, _s_output_tokens_details, _d_output_tokens_details, _c_output_tokens_details, _s_extra, _d_extra, _c_extra):
     def __init__(self, *, input_tokens=_d_input_tokens, output_tokens=_d_output_tokens, cache_creation_input_tokens=_d_cache_creation_input_tokens, cache_read_input_tokens=_d_cache_read_input_tokens, cache_creation=_d_cache_creation, server_tool_use=_d_server_tool_use, service_tier=_d_service_tier, inference_geo=_d_inference_geo, output_tokens_details=_d_output_tokens_details, extra=_d_extra):
         _s_input_tokens(self, input_tokens)
         _s_output_tokens(self, output_tokens)
@@ -546,7 +579,7 @@ def _make31(*, _h, _s_input_tokens, _d_input_tokens, _s_output_tokens, _d_output
 
 
 # convo.model.WebFetchToolResult
-def _make32(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make34(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -563,7 +596,7 @@ def _make32(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_
 
 
 # convo.model.WebSearchToolResult
-def _make33(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make35(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, tool_use_id, content, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_tool_use_id(self, tool_use_id)
         _s_content(self, _c_content(content))
@@ -580,7 +613,7 @@ def _make33(*, _h, _s_tool_use_id, _s_content, _c_content, _s_cache_control, _d_
 
 
 # convo.model._ToolCall
-def _make34(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
+def _make36(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cache_control, _c_cache_control, _s_caller, _d_caller, _c_caller, _s_extra, _d_extra, _c_extra):
     def __init__(self, id, name, input, *, cache_control=_d_cache_control, caller=_d_caller, extra=_d_extra):
         _s_id(self, id)
         _s_name(self, name)
@@ -597,40 +630,161 @@ def _make34(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cach
     return __init__, __eq__, __hash__
 
 
+# convo.rules._catalog.Report
+def _make37(*, _h, _s_violations, _d_violations, _c_violations):
+    def __init__(self, violations=_d_violations):
+        _s_violations(self, _c_violations(violations))
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.violations == other.violations)
+    def __hash__(self):
+        return hash((_h, self.violations, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.rules._catalog.Rule
+def _make38(*, _h, _s_id, _s_severity, _s_source, _s_description, _s_hint):
+    def __init__(self, id, severity, source, description, hint):
+        _s_id(self, id)
+        _s_severity(self, severity)
+        _s_source(self, source)
+        _s_description(self, description)
+        _s_hint(self, hint)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.id == other.id and self.severity == other.severity and self.source == other.source and self.description == other.description and self.hint == other.hint)
+    def __hash__(self):
+        return hash((_h, self.id, self.severity, self.source, self.description, self.hint, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.rules._catalog.Violation
+def _make39(*, _h, _s_rule, _s_severity, _s_path, _s_message, _s_hint, _d_hint, _s_source, _d_source):
+    def __init__(self, rule, severity, path, message, hint=_d_hint, source=_d_source):
+        _s_rule(self, rule)
+        _s_severity(self, severity)
+        _s_path(self, path)
+        _s_message(self, message)
+        _s_hint(self, hint)
+        _s_source(self, source)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.rule == other.rule and self.severity == other.severity and self.path == other.path and self.message == other.message and self.hint == other.hint and self.source == other.source)
+    def __hash__(self):
+        return hash((_h, self.rule, self.severity, self.path, self.message, self.hint, self.source, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.sources.Chunk
+def _make40(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
+    def __init__(self, file, first_line, lines, size):
+        _s_file(self, file)
+        _s_first_line(self, first_line)
+        _s_lines(self, lines)
+        _s_size(self, size)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.file == other.file and self.first_line == other.first_line and self.lines == other.lines and self.size == other.size)
+    def __hash__(self):
+        return hash((_h, self.file, self.first_line, self.lines, self.size, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.sources.Oversize
+def _make41(*, _h, _s_file, _s_line, _s_size, _s_spool):
+    def __init__(self, file, line, size, spool):
+        _s_file(self, file)
+        _s_line(self, line)
+        _s_size(self, size)
+        _s_spool(self, spool)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.file == other.file and self.line == other.line and self.size == other.size and self.spool == other.spool)
+    def __hash__(self):
+        return hash((_h, self.file, self.line, self.size, self.spool, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.transforms.secrets.Detector
+def _make42(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, _d_pii):
+    def __init__(self, name, branches, back, accept=_d_accept, pii=_d_pii):
+        _s_name(self, name)
+        _s_branches(self, branches)
+        _s_back(self, back)
+        _s_accept(self, accept)
+        _s_pii(self, pii)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.name == other.name and self.branches == other.branches and self.back == other.back and self.accept == other.accept and self.pii == other.pii)
+    def __hash__(self):
+        return hash((_h, self.name, self.branches, self.back, self.accept, self.pii, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.transforms.secrets.Secret
+def _make43(*, _h, _s_detector, _s_start, _s_end):
+    def __init__(self, detector, start, end):
+        _s_detector(self, detector)
+        _s_start(self, start)
+        _s_end(self, end)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.detector == other.detector and self.start == other.start and self.end == other.end)
+    def __hash__(self):
+        return hash((_h, self.detector, self.start, self.end, ))
+    return __init__, __eq__, __hash__
+
+
 CODE = {
-    'convo.model.Base64Source': ('media_type:000,data:000,extra:111;post_init=0', _make0),
-    'convo.model.BashCodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make1),
-    'convo.model.BatchRequest': ('custom_id:001,params:001,extra:111;post_init=0', _make2),
-    'convo.model.BatchResult': ('custom_id:001,result_type:001,message:101,error:111,result_extra:111,extra:111;post_init=0', _make3),
-    'convo.model.CodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make4),
-    'convo.model.ContainerUpload': ('file_id:000,cache_control:111,extra:111;post_init=0', _make5),
-    'convo.model.ContentSource': ('content:000,extra:111;post_init=0', _make6),
-    'convo.model.Conversation': ('model:101,max_tokens:101,messages:111,system:111,tools:111,tool_choice:111,thinking:111,output_config:111,stop_sequences:111,metadata:111,temperature:101,top_p:101,top_k:101,stream:101,cache_control:111,service_tier:101,container:111,inference_geo:101,extra:111;post_init=0', _make7),
-    'convo.model.Document': ('source:000,cache_control:111,citations:111,context:101,title:101,extra:111;post_init=0', _make8),
-    'convo.model.Exchange': ('id:101,request:001,response:101,error:111,extra:111;post_init=0', _make9),
-    'convo.model.FileSource': ('file_id:000,extra:111;post_init=0', _make10),
-    'convo.model.Image': ('source:000,cache_control:111,extra:111;post_init=0', _make11),
-    'convo.model.Message': ('role:000,content:010,extra:111;post_init=1', _make12),
-    'convo.model.MidConvSystem': ('content:010,cache_control:111,extra:111;post_init=0', _make13),
-    'convo.model.RedactedThinking': ('data:000,extra:111;post_init=0', _make14),
-    'convo.model.Response': ('id:101,type:101,role:101,content:111,model:101,stop_reason:101,stop_sequence:101,stop_details:101,usage:101,container:111,extra:111;post_init=0', _make15),
-    'convo.model.SearchResult': ('source:000,title:000,content:010,cache_control:111,citations:111,extra:111;post_init=0', _make16),
-    'convo.model.ServerToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make17),
-    'convo.model.ServerToolUse': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make18),
-    'convo.model.StopDetails': ('type:000,category:101,explanation:101,extra:111;post_init=0', _make19),
-    'convo.model.Text': ('text:000,cache_control:111,citations:111,extra:111;post_init=0', _make20),
-    'convo.model.TextEditorCodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make21),
-    'convo.model.TextSource': ('data:000,media_type:101,extra:111;post_init=0', _make22),
-    'convo.model.Thinking': ('thinking:000,signature:000,extra:111;post_init=0', _make23),
-    'convo.model.ToolReference': ('tool_name:000,cache_control:111,extra:111;post_init=0', _make24),
-    'convo.model.ToolResult': ('tool_use_id:000,content:111,is_error:101,cache_control:111,extra:111;post_init=0', _make25),
-    'convo.model.ToolSearchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make26),
-    'convo.model.ToolUse': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make27),
-    'convo.model.URLSource': ('url:000,extra:111;post_init=0', _make28),
-    'convo.model.UnknownBlock': ('type:000,extra:111;post_init=0', _make29),
-    'convo.model.UnknownSource': ('type:000,extra:111;post_init=0', _make30),
-    'convo.model.Usage': ('input_tokens:101,output_tokens:101,cache_creation_input_tokens:101,cache_read_input_tokens:101,cache_creation:111,server_tool_use:111,service_tier:101,inference_geo:101,output_tokens_details:111,extra:111;post_init=0', _make31),
-    'convo.model.WebFetchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make32),
-    'convo.model.WebSearchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make33),
-    'convo.model._ToolCall': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make34),
+    'convo.codec.lines.RawLine': ('file:000,line:000,data:000,error:100;post_init=0', _make0),
+    'convo.codec.lines.Record': ('kind:000,value:000,file:000,line:000,raw:000;post_init=0', _make1),
+    'convo.model.Base64Source': ('media_type:000,data:000,extra:111;post_init=0', _make2),
+    'convo.model.BashCodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make3),
+    'convo.model.BatchRequest': ('custom_id:001,params:001,extra:111;post_init=0', _make4),
+    'convo.model.BatchResult': ('custom_id:001,result_type:001,message:101,error:111,result_extra:111,extra:111;post_init=0', _make5),
+    'convo.model.CodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make6),
+    'convo.model.ContainerUpload': ('file_id:000,cache_control:111,extra:111;post_init=0', _make7),
+    'convo.model.ContentSource': ('content:000,extra:111;post_init=0', _make8),
+    'convo.model.Conversation': ('model:101,max_tokens:101,messages:111,system:111,tools:111,tool_choice:111,thinking:111,output_config:111,stop_sequences:111,metadata:111,temperature:101,top_p:101,top_k:101,stream:101,cache_control:111,service_tier:101,container:111,inference_geo:101,extra:111;post_init=0', _make9),
+    'convo.model.Document': ('source:000,cache_control:111,citations:111,context:101,title:101,extra:111;post_init=0', _make10),
+    'convo.model.Exchange': ('id:101,request:001,response:101,error:111,extra:111;post_init=0', _make11),
+    'convo.model.FileSource': ('file_id:000,extra:111;post_init=0', _make12),
+    'convo.model.Image': ('source:000,cache_control:111,extra:111;post_init=0', _make13),
+    'convo.model.Message': ('role:000,content:010,extra:111;post_init=1', _make14),
+    'convo.model.MidConvSystem': ('content:010,cache_control:111,extra:111;post_init=0', _make15),
+    'convo.model.RedactedThinking': ('data:000,extra:111;post_init=0', _make16),
+    'convo.model.Response': ('id:101,type:101,role:101,content:111,model:101,stop_reason:101,stop_sequence:101,stop_details:101,usage:101,container:111,extra:111;post_init=0', _make17),
+    'convo.model.SearchResult': ('source:000,title:000,content:010,cache_control:111,citations:111,extra:111;post_init=0', _make18),
+    'convo.model.ServerToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make19),
+    'convo.model.ServerToolUse': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make20),
+    'convo.model.StopDetails': ('type:000,category:101,explanation:101,extra:111;post_init=0', _make21),
+    'convo.model.Text': ('text:000,cache_control:111,citations:111,extra:111;post_init=0', _make22),
+    'convo.model.TextEditorCodeExecutionToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make23),
+    'convo.model.TextSource': ('data:000,media_type:101,extra:111;post_init=0', _make24),
+    'convo.model.Thinking': ('thinking:000,signature:000,extra:111;post_init=0', _make25),
+    'convo.model.ToolReference': ('tool_name:000,cache_control:111,extra:111;post_init=0', _make26),
+    'convo.model.ToolResult': ('tool_use_id:000,content:111,is_error:101,cache_control:111,extra:111;post_init=0', _make27),
+    'convo.model.ToolSearchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make28),
+    'convo.model.ToolUse': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make29),
+    'convo.model.URLSource': ('url:000,extra:111;post_init=0', _make30),
+    'convo.model.UnknownBlock': ('type:000,extra:111;post_init=0', _make31),
+    'convo.model.UnknownSource': ('type:000,extra:111;post_init=0', _make32),
+    'convo.model.Usage': ('input_tokens:101,output_tokens:101,cache_creation_input_tokens:101,cache_read_input_tokens:101,cache_creation:111,server_tool_use:111,service_tier:101,inference_geo:101,output_tokens_details:111,extra:111;post_init=0', _make33),
+    'convo.model.WebFetchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make34),
+    'convo.model.WebSearchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make35),
+    'convo.model._ToolCall': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make36),
+    'convo.rules._catalog.Report': ('violations:110;post_init=0', _make37),
+    'convo.rules._catalog.Rule': ('id:000,severity:000,source:000,description:000,hint:000;post_init=0', _make38),
+    'convo.rules._catalog.Violation': ('rule:000,severity:000,path:000,message:000,hint:100,source:100;post_init=0', _make39),
+    'convo.stream.sources.Chunk': ('file:000,first_line:000,lines:000,size:000;post_init=0', _make40),
+    'convo.stream.sources.Oversize': ('file:000,line:000,size:000,spool:000;post_init=0', _make41),
+    'convo.transforms.secrets.Detector': ('name:000,branches:000,back:000,accept:100,pii:100;post_init=0', _make42),
+    'convo.transforms.secrets.Secret': ('detector:000,start:000,end:000;post_init=0', _make43),
 }

@@ -1,5 +1,6 @@
 """Generate ``convo/_frozen_code.py``: the ``__init__``, ``__eq__`` and ``__hash__`` of every
-value class of :mod:`convo.model`, as source, so that ``import convo`` loads them as bytecode
+value class of :mod:`convo.model` (and of the frozen classes a data command builds at start:
+lines, chunks, rules and reports, secret detectors), as source, so that ``import convo`` loads them as bytecode
 instead of compiling them at every start (see :mod:`convo._frozen`).
 
 Run from the repository root after changing a class's fields: ``python scripts/make_frozen_code.py
@@ -27,7 +28,12 @@ edit. Each function returns a class's ``__init__``, ``__eq__`` and ``__hash__`` 
 
 def render() -> str:
     """The text ``convo/_frozen_code.py`` should hold."""
-    import convo.model  # noqa: F401 - builds every class, recording its spec
+    # each module builds its classes on import, recording their specs
+    import convo.codec.lines
+    import convo.model
+    import convo.rules._catalog
+    import convo.stream.sources
+    import convo.transforms.secrets  # noqa: F401
     from convo import _frozen
 
     out = [HEADER]

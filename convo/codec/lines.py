@@ -20,9 +20,7 @@ b'{"custom_id":"a","params":{"model":"m","max_tokens":8,"messages":[]}}'
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias, get_args
-
-from attrs import field, frozen
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from convo import model as m
 from convo.codec import (
@@ -35,6 +33,12 @@ from convo.codec import (
 )
 from convo.codec._converter import REUSE, UNSTRUCTURE, describe
 from convo.errors import DecodeError
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import field, frozen
+else:
+    from convo._frozen import field, frozen
+
 
 __all__ = [
     "BOM",

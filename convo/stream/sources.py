@@ -22,13 +22,18 @@ import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import orjson
-from attrs import frozen
 
 from convo.codec.jsonl import CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, sniff_gzip
 from convo.stream.rejects import B64Stream, too_long_head, too_long_tail
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import frozen
+else:
+    from convo._frozen import frozen
+
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",

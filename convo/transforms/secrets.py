@@ -33,10 +33,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import attrs
-from attrs import frozen
 
 from convo._json import UNSET, FrozenDict
 from convo.errors import TransformError
@@ -51,6 +50,12 @@ from convo.model import (
     Thinking,
 )
 from convo.transforms._base import NULL_LOG, ChangeLog, Pipeline, Transform, register, replace
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import frozen
+else:
+    from convo._frozen import frozen
+
 
 __all__ = [
     "DETECTORS",
