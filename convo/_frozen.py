@@ -46,13 +46,15 @@ _NOTHING: Any = object()  # no default
 class _Field:
     """What :func:`field` returns: the arguments, until :func:`frozen` reads them."""
 
-    __slots__ = ("converter", "default", "kw_only", "repr")
+    __slots__ = ("converter", "default", "eq", "kw_only", "repr")
 
-    def __init__(self, default: Any, converter: Callable[[Any], Any] | None, kw_only: bool, repr: Any) -> None:
+    def __init__(self, default: Any, converter: Callable[[Any], Any] | None, kw_only: bool, repr: Any,
+                 eq: bool = True) -> None:
         self.default = default
         self.converter = converter
         self.kw_only = kw_only
         self.repr = repr
+        self.eq = eq  # False: left out of __eq__ and __hash__ (as attrs does)
 
 
 def field(
@@ -61,9 +63,10 @@ def field(
     converter: Callable[[Any], Any] | None = None,
     kw_only: bool = False,
     repr: Any = True,
+    eq: bool = True,
 ) -> Any:
-    """A field definition, as ``attrs.field`` (``default``, ``converter``, ``kw_only``, ``repr``)."""
-    return _Field(default, converter, kw_only, repr)
+    """A field definition, as ``attrs.field`` (``default``, ``converter``, ``kw_only``, ``repr``, ``eq``)."""
+    return _Field(default, converter, kw_only, repr, eq)
 
 
 class _Spec:
@@ -83,6 +86,7 @@ class _Spec:
         """What the generated code depends on (it is reused only where this is the same)."""
         parts = [
             f"{n}:{int(f.default is not _NOTHING)}{int(f.converter is not None)}{int(f.kw_only)}"
+            + ("" if f.eq else "e")  # (no eq)
             for n, _, f in self.fields
         ]
         return f"{','.join(parts)};post_init={int(self.post_init)}"
@@ -145,7 +149,7 @@ def _build(cls: type, kw_only: bool) -> type:
         value = body.get(name, _NOTHING)
         f = value if isinstance(value, _Field) else _Field(value, None, False, True)
         if kw_only and not f.kw_only:
-            f = _Field(f.default, f.converter, True, f.repr)
+            f = _Field(f.default, f.converter, True, f.repr, f.eq)
         own.append((name, ann, f))
     own_names = {n for n, _, _ in own}
     inherited: list[tuple[str, str, _Field]] = []
@@ -278,13 +282,14 @@ def source(spec: _Spec, name: str) -> str:
         lines.append("        self.__attrs_post_init__()")
     if not fields and not spec.post_init:
         lines.append("        pass")
+    compared = [n for n, _, f in fields if f.eq]
     lines += [
         "    def __eq__(self, other):",
         "        if other.__class__ is not self.__class__:",
         "            return NotImplemented",
-        "        return (" + (" and ".join(f"self.{n} == other.{n}" for n, _, _ in fields) or "True") + ")",
+        "        return (" + (" and ".join(f"self.{n} == other.{n}" for n in compared) or "True") + ")",
         "    def __hash__(self):",
-        "        return hash((_h, " + "".join(f"self.{n}, " for n, _, _ in fields) + "))",
+        "        return hash((_h, " + "".join(f"self.{n}, " for n in compared) + "))",
         "    return __init__, __eq__, __hash__",
     ]
     return "\n".join(lines) + "\n"
@@ -305,6 +310,8 @@ def _attrs_field(f: _Field) -> Any:
     import attrs
 
     kwargs: dict[str, Any] = {"kw_only": f.kw_only, "repr": f.repr}
+    if not f.eq:
+        kwargs["eq"] = False
     if f.default is not _NOTHING:
         kwargs["default"] = f.default
     if f.converter is not None:

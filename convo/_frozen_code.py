@@ -630,8 +630,42 @@ def _make36(*, _h, _s_id, _s_name, _s_input, _c_input, _s_cache_control, _d_cach
     return __init__, __eq__, __hash__
 
 
+# convo.profiles.Profile
+def _make37(*, _h, _s_model, _s_known, _d_known, _s_lifecycle, _d_lifecycle, _s_retires_at, _d_retires_at, _s_prefill, _d_prefill, _s_sampling, _d_sampling, _s_mid_conversation_system, _d_mid_conversation_system, _s_thinking_modes, _d_thinking_modes, _s_thinking_required_efforts, _d_thinking_required_efforts, _s_forced_tool_choice, _d_forced_tool_choice, _s_effort_levels, _d_effort_levels, _s_default_effort, _d_default_effort, _s_context_window, _d_context_window, _s_max_output, _d_max_output, _s_max_images, _d_max_images, _s_max_image_bytes, _d_max_image_bytes, _s_max_image_px, _d_max_image_px, _s_many_images_px, _d_many_images_px, _s_many_images_threshold, _d_many_images_threshold, _s_image_long_edge, _d_image_long_edge, _s_cache_min_tokens, _d_cache_min_tokens, _s_sources, _d_sources):
+    def __init__(self, *, model, known=_d_known, lifecycle=_d_lifecycle, retires_at=_d_retires_at, prefill=_d_prefill, sampling=_d_sampling, mid_conversation_system=_d_mid_conversation_system, thinking_modes=_d_thinking_modes, thinking_required_efforts=_d_thinking_required_efforts, forced_tool_choice=_d_forced_tool_choice, effort_levels=_d_effort_levels, default_effort=_d_default_effort, context_window=_d_context_window, max_output=_d_max_output, max_images=_d_max_images, max_image_bytes=_d_max_image_bytes, max_image_px=_d_max_image_px, many_images_px=_d_many_images_px, many_images_threshold=_d_many_images_threshold, image_long_edge=_d_image_long_edge, cache_min_tokens=_d_cache_min_tokens, sources=_d_sources):
+        _s_model(self, model)
+        _s_known(self, known)
+        _s_lifecycle(self, lifecycle)
+        _s_retires_at(self, retires_at)
+        _s_prefill(self, prefill)
+        _s_sampling(self, sampling)
+        _s_mid_conversation_system(self, mid_conversation_system)
+        _s_thinking_modes(self, thinking_modes)
+        _s_thinking_required_efforts(self, thinking_required_efforts)
+        _s_forced_tool_choice(self, forced_tool_choice)
+        _s_effort_levels(self, effort_levels)
+        _s_default_effort(self, default_effort)
+        _s_context_window(self, context_window)
+        _s_max_output(self, max_output)
+        _s_max_images(self, max_images)
+        _s_max_image_bytes(self, max_image_bytes)
+        _s_max_image_px(self, max_image_px)
+        _s_many_images_px(self, many_images_px)
+        _s_many_images_threshold(self, many_images_threshold)
+        _s_image_long_edge(self, image_long_edge)
+        _s_cache_min_tokens(self, cache_min_tokens)
+        _s_sources(self, sources)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.model == other.model and self.known == other.known and self.lifecycle == other.lifecycle and self.retires_at == other.retires_at and self.prefill == other.prefill and self.sampling == other.sampling and self.mid_conversation_system == other.mid_conversation_system and self.thinking_modes == other.thinking_modes and self.thinking_required_efforts == other.thinking_required_efforts and self.forced_tool_choice == other.forced_tool_choice and self.effort_levels == other.effort_levels and self.default_effort == other.default_effort and self.context_window == other.context_window and self.max_output == other.max_output and self.max_images == other.max_images and self.max_image_bytes == other.max_image_bytes and self.max_image_px == other.max_image_px and self.many_images_px == other.many_images_px and self.many_images_threshold == other.many_images_threshold and self.image_long_edge == other.image_long_edge and self.cache_min_tokens == other.cache_min_tokens)
+    def __hash__(self):
+        return hash((_h, self.model, self.known, self.lifecycle, self.retires_at, self.prefill, self.sampling, self.mid_conversation_system, self.thinking_modes, self.thinking_required_efforts, self.forced_tool_choice, self.effort_levels, self.default_effort, self.context_window, self.max_output, self.max_images, self.max_image_bytes, self.max_image_px, self.many_images_px, self.many_images_threshold, self.image_long_edge, self.cache_min_tokens, ))
+    return __init__, __eq__, __hash__
+
+
 # convo.rules._catalog.Report
-def _make37(*, _h, _s_violations, _d_violations, _c_violations):
+def _make38(*, _h, _s_violations, _d_violations, _c_violations):
     def __init__(self, violations=_d_violations):
         _s_violations(self, _c_violations(violations))
     def __eq__(self, other):
@@ -644,7 +678,7 @@ def _make37(*, _h, _s_violations, _d_violations, _c_violations):
 
 
 # convo.rules._catalog.Rule
-def _make38(*, _h, _s_id, _s_severity, _s_source, _s_description, _s_hint):
+def _make39(*, _h, _s_id, _s_severity, _s_source, _s_description, _s_hint):
     def __init__(self, id, severity, source, description, hint):
         _s_id(self, id)
         _s_severity(self, severity)
@@ -661,7 +695,7 @@ def _make38(*, _h, _s_id, _s_severity, _s_source, _s_description, _s_hint):
 
 
 # convo.rules._catalog.Violation
-def _make39(*, _h, _s_rule, _s_severity, _s_path, _s_message, _s_hint, _d_hint, _s_source, _d_source):
+def _make40(*, _h, _s_rule, _s_severity, _s_path, _s_message, _s_hint, _d_hint, _s_source, _d_source):
     def __init__(self, rule, severity, path, message, hint=_d_hint, source=_d_source):
         _s_rule(self, rule)
         _s_severity(self, severity)
@@ -679,7 +713,7 @@ def _make39(*, _h, _s_rule, _s_severity, _s_path, _s_message, _s_hint, _d_hint, 
 
 
 # convo.stream.sources.Chunk
-def _make40(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
+def _make41(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
     def __init__(self, file, first_line, lines, size):
         _s_file(self, file)
         _s_first_line(self, first_line)
@@ -695,7 +729,7 @@ def _make40(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
 
 
 # convo.stream.sources.Oversize
-def _make41(*, _h, _s_file, _s_line, _s_size, _s_spool):
+def _make42(*, _h, _s_file, _s_line, _s_size, _s_spool):
     def __init__(self, file, line, size, spool):
         _s_file(self, file)
         _s_line(self, line)
@@ -710,8 +744,25 @@ def _make41(*, _h, _s_file, _s_line, _s_size, _s_spool):
     return __init__, __eq__, __hash__
 
 
+# convo.transforms._base.Change
+def _make43(*, _h, _s_transform, _s_what, _s_path, _s_why, _s_note, _d_note):
+    def __init__(self, transform, what, path, why, note=_d_note):
+        _s_transform(self, transform)
+        _s_what(self, what)
+        _s_path(self, path)
+        _s_why(self, why)
+        _s_note(self, note)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.transform == other.transform and self.what == other.what and self.path == other.path and self.why == other.why)
+    def __hash__(self):
+        return hash((_h, self.transform, self.what, self.path, self.why, ))
+    return __init__, __eq__, __hash__
+
+
 # convo.transforms.secrets.Detector
-def _make42(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, _d_pii):
+def _make44(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, _d_pii):
     def __init__(self, name, branches, back, accept=_d_accept, pii=_d_pii):
         _s_name(self, name)
         _s_branches(self, branches)
@@ -728,7 +779,7 @@ def _make42(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, 
 
 
 # convo.transforms.secrets.Secret
-def _make43(*, _h, _s_detector, _s_start, _s_end):
+def _make45(*, _h, _s_detector, _s_start, _s_end):
     def __init__(self, detector, start, end):
         _s_detector(self, detector)
         _s_start(self, start)
@@ -780,11 +831,13 @@ CODE = {
     'convo.model.WebFetchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make34),
     'convo.model.WebSearchToolResult': ('tool_use_id:000,content:010,cache_control:111,caller:111,extra:111;post_init=0', _make35),
     'convo.model._ToolCall': ('id:000,name:000,input:010,cache_control:111,caller:111,extra:111;post_init=0', _make36),
-    'convo.rules._catalog.Report': ('violations:110;post_init=0', _make37),
-    'convo.rules._catalog.Rule': ('id:000,severity:000,source:000,description:000,hint:000;post_init=0', _make38),
-    'convo.rules._catalog.Violation': ('rule:000,severity:000,path:000,message:000,hint:100,source:100;post_init=0', _make39),
-    'convo.stream.sources.Chunk': ('file:000,first_line:000,lines:000,size:000;post_init=0', _make40),
-    'convo.stream.sources.Oversize': ('file:000,line:000,size:000,spool:000;post_init=0', _make41),
-    'convo.transforms.secrets.Detector': ('name:000,branches:000,back:000,accept:100,pii:100;post_init=0', _make42),
-    'convo.transforms.secrets.Secret': ('detector:000,start:000,end:000;post_init=0', _make43),
+    'convo.profiles.Profile': ('model:001,known:101,lifecycle:101,retires_at:101,prefill:101,sampling:101,mid_conversation_system:101,thinking_modes:101,thinking_required_efforts:101,forced_tool_choice:101,effort_levels:101,default_effort:101,context_window:101,max_output:101,max_images:101,max_image_bytes:101,max_image_px:101,many_images_px:101,many_images_threshold:101,image_long_edge:101,cache_min_tokens:101,sources:101e;post_init=0', _make37),
+    'convo.rules._catalog.Report': ('violations:110;post_init=0', _make38),
+    'convo.rules._catalog.Rule': ('id:000,severity:000,source:000,description:000,hint:000;post_init=0', _make39),
+    'convo.rules._catalog.Violation': ('rule:000,severity:000,path:000,message:000,hint:100,source:100;post_init=0', _make40),
+    'convo.stream.sources.Chunk': ('file:000,first_line:000,lines:000,size:000;post_init=0', _make41),
+    'convo.stream.sources.Oversize': ('file:000,line:000,size:000,spool:000;post_init=0', _make42),
+    'convo.transforms._base.Change': ('transform:000,what:000,path:000,why:000,note:100e;post_init=0', _make43),
+    'convo.transforms.secrets.Detector': ('name:000,branches:000,back:000,accept:100,pii:100;post_init=0', _make44),
+    'convo.transforms.secrets.Secret': ('detector:000,start:000,end:000;post_init=0', _make45),
 }

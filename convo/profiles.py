@@ -28,14 +28,19 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
 import orjson
-from attrs import field, frozen
 
+from convo import _frozen
 from convo._json import EMPTY, UNSET, FrozenDict, Unset
 from convo.errors import ProfileError, UnknownModelError
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import field, frozen
+else:
+    from convo._frozen import field, frozen
+
 
 __all__ = [
     "API_VERSIONS",
@@ -255,7 +260,7 @@ def _with_fields(base: Profile, model: str, fields: Mapping[str, Any], source: M
                 merged[name] = given.get(name, star)
         merged.update((k, v) for k, v in given.items() if k != "*")
         sources = FrozenDict(merged)
-    return attrs.evolve(base, model=model, sources=sources, **{**fields, "known": known})
+    return _frozen.evolve(base, model=model, sources=sources, **{**fields, "known": known})
 
 
 # --------------------------------------------------------------------------- the registry
@@ -355,7 +360,7 @@ class ProfileRegistry(Mapping[str, Profile]):
                 self._warn(key)
             return hit
         canonical = self.resolve(key) if key else None
-        prof = self._profiles[canonical] if canonical is not None else attrs.evolve(self._default, model=key)
+        prof = self._profiles[canonical] if canonical is not None else _frozen.evolve(self._default, model=key)
         with self._lock:
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[key] = prof
@@ -458,7 +463,7 @@ def _registry_from_data(data: Any, where: str, base: ProfileRegistry | None) -> 
             elif base is not None and base.resolve(mid) is not None:
                 start = base.get_profile(mid)  # an entry for a known id changes only the fields it names
             else:
-                start = attrs.evolve(default, known=True)
+                start = _frozen.evolve(default, known=True)
             fields = _read_fields(entry, where, path)
             known = fields.pop("known", True)
             profiles[mid] = _with_fields(start, mid, fields, _read_source(entry, where, path), known)
@@ -635,7 +640,7 @@ def _profile_from_model_info(info: Any, path: str, where: str, base: ProfileRegi
     if not isinstance(mid, str) or not mid:
         raise _fail(where, f"{path}.id", "a model id string", mid)
     canonical = base.resolve(mid)
-    start = base[canonical] if canonical is not None else attrs.evolve(base.default, known=True)
+    start = base[canonical] if canonical is not None else _frozen.evolve(base.default, known=True)
     fields: dict[str, Any] = {}
     said: dict[str, str] = {}
     for key, name in (("max_input_tokens", "context_window"), ("max_tokens", "max_output")):

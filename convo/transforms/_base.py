@@ -13,15 +13,20 @@ from __future__ import annotations
 import keyword
 import types
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
-from attrs import field, frozen
 
 from convo._gencode import exec_generated
 from convo._slots import CLONE, all_slots, slot
 from convo.model import _SET_ROOT, Block, Conversation, Message, Text
 from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import field, frozen
+else:
+    from convo._frozen import field, frozen
+
 
 __all__ = [
     "REGISTRY",

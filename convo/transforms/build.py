@@ -400,7 +400,14 @@ def _check_prefill(text: str) -> None:
 
 # --------------------------------------------------------------------------- parameters
 
-_FIELDS = {a.name: a for a in attrs.fields(Conversation)}
+_FIELDS: dict[str, Any] = {}  # Conversation's attrs fields by name, read on first use (reading them
+# makes the class's attrs twin: not at every command's start)
+
+
+def _fields() -> dict[str, Any]:
+    if not _FIELDS:
+        _FIELDS.update((a.name, a) for a in attrs.fields(Conversation))
+    return _FIELDS
 _NOT_PARAMS = ("messages", "extra")
 
 
@@ -486,7 +493,7 @@ def _params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             isinstance(v, list | tuple) and all(isinstance(b, Text) for b in v)
         )):
             raise ValueError("with_params(system=...) takes a string or Text blocks; or use inject_system()")
-        a = _FIELDS.get(k)
+        a = _fields().get(k)
         if a is None:
             extras[k] = v if v is UNSET else freeze(v)
         elif callable(a.converter) and v is not UNSET:
