@@ -249,7 +249,10 @@ def outcome(fn: Any, d: Any) -> tuple[str, Any]:
     except Exception as e:  # (the error itself is compared)
         return "error", (type(e).__name__, str(e))
     turns = lazy_turns(conv)
-    return "value", (repr(conv), convo.dumps(conv), turns, pickle.dumps(conv))
+    # (pickled, compared by value: pickle's bytes also tell which equal strings are one object,
+    # which the codec's shared values may change from one line to the next)
+    back = pickle.loads(pickle.dumps(conv))  # noqa: S301 (our own bytes)
+    return "value", (repr(conv), convo.dumps(conv), turns, back == conv, repr(back), convo.dumps(back))
 
 
 def agree(d: Any) -> None:
