@@ -64,6 +64,25 @@ def realworld_lines() -> list[bytes]:
     return lines
 
 
+def realworld_requests() -> list[bytes]:
+    """The request of every realworld line that holds one (a request, a batch line's params, an
+    exchange's request) and every live-recorded request body, each as ``convo.dumps`` writes it."""
+    from convo.codec import dumps
+
+    bodies = [orjson.dumps(x["request"]["body"])
+              for f in sorted((REALWORLD / "anthropic-live-pydantic-ai").glob("*.json"))
+              for x in orjson.loads(f.read_bytes())]
+    out = []
+    for raw in [*realworld_lines(), *bodies]:
+        try:
+            conv = conversation_of(decode_line(RawLine("f", 1, raw)).value)
+        except DecodeError:
+            continue
+        if conv is not None:
+            out.append(dumps(conv))
+    return out
+
+
 @frozen
 class Expect:
     """What must become of one line of a file: ``out``, ``reject`` (with a code) or ``blank``."""

@@ -23,14 +23,11 @@ from hypothesis import strategies as st
 
 import convo
 import convo.rules as R
-from convo.codec.lines import RawLine, conversation_of, decode_line
 from convo.errors import DecodeError
 from convo.model import LAZY_BITS, is_built, lazy_turns
 from convo.rules import _turns
 from convo.rules._schema import load_schema, parsed_content_ok
-from tests._helpers_cli import REALWORLD, realworld_lines
-
-LIVE = REALWORLD / "anthropic-live-pydantic-ai"
+from tests._helpers_cli import realworld_requests
 
 speedups = pytest.importorskip("convo._speedups", reason="the C part is not built here (no C compiler at install)")
 
@@ -244,6 +241,13 @@ def _break(req: dict[str, Any], how: str, data: st.DataObject) -> None:
         msg["content"] = [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]
 
 
+def break_all(req: dict[str, Any], breaks: list[str], data: st.DataObject) -> None:
+    """:func:`_break` *req* in each way of *breaks* in turn (while it has turns)."""
+    for how in breaks:
+        if req["messages"]:
+            _break(req, how, data)
+
+
 BREAKS = ["blank", "blank_block", "trailing", "role", "swap", "drop", "extra_key", "image", "dup_id", "orphan",
           "unanswered", "result_after_text", "values", "final_assistant", "document", "cache", "cache"]
 
@@ -259,23 +263,13 @@ class TestSamePath:
     @given(plain_requests(), st.lists(st.sampled_from(BREAKS), min_size=1, max_size=2), st.data())
     def test_broken_requests_are_reported_alike(self, req: dict[str, Any], breaks: list[str],
                                                 data: st.DataObject) -> None:
-        for how in breaks:
-            if req["messages"]:
-                _break(req, how, data)
+        break_all(req, breaks, data)
         check(orjson.dumps(req))
 
     def test_realworld_requests(self) -> None:
         judged: dict[Any, int] = {True: 0, False: 0, None: 0, "images": 0}
-        bodies = [orjson.dumps(x["request"]["body"]) for f in sorted(LIVE.glob("*.json"))
-                  for x in orjson.loads(f.read_bytes())]
-        for raw in [*realworld_lines(), *bodies]:
-            try:
-                conv = conversation_of(decode_line(RawLine("f", 1, raw)).value)
-            except DecodeError:
-                continue
-            if conv is None:
-                continue
-            verdict = check(convo.dumps(conv))
+        for raw in realworld_requests():
+            verdict = check(raw)
             judged["images" if isinstance(verdict, list) else verdict] += 1
         # every path ran (on 2026-12-07: 267 clean, 12 not, a few clean but for their images)
         assert judged[True] >= 200 and judged[False] >= 5 and judged["images"] >= 1, judged

@@ -25,16 +25,15 @@ import convo
 import convo.rules as R
 from convo.codec import dump_json
 from convo.codec import lines as L
-from convo.codec.lines import RawLine, conversation_of, decode_line, lazy_masks
+from convo.codec.lines import conversation_of, lazy_masks
 from convo.errors import DecodeError
 from convo.profiles import get_profile
 from convo.rules._plain import PLAIN_KEYS, PlainCheck
 from convo.stream import ops
 from convo.stream.ops import ValidateOp
-from tests._helpers_cli import REALWORLD, realworld_lines
-from tests.test_clean_turns import BREAKS, PNG, _break, plain_requests
+from tests._helpers_cli import realworld_requests
+from tests.test_clean_turns import BREAKS, PNG, break_all, plain_requests
 
-LIVE = REALWORLD / "anthropic-live-pydantic-ai"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl"
 
 # (profile or None for the request's own model, API version)
@@ -77,14 +76,13 @@ def judge(obj: Any) -> list[bool]:
     for (profile, version), check in CHECKS.items():
         verdict = check(obj)
         assert verdict is True or verdict is False
-        if verdict:
-            if raw is None:  # pragma: no cover - the failure to report
-                pytest.fail("judged plain but does not decode")
-            report = full_report(raw, profile, version)
-            assert report.violations == (), (profile, version, report.violations, obj)
+        if verdict and raw is None:  # pragma: no cover - the failure to report
+            pytest.fail("judged plain but does not decode")
         if raw is not None:
-            lib = R.validate(convo.loads(raw), profile=profile, api_version=version)
-            assert lib == full_report(raw, profile, version)
+            report = full_report(raw, profile, version)
+            if verdict:
+                assert report.violations == (), (profile, version, report.violations, obj)
+            assert R.validate(convo.loads(raw), profile=profile, api_version=version) == report
         out.append(verdict)
     assert obj == before
     return out
@@ -172,9 +170,7 @@ class TestImplication:
     @given(requests(), st.lists(st.sampled_from(BREAKS), min_size=1, max_size=2), st.data())
     def test_generated_broken_in_the_turns(self, req: dict[str, Any], breaks: list[str],
                                            data: st.DataObject) -> None:
-        for how in breaks:
-            if req["messages"]:
-                _break(req, how, data)
+        break_all(req, breaks, data)
         judge(req)
 
     @settings(max_examples=150, deadline=None)
@@ -302,18 +298,10 @@ class TestImplication:
 
 class TestCorpora:
     def test_realworld_requests(self) -> None:
-        bodies = [orjson.dumps(x["request"]["body"]) for f in sorted(LIVE.glob("*.json"))
-                  for x in orjson.loads(f.read_bytes())]
         plain = judged = 0
-        for raw in [*realworld_lines(), *bodies]:
-            try:
-                conv = conversation_of(decode_line(RawLine("f", 1, raw)).value)
-            except DecodeError:
-                continue
-            if conv is None:
-                continue
+        for raw in realworld_requests():
             judged += 1
-            plain += any(judge(orjson.loads(convo.dumps(conv))))
+            plain += any(judge(orjson.loads(raw)))
         # every path ran (on 2026-12-07: 102 of 310 plain under one setting or more; most of the rest name
         # models convo has no profile for)
         assert judged >= 250 and 80 <= plain < judged, (plain, judged)

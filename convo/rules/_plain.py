@@ -48,7 +48,7 @@ from convo.model import _LAZY_BUILD, SAMPLING_PARAMS, Image
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._pass import _Pass
 from convo.rules._predicates import sampling_off_default, sampling_off_thinking
-from convo.rules._request import _THINKING_ON, _TOOL_NAME
+from convo.rules._request import _THINKING_ON, _tool_rules
 from convo.rules._schema import _fast, load_schema, parsed_content_ok
 from convo.rules._turns import clean_turns
 
@@ -164,7 +164,7 @@ class PlainCheck:
         tools = d.get("tools")
         if tools is not None:
             n -= 1
-            if not self._tools_ok(tools):
+            if not self._tools_ok(tools, p):
                 return False
         choice = d.get("tool_choice")
         if choice is not None:
@@ -200,11 +200,18 @@ class PlainCheck:
                 return False
         return not n  # (else a key was null: a default for some, a schema.type error for others)
 
-    def _tools_ok(self, tools: Any) -> bool:
-        """The verdict on a ``tools`` value."""
+    def _tools_ok(self, tools: Any, p: Profile) -> bool:
+        """The verdict on a ``tools`` value: its shape, and the request rules on tools
+        (``_request._tool_rules``: names, and no breakpoint, which is counted across the request)."""
         fast = self._fast["tools"]
-        return self._remembered(self._tools, tools,
-                                lambda v: v.__class__ is list and fast(v) and _tools_ok(v))
+
+        def judge(v: Any) -> bool:
+            if v.__class__ is not list or not fast(v):
+                return False
+            s = _Pass(p, self._api_2026)
+            _tool_rules(v, {}, s)
+            return not s.out and not s.cache_count
+        return self._remembered(self._tools, tools, judge)
 
     @staticmethod
     def _remembered(seen: dict[bytes, bool], value: Any, judge: Callable[[Any], bool]) -> bool:
@@ -276,21 +283,6 @@ def _choice_ok(choice: Any, p: Profile, thinking: Any, tools: Any) -> bool:
         return True
     name = choice.get("name")
     return tools is not None and name.__class__ is str and any(tool.get("name") == name for tool in tools)
-
-
-def _tools_ok(tools: list[Any]) -> bool:
-    """Tool names as ``_request._check_tools`` has nothing to say about them, and no breakpoint."""
-    names = set()
-    for tool in tools:
-        if tool.__class__ is not dict or "cache_control" in tool:
-            return False
-        name = tool.get("name")
-        if name.__class__ is not str or name in names:
-            return False
-        if tool.get("type") in (None, "custom") and not _TOOL_NAME.fullmatch(name):
-            return False
-        names.add(name)
-    return True
 
 
 def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from convo._json import UNSET
@@ -158,6 +158,15 @@ def _check_tools(tools: tuple[Any, ...], names: dict[str, int], s: _Pass) -> Non
         return
     before = len(s.out)
     breakpoints = s.cache_count
+    _tool_rules(tools, names, s)
+    if len(s.out) == before and s.cache_count == breakpoints:
+        if len(_TOOLS_SEEN) >= _TOOLS_SEEN_MAX:
+            _TOOLS_SEEN.clear()
+        _TOOLS_SEEN[id(tools)] = (tools, dict(names))
+
+
+def _tool_rules(tools: Sequence[Any], names: dict[str, int], s: _Pass) -> None:
+    """The rules of :func:`_check_tools` on *tools* (a tuple of frozen tools, or parsed JSON)."""
     for k, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
             continue
@@ -176,10 +185,6 @@ def _check_tools(tools: tuple[Any, ...], names: dict[str, int], s: _Pass) -> Non
         cc = tool.get("cache_control", UNSET)
         if cc is not UNSET:
             s.breakpoint(cc, f"$.tools[{k}]")
-    if len(s.out) == before and s.cache_count == breakpoints:
-        if len(_TOOLS_SEEN) >= _TOOLS_SEEN_MAX:
-            _TOOLS_SEEN.clear()
-        _TOOLS_SEEN[id(tools)] = (tools, dict(names))
 
 
 def _effort_message(p: Profile, effort: Any) -> str:
