@@ -36,25 +36,43 @@ from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, cast
 if TYPE_CHECKING:
     from attrs import AttrsInstance
 
-__all__ = ["COMPILED", "evolve", "field", "field_names", "frozen", "is_frozen", "source", "specs"]
+__all__ = ["COMPILED", "converters", "define", "evolve", "field", "field_names", "frozen", "has", "is_frozen", "source", "specs"]
 
 T = TypeVar("T")
 
-_NOTHING: Any = object()  # no default
+class _Nothing:
+    """No value: no default, or (as a parameter's default) "make one with the factory"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOTHING"  # as attrs' own marker shows in a signature
+
+
+_NOTHING: Any = _Nothing()
 
 
 class _Field:
     """What :func:`field` returns: the arguments, until :func:`frozen` reads them."""
 
-    __slots__ = ("converter", "default", "eq", "kw_only", "repr")
+    __slots__ = ("converter", "default", "eq", "factory", "kw_only", "repr")
 
     def __init__(self, default: Any, converter: Callable[[Any], Any] | None, kw_only: bool, repr: Any,
-                 eq: bool = True) -> None:
+                 eq: bool = True, factory: Callable[[], Any] | None = None) -> None:
         self.default = default
         self.converter = converter
         self.kw_only = kw_only
         self.repr = repr
         self.eq = eq  # False: left out of __eq__ and __hash__ (as attrs does)
+        self.factory = factory  # a default made anew for each instance (attrs' ``factory=``)
+
+    @property
+    def optional(self) -> bool:
+        """Whether the field has a default (a value or a factory)."""
+        return self.default is not _NOTHING or self.factory is not None
+
+    def copy(self, kw_only: bool) -> _Field:
+        return _Field(self.default, self.converter, kw_only, self.repr, self.eq, self.factory)
 
 
 def field(
@@ -64,32 +82,38 @@ def field(
     kw_only: bool = False,
     repr: Any = True,
     eq: bool = True,
+    factory: Callable[[], Any] | None = None,
 ) -> Any:
-    """A field definition, as ``attrs.field`` (``default``, ``converter``, ``kw_only``, ``repr``, ``eq``)."""
-    return _Field(default, converter, kw_only, repr, eq)
+    """A field definition, as ``attrs.field`` (``default``, ``factory``, ``converter``, ``kw_only``,
+    ``repr``, ``eq``)."""
+    if factory is not None and default is not _NOTHING:
+        raise ValueError("a field takes a default or a factory, not both")
+    return _Field(default, converter, kw_only, repr, eq, factory)
 
 
 class _Spec:
     """One class's fields, in attrs' order (inherited first), and what the generated code needs."""
 
-    __slots__ = ("fields", "kw_only", "own", "post_init", "qualname")
+    __slots__ = ("fields", "frozen", "kw_only", "own", "post_init", "qualname")
 
     def __init__(self, qualname: str, own: list[tuple[str, str, _Field]], fields: list[tuple[str, str, _Field]],
-                 kw_only: bool, post_init: bool) -> None:
+                 kw_only: bool, post_init: bool, frozen: bool = True) -> None:
         self.qualname = qualname
         self.own = own  # (name, annotation, field) defined by this class
         self.fields = fields  # every field: the bases' (attrs' order) and then this class's own
         self.kw_only = kw_only
         self.post_init = post_init
+        self.frozen = frozen  # False: attrs.define's (mutable, unhashable)
 
     def key(self) -> str:
         """What the generated code depends on (it is reused only where this is the same)."""
         parts = [
             f"{n}:{int(f.default is not _NOTHING)}{int(f.converter is not None)}{int(f.kw_only)}"
             + ("" if f.eq else "e")  # (no eq)
+            + ("f" if f.factory is not None else "")  # (a factory)
             for n, _, f in self.fields
         ]
-        return f"{','.join(parts)};post_init={int(self.post_init)}"
+        return f"{','.join(parts)};post_init={int(self.post_init)}" + ("" if self.frozen else ";mutable")
 
 
 _SPECS: dict[str, _Spec] = {}
@@ -104,14 +128,43 @@ def specs() -> dict[str, _Spec]:
 
 
 def is_frozen(cls: type) -> TypeGuard[type[AttrsInstance]]:
-    """Whether *cls* was made by :func:`frozen` (without importing attrs; ``attrs.has`` also says so)."""
+    """Whether *cls* was made by :func:`frozen` or :func:`define` (without importing attrs;
+    ``attrs.has`` also says so)."""
     return "_convo_spec" in cls.__dict__
 
 
+def has(cls: type) -> TypeGuard[type[AttrsInstance]]:
+    """``attrs.has``: whether *cls* is an attrs class, made here or by attrs (importing neither
+    attrs nor, for a class made here, its attrs twin).
+
+    >>> from convo.model import Message
+    >>> has(Message), has(dict), has(int)
+    (True, False, False)
+    """
+    return "_convo_spec" in cls.__dict__ or getattr(cls, "__attrs_attrs__", None) is not None
+
+
 def field_names(cls: type) -> tuple[str, ...]:
-    """The names of *cls*'s fields, in order (``attrs.fields`` without importing attrs)."""
-    spec: _Spec = cls.__dict__["_convo_spec"]
+    """The names of *cls*'s fields, in order (``attrs.fields`` without importing attrs, for a class
+    made here; attrs' own for another attrs class)."""
+    spec: _Spec | None = cls.__dict__.get("_convo_spec")
+    if spec is None:
+        import attrs
+
+        return tuple(a.name for a in attrs.fields(cls))
     return tuple(n for n, _, _ in spec.fields)
+
+
+def converters(cls: type) -> dict[str, Callable[[Any], Any] | None]:
+    """Each field's converter (or None), by field name, for a class made here (``attrs.fields``'
+    ``converter`` without importing attrs).
+
+    >>> from convo.model import Message
+    >>> converters(Message)["role"] is None
+    True
+    """
+    spec: _Spec = cls.__dict__["_convo_spec"]
+    return {n: f.converter for n, _, f in spec.fields}
 
 
 def evolve(inst: T, **changes: Any) -> T:
@@ -138,18 +191,37 @@ def frozen(maybe_cls: type | None = None, /, *, kw_only: bool = False) -> Any:
     return wrap if maybe_cls is None else wrap(maybe_cls)
 
 
-def _build(cls: type, kw_only: bool) -> type:
+def define(maybe_cls: type | None = None, /, *, kw_only: bool = False) -> Any:
+    """``attrs.define`` (slots, eq, repr; mutable, so unhashable), as a decorator with or without
+    ``kw_only``: the command's counts and tallies.
+
+    >>> @define
+    ... class Tally:
+    ...     seen: dict = field(factory=dict)
+    ...     n: int = 0
+    >>> a = Tally(); a.n += 1; a.seen["x"] = 1
+    >>> a, Tally().seen is Tally().seen, a == Tally({"x": 1}, 1), Tally.__hash__
+    (Tally(seen={'x': 1}, n=1), False, True, None)
+    """
+
+    def wrap(cls: type) -> type:
+        return _build(cls, kw_only, frozen=False)
+
+    return wrap if maybe_cls is None else wrap(maybe_cls)
+
+
+def _build(cls: type, kw_only: bool, frozen: bool = True) -> type:
     body = dict(cls.__dict__)
     own: list[tuple[str, str, _Field]] = []
     for name, ann in body.get("__annotations__", {}).items():
         if not isinstance(ann, str):
-            return _with_attrs(cls, kw_only)
+            return _with_attrs(cls, kw_only, frozen)
         if ann.startswith(("ClassVar", "typing.ClassVar")):
             continue
         value = body.get(name, _NOTHING)
         f = value if isinstance(value, _Field) else _Field(value, None, False, True)
         if kw_only and not f.kw_only:
-            f = _Field(f.default, f.converter, True, f.repr, f.eq)
+            f = f.copy(True)
         own.append((name, ann, f))
     own_names = {n for n, _, _ in own}
     inherited: list[tuple[str, str, _Field]] = []
@@ -158,7 +230,7 @@ def _build(cls: type, kw_only: bool) -> type:
         base_spec: _Spec | None = base.__dict__.get("_convo_spec")
         if base_spec is None:
             if "__attrs_attrs__" in base.__dict__:  # an attrs class of attrs' own making
-                return _with_attrs(cls, kw_only)
+                return _with_attrs(cls, kw_only, frozen)
             continue
         for n, a, f in base_spec.own:
             if n not in seen and n not in own_names:
@@ -170,7 +242,7 @@ def _build(cls: type, kw_only: bool) -> type:
     for _, _, f in fields:
         if f.kw_only:
             continue
-        if f.default is not _NOTHING:
+        if f.optional:
             had_default = True
         elif had_default:
             mandatory_after_default = True
@@ -179,11 +251,13 @@ def _build(cls: type, kw_only: bool) -> type:
     )
     if (mandatory_after_default or uses_class_cell
             or any(k in body for k in ("__eq__", "__hash__", "__init__", "__setattr__", "__getstate__"))):
-        return _with_attrs(cls, kw_only)
+        return _with_attrs(cls, kw_only, frozen)
+    if any(b.__dict__["_convo_spec"].frozen != frozen for b in cls.__mro__[1:-1] if is_frozen(b)):
+        raise TypeError(f"{cls.__qualname__}: a frozen class and a mutable one cannot inherit from each other here")
 
     qualname = f"{cls.__module__}.{cls.__qualname__}"
     spec = _Spec(qualname, own, fields, kw_only, "__attrs_post_init__" in body or any(
-        "__attrs_post_init__" in b.__dict__ for b in cls.__mro__[1:-1]))
+        "__attrs_post_init__" in b.__dict__ for b in cls.__mro__[1:-1]), frozen)
 
     # the new class, with slots (as attrs makes it)
     names = [n for n, _, _ in own]
@@ -201,8 +275,9 @@ def _build(cls: type, kw_only: bool) -> type:
     body["__attrs_attrs__"] = _LazyAttributes()
     body["__match_args__"] = tuple(n for n, _, f in fields if not f.kw_only)
     body["__ne__"] = _ne
-    body["__setattr__"] = _frozen_setattr
-    body["__delattr__"] = _frozen_delattr
+    if frozen:
+        body["__setattr__"] = _frozen_setattr
+        body["__delattr__"] = _frozen_delattr
     if "__repr__" not in body:
         body["__repr__"] = _repr
     new: type = type(cls)(cls.__name__, cls.__bases__, body)
@@ -212,6 +287,9 @@ def _build(cls: type, kw_only: bool) -> type:
         ns[f"_s_{n}"] = next(b.__dict__[n] for b in new.__mro__ if n in b.__dict__).__set__
         if f.default is not _NOTHING:
             ns[f"_d_{n}"] = f.default
+        if f.factory is not None:
+            ns[f"_d_{n}"] = _NOTHING
+            ns[f"_f_{n}"] = f.factory
         if f.converter is not None:
             ns[f"_c_{n}"] = f.converter
     factory = _factory(spec)
@@ -221,6 +299,8 @@ def _build(cls: type, kw_only: bool) -> type:
         fn.__module__ = new.__module__
         setattr_ = type.__setattr__
         setattr_(new, fn.__name__, fn)
+    if not frozen:
+        type.__setattr__(new, "__hash__", None)  # mutable and compared by value: unhashable, as attrs makes it
     field_names_ = tuple(n for n, _, _ in fields)
 
     def __getstate__(self: Any) -> dict[str, Any]:
@@ -259,24 +339,27 @@ def _factory(spec: _Spec) -> Callable[..., tuple[Any, ...]]:
 
 def source(spec: _Spec, name: str) -> str:
     """The source of a function *name* that returns the class's ``__init__``, ``__eq__`` and
-    ``__hash__``, given its slots' setters (``_s_x``), defaults (``_d_x``), converters (``_c_x``)
-    and the hash's salt (``_h``), as keyword arguments. Field names are identifiers (annotations)."""
+    ``__hash__``, given its slots' setters (``_s_x``), defaults (``_d_x``; for a factory, the
+    "no value" marker), factories (``_f_x``), converters (``_c_x``) and the hash's salt (``_h``), as
+    keyword arguments. Field names are identifiers (annotations)."""
     fields = spec.fields
     params = ["_h"]
     for n, _, f in fields:
         params.append(f"_s_{n}")
-        if f.default is not _NOTHING:
+        if f.optional:
             params.append(f"_d_{n}")
+        if f.factory is not None:
+            params.append(f"_f_{n}")
         if f.converter is not None:
             params.append(f"_c_{n}")
-    args = [
-        n + (f"=_d_{n}" if f.default is not _NOTHING else "") for n, _, f in fields if not f.kw_only
-    ]
-    kw = [n.lstrip("_") + (f"=_d_{n}" if f.default is not _NOTHING else "") for n, _, f in fields if f.kw_only]
+    args = [n + (f"=_d_{n}" if f.optional else "") for n, _, f in fields if not f.kw_only]
+    kw = [n.lstrip("_") + (f"=_d_{n}" if f.optional else "") for n, _, f in fields if f.kw_only]
     sig = ", ".join(["self", *args, *(["*", *kw] if kw else [])])
     lines = [f"def {name}(*, {', '.join(params)}):", f"    def __init__({sig}):"]
     for n, _, f in fields:
         arg = n.lstrip("_") if f.kw_only else n
+        if f.factory is not None:
+            arg = f"(_f_{n}() if {arg} is _d_{n} else {arg})"
         lines.append(f"        _s_{n}(self, {f'_c_{n}({arg})' if f.converter is not None else arg})")
     if spec.post_init:
         lines.append("        self.__attrs_post_init__()")
@@ -295,14 +378,14 @@ def source(spec: _Spec, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _with_attrs(cls: type, kw_only: bool) -> type:
+def _with_attrs(cls: type, kw_only: bool, frozen: bool = True) -> type:
     """A class this module does not handle: attrs makes it, from attrs' own field definitions."""
     import attrs
 
     for name, value in list(cls.__dict__.items()):
         if isinstance(value, _Field):
             setattr(cls, name, _attrs_field(value))
-    made: type = attrs.frozen(kw_only=kw_only)(cls)
+    made: type = (attrs.frozen if frozen else attrs.define)(kw_only=kw_only)(cls)
     return made
 
 
@@ -314,6 +397,8 @@ def _attrs_field(f: _Field) -> Any:
         kwargs["eq"] = False
     if f.default is not _NOTHING:
         kwargs["default"] = f.default
+    if f.factory is not None:
+        kwargs["factory"] = f.factory
     if f.converter is not None:
         kwargs["converter"] = f.converter
     return attrs.field(**kwargs)
@@ -343,7 +428,8 @@ def _twin(cls: type) -> type:
                               "__qualname__": cls.__qualname__}
         for n, _, f in spec.own:
             ns[n] = _attrs_field(f)
-        twin = _TWINS[cls] = attrs.frozen(kw_only=spec.kw_only)(type(cls.__name__, bases, ns))
+        make = attrs.frozen if spec.frozen else attrs.define
+        twin = _TWINS[cls] = make(kw_only=spec.kw_only)(type(cls.__name__, bases, ns))
     return twin
 
 

@@ -712,8 +712,144 @@ def _make40(*, _h, _s_rule, _s_severity, _s_path, _s_message, _s_hint, _d_hint, 
     return __init__, __eq__, __hash__
 
 
+# convo.stream.counts.RunCounts
+def _make41(*, _h, _s_lines_in, _d_lines_in, _s_out, _d_out, _s_rejected, _d_rejected, _s_blank, _d_blank, _s_bytes_in, _d_bytes_in, _s_files, _d_files, _s_seconds, _d_seconds):
+    def __init__(self, lines_in=_d_lines_in, out=_d_out, rejected=_d_rejected, blank=_d_blank, bytes_in=_d_bytes_in, files=_d_files, seconds=_d_seconds):
+        _s_lines_in(self, lines_in)
+        _s_out(self, out)
+        _s_rejected(self, rejected)
+        _s_blank(self, blank)
+        _s_bytes_in(self, bytes_in)
+        _s_files(self, files)
+        _s_seconds(self, seconds)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.lines_in == other.lines_in and self.out == other.out and self.rejected == other.rejected and self.blank == other.blank and self.bytes_in == other.bytes_in and self.files == other.files and self.seconds == other.seconds)
+    def __hash__(self):
+        return hash((_h, self.lines_in, self.out, self.rejected, self.blank, self.bytes_in, self.files, self.seconds, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.operation.OpSpec
+def _make42(*, _h, _s_name, _s_options, _d_options, _f_options, _c_options):
+    def __init__(self, name, options=_d_options):
+        _s_name(self, name)
+        _s_options(self, _c_options((_f_options() if options is _d_options else options)))
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.name == other.name and self.options == other.options)
+    def __hash__(self):
+        return hash((_h, self.name, self.options, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.operation.Result
+def _make43(*, _h, _s_n_in, _d_n_in, _s_n_out, _d_n_out, _s_n_rejected, _d_n_rejected, _s_n_blank, _d_n_blank, _s_n_bytes, _d_n_bytes, _s_out, _d_out, _s_rejects, _d_rejects, _s_stats, _d_stats, _s_spool, _d_spool):
+    def __init__(self, n_in=_d_n_in, n_out=_d_n_out, n_rejected=_d_n_rejected, n_blank=_d_n_blank, n_bytes=_d_n_bytes, out=_d_out, rejects=_d_rejects, stats=_d_stats, spool=_d_spool):
+        _s_n_in(self, n_in)
+        _s_n_out(self, n_out)
+        _s_n_rejected(self, n_rejected)
+        _s_n_blank(self, n_blank)
+        _s_n_bytes(self, n_bytes)
+        _s_out(self, out)
+        _s_rejects(self, rejects)
+        _s_stats(self, stats)
+        _s_spool(self, spool)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.n_in == other.n_in and self.n_out == other.n_out and self.n_rejected == other.n_rejected and self.n_blank == other.n_blank and self.n_bytes == other.n_bytes and self.out == other.out and self.rejects == other.rejects and self.stats == other.stats and self.spool == other.spool)
+    def __hash__(self):
+        return hash((_h, self.n_in, self.n_out, self.n_rejected, self.n_blank, self.n_bytes, self.out, self.rejects, self.stats, self.spool, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.ops.StatsTally
+def _make44(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_lines, _d_lines, _s_kinds, _d_kinds, _f_kinds, _s_conversations, _d_conversations, _s_turns, _d_turns, _s_max_turns, _d_max_turns, _s_roles, _d_roles, _f_roles, _s_models, _d_models, _f_models, _s_images, _d_images, _s_documents, _d_documents, _s_tool_calls, _d_tool_calls, _s_tool_results, _d_tool_results, _s_thinking, _d_thinking, _s_with_system, _d_with_system, _s_tokens, _d_tokens, _s_stop_reasons, _d_stop_reasons, _f_stop_reasons, _s_results, _d_results, _f_results, _s_bytes, _d_bytes, _s_usage_by, _d_usage_by, _f_usage_by, _s_claude_code, _d_claude_code, _f_claude_code, _s_hist_turns, _d_hist_turns, _f_hist_turns, _s_hist_tokens, _d_hist_tokens, _f_hist_tokens, _s_hist_cost, _d_hist_cost, _f_hist_cost):
+    def __init__(self, rejects=_d_rejects, lines=_d_lines, kinds=_d_kinds, conversations=_d_conversations, turns=_d_turns, max_turns=_d_max_turns, roles=_d_roles, models=_d_models, images=_d_images, documents=_d_documents, tool_calls=_d_tool_calls, tool_results=_d_tool_results, thinking=_d_thinking, with_system=_d_with_system, tokens=_d_tokens, stop_reasons=_d_stop_reasons, results=_d_results, bytes=_d_bytes, usage_by=_d_usage_by, claude_code=_d_claude_code, hist_turns=_d_hist_turns, hist_tokens=_d_hist_tokens, hist_cost=_d_hist_cost):
+        _s_rejects(self, (_f_rejects() if rejects is _d_rejects else rejects))
+        _s_lines(self, lines)
+        _s_kinds(self, (_f_kinds() if kinds is _d_kinds else kinds))
+        _s_conversations(self, conversations)
+        _s_turns(self, turns)
+        _s_max_turns(self, max_turns)
+        _s_roles(self, (_f_roles() if roles is _d_roles else roles))
+        _s_models(self, (_f_models() if models is _d_models else models))
+        _s_images(self, images)
+        _s_documents(self, documents)
+        _s_tool_calls(self, tool_calls)
+        _s_tool_results(self, tool_results)
+        _s_thinking(self, thinking)
+        _s_with_system(self, with_system)
+        _s_tokens(self, tokens)
+        _s_stop_reasons(self, (_f_stop_reasons() if stop_reasons is _d_stop_reasons else stop_reasons))
+        _s_results(self, (_f_results() if results is _d_results else results))
+        _s_bytes(self, bytes)
+        _s_usage_by(self, (_f_usage_by() if usage_by is _d_usage_by else usage_by))
+        _s_claude_code(self, (_f_claude_code() if claude_code is _d_claude_code else claude_code))
+        _s_hist_turns(self, (_f_hist_turns() if hist_turns is _d_hist_turns else hist_turns))
+        _s_hist_tokens(self, (_f_hist_tokens() if hist_tokens is _d_hist_tokens else hist_tokens))
+        _s_hist_cost(self, (_f_hist_cost() if hist_cost is _d_hist_cost else hist_cost))
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.rejects == other.rejects and self.lines == other.lines and self.kinds == other.kinds and self.conversations == other.conversations and self.turns == other.turns and self.max_turns == other.max_turns and self.roles == other.roles and self.models == other.models and self.images == other.images and self.documents == other.documents and self.tool_calls == other.tool_calls and self.tool_results == other.tool_results and self.thinking == other.thinking and self.with_system == other.with_system and self.tokens == other.tokens and self.stop_reasons == other.stop_reasons and self.results == other.results and self.bytes == other.bytes and self.usage_by == other.usage_by and self.claude_code == other.claude_code and self.hist_turns == other.hist_turns and self.hist_tokens == other.hist_tokens and self.hist_cost == other.hist_cost)
+    def __hash__(self):
+        return hash((_h, self.rejects, self.lines, self.kinds, self.conversations, self.turns, self.max_turns, self.roles, self.models, self.images, self.documents, self.tool_calls, self.tool_results, self.thinking, self.with_system, self.tokens, self.stop_reasons, self.results, self.bytes, self.usage_by, self.claude_code, self.hist_turns, self.hist_tokens, self.hist_cost, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.ops.Tally
+def _make45(*, _h, _s_rejects, _d_rejects, _f_rejects):
+    def __init__(self, rejects=_d_rejects):
+        _s_rejects(self, (_f_rejects() if rejects is _d_rejects else rejects))
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.rejects == other.rejects)
+    def __hash__(self):
+        return hash((_h, self.rejects, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.ops.TransformTally
+def _make46(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_changes, _d_changes, _f_changes, _s_changed, _d_changed, _s_rules, _d_rules, _f_rules, _s_notes, _d_notes, _f_notes):
+    def __init__(self, rejects=_d_rejects, changes=_d_changes, changed=_d_changed, rules=_d_rules, notes=_d_notes):
+        _s_rejects(self, (_f_rejects() if rejects is _d_rejects else rejects))
+        _s_changes(self, (_f_changes() if changes is _d_changes else changes))
+        _s_changed(self, changed)
+        _s_rules(self, (_f_rules() if rules is _d_rules else rules))
+        _s_notes(self, (_f_notes() if notes is _d_notes else notes))
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.rejects == other.rejects and self.changes == other.changes and self.changed == other.changed and self.rules == other.rules and self.notes == other.notes)
+    def __hash__(self):
+        return hash((_h, self.rejects, self.changes, self.changed, self.rules, self.notes, ))
+    return __init__, __eq__, __hash__
+
+
+# convo.stream.ops.ValidateTally
+def _make47(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_rules, _d_rules, _f_rules, _s_with_errors, _d_with_errors, _s_with_warnings, _d_with_warnings, _s_skipped, _d_skipped):
+    def __init__(self, rejects=_d_rejects, rules=_d_rules, with_errors=_d_with_errors, with_warnings=_d_with_warnings, skipped=_d_skipped):
+        _s_rejects(self, (_f_rejects() if rejects is _d_rejects else rejects))
+        _s_rules(self, (_f_rules() if rules is _d_rules else rules))
+        _s_with_errors(self, with_errors)
+        _s_with_warnings(self, with_warnings)
+        _s_skipped(self, skipped)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.rejects == other.rejects and self.rules == other.rules and self.with_errors == other.with_errors and self.with_warnings == other.with_warnings and self.skipped == other.skipped)
+    def __hash__(self):
+        return hash((_h, self.rejects, self.rules, self.with_errors, self.with_warnings, self.skipped, ))
+    return __init__, __eq__, __hash__
+
+
 # convo.stream.sources.Chunk
-def _make41(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
+def _make48(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
     def __init__(self, file, first_line, lines, size):
         _s_file(self, file)
         _s_first_line(self, first_line)
@@ -729,7 +865,7 @@ def _make41(*, _h, _s_file, _s_first_line, _s_lines, _s_size):
 
 
 # convo.stream.sources.Oversize
-def _make42(*, _h, _s_file, _s_line, _s_size, _s_spool):
+def _make49(*, _h, _s_file, _s_line, _s_size, _s_spool):
     def __init__(self, file, line, size, spool):
         _s_file(self, file)
         _s_line(self, line)
@@ -745,7 +881,7 @@ def _make42(*, _h, _s_file, _s_line, _s_size, _s_spool):
 
 
 # convo.transforms._base.Change
-def _make43(*, _h, _s_transform, _s_what, _s_path, _s_why, _s_note, _d_note):
+def _make50(*, _h, _s_transform, _s_what, _s_path, _s_why, _s_note, _d_note):
     def __init__(self, transform, what, path, why, note=_d_note):
         _s_transform(self, transform)
         _s_what(self, what)
@@ -762,7 +898,7 @@ def _make43(*, _h, _s_transform, _s_what, _s_path, _s_why, _s_note, _d_note):
 
 
 # convo.transforms.secrets.Detector
-def _make44(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, _d_pii):
+def _make51(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, _d_pii):
     def __init__(self, name, branches, back, accept=_d_accept, pii=_d_pii):
         _s_name(self, name)
         _s_branches(self, branches)
@@ -779,7 +915,7 @@ def _make44(*, _h, _s_name, _s_branches, _s_back, _s_accept, _d_accept, _s_pii, 
 
 
 # convo.transforms.secrets.Secret
-def _make45(*, _h, _s_detector, _s_start, _s_end):
+def _make52(*, _h, _s_detector, _s_start, _s_end):
     def __init__(self, detector, start, end):
         _s_detector(self, detector)
         _s_start(self, start)
@@ -835,9 +971,16 @@ CODE = {
     'convo.rules._catalog.Report': ('violations:110;post_init=0', _make38),
     'convo.rules._catalog.Rule': ('id:000,severity:000,source:000,description:000,hint:000;post_init=0', _make39),
     'convo.rules._catalog.Violation': ('rule:000,severity:000,path:000,message:000,hint:100,source:100;post_init=0', _make40),
-    'convo.stream.sources.Chunk': ('file:000,first_line:000,lines:000,size:000;post_init=0', _make41),
-    'convo.stream.sources.Oversize': ('file:000,line:000,size:000,spool:000;post_init=0', _make42),
-    'convo.transforms._base.Change': ('transform:000,what:000,path:000,why:000,note:100e;post_init=0', _make43),
-    'convo.transforms.secrets.Detector': ('name:000,branches:000,back:000,accept:100,pii:100;post_init=0', _make44),
-    'convo.transforms.secrets.Secret': ('detector:000,start:000,end:000;post_init=0', _make45),
+    'convo.stream.counts.RunCounts': ('lines_in:100,out:100,rejected:100,blank:100,bytes_in:100,files:100,seconds:100;post_init=0;mutable', _make41),
+    'convo.stream.operation.OpSpec': ('name:000,options:010f;post_init=0', _make42),
+    'convo.stream.operation.Result': ('n_in:100,n_out:100,n_rejected:100,n_blank:100,n_bytes:100,out:100,rejects:100,stats:100,spool:100;post_init=0;mutable', _make43),
+    'convo.stream.ops.StatsTally': ('rejects:000f,lines:100,kinds:000f,conversations:100,turns:100,max_turns:100,roles:000f,models:000f,images:100,documents:100,tool_calls:100,tool_results:100,thinking:100,with_system:100,tokens:100,stop_reasons:000f,results:000f,bytes:100,usage_by:000f,claude_code:000f,hist_turns:000f,hist_tokens:000f,hist_cost:000f;post_init=0;mutable', _make44),
+    'convo.stream.ops.Tally': ('rejects:000f;post_init=0;mutable', _make45),
+    'convo.stream.ops.TransformTally': ('rejects:000f,changes:000f,changed:100,rules:000f,notes:000f;post_init=0;mutable', _make46),
+    'convo.stream.ops.ValidateTally': ('rejects:000f,rules:000f,with_errors:100,with_warnings:100,skipped:100;post_init=0;mutable', _make47),
+    'convo.stream.sources.Chunk': ('file:000,first_line:000,lines:000,size:000;post_init=0', _make48),
+    'convo.stream.sources.Oversize': ('file:000,line:000,size:000,spool:000;post_init=0', _make49),
+    'convo.transforms._base.Change': ('transform:000,what:000,path:000,why:000,note:100e;post_init=0', _make50),
+    'convo.transforms.secrets.Detector': ('name:000,branches:000,back:000,accept:100,pii:100;post_init=0', _make51),
+    'convo.transforms.secrets.Secret': ('detector:000,start:000,end:000;post_init=0', _make52),
 }

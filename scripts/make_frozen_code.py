@@ -1,6 +1,6 @@
 """Generate ``convo/_frozen_code.py``: the ``__init__``, ``__eq__`` and ``__hash__`` of every
 value class of :mod:`convo.model` (and of the frozen classes a data command builds at start:
-lines, chunks, rules and reports, secret detectors), as source, so that ``import convo`` loads them as bytecode
+lines, chunks, rules and reports, secret detectors, counts, operation specs, results and tallies), as source, so that ``import convo`` loads them as bytecode
 instead of compiling them at every start (see :mod:`convo._frozen`).
 
 Run from the repository root after changing a class's fields: ``python scripts/make_frozen_code.py
@@ -32,6 +32,9 @@ def render() -> str:
     import convo.codec.lines
     import convo.model
     import convo.rules._catalog
+    import convo.stream.counts
+    import convo.stream.operation
+    import convo.stream.ops
     import convo.stream.sources
     import convo.transforms.secrets  # noqa: F401
     from convo import _frozen

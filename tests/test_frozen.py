@@ -54,7 +54,9 @@ def test_class_is_what_attrs_makes(cls: type) -> None:
     assert cls.__slots__ == twin.__slots__
     assert cls.__match_args__ == twin.__match_args__  # type: ignore[attr-defined]
     ours, theirs = inspect.signature(cls.__init__).parameters, inspect.signature(twin.__init__).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == [(p.name, p.kind, p.default) for p in theirs.values()]
+    marks = {_frozen._NOTHING: attrs.NOTHING}  # a factory's parameter: each side's own "no value" marker
+    assert [(p.name, p.kind, marks.get(p.default, p.default) if type(p.default) is type(_frozen._NOTHING) else p.default)
+            for p in ours.values()] == [(p.name, p.kind, p.default) for p in theirs.values()]
     assert attrs.fields(cls) == attrs.fields(twin)  # type: ignore[arg-type]
     assert [a.name for a in attrs.fields(cls)] == list(_frozen.field_names(cls))  # type: ignore[arg-type]
     assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
@@ -124,3 +126,81 @@ def test_what_it_does_not_handle_goes_to_attrs() -> None:
         class Bad:
             x: int = 0
             y: int
+
+
+# --------------------------------------------------------------------------- the command's classes
+
+from convo.stream import counts, operation, ops  # noqa: E402
+
+COMMAND_CLASSES = [counts.RunCounts, operation.OpSpec, operation.Result, ops.Tally, ops.TransformTally,
+                   ops.ValidateTally, ops.StatsTally]
+
+
+@pytest.mark.parametrize("cls", COMMAND_CLASSES, ids=lambda c: c.__name__)
+def test_command_class_is_what_attrs_makes(cls: type) -> None:
+    """The counts, the operation spec, a chunk's result and the tallies (attrs.define and
+    attrs.frozen classes with factories, before) are made here, from generated code, and are
+    what attrs makes: slots, signature, fields, equality, hashability, repr, pickling."""
+    assert _frozen.is_frozen(cls) and f"{cls.__module__}.{cls.__qualname__}" not in _frozen.COMPILED
+    test_class_is_what_attrs_makes(cls)
+    twin: Any = _frozen._twin(cls)
+    args = ("stats",) if cls is operation.OpSpec else ()
+    a, b, t = cls(*args), cls(*args), twin(*args)
+    assert a == b and repr(a) == repr(t).replace(twin.__qualname__, cls.__qualname__, 1)
+    assert (cls.__hash__ is None) == (twin.__hash__ is None)
+    for name in _frozen.field_names(cls):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x == y == getattr(t, name)
+        if isinstance(x, dict) and type(x) is dict:
+            assert x is not y  # a factory: a new dict for each instance
+    assert pickle.loads(pickle.dumps(a)) == a  # noqa: S301 - our own bytes
+
+
+def test_define_is_mutable_and_unhashable_with_factories_and_converters() -> None:
+    """``define``: fields can be set, equality by value, no hash; a factory runs per instance and
+    its value goes through the converter, as attrs does."""
+
+    @_frozen.define
+    class Counts:
+        seen: dict[str, int] = _frozen.field(factory=dict)
+        n: int = 0
+        tags: tuple[str, ...] = _frozen.field(factory=list, converter=tuple)
+
+    c = Counts()
+    c.n += 2
+    c.seen["x"] = 1
+    assert c == Counts({"x": 1}, 2) and c != Counts() and Counts().seen == {} and Counts().tags == ()
+    assert Counts(tags=["a"]).tags == ("a",)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(c)
+    assert repr(c).endswith("Counts(seen={'x': 1}, n=2, tags=())")
+    assert attrs.has(Counts) and _frozen.has(Counts) and not _frozen.has(dict)
+    assert [a.name for a in attrs.fields(Counts)] == ["seen", "n", "tags"]
+    assert attrs.evolve(c, n=5).n == 5 and _frozen.evolve(c, n=6) == Counts({"x": 1}, 6)
+    with pytest.raises(ValueError, match="not both"):
+        _frozen.field(default={}, factory=dict)
+
+
+def test_a_subclass_of_another_kind_is_refused() -> None:
+    """A mutable class on a frozen base, or the other way round, is refused by name (it would
+    inherit the other kind's ``__setattr__`` or ``__hash__``)."""
+
+    @_frozen.frozen
+    class Base:
+        x: int = 0
+
+    @_frozen.define
+    class Counts:
+        x: int = 0
+
+    with pytest.raises(TypeError, match="Sub: a frozen class and a mutable one"):
+
+        @_frozen.define
+        class Sub(Base):
+            y: int = 0
+
+    with pytest.raises(TypeError, match="Sub2: a frozen class and a mutable one"):
+
+        @_frozen.frozen
+        class Sub2(Counts):
+            y: int = 0

@@ -174,7 +174,8 @@ class TestImplication:
         judge(req)
 
     @settings(max_examples=150, deadline=None)
-    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                        | st.text(max_size=4),  # JSON values: no NaN, no infinity
                         lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
                             st.sampled_from([*sorted(PLAIN_KEYS), "role", "content", "type", "text"]), kids, max_size=4),
                         max_leaves=12))

@@ -77,15 +77,19 @@ class TestImportWeight:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "ok"
 
-    def test_data_commands_leave_openssl_alone(self, tmp_path: Path) -> None:
+    def test_data_commands_leave_openssl_and_attrs_alone(self, tmp_path: Path) -> None:
         """``convo transform`` and ``convo validate`` never import hashlib or hmac, which load
         OpenSSL's libcrypto (3.7 MB of a one-worker run's ~30 MB peak; issue 14's budget); the
-        secrets redaction loads them when it tags a secret."""
+        secrets redaction loads them when it tags a secret. Nor attrs (67M of a ~390M-instruction
+        start, ahead of any class it builds): every class a data command makes, its counts and
+        tallies too, is convo._frozen's, and none of their code is compiled at start."""
         src = tmp_path / "in.jsonl"
         src.write_bytes((ROOT / "fixtures" / "transcripts.jsonl").read_bytes())
         code = (
             "import sys, runpy, atexit\n"
-            "atexit.register(lambda: print(sorted(m for m in ('_hashlib', 'hashlib', 'hmac') if m in sys.modules)))\n"
+            "import convo._frozen as f\n"
+            "atexit.register(lambda: print(f.COMPILED, sorted(m for m in ('_hashlib', 'hashlib', 'hmac', 'attr', 'attrs',"
+            " 'cattrs') if m in sys.modules)))\n"
             "sys.argv = ['convo'] + sys.argv[1:]\n"
             "runpy.run_module('convo.cli', run_name='__main__')\n"
         )
@@ -93,7 +97,7 @@ class TestImportWeight:
                       "-t", 'drop_images(placeholder="[image removed]")', "-t", 'migrate(model="claude-opus-4-8")'],
                      ["validate", str(tmp_path / "out.jsonl"), "--model", "claude-opus-4-8"]):
             out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
-            assert out.stdout.strip().splitlines()[-1] == "[]", (argv[0], out.stdout, out.stderr)
+            assert out.stdout.strip().splitlines()[-1] == "[] []", (argv[0], out.stdout, out.stderr)
         key = subprocess.run([sys.executable, "-c", "import sys; from convo.transforms.secrets import RunKey; "
                               "RunKey.new().tag('sk-x'); print('hmac' in sys.modules)"],
                              capture_output=True, text=True, check=True)

@@ -27,9 +27,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import attrs
 import orjson
 
+from convo._frozen import field_names
+from convo._frozen import has as _has
 from convo._json import UNSET, FrozenDict
 from convo.model import NO_MESSAGES
 from convo.rules._catalog import Violation, _violation
@@ -195,7 +196,7 @@ class _Union:
                 tag = found
                 break
         obj = self.tags.get(tag) if tag is not None and tag not in self.beta else None
-        plan = _plan(obj, cls) if obj is not None and attrs.has(cls) else None
+        plan = _plan(obj, cls) if obj is not None and _has(cls) else None
         self.plans[cls] = plan
         self.seq_ok = None
         return plan
@@ -316,7 +317,7 @@ class _Plan:
     def __init__(self, cls: type, obj: _Obj) -> None:
         self.obj = obj
         walk: list[tuple[str, int, Any]] = []
-        fields = [a.name for a in attrs.fields(cls) if a.name not in ("extra", "type")]
+        fields = [n for n in field_names(cls) if n not in ("extra", "type")]
         order = {k: n for n, k in enumerate(obj.keys)}
         for name in sorted(fields, key=lambda f: order.get(f, len(order))):
             t = obj.keys.get(name)
@@ -378,7 +379,7 @@ def _nested_ok(t: _Type) -> Callable[[Any], bool]:
     def ok_obj(x: Any) -> bool:
         p = oplans.get(type(x))
         if p is None:
-            if not attrs.has(type(x)):
+            if not _has(type(x)):
                 return False
             p = _plan(o, type(x))
         return p.ok(x)
@@ -642,7 +643,7 @@ def _compile_type(t: _Type) -> Callable[[Any], bool]:
             return arr is not None and arr(x)
         if tx is float:
             return float_ok == 2 or (float_ok == 1 and x.is_integer())
-        if model is not None and attrs.has(tx):  # convo's model classes: neither arrays nor mappings
+        if model is not None and _has(tx):  # convo's model classes: neither arrays nor mappings
             return model(x)
         if isinstance(x, tuple | list):
             return arr is not None and arr(x)
@@ -849,7 +850,7 @@ class Walk:
                 plans = item.obj.plans
                 for i, x in enumerate(v):
                     plan = plans.get(type(x))
-                    if plan is None and attrs.has(type(x)):
+                    if plan is None and _has(type(x)):
                         plan = _plan(item.obj, type(x))
                     if plan is not None:
                         if not plan.ok(x):
@@ -870,7 +871,7 @@ class Walk:
             elif not bits & _FREE:
                 self._wrong(t, path)
             return
-        elif attrs.has(tv):
+        elif _has(tv):
             if t.union is not None:
                 self.model_union(v, t.union, path)
             elif t.obj is not None:
@@ -1127,7 +1128,7 @@ class MessageCheck:
         cls = type(msg)
         plan = self.mobj.plans.get(cls)
         if plan is None:
-            if not attrs.has(cls):
+            if not _has(cls):
                 self.walk.value(msg, self.msg_item, f"$.messages[{i}]")
                 return False
             plan = _plan(self.mobj, cls)

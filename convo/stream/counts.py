@@ -7,9 +7,12 @@ piece. What a person is told about them is the command's (:mod:`convo.cli._repor
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from attrs import define
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import define
+else:
+    from convo._frozen import define
 
 __all__ = ["Counted", "RunCounts"]
 

@@ -11,9 +11,12 @@ holds chunk by chunk.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from attrs import define, field, frozen
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import define, field, frozen
+else:
+    from convo._frozen import define, field, frozen
 
 from convo._json import FrozenDict, freeze
 from convo.codec.lines import BOM, JSON_WHITESPACE, is_blank
@@ -36,7 +39,7 @@ class OpSpec:
     options: FrozenDict = field(factory=FrozenDict, converter=freeze)
 
 
-@define(slots=True)
+@define
 class Result:
     """What one chunk gave: counts, output bytes, reject bytes, operation statistics."""
 

@@ -13,12 +13,11 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import attrs
 import orjson
-from attrs import define, field
 
+from convo import _frozen
 from convo import model as m
 from convo.codec.lines import (
     REQUEST_FIELDS,
@@ -35,6 +34,11 @@ from convo.stream.operation import Operation, classify, register, reject_error
 from convo.stream.rejects import reject
 from convo.stream.sources import Oversize
 from convo.transforms import ChangeLog
+
+if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
+    from attrs import define, field
+else:
+    from convo._frozen import define, field
 
 __all__ = [
     "StatsOp",
@@ -126,7 +130,7 @@ def with_conversation(value: Value, conv: m.Conversation) -> Value:
         return conv
     for cls, key in REQUEST_FIELDS.items():
         if isinstance(value, cls):
-            new: Value = value if getattr(value, key) is conv else attrs.evolve(value, **{key: conv})
+            new: Value = value if getattr(value, key) is conv else _frozen.evolve(value, **{key: conv})
             return new
     return value
 
@@ -195,7 +199,7 @@ class TransformTally(Tally):
     def merge(self, other: Tally) -> None:
         """Add *other* into this tally."""
         assert isinstance(other, TransformTally)
-        super().merge(other)
+        Tally.merge(self, other)  # (no super(): a class convo._frozen builds takes no __class__ cell)
         _merge(self.changes, other.changes)
         _merge(self.rules, other.rules)
         _merge(self.notes, other.notes)
@@ -364,7 +368,7 @@ class ValidateTally(Tally):
     def merge(self, other: Tally) -> None:
         """Add *other* into this tally."""
         assert isinstance(other, ValidateTally)
-        super().merge(other)
+        Tally.merge(self, other)
         _merge(self.rules, other.rules)
         self.with_errors += other.with_errors
         self.with_warnings += other.with_warnings
@@ -597,7 +601,7 @@ class StatsTally(Tally):
     def merge(self, other: Tally) -> None:
         """Add *other* into this tally."""
         assert isinstance(other, StatsTally)
-        super().merge(other)
+        Tally.merge(self, other)
         for name in ("lines", "conversations", "turns", "images", "documents", "tool_calls",
                      "tool_results", "thinking", "with_system", "tokens", "bytes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -639,6 +643,8 @@ class StatsTally(Tally):
 
     def as_json(self) -> dict[str, Any]:
         """The tally as plain JSON (``convo stats --json``; usage and cost are the command's)."""
+        import attrs
+
         d = attrs.asdict(self)
         for key in ("usage_by", "claude_code"):
             d.pop(key)

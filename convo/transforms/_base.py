@@ -15,8 +15,7 @@ import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-import attrs
-
+from convo._frozen import field_names
 from convo._gencode import exec_generated
 from convo._slots import CLONE, all_slots, slot
 from convo.model import _SET_ROOT, Block, Conversation, Message, Text
@@ -358,8 +357,7 @@ def _make_replacer(cls: type, clone: Callable[[Any], Any] | None = None) -> Call
         namespace["_clone"] = clone
     else:
         clone = None
-        for a in attrs.fields(cls):
-            n = a.name
+        for n in field_names(cls):
             d = slot(cls, n)
             if isinstance(d, types.MemberDescriptorType):
                 namespace[f"_s_{n}"] = d.__set__

@@ -12,8 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, Literal
 
-import attrs
-
+from convo._frozen import converters, evolve
 from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
 from convo.errors import TransformError
 from convo.model import Block, Conversation, Image, Message, Text, builder
@@ -57,7 +56,7 @@ def _check_parts(name: str, parts: tuple[Any, ...]) -> Message:
 def _turn(name: str, role: str, parts: tuple[Any, ...]) -> Message:
     if len(parts) == 1 and type(parts[0]) is str:  # the common case, as Message.of makes it
         return Message(role, parts[0])
-    return attrs.evolve(_check_parts(name, parts), role=role)
+    return evolve(_check_parts(name, parts), role=role)
 
 
 class _Append(Transform):
@@ -400,13 +399,12 @@ def _check_prefill(text: str) -> None:
 
 # --------------------------------------------------------------------------- parameters
 
-_FIELDS: dict[str, Any] = {}  # Conversation's attrs fields by name, read on first use (reading them
-# makes the class's attrs twin: not at every command's start)
+_FIELDS: dict[str, Any] = {}  # Conversation's fields' converters by name, read on first use
 
 
 def _fields() -> dict[str, Any]:
     if not _FIELDS:
-        _FIELDS.update((a.name, a) for a in attrs.fields(Conversation))
+        _FIELDS.update(converters(Conversation))
     return _FIELDS
 _NOT_PARAMS = ("messages", "extra")
 
@@ -493,11 +491,11 @@ def _params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             isinstance(v, list | tuple) and all(isinstance(b, Text) for b in v)
         )):
             raise ValueError("with_params(system=...) takes a string or Text blocks; or use inject_system()")
-        a = _fields().get(k)
-        if a is None:
+        fields_ = _fields()
+        if k not in fields_:
             extras[k] = v if v is UNSET else freeze(v)
-        elif callable(a.converter) and v is not UNSET:
-            fields[k] = a.converter(v)
+        elif callable(convert := fields_[k]) and v is not UNSET:
+            fields[k] = convert(v)
         else:
             fields[k] = freeze(v) if v is not UNSET else v
     return fields, extras

@@ -35,8 +35,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import attrs
-
+from convo._frozen import field_names, has
 from convo._json import UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import (
@@ -703,13 +702,13 @@ def _plan(cls: type[Any]) -> tuple[_Field, ...]:
     if plan is None:
         plan = _PLANS[cls] = tuple(
             _Field(
-                a.name,
-                _JSON_NAMES.get((cls, a.name), "" if a.name in _MERGED else a.name),
-                a.name in _IDENT_FIELDS,
-                a.name in _MERGED,
+                n,
+                _JSON_NAMES.get((cls, n), "" if n in _MERGED else n),
+                n in _IDENT_FIELDS,
+                n in _MERGED,
             )
-            for a in attrs.fields(cls)
-            if (cls, a.name) not in _OPAQUE
+            for n in field_names(cls)
+            if (cls, n) not in _OPAQUE
         )
     return plan
 
@@ -850,7 +849,7 @@ class _Walk:
             return self.seq(v, in_input)
         if t in _ATOMS:
             return v
-        if t in _WALKERS or attrs.has(t):
+        if t in _WALKERS or has(t):
             return self.model(v)
         if isinstance(v, tuple):  # a tuple that means more (the model's "absent" empty tuples)
             return self.seq(v, in_input)
@@ -892,7 +891,7 @@ class _Walk:
         stack = self.stack
         search = self.search
         dropped_thinking = False
-        model_seq = bool(items) and (type(items[0]) in _WALKERS or attrs.has(type(items[0])))
+        model_seq = bool(items) and (type(items[0]) in _WALKERS or has(type(items[0])))
         for j, item in enumerate(items):
             cls = type(item)
             new: Any = item

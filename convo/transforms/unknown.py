@@ -30,8 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import attrs
-
+from convo._frozen import field_names, has
 from convo._json import EMPTY, UNSET, FrozenDict
 from convo.errors import TransformError
 from convo.model import Conversation, Message, is_built, lazy_blocks, lazy_mask, with_lazy_blocks
@@ -118,15 +117,15 @@ def _probe(conv: Conversation) -> Conversation:
     return result
 
 
-def _fields(value: Any) -> Mapping[str, Any]:
-    return attrs.fields_dict(type(value))
+def _fields(value: Any) -> tuple[str, ...]:
+    return field_names(type(value))
 
 
 def _remove(value: Any, steps: list[str | int], k: int, path: str) -> Any:
     """*value* without the key at ``steps[k:]`` (a new value; nothing is changed in place)."""
     step = steps[k]
     last = k == len(steps) - 1
-    if attrs.has(type(value)):
+    if has(type(value)):
         if not isinstance(step, str):
             raise TransformError(f"drop_unknown_fields: cannot follow {path}: an index into a {type(value).__name__}")
         fields = _fields(value)
