@@ -112,7 +112,7 @@ def __dir__() -> list[str]:
 
 
 # Conversation's fluent methods are the builders of convo.transforms: loaded when first called.
-model._BUILDERS_LOADER.append(lambda: importlib.import_module("convo.transforms"))
+model._BUILDERS_LOADER.append(lambda: importlib.import_module("convo.transforms.build"))
 
 __all__ = [
     # values

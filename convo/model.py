@@ -764,7 +764,7 @@ def _builder(name: str) -> Callable[..., Conversation]:
 def builder(name: str) -> Callable[[Callable[..., Conversation]], Callable[..., Conversation]]:
     """Register the implementation of the fluent method *name* (used by :mod:`convo.transforms`).
 
-    >>> import convo.transforms
+    >>> import convo.transforms.build
     >>> sorted(_BUILDERS)
     ['assistant', 'prefill', 'system_message', 'user', 'with_image', 'with_params', 'with_system']
     """

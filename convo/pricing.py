@@ -346,9 +346,9 @@ def builtin_prices() -> PriceTable:
     >>> builtin_prices().rates("claude-haiku-4-5-20251001").output
     5.0
     """
-    import importlib.resources
+    from convo import _resources
 
-    raw = importlib.resources.files("convo").joinpath("profiles.json").read_bytes()
+    raw = _resources.read("profiles.json")
     return _table(orjson.loads(raw), "convo/profiles.json", None)
 
 

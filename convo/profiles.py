@@ -488,9 +488,9 @@ def builtin_profiles() -> ProfileRegistry:
     >>> builtin_profiles()["claude-sonnet-4-5"].prefill
     True
     """
-    import importlib.resources  # here, not at the top: it costs `import convo` ~8 ms
+    from convo import _resources
 
-    raw = importlib.resources.files("convo").joinpath("profiles.json").read_bytes()
+    raw = _resources.read("profiles.json")
     return _registry_from_data(orjson.loads(raw), "convo/profiles.json", None)
 
 

@@ -386,3 +386,45 @@ class TestAtomicWriter:
     def test_repr_names_the_target(self, tmp_path: Path) -> None:
         """The repr shows the path, compression and count."""
         assert repr(AtomicWriter("x.jsonl.gz")) == "AtomicWriter('x.jsonl.gz', compress=True, count=0)"
+
+
+class TestMkstemp:
+    """convo.codec.jsonl.mkstemp: tempfile.mkstemp's file without importing tempfile (issue 14)."""
+
+    def test_a_new_private_file_named_as_tempfile_names_it(self, tmp_path: Path) -> None:
+        from convo.codec.jsonl import _temp_pattern, mkstemp
+
+        names = set()
+        for _ in range(50):
+            fd, path = mkstemp(str(tmp_path), ".out.jsonl.", ".tmp")
+            os.close(fd)
+            assert os.path.isabs(path) and os.path.dirname(path) == str(tmp_path)
+            assert _temp_pattern("out.jsonl").fullmatch(os.path.basename(path))
+            assert os.stat(path).st_mode & 0o777 == 0o600
+            names.add(path)
+        assert len(names) == 50
+
+    def test_a_name_taken_is_drawn_again_and_never_opened(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from convo.codec import jsonl
+
+        draws = iter([bytes(8), bytes(8), bytes([1] * 8)])
+        monkeypatch.setattr(jsonl.os, "urandom", lambda n: next(draws))
+        taken = tmp_path / ".x.aaaaaaaa.tmp"
+        taken.write_bytes(b"someone else's")
+        fd, path = jsonl.mkstemp(str(tmp_path), ".x.", ".tmp")
+        os.close(fd)
+        assert os.path.basename(path) == ".x.bbbbbbbb.tmp" and taken.read_bytes() == b"someone else's"
+        monkeypatch.setattr(jsonl.os, "urandom", lambda n: bytes(8))
+        with pytest.raises(FileExistsError, match="no unused temporary file name"):
+            jsonl.mkstemp(str(tmp_path), ".x.", ".tmp")
+
+    def test_a_symlink_in_the_way_is_not_followed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from convo.codec import jsonl
+
+        target = tmp_path / "elsewhere"
+        (tmp_path / ".x.aaaaaaaa.tmp").symlink_to(target)
+        draws = iter([bytes(8), bytes([2] * 8)])
+        monkeypatch.setattr(jsonl.os, "urandom", lambda n: next(draws))
+        fd, path = jsonl.mkstemp(str(tmp_path), ".x.", ".tmp")
+        os.close(fd)
+        assert os.path.basename(path) == ".x.cccccccc.tmp" and not target.exists()

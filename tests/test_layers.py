@@ -14,8 +14,9 @@ from tests._imports import cycles, graph, modules
 # each other.
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("base", 0, ("convo.errors", "convo._json", "convo._images", "convo._samples", "convo._frozen",
-                 "convo._frozen_code", "convo._gencode", "convo._gencode_data", "convo._slots", "convo._speedups")),
-    ("model", 1, ("convo.model",)),
+                 "convo._frozen_code", "convo._gencode", "convo._gencode_data", "convo._slots", "convo._speedups",
+                 "convo._resources")),
+    ("model", 1, ("convo.model", "convo._predicates")),  # (the rules' predicates, shared with the transforms)
     ("profiles", 2, ("convo.profiles", "convo.pricing")),
     ("rules", 3, ("convo.rules",)),
     ("transforms", 4, ("convo.transforms",)),

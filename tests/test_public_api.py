@@ -82,7 +82,10 @@ class TestImportWeight:
         OpenSSL's libcrypto (3.7 MB of a one-worker run's ~30 MB peak; issue 14's budget); the
         secrets redaction loads them when it tags a secret. Nor attrs (67M of a ~390M-instruction
         start, ahead of any class it builds): every class a data command makes, its counts and
-        tallies too, is convo._frozen's, and none of their code is compiled at start."""
+        tallies too, is convo._frozen's, and none of their code is compiled at start. A plain
+        pipeline loads neither tempfile (with random: 11M), decimal, difflib, importlib.resources,
+        the rules, nor the transforms it does not run: 385M -> 272M instructions for a short
+        ``convo transform`` (import orjson alone is 156M)."""
         src = tmp_path / "in.jsonl"
         src.write_bytes((ROOT / "fixtures" / "transcripts.jsonl").read_bytes())
         code = (
@@ -98,6 +101,24 @@ class TestImportWeight:
                      ["validate", str(tmp_path / "out.jsonl"), "--model", "claude-opus-4-8"]):
             out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
             assert out.stdout.strip().splitlines()[-1] == "[] []", (argv[0], out.stdout, out.stderr)
+        light = ("tempfile", "random", "decimal", "difflib", "importlib.resources", "convo.transforms.secrets",
+                 "convo.transforms.repair", "convo.transforms.unknown")
+        code = code.replace("('_hashlib', 'hashlib', 'hmac', 'attr', 'attrs', 'cattrs')", repr(light))
+        for argv, loaded in (
+            (["transform", str(src), "-o", str(tmp_path / "out2.jsonl"), "-q", "-t", "drop_sampling_params()",
+              "-t", 'drop_images(placeholder="[image removed]")', "-t", 'inject_system("Be brief.", where="top")'], "[]"),
+            (["validate", str(tmp_path / "out2.jsonl"), "--model", "claude-opus-4-8"], "[]"),
+            (["transform", str(src), "-o", str(tmp_path / "out3.jsonl"), "-q", "-t", "scrub_secrets(keyed=True)"],
+             "['convo.transforms.secrets']"),
+        ):
+            out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path)
+            assert out.returncode == (argv[0] == "validate") and out.stdout.strip().splitlines()[-1] == f"[] {loaded}", (
+                argv, out.stdout, out.stderr)  # (validate: some fixture lines are invalid for opus-4-8)
+        assert "convo.rules" not in subprocess.run(
+            [sys.executable, "-c", "import sys, runpy; sys.argv = ['convo'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('convo.cli', run_name='__main__')\nfinally:\n    print(sorted(sys.modules))",
+             "transform", str(src), "-o", str(tmp_path / "out4.jsonl"), "-q", "-t", "drop_images()"],
+            capture_output=True, text=True, cwd=tmp_path).stdout
         key = subprocess.run([sys.executable, "-c", "import sys; from convo.transforms.secrets import RunKey; "
                               "RunKey.new().tag('sk-x'); print('hmac' in sys.modules)"],
                              capture_output=True, text=True, check=True)

@@ -4,6 +4,8 @@ builders, and the promises every built-in keeps (no mutation, repr parses back).
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -647,3 +649,85 @@ class TestRegistryCoverage:
         covered |= {p.name for tr in parseable_transforms() if isinstance(tr, t._base.Pipeline) for p in tr.parts}
         builtins = {name for name, f in t.REGISTRY.items() if f.__module__.startswith("convo.transforms")}
         assert builtins - covered == {"map_text"}
+
+
+class TestLoadedOnFirstUse:
+    """The transforms' modules are imported when one of their names is first read (issue 14:
+    a run of drop_images() loads neither the secrets' detectors, the repairs nor the rules), and
+    REGISTRY is whole whenever it is read as a whole."""
+
+    MODULES = ("build", "repair", "secrets", "tokens", "transcript", "unknown")
+
+    @staticmethod
+    def fresh(code: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    def test_the_table_of_homes_is_the_modules(self) -> None:
+        """Every lazily loaded name is defined by the module the table names, every registered
+        built-in transform's module is in the table, and ``__all__`` is the table plus the eager names."""
+        import importlib
+
+        from convo.transforms import _HOMES
+
+        for name, home in _HOMES.items():
+            module = importlib.import_module(f"convo.transforms.{home}")
+            value = getattr(module, name)
+            assert getattr(value, "__module__", module.__name__) in (module.__name__, "convo.transforms._base"), name
+        for name, factory in t.REGISTRY.items():
+            if factory.__module__.startswith("convo.transforms."):
+                assert _HOMES.get(name) == factory.__module__.rsplit(".", 1)[1], name
+        eager = {"Transform", "Change", "ChangeLog", "pipeline", "REGISTRY", "register", "parse", "parse_pipeline"}
+        assert set(t.__all__) == set(_HOMES) | eager
+
+    def test_registry_is_whole_when_read_as_a_whole(self) -> None:
+        """In a fresh process: iterating, sizing, copying, comparing or printing REGISTRY loads
+        every module first, so each gives the full set of names."""
+        whole = sorted(t.REGISTRY)
+        assert len(whole) >= 20 and "scrub_secrets" in whole and "migrate" in whole
+        for read in ("sorted(REGISTRY)", "sorted(dict(REGISTRY))", "sorted({**REGISTRY})", "sorted(REGISTRY.keys())",
+                     "sorted(k for k, _ in REGISTRY.items())", "sorted(REGISTRY.copy())"):
+            got = self.fresh(f"from convo.transforms import REGISTRY; print({read})")
+            assert got == str(whole), read
+        assert self.fresh("from convo.transforms import REGISTRY; print(len(REGISTRY))") == str(len(whole))
+        assert self.fresh("from convo.transforms import REGISTRY; print(REGISTRY == dict(REGISTRY))") == "True"
+
+    def test_a_name_loads_its_module_only(self) -> None:
+        code = (
+            "import sys; from convo.transforms import REGISTRY; import convo.transforms as t\n"
+            "def loaded(): return sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('convo.transforms.')"
+            " and m.rsplit('.', 1)[1] in {ms!r})\n"
+            "print(loaded())\n"
+            "print('migrate' in REGISTRY, loaded())\n"
+            "print(REGISTRY.get('drop_unknown_fields') is not None, loaded())\n"
+            "print(REGISTRY['inject_system'].__name__, loaded())\n"
+            "print(t.scrub_text.__name__, loaded())\n"
+            "print(REGISTRY.get('no_such'), 'no_such' in REGISTRY, loaded())\n"
+        ).replace("{ms!r}", repr(set(self.MODULES)))
+        lines = self.fresh(code).splitlines()
+        assert lines == [
+            "[]",
+            "True ['repair', 'tokens', 'transcript', 'unknown']",  # (repair uses transcript and unknown)
+            "True ['repair', 'tokens', 'transcript', 'unknown']",
+            "inject_system ['build', 'repair', 'tokens', 'transcript', 'unknown']",
+            "scrub_text ['build', 'repair', 'secrets', 'tokens', 'transcript', 'unknown']",
+            "None False ['build', 'repair', 'secrets', 'tokens', 'transcript', 'unknown']",
+        ]
+
+    def test_a_builtin_name_not_yet_loaded_is_still_taken(self) -> None:
+        """register() refuses a built-in transform's name before its module is loaded, as after."""
+        code = (
+            "from convo.transforms import register\n"
+            "try:\n"
+            "    register(name='scrub_secrets')(lambda: None)\n"
+            "except ValueError as e:\n"
+            "    print('refused:', e)\n"
+        )
+        assert self.fresh(code).startswith("refused:")
+
+    def test_the_package_attribute_is_the_function(self) -> None:
+        """``convo.transforms.parse`` is the function, however its module was loaded first."""
+        code = "import convo.transforms.parse, convo.transforms as t; print(callable(t.parse), type(t.parse).__name__)"
+        assert self.fresh(code) == "True function"
+        assert self.fresh("from convo.transforms import *; print(drop_images.__module__, scrub_secrets.__module__)") == (
+            "convo.transforms.transcript convo.transforms.secrets")

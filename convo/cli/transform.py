@@ -6,7 +6,6 @@ Layer: cli.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -114,7 +113,6 @@ def command(args: argparse.Namespace) -> int:
     from convo.cli._report import counts_table, summary_line
     from convo.codec.rejects import CODES
     from convo.stream.operation import OpSpec
-    from convo.transforms.secrets import RunKey
 
     if args.list:
         return _list()
@@ -135,6 +133,11 @@ def command(args: argparse.Namespace) -> int:
     if args.dask:
         return _transform_dask(args)
     sources = inputs_of(args)
+    run_key = None
+    if "convo.transforms.secrets" in sys.modules:  # (a pipeline with scrub_secrets() in it loaded it)
+        from convo.transforms.secrets import RunKey
+
+        run_key = RunKey.new()
     spec = OpSpec(
         "transform",
         {
@@ -147,7 +150,7 @@ def command(args: argparse.Namespace) -> int:
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
             # one random key per run for scrub_secrets(keyed=True); its repr hides it
-            "run_key": RunKey.new(),
+            "run_key": run_key,
             "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )
@@ -183,6 +186,9 @@ def secrets_tables(changes: dict[str, int]) -> list[str]:
         $.system x 2
     """
     from convo.cli._report import counts_table
+
+    if not any(": redacted " in text for text in changes):  # (what scrub_secrets says: nothing to load for)
+        return []
     from convo.transforms.secrets import hit_of
 
     by_detector: dict[str, int] = {}
@@ -341,6 +347,8 @@ def _pretty(line: bytes) -> str:
     try:
         return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        import json
+
         return json.dumps(obj, indent=2, ensure_ascii=False)
 
 

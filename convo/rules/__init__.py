@@ -16,8 +16,9 @@ checks by identity, paths built only for violations, images read only as far as 
 Where each part lives (the modules are private; import from ``convo.rules``):
 
 - ``_catalog``: :data:`RULES`, :class:`Rule`, :class:`Violation`, :class:`Report`, the README table;
-- ``_predicates``: the predicates shared with the transforms (:func:`paused`,
-  :func:`system_may_follow`, :func:`effort_only`, ...);
+- ``convo._predicates`` (beside the model, so that a transform needs no rules loaded): the
+  predicates shared with the transforms (:func:`paused`, :func:`system_may_follow`,
+  :func:`effort_only`, ...), re-exported here;
 - ``_schema``: the closed-world schema (``convo/schema.json``, generated from the OpenAPI specs by
   ``scripts/make_schema.py``) and the walk that checks every key, type and tag against it;
 - ``_pass``: the state of one pass, and the checks of cache breakpoints, nested blocks, images,
@@ -44,6 +45,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from convo._json import UNSET
+from convo._predicates import effort_only as effort_only
+from convo._predicates import interleaved as interleaved
+from convo._predicates import is_server_result as is_server_result
+from convo._predicates import paused as paused
+from convo._predicates import sampling_off_default as sampling_off_default
+from convo._predicates import sampling_off_thinking as sampling_off_thinking
+from convo._predicates import system_may_follow as system_may_follow
 from convo.errors import ValidationError
 from convo.model import _GET_ROOT, Conversation, lazy_turns
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
@@ -51,13 +59,6 @@ from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules
 from convo.rules._messages import _check_messages, _prefill_rules
 from convo.rules._pass import _get, _Pass
 from convo.rules._plain import PlainCheck, _look, _looks_fine
-from convo.rules._predicates import effort_only as effort_only
-from convo.rules._predicates import interleaved as interleaved
-from convo.rules._predicates import is_server_result as is_server_result
-from convo.rules._predicates import paused as paused
-from convo.rules._predicates import sampling_off_default as sampling_off_default
-from convo.rules._predicates import sampling_off_thinking as sampling_off_thinking
-from convo.rules._predicates import system_may_follow as system_may_follow
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
 from convo.rules._schema import (
     api_location,

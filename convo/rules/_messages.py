@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from convo._json import UNSET
+from convo._predicates import effort_only, paused, system_may_follow
 from convo.model import (
     Conversation,
     Document,
@@ -26,7 +27,6 @@ from convo.model import (
 )
 from convo.profiles import Profile
 from convo.rules._pass import _get, _Pass
-from convo.rules._predicates import effort_only, paused, system_may_follow
 from convo.rules._request import _effort_message
 
 _ROLES = frozenset(("user", "assistant", "system"))

@@ -44,10 +44,10 @@ from typing import Any
 import orjson
 
 from convo._json import UNSET
+from convo._predicates import sampling_off_default, sampling_off_thinking
 from convo.model import _LAZY_BUILD, SAMPLING_PARAMS, Image
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._pass import _Pass
-from convo.rules._predicates import sampling_off_default, sampling_off_thinking
 from convo.rules._request import _THINKING_ON, _tool_rules
 from convo.rules._schema import _fast, load_schema, parsed_content_ok
 from convo.rules._turns import clean_turns

@@ -12,15 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from convo._json import UNSET
-from convo.model import SAMPLING_PARAMS, Conversation, Text
-from convo.profiles import THINKING_MODES, Profile
-from convo.rules._pass import _get, _Pass
-from convo.rules._predicates import (
+from convo._predicates import (
     _INTERLEAVED_BETA,
     interleaved,
     sampling_off_default,
     sampling_off_thinking,
 )
+from convo.model import SAMPLING_PARAMS, Conversation, Text
+from convo.profiles import THINKING_MODES, Profile
+from convo.rules._pass import _get, _Pass
 
 # The API's own error states the pattern with {1,128} (facts §11, home-assistant/core#147760);
 # the define-tools docs say 64. The API's word wins; names over 64 are the risky ones.

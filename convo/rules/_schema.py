@@ -20,7 +20,6 @@ checked those), and a path string is built only for a violation or a step into a
 
 from __future__ import annotations
 
-import difflib
 import functools
 import operator
 import re
@@ -294,9 +293,9 @@ def load_schema() -> Schema:
     >>> "stop_sequences" in s.roots["create"].keys, "texty" in s.unions["InputContentBlock"].tags
     (True, False)
     """
-    import importlib.resources  # here, not at the top: `import convo` stays light
+    from convo import _resources
 
-    raw = importlib.resources.files("convo").joinpath("schema.json").read_bytes()
+    raw = _resources.read("schema.json")
     return Schema(orjson.loads(raw))
 
 
@@ -1161,6 +1160,8 @@ def _suggest(obj: _Obj, key: str) -> str:
     alias = _ALIASES.get(key)
     if alias is not None:
         return f"Did you mean {alias}? The API rejects unknown keys."
+    import difflib  # (a hint, for a key the schema does not have)
+
     close = difflib.get_close_matches(key, list(obj.keys), n=1, cutoff=0.75)
     if close:
         found = close[0]
@@ -1179,6 +1180,8 @@ def _suggest_tag(u: _Union, tag: Any) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _suggest_str_tag(u: _Union, tag: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(tag, list(u.tags), n=1, cutoff=0.6)
     if close:
         return f"Did you mean `{close[0]}`?"

@@ -14,11 +14,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import decimal
 import gzip
 import os
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -233,6 +231,8 @@ def _jsonable(v: Any) -> Any:
     numbers, times as ISO text."""
     if isinstance(v, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(v)).decode("ascii")
+    import decimal  # (only a Parquet row's value gets here: not at every command's start)
+
     if isinstance(v, decimal.Decimal):
         return float(v)
     if isinstance(v, datetime.timedelta):
@@ -468,6 +468,8 @@ class ChunkReader:
         self, name: str, line: int, f: Readable, parts: list[bytes], held: int
     ) -> tuple[Oversize, bytes]:
         """Stream the rest of an over-long line into a spool file as its reject record."""
+        import tempfile  # (an over-long line is rare: not at every command's start)
+
         fd, spool = tempfile.mkstemp(prefix="convo-oversize-", suffix=".jsonl", dir=self.spool_dir)
         self._spools.append(spool)
         rest = b""

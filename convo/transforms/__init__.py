@@ -19,32 +19,70 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from convo.transforms import _base
 from convo.transforms._base import REGISTRY, Change, ChangeLog, Transform, pipeline, register
-from convo.transforms.build import (
-    append_assistant,
-    append_user,
-    attach_image,
-    inject_system,
-    prefill,
-    set_model,
-    with_params,
+from convo.transforms.parse import (  # (eager: the module's name is the function's)
+    parse,
+    parse_pipeline,
 )
-from convo.transforms.parse import parse, parse_pipeline
-from convo.transforms.repair import CONTINUED, INTERRUPTED, migrate, normalize
-from convo.transforms.secrets import find_secrets, scrub_secrets, scrub_text
-from convo.transforms.tokens import estimate_tokens, image_tokens
-from convo.transforms.transcript import (
-    drop_images,
-    drop_sampling_params,
-    keep_last_turns,
-    map_text,
-    merge_adjacent_roles,
-    redact,
-    strip_prefill,
-    strip_thinking,
-    trim_to_tokens,
-)
-from convo.transforms.unknown import drop_unknown_fields
+
+if TYPE_CHECKING:  # (loaded on first use: see __getattr__)
+    from convo.transforms.build import (
+        append_assistant,
+        append_user,
+        attach_image,
+        inject_system,
+        prefill,
+        set_model,
+        with_params,
+    )
+    from convo.transforms.repair import CONTINUED, INTERRUPTED, migrate, normalize
+    from convo.transforms.secrets import find_secrets, scrub_secrets, scrub_text
+    from convo.transforms.tokens import estimate_tokens, image_tokens
+    from convo.transforms.transcript import (
+        drop_images,
+        drop_sampling_params,
+        keep_last_turns,
+        map_text,
+        merge_adjacent_roles,
+        redact,
+        strip_prefill,
+        strip_thinking,
+        trim_to_tokens,
+    )
+    from convo.transforms.unknown import drop_unknown_fields
+
+_HOMES: dict[str, str] = {
+    # name -> the module that defines it; a module is imported the first time one of its names
+    # is read (here, or from REGISTRY), so a command running drop_images() loads neither the
+    # secrets' detectors, the repairs nor the closed-world schema (tests/test_transforms.py holds
+    # this table to the modules)
+    **dict.fromkeys(("append_assistant", "append_user", "attach_image", "inject_system", "prefill", "set_model",
+                     "with_params"), "build"),
+    **dict.fromkeys(("CONTINUED", "INTERRUPTED", "migrate", "normalize"), "repair"),
+    **dict.fromkeys(("find_secrets", "scrub_secrets", "scrub_text"), "secrets"),
+    **dict.fromkeys(("estimate_tokens", "image_tokens"), "tokens"),
+    **dict.fromkeys(("drop_images", "drop_sampling_params", "keep_last_turns", "map_text", "merge_adjacent_roles",
+                     "redact", "strip_prefill", "strip_thinking", "trim_to_tokens"), "transcript"),
+    "drop_unknown_fields": "unknown",
+}
+_base.HOMES.update(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_base.load_home(home), name)
+    globals()[name] = value  # (read once)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     # the machinery

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from convo._frozen import field_names
 from convo._gencode import exec_generated
+from convo._predicates import (
+    paused,  # the rules' own predicate: transforms and validate() agree on it
+)
 from convo._slots import CLONE, all_slots, slot
 from convo.model import _SET_ROOT, Block, Conversation, Message, Text
-from convo.rules import paused  # the rules' own predicate: transforms and validate() agree on it
 
 if TYPE_CHECKING:  # for mypy's attrs plugin: attrs classes (convo._frozen makes them, without attrs)
     from attrs import field, frozen
@@ -293,7 +295,85 @@ def pipeline(*transforms: Transform) -> Transform:
 
 # --------------------------------------------------------------------------- registry
 
-REGISTRY: dict[str, Callable[..., Transform]] = {}
+HOMES: dict[str, str] = {}
+"""Where each of :mod:`convo.transforms`' names is defined (its submodule), filled by the package."""
+
+
+def load_home(home: str) -> Any:
+    """The submodule *home* of :mod:`convo.transforms`, imported (once) with the transforms it registers."""
+    import importlib
+
+    return importlib.import_module(f"convo.transforms.{home}")
+
+
+class _Registry(dict[str, Callable[..., Transform]]):
+    """:data:`REGISTRY`: a dict, whole whenever it is read. The built-in transforms' modules are
+    imported the first time it is iterated, sized, compared or printed, and a module the first
+    time one of its names is looked up (``REGISTRY["drop_images"]``, ``in``, ``get``), so a run
+    of ``drop_images()`` does not load the secrets' detectors or the repairs."""
+
+    __slots__ = ()
+
+    def _all(self) -> None:
+        for home in sorted(set(HOMES.values())):
+            load_home(home)
+
+    def _one(self, name: object) -> bool:
+        home = HOMES.get(name) if isinstance(name, str) else None
+        if home is None:
+            return False
+        load_home(home)
+        return dict.__contains__(self, name)
+
+    def __missing__(self, name: str) -> Callable[..., Transform]:
+        if self._one(name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or self._one(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if dict.__contains__(self, name) or self._one(name):
+            return dict.__getitem__(self, name)
+        return default
+
+    def __iter__(self) -> Any:
+        self._all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._all()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._all()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._all()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Callable[..., Transform]]:
+        self._all()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._all()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self._all()
+        return dict.__repr__(self)
+
+
+REGISTRY: dict[str, Callable[..., Transform]] = _Registry()
 """Named transform factories: what :func:`~convo.transforms.parse` and the CLI's ``-t`` accept."""
 
 F = TypeVar("F", bound=Callable[..., Transform])

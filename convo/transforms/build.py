@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from convo._frozen import converters, evolve
 from convo._json import EMPTY, UNSET, FrozenDict, freeze, thaw
+from convo._predicates import system_may_follow
 from convo.errors import TransformError
 from convo.model import Block, Conversation, Image, Message, Text, builder
 from convo.profiles import get_profile, require_known
-from convo.rules import system_may_follow
 from convo.transforms._base import (
     NULL_LOG,
     ChangeLog,

@@ -11,7 +11,6 @@ the text can run code or look anything up.
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import re
 from collections.abc import Iterable
@@ -30,6 +29,8 @@ def _known() -> str:
 
 def _unknown(text: str, name: str) -> ValueError:
     """The error for a call of a name no transform has: the closest names first, then the list."""
+    import difflib  # (an error's hint only)
+
     close = difflib.get_close_matches(name, [*REGISTRY, "pipeline"], n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(f'{c}()' for c in close)}?" if close else ""
     return ValueError(f"{text!r}: unknown transform {name!r}{hint} (known: {_known()})")

@@ -13,6 +13,14 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from convo._json import EMPTY, UNSET, FrozenDict
+from convo._predicates import (
+    effort_only,
+    interleaved,
+    paused,
+    sampling_off_default,
+    sampling_off_thinking,
+    system_may_follow,
+)
 from convo.errors import TransformError
 from convo.model import (
     SAMPLING_PARAMS,
@@ -33,14 +41,6 @@ from convo.profiles import (
     EFFORT_LEVELS,
     Profile,
     require_known,
-)
-from convo.rules import (
-    effort_only,
-    interleaved,
-    paused,
-    sampling_off_default,
-    sampling_off_thinking,
-    system_may_follow,
 )
 from convo.transforms._base import (
     ChangeLog,

@@ -14,6 +14,7 @@ from operator import and_, attrgetter, or_
 from typing import Any
 
 from convo._json import UNSET, FrozenDict
+from convo._predicates import paused
 from convo.errors import TransformError
 from convo.model import (
     LAZY_BITS,
@@ -36,7 +37,6 @@ from convo.model import (
     lazy_turns,
     with_lazy_blocks,
 )
-from convo.rules import paused
 from convo.transforms._base import (
     ChangeLog,
     Transform,

@@ -1,8 +1,9 @@
-"""Predicates the rules are made of, shared with the transforms (``convo.transforms._base``,
-``build`` and ``repair`` import them from :mod:`convo.rules`), so that a repair and the check it
-must satisfy cannot drift apart.
+"""Predicates the rules are made of, shared with the transforms (``convo.rules`` re-exports
+them; ``convo.transforms._base``, ``build``, ``transcript`` and ``repair`` import them from here),
+so that a repair and the check it must satisfy cannot drift apart.
 
-Layer: inside ``convo.rules``, on the model only.
+Layer: beside the model, on the model only: a transform that needs one of them does not load the
+rules (about 14M instructions, ~9 ms, of a data command's start).
 """
 
 from __future__ import annotations
