@@ -115,8 +115,10 @@ def _run(args: argparse.Namespace) -> int:
           f"{'compiled' if compiled else 'NOT compiled (run python -m compileall -q convo)'}")
     rows = []
     modules: dict[str, set[str]] = {}
-    stmts = [("import convo", "import convo"), ("import convo + codec, rules, transforms",
-                                                 "import convo.codec, convo.rules, convo.transforms"),
+    stmts = [("import convo", "import convo"), ("import convo + codec, rules, every transform",
+                                                 # (REGISTRY read whole: every transform's module)
+                                                 "import convo.codec, convo.rules, convo.transforms; "
+                                                 "len(convo.transforms.REGISTRY)"),
              ("import attrs, orjson", "import attrs, orjson")]
     if not args.no_anthropic:
         stmts.append(("import anthropic", "import anthropic"))
