@@ -686,7 +686,9 @@ class TestLoadedOnFirstUse:
         whole = sorted(t.REGISTRY)
         assert len(whole) >= 20 and "scrub_secrets" in whole and "migrate" in whole
         for read in ("sorted(REGISTRY)", "sorted(dict(REGISTRY))", "sorted({**REGISTRY})", "sorted(REGISTRY.keys())",
-                     "sorted(k for k, _ in REGISTRY.items())", "sorted(REGISTRY.copy())"):
+                     "sorted(k for k, _ in REGISTRY.items())", "sorted(REGISTRY.copy())", "sorted(REGISTRY | {})",
+                     "sorted({} | REGISTRY)", "sorted(reversed(REGISTRY))", "sorted(__import__('copy').copy(REGISTRY))",
+                     "sorted(__import__('pickle').loads(__import__('pickle').dumps(REGISTRY)))"):
             got = self.fresh(f"from convo.transforms import REGISTRY; print({read})")
             assert got == str(whole), read
         assert self.fresh("from convo.transforms import REGISTRY; print(len(REGISTRY))") == str(len(whole))
@@ -713,6 +715,15 @@ class TestLoadedOnFirstUse:
             "scrub_text ['build', 'repair', 'secrets', 'tokens', 'transcript', 'unknown']",
             "None False ['build', 'repair', 'secrets', 'tokens', 'transcript', 'unknown']",
         ]
+
+    def test_a_name_not_yet_loaded_can_be_removed_and_put_back(self) -> None:
+        code = (
+            "from convo.transforms import REGISTRY\n"
+            "f = REGISTRY.pop('scrub_secrets'); print('scrub_secrets' in REGISTRY)\n"
+            "REGISTRY.setdefault('scrub_secrets', f); print(REGISTRY['scrub_secrets'] is f)\n"
+            "del REGISTRY['migrate']; print('migrate' in REGISTRY, REGISTRY.get('migrate'))\n"
+        )
+        assert self.fresh(code).split() == ["False", "True", "False", "None"]
 
     def test_a_builtin_name_not_yet_loaded_is_still_taken(self) -> None:
         """register() refuses a built-in transform's name before its module is loaded, as after."""

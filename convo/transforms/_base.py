@@ -338,9 +338,37 @@ class _Registry(dict[str, Callable[..., Transform]]):
             return dict.__getitem__(self, name)
         return default
 
+    def __delitem__(self, name: str) -> None:
+        self._one(name)
+        dict.__delitem__(self, name)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self._one(name)
+        return dict.pop(self, name, *default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        self._one(name)
+        return dict.setdefault(self, name, default)
+
+    def popitem(self) -> tuple[str, Callable[..., Transform]]:
+        self._all()
+        return dict.popitem(self)
+
     def __iter__(self) -> Any:
         self._all()
         return dict.__iter__(self)
+
+    def __reversed__(self) -> Any:
+        self._all()
+        return dict.__reversed__(self)
+
+    def __or__(self, other: Any) -> Any:
+        self._all()
+        return dict(dict.items(self)) | other
+
+    def __ror__(self, other: Any) -> Any:
+        self._all()
+        return other | dict(dict.items(self))
 
     def __len__(self) -> int:
         self._all()
