@@ -26,22 +26,26 @@ edit. Each function returns a class's ``__init__``, ``__eq__`` and ``__hash__`` 
 '''
 
 
+MODULES = ("convo.model", "convo.codec.lines", "convo.profiles", "convo.rules._catalog", "convo.stream.counts",
+           "convo.stream.operation", "convo.stream.ops", "convo.stream.sources", "convo.transforms._base",
+           "convo.transforms.secrets")
+"""The modules whose classes the generated code holds (each builds its classes on import)."""
+
+
 def render() -> str:
-    """The text ``convo/_frozen_code.py`` should hold."""
-    # each module builds its classes on import, recording their specs
-    import convo.codec.lines
-    import convo.model
-    import convo.rules._catalog
-    import convo.stream.counts
-    import convo.stream.operation
-    import convo.stream.ops
-    import convo.stream.sources
-    import convo.transforms.secrets  # noqa: F401
+    """The text ``convo/_frozen_code.py`` should hold: the classes of :data:`MODULES` only (not
+    one a test or a doctest made in the same process)."""
+    import importlib
+
     from convo import _frozen
 
+    for module in MODULES:
+        importlib.import_module(module)
+    made = sorted((q, s) for q, s in _frozen.specs().items()
+                  if "<locals>" not in q and any(q.startswith(f"{m}.") and "." not in q[len(m) + 1:] for m in MODULES))
     out = [HEADER]
     entries = []
-    for i, (qualname, spec) in enumerate(sorted(_frozen.specs().items())):
+    for i, (qualname, spec) in enumerate(made):
         name = f"_make{i}"
         out.append(f"# {qualname}\n" + _frozen.source(spec, name) + "\n")
         entries.append(f"    {qualname!r}: ({spec.key()!r}, {name}),")

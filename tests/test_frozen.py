@@ -204,3 +204,13 @@ def test_a_subclass_of_another_kind_is_refused() -> None:
         @_frozen.frozen
         class Sub2(Counts):
             y: int = 0
+
+
+def test_generated_code_ignores_classes_made_elsewhere() -> None:
+    """Classes a doctest or a test makes in the same process (convo._frozen's own doctest makes
+    ``convo._frozen.Point``) are not part of the generated code, so the check above does not
+    depend on which tests ran first in its process."""
+    ns: dict[str, Any] = {"__name__": "convo._frozen", "frozen": _frozen.frozen, "define": _frozen.define}
+    exec("@frozen\nclass Doctested:\n    x: int = 0\n@define\nclass Counted:\n    n: int = 0\n", ns)  # noqa: S102
+    assert "convo._frozen.Doctested" in _frozen.specs() and "convo._frozen.Counted" in _frozen.specs()
+    test_generated_code_is_up_to_date()
