@@ -419,3 +419,35 @@ class TestModelsResponse:
             profiles_from_models_response(body)
         assert str(info.value).startswith("<GET /v1/models>: ")
         assert message in str(info.value)
+
+
+class TestPackageData:
+    """convo._resources.read: the package's data files, read beside the module (no
+    importlib.resources, which imports tempfile, at a command's start), and through
+    importlib.resources where the package is not on a file system."""
+
+    def test_read_beside_the_module_is_the_file(self) -> None:
+        from convo import _resources
+
+        root = Path(_resources.__file__).parent
+        for name in ("profiles.json", "schema.json"):
+            assert _resources.read(name) == (root / name).read_bytes()
+
+    def test_a_package_not_on_a_file_system_asks_its_loader(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import builtins
+        import importlib.resources
+
+        from convo import _resources
+
+        expected = importlib.resources.files("convo").joinpath("profiles.json").read_bytes()
+        real_open = builtins.open
+
+        def zip_like(path: Any, *args: Any, **kwargs: Any) -> Any:  # a path inside a zip file is no file
+            if str(path).endswith("profiles.json"):
+                raise NotADirectoryError(20, "Not a directory", str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", zip_like)
+        assert _resources.read("profiles.json") == expected
+        with pytest.raises(FileNotFoundError):
+            _resources.read("no-such-file.json")
