@@ -6,6 +6,10 @@ Layer: above the model and profiles, below the codec. Every transform is built b
 callable ``Conversation -> Conversation``; it never mutates anything, returns its input itself
 when it changes nothing, and :meth:`Transform.explain` returns the list of changes it made.
 
+Each submodule (``build``, ``transcript``, ``repair``, ``secrets``, ``unknown``, ``tokens``) is
+imported the first time one of its names is read, here or from :data:`REGISTRY`, so a command
+running ``drop_images()`` loads neither the secrets' detectors, the repairs nor the rules.
+
 >>> from convo import Conversation
 >>> from convo import transforms as t
 >>> conv = Conversation(model="claude-opus-4-8", max_tokens=64, temperature=0.2).user("Hi")
