@@ -14,7 +14,8 @@ system prompts, sampling parameters, prefill). The pipeline is three transforms:
 ``inject_system("You are a concise assistant.", where="top")``; the plain script does the same
 edits on dicts, and the script checks that both outputs are the same JSON, line for line.
 
-The three rows run in turn in each of ``--repeat`` rounds (the best of each is shown), so that a
+The three rows run in turn in each of ``--repeat`` rounds (the best of each is shown, and the
+median of each round's floor against the convo run beside it), so that a
 slow spell of a shared machine falls on every row alike. Wall times depend on what else the
 machine is doing; the table gives the CPU seconds of each run
 (the process and its workers) and the load average, so a reader can tell a busy machine from a
@@ -44,6 +45,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -316,6 +318,13 @@ def main() -> int:
         print(f"2 workers / 1:      {one.wall / two.wall:.2f}x wall (target >= 1.7x); on idle cores "
               f"{one.ideal_wall / two.ideal_wall:.2f}x (CPU s: main {two.cpu_main:.2f}, workers "
               f"{', '.join(f'{c:.2f}' for c in sorted(two.cpu_children.values(), reverse=True))})")
+        # each round's floor against the convo run beside it (the rows run in turn): a slow spell
+        # falls on both, so the median of these is the steadiest figure on a shared machine
+        paired = [(p.wall / o.wall, p.cpu_all / o.cpu_all)
+                  for p, o in zip(runs["plain orjson on dicts"], runs["convo transform, 1 worker"], strict=True)]
+        walls, cpus = sorted(w for w, _ in paired), sorted(c for _, c in paired)
+        print(f"1 worker / floor, round by round ({len(paired)} rounds): median {statistics.median(walls):.2f}x wall "
+              f"({walls[0]:.2f}-{walls[-1]:.2f}), median {statistics.median(cpus):.2f}x by CPU seconds")
         print(f"same JSON as the floor: {same}; 2-worker output byte-identical to 1 worker: {identical}")
         empty = work / "empty.jsonl"
         empty.write_bytes(b"")
