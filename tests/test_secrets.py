@@ -390,6 +390,14 @@ class TestKeyed:
         assert a.parts[1].marker("jwt", "s") == b.marker("jwt", "s")  # type: ignore[attr-defined]
         assert with_run_key(t.scrub_secrets(), key) == t.scrub_secrets()
 
+    def test_a_transform_says_whether_it_takes_the_run_key(self) -> None:
+        """``keyed``: what the command asks before it makes a run key. True exactly where
+        with_run_key has something to change: a keyed scrub, alone or in a pipeline."""
+        key = RunKey.new()
+        for tr in (t.scrub_secrets(keyed=True), t.pipeline(t.drop_images(), t.scrub_secrets(keyed=True)),
+                   t.scrub_secrets(), t.drop_images(), t.pipeline(t.drop_images(), t.scrub_secrets()), t.pipeline()):
+            assert tr.keyed is (with_run_key(tr, key) is not tr), tr
+
     def test_repr_parses_back(self) -> None:
         """The repr is the call that built it and parses back (patterns included)."""
         tr = t.scrub_secrets(pii=True, patterns=USER_PATTERNS, keyed=True, thinking="refuse", base64="drop")

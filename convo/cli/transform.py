@@ -134,7 +134,7 @@ def command(args: argparse.Namespace) -> int:
         return _transform_dask(args)
     sources = inputs_of(args)
     run_key = None
-    if "convo.transforms.secrets" in sys.modules:  # (a pipeline with scrub_secrets() in it loaded it)
+    if transform.keyed:  # scrub_secrets(keyed=True): one key for every worker (else none to make)
         from convo.transforms.secrets import RunKey
 
         run_key = RunKey.new()
@@ -149,8 +149,7 @@ def command(args: argparse.Namespace) -> int:
             "allow": tuple(args.allow),
             "kind": args.kind,
             "max_line_bytes": args.max_line_bytes,
-            # one random key per run for scrub_secrets(keyed=True); its repr hides it
-            "run_key": run_key,
+            "run_key": run_key,  # its repr hides it
             "out_format": "parquet" if args.output.endswith(".parquet") else "jsonl",
         },
     )

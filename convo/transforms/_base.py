@@ -160,6 +160,10 @@ class Transform:
     """True for a transform that also has work outside the conversation of a JSONL line (see
     :meth:`apply_outside`)."""
 
+    keyed: bool = False
+    """True for a transform whose markers are tagged by the run's key (``scrub_secrets(keyed=True)``):
+    the command makes one key per run for it, so that every worker tags alike."""
+
     def __init__(self, name: str, /, *args: Any, **kwargs: Any) -> None:
         self.name = name
         self.args = args
@@ -251,6 +255,10 @@ class Pipeline(Transform):
     @property
     def outside(self) -> bool:  # type: ignore[override]
         return any(t.outside for t in self.parts)
+
+    @property
+    def keyed(self) -> bool:  # type: ignore[override]
+        return any(t.keyed for t in self.parts)
 
     def apply(self, conv: Conversation, log: ChangeLog) -> Conversation:
         for t in self.parts:
