@@ -668,7 +668,7 @@ class TestLoadedOnFirstUse:
         built-in transform's module is in the table, and ``__all__`` is the table plus the eager names."""
         import importlib
 
-        from convo.transforms import _HOMES
+        from convo.transforms._base import HOMES as _HOMES
 
         for name, home in _HOMES.items():
             module = importlib.import_module(f"convo.transforms.{home}")

@@ -58,25 +58,10 @@ if TYPE_CHECKING:  # (loaded on first use: see __getattr__)
     )
     from convo.transforms.unknown import drop_unknown_fields
 
-_HOMES: dict[str, str] = {
-    # name -> the module that defines it; a module is imported the first time one of its names
-    # is read (here, or from REGISTRY), so a command running drop_images() loads neither the
-    # secrets' detectors, the repairs nor the closed-world schema (tests/test_transforms.py holds
-    # this table to the modules)
-    **dict.fromkeys(("append_assistant", "append_user", "attach_image", "inject_system", "prefill", "set_model",
-                     "with_params"), "build"),
-    **dict.fromkeys(("CONTINUED", "INTERRUPTED", "migrate", "normalize"), "repair"),
-    **dict.fromkeys(("find_secrets", "scrub_secrets", "scrub_text"), "secrets"),
-    **dict.fromkeys(("estimate_tokens", "image_tokens"), "tokens"),
-    **dict.fromkeys(("drop_images", "drop_sampling_params", "keep_last_turns", "map_text", "merge_adjacent_roles",
-                     "redact", "strip_prefill", "strip_thinking", "trim_to_tokens"), "transcript"),
-    "drop_unknown_fields": "unknown",
-}
-_base.HOMES.update(_HOMES)
-
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
+    """A transform's name, from its submodule (:data:`convo.transforms._base.HOMES`), read once."""
+    home = _base.HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(_base.load_home(home), name)
@@ -85,7 +70,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    return sorted({*globals(), *_base.HOMES})
 
 
 __all__ = [

@@ -303,8 +303,20 @@ def pipeline(*transforms: Transform) -> Transform:
 
 # --------------------------------------------------------------------------- registry
 
-HOMES: dict[str, str] = {}
-"""Where each of :mod:`convo.transforms`' names is defined (its submodule), filled by the package."""
+HOMES: dict[str, str] = {
+    # name -> the submodule of convo.transforms that defines it: a submodule is imported the first
+    # time one of its names is read (from the package, or from REGISTRY), so a command running
+    # drop_images() loads neither the secrets' detectors, the repairs nor the closed-world schema
+    # (tests/test_transforms.py holds this table to the modules)
+    **dict.fromkeys(("append_assistant", "append_user", "attach_image", "inject_system", "prefill", "set_model",
+                     "with_params"), "build"),
+    **dict.fromkeys(("CONTINUED", "INTERRUPTED", "migrate", "normalize"), "repair"),
+    **dict.fromkeys(("find_secrets", "scrub_secrets", "scrub_text"), "secrets"),
+    **dict.fromkeys(("estimate_tokens", "image_tokens"), "tokens"),
+    **dict.fromkeys(("drop_images", "drop_sampling_params", "keep_last_turns", "map_text", "merge_adjacent_roles",
+                     "redact", "strip_prefill", "strip_thinking", "trim_to_tokens"), "transcript"),
+    "drop_unknown_fields": "unknown",
+}
 
 
 def load_home(home: str) -> Any:
@@ -314,99 +326,80 @@ def load_home(home: str) -> Any:
     return importlib.import_module(f"convo.transforms.{home}")
 
 
+def _whole(method: Callable[..., Any]) -> Any:
+    """*method* of dict, run once every built-in transform's module is loaded."""
+
+    def read(self: _Registry, *args: Any) -> Any:
+        for home in sorted(set(HOMES.values())):
+            load_home(home)
+        return method(self, *args)
+
+    read.__name__ = method.__name__
+    return read
+
+
+def _named(method: Callable[..., Any]) -> Any:
+    """*method* of dict taking a name first, run once that name's module (if built in) is loaded."""
+
+    def by_name(self: _Registry, name: Any, *args: Any) -> Any:
+        self._load(name)
+        return method(self, name, *args)
+
+    by_name.__name__ = method.__name__
+    return by_name
+
+
 class _Registry(dict[str, Callable[..., Transform]]):
     """:data:`REGISTRY`: a dict, whole whenever it is read. The built-in transforms' modules are
-    imported the first time it is iterated, sized, compared or printed, and a module the first
-    time one of its names is looked up (``REGISTRY["drop_images"]``, ``in``, ``get``), so a run
-    of ``drop_images()`` does not load the secrets' detectors or the repairs."""
+    imported the first time it is iterated, sized, compared, copied or printed, and a module the
+    first time one of its names is looked up (``REGISTRY["drop_images"]``, ``in``, ``get``,
+    ``pop``, ``del``), so a run of ``drop_images()`` does not load the secrets' detectors or the
+    repairs."""
 
     __slots__ = ()
 
-    def _all(self) -> None:
-        for home in sorted(set(HOMES.values())):
-            load_home(home)
-
-    def _one(self, name: object) -> bool:
+    def _load(self, name: object) -> bool:
+        """Load the module of built-in name *name*, if it is one; whether the registry holds it."""
+        if dict.__contains__(self, name):
+            return True
         home = HOMES.get(name) if isinstance(name, str) else None
-        if home is None:
-            return False
-        load_home(home)
+        if home is not None:
+            load_home(home)
         return dict.__contains__(self, name)
 
     def __missing__(self, name: str) -> Callable[..., Transform]:
-        if self._one(name):
+        if self._load(name):
             return dict.__getitem__(self, name)
         raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or self._one(name)
+        return self._load(name)
 
     def get(self, name: str, default: Any = None) -> Any:
-        if dict.__contains__(self, name) or self._one(name):
-            return dict.__getitem__(self, name)
-        return default
+        return dict.__getitem__(self, name) if self._load(name) else default
 
-    def __delitem__(self, name: str) -> None:
-        self._one(name)
-        dict.__delitem__(self, name)
-
-    def pop(self, name: str, *default: Any) -> Any:
-        self._one(name)
-        return dict.pop(self, name, *default)
-
-    def setdefault(self, name: str, default: Any = None) -> Any:
-        self._one(name)
-        return dict.setdefault(self, name, default)
-
-    def popitem(self) -> tuple[str, Callable[..., Transform]]:
-        self._all()
-        return dict.popitem(self)
-
-    def __iter__(self) -> Any:
-        self._all()
-        return dict.__iter__(self)
-
-    def __reversed__(self) -> Any:
-        self._all()
-        return dict.__reversed__(self)
-
-    def __or__(self, other: Any) -> Any:
-        self._all()
-        return dict(dict.items(self)) | other
-
-    def __ror__(self, other: Any) -> Any:
-        self._all()
-        return other | dict(dict.items(self))
-
-    def __len__(self) -> int:
-        self._all()
-        return dict.__len__(self)
-
-    def keys(self) -> Any:
-        self._all()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self._all()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self._all()
-        return dict.items(self)
-
-    def copy(self) -> dict[str, Callable[..., Transform]]:
-        self._all()
-        return dict(dict.items(self))
-
-    def __eq__(self, other: object) -> bool:
-        self._all()
-        return dict.__eq__(self, other)
-
+    __delitem__ = _named(dict.__delitem__)
+    pop = _named(dict.pop)
+    setdefault = _named(dict.setdefault)
+    __iter__ = _whole(dict.__iter__)
+    __reversed__ = _whole(dict.__reversed__)
+    __len__ = _whole(dict.__len__)
+    __eq__ = _whole(dict.__eq__)
+    __repr__ = _whole(dict.__repr__)
+    keys = _whole(dict.keys)
+    values = _whole(dict.values)
+    items = _whole(dict.items)
+    popitem = _whole(dict.popitem)
     __hash__ = None
 
-    def __repr__(self) -> str:
-        self._all()
-        return dict.__repr__(self)
+    def copy(self) -> dict[str, Callable[..., Transform]]:
+        return dict(self.items())
+
+    def __or__(self, other: Any) -> Any:
+        return dict(self.items()) | other
+
+    def __ror__(self, other: Any) -> Any:
+        return other | dict(self.items())
 
 
 REGISTRY: dict[str, Callable[..., Transform]] = _Registry()
