@@ -326,27 +326,20 @@ def load_home(home: str) -> Any:
     return importlib.import_module(f"convo.transforms.{home}")
 
 
-def _whole(method: Callable[..., Any]) -> Any:
-    """*method* of dict, run once every built-in transform's module is loaded."""
+def _loading(method: Callable[..., Any], *, whole: bool) -> Any:
+    """*method* of dict, run once the modules it needs are loaded: every built-in transform's
+    (*whole*), or the module of the name it takes first."""
 
-    def read(self: _Registry, *args: Any) -> Any:
-        for home in sorted(set(HOMES.values())):
-            load_home(home)
+    def run(self: _Registry, *args: Any) -> Any:
+        if whole:
+            for home in sorted(set(HOMES.values())):
+                load_home(home)
+        else:
+            self._load(args[0])
         return method(self, *args)
 
-    read.__name__ = method.__name__
-    return read
-
-
-def _named(method: Callable[..., Any]) -> Any:
-    """*method* of dict taking a name first, run once that name's module (if built in) is loaded."""
-
-    def by_name(self: _Registry, name: Any, *args: Any) -> Any:
-        self._load(name)
-        return method(self, name, *args)
-
-    by_name.__name__ = method.__name__
-    return by_name
+    run.__name__ = method.__name__
+    return run
 
 
 class _Registry(dict[str, Callable[..., Transform]]):
@@ -378,18 +371,18 @@ class _Registry(dict[str, Callable[..., Transform]]):
     def get(self, name: str, default: Any = None) -> Any:
         return dict.__getitem__(self, name) if self._load(name) else default
 
-    __delitem__ = _named(dict.__delitem__)
-    pop = _named(dict.pop)
-    setdefault = _named(dict.setdefault)
-    __iter__ = _whole(dict.__iter__)
-    __reversed__ = _whole(dict.__reversed__)
-    __len__ = _whole(dict.__len__)
-    __eq__ = _whole(dict.__eq__)
-    __repr__ = _whole(dict.__repr__)
-    keys = _whole(dict.keys)
-    values = _whole(dict.values)
-    items = _whole(dict.items)
-    popitem = _whole(dict.popitem)
+    __delitem__ = _loading(dict.__delitem__, whole=False)
+    pop = _loading(dict.pop, whole=False)
+    setdefault = _loading(dict.setdefault, whole=False)
+    __iter__ = _loading(dict.__iter__, whole=True)
+    __reversed__ = _loading(dict.__reversed__, whole=True)
+    __len__ = _loading(dict.__len__, whole=True)
+    __eq__ = _loading(dict.__eq__, whole=True)
+    __repr__ = _loading(dict.__repr__, whole=True)
+    keys = _loading(dict.keys, whole=True)
+    values = _loading(dict.values, whole=True)
+    items = _loading(dict.items, whole=True)
+    popitem = _loading(dict.popitem, whole=True)
     __hash__ = None
 
     def copy(self) -> dict[str, Callable[..., Transform]]:
