@@ -341,8 +341,8 @@ def _factory(spec: _Spec) -> Callable[..., tuple[Any, ...]]:
 
 
 def source(spec: _Spec, name: str) -> str:
-    """The source of a function *name* that returns the class's ``__init__``, ``__eq__`` and
-    ``__hash__``, given its slots' setters (``_s_x``), defaults (``_d_x``; for a factory, the
+    """The source of a function *name* that returns the class's ``__init__``, ``__eq__`` and (for a
+    frozen class) ``__hash__``, given its slots' setters (``_s_x``), defaults (``_d_x``; for a factory, the
     "no value" marker), factories (``_f_x``), converters (``_c_x``) and the hash's salt (``_h``), as
     keyword arguments. Field names are identifiers (annotations)."""
     fields = spec.fields
@@ -374,6 +374,10 @@ def source(spec: _Spec, name: str) -> str:
         "        if other.__class__ is not self.__class__:",
         "            return NotImplemented",
         "        return (" + (" and ".join(f"self.{n} == other.{n}" for n in compared) or "True") + ")",
+    ]
+    if not spec.frozen:  # (mutable: no hash, as attrs.define makes it)
+        return "\n".join([*lines, "    return __init__, __eq__"]) + "\n"
+    lines += [
         "    def __hash__(self):",
         "        return hash((_h, " + "".join(f"self.{n}, " for n in compared) + "))",
         "    return __init__, __eq__, __hash__",

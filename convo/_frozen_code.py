@@ -726,9 +726,7 @@ def _make41(*, _h, _s_lines_in, _d_lines_in, _s_out, _d_out, _s_rejected, _d_rej
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.lines_in == other.lines_in and self.out == other.out and self.rejected == other.rejected and self.blank == other.blank and self.bytes_in == other.bytes_in and self.files == other.files and self.seconds == other.seconds)
-    def __hash__(self):
-        return hash((_h, self.lines_in, self.out, self.rejected, self.blank, self.bytes_in, self.files, self.seconds, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.operation.OpSpec
@@ -761,9 +759,7 @@ def _make43(*, _h, _s_n_in, _d_n_in, _s_n_out, _d_n_out, _s_n_rejected, _d_n_rej
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.n_in == other.n_in and self.n_out == other.n_out and self.n_rejected == other.n_rejected and self.n_blank == other.n_blank and self.n_bytes == other.n_bytes and self.out == other.out and self.rejects == other.rejects and self.stats == other.stats and self.spool == other.spool)
-    def __hash__(self):
-        return hash((_h, self.n_in, self.n_out, self.n_rejected, self.n_blank, self.n_bytes, self.out, self.rejects, self.stats, self.spool, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.ops.StatsTally
@@ -796,9 +792,7 @@ def _make44(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_lines, _d_lines, _s_ki
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.rejects == other.rejects and self.lines == other.lines and self.kinds == other.kinds and self.conversations == other.conversations and self.turns == other.turns and self.max_turns == other.max_turns and self.roles == other.roles and self.models == other.models and self.images == other.images and self.documents == other.documents and self.tool_calls == other.tool_calls and self.tool_results == other.tool_results and self.thinking == other.thinking and self.with_system == other.with_system and self.tokens == other.tokens and self.stop_reasons == other.stop_reasons and self.results == other.results and self.bytes == other.bytes and self.usage_by == other.usage_by and self.claude_code == other.claude_code and self.hist_turns == other.hist_turns and self.hist_tokens == other.hist_tokens and self.hist_cost == other.hist_cost)
-    def __hash__(self):
-        return hash((_h, self.rejects, self.lines, self.kinds, self.conversations, self.turns, self.max_turns, self.roles, self.models, self.images, self.documents, self.tool_calls, self.tool_results, self.thinking, self.with_system, self.tokens, self.stop_reasons, self.results, self.bytes, self.usage_by, self.claude_code, self.hist_turns, self.hist_tokens, self.hist_cost, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.ops.Tally
@@ -809,9 +803,7 @@ def _make45(*, _h, _s_rejects, _d_rejects, _f_rejects):
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.rejects == other.rejects)
-    def __hash__(self):
-        return hash((_h, self.rejects, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.ops.TransformTally
@@ -826,9 +818,7 @@ def _make46(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_changes, _d_changes, _
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.rejects == other.rejects and self.changes == other.changes and self.changed == other.changed and self.rules == other.rules and self.notes == other.notes)
-    def __hash__(self):
-        return hash((_h, self.rejects, self.changes, self.changed, self.rules, self.notes, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.ops.ValidateTally
@@ -843,9 +833,7 @@ def _make47(*, _h, _s_rejects, _d_rejects, _f_rejects, _s_rules, _d_rules, _f_ru
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (self.rejects == other.rejects and self.rules == other.rules and self.with_errors == other.with_errors and self.with_warnings == other.with_warnings and self.skipped == other.skipped)
-    def __hash__(self):
-        return hash((_h, self.rejects, self.rules, self.with_errors, self.with_warnings, self.skipped, ))
-    return __init__, __eq__, __hash__
+    return __init__, __eq__
 
 
 # convo.stream.sources.Chunk

@@ -41,8 +41,7 @@ def render() -> str:
 
     for module in MODULES:
         importlib.import_module(module)
-    made = sorted((q, s) for q, s in _frozen.specs().items()
-                  if "<locals>" not in q and any(q.startswith(f"{m}.") and "." not in q[len(m) + 1:] for m in MODULES))
+    made = sorted((q, s) for q, s in _frozen.specs().items() if q.rpartition(".")[0] in MODULES)
     out = [HEADER]
     entries = []
     for i, (qualname, spec) in enumerate(made):
