@@ -399,13 +399,7 @@ def _check_prefill(text: str) -> None:
 
 # --------------------------------------------------------------------------- parameters
 
-_FIELDS: dict[str, Any] = {}  # Conversation's fields' converters by name, read on first use
-
-
-def _fields() -> dict[str, Any]:
-    if not _FIELDS:
-        _FIELDS.update(converters(Conversation))
-    return _FIELDS
+_CONVERTERS = converters(Conversation)  # each field's converter (or None), by field name
 _NOT_PARAMS = ("messages", "extra")
 
 
@@ -491,10 +485,9 @@ def _params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             isinstance(v, list | tuple) and all(isinstance(b, Text) for b in v)
         )):
             raise ValueError("with_params(system=...) takes a string or Text blocks; or use inject_system()")
-        fields_ = _fields()
-        if k not in fields_:
+        if k not in _CONVERTERS:
             extras[k] = v if v is UNSET else freeze(v)
-        elif callable(convert := fields_[k]) and v is not UNSET:
+        elif callable(convert := _CONVERTERS[k]) and v is not UNSET:
             fields[k] = convert(v)
         else:
             fields[k] = freeze(v) if v is not UNSET else v

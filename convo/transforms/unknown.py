@@ -117,10 +117,6 @@ def _probe(conv: Conversation) -> Conversation:
     return result
 
 
-def _fields(value: Any) -> tuple[str, ...]:
-    return field_names(type(value))
-
-
 def _remove(value: Any, steps: list[str | int], k: int, path: str) -> Any:
     """*value* without the key at ``steps[k:]`` (a new value; nothing is changed in place)."""
     step = steps[k]
@@ -128,7 +124,7 @@ def _remove(value: Any, steps: list[str | int], k: int, path: str) -> Any:
     if has(type(value)):
         if not isinstance(step, str):
             raise TransformError(f"drop_unknown_fields: cannot follow {path}: an index into a {type(value).__name__}")
-        fields = _fields(value)
+        fields = field_names(type(value))
         extra = value.extra
         if step in fields and step not in ("extra", "type"):
             if last:
