@@ -186,7 +186,7 @@ def secrets_tables(changes: dict[str, int]) -> list[str]:
     """
     from convo.cli._report import counts_table
 
-    if not any(": redacted " in text for text in changes):  # (what scrub_secrets says: nothing to load for)
+    if not any(text.startswith("scrub_secrets: ") for text in changes):  # (no scrub ran: nothing to load)
         return []
     from convo.transforms.secrets import hit_of
 
