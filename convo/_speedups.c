@@ -578,12 +578,151 @@ clean_turns(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return looks; /* clean but for the blocks to look at: where they are */
 }
 
+/* ------------------------------------------------------------------ drop_images */
+
+/* turn d without its images (each replaced by placeholder, unless NULL): a new turn {"role",
+ * "content"} in *kept, or *kept NULL when no block is left; the images' (i, j) appended to where
+ * (or counted in *count when where is NULL). 1 done, 0 not editable here (a block not a typed
+ * dict, a tool result with blocks, a turn not an object or without a role), -1 on error */
+static int
+images_out(PyObject *d, Py_ssize_t i, PyObject *placeholder, PyObject *where, Py_ssize_t *count, PyObject **kept)
+{
+    *kept = NULL;
+    if (!PyDict_CheckExact(d))
+        return 0;
+    PyObject *role = item(d, K_ROLE), *c = item(d, K_CONTENT);
+    if (role == NULL || c == NULL || !PyList_CheckExact(c))
+        return 0;
+    Py_ssize_t n = PyList_GET_SIZE(c);
+    PyObject *blocks = PyList_New(0);
+    if (blocks == NULL)
+        return -1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *b = PyList_GET_ITEM(c, j);
+        PyObject *t = PyDict_CheckExact(b) ? item(b, K_TYPE) : NULL;
+        if (t == NULL || !PyUnicode_CheckExact(t))
+            goto not_here;
+        if (is_word(t, K_IMAGE)) {
+            if (where == NULL) {
+                (*count)++;
+            } else {
+                PyObject *at = Py_BuildValue("(nn)", i, j);
+                int bad = at == NULL || PyList_Append(where, at) < 0;
+                Py_XDECREF(at);
+                if (bad)
+                    goto error;
+            }
+            if (placeholder != NULL && PyList_Append(blocks, placeholder) < 0)
+                goto error;
+            continue;
+        }
+        if (is_word(t, K_TOOL_RESULT)) {
+            PyObject *inner = item(b, K_CONTENT);
+            if (inner != NULL && PyList_CheckExact(inner))
+                goto not_here; /* images may be inside: the built blocks' edit does it */
+        }
+        if (PyList_Append(blocks, b) < 0)
+            goto error;
+    }
+    if (PyList_GET_SIZE(blocks) == 0) {
+        Py_DECREF(blocks);
+        return 1;
+    }
+    PyObject *turn = PyDict_New();
+    if (turn == NULL || PyDict_SetItem(turn, W[K_ROLE], role) < 0 || PyDict_SetItem(turn, W[K_CONTENT], blocks) < 0) {
+        Py_XDECREF(turn);
+        goto error;
+    }
+    Py_DECREF(blocks);
+    *kept = turn;
+    return 1;
+not_here:
+    Py_DECREF(blocks);
+    return 0;
+error:
+    Py_DECREF(blocks);
+    return -1;
+}
+
+/* drop_images(turns, masks, image_bit, text_bit, placeholder, paths): the parsed turns of a
+ * lazy conversation (convo.model.lazy_turns) without images, for drop_images(): a tuple (out,
+ * out_masks, said, empty). Each turn whose mask has image_bit is copied without its images (each
+ * replaced by placeholder, a dict, unless None), its mask without image_bit and with text_bit;
+ * said is the images' (i, j) in order where paths is true, else their count; empty lists the
+ * turns left with no block (they stay in out as they were: the caller decides). None where a
+ * turn with an image cannot be edited here (a tool result with blocks: build it). */
+static PyObject *
+drop_images(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "drop_images(turns, masks, image_bit, text_bit, placeholder, paths) takes six arguments");
+        return NULL;
+    }
+    PyObject *turns = args[0], *masks = args[1], *placeholder = args[4];
+    long image_bit = PyLong_AsLong(args[2]), text_bit = PyLong_AsLong(args[3]);
+    int paths = PyObject_IsTrue(args[5]);
+    if ((image_bit == -1 || text_bit == -1) && PyErr_Occurred())
+        return NULL;
+    if (paths < 0)
+        return NULL;
+    if (!PyList_CheckExact(turns) || !PyList_CheckExact(masks) || PyList_GET_SIZE(masks) != PyList_GET_SIZE(turns)
+        || !(placeholder == Py_None || PyDict_CheckExact(placeholder))) {
+        PyErr_SetString(PyExc_TypeError, "drop_images: turns and masks must be lists of one length, placeholder a dict or None");
+        return NULL;
+    }
+    if (placeholder == Py_None)
+        placeholder = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(turns), count = 0;
+    PyObject *out = PyList_GetSlice(turns, 0, n), *out_masks = PyList_GetSlice(masks, 0, n);
+    PyObject *empty = PyList_New(0), *where = paths ? PyList_New(0) : NULL, *result = NULL;
+    if (out == NULL || out_masks == NULL || empty == NULL || (paths && where == NULL))
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long bits = PyLong_AsLong(PyList_GET_ITEM(masks, i));
+        if (bits == -1 && PyErr_Occurred())
+            goto done;
+        if (!(bits & image_bit))
+            continue;
+        PyObject *kept;
+        int r = images_out(PyList_GET_ITEM(turns, i), i, placeholder, where, &count, &kept);
+        if (r < 0)
+            goto done;
+        if (r == 0) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        if (kept == NULL) { /* no block left: the caller decides (the turn stays in out) */
+            PyObject *at = PyLong_FromSsize_t(i);
+            int bad = at == NULL || PyList_Append(empty, at) < 0;
+            Py_XDECREF(at);
+            if (bad)
+                goto done;
+            continue;
+        }
+        PyList_SetItem(out, i, kept); /* steals kept, drops out's reference to the old turn */
+        PyObject *mask = PyLong_FromLong((bits & ~image_bit) | text_bit);
+        if (mask == NULL)
+            goto done;
+        PyList_SetItem(out_masks, i, mask);
+    }
+    PyObject *said = paths ? Py_NewRef(where) : PyLong_FromSsize_t(count);
+    result = said == NULL ? NULL : Py_BuildValue("(OONO)", out, out_masks, said, empty);
+done:
+    Py_XDECREF(out);
+    Py_XDECREF(out_masks);
+    Py_XDECREF(empty);
+    Py_XDECREF(where);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"clone", clone_, METH_O, "clone(obj): a new instance of obj's class with the same slot values."},
     {"maker", maker, METH_VARARGS, "maker(cls, names): a callable making cls from one value per named slot."},
     {"packer", packer, METH_VARARGS, "packer(cls, names, keys, skip): a callable giving {key: slot} of a cls."},
     {"clean_turns", (PyCFunction)(void (*)(void))clean_turns, METH_FASTCALL,
      "clean_turns(turns, masks): True when parsed turns need neither the message rules nor the closed world's walk."},
+    {"drop_images", (PyCFunction)(void (*)(void))drop_images, METH_FASTCALL,
+     "drop_images(turns, masks, image_bit, text_bit, placeholder, paths): parsed turns without their images."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -172,6 +172,11 @@ class _CountingLog(ChangeLog):
         counts, key = self.cell[0], (self.transform, what)  # (_add, inlined: once per change)
         counts[key] = counts.get(key, 0) + 1
 
+    def add_many(self, what: str, why: str, n: int) -> None:
+        if n:
+            counts, key = self.cell[0], (self.transform, what)
+            counts[key] = counts.get(key, 0) + n
+
     def note(self, what: str, path: str, why: str) -> None:
         _add(self.cell[1], (self.transform, what))
 

@@ -82,6 +82,18 @@ class ChangeLog:
         """Record one change."""
         self.changes.append(Change(self.transform, what, path, why))
 
+    def add_many(self, what: str, why: str, n: int) -> None:
+        """Record *n* changes of one kind without their paths (what a transform may call on a
+        log whose ``paths`` is False, instead of :meth:`add` once for each).
+
+        >>> log = ChangeLog("drop_images")
+        >>> log.add_many("dropped an image", "drop_images()", 2)
+        >>> [c.path for c in log.changes]
+        ['', '']
+        """
+        for _ in range(n):
+            self.add(what, "", why)
+
     def note(self, what: str, path: str, why: str) -> None:
         """Record something worth reporting that is not an edit (data a transform could not
         look into and left as it was). Explanations list it as a change; the command counts
@@ -103,6 +115,9 @@ class _NullLog(ChangeLog):
         self.paths = False
 
     def add(self, what: str, path: str, why: str) -> None:
+        pass
+
+    def add_many(self, what: str, why: str, n: int) -> None:
         pass
 
     def note(self, what: str, path: str, why: str) -> None:

@@ -13,6 +13,7 @@ from itertools import compress, repeat
 from operator import and_, attrgetter, or_
 from typing import Any
 
+from convo import _slots
 from convo._json import UNSET, FrozenDict
 from convo._predicates import paused
 from convo.errors import TransformError
@@ -69,7 +70,7 @@ __all__ = [
 
 
 class _DropImages(Transform):
-    __slots__ = ("_repr", "_text", "_what", "placeholder")
+    __slots__ = ("_json", "_repr", "_text", "_what", "placeholder")
 
     def __init__(self, placeholder: str | None) -> None:
         super().__init__("drop_images", **({"placeholder": placeholder} if placeholder is not None else {}))
@@ -78,6 +79,8 @@ class _DropImages(Transform):
         self._text = Text(placeholder) if placeholder is not None else None
         self._what = "replaced an image with a placeholder" if placeholder is not None else "dropped an image"
         self._repr = repr(self)
+        # the placeholder as parsed JSON, for turns edited unbuilt (one dict for all: never changed)
+        self._json = None if placeholder is None else {"type": "text", "text": placeholder}
 
     def _blocks(
         self, blocks: tuple[Block, ...], log: ChangeLog, i: int, trail: tuple[int, ...] = ()
@@ -157,45 +160,106 @@ class _DropImages(Transform):
         None (build them) where a turn with an image holds a tool result with blocks."""
         if not reduce(or_, masks, 0) & _IMAGE_BIT:  # (no turn holds an image: one pass, in C)
             return conv
-        hits = list(compress(range(len(masks)), map(and_, masks, repeat(_IMAGE_BIT))))
-        placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
-        # what to log, said only once every turn is known to be editable here (else: built, and
-        # the built blocks' edit logs it)
-        said: list[tuple[str, str, str]] | None = [] if log.enabled else None
-        paths = log.paths
-        out, out_masks = list(turns), list(masks)
-        gone: list[int] = []
-        for i in hits:
-            turn = turns[i]
-            kept = []
-            for j, b in enumerate(turn["content"]):
-                t = b["type"]
-                if t == "image":
-                    if said is not None:
-                        said.append((self._what, _inner_path(i, (), j) if paths else "", self._repr))
-                    if placeholder is not None:  # (one dict for all: parsed turns are never changed)
-                        kept.append(placeholder)
-                elif t == "tool_result" and b.get("content").__class__ is list:
-                    return None
-                else:
-                    kept.append(b)
-            if kept:
-                out[i] = {"role": turn["role"], "content": kept}
-                out_masks[i] = masks[i] & ~_IMAGE_BIT | (0 if placeholder is None else _TEXT_BIT)
-            elif (why := _needed_turns(turns, i)) is not None:
-                out[i] = {"role": turn["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
+        placeholder = self._json
+        edit = drop_images_turns(turns, masks, _IMAGE_BIT, 0 if placeholder is None else _TEXT_BIT, placeholder,
+                                 log.paths)
+        if edit is None:
+            return None
+        out, out_masks, said, empty = edit
+        left: dict[int, str] = {}  # the turns of images only that stay, with the reason
+        for i in empty:
+            why = _needed_turns(turns, i)
+            if why is not None:
+                out[i] = {"role": turns[i]["role"], "content": [{"type": "text", "text": IMAGE_PLACEHOLDER}]}
                 out_masks[i] = _TEXT_BIT
-                if said is not None:
-                    said.append((f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), why))
-            else:
-                gone.append(i)
-                if said is not None:
-                    said.append(("dropped a turn left empty", msg_path(i), "it held only images"))
-        for i in reversed(gone):
-            del out[i], out_masks[i]
-        for what, path, why in said or ():
-            log.add(what, path, why)
+                left[i] = why
+        if log.enabled:
+            self._log_parsed(log, said, empty, left)
+        for i in reversed(empty):
+            if i not in left:
+                del out[i], out_masks[i]
         return with_lazy_turns(conv, out, out_masks)
+
+    def _log_parsed(self, log: ChangeLog, said: list[tuple[int, int]] | int, empty: list[int],
+                    left: dict[int, str]) -> None:
+        """Log :meth:`_parsed`'s edits as the built blocks' edit logs them, in the same order:
+        each image of a turn, then what became of the turn if no block was left (*said*: the
+        images' ``(turn, block)``, or their count for a log without paths)."""
+
+        def end(i: int) -> None:
+            if i in left:
+                log.add(f"left {IMAGE_PLACEHOLDER!r} in a turn of images only", msg_path(i), left[i])
+            else:
+                log.add("dropped a turn left empty", msg_path(i), "it held only images")
+
+        if isinstance(said, int):
+            log.add_many(self._what, self._repr, said)
+            for i in empty:
+                end(i)
+            return
+        k = 0
+        for i, j in said:
+            while k < len(empty) and empty[k] < i:
+                end(empty[k])
+                k += 1
+            log.add(self._what, _inner_path(i, (), j), self._repr)
+        for i in empty[k:]:
+            end(i)
+
+
+def drop_images_turns_py(
+    turns: list[Any], masks: list[int], image_bit: int, text_bit: int, placeholder: dict[str, Any] | None,
+    paths: bool,
+) -> tuple[list[Any], list[int], list[tuple[int, int]] | int, list[int]] | None:
+    """The parsed turns of a lazy conversation (:func:`~convo.model.lazy_turns`) without their
+    images, as ``drop_images()`` edits them: ``(turns, masks, said, empty)``. Each turn whose mask
+    has *image_bit* is a new ``{"role", "content"}`` without its images (each replaced by
+    *placeholder*, unless None), its mask without *image_bit* and with *text_bit*; *said* is the
+    images' ``(turn, block)`` in order where *paths*, else their count; *empty* lists the turns
+    left with no block, which stay as they were (the caller decides). None where a turn with an
+    image holds a tool result with blocks, or is not as the codec keeps it (a turn or block not an
+    object, no role, a block without a string type): build it.
+    Nothing given is changed. ``convo/_speedups.c`` does the same in C (:data:`drop_images_turns`).
+
+    >>> img = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    >>> turns = [{"role": "user", "content": [{"type": "text", "text": "See"}, img]},
+    ...          {"role": "assistant", "content": "ok"}, {"role": "user", "content": [img]}]
+    >>> drop_images_turns_py(turns, [3, 0, 2], 2, 0, None, True)
+    ([{'role': 'user', 'content': [{'type': 'text', 'text': 'See'}]}, {'role': 'assistant', 'content': 'ok'}, \
+{'role': 'user', 'content': [{'type': 'image', 'source': {'type': 'url', 'url': 'https://example.com/a.png'}}]}], \
+[1, 0, 2], [(0, 1), (2, 0)], [2])
+    """
+    out, out_masks = list(turns), list(masks)
+    where: list[tuple[int, int]] = []
+    empty: list[int] = []
+    for i in compress(range(len(masks)), map(and_, masks, repeat(image_bit))):
+        turn = turns[i]
+        if turn.__class__ is not dict or "role" not in turn or turn.get("content").__class__ is not list:
+            return None
+        kept = []
+        for j, b in enumerate(turn["content"]):
+            t = b.get("type") if b.__class__ is dict else None
+            if t.__class__ is not str:
+                return None
+            if t == "image":
+                where.append((i, j))
+                if placeholder is not None:  # (one dict for all: parsed turns are never changed)
+                    kept.append(placeholder)
+            elif t == "tool_result" and b.get("content").__class__ is list:
+                return None  # images may be inside: the built blocks' edit does it
+            else:
+                kept.append(b)
+        if kept:
+            out[i] = {"role": turn["role"], "content": kept}
+            out_masks[i] = masks[i] & ~image_bit | text_bit
+        else:
+            empty.append(i)
+    return out, out_masks, where if paths else len(where), empty
+
+
+drop_images_turns: Callable[..., Any] = getattr(_slots.speedups(), "drop_images", drop_images_turns_py)
+""":func:`drop_images_turns_py`, in C where ``convo._speedups`` is built (and ``CONVO_PURE_PYTHON``
+is not set); the tests hold the two to the same results."""
 
 
 def _first_image(blocks: tuple[Block, ...]) -> int:
