@@ -6,9 +6,10 @@ convo needs to pick ``media_type`` and to estimate tokens with the ceil(w/28) * 
 
 from __future__ import annotations
 
+import binascii
 import struct
 
-__all__ = ["MEDIA_TYPES", "image_size", "sniff_media_type"]
+__all__ = ["MEDIA_TYPES", "base64_image_size", "image_size", "sniff_media_type"]
 
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
@@ -58,6 +59,29 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     except (struct.error, IndexError):
         return None
     return None
+
+
+def base64_image_size(data: str) -> tuple[int, int] | None:
+    """(width, height) of the image in base64 *data*, from its header, or None if unknown.
+
+    Only the header is decoded: PNG, GIF and WebP give their size within the first 30 bytes; a
+    JPEG's frame header may come after its metadata, so more is decoded for a JPEG only.
+
+    >>> base64_image_size("iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAADklEQVR4nGNgYGBgYAIAAAsAAv0d0kYAAAAASUVORK5CYII=")
+    (2, 3)
+    """
+    size = None
+    for n in (64, 4096, 65536):
+        head = data[:n]
+        head = head[: len(head) - len(head) % 4]
+        try:
+            raw = binascii.a2b_base64(head)  # (as base64.b64decode: not strict, ASCII only)
+        except ValueError:
+            return None
+        size = image_size(raw)
+        if size is not None or len(head) < n - 3 or not raw.startswith(b"\xff\xd8\xff"):
+            return size
+    return size
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 from convo import _frozen
-from convo._images import image_size, sniff_media_type
+from convo._images import base64_image_size, sniff_media_type
 from convo._json import EMPTY, UNSET, FrozenDict, Json, Unset, freeze, nested_repr
 from convo.errors import ImageError
 
@@ -261,21 +261,7 @@ class Image:
         src = self.source
         if not isinstance(src, Base64Source):
             return None
-        # Decode only the header: PNG, GIF and WebP give their size within the first 30 bytes; a
-        # JPEG's frame header may come after its metadata, so more is decoded for a JPEG only.
-        data = src.data
-        size = None
-        for n in (64, 4096, 65536):
-            head = data[:n]
-            head = head[: len(head) - len(head) % 4]
-            try:
-                raw = base64.b64decode(head)
-            except ValueError:
-                return None
-            size = image_size(raw)
-            if size is not None or len(head) < n - 3 or not raw.startswith(b"\xff\xd8\xff"):
-                return size
-        return size
+        return base64_image_size(src.data)
 
 
 @frozen

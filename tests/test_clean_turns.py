@@ -26,6 +26,7 @@ import convo.rules as R
 from convo.errors import DecodeError
 from convo.model import LAZY_BITS, is_built, lazy_turns
 from convo.rules import _turns
+from convo.rules._plain import _looks_fine
 from convo.rules._schema import load_schema, parsed_content_ok
 from tests._helpers_cli import realworld_requests
 
@@ -83,6 +84,10 @@ def check(conv_bytes: bytes) -> Any:
         with_images = {at[0] for at in verdict} if isinstance(verdict, list) else set()
         assert all(type(d["content"]) is str or parsed_content_ok(d["content"])
                    for i, d in enumerate(turns) if i not in with_images)
+        # judging only the blocks to look at (what validate does) is judging their messages whole
+        if with_images:
+            assert _looks_fine((turns, None), verdict, "create") == all(
+                parsed_content_ok(turns[i]["content"]) for i in with_images)
     return verdict
 
 
@@ -378,6 +383,40 @@ class TestPredicate:
         assert isinstance(verdicts(raw), list)
         fast, full = reports(raw)[0]
         assert fast.rules == ("image.media-type",) and fast == full
+
+    @pytest.mark.parametrize(("img", "fine"), [
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}, True),
+        ({"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}, True),
+        ({"type": "image", "source": {"type": "url", "url": "https://x/a.png"}, "cache_control": {"type": "ephemeral"}},
+         True),
+        # the lazy check takes these; the closed world does not (an unknown key; an unknown tag; a
+        # source of a beta (the Files API))
+        ({"type": "image", "source": {"type": "url", "url": "https://x/a.png"},
+          "cache_control": {"type": "ephemeral", "x": 1}}, False),
+        ({"type": "image", "source": {"type": "url", "url": "https://x/a.png"}, "cache_control": {"type": "nope"}},
+         False),
+        ({"type": "image", "source": {"type": "file", "file_id": "file_1"}}, False),
+    ])
+    @pytest.mark.parametrize("inside", [False, True])
+    def test_only_the_blocks_to_look_at_are_judged(self, img: dict[str, Any], fine: bool, inside: bool) -> None:
+        """validate's closed-world look at a message with images judges those blocks only (the
+        predicate judged the rest), and finds what judging the whole message finds, in the same
+        reports as the full pass."""
+        text = {"type": "text", "text": "See"}
+        if inside:  # in a tool result, with a breakpoint on the result
+            ask = {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}
+            msgs = [{"role": "user", "content": "Go"}, ask, {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t", "content": [text, img], "cache_control": {"type": "ephemeral"}},
+                text]}]
+        else:
+            msgs = [{"role": "user", "content": [text, img, text, img]}]
+        raw = orjson.dumps({"model": "claude-opus-4-8", "max_tokens": 8, "messages": msgs})
+        verdict = verdicts(raw)
+        assert isinstance(verdict, list) and len(verdict) >= 2
+        turns, _ = lazy_turns(convo.loads(raw))  # type: ignore[misc]
+        assert _looks_fine((turns, None), verdict, "create") is fine
+        assert all(parsed_content_ok(turns[i]["content"]) for i, _, _ in verdict) is fine
+        check(raw)
 
     def test_in_use(self) -> None:
         import os

@@ -10,6 +10,7 @@ turns, and on any JSON at all; and ``convo validate``'s output with the check ag
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import math
@@ -33,8 +34,20 @@ from convo.stream import ops
 from convo.stream.ops import ValidateOp
 from tests._helpers_cli import realworld_requests
 from tests.test_clean_turns import BREAKS, PNG, break_all, plain_requests
+from tests.test_model import gif, jpeg, webp_vp8x
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "transcripts.jsonl"
+
+
+def _image(media_type: str, data: bytes) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": base64.b64encode(data).decode()}}
+
+
+GIF = _image("image/gif", gif(30, 20))
+WEBP = _image("image/webp", webp_vp8x(640, 480))
+JPEG_LATE_FRAME = _image("image/jpeg", jpeg(800, 600, metadata=5000))  # its size is past the first 4096 characters
+BIG_GIF = _image("image/gif", gif(9000, 10))["source"]["data"]  # wider than 8000 px
+HEAVY_GIF = _image("image/gif", gif(10, 10) + bytes(8 * 1024 * 1024))["source"]["data"]  # over 10 MB of base64
 
 # (profile or None for the request's own model, API version)
 SETTINGS = [
@@ -220,6 +233,34 @@ class TestImplication:
         assert check(req({**png, "cache_control": {"type": "ephemeral"}})) is False
         many = req(*[png] * 101)  # more than the model takes
         assert check(many) is False and "image.too-many" in full_report(orjson.dumps(many), None, "2023-06-01").rules
+
+    @pytest.mark.parametrize(("block", "plain"), [
+        (GIF, True), (WEBP, True), (JPEG_LATE_FRAME, True),
+        ({"type": "image", "source": {"type": "url", "url": "https://example.com/a.png", "x": 1}}, False),
+        ({"type": "image", "source": {"type": "url", "url": 5}}, False),
+        ({"type": "image", "source": {"type": "file", "file_id": "file_1"}}, False),  # a beta's source
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/tiff", "data": PNG}}, False),
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "QUJD" * 8}}, False),
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG + "\n"}}, False),
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}, True),  # too short to tell
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/gif", "data": BIG_GIF}}, False),
+        ({"type": "image", "source": {"type": "base64", "media_type": "image/gif", "data": HEAVY_GIF}}, False),
+        ({"type": "image", "source": {"type": "url", "url": "https://x/a.png"},
+          "cache_control": {"type": "ephemeral", "ttl": "5m"}}, False),  # a breakpoint
+    ])
+    @pytest.mark.parametrize("inside", [False, True])
+    def test_image_shapes(self, block: dict[str, Any], plain: bool, inside: bool) -> None:
+        """Images are judged on their parsed blocks (never built): plain for the GA shapes the
+        image rules find fine, in a user turn or in a tool result; anything else goes to validate,
+        which reports the same either way."""
+        if inside:
+            msgs = [{"role": "user", "content": "Go"},
+                    {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [block]}]}]
+        else:
+            msgs = [{"role": "user", "content": [{"type": "text", "text": "See"}, block]}]
+        got = judge({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": msgs})
+        assert got[1] is plain
 
     @pytest.mark.parametrize(("change", "rule"), [
         ({"max_tokens": 64001}, "request.max-tokens-range"),

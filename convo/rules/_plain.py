@@ -43,13 +43,14 @@ from typing import Any
 
 import orjson
 
+from convo._images import MEDIA_TYPES, base64_image_size
 from convo._json import UNSET
 from convo._predicates import sampling_off_default, sampling_off_thinking
 from convo.model import _LAZY_BUILD, SAMPLING_PARAMS, Image
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
-from convo.rules._pass import _Pass
+from convo.rules._pass import _Pass, _sniff_base64, _valid_base64
 from convo.rules._request import _THINKING_ON, _tool_rules
-from convo.rules._schema import _fast, load_schema, parsed_content_ok
+from convo.rules._schema import _fast, load_schema, parsed_block_ok
 from convo.rules._turns import clean_turns
 
 __all__ = ["PLAIN_KEYS", "PlainCheck"]
@@ -235,17 +236,45 @@ class PlainCheck:
 def _images_ok(turns: list[Any], masks: list[int], looks: list[tuple[int, int, int]], p: Profile,
                api_2026: bool) -> bool:
     """Whether clean turns but for the blocks *looks* (:func:`convo.rules._turns.clean_turns`'
-    list) hold images only, which the image rules find nothing wrong with, as validate judges
-    them: the closed world on those messages' parsed content, then the image rules on their
-    blocks, built alone (a breakpoint among them: False, as it is counted across the request)."""
-    if not _looks_fine((turns, masks), looks, "create"):
-        return False
-    s = _Pass(p, api_2026)
-    _look((turns, masks), looks, s)
-    if s.cache_count or s.out:
-        return False
-    s.check_images()
-    return not s.out
+    list) hold images only, which the closed world and the image rules
+    (:meth:`convo.rules._pass._Pass.check_images`) find nothing wrong with, judged on the parsed
+    blocks without building them. Only the plain shapes are judged: a block of ``type`` and
+    ``source`` only, a ``base64`` source of ``type``, ``media_type`` and ``data`` or a ``url``
+    source of ``type`` and ``url`` (the GA keys of each), values strings; anything else (a
+    breakpoint among them, a key more, a file source, ...) answers False, for validate."""
+    n = len(looks)
+    if n > p.max_images:
+        return False  # image.too-many
+    limit = p.many_images_px if n > p.many_images_threshold else p.max_image_px
+    for i, j, k in looks:
+        b = turns[i]["content"][j]
+        if k >= 0:  # an image in a tool result
+            b = b["content"][k]
+        if len(b) != 2 or b.get("type") != "image":
+            return False
+        src = b.get("source")
+        if src.__class__ is not dict:
+            return False
+        kind = src.get("type")
+        if kind == "url":
+            if len(src) != 2 or src.get("url").__class__ is not str:
+                return False
+            continue
+        if kind != "base64" or len(src) != 3:
+            return False
+        mt, data = src.get("media_type"), src.get("data")
+        # the image rules, in check_images' order (any finding: False)
+        if data.__class__ is not str or mt.__class__ is not str or not _valid_base64(data):
+            return False  # (schema.type) or base64.invalid
+        if mt not in MEDIA_TYPES or len(data) > p.max_image_bytes:
+            return False  # image.media-type, image.too-large
+        actual = _sniff_base64(data)
+        if actual is not None and actual != mt:
+            return False  # image.media-type: the bytes are another type
+        size = base64_image_size(data)
+        if size is not None and (size[0] > limit or size[1] > limit):
+            return False  # image.dimensions
+    return True
 
 
 def _thinking_ok(thinking: Any, p: Profile, max_tokens: int, effort: Any) -> bool:
@@ -286,22 +315,27 @@ def _choice_ok(choice: Any, p: Profile, thinking: Any, tools: Any) -> bool:
 
 
 def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
-    """Whether the closed world finds the parsed content of every message in *found* fine."""
+    """Whether the closed world finds every block in *found* fine, as parsed JSON (the other
+    blocks of those messages :func:`~convo.rules._turns.clean_turns` judged clean: their keys
+    are their type's GA keys and their values of its types; a tool result is judged whole)."""
     contents = turns[0]
-    return all(parsed_content_ok(contents[i]["content"], root=root) for i in {at[0] for at in found})
+    done = (-1, -1)
+    for i, j, _ in found:
+        if (i, j) != done:  # (a tool result's blocks come together: it is judged once)
+            done = (i, j)
+            if not parsed_block_ok(contents[i]["content"][j], root=root):
+                return False
+    return True
 
 
 def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
     """What the message pass does with the blocks *found* (clean turns but for these): an image
-    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only the
-    content of the messages that hold them is built (as reading it would build it)."""
+    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only
+    those blocks are built (alone: a block is built from its own JSON only)."""
     contents = turns[0]
-    built: dict[int, Any] = {}
+    build = _LAZY_BUILD[0]
     for i, j, k in found:
-        blocks = built.get(i)
-        if blocks is None:
-            blocks = built[i] = _LAZY_BUILD[0](contents[i]["content"])
-        b: Any = blocks[j]
+        b: Any = build([contents[i]["content"][j]])[0]
         path = f"$.messages[{i}].content[{j}]"
         if k >= 0:
             b = b.content[k]
