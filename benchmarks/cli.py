@@ -37,6 +37,11 @@ not yet interleaved: 100 MB, 1 worker 0.81x, 0.55x (loads 0.8, 1.0; the same cod
 1 worker 0.67x and 0.65x by wall time, 0.74x and 0.63x by CPU seconds; 1 GB 0.68x and 0.67x
 (97 and 107 MB/s against the floor's 141 and 159), peak RSS 30-31 MB; 2 workers on 1 GB 1.45x
 and 1.52x one worker (1.65x and 1.70x on idle cores), 89 MB in all.
+
+2026-12-08 (a quiet 2-core machine, load 0.6-1.1; 9 rounds; three runs at 9c594f3, 4dbebfc and
+c8caa7c): 100 MB, 1 worker, round-by-round medians 0.83x, 0.91x, 0.88x (ranges 0.73-0.97x); 1 GB
+0.90x (230 against 256 MB/s), peak RSS 25 MB; 2 workers 1.23-1.34x one on 100 MB, 1.76x on 1 GB
+(80 MB in all). 9c594f3 measured 0.71-0.74x the day before at load 1.3-1.5: the machine.
 """
 
 from __future__ import annotations
