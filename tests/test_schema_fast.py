@@ -144,7 +144,8 @@ class TestParsedContent:
     @given(req=SchemaStrategies(load_spec()).component("CreateMessageParams"), data=st.data())
     def test_clean_parsed_content_walks_clean(self, req, data):
         _mutate(req, data)
-        for i, msg in enumerate(req.get("messages") or []):
+        msgs = req.get("messages")  # (a mutation may have made it any value)
+        for i, msg in enumerate(msgs if isinstance(msgs, list) else []):
             content = msg.get("content") if isinstance(msg, dict) else None
             if not isinstance(content, list) or not _schema.parsed_content_ok(content):
                 continue
