@@ -196,6 +196,18 @@ class TestReportedChanges:
         assert sum(c.what.startswith(("dropped an image", "replaced an image")) for c in changes) == sum(
             b == IMG for msg in messages if isinstance(msg["content"], list) for b in msg["content"])
 
+    def test_no_two_requests_share_a_placeholder(self) -> None:
+        """The placeholder an unbuilt turn gets is that request's own (one dict for its images):
+        a caller that changed one request's JSON could not change another's."""
+        tr = t.drop_images(placeholder="[img]")
+        data = orjson.dumps({"model": "claude-opus-4-8", "messages": [_turn("user", IMG, IMG), _A, _U]})
+        a, b = tr(convo.loads(data)), tr(convo.loads(data))
+        pa, pb = lazy_turns(a), lazy_turns(b)
+        assert pa is not None and pb is not None
+        first, second = pa[0][0]["content"], pb[0][0]["content"]
+        assert first == second == [PLACEHOLDER, PLACEHOLDER]
+        assert first[0] is first[1] and first[0] is not second[0]
+
     def test_add_many(self) -> None:
         """A log without paths is given the count in one call; every log records it."""
         log = t.ChangeLog("drop_images")

@@ -70,7 +70,7 @@ __all__ = [
 
 
 class _DropImages(Transform):
-    __slots__ = ("_json", "_repr", "_text", "_what", "placeholder")
+    __slots__ = ("_repr", "_text", "_what", "placeholder")
 
     def __init__(self, placeholder: str | None) -> None:
         super().__init__("drop_images", **({"placeholder": placeholder} if placeholder is not None else {}))
@@ -79,8 +79,6 @@ class _DropImages(Transform):
         self._text = Text(placeholder) if placeholder is not None else None
         self._what = "replaced an image with a placeholder" if placeholder is not None else "dropped an image"
         self._repr = repr(self)
-        # the placeholder as parsed JSON, for turns edited unbuilt (one dict for all: never changed)
-        self._json = None if placeholder is None else {"type": "text", "text": placeholder}
 
     def _blocks(
         self, blocks: tuple[Block, ...], log: ChangeLog, i: int, trail: tuple[int, ...] = ()
@@ -160,7 +158,9 @@ class _DropImages(Transform):
         None (build them) where a turn with an image holds a tool result with blocks."""
         if not reduce(or_, masks, 0) & _IMAGE_BIT:  # (no turn holds an image: one pass, in C)
             return conv
-        placeholder = self._json
+        # the placeholder as parsed JSON: one dict for the images of this request (parsed turns
+        # are never changed; a new one each call, so that no two requests share it)
+        placeholder = None if self.placeholder is None else {"type": "text", "text": self.placeholder}
         edit = drop_images_turns(turns, masks, _IMAGE_BIT, 0 if placeholder is None else _TEXT_BIT, placeholder,
                                  log.paths)
         if edit is None:
