@@ -25,10 +25,10 @@ import convo
 import convo.rules as R
 from convo.errors import DecodeError
 from convo.model import LAZY_BITS, is_built, lazy_turns
-from convo.rules import _turns
-from convo.rules._plain import _looks_fine
+from convo.rules import _looks_fine, _turns
 from convo.rules._schema import load_schema, parsed_content_ok
 from tests._helpers_cli import realworld_requests
+from tests._helpers_leaks import memory_kept
 
 speedups = pytest.importorskip("convo._speedups", reason="the C part is not built here (no C compiler at install)")
 
@@ -424,8 +424,6 @@ class TestPredicate:
         assert _turns.clean_turns is expected
 
     def test_no_leak(self) -> None:
-        import gc
-        import tracemalloc
         img = {"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}
         cases = [
             ([{"role": "user", "content": "Go"},
@@ -441,14 +439,7 @@ class TestPredicate:
                 for turns, masks in cases:
                     speedups.clean_turns(turns, masks)
 
-        work()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(10):
-            work()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
+        grown = memory_kept(work, 10)
         assert grown < 64 * 1024, grown
 
     def test_bad_calls(self) -> None:

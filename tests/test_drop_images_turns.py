@@ -9,9 +9,7 @@ turns, masks, images and empty turns, or None), change nothing they are given, a
 from __future__ import annotations
 
 import copy
-import gc
 import os
-import tracemalloc
 from typing import Any
 
 import orjson
@@ -27,6 +25,7 @@ from convo.model import LAZY_BITS, lazy_turns
 from convo.transforms import transcript
 from convo.transforms.transcript import drop_images_turns_py
 from tests._helpers_cli import realworld_lines
+from tests._helpers_leaks import memory_kept
 
 speedups = pytest.importorskip("convo._speedups", reason="the C part is not built here (no C compiler at install)")
 
@@ -150,14 +149,7 @@ class TestCAgreesWithPython:
                 with pytest.raises(TypeError):
                     speedups.drop_images(turns, [3, 0, "2"], IMAGE, 0, None, True)
 
-        work()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(10):
-            work()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
+        grown = memory_kept(work, 10)
         assert grown < 64 * 1024, grown
 
     def test_the_function_in_use(self) -> None:
@@ -217,7 +209,8 @@ class TestReportedChanges:
             ("drop_images", "dropped an image", "", "drop_images()")] * 3
         from convo.transforms._base import NULL_LOG
 
-        NULL_LOG.add_many("dropped an image", "drop_images()", 3)  # (records nothing, raises nothing)
+        NULL_LOG.add_many("dropped an image", "drop_images()", 3)
+        assert NULL_LOG.changes == []  # (what a plain call passes records nothing)
 
     def test_the_command_counts_every_image(self, tmp_path: Any, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
         """The command's summary counts each image once, also where the turns stay unbuilt."""

@@ -216,8 +216,8 @@ class TestImplication:
             assert judge(req)[3] is True, shape  # claude-sonnet-4-5, 2023-06-01
 
     def test_images(self) -> None:
-        """Turns clean but for images: plain where the image rules find them fine (built alone,
-        as validate builds them), not where they find anything, nor with a breakpoint."""
+        """Turns clean but for images: plain where the image rules find them fine (judged on the
+        parsed blocks), not where they find anything, nor with a breakpoint."""
         check = CHECKS[(None, "2023-06-01")]
 
         def req(*blocks: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import pickle
-import tracemalloc
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from convo.errors import DecodeError
 from convo.model import lazy_turns
 from convo.transforms import _base
 from tests._helpers_cli import realworld_lines
+from tests._helpers_leaks import memory_kept
 
 speedups = pytest.importorskip("convo._speedups", reason="the C part is not built here (no C compiler at install)")
 
@@ -137,14 +137,7 @@ class TestMaker:
                 speedups.maker(m.Text, ("text",))
                 speedups.packer(m.Text, ("text",), ("t",), None)
 
-        work()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(20):
-            work()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
+        grown = memory_kept(work, 20)
         assert grown < 64 * 1024, grown
 
 

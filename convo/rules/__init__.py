@@ -43,6 +43,7 @@ Where each part lives (the modules are private; import from ``convo.rules``):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from convo._json import UNSET
 from convo._predicates import effort_only as effort_only
@@ -53,18 +54,19 @@ from convo._predicates import sampling_off_default as sampling_off_default
 from convo._predicates import sampling_off_thinking as sampling_off_thinking
 from convo._predicates import system_may_follow as system_may_follow
 from convo.errors import ValidationError
-from convo.model import _GET_ROOT, Conversation, lazy_turns
+from convo.model import _GET_ROOT, _LAZY_BUILD, Conversation, Image, lazy_turns
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._catalog import RULES, Report, Rule, Severity, Violation, rules_table_markdown
 from convo.rules._messages import _check_messages, _prefill_rules
 from convo.rules._pass import _get, _Pass
-from convo.rules._plain import PlainCheck, _look, _looks_fine
+from convo.rules._plain import PlainCheck
 from convo.rules._request import _THINKING_ON, _check_request, _check_system
 from convo.rules._schema import (
     api_location,
     betas_needed,
     check_request,
     load_schema,
+    parsed_content_ok,
 )
 from convo.rules._turns import clean_turns
 
@@ -174,6 +176,39 @@ def validate(
     if s.images:
         s.check_images()
     return Report(s.out)
+
+
+def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
+    """Whether the closed world finds every block in *found* fine, as parsed JSON (the other
+    blocks of those messages :func:`~convo.rules._turns.clean_turns` judged clean: their keys
+    are their type's GA keys and their values of its types; a tool result is judged whole)."""
+    contents = turns[0]
+    done = (-1, -1)
+    for i, j, _ in found:
+        if (i, j) != done:  # (a tool result's blocks come together: it is judged once)
+            done = (i, j)
+            if not parsed_content_ok([contents[i]["content"][j]], root=root):
+                return False
+    return True
+
+
+def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
+    """What the message pass does with the blocks *found* (clean turns but for these): an image
+    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only
+    those blocks are built (alone: a block is built from its own JSON only)."""
+    contents = turns[0]
+    build = _LAZY_BUILD[0]
+    for i, j, k in found:
+        b: Any = build([contents[i]["content"][j]])[0]
+        path = f"$.messages[{i}].content[{j}]"
+        if k >= 0:
+            b = b.content[k]
+            path = f"{path}.content[{k}]"
+        if type(b) is Image:
+            s.images.append((path, b))
+        cc = getattr(b, "cache_control", UNSET)
+        if cc is not UNSET and cc is not None:
+            s.breakpoint(cc, path)
 
 
 _PLAIN: dict[tuple[int, str], tuple[Profile, PlainCheck]] = {}  # (id(profile), API version) -> (profile, its PlainCheck)

@@ -19,8 +19,8 @@ What it checks, and where the rule comes from:
   (``_request._check_request``);
 - the turns: the codec's lazy check (*lazy_check*, the caller's: ``convo.codec.lines.lazy_masks``), then
   :func:`convo.rules._turns.clean_turns` answering True, or clean but for images (no cache
-  breakpoint), which the image rules then find fine, built alone as validate builds them; the
-  last turn a user turn (no prefill rule applies);
+  breakpoint) of the plain shapes, which the image rules then find fine, on their parsed blocks
+  (never built); the last turn a user turn (no prefill rule applies);
 - ``system``: a string, or text blocks of non-empty text and nothing else;
 - ``metadata``, ``stop_sequences``, ``thinking`` and ``tools``: the closed world's fast verdict on
   the parsed value (``_schema._fast``), and the rules on top: no breakpoint, thinking of a type
@@ -44,13 +44,12 @@ from typing import Any
 import orjson
 
 from convo._images import MEDIA_TYPES, base64_image_size
-from convo._json import UNSET
 from convo._predicates import sampling_off_default, sampling_off_thinking
-from convo.model import _LAZY_BUILD, SAMPLING_PARAMS, Image
+from convo.model import SAMPLING_PARAMS
 from convo.profiles import API_VERSIONS, DEFAULT_API_VERSION, Profile, ProfileRegistry, get_profile
 from convo.rules._pass import _Pass, _sniff_base64, _valid_base64
 from convo.rules._request import _THINKING_ON, _tool_rules
-from convo.rules._schema import _fast, load_schema, parsed_block_ok
+from convo.rules._schema import _fast, load_schema
 from convo.rules._turns import clean_turns
 
 __all__ = ["PLAIN_KEYS", "PlainCheck"]
@@ -128,7 +127,7 @@ class PlainCheck:
             if masks is None:
                 return False
         verdict = clean_turns(turns, masks)
-        if verdict is not True and not (verdict.__class__ is list and _images_ok(turns, masks, verdict, p, self._api_2026)):
+        if verdict is not True and not (verdict.__class__ is list and _images_ok(turns, verdict, p)):
             return False
         n = len(d) - 3  # the keys left to look at (one that is null is never looked at: False)
         if not n:
@@ -233,8 +232,7 @@ class PlainCheck:
         return found
 
 
-def _images_ok(turns: list[Any], masks: list[int], looks: list[tuple[int, int, int]], p: Profile,
-               api_2026: bool) -> bool:
+def _images_ok(turns: list[Any], looks: list[tuple[int, int, int]], p: Profile) -> bool:
     """Whether clean turns but for the blocks *looks* (:func:`convo.rules._turns.clean_turns`'
     list) hold images only, which the closed world and the image rules
     (:meth:`convo.rules._pass._Pass.check_images`) find nothing wrong with, judged on the parsed
@@ -312,36 +310,3 @@ def _choice_ok(choice: Any, p: Profile, thinking: Any, tools: Any) -> bool:
         return True
     name = choice.get("name")
     return tools is not None and name.__class__ is str and any(tool.get("name") == name for tool in tools)
-
-
-def _looks_fine(turns: Any, found: list[tuple[int, int, int]], root: str) -> bool:
-    """Whether the closed world finds every block in *found* fine, as parsed JSON (the other
-    blocks of those messages :func:`~convo.rules._turns.clean_turns` judged clean: their keys
-    are their type's GA keys and their values of its types; a tool result is judged whole)."""
-    contents = turns[0]
-    done = (-1, -1)
-    for i, j, _ in found:
-        if (i, j) != done:  # (a tool result's blocks come together: it is judged once)
-            done = (i, j)
-            if not parsed_block_ok(contents[i]["content"][j], root=root):
-                return False
-    return True
-
-
-def _look(turns: Any, found: list[tuple[int, int, int]], s: _Pass) -> None:
-    """What the message pass does with the blocks *found* (clean turns but for these): an image
-    goes to the image rules, a breakpoint is counted, in the order the pass meets them. Only
-    those blocks are built (alone: a block is built from its own JSON only)."""
-    contents = turns[0]
-    build = _LAZY_BUILD[0]
-    for i, j, k in found:
-        b: Any = build([contents[i]["content"][j]])[0]
-        path = f"$.messages[{i}].content[{j}]"
-        if k >= 0:
-            b = b.content[k]
-            path = f"{path}.content[{k}]"
-        if type(b) is Image:
-            s.images.append((path, b))
-        cc = getattr(b, "cache_control", UNSET)
-        if cc is not UNSET and cc is not None:
-            s.breakpoint(cc, path)

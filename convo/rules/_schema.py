@@ -37,7 +37,6 @@ from convo.rules._catalog import Violation, _violation
 __all__ = [
     "MessageCheck",
     "check_request",
-    "parsed_block_ok",
     "parsed_content_ok",
     "Schema",
     "Walk",
@@ -1066,19 +1065,6 @@ def parsed_content_ok(content: Any, *, root: str = "create") -> bool:
     (True, False)
     """
     return _fast(_parts(load_schema().roots[root])[1].keys["content"])(content)
-
-
-def parsed_block_ok(block: Any, *, root: str = "create") -> bool:
-    """:func:`parsed_content_ok` for one block of a message's content as parsed JSON (an object).
-
-    >>> parsed_block_ok({"type": "text", "text": "hi"}), parsed_block_ok({"type": "text", "text": "hi", "x": 1})
-    (True, False)
-    """
-    obj = load_schema().roots[root]
-    ok: Callable[[Any], bool] | None = obj.derived.get("block_ok")
-    if ok is None:
-        ok = obj.derived["block_ok"] = _compile_union(_parts(obj)[3])
-    return block.__class__ is dict and ok(block)
 
 
 def check_request(conversation: Any, schema: Schema, root: str, add: Callable[[Violation], None], *,

@@ -334,11 +334,20 @@ HOMES: dict[str, str] = {
 }
 
 
+_LOADED: dict[str, Any] = {}  # the submodules imported so far, by home
+
+
 def load_home(home: str) -> Any:
     """The submodule *home* of :mod:`convo.transforms`, imported (once) with the transforms it registers."""
-    import importlib
+    module = _LOADED.get(home)
+    if module is None:
+        import importlib
 
-    return importlib.import_module(f"convo.transforms.{home}")
+        module = _LOADED[home] = importlib.import_module(f"convo.transforms.{home}")
+    return module
+
+
+_HOME_NAMES = sorted(set(HOMES.values()))
 
 
 def _loading(method: Callable[..., Any], *, whole: bool) -> Any:
@@ -347,8 +356,9 @@ def _loading(method: Callable[..., Any], *, whole: bool) -> Any:
 
     def run(self: _Registry, *args: Any) -> Any:
         if whole:
-            for home in sorted(set(HOMES.values())):
-                load_home(home)
+            if len(_LOADED) < len(_HOME_NAMES):  # (once every module is loaded, nothing to do)
+                for home in _HOME_NAMES:
+                    load_home(home)
         else:
             self._load(args[0])
         return method(self, *args)
